@@ -1,0 +1,4 @@
+//! One module per CLI command family.
+
+pub mod check;
+pub mod count;
