@@ -1,18 +1,106 @@
-//! `ulak count`.
+//! `ulak count`: what a text costs in SMS segments, as a stable scriptable contract.
 
+use std::io::{Read, Write};
 use std::process::ExitCode;
 
 use clap::Args;
+use ulak_text::{ConcatRef, Count, Options, Policy};
 
 /// Arguments of `ulak count`.
 #[derive(Debug, Args)]
 pub struct CountArgs {
-    /// The text; standard input is read exactly as given when absent.
+    /// Encoding policy: gsm7-or-ucs2, turkish-single-shift or turkish-shift.
+    #[arg(long, default_value = "turkish-shift", value_parser = parse_policy)]
+    pub policy: Policy,
+    /// Concatenation reference size in bits: 8 or 16.
+    #[arg(long = "concat-ref", default_value = "8", value_parser = parse_concat_ref)]
+    pub concat_ref: ConcatRef,
+    /// Print one JSON object instead of a human line.
+    #[arg(long)]
+    pub json: bool,
+    /// The text; standard input is read exactly as given (a trailing newline counts) when absent.
     #[arg(long)]
     pub text: Option<String>,
 }
 
-/// Runs `count`.
-pub fn run(_args: CountArgs) -> ExitCode {
-    ExitCode::from(2)
+fn parse_policy(s: &str) -> Result<Policy, String> {
+    s.parse::<Policy>().map_err(|e| e.to_string())
+}
+
+fn parse_concat_ref(s: &str) -> Result<ConcatRef, String> {
+    match s {
+        "8" => Ok(ConcatRef::Eight),
+        "16" => Ok(ConcatRef::Sixteen),
+        other => Err(format!(
+            "unknown concatenation reference size {other:?}: expected 8 or 16"
+        )),
+    }
+}
+
+/// Runs `count`: exit 0 on success, 2 on bad input (invalid UTF-8, too long a text).
+pub fn run(args: CountArgs) -> ExitCode {
+    let text = match args.text {
+        Some(t) => t,
+        None => {
+            let mut bytes = Vec::new();
+            if let Err(e) = std::io::stdin().read_to_end(&mut bytes) {
+                eprintln!("ulak count: cannot read standard input: {e}");
+                return ExitCode::from(2);
+            }
+            match String::from_utf8(bytes) {
+                Ok(t) => t,
+                Err(e) => {
+                    let at = e.utf8_error().valid_up_to();
+                    eprintln!(
+                        "ulak count: standard input is not valid UTF-8 (invalid byte at offset {at})"
+                    );
+                    return ExitCode::from(2);
+                }
+            }
+        }
+    };
+    let opts = Options {
+        policy: args.policy,
+        concat_ref: args.concat_ref,
+    };
+    let count = match ulak_text::count(&text, &opts) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("ulak count: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let out = if args.json {
+        match serde_json::to_string(&count) {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("ulak count: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    } else {
+        human(&count)
+    };
+    let mut stdout = std::io::stdout().lock();
+    // A closed pipe (`| head`) is not an error worth a panic.
+    let _ = writeln!(stdout, "{out}");
+    ExitCode::SUCCESS
+}
+
+/// One line for people: encoding, segments, characters, and room left.
+fn human(c: &Count) -> String {
+    let unit = match c.unit {
+        ulak_text::Unit::Septet => "septets",
+        ulak_text::Unit::Utf16 => "UTF-16 units",
+    };
+    format!(
+        "{enc}: {segs} segment{s}, {chars} characters ({units} {unit}), {rem} more fit in the last segment ({cap} per segment)",
+        enc = c.encoding,
+        segs = c.segments,
+        s = if c.segments == 1 { "" } else { "s" },
+        chars = c.total_chars,
+        units = c.total_units,
+        rem = c.remaining,
+        cap = c.capacity_per_segment,
+    )
 }
