@@ -94,18 +94,22 @@ fn extension_array(extension: &[(u8, char)]) -> [Option<char>; 128] {
     out
 }
 
+/// A basic (locking shift) table and the extension table ESC reaches.
+type Tables = (&'static [Option<char>; 128], &'static [(u8, char)]);
+
+/// The tables of each alphabet, in [`Alphabet::index`] order.
+const TABLES: [Tables; 3] = [
+    (&DEFAULT_BASIC, DEFAULT_EXTENSION),
+    (&DEFAULT_BASIC, TURKISH_SINGLE_SHIFT),
+    (&TURKISH_LOCKING, DEFAULT_EXTENSION),
+];
+
 static LOOKUPS: OnceLock<[Lookup; 3]> = OnceLock::new();
 static DEFAULT_EXT_ARRAY: OnceLock<[Option<char>; 128]> = OnceLock::new();
 static TURKISH_EXT_ARRAY: OnceLock<[Option<char>; 128]> = OnceLock::new();
 
 fn lookups() -> &'static [Lookup; 3] {
-    LOOKUPS.get_or_init(|| {
-        [
-            Lookup::build(&DEFAULT_BASIC, DEFAULT_EXTENSION),
-            Lookup::build(&DEFAULT_BASIC, TURKISH_SINGLE_SHIFT),
-            Lookup::build(&TURKISH_LOCKING, DEFAULT_EXTENSION),
-        ]
-    })
+    LOOKUPS.get_or_init(|| TABLES.map(|(basic, ext)| Lookup::build(basic, ext)))
 }
 
 /// The locking shift (basic) table to decode with.
@@ -151,7 +155,8 @@ impl ShiftTable {
 }
 
 impl Alphabet {
-    fn index(self) -> usize {
+    /// Position of this alphabet's 2-bit field in [`packed_costs`].
+    pub(crate) fn index(self) -> usize {
         match self {
             Alphabet::Default => 0,
             Alphabet::TurkishSingleShift => 1,
@@ -184,14 +189,7 @@ impl Alphabet {
     /// Septets the character costs: 1, 2, or 0 when it cannot be carried.
     #[inline]
     pub fn cost(self, c: char) -> usize {
-        let v = lookups()[self.index()].get(c);
-        if v == NONE {
-            0
-        } else if v & ESCAPED != 0 {
-            2
-        } else {
-            1
-        }
+        usize::from((packed_costs(c) >> (2 * self.index())) & 0b11)
     }
 }
 
@@ -230,4 +228,90 @@ pub fn decode_septets(
         }
     }
     Ok(out)
+}
+
+/// Characters below this code point have their costs in one direct table (Latin-1 and Latin
+/// Extended-A hold every Turkish letter).
+const DIRECT: usize = 0x180;
+/// Room for the few table characters above [`DIRECT`] (Greek capitals, €).
+const SPARSE: usize = 16;
+
+/// UTF-16 units of a BMP character, in the UCS-2 field (bits 6-7) of a packed cost byte.
+const UTF16_ONE: u8 = 1 << 6;
+
+/// Costs of a character in the three alphabets, 2 bits each (see [`Alphabet::index`]), then its
+/// UTF-16 length in bits 6-7; built at compile time from the tables, so counting needs no
+/// look-up structure at run time.
+struct CostTable {
+    direct: [u8; DIRECT],
+    sparse: [(char, u8); SPARSE],
+    sparse_len: usize,
+}
+
+static COSTS: CostTable = build_costs();
+
+const fn build_costs() -> CostTable {
+    // Every character below DIRECT is in the BMP: one UTF-16 unit (bits 6-7).
+    let mut t = CostTable {
+        direct: [UTF16_ONE; DIRECT],
+        sparse: [('\0', UTF16_ONE); SPARSE],
+        sparse_len: 0,
+    };
+    let sets = TABLES;
+    let mut a = 0;
+    while a < 3 {
+        let (basic, ext) = sets[a];
+        let mut i = 0;
+        while i < ext.len() {
+            set_cost(&mut t, ext[i].1, a, 2);
+            i += 1;
+        }
+        i = 0;
+        while i < 128 {
+            if let Some(c) = basic[i] {
+                set_cost(&mut t, c, a, 1);
+            }
+            i += 1;
+        }
+        a += 1;
+    }
+    t
+}
+
+/// Records `cost` for alphabet `a`, a basic-table cost (1) replacing an escape (2).
+const fn set_cost(t: &mut CostTable, c: char, a: usize, cost: u8) {
+    let shift = 2 * a;
+    let cp = c as usize;
+    if cp < DIRECT {
+        t.direct[cp] = (t.direct[cp] & !(0b11 << shift)) | (cost << shift);
+        return;
+    }
+    let mut i = 0;
+    while i < t.sparse_len {
+        if t.sparse[i].0 as u32 == c as u32 {
+            t.sparse[i].1 = (t.sparse[i].1 & !(0b11 << shift)) | (cost << shift);
+            return;
+        }
+        i += 1;
+    }
+    t.sparse[t.sparse_len] = (c, UTF16_ONE | (cost << shift));
+    t.sparse_len += 1;
+}
+
+/// A character's costs in all four encodings, 2 bits each (0 = not carried): GSM-7, Turkish
+/// single shift, Turkish locking shift, UCS-2.
+#[inline]
+pub(crate) fn packed_costs(c: char) -> u8 {
+    let cp = c as usize;
+    if cp < DIRECT {
+        return COSTS.direct[cp];
+    }
+    let mut i = 0;
+    while i < COSTS.sparse_len {
+        if COSTS.sparse[i].0 == c {
+            return COSTS.sparse[i].1;
+        }
+        i += 1;
+    }
+    (c.len_utf16() as u8) << 6
 }

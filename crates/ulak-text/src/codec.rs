@@ -2,8 +2,9 @@
 
 use crate::TextError;
 use crate::alphabet::{LockingTable, Septets, ShiftTable, decode_septets};
+use crate::count::{count, layout};
 use crate::pack::{header_septets, pack, unpack};
-use crate::segment::{ConcatRef, Count, Encoding, Options, count, layout};
+use crate::segment::{ConcatRef, Count, Encoding, Options};
 use crate::udh::{Concat, LANGUAGE_TURKISH, Udh};
 
 /// One segment ready for the wire.

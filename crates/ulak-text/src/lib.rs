@@ -5,6 +5,7 @@
 
 mod alphabet;
 mod codec;
+mod count;
 mod pack;
 mod segment;
 mod tables;
@@ -15,10 +16,9 @@ pub use codec::{
     DcsAlphabet, Decoded, Encoded, EncodedSegment, decode_unpacked, decode_user_data, encode,
     encode_as, ucs2_to_text,
 };
+pub use count::{choose, count, layout};
 pub use pack::{header_septets, pack, unpack};
-pub use segment::{
-    ConcatRef, Count, Encoding, MAX_SEGMENTS, Options, Policy, Unit, choose, count, layout,
-};
+pub use segment::{ConcatRef, Count, Encoding, MAX_SEGMENTS, Options, Policy, Unit};
 pub use tables::{DEFAULT_BASIC, DEFAULT_EXTENSION, TURKISH_LOCKING, TURKISH_SINGLE_SHIFT};
 pub use udh::{Concat, LANGUAGE_TURKISH, Udh};
 

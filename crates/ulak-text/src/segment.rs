@@ -8,7 +8,7 @@ use std::str::FromStr;
 use serde::{Serialize, Serializer};
 
 use crate::TextError;
-use crate::alphabet::Alphabet;
+use crate::alphabet::{Alphabet, packed_costs};
 
 /// Most segments a concatenated message can have (the sequence number is one octet).
 pub const MAX_SEGMENTS: usize = 255;
@@ -96,9 +96,17 @@ impl Encoding {
     /// Units the character costs in this encoding; 0 when it cannot be carried.
     #[inline]
     pub fn cost(self, c: char) -> usize {
-        match self.alphabet() {
-            Some(a) => a.cost(c),
-            None => c.len_utf16(),
+        usize::from((packed_costs(c) >> self.cost_shift()) & 0b11)
+    }
+
+    /// Position of this encoding's 2-bit field in a packed cost byte.
+    #[inline]
+    pub(crate) fn cost_shift(self) -> u32 {
+        match self {
+            Encoding::Gsm7 => 0,
+            Encoding::Gsm7TurkishSingleShift => 2,
+            Encoding::Gsm7TurkishLockingShift => 4,
+            Encoding::Ucs2 => 6,
         }
     }
 }
@@ -248,168 +256,4 @@ pub struct Count {
     pub policy: Policy,
     /// The concatenation reference size, in bits.
     pub concat_ref: ConcatRef,
-}
-
-/// Counts and splits `text` as `opts` asks.
-pub fn count(text: &str, opts: &Options) -> Result<Count, TextError> {
-    let encoding = choose(text, opts)?;
-    let mut count = layout(text, encoding, opts.concat_ref)?;
-    count.policy = opts.policy;
-    Ok(count)
-}
-
-/// Picks the encoding for `text` under `opts.policy`.
-pub fn choose(text: &str, opts: &Options) -> Result<Encoding, TextError> {
-    match opts.policy {
-        Policy::Gsm7OrUcs2 => Ok(first_encodable(text, &[Encoding::Gsm7])),
-        Policy::TurkishSingleShift => Ok(first_encodable(
-            text,
-            &[Encoding::Gsm7, Encoding::Gsm7TurkishSingleShift],
-        )),
-        Policy::TurkishShift => fewest_segments(text, opts.concat_ref),
-    }
-}
-
-/// The first GSM alphabet of `order` that carries every character, else UCS-2.
-fn first_encodable(text: &str, order: &[Encoding]) -> Encoding {
-    order
-        .iter()
-        .copied()
-        .find(|e| text.chars().all(|c| e.cost(c) != 0))
-        .unwrap_or(Encoding::Ucs2)
-}
-
-/// Greedy segment tally of one candidate encoding, run for all four in one pass over the text.
-#[derive(Clone, Copy)]
-struct Tally {
-    encodable: bool,
-    total: usize,
-    used: usize,
-    segments: usize,
-    multi_capacity: usize,
-}
-
-impl Tally {
-    #[inline]
-    fn push(&mut self, cost: usize) {
-        if cost == 0 {
-            self.encodable = false;
-            return;
-        }
-        self.total += cost;
-        // A character never straddles two segments (escape pairs, surrogate pairs).
-        if self.used + cost > self.multi_capacity {
-            self.segments += 1;
-            self.used = cost;
-        } else {
-            self.used += cost;
-        }
-    }
-}
-
-fn fewest_segments(text: &str, concat: ConcatRef) -> Result<Encoding, TextError> {
-    let mut tallies = Encoding::ALL.map(|e| Tally {
-        encodable: true,
-        total: 0,
-        used: 0,
-        segments: 1,
-        multi_capacity: e.capacity(Some(concat)),
-    });
-    let alphabets = [
-        Alphabet::Default,
-        Alphabet::TurkishSingleShift,
-        Alphabet::TurkishLockingShift,
-    ];
-    for c in text.chars() {
-        for (t, a) in tallies.iter_mut().zip(alphabets) {
-            if t.encodable {
-                t.push(a.cost(c));
-            }
-        }
-        tallies[3].push(c.len_utf16());
-    }
-    let mut best: Option<(Encoding, usize)> = None;
-    for (e, t) in Encoding::ALL.into_iter().zip(tallies) {
-        if !t.encodable {
-            continue;
-        }
-        let segments = if t.total <= e.capacity(None) {
-            1
-        } else {
-            t.segments
-        };
-        if best.is_none_or(|(_, s)| segments < s) {
-            best = Some((e, segments));
-        }
-    }
-    match best {
-        Some((e, _)) => Ok(e),
-        // UCS-2 carries any text, so this is unreachable; answer it rather than panic.
-        None => Ok(Encoding::Ucs2),
-    }
-}
-
-/// Splits `text` in `encoding`: per-segment counts and split points.
-pub fn layout(text: &str, encoding: Encoding, concat: ConcatRef) -> Result<Count, TextError> {
-    let single = encoding.capacity(None);
-    let multi = encoding.capacity(Some(concat));
-    let mut total_units = 0;
-    let mut total_chars = 0;
-    for c in text.chars() {
-        let cost = encoding.cost(c);
-        if cost == 0 {
-            return Err(TextError::Unencodable {
-                character: c,
-                position: total_chars,
-                encoding,
-            });
-        }
-        total_units += cost;
-        total_chars += 1;
-    }
-    let mut count = Count {
-        encoding,
-        segments: 1,
-        per_segment_chars: vec![total_chars],
-        per_segment_units: vec![total_units],
-        split_points: Vec::new(),
-        capacity_per_segment: single,
-        total_chars,
-        total_units,
-        remaining: single - total_units.min(single),
-        unit: encoding.unit(),
-        dcs: encoding.dcs(),
-        policy: Policy::default(),
-        concat_ref: concat,
-    };
-    if total_units <= single {
-        return Ok(count);
-    }
-    count.per_segment_chars.clear();
-    count.per_segment_units.clear();
-    count.capacity_per_segment = multi;
-    let (mut chars, mut units) = (0, 0);
-    for (i, c) in text.chars().enumerate() {
-        let cost = encoding.cost(c);
-        if units + cost > multi {
-            count.per_segment_chars.push(chars);
-            count.per_segment_units.push(units);
-            count.split_points.push(i);
-            chars = 0;
-            units = 0;
-        }
-        chars += 1;
-        units += cost;
-    }
-    count.per_segment_chars.push(chars);
-    count.per_segment_units.push(units);
-    count.segments = count.per_segment_chars.len();
-    if count.segments > MAX_SEGMENTS {
-        return Err(TextError::TooManySegments {
-            encoding,
-            segments: count.segments,
-        });
-    }
-    count.remaining = multi - units;
-    Ok(count)
 }
