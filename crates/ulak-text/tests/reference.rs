@@ -110,7 +110,8 @@ fn campaign(rng: &mut Rng) -> String {
         } else {
             WORDS
         };
-        s.push_str(rng.pick(pool));
+        let word: &str = rng.pick(pool);
+        s.push_str(word);
     }
     s
 }
