@@ -110,7 +110,7 @@ fn campaign(rng: &mut Rng) -> String {
         } else {
             WORDS
         };
-        let word: &str = rng.pick(pool);
+        let word: &&str = rng.pick(pool);
         s.push_str(word);
     }
     s
