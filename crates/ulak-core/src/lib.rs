@@ -1,4 +1,5 @@
-//! Domain types and rules.
+//! Ulak's domain types and rules: recipients' identities (phone numbers for TR, AZ and KKTC;
+//! TC ID numbers), and the per-country defaults the other crates start from.
 
 pub mod phone;
 pub mod tckn;

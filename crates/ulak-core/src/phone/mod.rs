@@ -43,6 +43,16 @@ impl CountryType {
             Self::Kktc => "KKTC",
         }
     }
+
+    /// The text policy a provider account of this country starts with: Turkish operators
+    /// (Turkey and KKTC) take the Turkish national shift tables; Azerbaijan's do not, so plain
+    /// GSM-7 or UCS-2 there (Turkish providers forbid the Turkish table abroad).
+    pub fn default_text_policy(self) -> ulak_text::Policy {
+        match self {
+            Self::Tr | Self::Kktc => ulak_text::Policy::TurkishShift,
+            Self::Az => ulak_text::Policy::Gsm7OrUcs2,
+        }
+    }
 }
 
 impl fmt::Display for CountryType {

@@ -406,3 +406,14 @@ fn preload_is_idempotent() {
     preload();
     assert!(Msisdn::parse("05321234567", Tr).is_ok());
 }
+
+#[test]
+fn turkish_operators_get_the_turkish_shift_policy_and_azerbaijan_does_not() {
+    use ulak_text::Policy;
+    assert_eq!(CountryType::Tr.default_text_policy(), Policy::TurkishShift);
+    assert_eq!(
+        CountryType::Kktc.default_text_policy(),
+        Policy::TurkishShift
+    );
+    assert_eq!(CountryType::Az.default_text_policy(), Policy::Gsm7OrUcs2);
+}
