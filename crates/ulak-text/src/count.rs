@@ -8,16 +8,21 @@ use crate::segment::{ConcatRef, Count, Encoding, MAX_SEGMENTS, Options, Policy};
 /// Characters whose costs (at most 3 each) surely fit a 16-bit lane.
 const LANE_SAFE_CHARS: usize = 0xFFFF / 3;
 
-/// A packed cost byte spread into four 16-bit lanes, one per encoding.
-static SPREAD: [u64; 256] = spread_table();
+/// A packed cost byte spread into 16-bit lanes: lanes 0-3 hold its cost in each encoding,
+/// lanes 4-7 hold 1 where that encoding cannot carry it.
+static SPREAD: [u128; 256] = spread_table();
 
-const fn spread_table() -> [u64; 256] {
-    let mut t = [0u64; 256];
+const fn spread_table() -> [u128; 256] {
+    let mut t = [0u128; 256];
     let mut p = 0;
     while p < 256 {
         let mut k = 0;
         while k < 4 {
-            t[p] |= (((p >> (2 * k)) & 0b11) as u64) << (16 * k);
+            let cost = (p >> (2 * k)) & 0b11;
+            t[p] |= (cost as u128) << (16 * k);
+            if cost == 0 {
+                t[p] |= 1 << (16 * (k + 4));
+            }
             k += 1;
         }
         p += 1;
@@ -39,37 +44,57 @@ impl Measured {
             // Most texts are plain ASCII: skip UTF-8 decoding.
             text.bytes().map(|b| packed_costs(char::from(b))).collect()
         } else {
-            // Code points never outnumber bytes: fill a byte-sized buffer, then trim it.
-            let mut costs = vec![0u8; text.len()];
-            let mut n = 0;
-            for (slot, c) in costs.iter_mut().zip(text.chars()) {
-                *slot = packed_costs(c);
-                n += 1;
-            }
-            costs.truncate(n);
-            costs
+            decode_costs(text)
         };
-        // Sum the four 2-bit fields of every byte at once, in 16-bit lanes of a u64 (SWAR);
-        // the lanes are emptied before they could overflow.
-        let mut sums = [0usize; 4];
-        let mut missing = 0u8;
+        // Sum the four 2-bit fields of every byte at once, and count the characters each
+        // encoding cannot carry, in 16-bit lanes of a u128 (SWAR); lanes are emptied before
+        // they could overflow.
+        let mut sums = [0usize; 8];
         for chunk in costs.chunks(LANE_SAFE_CHARS) {
-            let mut lanes = 0u64;
-            for &p in chunk {
-                lanes += SPREAD[usize::from(p)];
-                missing |= !(p | (p >> 1)) & 0b0101_0101;
-            }
+            let lanes: u128 = chunk.iter().map(|&p| SPREAD[usize::from(p)]).sum();
             for (k, sum) in sums.iter_mut().enumerate() {
                 *sum += ((lanes >> (16 * k)) & 0xFFFF) as usize;
             }
         }
-        let units = [0, 1, 2, 3].map(|k| (missing & (1 << (2 * k)) == 0).then_some(sums[k]));
+        let units = [0, 1, 2, 3].map(|k| (sums[4 + k] == 0).then_some(sums[k]));
         Measured { costs, units }
     }
 
     fn units(&self, e: Encoding) -> Option<usize> {
         self.units[(e.cost_shift() / 2) as usize]
     }
+}
+
+/// One cost byte per code point. Turkish text is ASCII plus two-byte sequences (ş, ğ, ı, İ, ç,
+/// ö, ü): those are decoded inline; longer sequences go through the standard decoder.
+fn decode_costs(text: &str) -> Vec<u8> {
+    let bytes = text.as_bytes();
+    // Code points never outnumber bytes: fill a byte-sized buffer, then trim it.
+    let mut costs = vec![0u8; bytes.len()];
+    let (mut i, mut n) = (0, 0);
+    while let Some(&b) = bytes.get(i) {
+        let p = if b < 0x80 {
+            i += 1;
+            packed_costs(char::from(b))
+        } else if b < 0xE0 {
+            // `text` is valid UTF-8, so a lead byte below 0xE0 starts a two-byte sequence.
+            let next = bytes.get(i + 1).map_or(0, |&c| u32::from(c & 0x3F));
+            i += 2;
+            char::from_u32((u32::from(b & 0x1F) << 6) | next).map_or(0, packed_costs)
+        } else {
+            let Some(c) = text.get(i..).and_then(|rest| rest.chars().next()) else {
+                break;
+            };
+            i += c.len_utf8();
+            packed_costs(c)
+        };
+        if let Some(slot) = costs.get_mut(n) {
+            *slot = p;
+        }
+        n += 1;
+    }
+    costs.truncate(n);
+    costs
 }
 
 /// Counts and splits `text` as `opts` asks.
@@ -193,21 +218,53 @@ fn split(
     count.per_segment_units.reserve_exact(expected);
     count.split_points.reserve_exact(expected);
     count.capacity_per_segment = multi;
-    let shift = encoding.cost_shift();
-    let (mut seg_chars, mut seg_units) = (0, 0);
-    for (i, &p) in m.costs.iter().enumerate() {
-        let cost = usize::from((p >> shift) & 0b11);
-        if seg_units + cost > multi {
-            count.per_segment_chars.push(seg_chars);
-            count.per_segment_units.push(seg_units);
-            count.split_points.push(i);
-            (seg_chars, seg_units) = (0, 0);
+    if total == chars {
+        // Every character is one unit: segments are full runs of `multi`, no walk needed.
+        let full = chars / multi;
+        let last = chars - full * multi;
+        let segments = if last == 0 { full } else { full + 1 };
+        if segments > MAX_SEGMENTS {
+            return Err(TextError::TooManySegments { encoding, segments });
         }
-        seg_chars += 1;
-        seg_units += cost;
+        count.per_segment_chars.resize(full, multi);
+        count.per_segment_units.resize(full, multi);
+        if last > 0 {
+            count.per_segment_chars.push(last);
+            count.per_segment_units.push(last);
+        }
+        count.split_points.extend((1..segments).map(|k| k * multi));
+        count.segments = segments;
+        count.remaining = multi - count.per_segment_units[segments - 1];
+        return Ok(count);
     }
-    count.per_segment_chars.push(seg_chars);
-    count.per_segment_units.push(seg_units);
+    let shift = encoding.cost_shift();
+    let cost = |p: &u8| usize::from((p >> shift) & 0b11);
+    let costs = &m.costs;
+    let (mut i, mut seg_units) = (0, 0);
+    while i < costs.len() {
+        let start = i;
+        seg_units = 0;
+        // Greedy fill: characters cost at most 2, so room/2 of them surely fit and are summed
+        // as a block; only the last unit of room is decided character by character.
+        loop {
+            let room = multi - seg_units;
+            let take = (room / 2).min(costs.len() - i);
+            if take > 0 {
+                seg_units += costs[i..i + take].iter().map(cost).sum::<usize>();
+                i += take;
+            } else if room == 1 && costs.get(i).map(cost) == Some(1) {
+                seg_units += 1;
+                i += 1;
+            } else {
+                break;
+            }
+        }
+        if start > 0 {
+            count.split_points.push(start);
+        }
+        count.per_segment_chars.push(i - start);
+        count.per_segment_units.push(seg_units);
+    }
     count.segments = count.per_segment_chars.len();
     if count.segments > MAX_SEGMENTS {
         return Err(TextError::TooManySegments {
