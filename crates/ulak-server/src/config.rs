@@ -1,0 +1,249 @@
+//! Settings in layers: built-in defaults, then `ulak.toml`, then `ULAK_*` environment
+//! variables, then command-line flags (each layer overrides the one before).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// The server's settings after all layers are applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    /// Address the HTTP API listens on.
+    pub listen: SocketAddr,
+    /// Directory for the embedded database and generated keys.
+    pub data_dir: PathBuf,
+    /// `sqlite://…` or `postgres://…`; SQLite in `data_dir` when absent.
+    pub database_url: Option<String>,
+    /// Base64 of the 32-byte key that encrypts secrets at rest; generated into
+    /// `data_dir/master.key` on first start when absent.
+    pub master_key: Option<String>,
+    /// On first start, the system administrator's API key (for automation).
+    pub bootstrap_api_key: Option<String>,
+    /// `tracing` filter, e.g. `info` or `ulak=debug`.
+    pub log: String,
+    /// Largest request body accepted, in bytes (imports are the large ones).
+    pub max_body_bytes: usize,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: PathBuf::from("ulak-data"),
+            database_url: None,
+            master_key: None,
+            bootstrap_api_key: None,
+            log: "info".to_owned(),
+            max_body_bytes: 64 * 1024 * 1024,
+        }
+    }
+}
+
+/// One layer: any subset of the settings.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Layer {
+    /// See [`Settings::listen`].
+    pub listen: Option<SocketAddr>,
+    /// See [`Settings::data_dir`].
+    pub data_dir: Option<PathBuf>,
+    /// See [`Settings::database_url`].
+    pub database_url: Option<String>,
+    /// See [`Settings::master_key`].
+    pub master_key: Option<String>,
+    /// See [`Settings::bootstrap_api_key`].
+    pub bootstrap_api_key: Option<String>,
+    /// See [`Settings::log`].
+    pub log: Option<String>,
+    /// See [`Settings::max_body_bytes`].
+    pub max_body_bytes: Option<usize>,
+}
+
+/// Why the settings could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The configuration file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The configuration file is not valid TOML or has unknown keys.
+    #[error("invalid {path}: {message}")]
+    File {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// An environment variable holds an invalid value.
+    #[error("invalid {name}: {message}")]
+    Env {
+        /// The variable.
+        name: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+impl Layer {
+    /// Reads a TOML file; a missing default file is an empty layer, a missing named one an error.
+    pub fn from_file(path: &Path, required: bool) -> Result<Layer, ConfigError> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if !required && e.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(Layer::default());
+            }
+            Err(source) => {
+                return Err(ConfigError::Read {
+                    path: path.to_owned(),
+                    source,
+                });
+            }
+        };
+        toml::from_str(&text).map_err(|e| ConfigError::File {
+            path: path.to_owned(),
+            message: e.to_string(),
+        })
+    }
+
+    /// Reads `ULAK_*` variables from the given pairs (the process environment in production).
+    pub fn from_env(
+        vars: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Layer, ConfigError> {
+        let mut layer = Layer::default();
+        for (name, value) in vars {
+            let bad = |message: String| ConfigError::Env {
+                name: name.clone(),
+                message,
+            };
+            match name.as_str() {
+                "ULAK_LISTEN" => {
+                    layer.listen = Some(value.parse().map_err(|e| bad(format!("{e}")))?);
+                }
+                "ULAK_DATA_DIR" => layer.data_dir = Some(PathBuf::from(value)),
+                "ULAK_DATABASE_URL" => layer.database_url = Some(value),
+                "ULAK_MASTER_KEY" => layer.master_key = Some(value),
+                "ULAK_BOOTSTRAP_API_KEY" => layer.bootstrap_api_key = Some(value),
+                "ULAK_LOG" => layer.log = Some(value),
+                "ULAK_MAX_BODY_BYTES" => {
+                    layer.max_body_bytes = Some(value.parse().map_err(|e| bad(format!("{e}")))?);
+                }
+                _ => {}
+            }
+        }
+        Ok(layer)
+    }
+
+    /// Applies this layer over `settings`.
+    pub fn apply(self, settings: &mut Settings) {
+        if let Some(v) = self.listen {
+            settings.listen = v;
+        }
+        if let Some(v) = self.data_dir {
+            settings.data_dir = v;
+        }
+        if let Some(v) = self.database_url {
+            settings.database_url = Some(v);
+        }
+        if let Some(v) = self.master_key {
+            settings.master_key = Some(v);
+        }
+        if let Some(v) = self.bootstrap_api_key {
+            settings.bootstrap_api_key = Some(v);
+        }
+        if let Some(v) = self.log {
+            settings.log = v;
+        }
+        if let Some(v) = self.max_body_bytes {
+            settings.max_body_bytes = v;
+        }
+    }
+}
+
+impl Settings {
+    /// Defaults, then the file (`path`, or `./ulak.toml` when it exists), then the environment,
+    /// then `flags`.
+    pub fn load(
+        path: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+        flags: Layer,
+    ) -> Result<Settings, ConfigError> {
+        let mut settings = Settings::default();
+        let file = match path {
+            Some(p) => Layer::from_file(p, true)?,
+            None => Layer::from_file(Path::new("ulak.toml"), false)?,
+        };
+        file.apply(&mut settings);
+        Layer::from_env(env)?.apply(&mut settings);
+        flags.apply(&mut settings);
+        Ok(settings)
+    }
+
+    /// The database URL in force: the configured one, or SQLite in the data directory.
+    pub fn database_url(&self) -> String {
+        match &self.database_url {
+            Some(url) => url.clone(),
+            None => format!(
+                "sqlite://{}?mode=rwc",
+                self.data_dir.join("ulak.db").display()
+            ),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn later_layers_win() {
+        let dir = std::env::temp_dir().join(format!("ulak-cfg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("ulak.toml");
+        std::fs::write(
+            &file,
+            "listen = \"127.0.0.1:9000\"\nlog = \"debug\"\ndata_dir = \"/tmp/a\"\n",
+        )
+        .unwrap();
+        let env = vec![
+            ("ULAK_LOG".to_owned(), "warn".to_owned()),
+            ("ULAK_DATA_DIR".to_owned(), "/tmp/b".to_owned()),
+            ("PATH".to_owned(), "/bin".to_owned()),
+        ];
+        let flags = Layer {
+            data_dir: Some(PathBuf::from("/tmp/c")),
+            ..Layer::default()
+        };
+        let s = Settings::load(Some(&file), env, flags).unwrap();
+        assert_eq!(s.listen, "127.0.0.1:9000".parse().unwrap());
+        assert_eq!(s.log, "warn");
+        assert_eq!(s.data_dir, PathBuf::from("/tmp/c"));
+        assert_eq!(s.database_url(), "sqlite:///tmp/c/ulak.db?mode=rwc");
+    }
+
+    #[test]
+    fn bad_values_are_clear_errors() {
+        let e =
+            Layer::from_env(vec![("ULAK_LISTEN".to_owned(), "nowhere".to_owned())]).unwrap_err();
+        assert!(e.to_string().starts_with("invalid ULAK_LISTEN"), "{e}");
+        let dir = std::env::temp_dir().join(format!("ulak-cfg-bad-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("ulak.toml");
+        std::fs::write(&file, "lisen = 1\n").unwrap();
+        let e = Settings::load(Some(&file), Vec::new(), Layer::default()).unwrap_err();
+        assert!(e.to_string().contains("unknown field"), "{e}");
+        assert!(
+            Settings::load(
+                Some(&dir.join("missing.toml")),
+                Vec::new(),
+                Layer::default()
+            )
+            .is_err()
+        );
+    }
+}

@@ -1,0 +1,163 @@
+//! One error type for every handler, rendered as `application/problem+json` (RFC 9457) with
+//! field-level messages. Client errors say what is wrong; internal ones are logged, not shown.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// A field-level validation message.
+#[derive(Debug, Clone, Serialize, ToSchema, PartialEq, Eq)]
+pub struct FieldError {
+    /// The request field, e.g. `phone` or `rows[3].tckn`.
+    pub field: String,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+/// The problem document every error response carries.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Problem {
+    /// A URI naming the problem type.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Short summary of the problem type.
+    pub title: String,
+    /// HTTP status code.
+    pub status: u16,
+    /// What went wrong in this request.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// Field-level messages, for validation errors.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub errors: Vec<FieldError>,
+}
+
+/// Errors a handler returns.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The request is well-formed but its content is invalid.
+    #[error("validation failed")]
+    Validation(Vec<FieldError>),
+    /// The request could not be read (bad JSON, wrong types).
+    #[error("{0}")]
+    BadRequest(String),
+    /// No or unknown credentials.
+    #[error("missing or invalid API key")]
+    Unauthorized,
+    /// The credentials do not allow this action.
+    #[error("{0}")]
+    Forbidden(String),
+    /// Nothing of that id here (including another company's objects).
+    #[error("not found")]
+    NotFound,
+    /// A uniqueness or state conflict.
+    #[error("{0}")]
+    Conflict(String),
+    /// The body is larger than allowed.
+    #[error("{0}")]
+    TooLarge(String),
+    /// A dependency (the database) is not available.
+    #[error("{0}")]
+    Unavailable(String),
+    /// Anything else: logged with its cause, shown as a generic message.
+    #[error("internal error")]
+    Internal(String),
+}
+
+impl ApiError {
+    fn status(&self) -> StatusCode {
+        match self {
+            ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// One invalid field.
+    pub fn field(field: impl Into<String>, message: impl Into<String>) -> ApiError {
+        ApiError::Validation(vec![FieldError {
+            field: field.into(),
+            message: message.into(),
+        }])
+    }
+
+    /// The problem document of this error.
+    pub fn problem(&self) -> Problem {
+        let status = self.status();
+        let slug = match self {
+            ApiError::Validation(_) => "validation",
+            ApiError::BadRequest(_) => "bad-request",
+            ApiError::Unauthorized => "unauthorized",
+            ApiError::Forbidden(_) => "forbidden",
+            ApiError::NotFound => "not-found",
+            ApiError::Conflict(_) => "conflict",
+            ApiError::TooLarge(_) => "too-large",
+            ApiError::Unavailable(_) => "unavailable",
+            ApiError::Internal(_) => "internal",
+        };
+        let detail = match self {
+            ApiError::Internal(_) => None,
+            other => Some(other.to_string()),
+        };
+        Problem {
+            kind: format!("https://ulak.dev/problems/{slug}"),
+            title: status.canonical_reason().unwrap_or("Error").to_owned(),
+            status: status.as_u16(),
+            detail,
+            errors: match self {
+                ApiError::Validation(e) => e.clone(),
+                _ => Vec::new(),
+            },
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if let ApiError::Internal(cause) = &self {
+            tracing::error!(%cause, "request failed");
+        }
+        let status = self.status();
+        let body = serde_json::to_vec(&self.problem()).unwrap_or_default();
+        let mut response = (status, body).into_response();
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        if status == StatusCode::UNAUTHORIZED {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}
+
+/// JSON bodies that fail to parse become problem documents too, not axum's plain text.
+pub struct Json<T>(pub T);
+
+impl<S, T> axum::extract::FromRequest<S> for Json<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, ApiError> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(v)) => Ok(Json(v)),
+            Err(rejection) => Err(match rejection.status() {
+                StatusCode::PAYLOAD_TOO_LARGE => ApiError::TooLarge(rejection.body_text()),
+                StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::BadRequest(rejection.body_text()),
+                _ => ApiError::BadRequest(rejection.body_text()),
+            }),
+        }
+    }
+}

@@ -1,0 +1,10 @@
+//! Ulak's HTTP API: layered configuration, two-step start-up, handlers, and the OpenAPI 3.1
+//! document generated from them. Thin: rules live in `ulak-core`, SQL in `ulak-store`.
+
+pub mod config;
+pub mod error;
+pub mod routes;
+pub mod startup;
+
+pub use config::{Layer, Settings};
+pub use startup::{App, AppState};

@@ -1,0 +1,6 @@
+//! API tests through a real server on port 0 (`spawn_app`), one module per feature.
+#![allow(clippy::unwrap_used)]
+
+mod count;
+mod helpers;
+mod openapi;
