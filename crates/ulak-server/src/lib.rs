@@ -3,6 +3,7 @@
 
 pub mod config;
 pub mod error;
+pub mod import;
 pub mod routes;
 pub mod startup;
 
