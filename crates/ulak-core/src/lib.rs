@@ -1,6 +1,7 @@
 //! Ulak's domain types and rules: recipients' identities (phone numbers for TR, AZ and KKTC;
 //! TC ID numbers), and the per-country defaults the other crates start from.
 
+pub mod model;
 pub mod phone;
 pub mod tckn;
 

@@ -11,6 +11,8 @@ use utoipa::ToSchema;
 pub struct FieldError {
     /// The request field, e.g. `phone` or `rows[3].tckn`.
     pub field: String,
+    /// Machine-readable reason, e.g. `invalid`, `too_long`, `landline`.
+    pub code: String,
     /// What is wrong with it.
     pub message: String,
 }
@@ -51,9 +53,12 @@ pub enum ApiError {
     /// Nothing of that id here (including another company's objects).
     #[error("not found")]
     NotFound,
-    /// A uniqueness or state conflict.
+    /// A state conflict.
     #[error("{0}")]
     Conflict(String),
+    /// A uniqueness conflict on these fields.
+    #[error("already exists")]
+    ConflictFields(Vec<FieldError>),
     /// The body is larger than allowed.
     #[error("{0}")]
     TooLarge(String),
@@ -73,7 +78,7 @@ impl ApiError {
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound => StatusCode::NOT_FOUND,
-            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::Conflict(_) | ApiError::ConflictFields(_) => StatusCode::CONFLICT,
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -84,6 +89,7 @@ impl ApiError {
     pub fn field(field: impl Into<String>, message: impl Into<String>) -> ApiError {
         ApiError::Validation(vec![FieldError {
             field: field.into(),
+            code: "invalid".to_owned(),
             message: message.into(),
         }])
     }
@@ -97,7 +103,7 @@ impl ApiError {
             ApiError::Unauthorized => "unauthorized",
             ApiError::Forbidden(_) => "forbidden",
             ApiError::NotFound => "not-found",
-            ApiError::Conflict(_) => "conflict",
+            ApiError::Conflict(_) | ApiError::ConflictFields(_) => "conflict",
             ApiError::TooLarge(_) => "too-large",
             ApiError::Unavailable(_) => "unavailable",
             ApiError::Internal(_) => "internal",
@@ -112,7 +118,7 @@ impl ApiError {
             status: status.as_u16(),
             detail,
             errors: match self {
-                ApiError::Validation(e) => e.clone(),
+                ApiError::Validation(e) | ApiError::ConflictFields(e) => e.clone(),
                 _ => Vec::new(),
             },
         }
@@ -158,6 +164,39 @@ where
                 StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::BadRequest(rejection.body_text()),
                 _ => ApiError::BadRequest(rejection.body_text()),
             }),
+        }
+    }
+}
+
+impl From<ulak_core::model::ValidationErrors> for ApiError {
+    fn from(e: ulak_core::model::ValidationErrors) -> Self {
+        ApiError::Validation(
+            e.0.into_iter()
+                .map(|f| FieldError {
+                    field: f.field,
+                    code: f.code.to_owned(),
+                    message: f.message,
+                })
+                .collect(),
+        )
+    }
+}
+
+impl From<ulak_store::StoreError> for ApiError {
+    fn from(e: ulak_store::StoreError) -> Self {
+        use ulak_store::StoreError as S;
+        match e {
+            S::NotFound => ApiError::NotFound,
+            S::Conflict { field } => ApiError::ConflictFields(vec![FieldError {
+                code: "conflict".to_owned(),
+                message: format!("{field} already exists"),
+                field,
+            }]),
+            S::Validation(v) => v.into(),
+            S::InsufficientCredit { balance, amount } => ApiError::Conflict(format!(
+                "insufficient credit: balance {balance}, change {amount}"
+            )),
+            other => ApiError::Internal(other.to_string()),
         }
     }
 }

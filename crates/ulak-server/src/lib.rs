@@ -1,6 +1,7 @@
 //! Ulak's HTTP API: layered configuration, two-step start-up, handlers, and the OpenAPI 3.1
 //! document generated from them. Thin: rules live in `ulak-core`, SQL in `ulak-store`.
 
+pub mod auth;
 pub mod config;
 pub mod error;
 pub mod import;

@@ -1,11 +1,17 @@
-//! Start-up in two steps: `App::build` does everything that can fail (settings, database,
-//! binding the port — port 0 in tests); `App::run_until_stopped` only serves.
+//! Start-up in two steps: `App::build` does everything that can fail (settings, keys,
+//! database and migrations, first-start bootstrap, binding the port — port 0 in tests);
+//! `App::run_until_stopped` only serves.
 
 use std::net::SocketAddr;
+use std::path::Path;
 use std::sync::Arc;
 
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+use ulak_core::model::{CompanyId, ListQuery, NewApiKey, NewUser, Role};
+use ulak_store::{DEFAULT_COMPANY, Store, StoreError};
 
 use crate::config::Settings;
 
@@ -17,26 +23,23 @@ pub struct AppState {
 
 struct Inner {
     settings: Settings,
+    store: Store,
 }
 
 impl AppState {
-    /// State for building the router without a running server (the OpenAPI document).
-    pub(crate) fn detached() -> AppState {
-        AppState {
-            inner: Arc::new(Inner {
-                settings: Settings::default(),
-            }),
-        }
-    }
-
     /// The settings in force.
     pub fn settings(&self) -> &Settings {
         &self.inner.settings
     }
 
-    /// Whether the dependencies answer.
+    /// The store.
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    /// Whether the database answers.
     pub async fn ready(&self) -> bool {
-        true
+        self.inner.store.get_company(CompanyId(0)).await.is_ok()
     }
 }
 
@@ -51,26 +54,62 @@ pub enum StartError {
         /// The cause.
         source: std::io::Error,
     },
+    /// The data directory or key file could not be used.
+    #[error("{0}")]
+    Files(String),
+    /// The master key is not 32 bytes of base64.
+    #[error("invalid master key: {0}")]
+    MasterKey(String),
+    /// The database could not be opened or migrated, or bootstrap failed.
+    #[error("database: {0}")]
+    Store(#[from] StoreError),
+}
+
+/// Secrets created by the first start, shown once by the caller and never again.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct FirstStart {
+    /// The system administrator's API key, when it was generated now.
+    pub api_key: Option<String>,
+    /// The `admin` user's password of company `default`, when it was created now.
+    pub admin_password: Option<String>,
 }
 
 /// A built server, bound and ready to run.
 pub struct App {
     listener: TcpListener,
     router: axum::Router,
+    state: AppState,
+    first_start: FirstStart,
 }
 
 impl App {
     /// Does every fallible start-up step.
     pub async fn build(settings: Settings) -> Result<App, StartError> {
+        if settings.database_url.is_none() || settings.master_key.is_none() {
+            std::fs::create_dir_all(&settings.data_dir).map_err(|e| {
+                StartError::Files(format!(
+                    "cannot create {}: {e}",
+                    settings.data_dir.display()
+                ))
+            })?;
+        }
+        let key = master_key(&settings)?;
+        let store = Store::connect(&settings.database_url(), key).await?;
+        let first_start = bootstrap(&store, &settings).await?;
         let addr = settings.listen;
         let listener = TcpListener::bind(addr)
             .await
             .map_err(|source| StartError::Bind { addr, source })?;
         let state = AppState {
-            inner: Arc::new(Inner { settings }),
+            inner: Arc::new(Inner { settings, store }),
         };
-        let router = crate::routes::router(state);
-        Ok(App { listener, router })
+        let router = crate::routes::router(state.clone());
+        Ok(App {
+            listener,
+            router,
+            state,
+            first_start,
+        })
     }
 
     /// The address actually bound (tests bind port 0).
@@ -78,10 +117,120 @@ impl App {
         self.listener.local_addr()
     }
 
+    /// Secrets the first start created, to show once.
+    pub fn first_start(&self) -> &FirstStart {
+        &self.first_start
+    }
+
+    /// The shared state (tests use its store directly).
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
     /// Serves until `stop` is cancelled, then finishes in-flight requests.
     pub async fn run_until_stopped(self, stop: CancellationToken) -> std::io::Result<()> {
-        axum::serve(self.listener, self.router)
+        let store = self.state.store().clone();
+        let served = axum::serve(self.listener, self.router)
             .with_graceful_shutdown(async move { stop.cancelled().await })
-            .await
+            .await;
+        store.close().await;
+        served
     }
+}
+
+/// The key that encrypts secrets at rest: from the settings, else `data_dir/master.key`,
+/// created with fresh random bytes (owner-only permissions) on the first start.
+fn master_key(settings: &Settings) -> Result<[u8; 32], StartError> {
+    let text = match &settings.master_key {
+        Some(k) => k.clone(),
+        None => {
+            let path = settings.data_dir.join("master.key");
+            if path.exists() {
+                std::fs::read_to_string(&path).map_err(|e| {
+                    StartError::Files(format!("cannot read {}: {e}", path.display()))
+                })?
+            } else {
+                let mut raw = [0u8; 32];
+                getrandom::fill(&mut raw)
+                    .map_err(|e| StartError::MasterKey(format!("no randomness: {e}")))?;
+                let text = STANDARD.encode(raw);
+                write_private(&path, &text)?;
+                text
+            }
+        }
+    };
+    let bytes = STANDARD
+        .decode(text.trim())
+        .map_err(|e| StartError::MasterKey(e.to_string()))?;
+    bytes
+        .try_into()
+        .map_err(|b: Vec<u8>| StartError::MasterKey(format!("{} bytes, 32 needed", b.len())))
+}
+
+fn write_private(path: &Path, text: &str) -> Result<(), StartError> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options
+        .open(path)
+        .and_then(|mut f| f.write_all(text.as_bytes()))
+        .map_err(|e| StartError::Files(format!("cannot write {}: {e}", path.display())))
+}
+
+/// First start: the system administrator's key (given or generated) and the `admin` user of
+/// company `default`. Later starts change nothing.
+async fn bootstrap(store: &Store, settings: &Settings) -> Result<FirstStart, StartError> {
+    let company = store
+        .get_company_by_name(DEFAULT_COMPANY)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+    let mut first = FirstStart::default();
+    let all = ListQuery {
+        limit: Some(ulak_core::model::MAX_LIMIT),
+        ..ListQuery::default()
+    };
+    let keys = store.list_api_keys(company.id, &all).await?;
+    let has_admin_key = keys
+        .items
+        .iter()
+        .any(|k| k.system_admin && k.revoked_at.is_none());
+    match &settings.bootstrap_api_key {
+        Some(key) => {
+            store.ensure_bootstrap_key(key).await?;
+        }
+        None if !has_admin_key => {
+            let new = NewApiKey::new("bootstrap", Role::Admin, true).map_err(StoreError::from)?;
+            let (_, key) = store.create_api_key(company.id, new).await?;
+            first.api_key = Some(key);
+        }
+        None => {}
+    }
+    let users = store.list_users(company.id, &all).await?;
+    if users.items.is_empty() {
+        let password = random_password()?;
+        let new = NewUser::new(
+            "admin",
+            &password,
+            Some("Administrator"),
+            None,
+            None,
+            Role::Admin,
+            company.country_type,
+        )
+        .map_err(StoreError::from)?;
+        store.create_user(company.id, new).await?;
+        first.admin_password = Some(password);
+    }
+    Ok(first)
+}
+
+fn random_password() -> Result<String, StartError> {
+    let mut raw = [0u8; 18];
+    getrandom::fill(&mut raw).map_err(|e| StartError::MasterKey(format!("no randomness: {e}")))?;
+    Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw))
 }

@@ -16,19 +16,37 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run the server: HTTP API on SQLite (default) or PostgreSQL.
+    Serve(cli::serve::ServeArgs),
+    /// Subscribers over the API: list, add, import CSV/XLSX.
+    Subscribers(cli::api::SubscribersArgs),
+    /// Groups over the API: list, create.
+    Groups(cli::api::GroupsArgs),
+    /// The remaining credit.
+    Credit(cli::api::CreditArgs),
     /// Count characters and SMS segments of a text (reads stdin when --text is absent).
     Count(cli::count::CountArgs),
     /// Validate and normalise a phone number to E.164.
     CheckNumber(cli::check::CheckNumberArgs),
     /// Validate a TC ID number (TC kimlik no).
     CheckTckn(cli::check::CheckTcknArgs),
+    /// Run an SMPP 3.4 SMSC simulator; prints its counts as JSON on SIGINT/SIGTERM.
+    SmscSim(cli::smpp::SmscSimArgs),
+    /// SMPP client tools: send a text over an operator link, or a loopback benchmark.
+    Smpp(cli::smpp::SmppArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Command::Serve(args) => cli::serve::run(args),
+        Command::Subscribers(args) => cli::api::subscribers(args),
+        Command::Groups(args) => cli::api::groups(args),
+        Command::Credit(args) => cli::api::credit(args),
         Command::Count(args) => cli::count::run(args),
         Command::CheckNumber(args) => cli::check::run_number(args),
         Command::CheckTckn(args) => cli::check::run_tckn(args),
+        Command::SmscSim(args) => cli::smpp::run_sim(args),
+        Command::Smpp(args) => cli::smpp::run_smpp(args),
     }
 }

@@ -1,7 +1,14 @@
 //! The router and the OpenAPI document, generated from the handlers' annotations.
 
+pub mod access;
+pub mod common;
+pub mod companies;
 pub mod count;
+pub mod credit;
+pub mod groups;
 pub mod health;
+pub mod imports;
+pub mod subscribers;
 
 use std::sync::Arc;
 
@@ -41,16 +48,27 @@ impl Modify for BearerAuth {
 
 /// The OpenAPI document of every route.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    build(None).1
+    build().1
 }
 
 /// The application's router.
 pub fn router(state: AppState) -> Router {
-    build(Some(state)).0
+    let limit = state.settings().max_body_bytes;
+    build()
+        .0
+        .layer(axum::extract::DefaultBodyLimit::max(limit))
+        .with_state(state)
 }
 
-fn build(state: Option<AppState>) -> (Router, utoipa::openapi::OpenApi) {
-    let api = OpenApiRouter::new().routes(routes!(count::count));
+fn build() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    let api = OpenApiRouter::new()
+        .routes(routes!(count::count))
+        .merge(subscribers::routes())
+        .merge(groups::routes())
+        .merge(companies::routes())
+        .merge(access::routes())
+        .merge(credit::routes())
+        .merge(imports::routes());
     let (router, doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(health::healthz))
         .routes(routes!(health::readyz))
@@ -64,9 +82,5 @@ fn build(state: Option<AppState>) -> (Router, utoipa::openapi::OpenApi) {
             async move { axum::Json(doc.as_ref().clone()) }
         }),
     );
-    let router = match state {
-        Some(s) => router.with_state(s),
-        None => router.with_state(AppState::detached()),
-    };
     (router, doc)
 }

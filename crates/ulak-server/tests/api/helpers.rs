@@ -1,7 +1,12 @@
-//! `spawn_app`: a server on an ephemeral port with its own data directory.
+//! `spawn_app`: a server on an ephemeral port with its own SQLite database and a known
+//! system administrator key.
 
+use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 use ulak_server::{App, Settings};
+
+/// The system administrator key every test server starts with.
+pub const ADMIN_KEY: &str = "ulak_test-system-administrator-key-0123456789";
 
 /// A running server for one test.
 pub struct TestApp {
@@ -9,25 +14,25 @@ pub struct TestApp {
     pub base: String,
     /// An HTTP client.
     pub http: reqwest::Client,
+    /// Where its data lives (removed on drop).
+    pub dir: std::path::PathBuf,
     stop: CancellationToken,
 }
 
 impl Drop for TestApp {
     fn drop(&mut self) {
         self.stop.cancel();
+        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
 /// Starts a server for one test.
 pub async fn spawn_app() -> TestApp {
-    let dir = std::env::temp_dir().join(format!(
-        "ulak-test-{}-{}",
-        std::process::id(),
-        rand_suffix()
-    ));
+    let dir = std::env::temp_dir().join(format!("ulak-test-{}-{}", std::process::id(), unique()));
     let settings = Settings {
         listen: "127.0.0.1:0".parse().unwrap(),
-        data_dir: dir,
+        data_dir: dir.clone(),
+        bootstrap_api_key: Some(ADMIN_KEY.to_owned()),
         ..Settings::default()
     };
     let app = App::build(settings).await.unwrap();
@@ -37,15 +42,60 @@ pub async fn spawn_app() -> TestApp {
     TestApp {
         base: format!("http://{addr}"),
         http: reqwest::Client::new(),
+        dir,
         stop,
     }
 }
 
-fn rand_suffix() -> u64 {
-    use std::time::{SystemTime, UNIX_EPOCH};
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
+fn unique() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.subsec_nanos())
         .unwrap_or(0);
-    u64::from(nanos)
+    u64::from(nanos) * 1000 + N.fetch_add(1, Ordering::Relaxed)
+}
+
+/// An answer: status and JSON body (`Null` when empty).
+pub struct Answer {
+    /// HTTP status.
+    pub status: u16,
+    /// Body.
+    pub body: Value,
+}
+
+impl TestApp {
+    /// Sends a request with `key`; `body` as JSON when given.
+    pub async fn call(&self, method: &str, path: &str, key: &str, body: Option<Value>) -> Answer {
+        let url = format!("{}/api/v1{path}", self.base);
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let mut req = self.http.request(method, url).bearer_auth(key);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let res = req.send().await.unwrap();
+        let status = res.status().as_u16();
+        let text = res.text().await.unwrap();
+        let body = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap()
+        };
+        Answer { status, body }
+    }
+
+    /// Creates a company; returns its first admin key.
+    pub async fn company(&self, name: &str) -> String {
+        let a = self
+            .call(
+                "POST",
+                "/companies",
+                ADMIN_KEY,
+                Some(json!({"name": name, "display_name": name, "country_type": "TR"})),
+            )
+            .await;
+        assert_eq!(a.status, 201, "{}", a.body);
+        a.body["api_key"].as_str().unwrap().to_owned()
+    }
 }

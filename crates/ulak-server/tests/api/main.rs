@@ -3,4 +3,7 @@
 
 mod count;
 mod helpers;
+mod import;
+mod isolation;
 mod openapi;
+mod subscribers;

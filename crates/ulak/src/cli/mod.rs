@@ -1,4 +1,7 @@
 //! One module per CLI command family.
 
+pub mod api;
 pub mod check;
 pub mod count;
+pub mod serve;
+pub mod smpp;

@@ -1,0 +1,116 @@
+//! The credit ledger: every change of a company's SMS credit is an entry; the balance is their
+//! sum, so it can always be explained.
+
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use super::validation::{RuleError, ValidationErrors, opt_text};
+use super::{CompanyId, CreditEntryId};
+
+/// What a ledger entry records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LedgerKind {
+    /// Credit bought (positive).
+    Purchase,
+    /// Manual correction (either sign, not zero).
+    Adjustment,
+    /// Held for a send in progress (negative; for the sending issue).
+    Reservation,
+    /// Spent on sent messages (negative; for the sending issue).
+    Charge,
+    /// A reservation given back (positive; for the sending issue).
+    Release,
+}
+
+impl LedgerKind {
+    /// Stable name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Purchase => "purchase",
+            Self::Adjustment => "adjustment",
+            Self::Reservation => "reservation",
+            Self::Charge => "charge",
+            Self::Release => "release",
+        }
+    }
+}
+
+impl FromStr for LedgerKind {
+    type Err = RuleError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        [
+            Self::Purchase,
+            Self::Adjustment,
+            Self::Reservation,
+            Self::Charge,
+            Self::Release,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
+        .ok_or_else(|| RuleError::new("invalid", "unknown ledger entry kind"))
+    }
+}
+
+/// Input for a ledger entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewCreditEntry {
+    /// Kind.
+    pub kind: LedgerKind,
+    /// Credits (SMS units); the sign follows the kind.
+    pub amount: i64,
+    /// Free note (invoice number, reason).
+    pub note: Option<String>,
+}
+
+impl NewCreditEntry {
+    /// Checks the sign of `amount` against `kind`.
+    pub fn new(
+        kind: LedgerKind,
+        amount: i64,
+        note: Option<&str>,
+    ) -> Result<Self, ValidationErrors> {
+        let mut e = ValidationErrors::default();
+        let ok = match kind {
+            LedgerKind::Purchase | LedgerKind::Release => amount > 0,
+            LedgerKind::Reservation | LedgerKind::Charge => amount < 0,
+            LedgerKind::Adjustment => amount != 0,
+        };
+        if !ok {
+            e.push(
+                "amount",
+                "invalid_sign",
+                format!("wrong sign or zero for {}", kind.as_str()),
+            );
+        }
+        let note = e.take("note", opt_text(note, 500));
+        e.finish(|| {
+            Some(Self {
+                kind,
+                amount,
+                note: note?,
+            })
+        })
+    }
+}
+
+/// A stored ledger entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CreditEntry {
+    /// Row id.
+    pub id: CreditEntryId,
+    /// Owning company.
+    pub company_id: CompanyId,
+    /// Kind.
+    pub kind: LedgerKind,
+    /// Signed amount.
+    pub amount: i64,
+    /// Note.
+    pub note: Option<String>,
+    /// Balance right after this entry.
+    pub balance_after: i64,
+    /// When it was written, unix milliseconds.
+    pub created_at: i64,
+}

@@ -1,0 +1,43 @@
+//! The domain model of issue 5: companies (tenants) and everything scoped to them. Types here
+//! are free of SQL and HTTP; input structs (`New*`, `*Patch`) check their rules when built and
+//! report every failure with the field it belongs to, so the API can show field-level messages.
+
+#![warn(missing_docs)]
+
+mod company;
+mod credit;
+mod customer;
+mod ids;
+mod query;
+mod role;
+mod sms;
+mod subscriber;
+pub mod template;
+#[cfg(test)]
+mod tests;
+mod user;
+mod validation;
+
+use crate::CountryType;
+
+pub use company::{Company, CompanyName, NewCompany};
+pub use credit::{CreditEntry, LedgerKind, NewCreditEntry};
+pub use customer::{CustomerAccount, CustomerAccountPatch, CustomerKind, NewCustomerAccount};
+pub use ids::{
+    ApiKeyId, CompanyId, CreditEntryId, CustomerAccountId, GroupId, OptOutId, ProviderAccountId,
+    SenderHeaderId, SubscriberId, TemplateId, UserId,
+};
+pub use query::{ListQuery, MAX_LIMIT, Page, encode_cursor, fold, search_fold};
+pub use role::Role;
+pub use sms::{
+    BindMode, NewProviderAccount, NewSenderHeader, ProviderAccount, ProviderAccountDraft,
+    ProviderKind, Secret, SenderHeader, SenderName, SmsSettings, SmsSettingsPatch, TonNpi,
+};
+pub use subscriber::{
+    Attributes, Consent, Group, GroupName, NewSubscriber, OptOut, Subscriber, SubscriberPatch,
+};
+pub use template::{MissingFields, NewTemplate, Template, TemplateBody, TemplateError};
+pub use user::{
+    ApiKey, ApiKeyAuth, Email, LoginName, NewApiKey, NewUser, Password, User, UserPatch,
+};
+pub use validation::{ErrorCode, FieldError, RuleError, ValidationErrors};

@@ -1,0 +1,425 @@
+//! A company's SMS settings: provider (operator) accounts, sender headers and the OTP and
+//! TC-ID sending options. Secrets enter here in clear and leave only encrypted (ulak-store).
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+use ulak_text::Policy;
+
+use super::validation::{RuleError, ValidationErrors, text};
+use super::{CompanyId, ProviderAccountId, SenderHeaderId};
+use crate::CountryType;
+
+/// A secret in clear (operator password), held only until it is encrypted; `Debug` hides it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// 1..=256 characters.
+    pub fn parse(s: &str) -> Result<Self, RuleError> {
+        if s.is_empty() {
+            return Err(RuleError::new("empty", "must not be empty"));
+        }
+        if s.chars().count() > 256 {
+            return Err(RuleError::new("too_long", "at most 256 characters"));
+        }
+        Ok(Self(s.to_owned()))
+    }
+
+    /// The clear text, for encryption or for the sending engine.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// A sender header (originator): alphanumeric, 1..=11 of ASCII letters, digits, space and
+/// `.-_&` with at least one letter (operators reject Turkish letters here), or numeric,
+/// 3..=15 digits.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[serde(transparent)]
+pub struct SenderName(String);
+
+impl SenderName {
+    /// Checks the rules above.
+    pub fn parse(s: &str) -> Result<Self, RuleError> {
+        let s = s.trim();
+        if s.is_empty() {
+            return Err(RuleError::new("empty", "must not be empty"));
+        }
+        if s.bytes().all(|b| b.is_ascii_digit()) {
+            if !(3..=15).contains(&s.len()) {
+                return Err(RuleError::new(
+                    "invalid_length",
+                    "a numeric sender has 3..=15 digits",
+                ));
+            }
+            return Ok(Self(s.to_owned()));
+        }
+        if s.chars().any(|c| "çğıöşüÇĞİÖŞÜ".contains(c)) {
+            return Err(RuleError::new(
+                "turkish_letter",
+                "Turkish letters are not allowed",
+            ));
+        }
+        if !s
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || " .-_&".contains(c))
+        {
+            return Err(RuleError::new(
+                "invalid_character",
+                "only A-Z, a-z, 0-9, space and .-_&",
+            ));
+        }
+        if s.len() > 11 {
+            return Err(RuleError::new(
+                "too_long",
+                "an alphanumeric sender has at most 11 characters",
+            ));
+        }
+        Ok(Self(s.to_owned()))
+    }
+
+    /// Rebuilds a stored name without re-checking it.
+    pub fn from_stored(s: String) -> Self {
+        Self(s)
+    }
+
+    /// The header.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether it is a numeric originator (TON/NPI differ for those).
+    pub fn is_numeric(&self) -> bool {
+        self.0.bytes().all(|b| b.is_ascii_digit())
+    }
+}
+
+/// Input for a sender header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewSenderHeader {
+    /// The header, unique per company.
+    pub name: SenderName,
+    /// Make it the company's default.
+    pub is_default: bool,
+}
+
+impl NewSenderHeader {
+    /// Validates `name`.
+    pub fn new(name: &str, is_default: bool) -> Result<Self, ValidationErrors> {
+        let mut e = ValidationErrors::default();
+        let name = e.take("name", SenderName::parse(name));
+        e.finish(|| {
+            Some(Self {
+                name: name?,
+                is_default,
+            })
+        })
+    }
+}
+
+/// A stored sender header.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SenderHeader {
+    /// Row id.
+    pub id: SenderHeaderId,
+    /// Owning company.
+    pub company_id: CompanyId,
+    /// The header.
+    pub name: SenderName,
+    /// Whether it is the default (at most one per company).
+    pub is_default: bool,
+    /// Creation time, unix milliseconds.
+    pub created_at: i64,
+}
+
+/// The per-company SMS settings that are not lists.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SmsSettings {
+    /// Owning company.
+    pub company_id: CompanyId,
+    /// How national numbers are read; default text policy.
+    pub country_type: CountryType,
+    /// The sender header used for TC-ID addressed messages.
+    pub tckn_sender: Option<SenderName>,
+    /// Whether the company's TC-ID sending subscription is active.
+    pub tckn_subscription_active: bool,
+    /// OTP account user name.
+    pub otp_username: Option<String>,
+    /// Whether an OTP password is stored (it is never returned).
+    pub has_otp_password: bool,
+}
+
+/// Changes to the SMS settings; `None` leaves a field, `Some(None)` clears it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SmsSettingsPatch {
+    /// New country type.
+    pub country_type: Option<CountryType>,
+    /// New TC-ID sender header.
+    pub tckn_sender: Option<Option<SenderName>>,
+    /// New TC-ID subscription flag.
+    pub tckn_subscription_active: Option<bool>,
+    /// New OTP user name.
+    pub otp_username: Option<Option<String>>,
+    /// New OTP password.
+    pub otp_password: Option<Option<Secret>>,
+}
+
+/// Which kind of interface an operator account uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProviderKind {
+    /// Ulak's built-in SMSC simulator.
+    Simulator,
+    /// SMPP 3.4.
+    Smpp,
+    /// An operator's HTTP API (later).
+    Http,
+}
+
+/// How SMPP sessions bind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BindMode {
+    /// One transceiver session per bind.
+    Transceiver,
+    /// A transmitter plus a receiver session per bind.
+    TransmitterReceiver,
+    /// Transmitter only (no delivery reports on this account).
+    Transmitter,
+}
+
+/// Declares `as_str`/`FromStr` for a snake-case enum.
+macro_rules! names {
+    ($t:ty { $($v:ident => $s:literal),* }) => {
+        impl $t {
+            /// Stable name.
+            pub fn as_str(self) -> &'static str {
+                match self { $(Self::$v => $s),* }
+            }
+        }
+        impl FromStr for $t {
+            type Err = RuleError;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                match s {
+                    $($s => Ok(Self::$v),)*
+                    _ => Err(RuleError::new("invalid", concat!("expected one of:", $(" ", $s),*))),
+                }
+            }
+        }
+    };
+}
+
+names!(ProviderKind { Simulator => "simulator", Smpp => "smpp", Http => "http" });
+names!(BindMode {
+    Transceiver => "transceiver",
+    TransmitterReceiver => "transmitter_receiver",
+    Transmitter => "transmitter"
+});
+
+/// SMPP type of number and numbering plan indicator of an address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct TonNpi {
+    /// TON (0 unknown, 1 international, 5 alphanumeric…).
+    pub ton: u8,
+    /// NPI (0 unknown, 1 E.164…).
+    pub npi: u8,
+}
+
+/// Raw input for a provider account, as the API receives it; checked by
+/// [`NewProviderAccount::new`].
+#[derive(Debug, Clone, Default)]
+pub struct ProviderAccountDraft {
+    /// Name, unique per company.
+    pub name: String,
+    /// `simulator`, `smpp` or `http`.
+    pub kind: String,
+    /// Host name or address.
+    pub host: String,
+    /// TCP port.
+    pub port: u16,
+    /// SMPP system_id (the operator user name).
+    pub system_id: String,
+    /// Operator password in clear; `None` on update keeps the stored one.
+    pub password: Option<String>,
+    /// SMPP system_type.
+    pub system_type: String,
+    /// `transceiver`, `transmitter_receiver` or `transmitter`; default transceiver.
+    pub bind_mode: Option<String>,
+    /// Number of binds (sessions); default 1.
+    pub binds: Option<u32>,
+    /// Outstanding requests per session; default 10.
+    pub window: Option<u32>,
+    /// Messages per second for the account; default 50.
+    pub rate_per_sec: Option<u32>,
+    /// Text policy name; default from the country type.
+    pub text_policy: Option<String>,
+    /// Source address TON/NPI; default 5/0 (alphanumeric).
+    pub source: Option<TonNpi>,
+    /// Destination address TON/NPI; default 1/1 (international, E.164).
+    pub destination: Option<TonNpi>,
+    /// Whether the sending engine may use it.
+    pub enabled: bool,
+}
+
+/// A checked provider account (also used to replace one).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewProviderAccount {
+    /// Name.
+    pub name: String,
+    /// Kind.
+    pub kind: ProviderKind,
+    /// Host.
+    pub host: String,
+    /// Port.
+    pub port: u16,
+    /// SMPP system_id.
+    pub system_id: String,
+    /// Operator password; `None` on update keeps the stored one.
+    pub password: Option<Secret>,
+    /// SMPP system_type.
+    pub system_type: String,
+    /// Bind mode.
+    pub bind_mode: BindMode,
+    /// Binds, 1..=32.
+    pub binds: u32,
+    /// Window, 1..=1000.
+    pub window: u32,
+    /// Messages per second, 1..=10000.
+    pub rate_per_sec: u32,
+    /// Data coding policy.
+    pub text_policy: Policy,
+    /// Source TON/NPI.
+    pub source: TonNpi,
+    /// Destination TON/NPI.
+    pub destination: TonNpi,
+    /// Enabled.
+    pub enabled: bool,
+}
+
+/// Checks `v` is in `lo..=hi`.
+fn range(v: u32, lo: u32, hi: u32) -> Result<u32, RuleError> {
+    if (lo..=hi).contains(&v) {
+        Ok(v)
+    } else {
+        Err(RuleError::new(
+            "out_of_range",
+            format!("must be {lo}..={hi}"),
+        ))
+    }
+}
+
+impl NewProviderAccount {
+    /// Validates every field of the draft; defaults come from `country`.
+    pub fn new(d: ProviderAccountDraft, country: CountryType) -> Result<Self, ValidationErrors> {
+        let mut e = ValidationErrors::default();
+        let name = e.take("name", text(&d.name, 100));
+        let kind = e.take("kind", d.kind.parse::<ProviderKind>());
+        let host = e.take("host", text(&d.host, 253));
+        if d.port == 0 {
+            e.push("port", "out_of_range", "must be 1..=65535");
+        }
+        // SMPP 3.4 limits system_id to 15 and system_type to 12 octets (plus NUL).
+        let system_id = e.take("system_id", text(&d.system_id, 15));
+        let system_type = if d.system_type.len() > 12 {
+            e.push("system_type", "too_long", "at most 12 characters");
+            None
+        } else {
+            Some(d.system_type.trim().to_owned())
+        };
+        let password = match d.password.as_deref() {
+            None => Some(None),
+            Some(p) => e.take("password", Secret::parse(p)).map(Some),
+        };
+        let bind_mode = match d.bind_mode.as_deref() {
+            None => Some(BindMode::Transceiver),
+            Some(b) => e.take("bind_mode", b.parse()),
+        };
+        let binds = e.take("binds", range(d.binds.unwrap_or(1), 1, 32));
+        let window = e.take("window", range(d.window.unwrap_or(10), 1, 1000));
+        let rate = e.take(
+            "rate_per_sec",
+            range(d.rate_per_sec.unwrap_or(50), 1, 10_000),
+        );
+        let text_policy = match d.text_policy.as_deref() {
+            None => Some(country.default_text_policy()),
+            Some(p) => match p.parse::<Policy>() {
+                Ok(p) => Some(p),
+                Err(err) => {
+                    e.push("text_policy", "invalid", err.to_string());
+                    None
+                }
+            },
+        };
+        e.finish(|| {
+            Some(Self {
+                name: name?,
+                kind: kind?,
+                host: host?,
+                port: d.port,
+                system_id: system_id?,
+                password: password?,
+                system_type: system_type?,
+                bind_mode: bind_mode?,
+                binds: binds?,
+                window: window?,
+                rate_per_sec: rate?,
+                text_policy: text_policy?,
+                source: d.source.unwrap_or(TonNpi { ton: 5, npi: 0 }),
+                destination: d.destination.unwrap_or(TonNpi { ton: 1, npi: 1 }),
+                enabled: d.enabled,
+            })
+        })
+    }
+}
+
+/// A stored provider account; the password is never part of it (see
+/// `Store::decrypt_provider_password`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ProviderAccount {
+    /// Row id.
+    pub id: ProviderAccountId,
+    /// Owning company.
+    pub company_id: CompanyId,
+    /// Name.
+    pub name: String,
+    /// Kind.
+    pub kind: ProviderKind,
+    /// Host.
+    pub host: String,
+    /// Port.
+    pub port: u16,
+    /// SMPP system_id.
+    pub system_id: String,
+    /// Whether a password is stored.
+    pub has_password: bool,
+    /// SMPP system_type.
+    pub system_type: String,
+    /// Bind mode.
+    pub bind_mode: BindMode,
+    /// Binds.
+    pub binds: u32,
+    /// Window.
+    pub window: u32,
+    /// Messages per second.
+    pub rate_per_sec: u32,
+    /// Data coding policy.
+    pub text_policy: Policy,
+    /// Source TON/NPI.
+    pub source: TonNpi,
+    /// Destination TON/NPI.
+    pub destination: TonNpi,
+    /// Enabled.
+    pub enabled: bool,
+    /// Creation time, unix milliseconds.
+    pub created_at: i64,
+    /// Last change, unix milliseconds.
+    pub updated_at: i64,
+}

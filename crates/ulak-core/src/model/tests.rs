@@ -1,0 +1,173 @@
+//! Rules of the input types, one failure per case.
+
+#![allow(clippy::unwrap_used)]
+
+use std::collections::BTreeMap;
+
+use super::*;
+
+fn fields(e: &ValidationErrors) -> Vec<&str> {
+    e.0.iter().map(|f| f.field.as_str()).collect()
+}
+
+#[test]
+fn new_subscriber_reports_every_bad_field() {
+    let mut attrs = BTreeMap::new();
+    attrs.insert("bad key".to_owned(), "v".to_owned());
+    let e = NewSubscriber::new(
+        " ",
+        "0212 123 45 67",
+        CountryType::Tr,
+        Some("12345678901"),
+        attrs,
+        Consent::Unknown,
+    )
+    .unwrap_err();
+    assert_eq!(fields(&e), ["name", "phone", "tckn", "attributes.bad key"]);
+    assert_eq!(e.0[1].code, "landline");
+    // Messages never echo the personal value.
+    assert!(e.0.iter().all(|f| !f.message.contains("123")));
+}
+
+#[test]
+fn national_numbers_follow_the_company_country() {
+    let s = NewSubscriber::new(
+        "A",
+        "050 123 45 67",
+        CountryType::Az,
+        None,
+        BTreeMap::new(),
+        Consent::Unknown,
+    )
+    .unwrap();
+    assert_eq!(s.phone.e164(), "+994501234567");
+    // An explicit country code wins over the company's country.
+    let s = NewSubscriber::new(
+        "A",
+        "+90 532 123 45 67",
+        CountryType::Az,
+        None,
+        BTreeMap::new(),
+        Consent::Unknown,
+    )
+    .unwrap();
+    assert_eq!(s.phone.e164(), "+905321234567");
+}
+
+#[test]
+fn list_query_limits_and_cursor() {
+    assert_eq!(ListQuery::default().effective_limit(), 50);
+    let q = ListQuery {
+        limit: Some(10_000),
+        ..ListQuery::default()
+    };
+    assert_eq!(q.effective_limit(), MAX_LIMIT);
+    let q = ListQuery {
+        limit: Some(0),
+        ..ListQuery::default()
+    };
+    assert_eq!(q.effective_limit(), 1);
+    let q = ListQuery {
+        cursor: Some(encode_cursor(12345)),
+        ..ListQuery::default()
+    };
+    assert_eq!(q.after_id().unwrap(), Some(12345));
+    for bad in ["12", "c", "cxyz", "c-1"] {
+        let q = ListQuery {
+            cursor: Some(bad.into()),
+            ..ListQuery::default()
+        };
+        assert_eq!(fields(&q.after_id().unwrap_err()), ["cursor"]);
+    }
+}
+
+#[test]
+fn turkish_folding() {
+    assert_eq!(fold("IŞIK İLKER"), "ışık ilker");
+    let q = ListQuery {
+        search: Some("  ÇAĞRI ".into()),
+        ..ListQuery::default()
+    };
+    assert_eq!(q.search_key().as_deref(), Some("cagri"));
+    assert_eq!(search_fold("IŞIK Şölen Üç"), "isik solen uc");
+}
+
+#[test]
+fn sender_names() {
+    assert!(SenderName::parse("ULAK A.S.").is_ok());
+    assert_eq!(
+        SenderName::parse("ULAK A.Ş.").unwrap_err().code,
+        "turkish_letter"
+    );
+    assert_eq!(
+        SenderName::parse("ABCDEFGHIJKL").unwrap_err().code,
+        "too_long"
+    );
+    assert_eq!(
+        SenderName::parse("ULAK!").unwrap_err().code,
+        "invalid_character"
+    );
+    assert!(SenderName::parse("905321234567").unwrap().is_numeric());
+    assert_eq!(SenderName::parse("12").unwrap_err().code, "invalid_length");
+}
+
+#[test]
+fn users_and_companies() {
+    let e = NewUser::new(
+        "a b",
+        "short",
+        None,
+        Some("0532"),
+        Some("x@y"),
+        Role::Viewer,
+        CountryType::Tr,
+    )
+    .unwrap_err();
+    assert_eq!(fields(&e), ["login", "password", "phone", "email"]);
+    let c = NewCompany::new(" Acme-1 ", "Acme A.Ş.", CountryType::Kktc).unwrap();
+    assert_eq!(c.name.as_str(), "acme-1");
+    assert_eq!(
+        fields(&NewCompany::new("-x", "", CountryType::Tr).unwrap_err()),
+        ["name", "display_name"]
+    );
+    assert_eq!(
+        format!("{:?}", Password::parse("gizli-parola").unwrap()),
+        "Password(***)"
+    );
+    assert_eq!("operator".parse::<Role>().unwrap(), Role::Operator);
+}
+
+#[test]
+fn credit_signs() {
+    assert!(NewCreditEntry::new(LedgerKind::Purchase, 1, None).is_ok());
+    assert!(NewCreditEntry::new(LedgerKind::Purchase, 0, None).is_err());
+    assert!(NewCreditEntry::new(LedgerKind::Charge, 5, None).is_err());
+    assert!(NewCreditEntry::new(LedgerKind::Adjustment, -5, None).is_ok());
+    assert!(NewCreditEntry::new(LedgerKind::Adjustment, 0, None).is_err());
+}
+
+#[test]
+fn provider_defaults_follow_country() {
+    let d = ProviderAccountDraft {
+        name: "sim".into(),
+        kind: "simulator".into(),
+        host: "127.0.0.1".into(),
+        port: 2775,
+        system_id: "u".into(),
+        ..ProviderAccountDraft::default()
+    };
+    let tr = NewProviderAccount::new(d.clone(), CountryType::Tr).unwrap();
+    assert_eq!(tr.text_policy, ulak_text::Policy::TurkishShift);
+    let az = NewProviderAccount::new(d.clone(), CountryType::Az).unwrap();
+    assert_eq!(az.text_policy, ulak_text::Policy::Gsm7OrUcs2);
+    let bad = ProviderAccountDraft {
+        port: 0,
+        system_id: "x".repeat(16),
+        text_policy: Some("utf8".into()),
+        ..d
+    };
+    assert_eq!(
+        fields(&NewProviderAccount::new(bad, CountryType::Tr).unwrap_err()),
+        ["port", "system_id", "text_policy"]
+    );
+}

@@ -1,0 +1,79 @@
+//! Who is calling: `Authorization: Bearer <api key>` resolved to a company and a role.
+
+use axum::extract::FromRequestParts;
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use ulak_core::model::{CompanyId, Role};
+
+use crate::error::ApiError;
+use crate::startup::AppState;
+
+/// The authenticated caller of a request.
+#[derive(Debug, Clone, Copy)]
+pub struct Caller {
+    /// The company every query is scoped to.
+    pub company: CompanyId,
+    /// What the key may do.
+    pub role: Role,
+    /// Whether the key is the system administrator's.
+    pub system_admin: bool,
+}
+
+impl Caller {
+    /// Refuses unless the caller's role is at least `role` (admin > operator > viewer).
+    pub fn require(&self, role: Role) -> Result<(), ApiError> {
+        let rank = |r: Role| match r {
+            Role::Viewer => 0,
+            Role::Operator => 1,
+            Role::Admin => 2,
+        };
+        if rank(self.role) >= rank(role) {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden(format!(
+                "this needs the {} role; the key has {}",
+                role.as_str(),
+                self.role.as_str()
+            )))
+        }
+    }
+
+    /// Refuses unless the caller holds the system administrator's key.
+    pub fn require_system_admin(&self) -> Result<(), ApiError> {
+        if self.system_admin {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden(
+                "only the system administrator's key may do this".to_owned(),
+            ))
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let header = parts
+            .headers
+            .get(AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .ok_or(ApiError::Unauthorized)?;
+        let key = header
+            .strip_prefix("Bearer ")
+            .or_else(|| header.strip_prefix("bearer "))
+            .map(str::trim)
+            .filter(|k| !k.is_empty())
+            .ok_or(ApiError::Unauthorized)?;
+        let auth = state
+            .store()
+            .authenticate_api_key(key)
+            .await?
+            .ok_or(ApiError::Unauthorized)?;
+        Ok(Caller {
+            company: auth.company_id,
+            role: auth.role,
+            system_admin: auth.system_admin,
+        })
+    }
+}

@@ -1,0 +1,59 @@
+//! Pieces every list endpoint shares: query parameters and the page envelope.
+
+use serde::{Deserialize, Serialize};
+use ulak_core::model::{GroupId, ListQuery, Page};
+use utoipa::{IntoParams, ToSchema};
+
+/// Query parameters of list endpoints.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListParams {
+    /// Items per page, 1 to 500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
+    pub limit: Option<u32>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    /// Case-insensitive search in names (and phones, where there are any).
+    pub search: Option<String>,
+}
+
+impl ListParams {
+    /// The domain query.
+    pub fn query(self) -> ListQuery {
+        self.query_in(None)
+    }
+
+    /// The domain query, restricted to one group's members.
+    pub fn query_in(self, group: Option<GroupId>) -> ListQuery {
+        ListQuery {
+            limit: self.limit,
+            cursor: self.cursor,
+            search: self.search,
+            group_id: group,
+        }
+    }
+}
+
+/// One page of results.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PageOut<T> {
+    /// The items.
+    pub items: Vec<T>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
+impl<T> PageOut<T> {
+    /// Converts a domain page.
+    pub fn from_page<U>(page: Page<U>, f: impl FnMut(U) -> T) -> PageOut<T> {
+        PageOut {
+            items: page.items.into_iter().map(f).collect(),
+            next_cursor: page.next_cursor,
+        }
+    }
+}
+
+/// Unix milliseconds as RFC 3339 would be nicer to read, but milliseconds round-trip exactly
+/// and sort as numbers; every `*_at` field of the API is unix milliseconds.
+pub type Millis = i64;

@@ -1,0 +1,196 @@
+//! CSV and XLSX imports through the API: mapping, groups, both modes, per-row errors, broken
+//! files and oversize uploads — and that a refused import changes nothing.
+
+use reqwest::multipart::{Form, Part};
+use serde_json::{Value, json};
+
+use crate::helpers::{ADMIN_KEY, TestApp, spawn_app};
+
+async fn import(app: &TestApp, file: Vec<u8>, name: &str, fields: &[(&str, &str)]) -> (u16, Value) {
+    let mut form = Form::new().part("file", Part::bytes(file).file_name(name.to_owned()));
+    for (k, v) in fields {
+        form = form.text((*k).to_owned(), (*v).to_owned());
+    }
+    let res = app
+        .http
+        .post(format!("{}/api/v1/subscribers/import", app.base))
+        .bearer_auth(ADMIN_KEY)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    let status = res.status().as_u16();
+    (status, res.json().await.unwrap())
+}
+
+async fn count(app: &TestApp) -> usize {
+    app.call("GET", "/subscribers?limit=500", ADMIN_KEY, None)
+        .await
+        .body["items"]
+        .as_array()
+        .unwrap()
+        .len()
+}
+
+/// A file, its name, form fields, and a phrase the error must contain.
+type Case = (
+    Vec<u8>,
+    &'static str,
+    Vec<(&'static str, &'static str)>,
+    &'static str,
+);
+
+const MAPPING: &str = r#"{"name":"Ad Soyad","phone":"Telefon","tckn":"TC","attr.bakiye":"Bakiye"}"#;
+
+#[tokio::test]
+async fn csv_into_a_group_with_mapping() {
+    let app = spawn_app().await;
+    let g = app
+        .call("POST", "/groups", ADMIN_KEY, Some(json!({"name": "VIP"})))
+        .await;
+    let gid = g.body["id"].as_i64().unwrap().to_string();
+    let csv = "Ad Soyad;Telefon;TC;Bakiye\nAyşe Yılmaz;0532 123 45 67;10000000146;120,50\nMehmet Demir;+90 542 987 65 43;;80,00\n";
+    let (status, body) = import(
+        &app,
+        csv.into(),
+        "a.csv",
+        &[("mapping", MAPPING), ("group_id", &gid)],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        (body["rows"].as_u64(), body["imported"].as_u64()),
+        (Some(2), Some(2))
+    );
+    let members = app
+        .call("GET", &format!("/groups/{gid}/members"), ADMIN_KEY, None)
+        .await;
+    let items = members.body["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2);
+    assert_eq!(items[0]["attributes"]["bakiye"], "120,50");
+    assert_eq!(items[1]["phone"], "+905429876543");
+}
+
+#[tokio::test]
+async fn all_or_nothing_refuses_everything_and_names_each_row() {
+    let app = spawn_app().await;
+    let csv = "name,phone,tckn\nA,05321234567,\nB,0312 123 45 67,\nC,05321234567,\nD,05331234567,12345678901\n";
+    let (status, body) = import(&app, csv.into(), "a.csv", &[]).await;
+    assert_eq!(status, 422, "{body}");
+    let errors: Vec<(u64, String)> = body["row_errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["row"].as_u64().unwrap(),
+                e["column"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        errors,
+        vec![(3, "phone".into()), (5, "tckn".into())],
+        "{body}"
+    );
+    assert_eq!(count(&app).await, 0, "nothing imported");
+
+    let (status, body) = import(&app, csv.into(), "a.csv", &[("mode", "skip-invalid")]).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["imported"], 1);
+    let rows: Vec<u64> = body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["row"].as_u64().unwrap())
+        .collect();
+    assert_eq!(rows, vec![3, 4, 5], "{body}");
+    assert!(
+        body["errors"][1]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("row 2"),
+        "{body}"
+    );
+    assert_eq!(count(&app).await, 1);
+}
+
+#[tokio::test]
+async fn xlsx_with_numeric_phone_cells() {
+    let app = spawn_app().await;
+    let mut book = rust_xlsxwriter::Workbook::new();
+    let sheet = book.add_worksheet();
+    sheet.write_string(0, 0, "Ad Soyad").unwrap();
+    sheet.write_string(0, 1, "Telefon").unwrap();
+    sheet.write_string(1, 0, "Çağrı Işık").unwrap();
+    // Excel keeps a typed phone number as a float and drops the leading zero.
+    sheet.write_number(1, 1, 5_321_234_567.0).unwrap();
+    sheet.write_string(2, 0, "Şule").unwrap();
+    sheet.write_number(2, 1, 905_339_876_543.0).unwrap();
+    let bytes = book.save_to_buffer().unwrap();
+    let (status, body) = import(
+        &app,
+        bytes,
+        "a.xlsx",
+        &[("mapping", r#"{"name":"Ad Soyad","phone":"Telefon"}"#)],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["imported"], 2);
+    let list = app
+        .call("GET", "/subscribers?search=cagri", ADMIN_KEY, None)
+        .await;
+    assert_eq!(list.body["items"][0]["phone"], "+905321234567");
+}
+
+#[tokio::test]
+async fn broken_files_and_mappings_are_clear_errors() {
+    let app = spawn_app().await;
+    let cases: Vec<Case> = vec![
+        (b"".to_vec(), "e.csv", vec![], "empty"),
+        (b"PK\x03\x04not a zip".to_vec(), "b.xlsx", vec![], "XLSX"),
+        (b"name,name\nx,y\n".to_vec(), "d.csv", vec![], "repeat"),
+        (
+            b"name,phone\nx,05321234567\n".to_vec(),
+            "m.csv",
+            vec![("mapping", r#"{"phone":"GSM"}"#)],
+            "its columns are",
+        ),
+        (
+            b"name,phone\nx,05321234567\n".to_vec(),
+            "m.csv",
+            vec![("mapping", r#"{"fax":"phone"}"#)],
+            "unknown field",
+        ),
+        (
+            b"name,phone\nx,05321234567\n".to_vec(),
+            "m.csv",
+            vec![("mapping", "not json")],
+            "JSON",
+        ),
+        (b"name\nx\n".to_vec(), "n.csv", vec![], "required field"),
+        (
+            b"name,phone\nx,05321234567\n".to_vec(),
+            "m.csv",
+            vec![("mode", "sometimes")],
+            "skip-invalid",
+        ),
+    ];
+    for (file, name, fields, expect) in cases {
+        let (status, body) = import(&app, file, name, &fields).await;
+        assert_eq!(status, 422, "{name} {fields:?}: {body}");
+        assert!(
+            body.to_string().contains(expect),
+            "{name} {fields:?}: {body}"
+        );
+    }
+    let (status, _) = import(
+        &app,
+        b"name,phone\nx,05321234567\n".to_vec(),
+        "g.csv",
+        &[("group_id", "999")],
+    )
+    .await;
+    assert_eq!(status, 404);
+    assert_eq!(count(&app).await, 0);
+}

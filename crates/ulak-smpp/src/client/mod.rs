@@ -1,0 +1,355 @@
+//! ESME client: several binds per account sharing one submit queue, each with a window,
+//! a rate limit, keep-alive, timeouts, reconnect with backoff and throttling handling.
+//!
+//! Every submit handed to [`Client::enqueue`] gets exactly one outcome on its [`Pending`]:
+//! a message id, a permanent rejection, a timeout (outcome unknown), or shutdown. Submits in
+//! flight when a link drops are resent on another link (or reported unknown, by setting),
+//! never both, so the client's own accounting neither loses nor doubles a message.
+
+mod config;
+mod session;
+mod text;
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use tokio::sync::{Mutex, Notify, mpsc, oneshot, watch};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+pub use config::{BindMode, ClientConfig, LongText};
+pub use text::TextMessage;
+
+use crate::CommandStatus;
+use crate::inbound::{InboundMessage, Reassembler};
+use crate::pdu::{Body, ShortMessage};
+use crate::receipt::Receipt;
+
+/// What the SMSC (or the link) made of one submit.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SubmitError {
+    /// The SMSC refused it with this status (not a throttling one): do not retry as is.
+    #[error("rejected by the SMSC: {0}")]
+    Rejected(CommandStatus),
+    /// Still throttled after the configured number of retries.
+    #[error("still throttled after {0} retries")]
+    Throttled(u32),
+    /// No response in time: the SMSC may or may not have accepted it.
+    #[error("no response within the timeout; outcome unknown")]
+    Timeout,
+    /// The link dropped while it was in flight and resending is off: outcome unknown.
+    #[error("link lost while in flight; outcome unknown")]
+    Unknown,
+    /// The client shut down before it was sent.
+    #[error("client shut down before sending")]
+    Shutdown,
+}
+
+/// A successful submit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Submitted {
+    /// The SMSC's message id (receipts refer to it).
+    pub message_id: String,
+    /// Times it was sent (more than 1 after throttling or a link loss).
+    pub attempts: u32,
+}
+
+/// Something the SMSC sent that the application must see.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// A delivery receipt.
+    Receipt(Receipt),
+    /// An inbound message, reassembled (or released incomplete after the timeout).
+    Inbound(InboundMessage),
+}
+
+/// The outcome of one enqueued submit, to await.
+#[derive(Debug)]
+pub struct Pending(oneshot::Receiver<Result<Submitted, SubmitError>>);
+
+impl Pending {
+    /// Waits for the outcome.
+    pub async fn outcome(self) -> Result<Submitted, SubmitError> {
+        // A dropped sender means the job was dropped without an answer, which the workers
+        // never do on purpose; report it as unknown rather than panic.
+        self.0.await.unwrap_or(Err(SubmitError::Unknown))
+    }
+}
+
+/// Counters of a client, all links together.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ClientStats {
+    /// Successful binds (first and after reconnects).
+    pub binds: u64,
+    /// Failed connect or bind attempts.
+    pub bind_failures: u64,
+    /// Links lost (closed by the peer, I/O error, dead peer).
+    pub link_losses: u64,
+    /// Links declared dead for lack of any PDU (enquire_link unanswered).
+    pub dead_peers: u64,
+    /// Submits answered with ESME_ROK.
+    pub submitted: u64,
+    /// Submits permanently rejected.
+    pub rejected: u64,
+    /// Throttling answers received (ESME_RTHROTTLED, ESME_RMSGQFUL).
+    pub throttled: u64,
+    /// Submits reported as timed out.
+    pub timeouts: u64,
+    /// Submits resent after a link loss.
+    pub resent: u64,
+    /// Receipts received.
+    pub receipts: u64,
+    /// Inbound parts received.
+    pub inbound_parts: u64,
+    /// enquire_link sent.
+    pub enquire_links: u64,
+    /// Malformed PDUs received.
+    pub malformed: u64,
+}
+
+#[derive(Default)]
+struct Stats {
+    binds: AtomicU64,
+    bind_failures: AtomicU64,
+    link_losses: AtomicU64,
+    dead_peers: AtomicU64,
+    submitted: AtomicU64,
+    rejected: AtomicU64,
+    throttled: AtomicU64,
+    timeouts: AtomicU64,
+    resent: AtomicU64,
+    receipts: AtomicU64,
+    inbound_parts: AtomicU64,
+    enquire_links: AtomicU64,
+    malformed: AtomicU64,
+}
+
+impl Stats {
+    fn inc(c: &AtomicU64) {
+        c.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn snapshot(&self) -> ClientStats {
+        let g = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        ClientStats {
+            binds: g(&self.binds),
+            bind_failures: g(&self.bind_failures),
+            link_losses: g(&self.link_losses),
+            dead_peers: g(&self.dead_peers),
+            submitted: g(&self.submitted),
+            rejected: g(&self.rejected),
+            throttled: g(&self.throttled),
+            timeouts: g(&self.timeouts),
+            resent: g(&self.resent),
+            receipts: g(&self.receipts),
+            inbound_parts: g(&self.inbound_parts),
+            enquire_links: g(&self.enquire_links),
+            malformed: g(&self.malformed),
+        }
+    }
+}
+
+/// One submit waiting to be sent or answered.
+struct Job {
+    body: Body,
+    reply: oneshot::Sender<Result<Submitted, SubmitError>>,
+    attempts: u32,
+    throttle_retries: u32,
+}
+
+impl Job {
+    fn finish(self, r: Result<Submitted, SubmitError>) {
+        // The caller may have stopped waiting; that is its choice, not an error here.
+        let _ = self.reply.send(r);
+    }
+}
+
+/// State the workers share.
+struct Shared {
+    cfg: ClientConfig,
+    jobs: Mutex<mpsc::Receiver<Job>>,
+    events: mpsc::UnboundedSender<Event>,
+    reassembler: std::sync::Mutex<Reassembler>,
+    stats: Stats,
+    bound_tx: watch::Sender<usize>,
+    stop: CancellationToken,
+    /// Jobs to send again (throttled, or in flight on a lost link), ahead of the queue.
+    retry: std::sync::Mutex<VecDeque<Job>>,
+    retry_notify: Notify,
+}
+
+impl Shared {
+    fn requeue_front(&self, jobs: Vec<Job>) {
+        let mut r = self.retry.lock().unwrap_or_else(|e| e.into_inner());
+        for job in jobs.into_iter().rev() {
+            r.push_front(job);
+        }
+        drop(r);
+        self.retry_notify.notify_one();
+    }
+
+    fn take_retries(&self, room: usize) -> Option<Vec<Job>> {
+        let mut r = self.retry.lock().unwrap_or_else(|e| e.into_inner());
+        if r.is_empty() {
+            return None;
+        }
+        let n = room.min(r.len());
+        Some(r.drain(..n).collect())
+    }
+}
+
+/// A running ESME client.
+pub struct Client {
+    shared: Arc<Shared>,
+    /// `None` only once `shutdown` has taken it.
+    jobs: Option<mpsc::Sender<Job>>,
+    workers: Vec<JoinHandle<()>>,
+    reference: AtomicU16,
+}
+
+impl Drop for Client {
+    /// Dropping without `shutdown` stops the binds at once (no unbind, no draining).
+    fn drop(&mut self) {
+        self.shared.stop.cancel();
+    }
+}
+
+impl Client {
+    /// Starts the binds in the background; events (receipts, inbound) arrive on the receiver.
+    pub fn start(cfg: ClientConfig) -> (Client, mpsc::UnboundedReceiver<Event>) {
+        let (jobs_tx, jobs_rx) = mpsc::channel(cfg.queue_capacity.max(1));
+        let (events_tx, events_rx) = mpsc::unbounded_channel();
+        let (bound_tx, _) = watch::channel(0);
+        let shared = Arc::new(Shared {
+            reassembler: std::sync::Mutex::new(Reassembler::new(cfg.reassembly_timeout)),
+            cfg,
+            jobs: Mutex::new(jobs_rx),
+            events: events_tx,
+            stats: Stats::default(),
+            bound_tx,
+            stop: CancellationToken::new(),
+            retry: std::sync::Mutex::new(VecDeque::new()),
+            retry_notify: Notify::new(),
+        });
+        let n = shared.cfg.binds.max(1);
+        let roles: Vec<session::Role> = match shared.cfg.bind_mode {
+            BindMode::Transceiver => vec![session::Role::Transceiver; n],
+            BindMode::TransmitterReceiver => (0..n)
+                .flat_map(|_| [session::Role::Transmitter, session::Role::Receiver])
+                .collect(),
+        };
+        let mut workers: Vec<JoinHandle<()>> = roles
+            .into_iter()
+            .enumerate()
+            .map(|(i, role)| tokio::spawn(session::worker(shared.clone(), i, role)))
+            .collect();
+        workers.push(tokio::spawn(expire_loop(shared.clone())));
+        // Concatenation references start at a varying value so two runs do not reuse them.
+        let seed = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos() as u16)
+            ^ std::process::id() as u16;
+        (
+            Client {
+                shared,
+                jobs: Some(jobs_tx),
+                workers,
+                reference: AtomicU16::new(seed),
+            },
+            events_rx,
+        )
+    }
+
+    /// Waits until at least one link that can submit is bound.
+    pub async fn wait_bound(&self, timeout: Duration) -> bool {
+        let mut rx = self.shared.bound_tx.subscribe();
+        tokio::time::timeout(timeout, rx.wait_for(|n| *n > 0))
+            .await
+            .is_ok_and(|r| r.is_ok())
+    }
+
+    /// Queues one submit_sm (or data_sm) body; waits only while the queue is full.
+    pub async fn enqueue(&self, body: Body) -> Result<Pending, SubmitError> {
+        let (tx, rx) = oneshot::channel();
+        let job = Job {
+            body,
+            reply: tx,
+            attempts: 0,
+            throttle_retries: 0,
+        };
+        let jobs = self.jobs.as_ref().ok_or(SubmitError::Shutdown)?;
+        jobs.send(job).await.map_err(|_| SubmitError::Shutdown)?;
+        Ok(Pending(rx))
+    }
+
+    /// Submits one short message and waits for its outcome.
+    pub async fn submit(&self, sm: ShortMessage) -> Result<Submitted, SubmitError> {
+        self.enqueue(Body::SubmitSm(sm)).await?.outcome().await
+    }
+
+    /// Queues a text as its segments (UDH, message_payload or SAR, by `long_text`).
+    pub async fn send_text(&self, msg: &TextMessage) -> Result<Vec<Pending>, ulak_text::TextError> {
+        let reference = self.reference.fetch_add(1, Ordering::Relaxed);
+        let bodies = text::submits(&self.shared.cfg, msg, reference)?;
+        let mut out = Vec::with_capacity(bodies.len());
+        for b in bodies {
+            match self.enqueue(b).await {
+                Ok(p) => out.push(p),
+                Err(e) => {
+                    let (tx, rx) = oneshot::channel();
+                    let _ = tx.send(Err(e));
+                    out.push(Pending(rx));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Counters so far.
+    pub fn stats(&self) -> ClientStats {
+        self.shared.stats.snapshot()
+    }
+
+    /// Stops taking new submits, waits for every window to drain, unbinds, and fails what
+    /// was still queued with [`SubmitError::Shutdown`].
+    pub async fn shutdown(mut self) -> ClientStats {
+        let shared = self.shared.clone();
+        drop(self.jobs.take());
+        shared.stop.cancel();
+        for w in std::mem::take(&mut self.workers) {
+            let _ = w.await;
+        }
+        let mut rx = shared.jobs.lock().await;
+        while let Ok(job) = rx.try_recv() {
+            job.finish(Err(SubmitError::Shutdown));
+        }
+        while let Some(v) = shared.take_retries(usize::MAX) {
+            for job in v {
+                job.finish(Err(SubmitError::Shutdown));
+            }
+        }
+        shared.stats.snapshot()
+    }
+}
+
+/// Releases inbound messages whose parts did not all arrive in time.
+async fn expire_loop(shared: Arc<Shared>) {
+    let mut tick = tokio::time::interval(Duration::from_millis(250));
+    loop {
+        tokio::select! {
+            _ = shared.stop.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        let late = shared
+            .reassembler
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .expire(Instant::now());
+        for m in late {
+            tracing::warn!(source = %m.source, parts = m.parts, "inbound message incomplete after timeout");
+            let _ = shared.events.send(Event::Inbound(m));
+        }
+    }
+}

@@ -1,0 +1,455 @@
+//! SMSC simulator: a real SMPP 3.4 server on TCP for tests, benchmarks and `ulak smsc-sim`.
+//!
+//! It checks credentials, answers submits with unique ids, sends receipts after a delay with
+//! a configurable outcome mix, throttles above a rate, injects inbound messages (concatenated
+//! too) and drops links on demand, and counts everything so callers can assert on it.
+
+mod build;
+mod config;
+mod session;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use tokio::net::TcpListener;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+pub use build::address;
+pub(crate) use build::mix64;
+use build::{inbound_parts, receipt_for};
+pub use config::{DlrMix, Outcome, SimConfig};
+
+use crate::conn::Writer;
+use crate::pdu::{Body, Pdu, ShortMessage};
+
+/// Counters the simulator keeps; printed as JSON by `ulak smsc-sim` on exit.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Counts {
+    /// TCP connections accepted.
+    pub connections: u64,
+    /// Successful binds.
+    pub binds: u64,
+    /// Binds refused (bad credentials, already bound).
+    pub bind_failures: u64,
+    /// unbind requests answered.
+    pub unbinds: u64,
+    /// submit_sm / data_sm / submit_multi accepted (one per PDU, i.e. per segment).
+    pub submits: u64,
+    /// Submits answered with ESME_RTHROTTLED.
+    pub throttled: u64,
+    /// Delivery receipts sent.
+    pub receipts_sent: u64,
+    /// Inbound (MO) deliver_sm sent.
+    pub inbound_sent: u64,
+    /// deliver_sm_resp received with ESME_ROK.
+    pub deliver_acked: u64,
+    /// deliver_sm_resp received with an error status.
+    pub deliver_nacked: u64,
+    /// enquire_link received.
+    pub enquire_links: u64,
+    /// Malformed PDUs, unknown commands, PDUs in the wrong bind state.
+    pub errors: u64,
+    /// Links closed by fault injection.
+    pub dropped_links: u64,
+    /// Most submits seen waiting for their response on one link at once.
+    pub max_outstanding: u64,
+}
+
+#[derive(Default)]
+struct AtomicCounts {
+    connections: AtomicU64,
+    binds: AtomicU64,
+    bind_failures: AtomicU64,
+    unbinds: AtomicU64,
+    submits: AtomicU64,
+    throttled: AtomicU64,
+    receipts_sent: AtomicU64,
+    inbound_sent: AtomicU64,
+    deliver_acked: AtomicU64,
+    deliver_nacked: AtomicU64,
+    enquire_links: AtomicU64,
+    errors: AtomicU64,
+    dropped_links: AtomicU64,
+    max_outstanding: AtomicU64,
+}
+
+impl AtomicCounts {
+    fn snapshot(&self) -> Counts {
+        let g = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        Counts {
+            connections: g(&self.connections),
+            binds: g(&self.binds),
+            bind_failures: g(&self.bind_failures),
+            unbinds: g(&self.unbinds),
+            submits: g(&self.submits),
+            throttled: g(&self.throttled),
+            receipts_sent: g(&self.receipts_sent),
+            inbound_sent: g(&self.inbound_sent),
+            deliver_acked: g(&self.deliver_acked),
+            deliver_nacked: g(&self.deliver_nacked),
+            enquire_links: g(&self.enquire_links),
+            errors: g(&self.errors),
+            dropped_links: g(&self.dropped_links),
+            max_outstanding: g(&self.max_outstanding),
+        }
+    }
+}
+
+/// A copy of one accepted submit (kept when `record_submits` is on).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SubmitRecord {
+    /// The id the simulator answered with.
+    pub message_id: String,
+    /// The system_id of the link it came on.
+    pub system_id: String,
+    /// The submit_sm fields (data_sm is recorded with its payload in message_payload).
+    pub sm: ShortMessage,
+}
+
+/// How an injected inbound message is split when it needs several parts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum InboundConcat {
+    /// UDH with an 8-bit reference.
+    #[default]
+    Udh8,
+    /// UDH with a 16-bit reference.
+    Udh16,
+    /// The SAR TLVs.
+    Sar,
+    /// One deliver_sm with the whole text in message_payload.
+    Payload,
+}
+
+/// An inbound (MO) message to inject.
+#[derive(Clone, Debug)]
+pub struct Inject {
+    /// Receiver account to deliver to; `None` for any bound receiver.
+    pub system_id: Option<String>,
+    /// The handset number.
+    pub from: String,
+    /// The short code or number it was sent to.
+    pub to: String,
+    /// The text.
+    pub text: String,
+    /// How to split it if it does not fit one part.
+    pub concat: InboundConcat,
+    /// Send the parts in reverse order (reassembly tests).
+    pub reverse: bool,
+}
+
+/// Why the simulator could not do something.
+#[derive(Debug, thiserror::Error)]
+pub enum SimError {
+    /// No receiver or transceiver link is bound for that account.
+    #[error("no receiver bound for {0:?}")]
+    NoReceiver(Option<String>),
+    /// The text could not be encoded.
+    #[error(transparent)]
+    Text(#[from] ulak_text::TextError),
+    /// Listening failed.
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+}
+
+struct Link {
+    system_id: String,
+    receiver: bool,
+    writer: Writer,
+    seq: Arc<AtomicU32>,
+}
+
+impl Link {
+    fn send(&self, body: Body) -> bool {
+        let seq = self.seq.fetch_add(1, Ordering::Relaxed);
+        self.writer.send(Pdu::new(seq, body))
+    }
+}
+
+struct DlrJob {
+    due: Instant,
+    system_id: String,
+    sm: ShortMessage,
+}
+
+struct Shared {
+    cfg: SimConfig,
+    counts: AtomicCounts,
+    links: Mutex<HashMap<u64, Link>>,
+    next_link: AtomicU64,
+    rr: AtomicU64,
+    next_id: AtomicU64,
+    dlr_tx: mpsc::UnboundedSender<DlrJob>,
+    throttle: Mutex<(u64, u32)>,
+    started: Instant,
+    drop_fired: AtomicBool,
+    kill: Mutex<CancellationToken>,
+    root: CancellationToken,
+    records: Mutex<Vec<SubmitRecord>>,
+}
+
+impl Shared {
+    fn lock_links(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Link>> {
+        // A panic while holding the lock cannot leave the map half-updated; keep serving.
+        self.links.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn kill_token(&self) -> CancellationToken {
+        self.kill.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    fn drop_all(&self) {
+        let mut k = self.kill.lock().unwrap_or_else(|e| e.into_inner());
+        k.cancel();
+        *k = self.root.child_token();
+    }
+
+    /// Sends `body` on a receiver link of `system_id` (round robin); false when none is bound.
+    fn deliver(&self, system_id: Option<&str>, body: Body) -> bool {
+        let links = self.lock_links();
+        let mut candidates: Vec<&Link> = links
+            .values()
+            .filter(|l| l.receiver && system_id.is_none_or(|s| s == l.system_id))
+            .collect();
+        candidates.sort_by_key(|l| l.seq.as_ref() as *const AtomicU32 as usize);
+        if candidates.is_empty() {
+            return false;
+        }
+        let start = self.rr.fetch_add(1, Ordering::Relaxed) as usize;
+        (0..candidates.len()).any(|i| candidates[(start + i) % candidates.len()].send(body.clone()))
+    }
+
+    /// Whether this submit is over the configured rate (fixed one-second windows).
+    fn over_rate(&self) -> bool {
+        let Some(limit) = self.cfg.throttle_per_s else {
+            return false;
+        };
+        let sec = self.started.elapsed().as_secs();
+        let mut t = self.throttle.lock().unwrap_or_else(|e| e.into_inner());
+        if t.0 != sec {
+            *t = (sec, 0);
+        }
+        t.1 += 1;
+        t.1 > limit
+    }
+
+    fn new_message_id(&self) -> String {
+        let n = self.next_id.fetch_add(1, Ordering::Relaxed);
+        match self.cfg.hex_ids {
+            true => format!("{n:x}"),
+            false => n.to_string(),
+        }
+    }
+}
+
+/// A running simulator.
+pub struct SimHandle {
+    shared: Arc<Shared>,
+    addr: SocketAddr,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+/// Entry point: `Simulator::start(config)`.
+pub struct Simulator;
+
+impl Simulator {
+    /// Binds the listener and starts serving.
+    pub async fn start(cfg: SimConfig) -> Result<SimHandle, SimError> {
+        let listener = TcpListener::bind(cfg.listen).await?;
+        let addr = listener.local_addr()?;
+        let (dlr_tx, dlr_rx) = mpsc::unbounded_channel();
+        let root = CancellationToken::new();
+        // Ids start at a time-derived offset so two runs do not hand out the same ids.
+        let seed = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(1, |d| d.as_secs() & 0xFFFF_FFFF);
+        let shared = Arc::new(Shared {
+            cfg,
+            counts: AtomicCounts::default(),
+            links: Mutex::new(HashMap::new()),
+            next_link: AtomicU64::new(1),
+            rr: AtomicU64::new(0),
+            next_id: AtomicU64::new(seed << 20),
+            dlr_tx,
+            throttle: Mutex::new((0, 0)),
+            started: Instant::now(),
+            drop_fired: AtomicBool::new(false),
+            kill: Mutex::new(root.child_token()),
+            root: root.clone(),
+            records: Mutex::new(Vec::new()),
+        });
+        let accept = tokio::spawn(accept_loop(shared.clone(), listener));
+        let dlr = tokio::spawn(dlr_loop(shared.clone(), dlr_rx));
+        tracing::info!(%addr, "SMSC simulator listening");
+        Ok(SimHandle {
+            shared,
+            addr,
+            tasks: vec![accept, dlr],
+        })
+    }
+}
+
+impl SimHandle {
+    /// The address it listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// A snapshot of the counters.
+    pub fn counts(&self) -> Counts {
+        self.shared.counts.snapshot()
+    }
+
+    /// Closes every open link at once (fault injection); clients may reconnect.
+    pub fn drop_connections(&self) {
+        self.shared.drop_all();
+    }
+
+    /// The submits seen so far (empty unless `record_submits` is on).
+    pub fn submits(&self) -> Vec<SubmitRecord> {
+        self.shared
+            .records
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Number of bound links.
+    pub fn bound_links(&self) -> usize {
+        self.shared.lock_links().len()
+    }
+
+    /// Sends an inbound message as one or more deliver_sm; returns how many PDUs went out.
+    pub fn inject_inbound(&self, msg: &Inject) -> Result<usize, SimError> {
+        let pdus = inbound_parts(msg, self.shared.next_id.load(Ordering::Relaxed) as u16)?;
+        let n = pdus.len();
+        for sm in pdus {
+            if !self
+                .shared
+                .deliver(msg.system_id.as_deref(), Body::DeliverSm(sm))
+            {
+                return Err(SimError::NoReceiver(msg.system_id.clone()));
+            }
+            self.shared
+                .counts
+                .inbound_sent
+                .fetch_add(1, Ordering::Relaxed);
+        }
+        Ok(n)
+    }
+
+    /// Sends one hand-made deliver_sm to any bound receiver (tests of odd inputs).
+    pub fn inject_raw(&self, sm: ShortMessage) -> Result<(), SimError> {
+        if !self.shared.deliver(None, Body::DeliverSm(sm)) {
+            return Err(SimError::NoReceiver(None));
+        }
+        self.shared
+            .counts
+            .inbound_sent
+            .fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Stops listening and closes every link; returns the final counts.
+    pub async fn shutdown(mut self) -> Counts {
+        self.shared.root.cancel();
+        for t in std::mem::take(&mut self.tasks) {
+            t.abort();
+            let _ = t.await;
+        }
+        self.shared.counts.snapshot()
+    }
+}
+
+impl Drop for SimHandle {
+    fn drop(&mut self) {
+        self.shared.root.cancel();
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
+    loop {
+        let accepted = tokio::select! {
+            _ = shared.root.cancelled() => return,
+            a = listener.accept() => a,
+        };
+        match accepted {
+            Ok((stream, peer)) => {
+                shared.counts.connections.fetch_add(1, Ordering::Relaxed);
+                let id = shared.next_link.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!(%peer, id, "connection");
+                tokio::spawn(session::run(shared.clone(), stream, id));
+            }
+            Err(e) => {
+                // Out of descriptors and the like: wait a little instead of spinning.
+                tracing::warn!(error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+}
+
+/// Sends receipts when due; parks those whose account has no receiver bound yet.
+async fn dlr_loop(shared: Arc<Shared>, mut rx: mpsc::UnboundedReceiver<DlrJob>) {
+    let mut parked: Vec<DlrJob> = Vec::new();
+    let mut retry = tokio::time::interval(Duration::from_millis(50));
+    loop {
+        tokio::select! {
+            job = rx.recv() => {
+                let Some(job) = job else { return };
+                // Receipts are queued in submit order with one fixed delay, so due times only
+                // grow and a FIFO is enough.
+                tokio::time::sleep_until(job.due.into()).await;
+                if !send_dlr(&shared, &job) {
+                    parked.push(job);
+                }
+            }
+            _ = retry.tick(), if !parked.is_empty() => {
+                parked.retain(|job| !send_dlr(&shared, job));
+            }
+        }
+    }
+}
+
+fn send_dlr(shared: &Shared, job: &DlrJob) -> bool {
+    let ok = shared.deliver(Some(&job.system_id), Body::DeliverSm(job.sm.clone()));
+    if ok {
+        shared.counts.receipts_sent.fetch_add(1, Ordering::Relaxed);
+    }
+    ok
+}
+
+#[cfg(test)]
+mod tests {
+    use super::build::smpp_date;
+    use super::*;
+
+    #[test]
+    fn date_format() {
+        // 2026-11-25 23:49 UTC
+        let t = SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_650_540);
+        assert_eq!(smpp_date(t), "2611252349");
+    }
+
+    #[test]
+    fn mix_parsing_and_prefixes() {
+        let mix: DlrMix = "delivered:90,undeliverable:10,90555=rejected,9055=expired"
+            .parse()
+            .unwrap_or_default();
+        assert_eq!(mix.pick("+905551234567", 0), Outcome::Rejected);
+        assert_eq!(mix.pick("905541234567", 0), Outcome::Expired);
+        let undeliv = (0..1000u64)
+            .filter(|i| mix.pick("905321234567", mix64(*i)) == Outcome::Undeliverable)
+            .count();
+        assert!((50..150).contains(&undeliv), "{undeliv}");
+        assert!("delivered:x".parse::<DlrMix>().is_err());
+        assert!("teleported:1".parse::<DlrMix>().is_err());
+    }
+}

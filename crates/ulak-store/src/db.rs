@@ -1,0 +1,157 @@
+//! Helpers shared by the repositories: time, row decoding, search patterns and paging.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use sqlx::any::AnyRow;
+use sqlx::{Row, query::Query};
+use ulak_core::Msisdn;
+use ulak_core::model::{ListQuery, Page, encode_cursor, search_fold};
+
+use crate::{Result, Store, StoreError};
+
+/// Now in unix milliseconds (the schema's portable timestamp).
+pub(crate) fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+/// Reads a column, naming it in the error.
+pub(crate) fn col<'r, T>(row: &'r AnyRow, name: &'static str) -> Result<T>
+where
+    T: sqlx::Decode<'r, sqlx::Any> + sqlx::Type<sqlx::Any>,
+{
+    row.try_get(name).map_err(StoreError::from_sqlx)
+}
+
+/// Parses a stored E.164 phone.
+pub(crate) fn phone(s: &str, what: &'static str) -> Result<Msisdn> {
+    Msisdn::from_e164(s).map_err(|_| StoreError::Corrupt { what })
+}
+
+/// Parses a stored enum name.
+pub(crate) fn parse<T: std::str::FromStr>(s: &str, what: &'static str) -> Result<T> {
+    s.parse().map_err(|_| StoreError::Corrupt { what })
+}
+
+/// The folded text ([`search_fold`]) a row is searched by: its name and phone digits (E.164 without `+`,
+/// national with trunk 0), so "ayşe", "0532 12" and "90532" all match.
+pub(crate) fn search_key(name: &str, phones: &[&Msisdn]) -> String {
+    let mut s = search_fold(name);
+    for p in phones {
+        s.push(' ');
+        s.push_str(&p.e164()[1..]);
+        s.push_str(" 0");
+        s.push_str(p.nsn());
+    }
+    s
+}
+
+/// A `LIKE` pattern for a search, folded by `f` the way the column was; phone-like searches
+/// lose their punctuation.
+pub(crate) fn like_pattern(q: &ListQuery, f: fn(&str) -> String) -> Option<String> {
+    let key = f(q.search_text()?);
+    let phone_like = key
+        .chars()
+        .all(|c| c.is_ascii_digit() || " +()-".contains(c));
+    let key: String = if phone_like {
+        key.chars().filter(char::is_ascii_digit).collect()
+    } else {
+        key
+    };
+    let mut p = String::from("%");
+    for c in key.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            p.push('\\');
+        }
+        p.push(c);
+    }
+    p.push('%');
+    Some(p)
+}
+
+/// A bound parameter of a dynamically built query.
+pub(crate) enum Param {
+    /// Integer.
+    I(i64),
+    /// Text.
+    S(String),
+}
+
+/// Binds params in order.
+pub(crate) fn bind_all<'q>(
+    mut q: Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
+    params: Vec<Param>,
+) -> Query<'q, sqlx::Any, sqlx::any::AnyArguments> {
+    for p in params {
+        q = match p {
+            Param::I(v) => q.bind(v),
+            Param::S(v) => q.bind(v),
+        };
+    }
+    q
+}
+
+/// One list request, built into `SELECT … WHERE company_id = $1 AND id > $2 [filters]
+/// ORDER BY id LIMIT n+1` (one extra row tells whether there is a next page).
+pub(crate) struct ListSql<'a> {
+    /// Columns and table, e.g. `SELECT id, name FROM t`.
+    pub select: String,
+    /// Company scope (`None` only for the system-wide company list).
+    pub company: Option<i64>,
+    /// Extra `AND` conditions using `$?` for their one parameter each.
+    pub filters: Vec<(&'a str, Param)>,
+}
+
+impl Store {
+    /// Begins a transaction that will write. On SQLite it is `BEGIN IMMEDIATE`: a deferred
+    /// transaction that reads first cannot take the write lock once another connection has
+    /// written (SQLITE_BUSY without waiting for busy_timeout), so concurrent requests would fail
+    /// instead of queueing. PostgreSQL needs nothing special.
+    pub(crate) async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
+        Ok(match self.backend {
+            crate::Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            crate::Backend::Postgres => self.pool.begin().await?,
+        })
+    }
+
+    /// Runs a list request and maps rows.
+    pub(crate) async fn list_page<T>(
+        &self,
+        sql: ListSql<'_>,
+        q: &ListQuery,
+        map: impl Fn(&AnyRow) -> Result<T>,
+        id_of: impl Fn(&T) -> i64,
+    ) -> Result<Page<T>> {
+        let after = q.after_id()?.unwrap_or(0);
+        let limit = i64::from(q.effective_limit());
+        let mut text = format!("{} WHERE id > $1", sql.select);
+        let mut params = vec![Param::I(after)];
+        if let Some(c) = sql.company {
+            params.push(Param::I(c));
+            text.push_str(&format!(" AND company_id = ${}", params.len()));
+        }
+        for (cond, p) in sql.filters {
+            params.push(p);
+            text.push_str(" AND ");
+            text.push_str(&cond.replace("$?", &format!("${}", params.len())));
+        }
+        params.push(Param::I(limit + 1));
+        text.push_str(&format!(" ORDER BY id LIMIT ${}", params.len()));
+        let rows = bind_all(sqlx::query(sqlx::AssertSqlSafe(text)), params)
+            .fetch_all(&self.pool)
+            .await?;
+        let mut items = rows.iter().map(map).collect::<Result<Vec<T>>>()?;
+        let more = items.len() > usize::try_from(limit).unwrap_or(usize::MAX);
+        if more {
+            items.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+        }
+        let next_cursor = if more {
+            items.last().map(|t| encode_cursor(id_of(t)))
+        } else {
+            None
+        };
+        Ok(Page { items, next_cursor })
+    }
+}

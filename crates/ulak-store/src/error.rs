@@ -1,0 +1,102 @@
+//! The store's one error type.
+
+use serde::Serialize;
+use ulak_core::model::ValidationErrors;
+
+use crate::SecretError;
+
+/// Everything a store call can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The row does not exist — or belongs to another company, which is never revealed.
+    #[error("not found")]
+    NotFound,
+    /// A unique field already has this value in the company.
+    #[error("{field} already exists")]
+    Conflict {
+        /// The field (e.g. `phone`, `login`, `name`).
+        field: String,
+    },
+    /// Input broke a rule.
+    #[error(transparent)]
+    Validation(#[from] ValidationErrors),
+    /// A debit would make the credit balance negative.
+    #[error("insufficient credit: balance {balance}, change {amount}")]
+    InsufficientCredit {
+        /// Balance before the change.
+        balance: i64,
+        /// The change refused.
+        amount: i64,
+    },
+    /// An all-or-nothing import stored nothing because of these rows.
+    #[error("import rejected: {} rows cannot be stored", rows.len())]
+    ImportRejected {
+        /// The rows and why.
+        rows: Vec<ImportRowError>,
+    },
+    /// A stored value could not be read back (edited by hand or a bug).
+    #[error("corrupt stored value in {what}")]
+    Corrupt {
+        /// Table and column.
+        what: &'static str,
+    },
+    /// Encryption or decryption of a secret failed.
+    #[error(transparent)]
+    Secret(#[from] SecretError),
+    /// Password hashing failed.
+    #[error("password hashing failed")]
+    Hash,
+    /// Bad configuration (URL, key).
+    #[error("configuration: {0}")]
+    Config(String),
+    /// Applying migrations failed.
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// Any other database failure.
+    #[error("database error: {0}")]
+    Database(sqlx::Error),
+}
+
+impl StoreError {
+    /// Sorts a database error: unique violations become [`StoreError::Conflict`] with the
+    /// column name, found from PostgreSQL's constraint name (`<table>_uq_<field>`) or
+    /// SQLite's message (`UNIQUE constraint failed: t.company_id, t.<field>`).
+    pub(crate) fn from_sqlx(e: sqlx::Error) -> Self {
+        if let sqlx::Error::Database(db) = &e
+            && db.is_unique_violation()
+        {
+            let field = match db.constraint() {
+                Some(c) => c.rsplit("_uq_").next().unwrap_or(c).to_owned(),
+                None => db
+                    .message()
+                    .rsplit('.')
+                    .next()
+                    .unwrap_or("unknown")
+                    .trim()
+                    .to_owned(),
+            };
+            return Self::Conflict { field };
+        }
+        if matches!(e, sqlx::Error::RowNotFound) {
+            return Self::NotFound;
+        }
+        Self::Database(e)
+    }
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        Self::from_sqlx(e)
+    }
+}
+
+/// Why one row of an import was not stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ImportRowError {
+    /// 0-based index of the row in the input.
+    pub index: usize,
+    /// Machine-readable reason: `duplicate_in_batch` or `exists`.
+    pub reason: &'static str,
+    /// For `duplicate_in_batch`: index of the earlier row with the same phone.
+    pub first_index: Option<usize>,
+}

@@ -1,0 +1,168 @@
+//! Ulak's storage: one [`Store`] facade over SQLite (embedded default) or PostgreSQL.
+//!
+//! Every method is scoped to a [`CompanyId`]; a row of another company behaves exactly like a
+//! missing row. Secrets are encrypted at rest ([`SecretBox`]), passwords hashed with Argon2id,
+//! API keys stored as SHA-256 only. See docs/decisions/0003-store.md.
+
+#![warn(missing_docs)]
+
+/// `format!` for SQL text built from constants and integers only (never from input), which
+/// sqlx asks to be marked as audited.
+macro_rules! sql {
+    ($($t:tt)*) => {
+        sqlx::AssertSqlSafe(format!($($t)*))
+    };
+}
+
+mod auth;
+mod db;
+mod error;
+mod repo;
+mod secret;
+
+use std::sync::Once;
+use std::time::Duration;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyPool, Executor};
+use tracing::info;
+use ulak_core::model::{CompanyId, CompanyName, NewCompany};
+
+pub use error::{ImportRowError, StoreError};
+pub use repo::import::{ImportMode, ImportReport};
+pub use secret::{SecretBox, SecretError};
+
+/// Result of a store call.
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Which database a store talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// Embedded SQLite file (or memory).
+    Sqlite,
+    /// PostgreSQL server.
+    Postgres,
+}
+
+/// The storage facade. Cheap to clone (a pool handle and a key).
+#[derive(Clone)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+    secrets: SecretBox,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("backend", &self.backend)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Name of the company the first start creates.
+pub const DEFAULT_COMPANY: &str = "default";
+
+static DRIVERS: Once = Once::new();
+
+impl Store {
+    /// Connects to `url` (`sqlite://path` — created if missing —, `sqlite::memory:`,
+    /// `postgres://…`),
+    /// applies the embedded migrations and makes sure company `default` exists. `secret_key`
+    /// is the 32-byte key operator passwords are encrypted with.
+    pub async fn connect(url: &str, secret_key: [u8; 32]) -> Result<Self> {
+        DRIVERS.call_once(sqlx::any::install_default_drivers);
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Backend::Postgres
+        } else {
+            return Err(StoreError::Config(
+                "database URL must start with sqlite: or postgres:".into(),
+            ));
+        };
+        // A SQLite file is created on first start unless the URL says otherwise.
+        let url =
+            if backend == Backend::Sqlite && !url.contains("mode=") && !url.contains(":memory:") {
+                let sep = if url.contains('?') { '&' } else { '?' };
+                format!("{url}{sep}mode=rwc")
+            } else {
+                url.to_owned()
+            };
+        let options: AnyConnectOptions = url.parse().map_err(StoreError::from_sqlx)?;
+        // An in-memory SQLite database exists per connection, so a pool of more than one
+        // would see several empty databases.
+        let max = if url.contains(":memory:") || url.contains("mode=memory") {
+            1
+        } else {
+            8
+        };
+        let pool = AnyPoolOptions::new()
+            .max_connections(max)
+            .acquire_timeout(Duration::from_secs(30))
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        // WAL lets readers run beside the writer; NORMAL is durable at every
+                        // checkpoint and much faster than FULL; busy_timeout makes concurrent
+                        // writers wait instead of failing; foreign keys are off by default.
+                        conn.execute(
+                            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                             PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;",
+                        )
+                        .await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await
+            .map_err(StoreError::from_sqlx)?;
+        match backend {
+            Backend::Sqlite => sqlx::migrate!("migrations/sqlite").run(&pool).await?,
+            Backend::Postgres => sqlx::migrate!("migrations/postgres").run(&pool).await?,
+        }
+        let store = Self {
+            pool,
+            backend,
+            secrets: SecretBox::new(secret_key),
+        };
+        store.ensure_default_company().await?;
+        info!(backend = ?backend, "store ready");
+        Ok(store)
+    }
+
+    /// The database in use.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Closes the pool, waiting for connections to be returned.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    /// Creates company `default` (country type TR) unless it exists; returns its id.
+    async fn ensure_default_company(&self) -> Result<CompanyId> {
+        if let Some(c) = self.get_company_by_name(DEFAULT_COMPANY).await? {
+            return Ok(c.id);
+        }
+        let name =
+            CompanyName::parse(DEFAULT_COMPANY).map_err(|e| StoreError::Config(e.to_string()))?;
+        let new = NewCompany {
+            name,
+            display_name: "Default".into(),
+            country_type: ulak_core::CountryType::Tr,
+        };
+        match self.create_company(new).await {
+            Ok(c) => Ok(c.id),
+            // Two processes starting at once: the other one won.
+            Err(StoreError::Conflict { .. }) => self
+                .get_company_by_name(DEFAULT_COMPANY)
+                .await?
+                .map(|c| c.id)
+                .ok_or(StoreError::NotFound),
+            Err(e) => Err(e),
+        }
+    }
+}

@@ -1,0 +1,14 @@
+//! One file per entity; each adds its methods to [`crate::Store`].
+
+mod api_keys;
+mod companies;
+mod credit;
+mod customers;
+mod groups;
+pub(crate) mod import;
+mod opt_outs;
+mod providers;
+mod settings;
+mod subscribers;
+mod templates;
+mod users;

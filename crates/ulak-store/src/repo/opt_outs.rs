@@ -1,0 +1,93 @@
+//! The opt-out list: phones that must never receive commercial messages.
+
+use sqlx::any::AnyRow;
+use ulak_core::Msisdn;
+use ulak_core::model::{CompanyId, ListQuery, OptOut, OptOutId, Page};
+
+use ulak_core::model::search_fold;
+
+use crate::db::{ListSql, Param, col, like_pattern, now_ms, phone, search_key};
+use crate::{Result, Store, StoreError};
+
+/// Columns of [`opt_out`].
+const COLS: &str = "id, company_id, phone, reason, created_at";
+
+/// Maps a row.
+fn opt_out(r: &AnyRow) -> Result<OptOut> {
+    Ok(OptOut {
+        id: OptOutId(col(r, "id")?),
+        company_id: CompanyId(col(r, "company_id")?),
+        phone: phone(&col::<String>(r, "phone")?, "opt_outs.phone")?,
+        reason: col(r, "reason")?,
+        created_at: col(r, "created_at")?,
+    })
+}
+
+impl Store {
+    /// Adds a phone to the opt-out list (`Conflict { field: "phone" }` if listed).
+    #[tracing::instrument(skip_all, fields(company = company.0, phone = %phone.masked()))]
+    pub async fn add_opt_out(
+        &self,
+        company: CompanyId,
+        phone: &Msisdn,
+        reason: Option<String>,
+    ) -> Result<OptOut> {
+        let row = sqlx::query(sql!(
+            "INSERT INTO opt_outs (company_id, phone, reason, search_key, created_at) \
+             SELECT $1, $2, $3, $4, $5 FROM companies WHERE id = $1 RETURNING {COLS}"
+        ))
+        .bind(company.0)
+        .bind(phone.e164())
+        .bind(reason)
+        .bind(search_key("", &[phone]))
+        .bind(now_ms())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref()
+            .map(opt_out)
+            .transpose()?
+            .ok_or(StoreError::NotFound)
+    }
+
+    /// Whether a phone is on the company's opt-out list.
+    #[tracing::instrument(skip_all, fields(company = company.0, phone = %phone.masked()))]
+    pub async fn is_opted_out(&self, company: CompanyId, phone: &Msisdn) -> Result<bool> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM opt_outs WHERE company_id = $1 AND phone = $2",
+        )
+        .bind(company.0)
+        .bind(phone.e164())
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(n > 0)
+    }
+
+    /// Removes an entry.
+    #[tracing::instrument(skip(self))]
+    pub async fn delete_opt_out(&self, company: CompanyId, id: OptOutId) -> Result<()> {
+        let r = sqlx::query("DELETE FROM opt_outs WHERE company_id = $1 AND id = $2")
+            .bind(company.0)
+            .bind(id.0)
+            .execute(&self.pool)
+            .await?;
+        if r.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    /// Lists the opt-out list; `search` matches the phone.
+    #[tracing::instrument(skip_all, fields(company = company.0))]
+    pub async fn list_opt_outs(&self, company: CompanyId, q: &ListQuery) -> Result<Page<OptOut>> {
+        let mut filters = Vec::new();
+        if let Some(p) = like_pattern(q, search_fold) {
+            filters.push(("search_key LIKE $? ESCAPE '\\'", Param::S(p)));
+        }
+        let sql = ListSql {
+            select: format!("SELECT {COLS} FROM opt_outs"),
+            company: Some(company.0),
+            filters,
+        };
+        self.list_page(sql, q, opt_out, |o| o.id.0).await
+    }
+}

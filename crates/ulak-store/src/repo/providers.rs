@@ -1,0 +1,247 @@
+//! Operator (provider) accounts. The password is encrypted with the row's identity as
+//! associated data and is only readable through [`Store::decrypt_provider_password`].
+
+use sqlx::any::AnyRow;
+use ulak_core::model::{
+    CompanyId, ListQuery, NewProviderAccount, Page, ProviderAccount, ProviderAccountId, Secret,
+    TonNpi,
+};
+
+use crate::db::{ListSql, col, now_ms, parse};
+use crate::secret::SecretBox;
+use crate::{Result, Store, StoreError};
+
+/// Columns of [`account`].
+const COLS: &str = "id, company_id, name, kind, host, port, system_id, password, system_type, \
+    bind_mode, binds, window_size, rate_per_sec, text_policy, source_ton, source_npi, dest_ton, \
+    dest_npi, enabled, created_at, updated_at";
+
+/// The associated data of an account's password.
+fn aad(company: CompanyId, id: i64) -> String {
+    SecretBox::aad(
+        "provider_accounts",
+        &format!("{}:{id}", company.0),
+        "password",
+    )
+}
+
+/// Reads a small integer column.
+fn small<T: TryFrom<i64>>(r: &AnyRow, name: &'static str, what: &'static str) -> Result<T> {
+    T::try_from(col::<i64>(r, name)?).map_err(|_| StoreError::Corrupt { what })
+}
+
+/// Maps a row (without the password).
+fn account(r: &AnyRow) -> Result<ProviderAccount> {
+    const W: &str = "provider_accounts";
+    Ok(ProviderAccount {
+        id: ProviderAccountId(col(r, "id")?),
+        company_id: CompanyId(col(r, "company_id")?),
+        name: col(r, "name")?,
+        kind: parse(&col::<String>(r, "kind")?, "provider_accounts.kind")?,
+        host: col(r, "host")?,
+        port: small(r, "port", W)?,
+        system_id: col(r, "system_id")?,
+        has_password: col::<Option<String>>(r, "password")?.is_some(),
+        system_type: col(r, "system_type")?,
+        bind_mode: parse(
+            &col::<String>(r, "bind_mode")?,
+            "provider_accounts.bind_mode",
+        )?,
+        binds: small(r, "binds", W)?,
+        window: small(r, "window_size", W)?,
+        rate_per_sec: small(r, "rate_per_sec", W)?,
+        text_policy: parse(
+            &col::<String>(r, "text_policy")?,
+            "provider_accounts.text_policy",
+        )?,
+        source: TonNpi {
+            ton: small(r, "source_ton", W)?,
+            npi: small(r, "source_npi", W)?,
+        },
+        destination: TonNpi {
+            ton: small(r, "dest_ton", W)?,
+            npi: small(r, "dest_npi", W)?,
+        },
+        enabled: col::<i64>(r, "enabled")? != 0,
+        created_at: col(r, "created_at")?,
+        updated_at: col(r, "updated_at")?,
+    })
+}
+
+impl Store {
+    /// Creates a provider account. The row is inserted first so its id can be part of the
+    /// password's associated data, then the encrypted password is written — one transaction.
+    #[tracing::instrument(skip_all, fields(company = company.0))]
+    pub async fn create_provider_account(
+        &self,
+        company: CompanyId,
+        new: NewProviderAccount,
+    ) -> Result<ProviderAccount> {
+        let mut tx = self.begin_write().await?;
+        let now = now_ms();
+        let id: Option<i64> = sqlx::query_scalar(
+            "INSERT INTO provider_accounts (company_id, name, kind, host, port, system_id, \
+             system_type, bind_mode, binds, window_size, rate_per_sec, text_policy, source_ton, \
+             source_npi, dest_ton, dest_npi, enabled, created_at, updated_at) \
+             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
+             $18, $18 FROM companies WHERE id = $1 RETURNING id",
+        )
+        .bind(company.0)
+        .bind(&new.name)
+        .bind(new.kind.as_str())
+        .bind(&new.host)
+        .bind(i64::from(new.port))
+        .bind(&new.system_id)
+        .bind(&new.system_type)
+        .bind(new.bind_mode.as_str())
+        .bind(i64::from(new.binds))
+        .bind(i64::from(new.window))
+        .bind(i64::from(new.rate_per_sec))
+        .bind(new.text_policy.as_str())
+        .bind(i64::from(new.source.ton))
+        .bind(i64::from(new.source.npi))
+        .bind(i64::from(new.destination.ton))
+        .bind(i64::from(new.destination.npi))
+        .bind(i64::from(new.enabled))
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let id = id.ok_or(StoreError::NotFound)?;
+        if let Some(p) = &new.password {
+            let sealed = self.secrets.seal(p.expose(), &aad(company, id))?;
+            sqlx::query("UPDATE provider_accounts SET password = $2 WHERE id = $1")
+                .bind(id)
+                .bind(sealed)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        self.get_provider_account(company, ProviderAccountId(id))
+            .await?
+            .ok_or(StoreError::NotFound)
+    }
+
+    /// Replaces a provider account's settings; a `None` password keeps the stored one.
+    #[tracing::instrument(skip(self, new))]
+    pub async fn update_provider_account(
+        &self,
+        company: CompanyId,
+        id: ProviderAccountId,
+        new: NewProviderAccount,
+    ) -> Result<ProviderAccount> {
+        let sealed = match &new.password {
+            Some(p) => Some(self.secrets.seal(p.expose(), &aad(company, id.0))?),
+            None => None,
+        };
+        let row = sqlx::query(sql!(
+            "UPDATE provider_accounts SET name = $3, kind = $4, host = $5, port = $6, \
+             system_id = $7, system_type = $8, bind_mode = $9, binds = $10, window_size = $11, \
+             rate_per_sec = $12, text_policy = $13, source_ton = $14, source_npi = $15, \
+             dest_ton = $16, dest_npi = $17, enabled = $18, updated_at = $19, \
+             password = COALESCE($20, password) \
+             WHERE company_id = $1 AND id = $2 RETURNING {COLS}"
+        ))
+        .bind(company.0)
+        .bind(id.0)
+        .bind(&new.name)
+        .bind(new.kind.as_str())
+        .bind(&new.host)
+        .bind(i64::from(new.port))
+        .bind(&new.system_id)
+        .bind(&new.system_type)
+        .bind(new.bind_mode.as_str())
+        .bind(i64::from(new.binds))
+        .bind(i64::from(new.window))
+        .bind(i64::from(new.rate_per_sec))
+        .bind(new.text_policy.as_str())
+        .bind(i64::from(new.source.ton))
+        .bind(i64::from(new.source.npi))
+        .bind(i64::from(new.destination.ton))
+        .bind(i64::from(new.destination.npi))
+        .bind(i64::from(new.enabled))
+        .bind(now_ms())
+        .bind(sealed)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref()
+            .map(account)
+            .transpose()?
+            .ok_or(StoreError::NotFound)
+    }
+
+    /// A provider account by id.
+    #[tracing::instrument(skip(self))]
+    pub async fn get_provider_account(
+        &self,
+        company: CompanyId,
+        id: ProviderAccountId,
+    ) -> Result<Option<ProviderAccount>> {
+        let row = sqlx::query(sql!(
+            "SELECT {COLS} FROM provider_accounts WHERE company_id = $1 AND id = $2"
+        ))
+        .bind(company.0)
+        .bind(id.0)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(account).transpose()
+    }
+
+    /// The operator password in clear — for the sending engine's bind only, never for an API
+    /// response. `None` if the account has no password.
+    #[tracing::instrument(skip(self))]
+    pub async fn decrypt_provider_password(
+        &self,
+        company: CompanyId,
+        id: ProviderAccountId,
+    ) -> Result<Option<Secret>> {
+        let stored: Option<Option<String>> = sqlx::query_scalar(
+            "SELECT password FROM provider_accounts WHERE company_id = $1 AND id = $2",
+        )
+        .bind(company.0)
+        .bind(id.0)
+        .fetch_optional(&self.pool)
+        .await?;
+        let stored = stored.ok_or(StoreError::NotFound)?;
+        stored
+            .map(|s| {
+                let plain = self.secrets.open(&s, &aad(company, id.0))?;
+                Secret::parse(&plain).map_err(|_| StoreError::Corrupt {
+                    what: "provider_accounts.password",
+                })
+            })
+            .transpose()
+    }
+
+    /// Deletes a provider account.
+    #[tracing::instrument(skip(self))]
+    pub async fn delete_provider_account(
+        &self,
+        company: CompanyId,
+        id: ProviderAccountId,
+    ) -> Result<()> {
+        let r = sqlx::query("DELETE FROM provider_accounts WHERE company_id = $1 AND id = $2")
+            .bind(company.0)
+            .bind(id.0)
+            .execute(&self.pool)
+            .await?;
+        if r.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    /// Lists provider accounts.
+    #[tracing::instrument(skip_all, fields(company = company.0))]
+    pub async fn list_provider_accounts(
+        &self,
+        company: CompanyId,
+        q: &ListQuery,
+    ) -> Result<Page<ProviderAccount>> {
+        let sql = ListSql {
+            select: format!("SELECT {COLS} FROM provider_accounts"),
+            company: Some(company.0),
+            filters: Vec::new(),
+        };
+        self.list_page(sql, q, account, |a| a.id.0).await
+    }
+}

@@ -1,0 +1,170 @@
+//! Users of a company.
+
+use sqlx::any::AnyRow;
+use ulak_core::model::{CompanyId, ListQuery, NewUser, Page, Role, User, UserId, UserPatch};
+
+use crate::auth::{hash_password, verify_dummy, verify_password};
+use ulak_core::model::fold;
+
+use crate::db::{ListSql, Param, col, like_pattern, now_ms, parse, phone};
+use crate::{Result, Store, StoreError};
+
+/// Columns of [`user`] (never the password hash).
+const COLS: &str =
+    "id, company_id, login, display_name, phone, email, role, created_at, updated_at";
+
+/// Maps a row.
+fn user(r: &AnyRow) -> Result<User> {
+    let ph: Option<String> = col(r, "phone")?;
+    Ok(User {
+        id: UserId(col(r, "id")?),
+        company_id: CompanyId(col(r, "company_id")?),
+        login: User::stored_login(col(r, "login")?),
+        display_name: col(r, "display_name")?,
+        phone: ph.map(|p| phone(&p, "users.phone")).transpose()?,
+        email: col::<Option<String>>(r, "email")?.map(User::stored_email),
+        role: parse::<Role>(&col::<String>(r, "role")?, "users.role")?,
+        created_at: col(r, "created_at")?,
+        updated_at: col(r, "updated_at")?,
+    })
+}
+
+impl Store {
+    /// Creates a user; the password is hashed with Argon2id.
+    #[tracing::instrument(skip_all, fields(company = company.0))]
+    pub async fn create_user(&self, company: CompanyId, new: NewUser) -> Result<User> {
+        let hash = hash_password(new.password.expose().to_owned()).await?;
+        let now = now_ms();
+        let row = sqlx::query(sql!(
+            "INSERT INTO users (company_id, login, display_name, phone, email, role, password_hash, \
+             created_at, updated_at) \
+             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $8 FROM companies WHERE id = $1 \
+             RETURNING {COLS}"
+        ))
+        .bind(company.0)
+        .bind(new.login.as_str())
+        .bind(new.display_name)
+        .bind(new.phone.map(|p| p.e164().to_owned()))
+        .bind(new.email.map(|e| e.as_str().to_owned()))
+        .bind(new.role.as_str())
+        .bind(hash)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref()
+            .map(user)
+            .transpose()?
+            .ok_or(StoreError::NotFound)
+    }
+
+    /// A user by id.
+    #[tracing::instrument(skip(self))]
+    pub async fn get_user(&self, company: CompanyId, id: UserId) -> Result<Option<User>> {
+        let row = sqlx::query(sql!(
+            "SELECT {COLS} FROM users WHERE company_id = $1 AND id = $2"
+        ))
+        .bind(company.0)
+        .bind(id.0)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(user).transpose()
+    }
+
+    /// Checks a login and password; `None` when either is wrong (the caller cannot tell which).
+    #[tracing::instrument(skip(self, login, password))]
+    pub async fn verify_user_password(
+        &self,
+        company: CompanyId,
+        login: &str,
+        password: &str,
+    ) -> Result<Option<User>> {
+        let login = ulak_core::model::fold(login.trim());
+        let row = sqlx::query(sql!(
+            "SELECT {COLS}, password_hash FROM users WHERE company_id = $1 AND login = $2"
+        ))
+        .bind(company.0)
+        .bind(login)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else {
+            verify_dummy(password.to_owned()).await?;
+            return Ok(None);
+        };
+        let phc: String = col(&row, "password_hash")?;
+        if verify_password(password.to_owned(), phc).await? {
+            user(&row).map(Some)
+        } else {
+            Ok(None)
+        }
+    }
+
+    /// Changes a user.
+    #[tracing::instrument(skip(self, patch))]
+    pub async fn update_user(
+        &self,
+        company: CompanyId,
+        id: UserId,
+        patch: UserPatch,
+    ) -> Result<User> {
+        let hash = match &patch.password {
+            Some(p) => Some(hash_password(p.expose().to_owned()).await?),
+            None => None,
+        };
+        let flag = |b: bool| i64::from(b);
+        let row = sqlx::query(sql!(
+            "UPDATE users SET \
+               password_hash = COALESCE($3, password_hash), \
+               display_name = CASE WHEN $4 = 1 THEN $5 ELSE display_name END, \
+               phone = CASE WHEN $6 = 1 THEN $7 ELSE phone END, \
+               email = CASE WHEN $8 = 1 THEN $9 ELSE email END, \
+               role = COALESCE($10, role), updated_at = $11 \
+             WHERE company_id = $1 AND id = $2 RETURNING {COLS}"
+        ))
+        .bind(company.0)
+        .bind(id.0)
+        .bind(hash)
+        .bind(flag(patch.display_name.is_some()))
+        .bind(patch.display_name.flatten())
+        .bind(flag(patch.phone.is_some()))
+        .bind(patch.phone.flatten().map(|p| p.e164().to_owned()))
+        .bind(flag(patch.email.is_some()))
+        .bind(patch.email.flatten().map(|e| e.as_str().to_owned()))
+        .bind(patch.role.map(Role::as_str))
+        .bind(now_ms())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref()
+            .map(user)
+            .transpose()?
+            .ok_or(StoreError::NotFound)
+    }
+
+    /// Deletes a user.
+    #[tracing::instrument(skip(self))]
+    pub async fn delete_user(&self, company: CompanyId, id: UserId) -> Result<()> {
+        let r = sqlx::query("DELETE FROM users WHERE company_id = $1 AND id = $2")
+            .bind(company.0)
+            .bind(id.0)
+            .execute(&self.pool)
+            .await?;
+        if r.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    /// Lists users; `search` matches the login.
+    #[tracing::instrument(skip_all, fields(company = company.0))]
+    pub async fn list_users(&self, company: CompanyId, q: &ListQuery) -> Result<Page<User>> {
+        let mut filters = Vec::new();
+        if let Some(p) = like_pattern(q, fold) {
+            filters.push(("login LIKE $? ESCAPE '\\'", Param::S(p)));
+        }
+        let sql = ListSql {
+            select: format!("SELECT {COLS} FROM users"),
+            company: Some(company.0),
+            filters,
+        };
+        self.list_page(sql, q, user, |u| u.id.0).await
+    }
+}

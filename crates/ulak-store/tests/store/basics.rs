@@ -1,0 +1,579 @@
+//! Companies, users, API keys, subscribers, groups, opt-outs and credit.
+
+use std::collections::BTreeMap;
+
+use ulak_core::model::*;
+use ulak_core::{CountryType, Msisdn};
+use ulak_store::StoreError;
+
+use crate::helpers::{TestDb, company};
+
+crate::store_tests!(
+    default_company_exists,
+    users_crud_and_login,
+    api_keys_lifecycle,
+    subscribers_crud_search_pages,
+    groups_and_members,
+    opt_outs,
+    credit_ledger,
+    concurrent_writers_queue,
+);
+
+#[tokio::test]
+async fn sqlite_in_memory_and_new_file() {
+    let s = ulak_store::Store::connect("sqlite::memory:", crate::helpers::KEY)
+        .await
+        .unwrap();
+    assert!(s.get_company_by_name("default").await.unwrap().is_some());
+    s.close().await;
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/new.db", dir.path().display());
+    let s = ulak_store::Store::connect(&url, crate::helpers::KEY)
+        .await
+        .unwrap();
+    s.close().await;
+    // A second start finds its data and does not duplicate `default`.
+    let s = ulak_store::Store::connect(&url, crate::helpers::KEY)
+        .await
+        .unwrap();
+    let all = s.list_companies(&ListQuery::default()).await.unwrap();
+    assert_eq!(all.items.len(), 1);
+    s.close().await;
+    assert!(
+        ulak_store::Store::connect("mysql://x", crate::helpers::KEY)
+            .await
+            .is_err()
+    );
+}
+
+fn sub(name: &str, phone: &str) -> NewSubscriber {
+    NewSubscriber::new(
+        name,
+        phone,
+        CountryType::Tr,
+        None,
+        BTreeMap::new(),
+        Consent::OptedIn,
+    )
+    .unwrap()
+}
+
+async fn default_company_exists(db: &TestDb) {
+    let s = &db.store;
+    let c = s.get_company_by_name("default").await.unwrap().unwrap();
+    let q = ListQuery {
+        search: Some("DEFA".into()),
+        ..ListQuery::default()
+    };
+    let found = s.list_companies(&q).await.unwrap();
+    assert_eq!(
+        found.items.iter().map(|x| x.id).collect::<Vec<_>>(),
+        vec![c.id]
+    );
+    let renamed = s.update_company(c.id, "Varsayılan Şirket").await.unwrap();
+    assert_eq!(renamed.display_name, "Varsayılan Şirket");
+    let q = ListQuery {
+        search: Some("sirket".into()),
+        ..ListQuery::default()
+    };
+    assert_eq!(s.list_companies(&q).await.unwrap().items.len(), 1);
+    assert_eq!(c.country_type, CountryType::Tr);
+    let dup = s
+        .create_company(NewCompany::new("default", "x", CountryType::Az).unwrap())
+        .await;
+    assert!(
+        matches!(dup, Err(StoreError::Conflict { ref field }) if field == "name"),
+        "{dup:?}"
+    );
+}
+
+async fn users_crud_and_login(db: &TestDb) {
+    let s = &db.store;
+    let c = company(s, CountryType::Tr).await;
+    let u = s
+        .create_user(
+            c.id,
+            NewUser::new(
+                "Ayşe",
+                "çok-gizli-1",
+                Some("Ayşe Y."),
+                Some("0532 123 45 67"),
+                Some("a@b.com.tr"),
+                Role::Operator,
+                CountryType::Tr,
+            )
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(u.login.as_str(), "ayşe");
+    assert_eq!(u.phone.as_ref().unwrap().e164(), "+905321234567");
+    let again = s
+        .create_user(
+            c.id,
+            NewUser::new(
+                "AYŞE",
+                "baska-sifre",
+                None,
+                None,
+                None,
+                Role::Viewer,
+                CountryType::Tr,
+            )
+            .unwrap(),
+        )
+        .await;
+    assert!(
+        matches!(again, Err(StoreError::Conflict { ref field }) if field == "login"),
+        "{again:?}"
+    );
+    assert!(
+        s.verify_user_password(c.id, "ayşe", "çok-gizli-1")
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        s.verify_user_password(c.id, "ayşe", "yanlis-sifre")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let patch = UserPatch::new(
+        Some("yeni-sifre-2"),
+        None,
+        Some(""),
+        None,
+        Some(Role::Admin),
+        CountryType::Tr,
+    )
+    .unwrap();
+    let u2 = s.update_user(c.id, u.id, patch).await.unwrap();
+    assert_eq!(u2.role, Role::Admin);
+    assert!(u2.phone.is_none());
+    assert_eq!(u2.email, u.email);
+    assert!(
+        s.verify_user_password(c.id, "ayşe", "yeni-sifre-2")
+            .await
+            .unwrap()
+            .is_some()
+    );
+    let page = s.list_users(c.id, &ListQuery::default()).await.unwrap();
+    assert_eq!(page.items.len(), 1);
+    s.delete_user(c.id, u.id).await.unwrap();
+    assert!(s.get_user(c.id, u.id).await.unwrap().is_none());
+    assert!(matches!(
+        s.delete_user(c.id, u.id).await,
+        Err(StoreError::NotFound)
+    ));
+}
+
+async fn api_keys_lifecycle(db: &TestDb) {
+    let s = &db.store;
+    let c = company(s, CountryType::Tr).await;
+    let (meta, key) = s
+        .create_api_key(c.id, NewApiKey::new("erp", Role::Operator, false).unwrap())
+        .await
+        .unwrap();
+    assert!(key.starts_with("ulak_") && key.len() > 40);
+    assert!(key.starts_with(&meta.prefix) && meta.prefix.len() < 16);
+    let auth = s.authenticate_api_key(&key).await.unwrap().unwrap();
+    assert_eq!(
+        (auth.company_id, auth.role, auth.system_admin),
+        (c.id, Role::Operator, false)
+    );
+    assert!(
+        s.get_api_key(c.id, meta.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .last_used_at
+            .is_some()
+    );
+    assert!(
+        s.authenticate_api_key("ulak_wrong")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    s.revoke_api_key(c.id, meta.id).await.unwrap();
+    assert!(s.authenticate_api_key(&key).await.unwrap().is_none());
+    // Bootstrap key: idempotent, system admin of `default`.
+    let boot = "ulak_bootstrap-key-from-config-0123456789abcdef";
+    let k1 = s.ensure_bootstrap_key(boot).await.unwrap();
+    let k2 = s.ensure_bootstrap_key(boot).await.unwrap();
+    assert_eq!(k1.id, k2.id);
+    let a = s.authenticate_api_key(boot).await.unwrap().unwrap();
+    assert!(a.system_admin);
+    assert!(s.ensure_bootstrap_key("short").await.is_err());
+    let page = s.list_api_keys(c.id, &ListQuery::default()).await.unwrap();
+    assert_eq!(page.items.len(), 1);
+    assert!(page.items[0].revoked_at.is_some());
+}
+
+async fn subscribers_crud_search_pages(db: &TestDb) {
+    let s = &db.store;
+    let c = company(s, CountryType::Tr).await;
+    let mut attrs = BTreeMap::new();
+    attrs.insert("bakiye".to_owned(), "12,50".to_owned());
+    let a = s
+        .create_subscriber(
+            c.id,
+            NewSubscriber::new(
+                "İsmail Işık",
+                "0532 111 22 33",
+                CountryType::Tr,
+                Some("10000000146"),
+                attrs,
+                Consent::OptedIn,
+            )
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(a.phone.e164(), "+905321112233");
+    assert_eq!(a.tckn.unwrap().as_string(), "10000000146");
+    assert_eq!(a.attributes.get("bakiye"), Some("12,50"));
+    // Same number written another way is the same subscriber.
+    let dup = s
+        .create_subscriber(c.id, sub("X", "+90 (532) 111 22 33"))
+        .await;
+    assert!(
+        matches!(dup, Err(StoreError::Conflict { ref field }) if field == "phone"),
+        "{dup:?}"
+    );
+    for i in 0..7 {
+        s.create_subscriber(
+            c.id,
+            sub(&format!("Kişi {i}"), &format!("0533 000 00 0{i}")),
+        )
+        .await
+        .unwrap();
+    }
+    // Search: Turkish-aware case folding, phone fragments in any form.
+    let q = |t: &str| ListQuery {
+        search: Some(t.into()),
+        ..ListQuery::default()
+    };
+    assert_eq!(
+        s.list_subscribers(c.id, &q("ısmaıl"))
+            .await
+            .unwrap()
+            .items
+            .len(),
+        1
+    );
+    assert_eq!(
+        s.list_subscribers(c.id, &q("isik"))
+            .await
+            .unwrap()
+            .items
+            .len(),
+        1
+    );
+
+    assert_eq!(
+        s.list_subscribers(c.id, &q("İSMAİL"))
+            .await
+            .unwrap()
+            .items
+            .len(),
+        1
+    );
+    assert_eq!(
+        s.list_subscribers(c.id, &q("IŞIK"))
+            .await
+            .unwrap()
+            .items
+            .len(),
+        1
+    );
+    assert_eq!(
+        s.list_subscribers(c.id, &q("0532 111"))
+            .await
+            .unwrap()
+            .items
+            .len(),
+        1
+    );
+    assert_eq!(
+        s.list_subscribers(c.id, &q("kişi"))
+            .await
+            .unwrap()
+            .items
+            .len(),
+        7
+    );
+    assert_eq!(
+        s.list_subscribers(c.id, &q("%")).await.unwrap().items.len(),
+        0
+    );
+    // Pagination: 8 rows in pages of 3.
+    let mut seen = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = s
+            .list_subscribers(
+                c.id,
+                &ListQuery {
+                    limit: Some(3),
+                    cursor: cursor.clone(),
+                    ..ListQuery::default()
+                },
+            )
+            .await
+            .unwrap();
+        seen.extend(page.items.iter().map(|x| x.id));
+        match page.next_cursor {
+            Some(n) => cursor = Some(n),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), 8);
+    assert!(seen.windows(2).all(|w| w[0] < w[1]));
+    let bad = s
+        .list_subscribers(
+            c.id,
+            &ListQuery {
+                cursor: Some("zz".into()),
+                ..ListQuery::default()
+            },
+        )
+        .await;
+    assert!(matches!(bad, Err(StoreError::Validation(_))));
+    // Update and delete.
+    let patch = SubscriberPatch::new(
+        Some("İsmail"),
+        Some("0532 111 22 44"),
+        CountryType::Tr,
+        Some(""),
+        None,
+        Some(Consent::OptedOut),
+    )
+    .unwrap();
+    let a2 = s.update_subscriber(c.id, a.id, patch).await.unwrap();
+    assert_eq!(
+        (a2.name.as_str(), a2.phone.e164(), a2.tckn, a2.consent),
+        ("İsmail", "+905321112244", None, Consent::OptedOut)
+    );
+    assert_eq!(a2.attributes.get("bakiye"), Some("12,50"));
+    let m = Msisdn::parse("05321112244", CountryType::Tr).unwrap();
+    assert_eq!(
+        s.get_subscriber_by_phone(c.id, &m)
+            .await
+            .unwrap()
+            .unwrap()
+            .id,
+        a.id
+    );
+    let clash = SubscriberPatch {
+        phone: Some(Msisdn::parse("0533 000 00 01", CountryType::Tr).unwrap()),
+        ..SubscriberPatch::default()
+    };
+    assert!(matches!(
+        s.update_subscriber(c.id, a.id, clash).await,
+        Err(StoreError::Conflict { .. })
+    ));
+    s.delete_subscriber(c.id, a.id).await.unwrap();
+    assert!(s.get_subscriber(c.id, a.id).await.unwrap().is_none());
+    assert_eq!(s.count_subscribers(c.id).await.unwrap(), 7);
+}
+
+async fn groups_and_members(db: &TestDb) {
+    let s = &db.store;
+    let c = company(s, CountryType::Tr).await;
+    let g = s
+        .create_group(c.id, GroupName::parse("VIP").unwrap(), None)
+        .await
+        .unwrap();
+    let dup = s
+        .create_group(c.id, GroupName::parse("VIP").unwrap(), None)
+        .await;
+    assert!(
+        matches!(dup, Err(StoreError::Conflict { ref field }) if field == "name"),
+        "{dup:?}"
+    );
+    let a = s
+        .create_subscriber(c.id, sub("A", "05321000001"))
+        .await
+        .unwrap();
+    let b = s
+        .create_subscriber(c.id, sub("B", "05321000002"))
+        .await
+        .unwrap();
+    s.create_subscriber(c.id, sub("C", "05321000003"))
+        .await
+        .unwrap();
+    assert_eq!(
+        s.add_group_members(c.id, g.id, &[a.id, b.id, a.id])
+            .await
+            .unwrap(),
+        2
+    );
+    assert_eq!(s.add_group_members(c.id, g.id, &[a.id]).await.unwrap(), 0);
+    let q = ListQuery {
+        group_id: Some(g.id),
+        ..ListQuery::default()
+    };
+    let members = s.list_subscribers(c.id, &q).await.unwrap();
+    assert_eq!(
+        members.items.iter().map(|x| x.id).collect::<Vec<_>>(),
+        vec![a.id, b.id]
+    );
+    assert_eq!(s.subscriber_groups(c.id, a.id).await.unwrap().len(), 1);
+    assert_eq!(
+        s.remove_group_members(c.id, g.id, &[a.id]).await.unwrap(),
+        1
+    );
+    let g2 = s
+        .update_group(
+            c.id,
+            g.id,
+            GroupName::parse("Altın").unwrap(),
+            Some("d".into()),
+        )
+        .await
+        .unwrap();
+    assert_eq!(g2.name.as_str(), "Altın");
+    let q = ListQuery {
+        search: Some("ALTIN".into()),
+        ..ListQuery::default()
+    };
+    assert_eq!(s.list_groups(c.id, &q).await.unwrap().items.len(), 1);
+    let q = ListQuery {
+        search: Some("vip".into()),
+        ..ListQuery::default()
+    };
+    assert!(s.list_groups(c.id, &q).await.unwrap().items.is_empty());
+    assert_eq!(
+        s.list_groups(c.id, &ListQuery::default())
+            .await
+            .unwrap()
+            .items
+            .len(),
+        1
+    );
+    s.delete_group(c.id, g.id).await.unwrap();
+    assert!(s.get_group(c.id, g.id).await.unwrap().is_none());
+    assert!(s.get_subscriber(c.id, b.id).await.unwrap().is_some());
+}
+
+async fn opt_outs(db: &TestDb) {
+    let s = &db.store;
+    let c = company(s, CountryType::Az).await;
+    let m = Msisdn::parse("050 123 45 67", CountryType::Az).unwrap();
+    let o = s.add_opt_out(c.id, &m, Some("RET".into())).await.unwrap();
+    assert!(s.is_opted_out(c.id, &m).await.unwrap());
+    let dup = s.add_opt_out(c.id, &m, None).await;
+    assert!(
+        matches!(dup, Err(StoreError::Conflict { ref field }) if field == "phone"),
+        "{dup:?}"
+    );
+    let q = ListQuery {
+        search: Some("050 123".into()),
+        ..ListQuery::default()
+    };
+    assert_eq!(s.list_opt_outs(c.id, &q).await.unwrap().items.len(), 1);
+    s.delete_opt_out(c.id, o.id).await.unwrap();
+    assert!(!s.is_opted_out(c.id, &m).await.unwrap());
+}
+
+async fn credit_ledger(db: &TestDb) {
+    let s = &db.store;
+    let c = company(s, CountryType::Tr).await;
+    assert_eq!(s.credit_balance(c.id).await.unwrap(), 0);
+    let e = |k, a| NewCreditEntry::new(k, a, None).unwrap();
+    assert!(NewCreditEntry::new(LedgerKind::Purchase, -5, None).is_err());
+    let first = s
+        .add_credit_entry(c.id, e(LedgerKind::Purchase, 100))
+        .await
+        .unwrap();
+    assert_eq!(first.balance_after, 100);
+    s.add_credit_entry(c.id, e(LedgerKind::Adjustment, -30))
+        .await
+        .unwrap();
+    let over = s
+        .add_credit_entry(c.id, e(LedgerKind::Adjustment, -71))
+        .await;
+    assert!(
+        matches!(
+            over,
+            Err(StoreError::InsufficientCredit {
+                balance: 70,
+                amount: -71
+            })
+        ),
+        "{over:?}"
+    );
+    s.add_credit_entry(c.id, e(LedgerKind::Adjustment, -70))
+        .await
+        .unwrap();
+    assert_eq!(s.credit_balance(c.id).await.unwrap(), 0);
+    let page = s
+        .list_credit_entries(c.id, &ListQuery::default())
+        .await
+        .unwrap();
+    assert_eq!(page.items.iter().map(|x| x.amount).sum::<i64>(), 0);
+    assert_eq!(page.items.len(), 3);
+    // Concurrent debits: 100 credits, 10 debits of 30 at once -> exactly 3 succeed.
+    s.add_credit_entry(c.id, e(LedgerKind::Purchase, 100))
+        .await
+        .unwrap();
+    let mut set = tokio::task::JoinSet::new();
+    for _ in 0..10 {
+        let st = s.clone();
+        let id = c.id;
+        set.spawn(async move {
+            st.add_credit_entry(
+                id,
+                NewCreditEntry::new(LedgerKind::Adjustment, -30, None).unwrap(),
+            )
+            .await
+        });
+    }
+    let mut ok = 0;
+    while let Some(r) = set.join_next().await {
+        match r.unwrap() {
+            Ok(_) => ok += 1,
+            Err(StoreError::InsufficientCredit { .. }) => {}
+            Err(other) => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(ok, 3);
+    assert_eq!(s.credit_balance(c.id).await.unwrap(), 10);
+    assert!(matches!(
+        s.add_credit_entry(CompanyId(999_999), e(LedgerKind::Purchase, 1))
+            .await,
+        Err(StoreError::NotFound)
+    ));
+}
+
+/// Read-then-write transactions from many connections at once all succeed (on SQLite they
+/// queue on the write lock instead of failing with SQLITE_BUSY).
+async fn concurrent_writers_queue(db: &TestDb) {
+    let s = &db.store;
+    let c = company(s, CountryType::Tr).await;
+    let a = s
+        .create_subscriber(c.id, sub("A", "05321000009"))
+        .await
+        .unwrap();
+    let mut set = tokio::task::JoinSet::new();
+    for i in 0..16 {
+        let st = s.clone();
+        let (cid, sid) = (c.id, a.id);
+        set.spawn(async move {
+            let patch = SubscriberPatch {
+                name: Some(format!("A{i}")),
+                ..SubscriberPatch::default()
+            };
+            st.update_subscriber(cid, sid, patch).await.map(|_| ())?;
+            st.create_subscriber(cid, sub("B", &format!("05322000{i:03}")))
+                .await
+                .map(|_| ())
+        });
+    }
+    while let Some(r) = set.join_next().await {
+        r.unwrap().unwrap();
+    }
+    assert_eq!(s.count_subscribers(c.id).await.unwrap(), 17);
+}

@@ -1,0 +1,140 @@
+//! Bulk import of subscribers.
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use ulak_core::CountryType;
+use ulak_core::model::*;
+use ulak_store::{ImportMode, StoreError};
+
+use crate::helpers::{TestDb, company};
+
+crate::store_tests!(import_reports_duplicates_per_row, import_bulk_rows);
+
+fn row(i: u32) -> NewSubscriber {
+    let mut a = BTreeMap::new();
+    a.insert("no".to_owned(), i.to_string());
+    NewSubscriber::new(
+        &format!("Abone {i}"),
+        &format!("0532{:07}", i),
+        CountryType::Tr,
+        None,
+        a,
+        Consent::OptedIn,
+    )
+    .unwrap()
+}
+
+async fn import_reports_duplicates_per_row(db: &TestDb) {
+    let s = &db.store;
+    let c = company(s, CountryType::Tr).await;
+    s.create_subscriber(c.id, row(2)).await.unwrap();
+    let batch = vec![row(1), row(2), row(3), row(1), row(4)];
+    // All-or-nothing: nothing stored, every bad row named.
+    let err = s
+        .import_subscribers(c.id, batch.clone(), ImportMode::AllOrNothing, None)
+        .await
+        .unwrap_err();
+    let StoreError::ImportRejected { rows } = err else {
+        panic!("{err:?}")
+    };
+    assert_eq!(rows.len(), 1);
+    assert_eq!(
+        (rows[0].index, rows[0].reason, rows[0].first_index),
+        (3, "duplicate_in_batch", Some(0))
+    );
+    let batch2 = vec![row(1), row(2), row(3)];
+    let err = s
+        .import_subscribers(c.id, batch2, ImportMode::AllOrNothing, None)
+        .await
+        .unwrap_err();
+    let StoreError::ImportRejected { rows } = err else {
+        panic!("{err:?}")
+    };
+    assert_eq!((rows[0].index, rows[0].reason), (1, "exists"));
+    assert_eq!(s.count_subscribers(c.id).await.unwrap(), 1);
+    // Skip-invalid: the good rows are stored.
+    let rep = s
+        .import_subscribers(c.id, batch, ImportMode::SkipInvalid, None)
+        .await
+        .unwrap();
+    assert_eq!(rep.inserted, 3);
+    let got: Vec<_> = rep.rejected.iter().map(|e| (e.index, e.reason)).collect();
+    assert_eq!(got, vec![(1, "exists"), (3, "duplicate_in_batch")]);
+    assert_eq!(s.count_subscribers(c.id).await.unwrap(), 4);
+    let sub = s
+        .list_subscribers(
+            c.id,
+            &ListQuery {
+                search: Some("abone 4".into()),
+                ..ListQuery::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(sub.items[0].attributes.get("no"), Some("4"));
+
+    // Into a group: exactly the stored rows become members, in the same transaction; another
+    // company's group is refused and nothing is stored.
+    let g = s
+        .create_group(c.id, GroupName::parse("Yeni").unwrap(), None)
+        .await
+        .unwrap();
+    let rep = s
+        .import_subscribers(
+            c.id,
+            vec![row(5), row(1), row(6)],
+            ImportMode::SkipInvalid,
+            Some(g.id),
+        )
+        .await
+        .unwrap();
+    assert_eq!(rep.inserted, 2);
+    let members = s
+        .list_subscribers(
+            c.id,
+            &ListQuery {
+                group_id: Some(g.id),
+                ..ListQuery::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(members.items.len(), 2);
+    let other = company(s, CountryType::Tr).await;
+    let err = s
+        .import_subscribers(other.id, vec![row(7)], ImportMode::SkipInvalid, Some(g.id))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::NotFound), "{err:?}");
+    assert_eq!(s.count_subscribers(other.id).await.unwrap(), 0);
+}
+
+/// Rows for the bulk test: 20,000 by default because building them (phone parsing in a debug
+/// build) costs more than storing them; `ULAK_IMPORT_ROWS=100000` for the full figure.
+fn bulk_rows() -> u32 {
+    std::env::var("ULAK_IMPORT_ROWS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20_000)
+}
+
+async fn import_bulk_rows(db: &TestDb) {
+    let s = &db.store;
+    let c = company(s, CountryType::Tr).await;
+    let n = bulk_rows();
+    let t = Instant::now();
+    let rows: Vec<_> = (0..n).map(row).collect();
+    eprintln!("building {n} rows: {:?}", t.elapsed());
+    let t = Instant::now();
+    let rep = s
+        .import_subscribers(c.id, rows, ImportMode::AllOrNothing, None)
+        .await
+        .unwrap();
+    let took = t.elapsed();
+    eprintln!("import of {n} rows on {:?}: {took:?}", s.backend());
+    assert_eq!(rep.inserted, u64::from(n));
+    assert_eq!(s.count_subscribers(c.id).await.unwrap(), i64::from(n));
+    // A debug build on a shared 2-core machine; release is several times faster.
+    assert!(took.as_secs() < 120, "import took {took:?}");
+}

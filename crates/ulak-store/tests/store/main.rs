@@ -1,0 +1,12 @@
+//! One behavioural suite for the store, run against SQLite and PostgreSQL: every test exists
+//! as `sqlite::<name>` and `postgres::<name>` in its module.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod helpers;
+
+mod basics;
+mod import;
+mod isolation;
+mod secrets;
+mod settings;
