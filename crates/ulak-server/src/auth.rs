@@ -3,7 +3,7 @@
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
-use ulak_core::model::{CompanyId, Role};
+use ulak_core::model::{ApiKeyId, CompanyId, Role};
 
 use crate::error::ApiError;
 use crate::startup::AppState;
@@ -17,6 +17,8 @@ pub struct Caller {
     pub role: Role,
     /// Whether the key is the system administrator's.
     pub system_admin: bool,
+    /// The key used.
+    pub key_id: ApiKeyId,
 }
 
 impl Caller {
@@ -74,6 +76,7 @@ impl FromRequestParts<AppState> for Caller {
             company: auth.company_id,
             role: auth.role,
             system_admin: auth.system_admin,
+            key_id: auth.key_id,
         })
     }
 }

@@ -1,7 +1,7 @@
 //! Users and API keys of a company: who may use Ulak, and with which role.
 
 use axum::Json as JsonOut;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use ulak_core::model::{ApiKey, ApiKeyId, NewApiKey, NewUser, Role, User, UserId, UserPatch};
@@ -11,7 +11,7 @@ use utoipa_axum::routes;
 
 use super::common::{ListParams, Millis, PageOut};
 use crate::auth::Caller;
-use crate::error::{ApiError, Json, Problem};
+use crate::error::{ApiError, Json, Path, Problem, Query};
 use crate::startup::AppState;
 
 /// A role.
@@ -245,7 +245,7 @@ async fn list_users(
 ) -> Result<JsonOut<PageOut<UserOut>>, ApiError> {
     let page = state
         .store()
-        .list_users(caller.company, &params.query())
+        .list_users(caller.company, &params.query()?)
         .await?;
     Ok(JsonOut(PageOut::from_page(page, UserOut::from)))
 }
@@ -373,7 +373,7 @@ async fn list_keys(
     caller.require(Role::Admin)?;
     let page = state
         .store()
-        .list_api_keys(caller.company, &params.query())
+        .list_api_keys(caller.company, &params.query()?)
         .await?;
     Ok(JsonOut(PageOut::from_page(page, ApiKeyOut::from)))
 }
@@ -385,6 +385,7 @@ async fn list_keys(
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The key used cannot revoke itself", body = Problem, content_type = "application/problem+json"),
     ),
     security(("api_key" = [])))]
 async fn revoke_key(
@@ -393,6 +394,11 @@ async fn revoke_key(
     Path(id): Path<i64>,
 ) -> Result<JsonOut<ApiKeyOut>, ApiError> {
     caller.require(Role::Admin)?;
+    if caller.key_id == ApiKeyId(id) {
+        return Err(ApiError::Conflict(
+            "a key cannot revoke itself; use another admin key".to_owned(),
+        ));
+    }
     let k = state
         .store()
         .revoke_api_key(caller.company, ApiKeyId(id))

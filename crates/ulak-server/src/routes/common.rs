@@ -4,6 +4,8 @@ use serde::{Deserialize, Serialize};
 use ulak_core::model::{GroupId, ListQuery, Page};
 use utoipa::{IntoParams, ToSchema};
 
+use crate::error::ApiError;
+
 /// Query parameters of list endpoints.
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -12,6 +14,7 @@ pub struct ListParams {
     #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
     /// The `next_cursor` of the previous page.
+    #[param(pattern = "^c[0-9a-f]{1,16}$")]
     pub cursor: Option<String>,
     /// Case-insensitive search in names (and phones, where there are any).
     pub search: Option<String>,
@@ -19,18 +22,23 @@ pub struct ListParams {
 
 impl ListParams {
     /// The domain query.
-    pub fn query(self) -> ListQuery {
+    pub fn query(self) -> Result<ListQuery, ApiError> {
         self.query_in(None)
     }
 
     /// The domain query, restricted to one group's members.
-    pub fn query_in(self, group: Option<GroupId>) -> ListQuery {
-        ListQuery {
+    pub fn query_in(self, group: Option<GroupId>) -> Result<ListQuery, ApiError> {
+        if let Some(limit) = self.limit
+            && !(1..=ulak_core::model::MAX_LIMIT).contains(&limit)
+        {
+            return Err(ApiError::field("limit", "must be from 1 to 500"));
+        }
+        Ok(ListQuery {
             limit: self.limit,
             cursor: self.cursor,
             search: self.search,
             group_id: group,
-        }
+        })
     }
 }
 

@@ -1,7 +1,7 @@
 //! Companies (tenants): the system administrator creates them; each gets a first admin key.
 
 use axum::Json as JsonOut;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use ulak_core::CountryType;
@@ -12,7 +12,7 @@ use utoipa_axum::routes;
 
 use super::common::{ListParams, Millis, PageOut};
 use crate::auth::Caller;
-use crate::error::{ApiError, Json, Problem};
+use crate::error::{ApiError, Json, Problem, Query};
 use crate::startup::AppState;
 
 /// Country type of a company's SMS settings.
@@ -148,6 +148,6 @@ async fn list(
     Query(params): Query<ListParams>,
 ) -> Result<JsonOut<PageOut<CompanyOut>>, ApiError> {
     caller.require_system_admin()?;
-    let page = state.store().list_companies(&params.query()).await?;
+    let page = state.store().list_companies(&params.query()?).await?;
     Ok(JsonOut(PageOut::from_page(page, CompanyOut::from)))
 }

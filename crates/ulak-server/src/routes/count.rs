@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use ulak_text::{ConcatRef, Options, Policy};
 use utoipa::ToSchema;
 
+use crate::auth::Caller;
 use crate::error::{ApiError, Json, Problem};
 
 /// What to count.
@@ -66,7 +67,10 @@ pub struct CountResponse {
     ),
     security(("api_key" = []))
 )]
-pub async fn count(Json(req): Json<CountRequest>) -> Result<JsonOut<ulak_text::Count>, ApiError> {
+pub async fn count(
+    _caller: Caller,
+    Json(req): Json<CountRequest>,
+) -> Result<JsonOut<ulak_text::Count>, ApiError> {
     let policy = match req.policy.as_deref() {
         None => Policy::default(),
         Some(p) => p

@@ -1,7 +1,7 @@
 //! Credit: the ledger of a company and its balance, and the opt-out list.
 
 use axum::Json as JsonOut;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use ulak_core::Msisdn;
@@ -12,7 +12,7 @@ use utoipa_axum::routes;
 
 use super::common::{ListParams, Millis, PageOut};
 use crate::auth::Caller;
-use crate::error::{ApiError, Json, Problem};
+use crate::error::{ApiError, Json, Path, Problem, Query};
 use crate::startup::AppState;
 
 /// The kind of a ledger entry.
@@ -206,7 +206,7 @@ async fn list_entries(
 ) -> Result<JsonOut<PageOut<CreditEntryOut>>, ApiError> {
     let page = state
         .store()
-        .list_credit_entries(caller.company, &params.query())
+        .list_credit_entries(caller.company, &params.query()?)
         .await?;
     Ok(JsonOut(PageOut::from_page(page, CreditEntryOut::from)))
 }
@@ -262,7 +262,7 @@ async fn list_opt_outs(
 ) -> Result<JsonOut<PageOut<OptOutOut>>, ApiError> {
     let page = state
         .store()
-        .list_opt_outs(caller.company, &params.query())
+        .list_opt_outs(caller.company, &params.query()?)
         .await?;
     Ok(JsonOut(PageOut::from_page(page, OptOutOut::from)))
 }

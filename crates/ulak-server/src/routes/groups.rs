@@ -1,7 +1,7 @@
 //! Groups of subscribers and their members.
 
 use axum::Json as JsonOut;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use ulak_core::model::{Group, GroupId, GroupName, Role, SubscriberId};
@@ -12,7 +12,7 @@ use utoipa_axum::routes;
 use super::common::{ListParams, Millis, PageOut};
 use super::subscribers::SubscriberOut;
 use crate::auth::Caller;
-use crate::error::{ApiError, Json, Problem};
+use crate::error::{ApiError, Json, Path, Problem, Query};
 use crate::startup::AppState;
 
 /// A new group, or a group's new name and description.
@@ -121,7 +121,7 @@ async fn list(
 ) -> Result<JsonOut<PageOut<GroupOut>>, ApiError> {
     let page = state
         .store()
-        .list_groups(caller.company, &params.query())
+        .list_groups(caller.company, &params.query()?)
         .await?;
     Ok(JsonOut(PageOut::from_page(page, GroupOut::from)))
 }
@@ -221,7 +221,7 @@ async fn members(
         .ok_or(ApiError::NotFound)?;
     let page = state
         .store()
-        .list_subscribers(caller.company, &params.query_in(Some(group.id)))
+        .list_subscribers(caller.company, &params.query_in(Some(group.id))?)
         .await?;
     Ok(JsonOut(PageOut::from_page(page, SubscriberOut::from)))
 }

@@ -125,15 +125,16 @@ async fn read_form(mut multipart: Multipart) -> Result<Form, ApiError> {
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such group", body = Problem, content_type = "application/problem+json"),
         (status = 413, body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Broken file, unknown columns, or invalid rows in all-or-nothing mode (nothing imported)", body = ImportRejected),
+        (status = 422, description = "Broken file, unknown columns, or invalid rows in all-or-nothing mode (nothing imported)", body = ImportRejected, content_type = "application/problem+json"),
     ),
     security(("api_key" = [])))]
 async fn import_subscribers(
     State(state): State<AppState>,
     caller: Caller,
-    multipart: Multipart,
+    multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
 ) -> Result<JsonOut<ImportResult>, ImportError> {
     caller.require(Role::Operator)?;
+    let multipart = multipart.map_err(|r| ApiError::BadRequest(r.body_text()))?;
     let form = read_form(multipart).await?;
     let (content_type, bytes) = form
         .file
@@ -289,7 +290,8 @@ fn store_row_error(r: &ulak_store::ImportRowError, row_numbers: &[usize]) -> Row
     }
 }
 
-/// An import refused as a whole: nothing was written.
+/// A refused import: a problem document; when rows were invalid in all-or-nothing mode it
+/// also lists them (`rows`, `row_errors`) and nothing was written.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ImportRejected {
     /// Problem type.
@@ -300,10 +302,16 @@ pub struct ImportRejected {
     /// 422.
     pub status: u16,
     /// What happened.
-    pub detail: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// Field-level messages (file, mapping, mode).
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub errors: Vec<crate::error::FieldError>,
     /// Data rows in the file.
-    pub rows: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rows: Option<usize>,
     /// Every problem, per row.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub row_errors: Vec<RowError>,
 }
 
@@ -313,15 +321,16 @@ impl ImportRejected {
             kind: "https://ulak.dev/problems/import-rejected".to_owned(),
             title: "Unprocessable Entity".to_owned(),
             status: 422,
-            detail: format!(
+            detail: Some(format!(
                 "{} of {rows} rows are invalid; nothing was imported (mode all-or-nothing)",
                 row_errors
                     .iter()
                     .map(|e| e.row)
                     .collect::<std::collections::BTreeSet<_>>()
                     .len()
-            ),
-            rows,
+            )),
+            errors: Vec::new(),
+            rows: Some(rows),
             row_errors,
         }
     }

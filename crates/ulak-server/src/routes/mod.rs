@@ -46,6 +46,56 @@ impl Modify for BearerAuth {
     }
 }
 
+/// Documents, on every operation, the problem answers any request can get: 400 (unreadable
+/// path, query or body), 401 and 403 where a key is needed, 404 where the path names an object,
+/// 413 and 422 where there is input. Handlers document their own success and special cases.
+struct CommonResponses;
+
+impl Modify for CommonResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+        let problem = |description: &str| {
+            ResponseBuilder::new()
+                .description(description)
+                .content(
+                    "application/problem+json",
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("Problem")))
+                        .build(),
+                )
+                .build()
+        };
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let ops = [
+                item.get.as_mut(),
+                item.post.as_mut(),
+                item.put.as_mut(),
+                item.patch.as_mut(),
+                item.delete.as_mut(),
+            ];
+            for op in ops.into_iter().flatten() {
+                if !path.starts_with("/api/v1/") {
+                    continue;
+                }
+                let mut add = |code: &str, description: &str| {
+                    op.responses
+                        .responses
+                        .entry(code.to_owned())
+                        .or_insert_with(|| problem(description).into());
+                };
+                add("400", "The path, query or body cannot be read");
+                add("401", "No or an unknown API key");
+                add("403", "The key's role does not allow this");
+                add("422", "Invalid input, with field-level messages");
+                add("413", "The body is larger than allowed");
+                if path.contains('{') {
+                    add("404", "No such object in this company");
+                }
+            }
+        }
+    }
+}
+
 /// The OpenAPI document of every route.
 pub fn openapi() -> utoipa::openapi::OpenApi {
     build().1
@@ -74,6 +124,9 @@ fn build() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(health::readyz))
         .nest("/api/v1", api)
         .split_for_parts();
+    // After the routes are in: `modifiers` run before `OpenApiRouter` adds any path.
+    let mut doc = doc;
+    CommonResponses.modify(&mut doc);
     let served = Arc::new(doc.clone());
     let router = router.route(
         "/api/v1/openapi.json",

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use axum::Json as JsonOut;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use ulak_core::model::{
@@ -15,7 +15,7 @@ use utoipa_axum::routes;
 
 use super::common::{ListParams, Millis, PageOut};
 use crate::auth::Caller;
-use crate::error::{ApiError, Json, Problem};
+use crate::error::{ApiError, Json, Path, Problem, Query};
 use crate::startup::AppState;
 
 /// Consent to commercial messages.
@@ -195,7 +195,7 @@ async fn list(
     Query(params): Query<ListParams>,
     Query(filter): Query<SubscriberFilter>,
 ) -> Result<JsonOut<PageOut<SubscriberOut>>, ApiError> {
-    let q = params.query_in(filter.group_id.map(GroupId));
+    let q = params.query_in(filter.group_id.map(GroupId))?;
     let page = state.store().list_subscribers(caller.company, &q).await?;
     Ok(JsonOut(PageOut::from_page(page, SubscriberOut::from)))
 }

@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::spawn_app;
+use crate::helpers::{ADMIN_KEY, spawn_app};
 
 #[tokio::test]
 async fn count_matches_the_engine() {
@@ -15,6 +15,7 @@ async fn count_matches_the_engine() {
         let res = app
             .http
             .post(format!("{}/api/v1/count", app.base))
+            .bearer_auth(ADMIN_KEY)
             .json(&json!({"text": text, "policy": policy}))
             .send()
             .await
@@ -36,6 +37,7 @@ async fn bad_input_is_a_problem_document() {
     let res = app
         .http
         .post(format!("{}/api/v1/count", app.base))
+        .bearer_auth(ADMIN_KEY)
         .json(&json!({"text": "x", "policy": "latin1"}))
         .send()
         .await
@@ -48,6 +50,7 @@ async fn bad_input_is_a_problem_document() {
     let res = app
         .http
         .post(format!("{}/api/v1/count", app.base))
+        .bearer_auth(ADMIN_KEY)
         .header("content-type", "application/json")
         .body("{not json")
         .send()
@@ -60,9 +63,23 @@ async fn bad_input_is_a_problem_document() {
     let res = app
         .http
         .post(format!("{}/api/v1/count", app.base))
+        .bearer_auth(ADMIN_KEY)
         .json(&json!({"text": too_long}))
         .send()
         .await
         .unwrap();
     assert_eq!(res.status(), 422);
+}
+
+#[tokio::test]
+async fn count_needs_a_key_like_every_api_route() {
+    let app = spawn_app().await;
+    let res = app
+        .http
+        .post(format!("{}/api/v1/count", app.base))
+        .json(&json!({"text": "x"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
 }

@@ -229,6 +229,15 @@ async fn keys_roles_and_revocation() {
         403
     );
     let kid = viewer.body["id"].as_i64().unwrap();
+    let own = app.call("GET", "/api-keys", &a, None).await;
+    let own_id = own.body["items"][0]["id"].as_i64().unwrap();
+    assert_eq!(
+        app.call("DELETE", &format!("/api-keys/{own_id}"), &a, None)
+            .await
+            .status,
+        409,
+        "no self-revocation"
+    );
     assert_eq!(
         app.call("DELETE", &format!("/api-keys/{kid}"), &a, None)
             .await

@@ -124,6 +124,23 @@ async fn bad_input_gets_field_level_problems_and_changes_nothing() {
     assert_eq!(list.body["items"].as_array().unwrap().len(), 0);
     let cursor = app.call("GET", "/subscribers?cursor=zzz", k, None).await;
     assert_eq!(cursor.status, 422);
+    for limit in ["0", "501"] {
+        let l = app
+            .call("GET", &format!("/subscribers?limit={limit}"), k, None)
+            .await;
+        assert_eq!(
+            (l.status, l.body["errors"][0]["field"].as_str()),
+            (422, Some("limit"))
+        );
+    }
+    let bad_id = app
+        .call("GET", "/subscribers/9223372036854775808", k, None)
+        .await;
+    assert_eq!(
+        bad_id.status, 400,
+        "an id that is not an i64 is a problem document"
+    );
+    assert_eq!(bad_id.body["status"], 400);
 }
 
 #[tokio::test]
