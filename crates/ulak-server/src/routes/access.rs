@@ -202,11 +202,7 @@ async fn country(state: &AppState, caller: &Caller) -> Result<ulak_core::Country
 #[utoipa::path(post, path = "/users", tag = "access", request_body = UserIn,
     responses(
         (status = 201, body = UserOut),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 409, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
     ),
     security(("api_key" = [])))]
 async fn create_user(
@@ -233,9 +229,6 @@ async fn create_user(
 #[utoipa::path(get, path = "/users", tag = "access", params(ListParams),
     responses(
         (status = 200, body = PageOut<UserOut>),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
     ),
     security(("api_key" = [])))]
 async fn list_users(
@@ -254,8 +247,6 @@ async fn list_users(
 #[utoipa::path(get, path = "/users/{id}", tag = "access", params(("id" = i64, Path, description = "User id")),
     responses(
         (status = 200, body = UserOut),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
     ),
     security(("api_key" = [])))]
 async fn get_user(
@@ -276,11 +267,6 @@ async fn get_user(
     request_body = UserPatchIn,
     responses(
         (status = 200, body = UserOut),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
     ),
     security(("api_key" = [])))]
 async fn update_user(
@@ -310,9 +296,6 @@ async fn update_user(
 #[utoipa::path(delete, path = "/users/{id}", tag = "access", params(("id" = i64, Path, description = "User id")),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
     ),
     security(("api_key" = [])))]
 async fn delete_user(
@@ -332,10 +315,6 @@ async fn delete_user(
 #[utoipa::path(post, path = "/api-keys", tag = "access", request_body = ApiKeyIn,
     responses(
         (status = 201, body = ApiKeyCreated),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
     ),
     security(("api_key" = [])))]
 async fn create_key(
@@ -359,10 +338,6 @@ async fn create_key(
 #[utoipa::path(get, path = "/api-keys", tag = "access", params(ListParams),
     responses(
         (status = 200, body = PageOut<ApiKeyOut>),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
     ),
     security(("api_key" = [])))]
 async fn list_keys(
@@ -382,9 +357,6 @@ async fn list_keys(
 #[utoipa::path(delete, path = "/api-keys/{id}", tag = "access", params(("id" = i64, Path, description = "API key id")),
     responses(
         (status = 200, body = ApiKeyOut),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The key used cannot revoke itself", body = Problem, content_type = "application/problem+json"),
     ),
     security(("api_key" = [])))]

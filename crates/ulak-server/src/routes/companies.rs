@@ -106,11 +106,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
 #[utoipa::path(post, path = "/companies", tag = "companies", request_body = CompanyIn,
     responses(
         (status = 201, body = CompanyCreated),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 409, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
     ),
     security(("api_key" = [])))]
 async fn create(
@@ -136,10 +132,6 @@ async fn create(
 #[utoipa::path(get, path = "/companies", tag = "companies", params(ListParams),
     responses(
         (status = 200, body = PageOut<CompanyOut>),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
     ),
     security(("api_key" = [])))]
 async fn list(

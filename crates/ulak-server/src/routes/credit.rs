@@ -153,7 +153,6 @@ pub fn routes() -> OpenApiRouter<AppState> {
 #[utoipa::path(get, path = "/credit", tag = "credit",
     responses(
         (status = 200, body = Balance),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
     ),
     security(("api_key" = [])))]
 async fn balance(
@@ -168,11 +167,7 @@ async fn balance(
 #[utoipa::path(post, path = "/credit/entries", tag = "credit", request_body = CreditEntryIn,
     responses(
         (status = 201, body = CreditEntryOut),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The balance would go below zero", body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
     ),
     security(("api_key" = [])))]
 async fn add_entry(
@@ -194,9 +189,6 @@ async fn add_entry(
 #[utoipa::path(get, path = "/credit/entries", tag = "credit", params(ListParams),
     responses(
         (status = 200, body = PageOut<CreditEntryOut>),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
     ),
     security(("api_key" = [])))]
 async fn list_entries(
@@ -215,11 +207,7 @@ async fn list_entries(
 #[utoipa::path(post, path = "/opt-outs", tag = "opt-outs", request_body = OptOutIn,
     responses(
         (status = 201, body = OptOutOut),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 409, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
     ),
     security(("api_key" = [])))]
 async fn add_opt_out(
@@ -250,9 +238,6 @@ async fn add_opt_out(
 #[utoipa::path(get, path = "/opt-outs", tag = "opt-outs", params(ListParams),
     responses(
         (status = 200, body = PageOut<OptOutOut>),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
     ),
     security(("api_key" = [])))]
 async fn list_opt_outs(
@@ -271,9 +256,6 @@ async fn list_opt_outs(
 #[utoipa::path(delete, path = "/opt-outs/{id}", tag = "opt-outs", params(("id" = i64, Path, description = "Opt-out id")),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
     ),
     security(("api_key" = [])))]
 async fn delete_opt_out(

@@ -84,11 +84,7 @@ fn group_in(body: GroupIn) -> Result<(GroupName, Option<String>), ApiError> {
 #[utoipa::path(post, path = "/groups", tag = "groups", request_body = GroupIn,
     responses(
         (status = 201, body = GroupOut),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 409, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
     ),
     security(("api_key" = [])))]
 async fn create(
@@ -109,9 +105,6 @@ async fn create(
 #[utoipa::path(get, path = "/groups", tag = "groups", params(ListParams),
     responses(
         (status = 200, body = PageOut<GroupOut>),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
     ),
     security(("api_key" = [])))]
 async fn list(
@@ -130,8 +123,6 @@ async fn list(
 #[utoipa::path(get, path = "/groups/{id}", tag = "groups", params(("id" = i64, Path, description = "Group id")),
     responses(
         (status = 200, body = GroupOut),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
     ),
     security(("api_key" = [])))]
 async fn get_one(
@@ -152,12 +143,7 @@ async fn get_one(
     request_body = GroupIn,
     responses(
         (status = 200, body = GroupOut),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
     ),
     security(("api_key" = [])))]
 async fn update(
@@ -179,9 +165,6 @@ async fn update(
 #[utoipa::path(delete, path = "/groups/{id}", tag = "groups", params(("id" = i64, Path, description = "Group id")),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
     ),
     security(("api_key" = [])))]
 async fn delete(
@@ -202,10 +185,6 @@ async fn delete(
     params(("id" = i64, Path, description = "Group id"), ListParams),
     responses(
         (status = 200, body = PageOut<SubscriberOut>),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
     ),
     security(("api_key" = [])))]
 async fn members(
@@ -246,11 +225,6 @@ fn member_ids(body: &MembersIn) -> Result<Vec<SubscriberId>, ApiError> {
     request_body = MembersIn,
     responses(
         (status = 200, body = MembersChanged),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
     ),
     security(("api_key" = [])))]
 async fn add_members(
@@ -273,11 +247,6 @@ async fn add_members(
     request_body = MembersIn,
     responses(
         (status = 200, body = MembersChanged),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
     ),
     security(("api_key" = [])))]
 async fn remove_members(

@@ -154,11 +154,7 @@ async fn country(state: &AppState, caller: &Caller) -> Result<ulak_core::Country
 #[utoipa::path(post, path = "/subscribers", tag = "subscribers", request_body = SubscriberIn,
     responses(
         (status = 201, body = SubscriberOut),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The phone is already a subscriber", body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
     ),
     security(("api_key" = [])))]
 async fn create(
@@ -184,9 +180,6 @@ async fn create(
 #[utoipa::path(get, path = "/subscribers", tag = "subscribers", params(ListParams, SubscriberFilter),
     responses(
         (status = 200, body = PageOut<SubscriberOut>),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
     ),
     security(("api_key" = [])))]
 async fn list(
@@ -204,8 +197,6 @@ async fn list(
 #[utoipa::path(get, path = "/subscribers/{id}", tag = "subscribers", params(("id" = i64, Path, description = "Subscriber id")),
     responses(
         (status = 200, body = SubscriberOut),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
     ),
     security(("api_key" = [])))]
 async fn get_one(
@@ -226,12 +217,7 @@ async fn get_one(
     request_body = SubscriberPatchIn,
     responses(
         (status = 200, body = SubscriberOut),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
     ),
     security(("api_key" = [])))]
 async fn update(
@@ -261,9 +247,6 @@ async fn update(
 #[utoipa::path(delete, path = "/subscribers/{id}", tag = "subscribers", params(("id" = i64, Path, description = "Subscriber id")),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
     ),
     security(("api_key" = [])))]
 async fn delete(
