@@ -9,6 +9,7 @@ pub mod groups;
 pub mod health;
 pub mod imports;
 pub mod subscribers;
+pub mod templates;
 
 use std::sync::Arc;
 
@@ -48,7 +49,7 @@ impl Modify for BearerAuth {
 
 /// Documents, on every operation, the problem answers any request can get: 400 (unreadable
 /// path, query or body), 401 and 403 where a key is needed, 404 where the path names an object,
-/// 413 and 422 where there is input. Handlers document their own success and special cases.
+/// 409 on writes, 413 and 422 where there is input. Handlers document their own success and special cases.
 struct CommonResponses;
 
 impl Modify for CommonResponses {
@@ -67,13 +68,13 @@ impl Modify for CommonResponses {
         };
         for (path, item) in openapi.paths.paths.iter_mut() {
             let ops = [
-                item.get.as_mut(),
-                item.post.as_mut(),
-                item.put.as_mut(),
-                item.patch.as_mut(),
-                item.delete.as_mut(),
+                (item.get.as_mut(), false),
+                (item.post.as_mut(), true),
+                (item.put.as_mut(), true),
+                (item.patch.as_mut(), true),
+                (item.delete.as_mut(), false),
             ];
-            for op in ops.into_iter().flatten() {
+            for (op, writes) in ops.into_iter().filter_map(|(op, w)| op.map(|op| (op, w))) {
                 if !path.starts_with("/api/v1/") {
                     continue;
                 }
@@ -90,6 +91,9 @@ impl Modify for CommonResponses {
                 add("413", "The body is larger than allowed");
                 if path.contains('{') {
                     add("404", "No such object in this company");
+                }
+                if writes {
+                    add("409", "Conflicts with an existing object (a unique field)");
                 }
             }
         }
@@ -118,7 +122,8 @@ fn build() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(companies::routes())
         .merge(access::routes())
         .merge(credit::routes())
-        .merge(imports::routes());
+        .merge(imports::routes())
+        .merge(templates::routes());
     let (router, doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(health::healthz))
         .routes(routes!(health::readyz))

@@ -7,3 +7,4 @@ mod import;
 mod isolation;
 mod openapi;
 mod subscribers;
+mod templates;
