@@ -40,6 +40,16 @@ impl Caller {
         }
     }
 
+    /// The country type of the caller's company: how national phone numbers are read.
+    pub async fn country(&self, state: &AppState) -> Result<ulak_core::CountryType, ApiError> {
+        Ok(state
+            .store()
+            .get_company(self.company)
+            .await?
+            .ok_or(ApiError::NotFound)?
+            .country_type)
+    }
+
     /// Refuses unless the caller holds the system administrator's key.
     pub fn require_system_admin(&self) -> Result<(), ApiError> {
         if self.system_admin {

@@ -189,15 +189,6 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(revoke_key))
 }
 
-async fn country(state: &AppState, caller: &Caller) -> Result<ulak_core::CountryType, ApiError> {
-    Ok(state
-        .store()
-        .get_company(caller.company)
-        .await?
-        .ok_or(ApiError::NotFound)?
-        .country_type)
-}
-
 /// Creates a user (admin).
 #[utoipa::path(post, path = "/users", tag = "access", request_body = UserIn,
     responses(
@@ -211,7 +202,7 @@ async fn create_user(
     Json(b): Json<UserIn>,
 ) -> Result<(StatusCode, JsonOut<UserOut>), ApiError> {
     caller.require(Role::Admin)?;
-    let country = country(&state, &caller).await?;
+    let country = caller.country(&state).await?;
     let new = NewUser::new(
         &b.login,
         &b.password,
@@ -276,7 +267,7 @@ async fn update_user(
     Json(b): Json<UserPatchIn>,
 ) -> Result<JsonOut<UserOut>, ApiError> {
     caller.require(Role::Admin)?;
-    let country = country(&state, &caller).await?;
+    let country = caller.country(&state).await?;
     let patch = UserPatch::new(
         b.password.as_deref(),
         b.display_name.as_deref(),

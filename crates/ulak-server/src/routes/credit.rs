@@ -216,12 +216,7 @@ async fn add_opt_out(
     Json(b): Json<OptOutIn>,
 ) -> Result<(StatusCode, JsonOut<OptOutOut>), ApiError> {
     caller.require(Role::Operator)?;
-    let company = state
-        .store()
-        .get_company(caller.company)
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    let phone = Msisdn::parse(&b.phone, company.country_type)
+    let phone = Msisdn::parse(&b.phone, caller.country(&state).await?)
         .map_err(|e| ApiError::field("phone", e.to_string()))?;
     let reason = b.reason.filter(|r| !r.trim().is_empty());
     if reason.as_ref().is_some_and(|r| r.chars().count() > 500) {

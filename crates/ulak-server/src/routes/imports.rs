@@ -135,12 +135,7 @@ async fn import_subscribers(
     let (content_type, bytes) = form
         .file
         .ok_or_else(|| ApiError::field("file", "the form has no file"))?;
-    let company = state
-        .store()
-        .get_company(caller.company)
-        .await
-        .map_err(ApiError::from)?
-        .ok_or(ApiError::NotFound)?;
+    let country = caller.country(&state).await?;
     let group = match form.group_id {
         Some(id) => Some(
             state
@@ -196,7 +191,7 @@ async fn import_subscribers(
         match NewSubscriber::new(
             name,
             get("phone").unwrap_or_default(),
-            company.country_type,
+            country,
             tckn,
             attributes,
             consent,

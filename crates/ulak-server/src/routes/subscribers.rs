@@ -141,15 +141,6 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(get_one, update, delete))
 }
 
-async fn country(state: &AppState, caller: &Caller) -> Result<ulak_core::CountryType, ApiError> {
-    let company = state
-        .store()
-        .get_company(caller.company)
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    Ok(company.country_type)
-}
-
 /// Creates a subscriber.
 #[utoipa::path(post, path = "/subscribers", tag = "subscribers", request_body = SubscriberIn,
     responses(
@@ -163,7 +154,7 @@ async fn create(
     Json(body): Json<SubscriberIn>,
 ) -> Result<(StatusCode, JsonOut<SubscriberOut>), ApiError> {
     caller.require(Role::Operator)?;
-    let country = country(&state, &caller).await?;
+    let country = caller.country(&state).await?;
     let new = NewSubscriber::new(
         &body.name,
         &body.phone,
@@ -227,7 +218,7 @@ async fn update(
     Json(body): Json<SubscriberPatchIn>,
 ) -> Result<JsonOut<SubscriberOut>, ApiError> {
     caller.require(Role::Operator)?;
-    let country = country(&state, &caller).await?;
+    let country = caller.country(&state).await?;
     let patch = SubscriberPatch::new(
         body.name.as_deref(),
         body.phone.as_deref(),
