@@ -31,7 +31,8 @@ pub use query::{ListQuery, MAX_LIMIT, Page, encode_cursor, fold, search_fold};
 pub use role::Role;
 pub use sms::{
     BindMode, NewProviderAccount, NewSenderHeader, ProviderAccount, ProviderAccountDraft,
-    ProviderKind, Secret, SenderHeader, SenderName, SmsSettings, SmsSettingsPatch, TonNpi,
+    ProviderKind, Secret, SenderHeader, SenderName, SmsSettings, SmsSettingsDraft,
+    SmsSettingsPatch, TonNpi,
 };
 pub use subscriber::{
     Attributes, Consent, Group, GroupName, NewSubscriber, OptOut, Subscriber, SubscriberPatch,

@@ -172,6 +172,58 @@ pub struct SmsSettingsPatch {
     pub otp_password: Option<Option<Secret>>,
 }
 
+/// Raw changes to the SMS settings as the API receives them; `None` leaves a field,
+/// `Some(None)` clears it. Checked by [`SmsSettingsPatch::new`].
+#[derive(Debug, Clone, Default)]
+pub struct SmsSettingsDraft {
+    /// `TR`, `AZ` or `KKTC`.
+    pub country_type: Option<CountryType>,
+    /// TC-ID sender header.
+    pub tckn_sender: Option<Option<String>>,
+    /// TC-ID subscription flag.
+    pub tckn_subscription_active: Option<bool>,
+    /// OTP user name.
+    pub otp_username: Option<Option<String>>,
+    /// OTP password in clear.
+    pub otp_password: Option<Option<String>>,
+}
+
+impl SmsSettingsPatch {
+    /// Validates the given fields: the TC-ID header follows the sender header rules, the OTP
+    /// user name is 1..=64 characters and the password 1..=256.
+    pub fn new(d: SmsSettingsDraft) -> Result<Self, ValidationErrors> {
+        let mut e = ValidationErrors::default();
+        let tckn_sender = match d.tckn_sender {
+            None => Some(None),
+            Some(None) => Some(Some(None)),
+            Some(Some(s)) => e
+                .take("tckn_sender", SenderName::parse(&s))
+                .map(|s| Some(Some(s))),
+        };
+        let otp_username = match d.otp_username {
+            None => Some(None),
+            Some(None) => Some(Some(None)),
+            Some(Some(s)) => e.take("otp_username", text(&s, 64)).map(|s| Some(Some(s))),
+        };
+        let otp_password = match d.otp_password {
+            None => Some(None),
+            Some(None) => Some(Some(None)),
+            Some(Some(s)) => e
+                .take("otp_password", Secret::parse(&s))
+                .map(|s| Some(Some(s))),
+        };
+        e.finish(|| {
+            Some(Self {
+                country_type: d.country_type,
+                tckn_sender: tckn_sender?,
+                tckn_subscription_active: d.tckn_subscription_active,
+                otp_username: otp_username?,
+                otp_password: otp_password?,
+            })
+        })
+    }
+}
+
 /// Which kind of interface an operator account uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -144,6 +144,68 @@ pub fn map<'t>(
     Ok(Mapped { table, columns })
 }
 
+/// Reads a customer kind as accounting files write it.
+pub fn parse_customer_kind(s: &str) -> Result<ulak_core::model::CustomerKind, String> {
+    use ulak_core::model::CustomerKind;
+    match ulak_core::model::search_fold(s.trim()).as_str() {
+        "customer" | "musteri" | "alici" | "c" => Ok(CustomerKind::Customer),
+        "supplier" | "tedarikci" | "satici" | "s" => Ok(CustomerKind::Supplier),
+        _ => Err(format!("{s:?} is not a kind (customer or supplier)")),
+    }
+}
+
+/// Splits a cell holding several phones (`,` `;` `/` `|` or a line break between them).
+pub fn split_phones(s: &str) -> Vec<&str> {
+    s.split([',', ';', '/', '|', '\n'])
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .collect()
+}
+
+/// Reads an amount of Turkish lira into kuruş: `1.234,56`, `1,234.56`, `120,5`, `-50`,
+/// `75 TL`, `₺75`. The last `.` or `,` is the decimal mark when one or two digits follow it;
+/// otherwise separators group thousands (`1.234` is one thousand two hundred and thirty-four).
+pub fn parse_money(s: &str) -> Result<i64, String> {
+    let bad = || format!("{s:?} is not an amount (e.g. 1.234,56)");
+    let t: String = s
+        .trim()
+        .trim_end_matches("TL")
+        .trim_end_matches("TRY")
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != '₺')
+        .collect();
+    let (neg, t) = match t.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, t.as_str()),
+    };
+    if t.is_empty()
+        || !t
+            .chars()
+            .all(|c| c.is_ascii_digit() || c == '.' || c == ',')
+    {
+        return Err(bad());
+    }
+    let (whole, frac) = match t.rfind(['.', ',']) {
+        Some(i) if (1..=2).contains(&(t.len() - i - 1)) => (&t[..i], &t[i + 1..]),
+        _ => (t, ""),
+    };
+    let digits: String = whole.chars().filter(char::is_ascii_digit).collect();
+    if digits.is_empty() || !frac.chars().all(|c| c.is_ascii_digit()) {
+        return Err(bad());
+    }
+    let lira: i64 = digits.parse().map_err(|_| bad())?;
+    let kurus: i64 = match frac.len() {
+        0 => 0,
+        1 => frac.parse::<i64>().map_err(|_| bad())? * 10,
+        _ => frac.parse().map_err(|_| bad())?,
+    };
+    let v = lira
+        .checked_mul(100)
+        .and_then(|v| v.checked_add(kurus))
+        .ok_or_else(bad)?;
+    Ok(if neg { -v } else { v })
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -156,6 +218,48 @@ mod tests {
             10,
         )
         .unwrap()
+    }
+
+    #[test]
+    fn money_in_turkish_and_english_forms() {
+        for (s, v) in [
+            ("1.234,56", 123_456),
+            ("1,234.56", 123_456),
+            ("120,5", 12_050),
+            ("120.50", 12_050),
+            ("1.234", 123_400),
+            ("1.234.567", 123_456_700),
+            ("-50", -5_000),
+            ("75 TL", 7_500),
+            ("₺ 0,99", 99),
+            ("0", 0),
+        ] {
+            assert_eq!(parse_money(s), Ok(v), "{s}");
+        }
+        for s in [
+            "",
+            "abc",
+            "1,2,3x",
+            "--5",
+            "99999999999999999999",
+            ",",
+            "12.3e4",
+        ] {
+            assert!(parse_money(s).is_err(), "{s}");
+        }
+    }
+
+    #[test]
+    fn phones_and_kinds_in_cells() {
+        assert_eq!(
+            split_phones("0532 111 22 33; 0533 444 55 66 / +90 212 000 00 00"),
+            vec!["0532 111 22 33", "0533 444 55 66", "+90 212 000 00 00"]
+        );
+        assert!(split_phones(" ; ").is_empty());
+        use ulak_core::model::CustomerKind;
+        assert_eq!(parse_customer_kind("Müşteri"), Ok(CustomerKind::Customer));
+        assert_eq!(parse_customer_kind("TEDARİKÇİ"), Ok(CustomerKind::Supplier));
+        assert!(parse_customer_kind("bank").is_err());
     }
 
     #[test]

@@ -65,3 +65,13 @@ impl<T> PageOut<T> {
 /// Unix milliseconds as RFC 3339 would be nicer to read, but milliseconds round-trip exactly
 /// and sort as numbers; every `*_at` field of the API is unix milliseconds.
 pub type Millis = i64;
+
+/// Reads a field that may be absent (leave as is), `null` (clear) or a value (set), for
+/// `#[serde(default, deserialize_with = "nullable")]` on an `Option<Option<T>>`.
+pub fn nullable<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
+}

@@ -5,9 +5,11 @@ pub mod common;
 pub mod companies;
 pub mod count;
 pub mod credit;
+pub mod customers;
 pub mod groups;
 pub mod health;
 pub mod imports;
+pub mod sms_settings;
 pub mod subscribers;
 pub mod templates;
 
@@ -123,7 +125,9 @@ fn build() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(access::routes())
         .merge(credit::routes())
         .merge(imports::routes())
-        .merge(templates::routes());
+        .merge(templates::routes())
+        .merge(customers::routes())
+        .merge(sms_settings::routes());
     let (router, doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(health::healthz))
         .routes(routes!(health::readyz))

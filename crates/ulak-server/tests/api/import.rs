@@ -90,8 +90,8 @@ async fn all_or_nothing_refuses_everything_and_names_each_row() {
         .collect();
     assert_eq!(
         errors,
-        vec![(3, "phone".into()), (5, "tckn".into())],
-        "{body}"
+        vec![(3, "phone".into()), (4, "phone".into()), (5, "tckn".into())],
+        "{body}: the repeated phone of row 4 is named along with the invalid rows"
     );
     assert_eq!(count(&app).await, 0, "nothing imported");
 
@@ -193,4 +193,54 @@ async fn broken_files_and_mappings_are_clear_errors() {
     .await;
     assert_eq!(status, 404);
     assert_eq!(count(&app).await, 0);
+}
+
+#[tokio::test]
+async fn importing_known_subscribers_into_a_group_adds_them() {
+    let app = spawn_app().await;
+    let mut gids = Vec::new();
+    for name in ["Liste 1", "Liste 2"] {
+        let g = app
+            .call("POST", "/groups", ADMIN_KEY, Some(json!({"name": name})))
+            .await;
+        gids.push(g.body["id"].as_i64().unwrap().to_string());
+    }
+    let csv = "name;phone\nAyşe;05321234567\nAli;05421234567\n";
+    let (status, body) = import(&app, csv.into(), "a.csv", &[("group_id", &gids[0])]).await;
+    assert_eq!(
+        (status, body["imported"].as_u64()),
+        (200, Some(2)),
+        "{body}"
+    );
+    // The same list plus one new number into the second group: all three become members,
+    // nothing is skipped, the known two are not duplicated.
+    let csv2 = format!("{csv}Veli;05051234567\n");
+    let (status, body) = import(&app, csv2.into(), "b.csv", &[("group_id", &gids[1])]).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        (
+            body["imported"].as_u64(),
+            body["added_to_group"].as_u64(),
+            body["skipped"].as_u64()
+        ),
+        (Some(1), Some(2), Some(0)),
+        "{body}"
+    );
+    let members = app
+        .call(
+            "GET",
+            &format!("/groups/{}/members", gids[1]),
+            ADMIN_KEY,
+            None,
+        )
+        .await;
+    assert_eq!(members.body["items"].as_array().unwrap().len(), 3);
+    assert_eq!(count(&app).await, 3);
+    // Without a group, known numbers are still reported as existing.
+    let (status, body) = import(&app, csv.into(), "c.csv", &[("mode", "skip-invalid")]).await;
+    assert_eq!(
+        (status, body["imported"].as_u64(), body["skipped"].as_u64()),
+        (200, Some(0), Some(2)),
+        "{body}"
+    );
 }

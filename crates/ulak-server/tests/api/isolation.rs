@@ -255,3 +255,150 @@ async fn keys_roles_and_revocation() {
         401
     );
 }
+
+#[tokio::test]
+async fn customers_templates_headers_providers_and_settings_are_per_company() {
+    let app = spawn_app().await;
+    let a = app.company("alfa").await;
+    let b = app.company("beta").await;
+    let post = |path: &'static str, body: serde_json::Value| {
+        let app = &app;
+        let a = a.clone();
+        async move {
+            let r = app.call("POST", path, &a, Some(body)).await;
+            assert_eq!(r.status, 201, "{path}: {}", r.body);
+            r.body["id"].as_i64().unwrap()
+        }
+    };
+    let cid = post(
+        "/customers",
+        json!({"code": "C1", "title": "A Ltd", "phones": ["05321112233"]}),
+    )
+    .await;
+    let tid = post("/templates", json!({"name": "t", "body": "Merhaba {{ad}}"})).await;
+    let hid = post(
+        "/sender-headers",
+        json!({"name": "ALFA", "is_default": true}),
+    )
+    .await;
+    let pid = post(
+        "/provider-accounts",
+        json!({"name": "p", "kind": "smpp", "host": "h", "port": 2775, "system_id": "s", "password": "pw-of-alfa"}),
+    )
+    .await;
+    let r = app
+        .call(
+            "PATCH",
+            "/sms-settings",
+            &a,
+            Some(json!({"otp_username": "alfa-otp", "country_type": "AZ"})),
+        )
+        .await;
+    assert_eq!(r.status, 200);
+
+    for path in [
+        format!("/customers/{cid}"),
+        format!("/templates/{tid}"),
+        format!("/provider-accounts/{pid}"),
+    ] {
+        assert_eq!(
+            app.call("GET", &path, &b, None).await.status,
+            404,
+            "GET {path}"
+        );
+    }
+    let writes = [
+        (
+            "PATCH",
+            format!("/customers/{cid}"),
+            json!({"title": "hacked"}),
+        ),
+        (
+            "PUT",
+            format!("/templates/{tid}"),
+            json!({"name": "t", "body": "hacked"}),
+        ),
+        (
+            "POST",
+            format!("/templates/{tid}/preview"),
+            json!({"fields": {"ad": "x"}}),
+        ),
+        (
+            "PUT",
+            format!("/provider-accounts/{pid}"),
+            json!({"name": "p", "kind": "smpp", "host": "evil", "port": 1, "system_id": "s"}),
+        ),
+        (
+            "POST",
+            format!("/sender-headers/{hid}/default"),
+            json!(null),
+        ),
+    ];
+    for (method, path, body) in writes {
+        let body = (!body.is_null()).then_some(body);
+        assert_eq!(
+            app.call(method, &path, &b, body).await.status,
+            404,
+            "{method} {path}"
+        );
+    }
+    for path in [
+        format!("/customers/{cid}"),
+        format!("/templates/{tid}"),
+        format!("/sender-headers/{hid}"),
+        format!("/provider-accounts/{pid}"),
+    ] {
+        assert_eq!(
+            app.call("DELETE", &path, &b, None).await.status,
+            404,
+            "DELETE {path}"
+        );
+    }
+    for path in [
+        "/customers",
+        "/templates",
+        "/sender-headers",
+        "/provider-accounts",
+    ] {
+        let l = app.call("GET", path, &b, None).await;
+        assert_eq!(l.status, 200);
+        assert!(
+            l.body["items"].as_array().unwrap().is_empty(),
+            "{path}: {}",
+            l.body
+        );
+    }
+    // B's settings are its own, and changing them leaves A's alone.
+    let s = app.call("GET", "/sms-settings", &b, None).await;
+    assert_eq!(
+        (
+            s.body["country_type"].as_str(),
+            s.body["otp_username"].is_null()
+        ),
+        (Some("TR"), true)
+    );
+    app.call(
+        "PATCH",
+        "/sms-settings",
+        &b,
+        Some(json!({"otp_username": "beta-otp"})),
+    )
+    .await;
+    let s = app.call("GET", "/sms-settings", &a, None).await;
+    assert_eq!(s.body["otp_username"], "alfa-otp");
+    // A's objects are untouched.
+    let c = app
+        .call("GET", &format!("/customers/{cid}"), &a, None)
+        .await;
+    assert_eq!(c.body["title"], "A Ltd");
+    let p = app
+        .call("GET", &format!("/provider-accounts/{pid}"), &a, None)
+        .await;
+    assert_eq!(p.body["host"], "h");
+    let t = app
+        .call("GET", &format!("/templates/{tid}"), &a, None)
+        .await;
+    assert_eq!(t.body["body"], "Merhaba {{ad}}");
+    let h = app.call("GET", "/sender-headers", &a, None).await;
+    assert_eq!(h.body["items"][0]["is_default"], true);
+}

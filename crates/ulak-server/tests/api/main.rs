@@ -2,9 +2,11 @@
 #![allow(clippy::unwrap_used)]
 
 mod count;
+mod customers;
 mod helpers;
 mod import;
 mod isolation;
 mod openapi;
+mod sms_settings;
 mod subscribers;
 mod templates;

@@ -18,13 +18,13 @@ const COLS: &str =
     "id, company_id, code, title, kind, phones, balance_minor, attributes, created_at, updated_at";
 
 /// Phones as a JSON array of E.164 strings.
-fn phones_json(p: &[Msisdn]) -> String {
+pub(crate) fn phones_json(p: &[Msisdn]) -> String {
     let v: Vec<&str> = p.iter().map(Msisdn::e164).collect();
     serde_json::to_string(&v).unwrap_or_else(|_| "[]".into())
 }
 
 /// The search key: code, title and phones.
-fn key(code: &str, title: &str, phones: &[Msisdn]) -> String {
+pub(crate) fn key(code: &str, title: &str, phones: &[Msisdn]) -> String {
     let refs: Vec<&Msisdn> = phones.iter().collect();
     search_key(&format!("{code} {title}"), &refs)
 }

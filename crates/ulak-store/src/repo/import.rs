@@ -5,7 +5,7 @@
 use std::collections::{HashMap, HashSet};
 
 use serde::Serialize;
-use ulak_core::model::{CompanyId, GroupId, NewSubscriber};
+use ulak_core::model::{CompanyId, GroupId, NewCustomerAccount, NewSubscriber};
 
 use super::subscribers::attrs_json;
 use crate::db::{now_ms, search_key};
@@ -33,6 +33,9 @@ pub enum ImportMode {
 pub struct ImportReport {
     /// Rows stored.
     pub inserted: u64,
+    /// Rows whose subscriber already existed and was added to the import's group (only
+    /// with a group; without one such rows are rejected as `exists`).
+    pub grouped_existing: u64,
     /// Rows not stored, in input order.
     pub rejected: Vec<ImportRowError>,
 }
@@ -40,8 +43,9 @@ pub struct ImportReport {
 impl Store {
     /// Imports subscribers in one transaction, adding every stored one to `group` when given
     /// (in the same transaction). Phones repeated inside `rows` are rejected after their first
-    /// occurrence (`duplicate_in_batch`), phones already in the company are rejected as
-    /// `exists`; `mode` decides whether the rest is stored.
+    /// occurrence (`duplicate_in_batch`). A phone already in the company is added to `group`
+    /// as it is (counted in `grouped_existing`); without a group it is rejected as `exists`.
+    /// `mode` decides whether the rest is stored.
     #[tracing::instrument(skip(self, rows), fields(company = company.0, rows = rows.len()))]
     pub async fn import_subscribers(
         &self,
@@ -92,6 +96,7 @@ impl Store {
         }
         let now = now_ms();
         let mut inserted = 0u64;
+        let mut grouped_existing = 0u64;
         let chunk_rows = match self.backend {
             crate::Backend::Sqlite => CHUNK_SQLITE,
             crate::Backend::Postgres => CHUNK_PG,
@@ -153,14 +158,21 @@ impl Store {
             }
             let stored: HashSet<String> = returned.into_iter().map(|(_, phone)| phone).collect();
             inserted += stored.len() as u64;
-            for &i in chunk {
-                if !stored.contains(rows[i].phone.e164()) {
-                    rejected.push(ImportRowError {
-                        index: i,
-                        reason: "exists",
-                        first_index: None,
-                    });
+            let existing: Vec<usize> = chunk
+                .iter()
+                .copied()
+                .filter(|&i| !stored.contains(rows[i].phone.e164()))
+                .collect();
+            match group {
+                Some(g) if !existing.is_empty() => {
+                    grouped_existing +=
+                        add_existing_to_group(&mut tx, company, g, &rows, &existing).await?;
                 }
+                _ => rejected.extend(existing.into_iter().map(|i| ImportRowError {
+                    index: i,
+                    reason: "exists",
+                    first_index: None,
+                })),
             }
         }
         rejected.sort_by_key(|e| e.index);
@@ -171,6 +183,147 @@ impl Store {
             return Err(StoreError::ImportRejected { rows: rejected });
         }
         tx.commit().await?;
-        Ok(ImportReport { inserted, rejected })
+        Ok(ImportReport {
+            inserted,
+            grouped_existing,
+            rejected,
+        })
+    }
+}
+
+/// Adds the existing subscribers with the phones of `rows[existing]` to group `g`; returns
+/// how many rows that covers (a subscriber already in the group counts too: it is in it).
+async fn add_existing_to_group(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    company: CompanyId,
+    g: GroupId,
+    rows: &[NewSubscriber],
+    existing: &[usize],
+) -> Result<u64> {
+    let marks = (0..existing.len())
+        .map(|k| format!("${}", k + 3))
+        .collect::<Vec<_>>()
+        .join(",");
+    let text = format!(
+        "INSERT INTO group_members (group_id, subscriber_id) \
+         SELECT $1, id FROM subscribers WHERE company_id = $2 AND phone IN ({marks}) \
+         ON CONFLICT DO NOTHING"
+    );
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(text))
+        .bind(g.0)
+        .bind(company.0);
+    for &i in existing {
+        q = q.bind(rows[i].phone.e164().to_owned());
+    }
+    q.execute(&mut **tx).await?;
+    Ok(existing.len() as u64)
+}
+
+impl Store {
+    /// Imports customer accounts in one transaction. Codes repeated inside `rows` are rejected
+    /// after their first occurrence (`duplicate_in_batch`), codes already in the company as
+    /// `exists` (an import never overwrites an account); `mode` decides whether the rest is
+    /// stored.
+    #[tracing::instrument(skip(self, rows), fields(company = company.0, rows = rows.len()))]
+    pub async fn import_customer_accounts(
+        &self,
+        company: CompanyId,
+        rows: Vec<NewCustomerAccount>,
+        mode: ImportMode,
+    ) -> Result<ImportReport> {
+        let mut rejected = Vec::new();
+        let mut first: HashMap<&str, usize> = HashMap::with_capacity(rows.len());
+        let mut keep = Vec::with_capacity(rows.len());
+        for (i, r) in rows.iter().enumerate() {
+            match first.get(r.code.as_str()) {
+                Some(&f) => rejected.push(ImportRowError {
+                    index: i,
+                    reason: "duplicate_in_batch",
+                    first_index: Some(f),
+                }),
+                None => {
+                    first.insert(r.code.as_str(), i);
+                    keep.push(i);
+                }
+            }
+        }
+        if mode == ImportMode::AllOrNothing && !rejected.is_empty() {
+            return Err(StoreError::ImportRejected { rows: rejected });
+        }
+        let mut tx = self.begin_write().await?;
+        let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM companies WHERE id = $1")
+            .bind(company.0)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if exists.is_none() {
+            return Err(StoreError::NotFound);
+        }
+        let now = now_ms();
+        let mut inserted = 0u64;
+        let chunk_rows = match self.backend {
+            crate::Backend::Sqlite => CHUNK_SQLITE,
+            crate::Backend::Postgres => CHUNK_PG,
+        };
+        for chunk in keep.chunks(chunk_rows) {
+            let mut text = String::from(
+                "INSERT INTO customer_accounts (company_id, code, title, kind, phones, \
+                 balance_minor, attributes, search_key, created_at, updated_at) VALUES ",
+            );
+            for k in 0..chunk.len() {
+                let b = k * 8 + 2;
+                if k > 0 {
+                    text.push(',');
+                }
+                text.push_str(&format!(
+                    "($1, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
+                    b,
+                    b + 1,
+                    b + 2,
+                    b + 3,
+                    b + 4,
+                    b + 5,
+                    b + 6,
+                    b + 7,
+                    b + 7
+                ));
+            }
+            text.push_str(" ON CONFLICT (company_id, code) DO NOTHING RETURNING code");
+            let mut q = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(text)).bind(company.0);
+            for &i in chunk {
+                let r = &rows[i];
+                q = q
+                    .bind(r.code.clone())
+                    .bind(r.title.clone())
+                    .bind(r.kind.as_str())
+                    .bind(super::customers::phones_json(&r.phones))
+                    .bind(r.balance_minor)
+                    .bind(attrs_json(&r.attributes))
+                    .bind(super::customers::key(&r.code, &r.title, &r.phones))
+                    .bind(now);
+            }
+            let stored: HashSet<String> = q.fetch_all(&mut *tx).await?.into_iter().collect();
+            inserted += stored.len() as u64;
+            rejected.extend(
+                chunk
+                    .iter()
+                    .filter(|&&i| !stored.contains(&rows[i].code))
+                    .map(|&i| ImportRowError {
+                        index: i,
+                        reason: "exists",
+                        first_index: None,
+                    }),
+            );
+        }
+        rejected.sort_by_key(|e| e.index);
+        if mode == ImportMode::AllOrNothing && !rejected.is_empty() {
+            tx.rollback().await?;
+            return Err(StoreError::ImportRejected { rows: rejected });
+        }
+        tx.commit().await?;
+        Ok(ImportReport {
+            inserted,
+            grouped_existing: 0,
+            rejected,
+        })
     }
 }

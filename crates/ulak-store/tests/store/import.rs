@@ -9,7 +9,11 @@ use ulak_store::{ImportMode, StoreError};
 
 use crate::helpers::{TestDb, company};
 
-crate::store_tests!(import_reports_duplicates_per_row, import_bulk_rows);
+crate::store_tests!(
+    import_reports_duplicates_per_row,
+    import_bulk_rows,
+    import_customer_accounts
+);
 
 fn row(i: u32) -> NewSubscriber {
     let mut a = BTreeMap::new();
@@ -74,8 +78,8 @@ async fn import_reports_duplicates_per_row(db: &TestDb) {
         .unwrap();
     assert_eq!(sub.items[0].attributes.get("no"), Some("4"));
 
-    // Into a group: exactly the stored rows become members, in the same transaction; another
-    // company's group is refused and nothing is stored.
+    // Into a group: the stored rows and the subscribers that already existed become members,
+    // in the same transaction; another company's group is refused and nothing is stored.
     let g = s
         .create_group(c.id, GroupName::parse("Yeni").unwrap(), None)
         .await
@@ -90,6 +94,8 @@ async fn import_reports_duplicates_per_row(db: &TestDb) {
         .await
         .unwrap();
     assert_eq!(rep.inserted, 2);
+    assert_eq!(rep.grouped_existing, 1);
+    assert!(rep.rejected.is_empty(), "{:?}", rep.rejected);
     let members = s
         .list_subscribers(
             c.id,
@@ -100,7 +106,19 @@ async fn import_reports_duplicates_per_row(db: &TestDb) {
         )
         .await
         .unwrap();
-    assert_eq!(members.items.len(), 2);
+    assert_eq!(members.items.len(), 3);
+    assert_eq!(s.count_subscribers(c.id).await.unwrap(), 6);
+    // Importing the same rows again into the group changes nothing and rejects nothing.
+    let rep = s
+        .import_subscribers(
+            c.id,
+            vec![row(5), row(1)],
+            ImportMode::AllOrNothing,
+            Some(g.id),
+        )
+        .await
+        .unwrap();
+    assert_eq!((rep.inserted, rep.grouped_existing), (0, 2));
     let other = company(s, CountryType::Tr).await;
     let err = s
         .import_subscribers(other.id, vec![row(7)], ImportMode::SkipInvalid, Some(g.id))
@@ -137,4 +155,88 @@ async fn import_bulk_rows(db: &TestDb) {
     assert_eq!(s.count_subscribers(c.id).await.unwrap(), i64::from(n));
     // A debug build on a shared 2-core machine; release is several times faster.
     assert!(took.as_secs() < 120, "import took {took:?}");
+}
+
+fn account(code: &str, phone: &str) -> NewCustomerAccount {
+    NewCustomerAccount::new(
+        code,
+        &format!("Firma {code}"),
+        CustomerKind::Customer,
+        &[phone],
+        CountryType::Tr,
+        12_050,
+        BTreeMap::new(),
+    )
+    .unwrap()
+}
+
+async fn import_customer_accounts(db: &TestDb) {
+    let s = &db.store;
+    let c = company(s, CountryType::Tr).await;
+    s.create_customer_account(c.id, account("C1", "05321110001"))
+        .await
+        .unwrap();
+    let batch = vec![
+        account("C2", "05321110002"),
+        account("C1", "05321110003"),
+        account("C3", "05321110004"),
+        account("C2", "05321110005"),
+    ];
+    let err = s
+        .import_customer_accounts(c.id, batch.clone(), ImportMode::AllOrNothing)
+        .await
+        .unwrap_err();
+    let StoreError::ImportRejected { rows } = err else {
+        panic!("{err:?}")
+    };
+    assert_eq!(
+        rows.iter()
+            .map(|r| (r.index, r.reason, r.first_index))
+            .collect::<Vec<_>>(),
+        vec![(3, "duplicate_in_batch", Some(0))]
+    );
+    let err = s
+        .import_customer_accounts(c.id, batch[..3].to_vec(), ImportMode::AllOrNothing)
+        .await
+        .unwrap_err();
+    let StoreError::ImportRejected { rows } = err else {
+        panic!("{err:?}")
+    };
+    assert_eq!((rows[0].index, rows[0].reason), (1, "exists"));
+    let all = |s: &ulak_store::Store| {
+        let s = s.clone();
+        async move {
+            s.list_customer_accounts(c.id, &ListQuery::default())
+                .await
+                .unwrap()
+                .items
+        }
+    };
+    assert_eq!(all(s).await.len(), 1, "all-or-nothing stored nothing");
+    let rep = s
+        .import_customer_accounts(c.id, batch, ImportMode::SkipInvalid)
+        .await
+        .unwrap();
+    assert_eq!(rep.inserted, 2);
+    let got: Vec<_> = rep.rejected.iter().map(|e| (e.index, e.reason)).collect();
+    assert_eq!(got, vec![(1, "exists"), (3, "duplicate_in_batch")]);
+    let items = all(s).await;
+    assert_eq!(items.len(), 3);
+    // The existing account was not overwritten by the import.
+    let c1 = items.iter().find(|a| a.code == "C1").unwrap();
+    assert_eq!(c1.phones[0].e164(), "+905321110001");
+    let c3 = items.iter().find(|a| a.code == "C3").unwrap();
+    assert_eq!((c3.title.as_str(), c3.balance_minor), ("Firma C3", 12_050));
+    // Searchable by phone like accounts created one by one.
+    let found = s
+        .list_customer_accounts(
+            c.id,
+            &ListQuery {
+                search: Some("5321110004".into()),
+                ..ListQuery::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(found.items.len(), 1);
 }
