@@ -22,6 +22,14 @@ enum Command {
     Subscribers(cli::api::SubscribersArgs),
     /// Groups over the API: list, create.
     Groups(cli::api::GroupsArgs),
+    /// Customer accounts (cari hesap) over the API: list, add, import CSV/XLSX.
+    Customers(cli::manage::CustomersArgs),
+    /// SMS templates over the API: list, add.
+    Templates(cli::manage::TemplatesArgs),
+    /// Sender headers (originators) over the API: list, add.
+    SenderHeaders(cli::manage::SenderHeadersArgs),
+    /// The company's SMS settings over the API: show, set.
+    SmsSettings(cli::manage::SmsSettingsArgs),
     /// The remaining credit.
     Credit(cli::api::CreditArgs),
     /// Count characters and SMS segments of a text (reads stdin when --text is absent).
@@ -42,6 +50,10 @@ fn main() -> ExitCode {
         Command::Serve(args) => cli::serve::run(args),
         Command::Subscribers(args) => cli::api::subscribers(args),
         Command::Groups(args) => cli::api::groups(args),
+        Command::Customers(args) => cli::manage::customers(args),
+        Command::Templates(args) => cli::manage::templates(args),
+        Command::SenderHeaders(args) => cli::manage::sender_headers(args),
+        Command::SmsSettings(args) => cli::manage::sms_settings(args),
         Command::Credit(args) => cli::api::credit(args),
         Command::Count(args) => cli::count::run(args),
         Command::CheckNumber(args) => cli::check::run_number(args),

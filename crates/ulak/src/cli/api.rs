@@ -108,14 +108,14 @@ pub struct CreditArgs {
     conn: Connection,
 }
 
-struct Client {
+pub(crate) struct Client {
     http: reqwest::Client,
     base: String,
     key: String,
 }
 
 impl Client {
-    fn new(conn: &Connection) -> anyhow::Result<Client> {
+    pub(crate) fn new(conn: &Connection) -> anyhow::Result<Client> {
         let Some(key) = conn.api_key.clone() else {
             bail!("no API key: set ULAK_API_KEY or pass --api-key");
         };
@@ -145,12 +145,12 @@ impl Client {
         Ok(body)
     }
 
-    async fn get(&self, path: &str, query: &[(&str, String)]) -> anyhow::Result<Value> {
+    pub(crate) async fn get(&self, path: &str, query: &[(&str, String)]) -> anyhow::Result<Value> {
         self.send(self.http.get(format!("{}{path}", self.base)).query(query))
             .await
     }
 
-    async fn post(&self, path: &str, body: Value) -> anyhow::Result<Value> {
+    pub(crate) async fn post(&self, path: &str, body: Value) -> anyhow::Result<Value> {
         self.send(self.http.post(format!("{}{path}", self.base)).json(&body))
             .await
     }
@@ -177,6 +177,86 @@ impl Client {
             })
             .and_then(|g| g["id"].as_i64())
             .with_context(|| format!("no group named {group:?}"))
+    }
+}
+
+impl Client {
+    /// Uploads `file` to an import endpoint with its form fields.
+    pub(crate) async fn import(
+        &self,
+        path: &str,
+        file: &std::path::Path,
+        mapping: Option<String>,
+        mode: String,
+        group: Option<i64>,
+    ) -> anyhow::Result<Value> {
+        let bytes =
+            std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+        let name = file
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let mut form = reqwest::multipart::Form::new()
+            .part(
+                "file",
+                reqwest::multipart::Part::bytes(bytes).file_name(name),
+            )
+            .text("mode", mode);
+        if let Some(m) = mapping {
+            form = form.text("mapping", m);
+        }
+        if let Some(g) = group {
+            form = form.text("group_id", g.to_string());
+        }
+        self.send(
+            self.http
+                .post(format!("{}{path}", self.base))
+                .multipart(form),
+        )
+        .await
+    }
+
+    /// Sends a JSON body with `method`.
+    pub(crate) async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Value,
+    ) -> anyhow::Result<Value> {
+        self.send(
+            self.http
+                .request(method, format!("{}{path}", self.base))
+                .json(&body),
+        )
+        .await
+    }
+}
+
+/// Prints an import's outcome and its per-row errors.
+pub(crate) fn print_import(r: &Value, json_out: bool) {
+    if json_out {
+        println!("{r}");
+        return;
+    }
+    let added = r["added_to_group"].as_u64().unwrap_or(0);
+    let grouped = if added > 0 {
+        format!(", {added} already known added to the group")
+    } else {
+        String::new()
+    };
+    println!(
+        "{} rows: {} imported{grouped}, {} skipped",
+        text(&r["rows"]),
+        text(&r["imported"]),
+        text(&r["skipped"])
+    );
+    for e in r["errors"].as_array().into_iter().flatten() {
+        println!(
+            "  row {} ({}): {}",
+            text(&e["row"]),
+            text(&e["column"]),
+            text(&e["reason"])
+        );
     }
 }
 
@@ -212,7 +292,7 @@ impl std::fmt::Display for Refused {
 
 impl std::error::Error for Refused {}
 
-fn run_async(f: impl Future<Output = anyhow::Result<()>>) -> ExitCode {
+pub(crate) fn run_async(f: impl Future<Output = anyhow::Result<()>>) -> ExitCode {
     let result = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -232,7 +312,7 @@ fn run_async(f: impl Future<Output = anyhow::Result<()>>) -> ExitCode {
 }
 
 /// Prints `rows` as an aligned table with `headers`.
-fn table(headers: &[&str], rows: &[Vec<String>]) {
+pub(crate) fn table(headers: &[&str], rows: &[Vec<String>]) {
     let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
     for r in rows {
         for (w, c) in widths.iter_mut().zip(r) {
@@ -253,7 +333,7 @@ fn table(headers: &[&str], rows: &[Vec<String>]) {
     }
 }
 
-fn text(v: &Value) -> String {
+pub(crate) fn text(v: &Value) -> String {
     match v {
         Value::Null => String::new(),
         Value::String(s) => s.clone(),
@@ -323,49 +403,14 @@ pub fn subscribers(args: SubscribersArgs) -> ExitCode {
                 mapping,
                 mode,
             } => {
-                let bytes = std::fs::read(&file)
-                    .with_context(|| format!("cannot read {}", file.display()))?;
-                let name = file
-                    .file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_default();
-                let mut form = reqwest::multipart::Form::new()
-                    .part(
-                        "file",
-                        reqwest::multipart::Part::bytes(bytes).file_name(name),
-                    )
-                    .text("mode", mode);
-                if let Some(m) = mapping {
-                    form = form.text("mapping", m);
-                }
-                if let Some(g) = group {
-                    form = form.text("group_id", c.group_id(&g).await?.to_string());
-                }
+                let group = match group {
+                    Some(g) => Some(c.group_id(&g).await?),
+                    None => None,
+                };
                 let r = c
-                    .send(
-                        c.http
-                            .post(format!("{}/subscribers/import", c.base))
-                            .multipart(form),
-                    )
+                    .import("/subscribers/import", &file, mapping, mode, group)
                     .await?;
-                if json_out {
-                    println!("{r}");
-                } else {
-                    println!(
-                        "{} rows: {} imported, {} skipped",
-                        text(&r["rows"]),
-                        text(&r["imported"]),
-                        text(&r["skipped"])
-                    );
-                    for e in r["errors"].as_array().into_iter().flatten() {
-                        println!(
-                            "  row {} ({}): {}",
-                            text(&e["row"]),
-                            text(&e["column"]),
-                            text(&e["reason"])
-                        );
-                    }
-                }
+                print_import(&r, json_out);
             }
         }
         Ok(())

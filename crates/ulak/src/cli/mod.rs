@@ -3,5 +3,6 @@
 pub mod api;
 pub mod check;
 pub mod count;
+pub mod manage;
 pub mod serve;
 pub mod smpp;
