@@ -29,7 +29,7 @@ use tracing::info;
 use ulak_core::model::{CompanyId, CompanyName, NewCompany};
 
 pub use error::{ImportRowError, StoreError};
-pub use repo::import::{ImportMode, ImportReport};
+pub use repo::import::{CustomerImport, ImportMode, ImportReport, SubscriberImport};
 pub use secret::{SecretBox, SecretError};
 
 /// Result of a store call.

@@ -1,6 +1,7 @@
 //! Imports of subscribers and customer accounts from CSV and XLSX: reading the table, mapping
 //! its columns to fields, and a per-row error report (row number, column, reason).
 
+pub mod pipeline;
 pub mod table;
 
 use std::collections::BTreeMap;
@@ -8,7 +9,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-pub use table::{Format, Table, TableError};
+pub use table::{Format, ReadError, TableError};
 
 /// How invalid rows are treated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize, ToSchema)]
@@ -63,52 +64,39 @@ pub enum MappingError {
     Missing(String),
 }
 
-/// A table's rows as field → value maps, with the file's row number and column names kept
-/// for error reports.
-#[derive(Debug)]
-pub struct Mapped<'t> {
-    table: &'t Table,
+/// Which column feeds which field, worked out from a file's header and a mapping.
+#[derive(Debug, Clone)]
+pub struct Columns {
+    /// Column names, as in the file.
+    header: Vec<String>,
     /// field → column index.
     columns: Vec<(String, usize)>,
 }
 
-impl Mapped<'_> {
-    /// Rows as (row number, field → (column name, value)).
-    pub fn rows(&self) -> impl Iterator<Item = (usize, BTreeMap<&str, (&str, &str)>)> + '_ {
-        self.table.rows.iter().map(|(row, cells)| {
-            let fields = self
-                .columns
-                .iter()
-                .map(|(field, i)| {
-                    let column = self.table.header[*i].as_str();
-                    let value = cells.get(*i).map_or("", String::as_str);
-                    (field.as_str(), (column, value))
-                })
-                .collect();
-            (*row, fields)
-        })
-    }
-
-    /// How many data rows the table has.
-    pub fn len(&self) -> usize {
-        self.table.rows.len()
-    }
-
-    /// Whether the table has no data rows.
-    pub fn is_empty(&self) -> bool {
-        self.table.rows.is_empty()
+impl Columns {
+    /// A row's cells as field → (column name, value).
+    pub fn fields<'a>(&'a self, cells: &'a [String]) -> BTreeMap<&'a str, (&'a str, &'a str)> {
+        self.columns
+            .iter()
+            .map(|(field, i)| {
+                let column = self.header[*i].as_str();
+                let value = cells.get(*i).map_or("", String::as_str);
+                (field.as_str(), (column, value))
+            })
+            .collect()
     }
 }
 
-/// Applies `mapping` to `table`. Fields without a mapping are matched to a column of the same
-/// name (case-insensitive), so a file whose header already uses the field names needs none.
-pub fn map<'t>(
-    table: &'t Table,
+/// Applies `mapping` to a file's `header`. Fields without a mapping are matched to a column
+/// of the same name (case-insensitive), so a file whose header already uses the field names
+/// needs none.
+pub fn map(
+    header: &[String],
     mapping: &Mapping,
     known: &[&str],
     required: &[&str],
-) -> Result<Mapped<'t>, MappingError> {
-    let available = || table.header.join(", ");
+) -> Result<Columns, MappingError> {
+    let available = || header.join(", ");
     let mut columns = Vec::new();
     for (field, column) in &mapping.0 {
         if !known.contains(&field.as_str()) {
@@ -117,8 +105,7 @@ pub fn map<'t>(
                 known: known.join(", "),
             });
         }
-        let i = table
-            .header
+        let i = header
             .iter()
             .position(|h| h == column || h.to_lowercase() == column.to_lowercase())
             .ok_or_else(|| MappingError::UnknownColumn {
@@ -132,7 +119,7 @@ pub fn map<'t>(
         if mapping.0.contains_key(*field) {
             continue;
         }
-        if let Some(i) = table.header.iter().position(|h| h.to_lowercase() == *field) {
+        if let Some(i) = header.iter().position(|h| h.to_lowercase() == *field) {
             columns.push(((*field).to_owned(), i));
         }
     }
@@ -141,7 +128,10 @@ pub fn map<'t>(
             return Err(MappingError::Missing((*field).to_owned()));
         }
     }
-    Ok(Mapped { table, columns })
+    Ok(Columns {
+        header: header.to_vec(),
+        columns,
+    })
 }
 
 /// Reads a customer kind as accounting files write it.
@@ -211,75 +201,29 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
 
-    fn table() -> Table {
-        table::read(
-            Format::Csv,
-            "Ad Soyad;Telefon;name\nAli;0532;x\n".as_bytes(),
-            10,
-        )
-        .unwrap()
-    }
-
-    #[test]
-    fn money_in_turkish_and_english_forms() {
-        for (s, v) in [
-            ("1.234,56", 123_456),
-            ("1,234.56", 123_456),
-            ("120,5", 12_050),
-            ("120.50", 12_050),
-            ("1.234", 123_400),
-            ("1.234.567", 123_456_700),
-            ("-50", -5_000),
-            ("75 TL", 7_500),
-            ("₺ 0,99", 99),
-            ("0", 0),
-        ] {
-            assert_eq!(parse_money(s), Ok(v), "{s}");
-        }
-        for s in [
-            "",
-            "abc",
-            "1,2,3x",
-            "--5",
-            "99999999999999999999",
-            ",",
-            "12.3e4",
-        ] {
-            assert!(parse_money(s).is_err(), "{s}");
-        }
-    }
-
-    #[test]
-    fn phones_and_kinds_in_cells() {
-        assert_eq!(
-            split_phones("0532 111 22 33; 0533 444 55 66 / +90 212 000 00 00"),
-            vec!["0532 111 22 33", "0533 444 55 66", "+90 212 000 00 00"]
-        );
-        assert!(split_phones(" ; ").is_empty());
-        use ulak_core::model::CustomerKind;
-        assert_eq!(parse_customer_kind("Müşteri"), Ok(CustomerKind::Customer));
-        assert_eq!(parse_customer_kind("TEDARİKÇİ"), Ok(CustomerKind::Supplier));
-        assert!(parse_customer_kind("bank").is_err());
+    fn header() -> Vec<String> {
+        vec!["Ad Soyad".into(), "Telefon".into(), "name".into()]
     }
 
     #[test]
     fn mapping_by_name_and_by_column() {
-        let t = table();
+        let h = header();
         let m = Mapping(
             [("phone".to_owned(), "telefon".to_owned())]
                 .into_iter()
                 .collect(),
         );
-        let mapped = map(&t, &m, &["name", "phone", "tckn"], &["phone"]).unwrap();
-        let rows: Vec<_> = mapped.rows().collect();
-        assert_eq!(rows[0].0, 2);
-        assert_eq!(rows[0].1["phone"], ("Telefon", "0532"));
-        assert_eq!(rows[0].1["name"], ("name", "x"));
+        let cols = map(&h, &m, &["name", "phone", "tckn"], &["phone"]).unwrap();
+        let cells = vec!["Ali".to_owned(), "0532".to_owned(), "x".to_owned()];
+        let f = cols.fields(&cells);
+        assert_eq!(f["phone"], ("Telefon", "0532"));
+        assert_eq!(f["name"], ("name", "x"));
+        assert!(!f.contains_key("tckn"));
     }
 
     #[test]
     fn unknown_fields_and_columns_are_named() {
-        let t = table();
+        let t = header();
         let m = Mapping(
             [("fax".to_owned(), "Telefon".to_owned())]
                 .into_iter()

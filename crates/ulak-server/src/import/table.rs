@@ -4,9 +4,10 @@
 //! BOM may lead, and phone numbers typed into Excel come back as floats (905321234567.0).
 //! Each is handled here so the rest of the import sees plain strings.
 
-use std::io::Cursor;
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
 
-use calamine::{Data, Reader, Xlsx, open_workbook_from_rs};
+use calamine::{DataRef, Reader, Xlsx, open_workbook_from_rs};
 
 /// The kind of file uploaded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,35 +61,67 @@ pub enum TableError {
     TooManyRows(usize),
 }
 
-/// A table: header names and rows of cells, with each row's 1-based line number in the file.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Table {
-    /// Column names, trimmed.
-    pub header: Vec<String>,
-    /// (row number in the file, cells); short rows are padded with empty cells.
-    pub rows: Vec<(usize, Vec<String>)>,
+/// Reads a table row by row from `file` without holding it in memory: `on_header` gets the
+/// column names once, then `on_row` every data row as (1-based row number in the file,
+/// cells), short rows padded to the header's width and blank rows left out. Either callback
+/// may stop the reading with its own error. Returns the number of data rows.
+pub fn read_rows<E>(
+    format: Format,
+    file: File,
+    max_rows: usize,
+    on_header: impl FnOnce(&[String]) -> Result<(), E>,
+    mut on_row: impl FnMut(usize, &[String]) -> Result<(), E>,
+) -> Result<usize, ReadError<E>> {
+    let mut header: Option<Vec<String>> = None;
+    let mut on_header = Some(on_header);
+    let mut rows = 0usize;
+    let mut emit = |line: usize, mut cells: Vec<String>| -> Result<(), ReadError<E>> {
+        let Some(h) = &header else {
+            check_header(&cells)?;
+            if let Some(f) = on_header.take() {
+                f(&cells).map_err(ReadError::Stopped)?;
+            }
+            header = Some(cells);
+            return Ok(());
+        };
+        // Trailing blank lines are common in exports; they are not rows.
+        if cells.iter().all(|c| c.is_empty()) {
+            return Ok(());
+        }
+        if rows == max_rows {
+            return Err(TableError::TooManyRows(max_rows).into());
+        }
+        rows += 1;
+        cells.resize(h.len().max(cells.len()), String::new());
+        on_row(line, &cells).map_err(ReadError::Stopped)
+    };
+    match format {
+        Format::Csv => read_csv(file, &mut emit)?,
+        Format::Xlsx => read_xlsx(file, &mut emit)?,
+    }
+    if header.is_none() {
+        return Err(TableError::Empty.into());
+    }
+    Ok(rows)
 }
 
-/// Reads `bytes` as `format`, refusing more than `max_rows` data rows.
-pub fn read(format: Format, bytes: &[u8], max_rows: usize) -> Result<Table, TableError> {
-    let mut table = match format {
-        Format::Csv => read_csv(bytes, max_rows)?,
-        Format::Xlsx => read_xlsx(bytes, max_rows)?,
-    };
-    check_header(&table.header)?;
-    let width = table.header.len();
-    for (_, cells) in &mut table.rows {
-        cells.resize(width.max(cells.len()), String::new());
+/// Why reading stopped: the table, or a callback.
+#[derive(Debug)]
+pub enum ReadError<E> {
+    /// The file is not a readable table.
+    Table(TableError),
+    /// A callback stopped it.
+    Stopped(E),
+}
+
+impl<E> From<TableError> for ReadError<E> {
+    fn from(e: TableError) -> Self {
+        ReadError::Table(e)
     }
-    // Trailing blank lines are common in exports; they are not rows.
-    table
-        .rows
-        .retain(|(_, cells)| cells.iter().any(|c| !c.trim().is_empty()));
-    Ok(table)
 }
 
 fn check_header(header: &[String]) -> Result<(), TableError> {
-    if header.is_empty() {
+    if header.is_empty() || header.iter().all(String::is_empty) {
         return Err(TableError::Empty);
     }
     for (i, name) in header.iter().enumerate() {
@@ -108,125 +141,247 @@ fn check_header(header: &[String]) -> Result<(), TableError> {
     Ok(())
 }
 
-/// UTF-8 (BOM stripped) when valid, else Windows-1254 (Turkish), the other encoding in use.
-fn decode_text(bytes: &[u8]) -> String {
-    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    match std::str::from_utf8(bytes) {
-        Ok(s) => s.to_owned(),
-        Err(_) => encoding_rs::WINDOWS_1254
-            .decode_without_bom_handling(bytes)
-            .0
-            .into_owned(),
+/// How big a piece of the file is read at a time.
+const CHUNK: usize = 64 * 1024;
+
+/// Whether the whole file is UTF-8, checked a piece at a time (a character may straddle
+/// two pieces).
+fn is_utf8(file: &mut File) -> std::io::Result<bool> {
+    let mut buf = vec![0u8; CHUNK];
+    let mut carry = 0usize;
+    loop {
+        let n = file.read(&mut buf[carry..])?;
+        let end = carry + n;
+        if n == 0 {
+            return Ok(carry == 0);
+        }
+        match std::str::from_utf8(&buf[..end]) {
+            Ok(_) => carry = 0,
+            Err(e) if e.error_len().is_none() => {
+                // An incomplete character at the end: keep it for the next piece.
+                let valid = e.valid_up_to();
+                buf.copy_within(valid..end, 0);
+                carry = end - valid;
+            }
+            Err(_) => return Ok(false),
+        }
+    }
+}
+
+/// Windows-1254 (Turkish) bytes read as UTF-8. A single-byte encoding, so any piece of the
+/// input decodes on its own.
+struct Cp1254<R> {
+    inner: R,
+    out: Vec<u8>,
+    pos: usize,
+}
+
+impl<R: Read> Read for Cp1254<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.pos == self.out.len() {
+            let mut raw = vec![0u8; CHUNK];
+            let n = self.inner.read(&mut raw)?;
+            if n == 0 {
+                return Ok(0);
+            }
+            let (text, _) = encoding_rs::WINDOWS_1254.decode_without_bom_handling(&raw[..n]);
+            self.out = text.into_owned().into_bytes();
+            self.pos = 0;
+        }
+        let n = buf.len().min(self.out.len() - self.pos);
+        buf[..n].copy_from_slice(&self.out[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
     }
 }
 
 /// The delimiter of the header line: whichever of `;`, tab and `,` occurs most.
-fn sniff_delimiter(text: &str) -> u8 {
-    let first = text.lines().next().unwrap_or_default();
+fn sniff_delimiter(first_line: &[u8]) -> u8 {
     [b';', b'\t', b',']
         .into_iter()
-        .max_by_key(|&d| (first.bytes().filter(|&b| b == d).count(), d == b','))
+        .max_by_key(|&d| (first_line.iter().filter(|&&b| b == d).count(), d == b','))
         .unwrap_or(b',')
 }
 
-fn read_csv(bytes: &[u8], max_rows: usize) -> Result<Table, TableError> {
-    let text = decode_text(bytes);
-    if text.trim().is_empty() {
-        return Err(TableError::Empty);
+fn io_error(e: std::io::Error) -> TableError {
+    TableError::Csv {
+        row: 0,
+        message: e.to_string(),
     }
-    let mut reader = csv::ReaderBuilder::new()
-        .delimiter(sniff_delimiter(&text))
-        .flexible(true)
-        .has_headers(true)
-        .from_reader(text.as_bytes());
-    let header = reader
-        .headers()
-        .map_err(|e| TableError::Csv {
-            row: 1,
-            message: e.to_string(),
-        })?
-        .iter()
-        .map(|h| h.trim().to_owned())
-        .collect();
-    let mut rows = Vec::new();
-    for record in reader.records() {
-        let record = record.map_err(|e| TableError::Csv {
-            row: e.position().map_or(0, |p| p.line() as usize),
-            message: e.to_string(),
-        })?;
-        if rows.len() == max_rows {
-            return Err(TableError::TooManyRows(max_rows));
-        }
-        let line = record
-            .position()
-            .map_or(rows.len() + 2, |p| p.line() as usize);
-        rows.push((line, record.iter().map(|c| c.trim().to_owned()).collect()));
-    }
-    Ok(Table { header, rows })
 }
 
-fn read_xlsx(bytes: &[u8], max_rows: usize) -> Result<Table, TableError> {
-    let mut book: Xlsx<_> = open_workbook_from_rs(Cursor::new(bytes))
-        .map_err(|e: calamine::XlsxError| TableError::Xlsx(e.to_string()))?;
-    let range = book
-        .worksheet_range_at(0)
-        .ok_or_else(|| TableError::Xlsx("the workbook has no sheet".to_owned()))?
-        .map_err(|e| TableError::Xlsx(e.to_string()))?;
-    let (first_row, _) = range.start().unwrap_or((0, 0));
-    let mut lines = range.rows();
-    let header = lines
+fn read_csv<E>(
+    mut file: File,
+    emit: &mut impl FnMut(usize, Vec<String>) -> Result<(), ReadError<E>>,
+) -> Result<(), ReadError<E>> {
+    // UTF-8 (BOM skipped) when the whole file is valid UTF-8, else Windows-1254, the other
+    // encoding Turkish exports use.
+    let utf8 = is_utf8(&mut file).map_err(io_error)?;
+    file.seek(SeekFrom::Start(0)).map_err(io_error)?;
+    let mut head = vec![0u8; CHUNK];
+    let n = file.read(&mut head).map_err(io_error)?;
+    head.truncate(n);
+    let bom = usize::from(head.starts_with(b"\xEF\xBB\xBF")) * 3;
+    let first_line = head[bom..]
+        .split(|&b| b == b'\n')
         .next()
-        .ok_or(TableError::Empty)?
-        .iter()
-        .map(|c| cell_text(c).trim().to_owned())
-        .collect();
-    let mut rows = Vec::new();
-    for (i, line) in lines.enumerate() {
-        if rows.len() == max_rows {
-            return Err(TableError::TooManyRows(max_rows));
+        .unwrap_or_default();
+    let delimiter = sniff_delimiter(first_line);
+    file.seek(SeekFrom::Start(bom as u64)).map_err(io_error)?;
+    let input: Box<dyn Read> = if utf8 {
+        Box::new(std::io::BufReader::with_capacity(CHUNK, file))
+    } else {
+        Box::new(Cp1254 {
+            inner: file,
+            out: Vec::new(),
+            pos: 0,
+        })
+    };
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(delimiter)
+        .flexible(true)
+        .has_headers(false)
+        .from_reader(input);
+    let mut record = csv::StringRecord::new();
+    loop {
+        match reader.read_record(&mut record) {
+            Ok(false) => return Ok(()),
+            Ok(true) => {
+                let line = record.position().map_or(0, |p| p.line() as usize);
+                emit(line, record.iter().map(|c| c.trim().to_owned()).collect())?;
+            }
+            Err(e) => {
+                return Err(TableError::Csv {
+                    row: e.position().map_or(0, |p| p.line() as usize),
+                    message: e.to_string(),
+                }
+                .into());
+            }
         }
-        // Row numbers as Excel shows them: 1-based, the header is the first.
-        let row = first_row as usize + i + 2;
-        rows.push((
-            row,
-            line.iter()
-                .map(|c| cell_text(c).trim().to_owned())
-                .collect(),
-        ));
     }
-    Ok(Table { header, rows })
+}
+
+fn read_xlsx<E>(
+    file: File,
+    emit: &mut impl FnMut(usize, Vec<String>) -> Result<(), ReadError<E>>,
+) -> Result<(), ReadError<E>> {
+    let xlsx = |e: calamine::XlsxError| TableError::Xlsx(e.to_string());
+    let mut book: Xlsx<_> = open_workbook_from_rs(std::io::BufReader::new(file)).map_err(xlsx)?;
+    let sheet = book
+        .sheet_names()
+        .first()
+        .cloned()
+        .ok_or_else(|| TableError::Xlsx("the workbook has no sheet".to_owned()))?;
+    // Cells come in sheet order; a row is complete when the next one starts. Only the
+    // shared strings table is held whole (the format requires it), never the sheet.
+    let mut cells = book.worksheet_cells_reader(&sheet).map_err(xlsx)?;
+    let mut current: Option<(u32, Vec<String>)> = None;
+    while let Some(cell) = cells.next_cell().map_err(xlsx)? {
+        let (row, col) = cell.get_position();
+        let text = cell_text(cell.get_value()).trim().to_owned();
+        if current.as_ref().is_some_and(|(r, _)| *r != row)
+            && let Some((r, done)) = current.take()
+        {
+            // Row numbers as Excel shows them: 1-based.
+            emit(r as usize + 1, done)?;
+        }
+        let (_, line) = current.get_or_insert_with(|| (row, Vec::new()));
+        let col = col as usize;
+        if col >= 16_384 {
+            return Err(TableError::Xlsx("a cell beyond column XFD".to_owned()).into());
+        }
+        if line.len() <= col {
+            line.resize(col + 1, String::new());
+        }
+        line[col] = text;
+    }
+    if let Some((r, done)) = current {
+        emit(r as usize + 1, done)?;
+    }
+    Ok(())
 }
 
 /// A cell as text; whole floats lose their ".0" so phone numbers stay digits.
-fn cell_text(cell: &Data) -> String {
+fn cell_text(cell: &DataRef<'_>) -> String {
     match cell {
-        Data::Empty => String::new(),
-        Data::String(s) => s.clone(),
-        Data::Int(i) => i.to_string(),
-        Data::Float(f) if f.fract() == 0.0 && f.abs() < 1e15 => format!("{f:.0}"),
-        Data::Float(f) => f.to_string(),
-        Data::Bool(b) => b.to_string(),
-        other => other.to_string(),
+        DataRef::Empty => String::new(),
+        DataRef::String(s) => s.clone(),
+        DataRef::SharedString(s) => (*s).to_owned(),
+        DataRef::Int(i) => i.to_string(),
+        DataRef::Float(f) if f.fract() == 0.0 && f.abs() < 1e15 => format!("{f:.0}"),
+        DataRef::Float(f) => f.to_string(),
+        DataRef::Bool(b) => b.to_string(),
+        DataRef::DateTime(d) => d.to_string(),
+        DataRef::DateTimeIso(s) | DataRef::DurationIso(s) => s.clone(),
+        DataRef::Error(e) => e.to_string(),
     }
 }
 
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
+    use std::io::Write;
+
     use super::*;
+
+    type Rows = Vec<(usize, Vec<String>)>;
+
+    /// The header and rows of `bytes` read as `format`.
+    fn read(format: Format, bytes: &[u8], max: usize) -> Result<(Vec<String>, Rows), TableError> {
+        let mut f = tempfile::tempfile().unwrap();
+        f.write_all(bytes).unwrap();
+        f.seek(SeekFrom::Start(0)).unwrap();
+        let mut header = Vec::new();
+        let mut rows = Vec::new();
+        let n = read_rows::<()>(
+            format,
+            f,
+            max,
+            |h| {
+                header = h.to_vec();
+                Ok(())
+            },
+            |line, cells| {
+                rows.push((line, cells.to_vec()));
+                Ok(())
+            },
+        )
+        .map_err(|e| match e {
+            ReadError::Table(t) => t,
+            ReadError::Stopped(()) => unreachable!(),
+        })?;
+        assert_eq!(n, rows.len());
+        Ok((header, rows))
+    }
 
     #[test]
     fn semicolon_bom_and_turkish_encoding() {
         let utf8 = "\u{FEFF}Ad Soyad;Telefon\nŞule Işık;0532 123 45 67\n\n";
-        let t = read(Format::Csv, utf8.as_bytes(), 10).unwrap();
-        assert_eq!(t.header, vec!["Ad Soyad", "Telefon"]);
+        let (h, rows) = read(Format::Csv, utf8.as_bytes(), 10).unwrap();
+        assert_eq!(h, vec!["Ad Soyad", "Telefon"]);
         assert_eq!(
-            t.rows,
+            rows,
             vec![(2, vec!["Şule Işık".to_owned(), "0532 123 45 67".to_owned()])]
         );
         let (cp1254, _, _) = encoding_rs::WINDOWS_1254.encode("Ad;Tel\nŞule Işık;5321234567\n");
-        let t = read(Format::Csv, &cp1254, 10).unwrap();
-        assert_eq!(t.rows[0].1[0], "Şule Işık");
+        let (_, rows) = read(Format::Csv, &cp1254, 10).unwrap();
+        assert_eq!(rows[0].1[0], "Şule Işık");
+    }
+
+    #[test]
+    fn long_files_keep_characters_across_pieces() {
+        // Multi-byte characters straddle the 64 KiB pieces of the UTF-8 check.
+        let mut csv = String::from("ad,telefon\n");
+        for i in 0..20_000 {
+            csv.push_str(&format!("Çağrı Öztürk {i},0532{i:07}\n"));
+        }
+        let (_, rows) = read(Format::Csv, csv.as_bytes(), 100_000).unwrap();
+        assert_eq!(rows.len(), 20_000);
+        assert_eq!(rows[19_999].1[0], "Çağrı Öztürk 19999");
+        assert_eq!(rows[19_999].0, 20_001);
+        let (cp, _, _) = encoding_rs::WINDOWS_1254.encode(&csv);
+        let (_, rows) = read(Format::Csv, &cp, 100_000).unwrap();
+        assert_eq!(rows[12_345].1[0], "Çağrı Öztürk 12345");
     }
 
     #[test]
@@ -251,9 +406,40 @@ mod tests {
     }
 
     #[test]
+    fn xlsx_rows_are_streamed_with_excel_row_numbers() {
+        let mut book = rust_xlsxwriter::Workbook::new();
+        let sheet = book.add_worksheet();
+        sheet.write_string(1, 0, "Ad").unwrap();
+        sheet.write_string(1, 2, "Telefon").unwrap();
+        sheet.write_string(1, 1, "Not").unwrap();
+        sheet.write_string(2, 0, "Ayşe").unwrap();
+        sheet.write_number(2, 2, 905_321_234_567.0).unwrap();
+        sheet.write_string(4, 2, "05421234567").unwrap();
+        let bytes = book.save_to_buffer().unwrap();
+        let (h, rows) = read(Format::Xlsx, &bytes, 10).unwrap();
+        assert_eq!(h, vec!["Ad", "Not", "Telefon"]);
+        assert_eq!(
+            rows,
+            vec![
+                (
+                    3,
+                    vec!["Ayşe".to_owned(), String::new(), "905321234567".to_owned()]
+                ),
+                (
+                    5,
+                    vec![String::new(), String::new(), "05421234567".to_owned()]
+                ),
+            ]
+        );
+    }
+
+    #[test]
     fn whole_floats_lose_their_fraction() {
-        assert_eq!(cell_text(&Data::Float(905_321_234_567.0)), "905321234567");
-        assert_eq!(cell_text(&Data::Float(12.5)), "12.5");
-        assert_eq!(cell_text(&Data::Int(42)), "42");
+        assert_eq!(
+            cell_text(&DataRef::Float(905_321_234_567.0)),
+            "905321234567"
+        );
+        assert_eq!(cell_text(&DataRef::Float(12.5)), "12.5");
+        assert_eq!(cell_text(&DataRef::Int(42)), "42");
     }
 }

@@ -15,6 +15,7 @@ use utoipa_axum::routes;
 
 use crate::auth::Caller;
 use crate::error::{ApiError, Problem};
+use crate::import::pipeline::{self, Fields, FileError};
 use crate::import::{self, Format, Mapping, Mode, RowError};
 use crate::startup::AppState;
 
@@ -36,7 +37,7 @@ const CUSTOMER_FIELDS: &[&str] = &[
 
 /// The multipart form of an import.
 #[derive(Debug, ToSchema)]
-#[allow(dead_code)] // documents the form; the handler reads the parts as they stream in
+#[allow(dead_code)] // documents the form; the handler streams the parts (the file to disk)
 pub struct ImportForm {
     /// The CSV (`,` `;` or tab separated; UTF-8 or Windows-1254) or XLSX file; first row is the header.
     #[schema(format = Binary, content_media_type = "application/octet-stream")]
@@ -65,8 +66,10 @@ pub struct ImportResult {
     pub added_to_group: u64,
     /// Rows neither imported nor added to the group.
     pub skipped: usize,
-    /// Why, per row (row numbers as in the file, the header being row 1).
+    /// Why, per row (row numbers as in the file, the header being row 1); at most 10,000.
     pub errors: Vec<RowError>,
+    /// Row errors beyond the 10,000 listed.
+    pub errors_omitted: usize,
     /// The mode applied.
     pub mode: Mode,
 }
@@ -78,27 +81,50 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(import_customers))
 }
 
+/// The read form: the file spooled to disk, and the other fields.
 #[derive(Default)]
 struct Form {
-    file: Option<(Option<String>, Vec<u8>)>,
+    file: Option<(Option<String>, std::fs::File)>,
     mapping: Mapping,
     mode: Mode,
     group_id: Option<i64>,
 }
 
-async fn read_form(mut multipart: Multipart) -> Result<Form, ApiError> {
+/// A multipart error as a problem: 413 when the body is over the limit, else 400.
+fn multipart_error(e: axum::extract::multipart::MultipartError) -> ApiError {
+    if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::TooLarge(e.body_text())
+    } else {
+        ApiError::BadRequest(e.body_text())
+    }
+}
+
+/// Reads the form; the file goes to a temporary file in `spool_dir` as it arrives (never
+/// whole in memory), which is deleted when dropped.
+async fn read_form(
+    mut multipart: Multipart,
+    spool_dir: &std::path::Path,
+) -> Result<Form, ApiError> {
+    use tokio::io::AsyncWriteExt;
     let mut form = Form::default();
-    let bad = |e: axum::extract::multipart::MultipartError| ApiError::BadRequest(e.body_text());
-    while let Some(field) = multipart.next_field().await.map_err(bad)? {
+    while let Some(mut field) = multipart.next_field().await.map_err(multipart_error)? {
         let name = field.name().unwrap_or_default().to_owned();
         match name.as_str() {
             "file" => {
                 let ct = field.content_type().map(str::to_owned);
-                let bytes = field.bytes().await.map_err(bad)?;
-                form.file = Some((ct, bytes.to_vec()));
+                let spool = tempfile::tempfile_in(spool_dir)
+                    .map_err(|e| ApiError::Internal(format!("cannot spool the upload: {e}")))?;
+                let mut out = tokio::fs::File::from_std(spool);
+                let write =
+                    |e: std::io::Error| ApiError::Internal(format!("spooling the upload: {e}"));
+                while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
+                    out.write_all(&chunk).await.map_err(write)?;
+                }
+                out.flush().await.map_err(write)?;
+                form.file = Some((ct, out.into_std().await));
             }
             "mapping" => {
-                let text = field.text().await.map_err(bad)?;
+                let text = field.text().await.map_err(multipart_error)?;
                 if !text.trim().is_empty() {
                     let map: BTreeMap<String, String> =
                         serde_json::from_str(&text).map_err(|e| {
@@ -108,7 +134,7 @@ async fn read_form(mut multipart: Multipart) -> Result<Form, ApiError> {
                 }
             }
             "mode" => {
-                let text = field.text().await.map_err(bad)?;
+                let text = field.text().await.map_err(multipart_error)?;
                 form.mode = match text.trim() {
                     "" | "all-or-nothing" => Mode::AllOrNothing,
                     "skip-invalid" => Mode::SkipInvalid,
@@ -121,7 +147,7 @@ async fn read_form(mut multipart: Multipart) -> Result<Form, ApiError> {
                 };
             }
             "group_id" => {
-                let text = field.text().await.map_err(bad)?;
+                let text = field.text().await.map_err(multipart_error)?;
                 let id = text
                     .trim()
                     .parse::<i64>()
@@ -132,6 +158,60 @@ async fn read_form(mut multipart: Multipart) -> Result<Form, ApiError> {
         }
     }
     Ok(form)
+}
+
+/// The spooled file rewound, with its format (from the content type or the first bytes).
+fn open_file(
+    file: Option<(Option<String>, std::fs::File)>,
+) -> Result<(Format, std::fs::File), ApiError> {
+    use std::io::{Read, Seek, SeekFrom};
+    let (content_type, mut f) =
+        file.ok_or_else(|| ApiError::field("file", "the form has no file"))?;
+    let io = |e: std::io::Error| ApiError::Internal(format!("reading the spooled upload: {e}"));
+    f.seek(SeekFrom::Start(0)).map_err(io)?;
+    let mut magic = [0u8; 4];
+    let n = f.read(&mut magic).map_err(io)?;
+    f.seek(SeekFrom::Start(0)).map_err(io)?;
+    Ok((Format::detect(content_type.as_deref(), &magic[..n]), f))
+}
+
+/// A file-level failure as a 422 on `file` or `mapping`.
+fn file_error(e: FileError) -> ApiError {
+    match e {
+        FileError::Mapping(m) => ApiError::field("mapping", m.to_string()),
+        FileError::Table(t) => ApiError::field("file", t.to_string()),
+        FileError::Stopped => ApiError::Internal("the import stopped".to_owned()),
+    }
+}
+
+/// The attributes a row's `attr.*` fields give.
+fn attributes(fields: &Fields<'_>) -> BTreeMap<String, String> {
+    fields
+        .iter()
+        .filter_map(|(f, (_, v))| {
+            f.strip_prefix("attr.")
+                .map(|a| (a.to_owned(), (*v).to_owned()))
+        })
+        .filter(|(_, v)| !v.is_empty())
+        .collect()
+}
+
+/// A domain validation failure as row errors, under the file's column names.
+fn row_errors(
+    row: usize,
+    fields: &Fields<'_>,
+    v: ulak_core::model::ValidationErrors,
+) -> Vec<RowError> {
+    v.0.into_iter()
+        .map(|f| {
+            let field = f.field.split(['.', '[']).next().unwrap_or(&f.field);
+            RowError {
+                row,
+                column: fields.get(field).map_or(field, |(c, _)| *c).to_owned(),
+                reason: f.message,
+            }
+        })
+        .collect()
 }
 
 /// Imports subscribers from CSV or XLSX.
@@ -150,128 +230,109 @@ async fn import_subscribers(
 ) -> Result<JsonOut<ImportResult>, ImportError> {
     caller.require(Role::Operator)?;
     let multipart = multipart.map_err(|r| ApiError::BadRequest(r.body_text()))?;
-    let form = read_form(multipart).await?;
+    let form = read_form(multipart, &state.settings().data_dir).await?;
     let country = caller.country(&state).await?;
-    let group = match form.group_id {
-        Some(id) => Some(
-            state
-                .store()
-                .get_group(caller.company, GroupId(id))
-                .await
-                .map_err(ApiError::from)?
-                .ok_or(ApiError::NotFound)?
-                .id,
-        ),
-        None => None,
-    };
-    let table = read_table(form.file)?;
-    let known = known_fields(SUBSCRIBER_FIELDS, &form.mapping);
-    let known_refs: Vec<&str> = known.iter().map(String::as_str).collect();
-    let mapped = import::map(&table, &form.mapping, &known_refs, &["phone"])
-        .map_err(|e| ApiError::field("mapping", e.to_string()))?;
-
-    let mut errors = Vec::new();
-    let mut rows = Vec::with_capacity(mapped.len());
-    let mut row_numbers = Vec::with_capacity(mapped.len());
-    for (row, fields) in mapped.rows() {
-        let get = |f: &str| fields.get(f).map(|(_, v)| *v);
-        let column = |f: &str| fields.get(f).map_or(f, |(c, _)| *c).to_owned();
-        let attributes: BTreeMap<String, String> = fields
-            .iter()
-            .filter_map(|(f, (_, v))| {
-                f.strip_prefix("attr.")
-                    .map(|a| (a.to_owned(), (*v).to_owned()))
-            })
-            .filter(|(_, v)| !v.is_empty())
-            .collect();
-        let consent = match get("consent").map(str::trim) {
-            None | Some("") => Ok(Consent::Unknown),
-            Some(c) => parse_consent(c),
-        };
-        let consent = match consent {
-            Ok(c) => c,
-            Err(reason) => {
-                errors.push(RowError {
-                    row,
-                    column: column("consent"),
-                    reason,
-                });
-                continue;
-            }
-        };
-        let name = get("name").unwrap_or_default();
-        let tckn = get("tckn").filter(|t| !t.trim().is_empty());
-        match NewSubscriber::new(
-            name,
-            get("phone").unwrap_or_default(),
-            country,
-            tckn,
-            attributes,
-            consent,
-        ) {
-            Ok(s) => {
-                rows.push(s);
-                row_numbers.push(row);
-            }
-            Err(v) => errors.extend(v.0.into_iter().map(|f| RowError {
-                row,
-                column: column(f.field.split('.').next().unwrap_or(&f.field)),
-                reason: f.message,
-            })),
-        }
-    }
-    let total = mapped.len();
-    if form.mode == Mode::AllOrNothing && !errors.is_empty() {
-        let keys = rows.iter().map(|r| r.phone.e164());
-        errors.extend(batch_duplicates(keys, &row_numbers, SUBSCRIBER_KEY));
-        errors.sort_by_key(|e| e.row);
-        return Err(ImportError::Rejected(ImportRejected::new(total, errors)));
-    }
-    let mode = match form.mode {
-        Mode::AllOrNothing => ImportMode::AllOrNothing,
-        Mode::SkipInvalid => ImportMode::SkipInvalid,
-    };
-    let report = match state
+    let (format, file) = open_file(form.file)?;
+    let group = form.group_id.map(GroupId);
+    let mut session = state
         .store()
-        .import_subscribers(caller.company, rows, mode, group)
+        .begin_subscriber_import(caller.company, group)
         .await
-    {
-        Ok(r) => r,
-        Err(ulak_store::StoreError::ImportRejected { rows: rejected }) => {
-            errors.extend(
-                rejected
-                    .iter()
-                    .map(|r| store_row_error(r, &row_numbers, SUBSCRIBER_KEY)),
-            );
-            errors.sort_by_key(|e| e.row);
-            return Err(ImportError::Rejected(ImportRejected::new(total, errors)));
-        }
-        Err(e) => return Err(ApiError::from(e).into()),
-    };
-    errors.extend(
-        report
-            .rejected
-            .iter()
-            .map(|r| store_row_error(r, &row_numbers, SUBSCRIBER_KEY)),
+        .map_err(ApiError::from)?;
+    let (mut batches, reader) = pipeline::stream(
+        format,
+        file,
+        form.mapping.clone(),
+        known_fields(SUBSCRIBER_FIELDS, &form.mapping),
+        &["phone"],
+        MAX_ROWS,
+        move |row, fields| {
+            let get = |f: &str| fields.get(f).map(|(_, v)| *v);
+            let column = |f: &str| fields.get(f).map_or(f, |(c, _)| *c).to_owned();
+            let consent = match get("consent").map(str::trim) {
+                None | Some("") => Consent::Unknown,
+                Some(c) => parse_consent(c).map_err(|reason| {
+                    vec![RowError {
+                        row,
+                        column: column("consent"),
+                        reason,
+                    }]
+                })?,
+            };
+            NewSubscriber::new(
+                get("name").unwrap_or_default(),
+                get("phone").unwrap_or_default(),
+                country,
+                get("tckn").filter(|t| !t.trim().is_empty()),
+                attributes(fields),
+                consent,
+            )
+            .map_err(|v| row_errors(row, fields, v))
+        },
     );
-    errors.sort_by_key(|e| e.row);
-    Ok(JsonOut(ImportResult {
-        rows: total,
-        imported: report.inserted,
-        added_to_group: report.grouped_existing,
-        skipped: total.saturating_sub((report.inserted + report.grouped_existing) as usize),
-        errors,
-        mode: form.mode,
-    }))
+    while let Some(batch) = batches.recv().await {
+        session.push(batch).await.map_err(ApiError::from)?;
+    }
+    let parsed = match reader.await {
+        Ok(Ok(p)) => p,
+        Ok(Err(e)) => {
+            session.abort().await.map_err(ApiError::from)?;
+            return Err(file_error(e).into());
+        }
+        Err(e) => return Err(ApiError::Internal(format!("import reader: {e}")).into()),
+    };
+    let outcome = if form.mode == Mode::AllOrNothing && !parsed.errors.is_empty() {
+        Err(session.abort().await.map_err(ApiError::from)?.rejected)
+    } else {
+        let mode = match form.mode {
+            Mode::AllOrNothing => ImportMode::AllOrNothing,
+            Mode::SkipInvalid => ImportMode::SkipInvalid,
+        };
+        match session.finish(mode).await {
+            Ok(r) => Ok(r),
+            Err(ulak_store::StoreError::ImportRejected { rows }) => Err(rows),
+            Err(e) => return Err(ApiError::from(e).into()),
+        }
+    };
+    respond(parsed, outcome, form.mode, SUBSCRIBER_KEY)
 }
 
-/// Reads the uploaded file as a table; a missing or unreadable file is a 422 on `file`.
-fn read_table(file: Option<(Option<String>, Vec<u8>)>) -> Result<import::Table, ApiError> {
-    let (content_type, bytes) =
-        file.ok_or_else(|| ApiError::field("file", "the form has no file"))?;
-    let format = Format::detect(content_type.as_deref(), &bytes);
-    import::table::read(format, &bytes, MAX_ROWS)
-        .map_err(|e| ApiError::field("file", e.to_string()))
+/// The answer to an import: the result, or the rejection listing every problem.
+fn respond(
+    parsed: pipeline::Parsed,
+    outcome: Result<ulak_store::ImportReport, Vec<ulak_store::ImportRowError>>,
+    mode: Mode,
+    key: KeyNames,
+) -> Result<JsonOut<ImportResult>, ImportError> {
+    let mut errors = parsed.errors;
+    let (report, rejected) = match outcome {
+        Ok(mut r) => {
+            let rejected = std::mem::take(&mut r.rejected);
+            (Some(r), rejected)
+        }
+        Err(rejected) => (None, rejected),
+    };
+    for r in &rejected {
+        errors.push(store_row_error(r, key));
+    }
+    let errors = errors.finish();
+    let Some(report) = report else {
+        return Err(ImportError::Rejected(Box::new(ImportRejected::new(
+            parsed.rows,
+            errors,
+        ))));
+    };
+    Ok(JsonOut(ImportResult {
+        rows: parsed.rows,
+        imported: report.inserted,
+        added_to_group: report.grouped_existing,
+        skipped: parsed
+            .rows
+            .saturating_sub((report.inserted + report.grouped_existing) as usize),
+        errors: errors.list,
+        errors_omitted: errors.omitted,
+        mode,
+    }))
 }
 
 /// The fields an import takes: its own plus the `attr.*` names the mapping brings.
@@ -305,45 +366,15 @@ const SUBSCRIBER_KEY: KeyNames = ("phone", "phone", "a subscriber");
 /// Customer accounts are unique by code.
 const CUSTOMER_KEY: KeyNames = ("code", "code", "a customer account");
 
-/// Repeats of a unique key among the valid rows, so that an import refused for invalid rows
-/// also names its duplicates at once (the store finds them only when it gets to run).
-fn batch_duplicates<'a>(
-    keys: impl Iterator<Item = &'a str>,
-    row_numbers: &[usize],
-    (column, what, _): KeyNames,
-) -> Vec<RowError> {
-    let mut first = std::collections::HashMap::new();
-    let mut out = Vec::new();
-    for (i, key) in keys.enumerate() {
-        let row = row_numbers.get(i).copied().unwrap_or(0);
-        match first.get(key) {
-            Some(f) => out.push(RowError {
-                row,
-                column: column.to_owned(),
-                reason: format!("the same {what} as row {f}"),
-            }),
-            None => {
-                first.insert(key, row);
-            }
-        }
-    }
-    out
-}
-
-/// A row the store refused, as a row error with the file's row number.
-fn store_row_error(
-    r: &ulak_store::ImportRowError,
-    row_numbers: &[usize],
-    (column, what, owner): KeyNames,
-) -> RowError {
-    let row = row_numbers.get(r.index).copied().unwrap_or(0);
-    let reason = match (r.reason, r.first_index.and_then(|i| row_numbers.get(i))) {
+/// A row the store refused (its index is the file's row number), as a row error.
+fn store_row_error(r: &ulak_store::ImportRowError, (column, what, owner): KeyNames) -> RowError {
+    let reason = match (r.reason, r.first_index) {
         ("duplicate_in_batch", Some(first)) => format!("the same {what} as row {first}"),
         ("exists", _) => format!("{owner} with this {what} already exists"),
         (other, _) => other.to_owned(),
     };
     RowError {
-        row,
+        row: r.index,
         column: column.to_owned(),
         reason,
     }
@@ -365,134 +396,102 @@ async fn import_customers(
 ) -> Result<JsonOut<ImportResult>, ImportError> {
     caller.require(Role::Operator)?;
     let multipart = multipart.map_err(|r| ApiError::BadRequest(r.body_text()))?;
-    let form = read_form(multipart).await?;
+    let form = read_form(multipart, &state.settings().data_dir).await?;
     if form.group_id.is_some() {
         return Err(ApiError::field("group_id", "customer accounts have no groups").into());
     }
     let country = caller.country(&state).await?;
-    let table = read_table(form.file)?;
-    let known = known_fields(CUSTOMER_FIELDS, &form.mapping);
-    let known_refs: Vec<&str> = known.iter().map(String::as_str).collect();
-    let mapped = import::map(
-        &table,
-        &form.mapping,
-        &known_refs,
-        &["code", "title", "phones"],
-    )
-    .map_err(|e| ApiError::field("mapping", e.to_string()))?;
-
-    let mut errors = Vec::new();
-    let mut rows = Vec::with_capacity(mapped.len());
-    let mut row_numbers = Vec::with_capacity(mapped.len());
-    for (row, fields) in mapped.rows() {
-        let get = |f: &str| fields.get(f).map(|(_, v)| v.trim());
-        let column = |f: &str| fields.get(f).map_or(f, |(c, _)| *c).to_owned();
-        let mut bad = |field: &str, reason: String| {
-            errors.push(RowError {
-                row,
-                column: column(field),
-                reason,
-            })
-        };
-        let kind = match get("kind").unwrap_or_default() {
-            "" => Some(CustomerKind::Customer),
-            k => import::parse_customer_kind(k)
-                .map_err(|r| bad("kind", r))
-                .ok(),
-        };
-        let balance = match (get("balance_minor"), get("balance")) {
-            (Some(m), _) if !m.is_empty() => m
-                .parse::<i64>()
-                .map_err(|_| {
-                    bad(
-                        "balance_minor",
-                        format!("{m:?} is not a whole number of kuruş"),
-                    )
-                })
-                .ok(),
-            (_, Some(b)) if !b.is_empty() => {
-                import::parse_money(b).map_err(|r| bad("balance", r)).ok()
-            }
-            _ => Some(0),
-        };
-        let (Some(kind), Some(balance)) = (kind, balance) else {
-            continue;
-        };
-        let attributes: BTreeMap<String, String> = fields
-            .iter()
-            .filter_map(|(f, (_, v))| {
-                f.strip_prefix("attr.")
-                    .map(|a| (a.to_owned(), (*v).to_owned()))
-            })
-            .filter(|(_, v)| !v.is_empty())
-            .collect();
-        let phones = import::split_phones(get("phones").unwrap_or_default());
-        match NewCustomerAccount::new(
-            get("code").unwrap_or_default(),
-            get("title").unwrap_or_default(),
-            kind,
-            &phones,
-            country,
-            balance,
-            attributes,
-        ) {
-            Ok(c) => {
-                rows.push(c);
-                row_numbers.push(row);
-            }
-            Err(v) => errors.extend(v.0.into_iter().map(|f| {
-                let field = f.field.split(['.', '[']).next().unwrap_or(&f.field);
-                RowError {
-                    row,
-                    column: fields.get(field).map_or(field, |(c, _)| *c).to_owned(),
-                    reason: f.message,
-                }
-            })),
-        }
-    }
-    let total = mapped.len();
-    if form.mode == Mode::AllOrNothing && !errors.is_empty() {
-        let keys = rows.iter().map(|r| r.code.as_str());
-        errors.extend(batch_duplicates(keys, &row_numbers, CUSTOMER_KEY));
-        errors.sort_by_key(|e| e.row);
-        return Err(ImportError::Rejected(ImportRejected::new(total, errors)));
-    }
-    let mode = match form.mode {
-        Mode::AllOrNothing => ImportMode::AllOrNothing,
-        Mode::SkipInvalid => ImportMode::SkipInvalid,
-    };
-    let report = match state
+    let (format, file) = open_file(form.file)?;
+    let mut session = state
         .store()
-        .import_customer_accounts(caller.company, rows, mode)
+        .begin_customer_import(caller.company)
         .await
-    {
-        Ok(r) => r,
-        Err(ulak_store::StoreError::ImportRejected { rows: rejected }) => {
-            errors.extend(
-                rejected
-                    .iter()
-                    .map(|r| store_row_error(r, &row_numbers, CUSTOMER_KEY)),
-            );
-            errors.sort_by_key(|e| e.row);
-            return Err(ImportError::Rejected(ImportRejected::new(total, errors)));
-        }
-        Err(e) => return Err(ApiError::from(e).into()),
-    };
-    errors.extend(
-        report
-            .rejected
-            .iter()
-            .map(|r| store_row_error(r, &row_numbers, CUSTOMER_KEY)),
+        .map_err(ApiError::from)?;
+    let (mut batches, reader) = pipeline::stream(
+        format,
+        file,
+        form.mapping.clone(),
+        known_fields(CUSTOMER_FIELDS, &form.mapping),
+        &["code", "title", "phones"],
+        MAX_ROWS,
+        move |row, fields| customer_row(row, fields, country),
     );
-    errors.sort_by_key(|e| e.row);
-    Ok(JsonOut(ImportResult {
-        rows: total,
-        imported: report.inserted,
-        added_to_group: 0,
-        skipped: total.saturating_sub(report.inserted as usize),
-        errors,
-        mode: form.mode,
-    }))
+    while let Some(batch) = batches.recv().await {
+        session.push(batch).await.map_err(ApiError::from)?;
+    }
+    let parsed = match reader.await {
+        Ok(Ok(p)) => p,
+        Ok(Err(e)) => {
+            session.abort().await.map_err(ApiError::from)?;
+            return Err(file_error(e).into());
+        }
+        Err(e) => return Err(ApiError::Internal(format!("import reader: {e}")).into()),
+    };
+    let outcome = if form.mode == Mode::AllOrNothing && !parsed.errors.is_empty() {
+        Err(session.abort().await.map_err(ApiError::from)?.rejected)
+    } else {
+        let mode = match form.mode {
+            Mode::AllOrNothing => ImportMode::AllOrNothing,
+            Mode::SkipInvalid => ImportMode::SkipInvalid,
+        };
+        match session.finish(mode).await {
+            Ok(r) => Ok(r),
+            Err(ulak_store::StoreError::ImportRejected { rows }) => Err(rows),
+            Err(e) => return Err(ApiError::from(e).into()),
+        }
+    };
+    respond(parsed, outcome, form.mode, CUSTOMER_KEY)
+}
+
+/// One customer account row, or its errors.
+fn customer_row(
+    row: usize,
+    fields: &Fields<'_>,
+    country: ulak_core::CountryType,
+) -> Result<NewCustomerAccount, Vec<RowError>> {
+    let get = |f: &str| fields.get(f).map(|(_, v)| v.trim());
+    let column = |f: &str| fields.get(f).map_or(f, |(c, _)| *c).to_owned();
+    let mut errors = Vec::new();
+    let mut bad = |field: &str, reason: String| {
+        errors.push(RowError {
+            row,
+            column: column(field),
+            reason,
+        })
+    };
+    let kind = match get("kind").unwrap_or_default() {
+        "" => Some(CustomerKind::Customer),
+        k => import::parse_customer_kind(k)
+            .map_err(|r| bad("kind", r))
+            .ok(),
+    };
+    let balance = match (get("balance_minor"), get("balance")) {
+        (Some(m), _) if !m.is_empty() => m
+            .parse::<i64>()
+            .map_err(|_| {
+                bad(
+                    "balance_minor",
+                    format!("{m:?} is not a whole number of kuruş"),
+                )
+            })
+            .ok(),
+        (_, Some(b)) if !b.is_empty() => import::parse_money(b).map_err(|r| bad("balance", r)).ok(),
+        _ => Some(0),
+    };
+    let (Some(kind), Some(balance)) = (kind, balance) else {
+        return Err(errors);
+    };
+    let phones = import::split_phones(get("phones").unwrap_or_default());
+    NewCustomerAccount::new(
+        get("code").unwrap_or_default(),
+        get("title").unwrap_or_default(),
+        kind,
+        &phones,
+        country,
+        balance,
+        attributes(fields),
+    )
+    .map_err(|v| row_errors(row, fields, v))
 }
 
 /// A refused import: a problem document; when rows were invalid in all-or-nothing mode it
@@ -515,28 +514,38 @@ pub struct ImportRejected {
     /// Data rows in the file.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rows: Option<usize>,
-    /// Every problem, per row.
+    /// Every problem, per row (at most 10,000).
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub row_errors: Vec<RowError>,
+    /// Row errors beyond the 10,000 listed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub row_errors_omitted: Option<usize>,
 }
 
 impl ImportRejected {
-    fn new(rows: usize, row_errors: Vec<RowError>) -> Self {
+    fn new(rows: usize, errors: pipeline::Errors) -> Self {
+        let listed_rows = errors
+            .list
+            .iter()
+            .map(|e| e.row)
+            .collect::<std::collections::BTreeSet<_>>()
+            .len();
+        let more = if errors.omitted > 0 {
+            format!(" (and {} more problems not listed)", errors.omitted)
+        } else {
+            String::new()
+        };
         ImportRejected {
             kind: "https://ulak.dev/problems/import-rejected".to_owned(),
             title: "Unprocessable Entity".to_owned(),
             status: 422,
             detail: Some(format!(
-                "{} of {rows} rows are invalid; nothing was imported (mode all-or-nothing)",
-                row_errors
-                    .iter()
-                    .map(|e| e.row)
-                    .collect::<std::collections::BTreeSet<_>>()
-                    .len()
+                "{listed_rows} of {rows} rows are invalid{more}; nothing was imported (mode all-or-nothing)"
             )),
             errors: Vec::new(),
             rows: Some(rows),
-            row_errors,
+            row_errors: errors.list,
+            row_errors_omitted: (errors.omitted > 0).then_some(errors.omitted),
         }
     }
 }
@@ -545,8 +554,8 @@ impl ImportRejected {
 pub enum ImportError {
     /// A general problem.
     Api(ApiError),
-    /// Rows were invalid in all-or-nothing mode.
-    Rejected(ImportRejected),
+    /// Rows were invalid in all-or-nothing mode (boxed: it is large and rare).
+    Rejected(Box<ImportRejected>),
 }
 
 impl From<ApiError> for ImportError {

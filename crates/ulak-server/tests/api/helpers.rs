@@ -28,13 +28,19 @@ impl Drop for TestApp {
 
 /// Starts a server for one test.
 pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// Starts the app with settings changed by `change`.
+pub async fn spawn_app_with(change: impl FnOnce(&mut Settings)) -> TestApp {
     let dir = std::env::temp_dir().join(format!("ulak-test-{}-{}", std::process::id(), unique()));
-    let settings = Settings {
+    let mut settings = Settings {
         listen: "127.0.0.1:0".parse().unwrap(),
         data_dir: dir.clone(),
         bootstrap_api_key: Some(ADMIN_KEY.to_owned()),
         ..Settings::default()
     };
+    change(&mut settings);
     let app = App::build(settings).await.unwrap();
     let addr = app.local_addr().unwrap();
     let stop = CancellationToken::new();

@@ -244,3 +244,54 @@ async fn importing_known_subscribers_into_a_group_adds_them() {
         "{body}"
     );
 }
+
+#[tokio::test]
+async fn oversize_uploads_are_413_and_change_nothing() {
+    let app = crate::helpers::spawn_app_with(|s| s.max_body_bytes = 4096).await;
+    let mut csv = String::from("name,phone\n");
+    for i in 0..400 {
+        csv.push_str(&format!("Abone {i},0532{i:07}\n"));
+    }
+    assert!(csv.len() > 4096);
+    let (status, body) = import(&app, csv.into_bytes(), "big.csv", &[]).await;
+    assert_eq!(status, 413, "{body}");
+    assert_eq!(body["status"], 413);
+    assert_eq!(count(&app).await, 0);
+}
+
+#[tokio::test]
+async fn huge_error_reports_are_capped_and_counted() {
+    let app = spawn_app().await;
+    let mut csv = String::from("name,phone\n");
+    for i in 0..10_050 {
+        csv.push_str(&format!("Abone {i},12{i}\n"));
+    }
+    csv.push_str("Son,05321234567\n");
+    let (status, body) = import(
+        &app,
+        csv.clone().into_bytes(),
+        "e.csv",
+        &[("mode", "skip-invalid")],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["rows"], 10_051);
+    assert_eq!(body["imported"], 1);
+    assert_eq!(body["skipped"], 10_050);
+    assert_eq!(body["errors"].as_array().unwrap().len(), 10_000);
+    assert_eq!(body["errors_omitted"], 50);
+    assert_eq!(body["errors"][0]["row"], 2);
+    let (status, body) = import(&app, csv.into_bytes(), "e.csv", &[]).await;
+    assert_eq!(status, 422);
+    assert_eq!(
+        body["row_errors_omitted"], 51,
+        "the 50 beyond the cap and the existing phone"
+    );
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("more problems not listed"),
+        "{body}"
+    );
+}

@@ -1,15 +1,17 @@
-//! Bulk import of subscribers: one transaction, multi-row `INSERT … ON CONFLICT DO NOTHING
-//! RETURNING phone`, so rows that already exist are found by the insert itself (no separate
-//! lookup, no race with a concurrent insert).
+//! Bulk imports of subscribers and customer accounts as sessions: one transaction that takes
+//! rows chunk by chunk as the file is read (memory stays bounded however long the file is),
+//! with multi-row `INSERT … ON CONFLICT DO NOTHING RETURNING`, so rows that already exist
+//! are found by the insert itself (no separate lookup, no race with a concurrent insert).
 
 use std::collections::{HashMap, HashSet};
 
 use serde::Serialize;
+use sqlx::{Any, Transaction};
 use ulak_core::model::{CompanyId, GroupId, NewCustomerAccount, NewSubscriber};
 
 use super::subscribers::attrs_json;
 use crate::db::{now_ms, search_key};
-use crate::{ImportRowError, Result, Store, StoreError};
+use crate::{Backend, ImportRowError, Result, Store, StoreError};
 
 /// Rows per INSERT on PostgreSQL: 9,000 parameters, under its 65,535 limit; large statements
 /// save round trips (100k rows: 3.6 s in release on the 2-core machine).
@@ -40,12 +42,138 @@ pub struct ImportReport {
     pub rejected: Vec<ImportRowError>,
 }
 
+/// The parts every import session shares: the transaction, the counts, the refusals.
+struct Session {
+    tx: Transaction<'static, Any>,
+    company: CompanyId,
+    chunk: usize,
+    now: i64,
+    report: ImportReport,
+}
+
+impl Session {
+    async fn begin(store: &Store, company: CompanyId) -> Result<Session> {
+        let mut tx = store.begin_write().await?;
+        let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM companies WHERE id = $1")
+            .bind(company.0)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if exists.is_none() {
+            tx.rollback().await?;
+            return Err(StoreError::NotFound);
+        }
+        Ok(Session {
+            tx,
+            company,
+            chunk: match store.backend {
+                Backend::Sqlite => CHUNK_SQLITE,
+                Backend::Postgres => CHUNK_PG,
+            },
+            now: now_ms(),
+            report: ImportReport::default(),
+        })
+    }
+
+    fn reject(&mut self, index: usize, reason: &'static str, first_index: Option<usize>) {
+        self.report.rejected.push(ImportRowError {
+            index,
+            reason,
+            first_index,
+        });
+    }
+
+    async fn abort(mut self) -> Result<ImportReport> {
+        self.tx.rollback().await?;
+        self.report.rejected.sort_by_key(|e| e.index);
+        Ok(self.report)
+    }
+
+    /// Commits (or, in all-or-nothing mode with refusals, rolls back and lists them).
+    async fn finish(mut self, mode: ImportMode) -> Result<ImportReport> {
+        self.report.rejected.sort_by_key(|e| e.index);
+        if mode == ImportMode::AllOrNothing && !self.report.rejected.is_empty() {
+            // Roll back now rather than on drop: a dropped transaction is rolled back only
+            // when its connection is next used, and until then SQLite's write lock stays taken.
+            self.tx.rollback().await?;
+            return Err(StoreError::ImportRejected {
+                rows: self.report.rejected,
+            });
+        }
+        self.tx.commit().await?;
+        Ok(self.report)
+    }
+}
+
+/// `($1, $b, $b+1, …)` groups for `rows` rows of `per_row` parameters after `$1`; `repeat_last`
+/// binds the last parameter twice (created_at = updated_at).
+fn values(rows: usize, per_row: usize, repeat_last: bool) -> String {
+    let mut text = String::new();
+    for k in 0..rows {
+        let b = k * per_row + 2;
+        if k > 0 {
+            text.push(',');
+        }
+        text.push_str("($1");
+        for p in 0..per_row {
+            text.push_str(&format!(", ${}", b + p));
+        }
+        if repeat_last {
+            text.push_str(&format!(", ${}", b + per_row - 1));
+        }
+        text.push(')');
+    }
+    text
+}
+
+/// The digits of an E.164 number as an integer: a compact key for the duplicate check (at
+/// most 15 digits, so it fits).
+fn phone_key(e164: &str) -> u64 {
+    e164.bytes().filter(u8::is_ascii_digit).fold(0u64, |n, d| {
+        n.wrapping_mul(10).wrapping_add(u64::from(d - b'0'))
+    })
+}
+
+/// A subscriber import in progress (see [`Store::begin_subscriber_import`]).
+pub struct SubscriberImport {
+    s: Session,
+    group: Option<GroupId>,
+    /// Phone → index of the row that brought it first.
+    seen: HashMap<u64, usize>,
+}
+
 impl Store {
-    /// Imports subscribers in one transaction, adding every stored one to `group` when given
-    /// (in the same transaction). Phones repeated inside `rows` are rejected after their first
-    /// occurrence (`duplicate_in_batch`). A phone already in the company is added to `group`
-    /// as it is (counted in `grouped_existing`); without a group it is rejected as `exists`.
-    /// `mode` decides whether the rest is stored.
+    /// Starts a subscriber import: one transaction, checked company and group (`NotFound`
+    /// when either is not this company's). Feed rows with [`SubscriberImport::push`], then
+    /// [`SubscriberImport::finish`]; dropping it rolls everything back.
+    #[tracing::instrument(skip(self), fields(company = company.0))]
+    pub async fn begin_subscriber_import(
+        &self,
+        company: CompanyId,
+        group: Option<GroupId>,
+    ) -> Result<SubscriberImport> {
+        let mut s = Session::begin(self, company).await?;
+        if let Some(g) = group {
+            let found: Option<i64> = sqlx::query_scalar(
+                "SELECT id FROM subscriber_groups WHERE company_id = $1 AND id = $2",
+            )
+            .bind(company.0)
+            .bind(g.0)
+            .fetch_optional(&mut *s.tx)
+            .await?;
+            if found.is_none() {
+                s.tx.rollback().await?;
+                return Err(StoreError::NotFound);
+            }
+        }
+        Ok(SubscriberImport {
+            s,
+            group,
+            seen: HashMap::new(),
+        })
+    }
+
+    /// Imports subscribers in one transaction (a session fed at once; row indexes are
+    /// positions in `rows`). See [`SubscriberImport`] for the rules.
     #[tracing::instrument(skip(self, rows), fields(company = company.0, rows = rows.len()))]
     pub async fn import_subscribers(
         &self,
@@ -54,176 +182,147 @@ impl Store {
         mode: ImportMode,
         group: Option<GroupId>,
     ) -> Result<ImportReport> {
-        let mut rejected = Vec::new();
-        let mut first: HashMap<&str, usize> = HashMap::with_capacity(rows.len());
-        let mut keep = Vec::with_capacity(rows.len());
-        for (i, r) in rows.iter().enumerate() {
-            match first.get(r.phone.e164()) {
-                Some(&f) => rejected.push(ImportRowError {
-                    index: i,
-                    reason: "duplicate_in_batch",
-                    first_index: Some(f),
-                }),
-                None => {
-                    first.insert(r.phone.e164(), i);
-                    keep.push(i);
-                }
-            }
-        }
-        if mode == ImportMode::AllOrNothing && !rejected.is_empty() {
-            return Err(StoreError::ImportRejected { rows: rejected });
-        }
-        let mut tx = self.begin_write().await?;
-        let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM companies WHERE id = $1")
-            .bind(company.0)
-            .fetch_optional(&mut *tx)
-            .await?;
-        if exists.is_none() {
-            return Err(StoreError::NotFound);
-        }
-        if let Some(g) = group {
-            let found: Option<i64> = sqlx::query_scalar(
-                "SELECT id FROM subscriber_groups WHERE company_id = $1 AND id = $2",
-            )
-            .bind(company.0)
-            .bind(g.0)
-            .fetch_optional(&mut *tx)
-            .await?;
-            if found.is_none() {
-                tx.rollback().await?;
-                return Err(StoreError::NotFound);
-            }
-        }
-        let now = now_ms();
-        let mut inserted = 0u64;
-        let mut grouped_existing = 0u64;
-        let chunk_rows = match self.backend {
-            crate::Backend::Sqlite => CHUNK_SQLITE,
-            crate::Backend::Postgres => CHUNK_PG,
-        };
-        for chunk in keep.chunks(chunk_rows) {
-            let mut text = String::from(
-                "INSERT INTO subscribers (company_id, name, phone, tckn, attributes, consent, \
-                 search_key, created_at, updated_at) VALUES ",
-            );
-            for k in 0..chunk.len() {
-                let b = k * 8 + 2;
-                if k > 0 {
-                    text.push(',');
-                }
-                text.push_str(&format!(
-                    "($1, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
-                    b,
-                    b + 1,
-                    b + 2,
-                    b + 3,
-                    b + 4,
-                    b + 5,
-                    b + 6,
-                    b + 7
-                ));
-            }
-            text.push_str(" ON CONFLICT (company_id, phone) DO NOTHING RETURNING id, phone");
-            let mut q =
-                sqlx::query_as::<_, (i64, String)>(sqlx::AssertSqlSafe(text)).bind(company.0);
-            for &i in chunk {
-                let r = &rows[i];
-                q = q
-                    .bind(r.name.clone())
-                    .bind(r.phone.e164().to_owned())
-                    .bind(r.tckn.map(|t| t.as_string()))
-                    .bind(attrs_json(&r.attributes))
-                    .bind(r.consent.as_str())
-                    .bind(search_key(&r.name, &[&r.phone]))
-                    .bind(now)
-                    .bind(now);
-            }
-            let returned = q.fetch_all(&mut *tx).await?;
-            if let Some(g) = group
-                && !returned.is_empty()
-            {
-                // Ids come from the database as integers, so inlining them is safe and saves
-                // a bind parameter per row.
-                let values = returned
-                    .iter()
-                    .map(|(id, _)| format!("({}, {id})", g.0))
-                    .collect::<Vec<_>>()
-                    .join(",");
-                sqlx::query(sql!(
-                    "INSERT INTO group_members (group_id, subscriber_id) VALUES {values} \
-                     ON CONFLICT DO NOTHING"
-                ))
-                .execute(&mut *tx)
-                .await?;
-            }
-            let stored: HashSet<String> = returned.into_iter().map(|(_, phone)| phone).collect();
-            inserted += stored.len() as u64;
-            let existing: Vec<usize> = chunk
-                .iter()
-                .copied()
-                .filter(|&i| !stored.contains(rows[i].phone.e164()))
-                .collect();
-            match group {
-                Some(g) if !existing.is_empty() => {
-                    grouped_existing +=
-                        add_existing_to_group(&mut tx, company, g, &rows, &existing).await?;
-                }
-                _ => rejected.extend(existing.into_iter().map(|i| ImportRowError {
-                    index: i,
-                    reason: "exists",
-                    first_index: None,
-                })),
-            }
-        }
-        rejected.sort_by_key(|e| e.index);
-        if mode == ImportMode::AllOrNothing && !rejected.is_empty() {
-            // Roll back now rather than on drop: a dropped transaction is rolled back only
-            // when its connection is next used, and until then SQLite's write lock stays taken.
-            tx.rollback().await?;
-            return Err(StoreError::ImportRejected { rows: rejected });
-        }
-        tx.commit().await?;
-        Ok(ImportReport {
-            inserted,
-            grouped_existing,
-            rejected,
-        })
+        let mut session = self.begin_subscriber_import(company, group).await?;
+        session.push(rows.into_iter().enumerate().collect()).await?;
+        session.finish(mode).await
     }
 }
 
-/// Adds the existing subscribers with the phones of `rows[existing]` to group `g`; returns
-/// how many rows that covers (a subscriber already in the group counts too: it is in it).
-async fn add_existing_to_group(
-    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
-    company: CompanyId,
-    g: GroupId,
-    rows: &[NewSubscriber],
-    existing: &[usize],
-) -> Result<u64> {
-    let marks = (0..existing.len())
-        .map(|k| format!("${}", k + 3))
-        .collect::<Vec<_>>()
-        .join(",");
-    let text = format!(
-        "INSERT INTO group_members (group_id, subscriber_id) \
-         SELECT $1, id FROM subscribers WHERE company_id = $2 AND phone IN ({marks}) \
-         ON CONFLICT DO NOTHING"
-    );
-    let mut q = sqlx::query(sqlx::AssertSqlSafe(text))
-        .bind(g.0)
-        .bind(company.0);
-    for &i in existing {
-        q = q.bind(rows[i].phone.e164().to_owned());
+impl SubscriberImport {
+    /// Stores `rows` (index, subscriber) in the session's transaction. A phone repeated in
+    /// the import is refused after its first row (`duplicate_in_batch`). A phone already in
+    /// the company is added to the group as it is (counted in `grouped_existing`); without a
+    /// group it is refused as `exists`. Every stored subscriber joins the group.
+    #[tracing::instrument(name = "subscriber_import_push", skip_all, fields(rows = rows.len()))]
+    pub async fn push(&mut self, rows: Vec<(usize, NewSubscriber)>) -> Result<()> {
+        let mut keep = Vec::with_capacity(rows.len());
+        for (i, r) in rows {
+            let key = phone_key(r.phone.e164());
+            match self.seen.get(&key) {
+                Some(&f) => self.s.reject(i, "duplicate_in_batch", Some(f)),
+                None => {
+                    self.seen.insert(key, i);
+                    keep.push((i, r));
+                }
+            }
+        }
+        for chunk in keep.chunks(self.s.chunk) {
+            self.insert(chunk).await?;
+        }
+        Ok(())
     }
-    q.execute(&mut **tx).await?;
-    Ok(existing.len() as u64)
+
+    async fn insert(&mut self, chunk: &[(usize, NewSubscriber)]) -> Result<()> {
+        let text = format!(
+            "INSERT INTO subscribers (company_id, name, phone, tckn, attributes, consent, \
+             search_key, created_at, updated_at) VALUES {} \
+             ON CONFLICT (company_id, phone) DO NOTHING RETURNING id, phone",
+            values(chunk.len(), 7, true)
+        );
+        let mut q =
+            sqlx::query_as::<_, (i64, String)>(sqlx::AssertSqlSafe(text)).bind(self.s.company.0);
+        for (_, r) in chunk {
+            q = q
+                .bind(r.name.clone())
+                .bind(r.phone.e164().to_owned())
+                .bind(r.tckn.map(|t| t.as_string()))
+                .bind(attrs_json(&r.attributes))
+                .bind(r.consent.as_str())
+                .bind(search_key(&r.name, &[&r.phone]))
+                .bind(self.s.now);
+        }
+        let returned = q.fetch_all(&mut *self.s.tx).await?;
+        if let Some(g) = self.group
+            && !returned.is_empty()
+        {
+            // Ids come from the database as integers, so inlining them is safe and saves
+            // a bind parameter per row.
+            let values = returned
+                .iter()
+                .map(|(id, _)| format!("({}, {id})", g.0))
+                .collect::<Vec<_>>()
+                .join(",");
+            sqlx::query(sql!(
+                "INSERT INTO group_members (group_id, subscriber_id) VALUES {values} \
+                 ON CONFLICT DO NOTHING"
+            ))
+            .execute(&mut *self.s.tx)
+            .await?;
+        }
+        let stored: HashSet<String> = returned.into_iter().map(|(_, phone)| phone).collect();
+        self.s.report.inserted += stored.len() as u64;
+        let existing: Vec<&(usize, NewSubscriber)> = chunk
+            .iter()
+            .filter(|(_, r)| !stored.contains(r.phone.e164()))
+            .collect();
+        match self.group {
+            Some(g) if !existing.is_empty() => {
+                let marks = (0..existing.len())
+                    .map(|k| format!("${}", k + 3))
+                    .collect::<Vec<_>>()
+                    .join(",");
+                let text = format!(
+                    "INSERT INTO group_members (group_id, subscriber_id) \
+                     SELECT $1, id FROM subscribers WHERE company_id = $2 AND phone IN ({marks}) \
+                     ON CONFLICT DO NOTHING"
+                );
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(text))
+                    .bind(g.0)
+                    .bind(self.s.company.0);
+                for (_, r) in &existing {
+                    q = q.bind(r.phone.e164().to_owned());
+                }
+                q.execute(&mut *self.s.tx).await?;
+                // A subscriber already in the group counts too: it is in it.
+                self.s.report.grouped_existing += existing.len() as u64;
+            }
+            _ => {
+                for (i, _) in existing {
+                    self.s.reject(*i, "exists", None);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Rows refused so far.
+    pub fn rejected(&self) -> usize {
+        self.s.report.rejected.len()
+    }
+
+    /// Commits; in all-or-nothing mode with any refused row, rolls back and returns
+    /// `StoreError::ImportRejected` listing them.
+    pub async fn finish(self, mode: ImportMode) -> Result<ImportReport> {
+        self.s.finish(mode).await
+    }
+
+    /// Rolls everything back (the file turned out broken, or had invalid rows in
+    /// all-or-nothing mode) and returns what the rows stored so far would have given.
+    pub async fn abort(self) -> Result<ImportReport> {
+        self.s.abort().await
+    }
+}
+
+/// A customer account import in progress (see [`Store::begin_customer_import`]).
+pub struct CustomerImport {
+    s: Session,
+    /// Code → index of the row that brought it first.
+    seen: HashMap<String, usize>,
 }
 
 impl Store {
-    /// Imports customer accounts in one transaction. Codes repeated inside `rows` are rejected
-    /// after their first occurrence (`duplicate_in_batch`), codes already in the company as
-    /// `exists` (an import never overwrites an account); `mode` decides whether the rest is
-    /// stored.
+    /// Starts a customer account import: one transaction; feed it with
+    /// [`CustomerImport::push`], then [`CustomerImport::finish`].
+    #[tracing::instrument(skip(self), fields(company = company.0))]
+    pub async fn begin_customer_import(&self, company: CompanyId) -> Result<CustomerImport> {
+        Ok(CustomerImport {
+            s: Session::begin(self, company).await?,
+            seen: HashMap::new(),
+        })
+    }
+
+    /// Imports customer accounts in one transaction (a session fed at once; row indexes are
+    /// positions in `rows`). See [`CustomerImport`] for the rules.
     #[tracing::instrument(skip(self, rows), fields(company = company.0, rows = rows.len()))]
     pub async fn import_customer_accounts(
         &self,
@@ -231,66 +330,38 @@ impl Store {
         rows: Vec<NewCustomerAccount>,
         mode: ImportMode,
     ) -> Result<ImportReport> {
-        let mut rejected = Vec::new();
-        let mut first: HashMap<&str, usize> = HashMap::with_capacity(rows.len());
+        let mut session = self.begin_customer_import(company).await?;
+        session.push(rows.into_iter().enumerate().collect()).await?;
+        session.finish(mode).await
+    }
+}
+
+impl CustomerImport {
+    /// Stores `rows` (index, account). Codes repeated in the import are refused after their
+    /// first row (`duplicate_in_batch`), codes already in the company as `exists`: an import
+    /// never overwrites an account.
+    #[tracing::instrument(name = "customer_import_push", skip_all, fields(rows = rows.len()))]
+    pub async fn push(&mut self, rows: Vec<(usize, NewCustomerAccount)>) -> Result<()> {
         let mut keep = Vec::with_capacity(rows.len());
-        for (i, r) in rows.iter().enumerate() {
-            match first.get(r.code.as_str()) {
-                Some(&f) => rejected.push(ImportRowError {
-                    index: i,
-                    reason: "duplicate_in_batch",
-                    first_index: Some(f),
-                }),
+        for (i, r) in rows {
+            match self.seen.get(&r.code) {
+                Some(&f) => self.s.reject(i, "duplicate_in_batch", Some(f)),
                 None => {
-                    first.insert(r.code.as_str(), i);
-                    keep.push(i);
+                    self.seen.insert(r.code.clone(), i);
+                    keep.push((i, r));
                 }
             }
         }
-        if mode == ImportMode::AllOrNothing && !rejected.is_empty() {
-            return Err(StoreError::ImportRejected { rows: rejected });
-        }
-        let mut tx = self.begin_write().await?;
-        let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM companies WHERE id = $1")
-            .bind(company.0)
-            .fetch_optional(&mut *tx)
-            .await?;
-        if exists.is_none() {
-            return Err(StoreError::NotFound);
-        }
-        let now = now_ms();
-        let mut inserted = 0u64;
-        let chunk_rows = match self.backend {
-            crate::Backend::Sqlite => CHUNK_SQLITE,
-            crate::Backend::Postgres => CHUNK_PG,
-        };
-        for chunk in keep.chunks(chunk_rows) {
-            let mut text = String::from(
+        for chunk in keep.chunks(self.s.chunk) {
+            let text = format!(
                 "INSERT INTO customer_accounts (company_id, code, title, kind, phones, \
-                 balance_minor, attributes, search_key, created_at, updated_at) VALUES ",
+                 balance_minor, attributes, search_key, created_at, updated_at) VALUES {} \
+                 ON CONFLICT (company_id, code) DO NOTHING RETURNING code",
+                values(chunk.len(), 8, true)
             );
-            for k in 0..chunk.len() {
-                let b = k * 8 + 2;
-                if k > 0 {
-                    text.push(',');
-                }
-                text.push_str(&format!(
-                    "($1, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
-                    b,
-                    b + 1,
-                    b + 2,
-                    b + 3,
-                    b + 4,
-                    b + 5,
-                    b + 6,
-                    b + 7,
-                    b + 7
-                ));
-            }
-            text.push_str(" ON CONFLICT (company_id, code) DO NOTHING RETURNING code");
-            let mut q = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(text)).bind(company.0);
-            for &i in chunk {
-                let r = &rows[i];
+            let mut q =
+                sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(text)).bind(self.s.company.0);
+            for (_, r) in chunk {
                 q = q
                     .bind(r.code.clone())
                     .bind(r.title.clone())
@@ -299,31 +370,33 @@ impl Store {
                     .bind(r.balance_minor)
                     .bind(attrs_json(&r.attributes))
                     .bind(super::customers::key(&r.code, &r.title, &r.phones))
-                    .bind(now);
+                    .bind(self.s.now);
             }
-            let stored: HashSet<String> = q.fetch_all(&mut *tx).await?.into_iter().collect();
-            inserted += stored.len() as u64;
-            rejected.extend(
-                chunk
-                    .iter()
-                    .filter(|&&i| !stored.contains(&rows[i].code))
-                    .map(|&i| ImportRowError {
-                        index: i,
-                        reason: "exists",
-                        first_index: None,
-                    }),
-            );
+            let stored: HashSet<String> = q.fetch_all(&mut *self.s.tx).await?.into_iter().collect();
+            self.s.report.inserted += stored.len() as u64;
+            for (i, r) in chunk {
+                if !stored.contains(&r.code) {
+                    self.s.reject(*i, "exists", None);
+                }
+            }
         }
-        rejected.sort_by_key(|e| e.index);
-        if mode == ImportMode::AllOrNothing && !rejected.is_empty() {
-            tx.rollback().await?;
-            return Err(StoreError::ImportRejected { rows: rejected });
-        }
-        tx.commit().await?;
-        Ok(ImportReport {
-            inserted,
-            grouped_existing: 0,
-            rejected,
-        })
+        Ok(())
+    }
+
+    /// Rows refused so far.
+    pub fn rejected(&self) -> usize {
+        self.s.report.rejected.len()
+    }
+
+    /// Commits; in all-or-nothing mode with any refused row, rolls back and returns
+    /// `StoreError::ImportRejected` listing them.
+    pub async fn finish(self, mode: ImportMode) -> Result<ImportReport> {
+        self.s.finish(mode).await
+    }
+
+    /// Rolls everything back (the file turned out broken, or had invalid rows in
+    /// all-or-nothing mode) and returns what the rows stored so far would have given.
+    pub async fn abort(self) -> Result<ImportReport> {
+        self.s.abort().await
     }
 }

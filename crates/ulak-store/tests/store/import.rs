@@ -42,10 +42,12 @@ async fn import_reports_duplicates_per_row(db: &TestDb) {
     let StoreError::ImportRejected { rows } = err else {
         panic!("{err:?}")
     };
-    assert_eq!(rows.len(), 1);
+    // Every refusal at once: the existing phone and the repeat.
     assert_eq!(
-        (rows[0].index, rows[0].reason, rows[0].first_index),
-        (3, "duplicate_in_batch", Some(0))
+        rows.iter()
+            .map(|r| (r.index, r.reason, r.first_index))
+            .collect::<Vec<_>>(),
+        vec![(1, "exists", None), (3, "duplicate_in_batch", Some(0))]
     );
     let batch2 = vec![row(1), row(2), row(3)];
     let err = s
@@ -193,7 +195,7 @@ async fn import_customer_accounts(db: &TestDb) {
         rows.iter()
             .map(|r| (r.index, r.reason, r.first_index))
             .collect::<Vec<_>>(),
-        vec![(3, "duplicate_in_batch", Some(0))]
+        vec![(1, "exists", None), (3, "duplicate_in_batch", Some(0))]
     );
     let err = s
         .import_customer_accounts(c.id, batch[..3].to_vec(), ImportMode::AllOrNothing)
