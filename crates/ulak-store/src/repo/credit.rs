@@ -1,7 +1,10 @@
-//! The credit ledger. The balance is the sum of a company's entries; a change that would make
-//! it negative is refused inside the same transaction that would write it.
+//! The credit ledger. Every change is an entry, and `companies.credit_balance` is kept equal to
+//! the sum of the entries inside the transaction that writes each one: the balance check is one
+//! conditional update, so the balance never goes negative under concurrency and costs the same
+//! however long the ledger is (docs/decisions/0005-sending-engine.md).
 
 use sqlx::any::AnyRow;
+use sqlx::{Any, Transaction};
 use ulak_core::model::{
     CompanyId, CreditEntry, CreditEntryId, LedgerKind, ListQuery, NewCreditEntry, Page,
 };
@@ -11,10 +14,6 @@ use crate::{Result, Store, StoreError};
 
 /// Columns of [`entry`].
 const COLS: &str = "id, company_id, kind, amount, note, balance_after, created_at";
-
-/// The balance query; CAST because PostgreSQL's SUM of BIGINT is NUMERIC.
-const BALANCE: &str =
-    "SELECT CAST(COALESCE(SUM(amount), 0) AS BIGINT) FROM credit_ledger WHERE company_id = $1";
 
 /// Maps a row.
 fn entry(r: &AnyRow) -> Result<CreditEntry> {
@@ -29,12 +28,53 @@ fn entry(r: &AnyRow) -> Result<CreditEntry> {
     })
 }
 
+/// Writes one ledger entry inside `tx`: moves the running balance by `amount` unless that
+/// would make it negative (`InsufficientCredit`, nothing written), then records the entry
+/// with the balance after it. The conditional update takes the company row's lock, so
+/// concurrent changes are serialised on PostgreSQL; SQLite's write transaction already is.
+pub(crate) async fn write_entry(
+    tx: &mut Transaction<'static, Any>,
+    company: CompanyId,
+    kind: LedgerKind,
+    amount: i64,
+    note: Option<&str>,
+) -> Result<CreditEntry> {
+    let after: Option<i64> = sqlx::query_scalar(
+        "UPDATE companies SET credit_balance = credit_balance + $2 \
+         WHERE id = $1 AND credit_balance + $2 >= 0 RETURNING credit_balance",
+    )
+    .bind(company.0)
+    .bind(amount)
+    .fetch_optional(&mut **tx)
+    .await?;
+    let Some(after) = after else {
+        let balance: Option<i64> =
+            sqlx::query_scalar("SELECT credit_balance FROM companies WHERE id = $1")
+                .bind(company.0)
+                .fetch_optional(&mut **tx)
+                .await?;
+        return match balance {
+            None => Err(StoreError::NotFound),
+            Some(balance) => Err(StoreError::InsufficientCredit { balance, amount }),
+        };
+    };
+    let row = sqlx::query(sql!(
+        "INSERT INTO credit_ledger (company_id, kind, amount, note, balance_after, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6) RETURNING {COLS}"
+    ))
+    .bind(company.0)
+    .bind(kind.as_str())
+    .bind(amount)
+    .bind(note)
+    .bind(after)
+    .bind(now_ms())
+    .fetch_one(&mut **tx)
+    .await?;
+    entry(&row)
+}
+
 impl Store {
     /// Writes a ledger entry; `InsufficientCredit` if the balance would go negative.
-    ///
-    /// Concurrent changes are serialised by first updating the company row: on PostgreSQL
-    /// that takes a row lock (SQLite's `BEGIN IMMEDIATE` already holds the database write
-    /// lock). Only then is the balance summed, so two debits never see the same balance.
     #[tracing::instrument(skip(self, new), fields(kind = new.kind.as_str(), amount = new.amount))]
     pub async fn add_credit_entry(
         &self,
@@ -42,56 +82,42 @@ impl Store {
         new: NewCreditEntry,
     ) -> Result<CreditEntry> {
         let mut tx = self.begin_write().await?;
-        let locked =
-            sqlx::query("UPDATE companies SET credit_lock = credit_lock + 1 WHERE id = $1")
-                .bind(company.0)
-                .execute(&mut *tx)
-                .await?;
-        if locked.rows_affected() == 0 {
-            tx.rollback().await?;
-            return Err(StoreError::NotFound);
+        match write_entry(&mut tx, company, new.kind, new.amount, new.note.as_deref()).await {
+            Ok(e) => {
+                tx.commit().await?;
+                Ok(e)
+            }
+            Err(e) => {
+                // Roll back now, not on drop, so the lock is released before the caller retries.
+                tx.rollback().await?;
+                Err(e)
+            }
         }
-        let balance: i64 = sqlx::query_scalar(BALANCE)
-            .bind(company.0)
-            .fetch_one(&mut *tx)
-            .await?;
-        let after = balance
-            .checked_add(new.amount)
-            .ok_or(StoreError::InsufficientCredit {
-                balance,
-                amount: new.amount,
-            })?;
-        if after < 0 {
-            // Roll back now, not on drop, so the lock is released before the caller retries.
-            tx.rollback().await?;
-            return Err(StoreError::InsufficientCredit {
-                balance,
-                amount: new.amount,
-            });
-        }
-        let row = sqlx::query(sql!(
-            "INSERT INTO credit_ledger (company_id, kind, amount, note, balance_after, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6) RETURNING {COLS}"
-        ))
-        .bind(company.0)
-        .bind(new.kind.as_str())
-        .bind(new.amount)
-        .bind(new.note)
-        .bind(after)
-        .bind(now_ms())
-        .fetch_one(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        entry(&row)
     }
 
-    /// The balance: the sum of the company's ledger.
+    /// The balance (the sum of the company's ledger, kept as a running total).
     #[tracing::instrument(skip(self))]
     pub async fn credit_balance(&self, company: CompanyId) -> Result<i64> {
-        Ok(sqlx::query_scalar(BALANCE)
-            .bind(company.0)
-            .fetch_one(&self.pool)
-            .await?)
+        let b: Option<i64> =
+            sqlx::query_scalar("SELECT credit_balance FROM companies WHERE id = $1")
+                .bind(company.0)
+                .fetch_optional(&self.pool)
+                .await?;
+        b.ok_or(StoreError::NotFound)
+    }
+
+    /// The sum of the company's ledger entries, computed afresh (for checks: it must equal
+    /// [`Store::credit_balance`] at every commit).
+    #[tracing::instrument(skip(self))]
+    pub async fn credit_ledger_sum(&self, company: CompanyId) -> Result<i64> {
+        // CAST because PostgreSQL's SUM of BIGINT is NUMERIC.
+        Ok(sqlx::query_scalar(
+            "SELECT CAST(COALESCE(SUM(amount), 0) AS BIGINT) FROM credit_ledger \
+             WHERE company_id = $1",
+        )
+        .bind(company.0)
+        .fetch_one(&self.pool)
+        .await?)
     }
 
     /// Lists ledger entries, oldest first.

@@ -541,6 +541,17 @@ async fn credit_ledger(db: &TestDb) {
     }
     assert_eq!(ok, 3);
     assert_eq!(s.credit_balance(c.id).await.unwrap(), 10);
+    // The running balance is the sum of the ledger, entry by entry too.
+    assert_eq!(s.credit_ledger_sum(c.id).await.unwrap(), 10);
+    let all = s
+        .list_credit_entries(c.id, &ListQuery::default())
+        .await
+        .unwrap();
+    let mut running = 0;
+    for x in &all.items {
+        running += x.amount;
+        assert_eq!(x.balance_after, running, "{x:?}");
+    }
     assert!(matches!(
         s.add_credit_entry(CompanyId(999_999), e(LedgerKind::Purchase, 1))
             .await,
