@@ -196,6 +196,10 @@ impl From<ulak_store::StoreError> for ApiError {
             S::InsufficientCredit { balance, amount } => ApiError::Conflict(format!(
                 "insufficient credit: balance {balance}, change {amount}"
             )),
+            S::IdempotencyConflict => ApiError::Conflict(
+                "the Idempotency-Key was already used in the last 24 hours for a different request"
+                    .to_owned(),
+            ),
             other => ApiError::Internal(other.to_string()),
         }
     }

@@ -28,6 +28,9 @@ pub enum StoreError {
         /// The change refused.
         amount: i64,
     },
+    /// The idempotency key was used in the last 24 hours for a different request.
+    #[error("the idempotency key was already used for a different request")]
+    IdempotencyConflict,
     /// An all-or-nothing import stored nothing because of these rows.
     #[error("import rejected: {} rows cannot be stored", rows.len())]
     ImportRejected {

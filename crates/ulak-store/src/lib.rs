@@ -30,6 +30,10 @@ use ulak_core::model::{CompanyId, CompanyName, NewCompany};
 
 pub use error::{ImportRowError, StoreError};
 pub use repo::import::{CustomerImport, ImportMode, ImportReport, SubscriberImport};
+pub use repo::messages::{
+    Enqueued, IDEMPOTENCY_TTL_MS, MessageDetail, ReceiptIn, ReceiptStats, SubmitOutcome,
+    SubmitResult, id_keys,
+};
 pub use secret::{SecretBox, SecretError};
 
 /// Result of a store call.

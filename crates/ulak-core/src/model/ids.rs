@@ -36,6 +36,8 @@ macro_rules! id_type {
 id_type! {
     /// A company (tenant).
     CompanyId;
+    /// An outgoing message.
+    MessageId;
     /// A user of a company.
     UserId;
     /// An API key.

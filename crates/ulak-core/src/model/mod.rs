@@ -8,6 +8,7 @@ mod company;
 mod credit;
 mod customer;
 mod ids;
+mod message;
 mod query;
 mod role;
 mod sms;
@@ -24,8 +25,11 @@ pub use company::{Company, CompanyName, NewCompany};
 pub use credit::{CreditEntry, LedgerKind, NewCreditEntry};
 pub use customer::{CustomerAccount, CustomerAccountPatch, CustomerKind, NewCustomerAccount};
 pub use ids::{
-    ApiKeyId, CompanyId, CreditEntryId, CustomerAccountId, GroupId, OptOutId, ProviderAccountId,
-    SenderHeaderId, SubscriberId, TemplateId, UserId,
+    ApiKeyId, CompanyId, CreditEntryId, CustomerAccountId, GroupId, MessageId, OptOutId,
+    ProviderAccountId, SenderHeaderId, SubscriberId, TemplateId, UserId,
+};
+pub use message::{
+    MAX_MESSAGE_SEGMENTS, Message, MessageEvent, MessagePart, MessageState, NewMessage, Recipient,
 };
 pub use query::{ListQuery, MAX_LIMIT, Page, encode_cursor, fold, search_fold};
 pub use role::Role;

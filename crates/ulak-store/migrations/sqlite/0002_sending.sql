@@ -42,6 +42,7 @@ CREATE TABLE message_parts (
     provider_account_id INTEGER,
     operator_id         TEXT NOT NULL,      -- as the operator wrote it in submit_sm_resp
     id_key              TEXT NOT NULL,      -- canonical form for receipt matching
+    id_alt              TEXT,               -- an all-digit id read as hex, canonical
     state               TEXT NOT NULL,
     error_code          TEXT,
     submitted_at        INTEGER NOT NULL,
@@ -49,6 +50,7 @@ CREATE TABLE message_parts (
     PRIMARY KEY (message_id, part_no)
 );
 CREATE INDEX message_parts_key ON message_parts (provider_account_id, id_key);
+CREATE INDEX message_parts_alt ON message_parts (provider_account_id, id_alt);
 
 CREATE TABLE message_events (
     id                  INTEGER PRIMARY KEY,
@@ -65,6 +67,7 @@ CREATE TABLE receipts_unmatched (
     company_id          INTEGER NOT NULL REFERENCES companies(id) ON DELETE CASCADE,
     operator_id         TEXT NOT NULL,
     id_key              TEXT NOT NULL,
+    id_alt              TEXT,
     state               TEXT NOT NULL,
     error_code          TEXT,
     raw                 TEXT NOT NULL,

@@ -8,5 +8,6 @@ mod helpers;
 mod basics;
 mod import;
 mod isolation;
+mod messages;
 mod secrets;
 mod settings;

@@ -1,0 +1,283 @@
+//! Outgoing messages: who gets what, from which header, at what cost, and the states a
+//! message moves through (docs/decisions/0005-sending-engine.md).
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use super::validation::{RuleError, ValidationErrors};
+use super::{CompanyId, MessageId, ProviderAccountId, SenderName};
+use crate::{Msisdn, Tckn};
+
+/// Where a message is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MessageState {
+    /// Accepted, waiting for its send time.
+    Scheduled,
+    /// Waiting for a worker.
+    Queued,
+    /// Claimed by a worker and being submitted.
+    Sending,
+    /// The operator took it; waiting for the delivery report.
+    Submitted,
+    /// The handset got it.
+    Delivered,
+    /// The operator could not deliver it.
+    Undeliverable,
+    /// Its validity ran out before delivery.
+    Expired,
+    /// The operator refused it.
+    Rejected,
+    /// The operator does not know what became of it.
+    Unknown,
+    /// It could not be submitted (a permanent error, or retries used up).
+    Failed,
+    /// Cancelled before it was submitted.
+    Cancelled,
+    /// Never sent: opted out or invalid (campaign recipients), with the reason.
+    Skipped,
+}
+
+impl MessageState {
+    /// Whether nothing more will happen to it.
+    pub fn is_final(self) -> bool {
+        !matches!(
+            self,
+            Self::Scheduled | Self::Queued | Self::Sending | Self::Submitted
+        )
+    }
+}
+
+/// Declares `as_str`/`FromStr`/`Display` for a snake-case enum.
+macro_rules! names {
+    ($t:ty { $($v:ident => $s:literal),* }) => {
+        impl $t {
+            /// Stable name.
+            pub fn as_str(self) -> &'static str {
+                match self { $(Self::$v => $s),* }
+            }
+        }
+        impl FromStr for $t {
+            type Err = RuleError;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                match s {
+                    $($s => Ok(Self::$v),)*
+                    _ => Err(RuleError::new("invalid", concat!("expected one of:", $(" ", $s),*))),
+                }
+            }
+        }
+        impl fmt::Display for $t {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+names!(MessageState {
+    Scheduled => "scheduled",
+    Queued => "queued",
+    Sending => "sending",
+    Submitted => "submitted",
+    Delivered => "delivered",
+    Undeliverable => "undeliverable",
+    Expired => "expired",
+    Rejected => "rejected",
+    Unknown => "unknown",
+    Failed => "failed",
+    Cancelled => "cancelled",
+    Skipped => "skipped"
+});
+
+/// Whom a message goes to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Recipient {
+    /// A mobile number.
+    Msisdn(Msisdn),
+    /// A TC ID number: the operator delivers to the line registered to it (needs the
+    /// company's TC-ID subscription and header).
+    Tckn(Tckn),
+}
+
+impl Recipient {
+    /// `msisdn` or `tckn`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Msisdn(_) => "msisdn",
+            Self::Tckn(_) => "tckn",
+        }
+    }
+
+    /// The address as stored: E.164, or the 11 digits.
+    pub fn address(&self) -> String {
+        match self {
+            Self::Msisdn(m) => m.e164().to_owned(),
+            Self::Tckn(t) => t.as_string(),
+        }
+    }
+}
+
+/// Most segments one message may have (a demanding limit well under the 255 the protocol
+/// allows: beyond this a text is almost surely a mistake that would cost a fortune in bulk).
+pub const MAX_MESSAGE_SEGMENTS: usize = 10;
+
+/// A checked message, ready to be queued.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewMessage {
+    /// Recipient.
+    pub recipient: Recipient,
+    /// Sender header.
+    pub sender: SenderName,
+    /// The text as it will be sent.
+    pub body: String,
+    /// Encoding name from the text engine (`gsm7`, `ucs2`…).
+    pub encoding: String,
+    /// SMS segments.
+    pub segments: u32,
+    /// Credits it costs (segments × the company's price per segment).
+    pub cost: i64,
+    /// The account that will send it.
+    pub provider: Option<ProviderAccountId>,
+    /// Not before this time (unix ms); `None` = now.
+    pub scheduled_at: Option<i64>,
+    /// Give up (state `expired`) if not submitted by then (unix ms).
+    pub valid_until: i64,
+}
+
+impl NewMessage {
+    /// Counts `body` under `policy` and prices it; refuses empty texts and texts over
+    /// [`MAX_MESSAGE_SEGMENTS`].
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        recipient: Recipient,
+        sender: SenderName,
+        body: &str,
+        policy: ulak_text::Policy,
+        price_per_segment: i64,
+        provider: Option<ProviderAccountId>,
+        scheduled_at: Option<i64>,
+        valid_until: i64,
+    ) -> Result<Self, ValidationErrors> {
+        let mut e = ValidationErrors::default();
+        if body.trim().is_empty() {
+            e.push("text", "empty", "must not be empty");
+        }
+        let count = ulak_text::count(
+            body,
+            &ulak_text::Options {
+                policy,
+                ..ulak_text::Options::default()
+            },
+        );
+        let segments = match count {
+            Ok(c) if c.segments > MAX_MESSAGE_SEGMENTS => {
+                e.push(
+                    "text",
+                    "too_long",
+                    format!(
+                        "{} segments; at most {MAX_MESSAGE_SEGMENTS} per message",
+                        c.segments
+                    ),
+                );
+                None
+            }
+            Ok(c) => Some(c),
+            Err(err) => {
+                e.push("text", "unencodable", err.to_string());
+                None
+            }
+        };
+        e.finish(|| {
+            let c = segments?;
+            let n = u32::try_from(c.segments).ok()?;
+            Some(Self {
+                recipient,
+                sender,
+                body: body.to_owned(),
+                encoding: c.encoding.as_str().to_owned(),
+                segments: n,
+                cost: i64::from(n).checked_mul(price_per_segment)?,
+                provider,
+                scheduled_at,
+                valid_until,
+            })
+        })
+    }
+}
+
+/// A stored message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Message {
+    /// Id.
+    pub id: MessageId,
+    /// Owning company.
+    pub company_id: CompanyId,
+    /// Campaign it belongs to, if any.
+    pub campaign_id: Option<i64>,
+    /// Sending account.
+    pub provider_account_id: Option<ProviderAccountId>,
+    /// `msisdn` or `tckn`.
+    pub recipient_kind: String,
+    /// E.164 or TC ID number.
+    pub recipient: String,
+    /// Sender header.
+    pub sender: String,
+    /// Text.
+    pub body: String,
+    /// Encoding.
+    pub encoding: String,
+    /// Segments.
+    pub segments: u32,
+    /// Credits reserved or charged.
+    pub cost: i64,
+    /// State.
+    pub state: MessageState,
+    /// Why it is in that state (error, retry reason), if anything is to say.
+    pub state_reason: Option<String>,
+    /// Since when (unix ms).
+    pub state_at: i64,
+    /// Submit attempts so far.
+    pub attempts: u32,
+    /// Next attempt (unix ms), for queued messages.
+    pub next_attempt_at: i64,
+    /// Validity end (unix ms).
+    pub valid_until: i64,
+    /// The operator's error code, if it gave one.
+    pub error_code: Option<String>,
+    /// Accepted (unix ms).
+    pub created_at: i64,
+    /// Submitted (unix ms).
+    pub submitted_at: Option<i64>,
+    /// Reached a final state (unix ms).
+    pub final_at: Option<i64>,
+}
+
+/// One segment as the operator took it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MessagePart {
+    /// 1-based segment number.
+    pub part_no: u32,
+    /// The operator's message id, as written in its submit response.
+    pub operator_id: String,
+    /// This segment's state (from its receipt).
+    pub state: MessageState,
+    /// The operator's error code from the receipt.
+    pub error_code: Option<String>,
+    /// Submitted (unix ms).
+    pub submitted_at: i64,
+    /// Receipt received (unix ms).
+    pub receipt_at: Option<i64>,
+}
+
+/// One step in a message's history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MessageEvent {
+    /// The state entered.
+    pub state: MessageState,
+    /// Details (error, attempt, operator id).
+    pub detail: Option<String>,
+    /// When (unix ms).
+    pub at: i64,
+}
