@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod count;
+mod credit;
 mod customers;
 mod helpers;
 mod import;

@@ -39,12 +39,23 @@ pub(crate) async fn write_entry(
     amount: i64,
     note: Option<&str>,
 ) -> Result<CreditEntry> {
+    // The bounds are worked out here so the database never computes an overflowing sum
+    // (SQLite would turn it into a float, PostgreSQL into an error): a credit may not pass
+    // i64::MAX, a debit may not pass zero.
+    let (lowest, highest) = match amount.checked_neg() {
+        _ if amount >= 0 => (i64::MIN, i64::MAX - amount),
+        Some(need) => (need, i64::MAX),
+        None => return Err(StoreError::InsufficientCredit { balance: 0, amount }),
+    };
     let after: Option<i64> = sqlx::query_scalar(
         "UPDATE companies SET credit_balance = credit_balance + $2 \
-         WHERE id = $1 AND credit_balance + $2 >= 0 RETURNING credit_balance",
+         WHERE id = $1 AND credit_balance >= $3 AND credit_balance <= $4 \
+         RETURNING credit_balance",
     )
     .bind(company.0)
     .bind(amount)
+    .bind(lowest)
+    .bind(highest)
     .fetch_optional(&mut **tx)
     .await?;
     let Some(after) = after else {
@@ -55,6 +66,13 @@ pub(crate) async fn write_entry(
                 .await?;
         return match balance {
             None => Err(StoreError::NotFound),
+            Some(_) if amount >= 0 => Err(StoreError::Validation(
+                ulak_core::model::ValidationErrors::single(
+                    "amount",
+                    "too_large",
+                    "the balance would pass the largest possible value",
+                ),
+            )),
             Some(balance) => Err(StoreError::InsufficientCredit { balance, amount }),
         };
     };

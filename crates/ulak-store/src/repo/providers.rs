@@ -245,3 +245,16 @@ impl Store {
         self.list_page(sql, q, account, |a| a.id.0).await
     }
 }
+
+impl Store {
+    /// Every enabled provider account of every company, for the sending engine.
+    #[tracing::instrument(skip(self))]
+    pub async fn list_active_provider_accounts(&self) -> Result<Vec<ProviderAccount>> {
+        let rows = sqlx::query(sql!(
+            "SELECT {COLS} FROM provider_accounts WHERE enabled = 1 ORDER BY id"
+        ))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(account).collect()
+    }
+}

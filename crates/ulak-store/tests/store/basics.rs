@@ -552,6 +552,12 @@ async fn credit_ledger(db: &TestDb) {
         running += x.amount;
         assert_eq!(x.balance_after, running, "{x:?}");
     }
+    // A purchase that would overflow the balance is refused, not wrapped or turned into a float.
+    let huge = s
+        .add_credit_entry(c.id, e(LedgerKind::Purchase, i64::MAX))
+        .await;
+    assert!(matches!(huge, Err(StoreError::Validation(_))), "{huge:?}");
+    assert_eq!(s.credit_balance(c.id).await.unwrap(), 10);
     assert!(matches!(
         s.add_credit_entry(CompanyId(999_999), e(LedgerKind::Purchase, 1))
             .await,

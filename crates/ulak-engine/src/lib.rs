@@ -1,0 +1,227 @@
+//! Ulak's sending engine (docs/decisions/0005-sending-engine.md): one supervisor that keeps a
+//! worker per enabled provider account, each draining that account's share of the durable
+//! queue in the database and applying its delivery reports. Free of HTTP: the server only
+//! queues messages through the store and starts this.
+
+pub mod provider;
+pub mod smpp;
+pub mod worker;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use ulak_core::model::{ProviderAccount, ProviderAccountId, ProviderKind};
+use ulak_store::Store;
+
+pub use provider::{Attempt, Provider};
+pub use smpp::SmppProvider;
+pub use worker::SubmitSettings;
+
+/// Where the built-in simulator listens and the account it accepts.
+#[derive(Debug, Clone)]
+pub struct SimulatorLink {
+    /// Its address.
+    pub addr: SocketAddr,
+    /// system_id it accepts.
+    pub system_id: String,
+    /// Password it accepts.
+    pub password: String,
+}
+
+/// How the engine runs.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// Submit loop settings (the lease owner must be unique per process).
+    pub submit: SubmitSettings,
+    /// Pause of an account's loop when its queue is empty.
+    pub idle: Duration,
+    /// How often accounts are reloaded and lost leases requeued.
+    pub refresh: Duration,
+    /// The built-in simulator, which `simulator` accounts use.
+    pub simulator: Option<SimulatorLink>,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        let owner = format!("ulak-{}-{:08x}", std::process::id(), rand::random::<u32>());
+        EngineConfig {
+            submit: SubmitSettings {
+                owner,
+                batch: 500,
+                lease: Duration::from_secs(120),
+                max_attempts: 10,
+                retry_base: Duration::from_secs(5),
+                retry_max: Duration::from_secs(600),
+            },
+            idle: Duration::from_millis(200),
+            refresh: Duration::from_secs(5),
+            simulator: None,
+        }
+    }
+}
+
+/// The running engine.
+pub struct Engine {
+    stop: CancellationToken,
+    supervisor: JoinHandle<()>,
+}
+
+impl Engine {
+    /// Starts the supervisor.
+    pub fn start(store: Store, cfg: EngineConfig) -> Engine {
+        let stop = CancellationToken::new();
+        let supervisor = tokio::spawn(supervise(store, cfg, stop.clone()));
+        Engine { stop, supervisor }
+    }
+
+    /// Stops taking new work, lets in-flight submits finish and be recorded, and unbinds.
+    pub async fn shutdown(self) {
+        self.stop.cancel();
+        let _ = self.supervisor.await;
+    }
+}
+
+/// A running account worker.
+struct Running {
+    updated_at: i64,
+    stop: CancellationToken,
+    task: JoinHandle<()>,
+}
+
+impl Running {
+    async fn stop(self) {
+        self.stop.cancel();
+        let _ = self.task.await;
+    }
+}
+
+/// Keeps one worker per enabled account (restarting it when the account changes) and
+/// requeues messages whose lease ran out.
+async fn supervise(store: Store, cfg: EngineConfig, stop: CancellationToken) {
+    let mut running: HashMap<ProviderAccountId, Running> = HashMap::new();
+    while !stop.is_cancelled() {
+        match store.requeue_expired_leases().await {
+            Ok(0) => {}
+            Ok(n) => tracing::warn!(messages = n, "requeued messages whose worker stopped"),
+            Err(e) => tracing::warn!(error = %e, "requeueing lost leases failed"),
+        }
+        match store.list_active_provider_accounts().await {
+            Ok(accounts) => {
+                let keep: Vec<ProviderAccountId> = accounts.iter().map(|a| a.id).collect();
+                let gone: Vec<ProviderAccountId> = running
+                    .keys()
+                    .filter(|id| !keep.contains(id))
+                    .copied()
+                    .collect();
+                for id in gone {
+                    if let Some(r) = running.remove(&id) {
+                        r.stop().await;
+                    }
+                }
+                for a in accounts {
+                    if running
+                        .get(&a.id)
+                        .is_some_and(|r| r.updated_at == a.updated_at)
+                    {
+                        continue;
+                    }
+                    if let Some(r) = running.remove(&a.id) {
+                        r.stop().await;
+                    }
+                    let token = stop.child_token();
+                    let updated_at = a.updated_at;
+                    let id = a.id;
+                    let task =
+                        tokio::spawn(run_account(store.clone(), a, cfg.clone(), token.clone()));
+                    running.insert(
+                        id,
+                        Running {
+                            updated_at,
+                            stop: token,
+                            task,
+                        },
+                    );
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "loading provider accounts failed"),
+        }
+        tokio::select! {
+            () = stop.cancelled() => {}
+            () = tokio::time::sleep(cfg.refresh) => {}
+        }
+    }
+    for (_, r) in running.drain() {
+        r.stop().await;
+    }
+}
+
+/// One account: bind, run the submit loop until stopped, drain, unbind, and keep applying
+/// receipts until the link closes.
+async fn run_account(
+    store: Store,
+    account: ProviderAccount,
+    cfg: EngineConfig,
+    stop: CancellationToken,
+) {
+    let (addr, password, tckn) = match account.kind {
+        ProviderKind::Simulator => match &cfg.simulator {
+            Some(sim) => (sim.addr.to_string(), sim.password.clone(), true),
+            None => {
+                tracing::warn!(
+                    account = account.id.0,
+                    "simulator account but the built-in simulator is off; not sending"
+                );
+                return;
+            }
+        },
+        ProviderKind::Smpp => {
+            let password = match store
+                .decrypt_provider_password(account.company_id, account.id)
+                .await
+            {
+                Ok(p) => p.map(|p| p.expose().to_owned()).unwrap_or_default(),
+                Err(e) => {
+                    tracing::warn!(account = account.id.0, error = %e, "cannot read the account password");
+                    return;
+                }
+            };
+            (
+                format!("{}:{}", account.host, account.port),
+                password,
+                false,
+            )
+        }
+        ProviderKind::Http => {
+            tracing::warn!(
+                account = account.id.0,
+                "HTTP operator accounts are not supported yet; not sending"
+            );
+            return;
+        }
+    };
+    let mut account = account;
+    if account.kind == ProviderKind::Simulator
+        && let Some(sim) = &cfg.simulator
+    {
+        account.system_id = sim.system_id.clone();
+    }
+    let (provider, mut events) = SmppProvider::start(&account, addr, password, tckn);
+    let (company, id) = (account.company_id, account.id);
+    let receipts = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            while let Some(r) = worker::receipt_step(&store, company, id, &mut events, 1000).await {
+                if let Err(e) = r {
+                    tracing::error!(account = id.0, error = %e, "receipts could not be stored");
+                }
+            }
+        })
+    };
+    worker::submit_loop(store, &provider, id, cfg.submit, cfg.idle, stop).await;
+    provider.shutdown().await;
+    // The client's event channel closes with it; give receipts in the pipe time to land.
+    let _ = tokio::time::timeout(Duration::from_secs(10), receipts).await;
+}

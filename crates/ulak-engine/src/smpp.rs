@@ -1,0 +1,146 @@
+//! The SMPP provider: an `ulak-smpp` client per account (binds, window, rate and data coding
+//! from the account), and the conversion of its receipts for the store.
+
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use ulak_core::model::{Message, MessageState, ProviderAccount};
+use ulak_smpp::CommandStatus;
+use ulak_smpp::client::{Client, ClientConfig, Event, SubmitError, TextMessage};
+use ulak_smpp::receipt::{Receipt, ReceiptState};
+use ulak_store::ReceiptIn;
+
+use crate::provider::{Attempt, Provider};
+
+/// An SMPP account, bound.
+pub struct SmppProvider {
+    client: Client,
+    /// TC ID numbers are only addressable through the simulator (operators take them over
+    /// their HTTP APIs).
+    accepts_tckn: bool,
+}
+
+impl SmppProvider {
+    /// Starts the client's binds for `account` at `addr` with `password`; receipts and
+    /// inbound messages arrive on the receiver.
+    pub fn start(
+        account: &ProviderAccount,
+        addr: String,
+        password: String,
+        accepts_tckn: bool,
+    ) -> (SmppProvider, mpsc::UnboundedReceiver<Event>) {
+        let cfg = ClientConfig {
+            addr,
+            system_id: account.system_id.clone(),
+            password,
+            system_type: account.system_type.clone(),
+            bind_mode: match account.bind_mode {
+                ulak_core::model::BindMode::TransmitterReceiver => {
+                    ulak_smpp::client::BindMode::TransmitterReceiver
+                }
+                _ => ulak_smpp::client::BindMode::Transceiver,
+            },
+            binds: account.binds as usize,
+            window: account.window as usize,
+            rate_per_s: Some(f64::from(account.rate_per_sec) / f64::from(account.binds.max(1))),
+            text_options: ulak_text::Options {
+                policy: account.text_policy,
+                ..ulak_text::Options::default()
+            },
+            response_timeout: Duration::from_secs(30),
+            ..ClientConfig::default()
+        };
+        let (client, events) = Client::start(cfg);
+        (
+            SmppProvider {
+                client,
+                accepts_tckn,
+            },
+            events,
+        )
+    }
+
+    /// Waits until a link is bound (for tests and start-up logs).
+    pub async fn wait_bound(&self, timeout: Duration) -> bool {
+        self.client.wait_bound(timeout).await
+    }
+
+    /// Unbinds after the windows drain.
+    pub async fn shutdown(self) {
+        self.client.shutdown().await;
+    }
+}
+
+/// A refused submit as an attempt: throttling and system errors are worth another try,
+/// the rest are final.
+fn refused(status: CommandStatus) -> Attempt {
+    if status.is_throttling() || status == CommandStatus::ESME_RSYSERR {
+        Attempt::Transient(format!("the SMSC answered {status}"))
+    } else {
+        Attempt::Permanent {
+            reason: format!("the SMSC refused it: {status}"),
+            code: Some(format!("0x{:08X}", status.0)),
+        }
+    }
+}
+
+impl Provider for SmppProvider {
+    async fn submit(&self, m: &Message) -> Attempt {
+        if m.recipient_kind == "tckn" && !self.accepts_tckn {
+            return Attempt::Permanent {
+                reason: "TC ID numbers are sent through the operator's HTTP API, not SMPP"
+                    .to_owned(),
+                code: None,
+            };
+        }
+        let msg = TextMessage {
+            from: m.sender.clone(),
+            to: m.recipient.clone(),
+            text: m.body.clone(),
+            receipt: true,
+        };
+        let pending = match self.client.send_text(&msg).await {
+            Ok(p) => p,
+            Err(e) => {
+                return Attempt::Permanent {
+                    reason: format!("the text cannot be sent: {e}"),
+                    code: None,
+                };
+            }
+        };
+        let mut ids = Vec::with_capacity(pending.len());
+        for p in pending {
+            match p.outcome().await {
+                Ok(s) => ids.push(s.message_id),
+                Err(SubmitError::Rejected(status)) => return refused(status),
+                Err(e) => return Attempt::Transient(e.to_string()),
+            }
+        }
+        Attempt::Accepted(ids)
+    }
+}
+
+/// A receipt for the store, or `None` for an intermediate one (en route, accepted).
+pub fn receipt_in(r: &Receipt) -> Option<ReceiptIn> {
+    let state = match &r.state {
+        ReceiptState::Delivered => MessageState::Delivered,
+        ReceiptState::Expired => MessageState::Expired,
+        ReceiptState::Deleted | ReceiptState::Undeliverable => MessageState::Undeliverable,
+        ReceiptState::Rejected => MessageState::Rejected,
+        ReceiptState::Unknown | ReceiptState::Other(_) => MessageState::Unknown,
+        ReceiptState::Enroute | ReceiptState::Accepted => return None,
+    };
+    let mut ids = vec![r.message_id.clone()];
+    ids.extend(r.text_id.iter().filter(|t| **t != r.message_id).cloned());
+    let code = r
+        .error
+        .clone()
+        .filter(|e| !e.trim_start_matches('0').is_empty())
+        .or_else(|| r.network_error.map(|(t, c)| format!("{t}:{c}")));
+    Some(ReceiptIn {
+        operator_ids: ids,
+        state,
+        error_code: code,
+        raw: serde_json::to_string(r).unwrap_or_default(),
+    })
+}
