@@ -24,6 +24,12 @@ pub struct Settings {
     pub log: String,
     /// Largest request body accepted, in bytes (imports are the large ones).
     pub max_body_bytes: usize,
+    /// Send: run the delivery engine in this process (off for API-only nodes).
+    pub engine: bool,
+    /// Run the built-in SMSC simulator that `simulator` provider accounts send to.
+    pub simulator: bool,
+    /// Where the built-in simulator listens (port 0: any free port, loopback only by default).
+    pub simulator_listen: SocketAddr,
 }
 
 impl Default for Settings {
@@ -36,6 +42,9 @@ impl Default for Settings {
             bootstrap_api_key: None,
             log: "info".to_owned(),
             max_body_bytes: 64 * 1024 * 1024,
+            engine: true,
+            simulator: true,
+            simulator_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
         }
     }
 }
@@ -58,6 +67,12 @@ pub struct Layer {
     pub log: Option<String>,
     /// See [`Settings::max_body_bytes`].
     pub max_body_bytes: Option<usize>,
+    /// See [`Settings::engine`].
+    pub engine: Option<bool>,
+    /// See [`Settings::simulator`].
+    pub simulator: Option<bool>,
+    /// See [`Settings::simulator_listen`].
+    pub simulator_listen: Option<SocketAddr>,
 }
 
 /// Why the settings could not be loaded.
@@ -132,6 +147,11 @@ impl Layer {
                 "ULAK_MAX_BODY_BYTES" => {
                     layer.max_body_bytes = Some(value.parse().map_err(|e| bad(format!("{e}")))?);
                 }
+                "ULAK_ENGINE" => layer.engine = Some(parse_bool(&value).map_err(bad)?),
+                "ULAK_SIMULATOR" => layer.simulator = Some(parse_bool(&value).map_err(bad)?),
+                "ULAK_SIMULATOR_LISTEN" => {
+                    layer.simulator_listen = Some(value.parse().map_err(|e| bad(format!("{e}")))?);
+                }
                 _ => {}
             }
         }
@@ -161,6 +181,24 @@ impl Layer {
         if let Some(v) = self.max_body_bytes {
             settings.max_body_bytes = v;
         }
+        if let Some(v) = self.engine {
+            settings.engine = v;
+        }
+        if let Some(v) = self.simulator {
+            settings.simulator = v;
+        }
+        if let Some(v) = self.simulator_listen {
+            settings.simulator_listen = v;
+        }
+    }
+}
+
+/// `true`/`false` as people write them in environment variables.
+fn parse_bool(v: &str) -> Result<bool, String> {
+    match v.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "0" | "false" | "no" | "off" => Ok(false),
+        other => Err(format!("{other:?} is not true or false")),
     }
 }
 

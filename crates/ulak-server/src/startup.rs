@@ -80,6 +80,8 @@ pub struct App {
     router: axum::Router,
     state: AppState,
     first_start: FirstStart,
+    simulator: Option<ulak_smpp::sim::SimHandle>,
+    engine: Option<ulak_engine::Engine>,
 }
 
 impl App {
@@ -96,6 +98,21 @@ impl App {
         let key = master_key(&settings)?;
         let store = Store::connect(&settings.database_url(), key).await?;
         let first_start = bootstrap(&store, &settings).await?;
+        let (simulator, link) = if settings.simulator {
+            let (sim, link) = start_simulator(&settings).await?;
+            (Some(sim), Some(link))
+        } else {
+            (None, None)
+        };
+        let engine = settings.engine.then(|| {
+            ulak_engine::Engine::start(
+                store.clone(),
+                ulak_engine::EngineConfig {
+                    simulator: link,
+                    ..ulak_engine::EngineConfig::default()
+                },
+            )
+        });
         let addr = settings.listen;
         let listener = TcpListener::bind(addr)
             .await
@@ -109,6 +126,8 @@ impl App {
             router,
             state,
             first_start,
+            simulator,
+            engine,
         })
     }
 
@@ -127,12 +146,26 @@ impl App {
         &self.state
     }
 
-    /// Serves until `stop` is cancelled, then finishes in-flight requests.
+    /// The built-in simulator's address, when it runs.
+    pub fn simulator_addr(&self) -> Option<SocketAddr> {
+        self.simulator
+            .as_ref()
+            .map(ulak_smpp::sim::SimHandle::local_addr)
+    }
+
+    /// Serves until `stop` is cancelled, then finishes in-flight requests, lets the engine
+    /// record what it has in flight, and stops the simulator.
     pub async fn run_until_stopped(self, stop: CancellationToken) -> std::io::Result<()> {
         let store = self.state.store().clone();
         let served = axum::serve(self.listener, self.router)
             .with_graceful_shutdown(async move { stop.cancelled().await })
             .await;
+        if let Some(engine) = self.engine {
+            engine.shutdown().await;
+        }
+        if let Some(sim) = self.simulator {
+            sim.shutdown().await;
+        }
         store.close().await;
         served
     }
@@ -225,8 +258,54 @@ async fn bootstrap(store: &Store, settings: &Settings) -> Result<FirstStart, Sta
         .map_err(StoreError::from)?;
         store.create_user(company.id, new).await?;
         first.admin_password = Some(password);
+        bootstrap_sending(store, company.id).await?;
     }
     Ok(first)
+}
+
+/// Starts the built-in SMSC simulator with a fresh random password (it listens on loopback
+/// by default; only this process's engine knows the password).
+async fn start_simulator(
+    settings: &Settings,
+) -> Result<(ulak_smpp::sim::SimHandle, ulak_engine::SimulatorLink), StartError> {
+    let password = random_password()?.chars().take(8).collect::<String>();
+    let sim = ulak_smpp::sim::Simulator::start(ulak_smpp::sim::SimConfig {
+        listen: settings.simulator_listen,
+        accounts: vec![("ulak".to_owned(), password.clone())],
+        dlr_delay: std::time::Duration::from_millis(100),
+        ..ulak_smpp::sim::SimConfig::default()
+    })
+    .await
+    .map_err(|e| StartError::Files(format!("cannot start the SMSC simulator: {e}")))?;
+    let link = ulak_engine::SimulatorLink {
+        addr: sim.local_addr(),
+        system_id: "ulak".to_owned(),
+        password,
+    };
+    Ok((sim, link))
+}
+
+/// First start of company `default`: a provider account on the built-in simulator and a
+/// default sender header, so a fresh server can send (and show receipts) at once.
+async fn bootstrap_sending(store: &Store, company: CompanyId) -> Result<(), StartError> {
+    use ulak_core::model::{NewProviderAccount, NewSenderHeader, ProviderAccountDraft};
+    let draft = ProviderAccountDraft {
+        name: "Simülatör".to_owned(),
+        kind: "simulator".to_owned(),
+        host: "builtin".to_owned(),
+        port: 2775,
+        system_id: "ulak".to_owned(),
+        window: Some(100),
+        rate_per_sec: Some(10_000),
+        enabled: true,
+        ..ProviderAccountDraft::default()
+    };
+    let account =
+        NewProviderAccount::new(draft, ulak_core::CountryType::Tr).map_err(StoreError::from)?;
+    store.create_provider_account(company, account).await?;
+    let header = NewSenderHeader::new("ULAK", true).map_err(StoreError::from)?;
+    store.create_sender_header(company, header).await?;
+    Ok(())
 }
 
 fn random_password() -> Result<String, StartError> {

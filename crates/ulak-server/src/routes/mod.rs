@@ -9,6 +9,7 @@ pub mod customers;
 pub mod groups;
 pub mod health;
 pub mod imports;
+pub mod messages;
 pub mod sms_settings;
 pub mod subscribers;
 pub mod templates;
@@ -127,7 +128,8 @@ fn build() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(imports::routes())
         .merge(templates::routes())
         .merge(customers::routes())
-        .merge(sms_settings::routes());
+        .merge(sms_settings::routes())
+        .merge(messages::routes());
     let (router, doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(health::healthz))
         .routes(routes!(health::readyz))

@@ -7,6 +7,7 @@ mod customers;
 mod helpers;
 mod import;
 mod isolation;
+mod messages;
 mod openapi;
 mod sms_settings;
 mod subscribers;

@@ -112,7 +112,8 @@ async fn sms_settings_change_and_hide_the_otp_password() {
 #[tokio::test]
 async fn provider_accounts_keep_passwords_write_only() {
     let app = spawn_app().await;
-    let k = ADMIN_KEY;
+    // A new company: `default` starts with the built-in simulator's account.
+    let k = &app.company("operator").await;
     let a = app
         .call(
             "POST",

@@ -1,0 +1,279 @@
+//! Single sends through the API to the built-in simulator: queued, submitted and delivered
+//! with the operator's ids; idempotency keys; credit; every refusal named by field.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::helpers::{ADMIN_KEY, TestApp, spawn_app};
+
+async fn credit(app: &TestApp, key: &str, amount: i64) {
+    let r = app
+        .call(
+            "POST",
+            "/credit/entries",
+            key,
+            Some(json!({"kind": "purchase", "amount": amount})),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+}
+
+/// Polls a message until it reaches `state`.
+async fn wait_for(app: &TestApp, key: &str, id: i64, state: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let m = app.call("GET", &format!("/messages/{id}"), key, None).await;
+        assert_eq!(m.status, 200, "{}", m.body);
+        if m.body["state"] == state {
+            return m.body;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "still {}: {}",
+            m.body["state"],
+            m.body
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn send_with_key(app: &TestApp, key: Option<&str>, body: Value) -> (u16, Value, bool) {
+    let mut req = app
+        .http
+        .post(format!("{}/api/v1/messages", app.base))
+        .bearer_auth(ADMIN_KEY)
+        .json(&body);
+    if let Some(k) = key {
+        req = req.header("Idempotency-Key", k);
+    }
+    let res = req.send().await.unwrap();
+    let replayed = res.headers().get("idempotent-replayed").is_some();
+    (res.status().as_u16(), res.json().await.unwrap(), replayed)
+}
+
+#[tokio::test]
+async fn a_message_is_sent_and_delivered_through_the_simulator() {
+    let app = spawn_app().await;
+    let k = ADMIN_KEY;
+    credit(&app, k, 10).await;
+    let r = app
+        .call(
+            "POST",
+            "/messages",
+            k,
+            Some(json!({"to": "0532 123 45 67", "text": "Şifreniz 4711. Kimseyle paylaşmayın."})),
+        )
+        .await;
+    assert_eq!(r.status, 202, "{}", r.body);
+    assert_eq!(r.body["recipient"], "+905321234567");
+    assert_eq!(
+        r.body["sender"], "ULAK",
+        "the default header of a fresh start"
+    );
+    assert_eq!(
+        (r.body["segments"].as_u64(), r.body["cost"].as_i64()),
+        (Some(1), Some(1))
+    );
+    let id = r.body["id"].as_i64().unwrap();
+    let m = wait_for(&app, k, id, "delivered").await;
+    assert_eq!(m["parts"][0]["state"], "delivered");
+    assert!(!m["parts"][0]["operator_id"].as_str().unwrap().is_empty());
+    let states: Vec<&str> = m["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["state"].as_str().unwrap())
+        .collect();
+    assert_eq!(states, vec!["queued", "submitted", "delivered"]);
+    assert_eq!(app.call("GET", "/credit", k, None).await.body["balance"], 9);
+    // Another company sees none of it.
+    let other = app.company("baska").await;
+    assert_eq!(
+        app.call("GET", &format!("/messages/{id}"), &other, None)
+            .await
+            .status,
+        404
+    );
+}
+
+#[tokio::test]
+async fn idempotency_keys_make_retries_safe() {
+    let app = spawn_app().await;
+    credit(&app, ADMIN_KEY, 10).await;
+    let body = json!({"to": "05321112233", "text": "Merhaba"});
+    let (s1, b1, r1) = send_with_key(&app, Some("order-42"), body.clone()).await;
+    assert_eq!((s1, r1), (202, false), "{b1}");
+    let (s2, b2, r2) = send_with_key(&app, Some("order-42"), body).await;
+    assert_eq!((s2, r2), (202, true), "{b2}");
+    assert_eq!(b1["id"], b2["id"]);
+    let (s3, b3, _) = send_with_key(
+        &app,
+        Some("order-42"),
+        json!({"to": "05321112233", "text": "Başka"}),
+    )
+    .await;
+    assert_eq!(s3, 409, "{b3}");
+    assert_eq!(
+        app.call("GET", "/credit", ADMIN_KEY, None).await.body["balance"],
+        9
+    );
+    let (s4, b4, _) = send_with_key(
+        &app,
+        Some("bad key ü"),
+        json!({"to": "05321112233", "text": "x"}),
+    )
+    .await;
+    assert_eq!(s4, 422, "{b4}");
+}
+
+#[tokio::test]
+async fn refusals_are_named_and_cost_nothing() {
+    let app = spawn_app().await;
+    let k = ADMIN_KEY;
+    // No credit yet.
+    let r = app
+        .call(
+            "POST",
+            "/messages",
+            k,
+            Some(json!({"to": "05321112233", "text": "x"})),
+        )
+        .await;
+    assert_eq!(r.status, 409, "{}", r.body);
+    assert!(
+        r.body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("insufficient credit")
+    );
+    credit(&app, k, 100).await;
+    let r = app
+        .call(
+            "POST",
+            "/messages",
+            k,
+            Some(json!({"to": "0312 123 45 67", "sender": "YOK", "validity": 5})),
+        )
+        .await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    let fields: Vec<&str> = r.body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        fields,
+        vec!["to", "text", "sender", "validity"],
+        "{}",
+        r.body
+    );
+    // A template with a missing field; then rendered.
+    let t = app
+        .call(
+            "POST",
+            "/templates",
+            k,
+            Some(json!({"name": "b", "body": "Sayın {{ad}}, bakiyeniz {{bakiye}} TL."})),
+        )
+        .await;
+    let tid = t.body["id"].as_i64().unwrap();
+    let r = app
+        .call(
+            "POST",
+            "/messages",
+            k,
+            Some(json!({"to": "05321112233", "template_id": tid, "fields": {"ad": "Ayşe"}})),
+        )
+        .await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert_eq!(r.body["errors"][0]["field"], "fields.bakiye");
+    let r = app
+        .call(
+            "POST",
+            "/messages",
+            k,
+            Some(json!({"to": "05321112233", "template_id": tid,
+                        "fields": {"ad": "Ayşe", "bakiye": "120,50"}})),
+        )
+        .await;
+    assert_eq!(r.status, 202, "{}", r.body);
+    let m = app
+        .call("GET", &format!("/messages/{}", r.body["id"]), k, None)
+        .await;
+    assert_eq!(m.body["text"], "Sayın Ayşe, bakiyeniz 120,50 TL.");
+    // Opted-out numbers are refused.
+    app.call(
+        "POST",
+        "/opt-outs",
+        k,
+        Some(json!({"phone": "05329998877"})),
+    )
+    .await;
+    let r = app
+        .call(
+            "POST",
+            "/messages",
+            k,
+            Some(json!({"to": "05329998877", "text": "Kampanya"})),
+        )
+        .await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    // Texts over ten segments are refused.
+    let r = app
+        .call(
+            "POST",
+            "/messages",
+            k,
+            Some(json!({"to": "05321112233", "text": "x".repeat(153 * 10 + 1)})),
+        )
+        .await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert_eq!(
+        app.call("GET", "/credit", k, None).await.body["balance"],
+        99
+    );
+}
+
+#[tokio::test]
+async fn tc_id_sends_need_the_subscription_and_use_its_header() {
+    let app = spawn_app().await;
+    let k = ADMIN_KEY;
+    credit(&app, k, 10).await;
+    let body = json!({"to": "10000000146", "text": "Randevunuz yarın 10:00."});
+    let r = app.call("POST", "/messages", k, Some(body.clone())).await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert!(
+        r.body.to_string().contains("TC-ID subscription"),
+        "{}",
+        r.body
+    );
+    let r = app
+        .call(
+            "PATCH",
+            "/sms-settings",
+            k,
+            Some(json!({"tckn_subscription_active": true, "tckn_sender": "ULAK TC"})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = app.call("POST", "/messages", k, Some(body)).await;
+    assert_eq!(r.status, 202, "{}", r.body);
+    assert_eq!(
+        (r.body["recipient_kind"].as_str(), r.body["sender"].as_str()),
+        (Some("tckn"), Some("ULAK TC"))
+    );
+    wait_for(&app, k, r.body["id"].as_i64().unwrap(), "delivered").await;
+    // An invalid TC ID number is named as such.
+    let r = app
+        .call(
+            "POST",
+            "/messages",
+            k,
+            Some(json!({"to": "10000000147", "text": "x"})),
+        )
+        .await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert!(r.body.to_string().contains("TC ID"), "{}", r.body);
+}
