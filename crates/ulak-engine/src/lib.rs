@@ -101,6 +101,16 @@ impl Running {
 /// Keeps one worker per enabled account (restarting it when the account changes) and
 /// requeues messages whose lease ran out.
 async fn supervise(store: Store, cfg: EngineConfig, stop: CancellationToken) {
+    // What this node held when it last stopped was in flight: back to the queue at once
+    // rather than after the lease (the owner is a stable node id in production).
+    match store.requeue_leases_of(&cfg.submit.owner).await {
+        Ok(0) => {}
+        Ok(n) => tracing::warn!(
+            messages = n,
+            "requeued what this node was sending when it stopped"
+        ),
+        Err(e) => tracing::warn!(error = %e, "requeueing this node's old leases failed"),
+    }
     let mut running: HashMap<ProviderAccountId, Running> = HashMap::new();
     while !stop.is_cancelled() {
         match store.requeue_expired_leases().await {

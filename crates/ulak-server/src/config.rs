@@ -30,6 +30,9 @@ pub struct Settings {
     pub simulator: bool,
     /// Where the built-in simulator listens (port 0: any free port, loopback only by default).
     pub simulator_listen: SocketAddr,
+    /// This node's name in message leases; stable across restarts so a restarted node takes
+    /// back at once what it was sending. Default: host name and listen port.
+    pub node_id: Option<String>,
 }
 
 impl Default for Settings {
@@ -45,6 +48,7 @@ impl Default for Settings {
             engine: true,
             simulator: true,
             simulator_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            node_id: None,
         }
     }
 }
@@ -73,6 +77,8 @@ pub struct Layer {
     pub simulator: Option<bool>,
     /// See [`Settings::simulator_listen`].
     pub simulator_listen: Option<SocketAddr>,
+    /// See [`Settings::node_id`].
+    pub node_id: Option<String>,
 }
 
 /// Why the settings could not be loaded.
@@ -149,6 +155,7 @@ impl Layer {
                 }
                 "ULAK_ENGINE" => layer.engine = Some(parse_bool(&value).map_err(bad)?),
                 "ULAK_SIMULATOR" => layer.simulator = Some(parse_bool(&value).map_err(bad)?),
+                "ULAK_NODE_ID" => layer.node_id = Some(value),
                 "ULAK_SIMULATOR_LISTEN" => {
                     layer.simulator_listen = Some(value.parse().map_err(|e| bad(format!("{e}")))?);
                 }
@@ -190,6 +197,9 @@ impl Layer {
         if let Some(v) = self.simulator_listen {
             settings.simulator_listen = v;
         }
+        if let Some(v) = self.node_id {
+            settings.node_id = Some(v);
+        }
     }
 }
 
@@ -219,6 +229,19 @@ impl Settings {
         Layer::from_env(env)?.apply(&mut settings);
         flags.apply(&mut settings);
         Ok(settings)
+    }
+
+    /// The node id in force: the configured one, or host name and listen port.
+    pub fn node_id(&self) -> String {
+        self.node_id.clone().unwrap_or_else(|| {
+            let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+                .ok()
+                .or_else(|| std::env::var("HOSTNAME").ok())
+                .map(|h| h.trim().to_owned())
+                .filter(|h| !h.is_empty())
+                .unwrap_or_else(|| "ulak".to_owned());
+            format!("{host}:{}", self.listen.port())
+        })
     }
 
     /// The database URL in force: the configured one, or SQLite in the data directory.

@@ -105,13 +105,14 @@ impl App {
             (None, None)
         };
         let engine = settings.engine.then(|| {
-            ulak_engine::Engine::start(
-                store.clone(),
-                ulak_engine::EngineConfig {
+            ulak_engine::Engine::start(store.clone(), {
+                let mut cfg = ulak_engine::EngineConfig {
                     simulator: link,
                     ..ulak_engine::EngineConfig::default()
-                },
-            )
+                };
+                cfg.submit.owner = settings.node_id();
+                cfg
+            })
         });
         let addr = settings.listen;
         let listener = TcpListener::bind(addr)

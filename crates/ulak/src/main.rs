@@ -30,6 +30,10 @@ enum Command {
     SenderHeaders(cli::manage::SenderHeadersArgs),
     /// The company's SMS settings over the API: show, set.
     SmsSettings(cli::manage::SmsSettingsArgs),
+    /// Send one SMS over the API (optionally wait for its delivery report).
+    Send(cli::send::SendArgs),
+    /// Messages over the API: show one with its history.
+    Messages(cli::send::MessagesArgs),
     /// The remaining credit.
     Credit(cli::api::CreditArgs),
     /// Count characters and SMS segments of a text (reads stdin when --text is absent).
@@ -54,6 +58,8 @@ fn main() -> ExitCode {
         Command::Templates(args) => cli::manage::templates(args),
         Command::SenderHeaders(args) => cli::manage::sender_headers(args),
         Command::SmsSettings(args) => cli::manage::sms_settings(args),
+        Command::Send(args) => cli::send::send(args),
+        Command::Messages(args) => cli::send::messages(args),
         Command::Credit(args) => cli::api::credit(args),
         Command::Count(args) => cli::count::run(args),
         Command::CheckNumber(args) => cli::check::run_number(args),

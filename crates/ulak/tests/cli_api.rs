@@ -231,3 +231,46 @@ fn groups_subscribers_customers_and_settings_from_the_command_line() {
         "nothing to change is a usage error"
     );
 }
+
+#[test]
+fn send_waits_for_the_delivery_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(&dir.path().join("data"));
+    // Without credit the server refuses: exit 1 with its reason.
+    let o = ulak(&s, &["send", "--to", "0532 123 45 67", "--text", "Merhaba"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("insufficient credit"));
+    assert!(ok(&ulak(&s, &["credit", "add", "5"])).contains("balance 5"));
+    let out = ok(&ulak(
+        &s,
+        &[
+            "send",
+            "--to",
+            "0532 123 45 67",
+            "--text",
+            "Merhaba",
+            "--wait",
+        ],
+    ));
+    assert!(out.contains("delivered"), "{out}");
+    assert!(
+        out.contains("+905321234567") && out.contains("from ULAK"),
+        "{out}"
+    );
+    let args = [
+        "send",
+        "--to",
+        "05321234567",
+        "--text",
+        "İkinci",
+        "--json",
+        "--idempotency-key",
+        "k1",
+    ];
+    let m = json(&ulak(&s, &args));
+    let again = json(&ulak(&s, &args));
+    assert_eq!(m["id"], again["id"], "a retried command sends nothing new");
+    let shown = ok(&ulak(&s, &["messages", "show", &m["id"].to_string()]));
+    assert!(shown.contains(&format!("message {}", m["id"])), "{shown}");
+    assert!(ok(&ulak(&s, &["credit"])).contains("remaining credit: 3"));
+}

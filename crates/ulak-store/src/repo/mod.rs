@@ -6,6 +6,7 @@ mod credit;
 mod customers;
 mod groups;
 pub(crate) mod import;
+mod leases;
 pub(crate) mod messages;
 mod opt_outs;
 mod providers;

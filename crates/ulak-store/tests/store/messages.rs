@@ -430,6 +430,20 @@ async fn retries_failures_leases_and_expiry(db: &TestDb) {
     let me = s.get_message(c, e.id).await.unwrap().unwrap().message;
     assert_eq!(me.state, MessageState::Expired);
     assert_eq!(balanced(s, c).await, 8);
+
+    // A node that restarts takes back at once what it held, whatever the lease says.
+    let f = s
+        .enqueue_message(c, msg(p, "05323000005", "f"), None)
+        .await
+        .unwrap()
+        .message;
+    let held = s.claim_messages(p, "node-a", 1, 3_600_000).await.unwrap();
+    assert_eq!(held[0].id, f.id);
+    assert_eq!(s.requeue_leases_of("node-b").await.unwrap(), 0);
+    assert_eq!(s.requeue_leases_of("node-a").await.unwrap(), 1);
+    let mf = s.get_message(c, f.id).await.unwrap().unwrap();
+    assert_eq!(mf.message.state, MessageState::Queued);
+    assert!(mf.message.state_reason.unwrap().contains("restarted"));
 }
 
 async fn concurrent_claimers_never_share_a_message(db: &TestDb) {

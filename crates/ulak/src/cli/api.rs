@@ -101,16 +101,30 @@ enum GroupsCommand {
     },
 }
 
-/// `ulak credit`: the remaining credit.
+/// `ulak credit`: the remaining credit; `ulak credit add N` buys some (admin).
 #[derive(Debug, Args)]
 pub struct CreditArgs {
     #[command(flatten)]
     conn: Connection,
+    #[command(subcommand)]
+    command: Option<CreditCommand>,
+}
+
+#[derive(Debug, Subcommand)]
+enum CreditCommand {
+    /// Record a purchase of credits (admin).
+    Add {
+        /// Credits (SMS segments).
+        amount: i64,
+        /// Invoice number or reason.
+        #[arg(long)]
+        note: Option<String>,
+    },
 }
 
 pub(crate) struct Client {
-    http: reqwest::Client,
-    base: String,
+    pub(crate) http: reqwest::Client,
+    pub(crate) base: String,
     key: String,
 }
 
@@ -126,7 +140,7 @@ impl Client {
         })
     }
 
-    async fn send(&self, req: reqwest::RequestBuilder) -> anyhow::Result<Value> {
+    pub(crate) async fn send(&self, req: reqwest::RequestBuilder) -> anyhow::Result<Value> {
         let res = req
             .bearer_auth(&self.key)
             .send()
@@ -262,7 +276,7 @@ pub(crate) fn print_import(r: &Value, json_out: bool) {
 
 /// A refusal from the server: its status and problem document.
 #[derive(Debug)]
-struct Refused(u16, Value);
+pub(crate) struct Refused(pub(crate) u16, pub(crate) Value);
 
 impl std::fmt::Display for Refused {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -455,6 +469,23 @@ pub fn groups(args: GroupsArgs) -> ExitCode {
 pub fn credit(args: CreditArgs) -> ExitCode {
     run_async(async move {
         let c = Client::new(&args.conn)?;
+        if let Some(CreditCommand::Add { amount, note }) = args.command {
+            let e = c
+                .post(
+                    "/credit/entries",
+                    json!({"kind": "purchase", "amount": amount, "note": note}),
+                )
+                .await?;
+            if args.conn.json {
+                println!("{e}");
+            } else {
+                println!(
+                    "added {amount} credits; balance {}",
+                    text(&e["balance_after"])
+                );
+            }
+            return Ok(());
+        }
         let b = c.get("/credit", &[]).await?;
         if args.conn.json {
             println!("{b}");

@@ -4,5 +4,6 @@ pub mod api;
 pub mod check;
 pub mod count;
 pub mod manage;
+pub mod send;
 pub mod serve;
 pub mod smpp;

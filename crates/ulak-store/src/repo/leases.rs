@@ -1,0 +1,53 @@
+//! Leases of a node that restarted: its previous run died holding them, so they need not
+//! run out before the messages go back to the queue.
+
+use ulak_core::model::MessageState;
+
+use crate::db::now_ms;
+use crate::{Result, Store};
+
+impl Store {
+    /// Puts back in the queue every message that `owner` (this node, in a previous run) had
+    /// claimed and not recorded. Call it once when the node starts, before it claims
+    /// anything: those messages were in flight when it stopped, so they may reach the
+    /// operator twice (at most that many). Returns how many.
+    #[tracing::instrument(skip(self))]
+    pub async fn requeue_leases_of(&self, owner: &str) -> Result<u64> {
+        let now = now_ms();
+        let mut tx = self.begin_write().await?;
+        let reason = "requeued: the node restarted while it was being submitted";
+        let ids: Vec<i64> = sqlx::query_scalar(
+            "UPDATE messages SET state = 'queued', state_at = $1, lease_owner = NULL, \
+             lease_until = NULL, state_reason = $3 \
+             WHERE state = 'sending' AND lease_owner = $2 RETURNING id",
+        )
+        .bind(now)
+        .bind(owner)
+        .bind(reason)
+        .fetch_all(&mut *tx)
+        .await?;
+        for id in &ids {
+            sqlx::query(
+                "INSERT INTO message_events (message_id, state, detail, at) VALUES ($1, $2, $3, $4)",
+            )
+            .bind(id)
+            .bind(MessageState::Queued.as_str())
+            .bind(reason)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(ids.len() as u64)
+    }
+
+    /// How many messages are in each state (for metrics and tests).
+    #[tracing::instrument(skip(self))]
+    pub async fn count_messages_by_state(&self) -> Result<Vec<(String, i64)>> {
+        Ok(
+            sqlx::query_as("SELECT state, COUNT(*) FROM messages GROUP BY state ORDER BY state")
+                .fetch_all(&self.pool)
+                .await?,
+        )
+    }
+}
