@@ -3,8 +3,10 @@
 //! queue in the database and applying its delivery reports. Free of HTTP: the server only
 //! queues messages through the store and starts this.
 
+pub mod metrics;
 pub mod provider;
 pub mod smpp;
+pub mod webhooks;
 pub mod worker;
 
 use std::collections::HashMap;
@@ -16,8 +18,10 @@ use tokio_util::sync::CancellationToken;
 use ulak_core::model::{ProviderAccount, ProviderAccountId, ProviderKind};
 use ulak_store::Store;
 
+pub use metrics::Metrics;
 pub use provider::{Attempt, Provider};
 pub use smpp::SmppProvider;
+pub use webhooks::WebhookSettings;
 pub use worker::SubmitSettings;
 
 /// Where the built-in simulator listens and the account it accepts.
@@ -42,6 +46,8 @@ pub struct EngineConfig {
     pub refresh: Duration,
     /// The built-in simulator, which `simulator` accounts use.
     pub simulator: Option<SimulatorLink>,
+    /// Webhook delivery (timeout, retry schedule, concurrency).
+    pub webhooks: WebhookSettings,
 }
 
 impl Default for EngineConfig {
@@ -55,10 +61,12 @@ impl Default for EngineConfig {
                 max_attempts: 10,
                 retry_base: Duration::from_secs(5),
                 retry_max: Duration::from_secs(600),
+                metrics: Metrics::default(),
             },
             idle: Duration::from_millis(200),
             refresh: Duration::from_secs(5),
             simulator: None,
+            webhooks: WebhookSettings::default(),
         }
     }
 }
@@ -67,20 +75,31 @@ impl Default for EngineConfig {
 pub struct Engine {
     stop: CancellationToken,
     supervisor: JoinHandle<()>,
+    webhooks: JoinHandle<()>,
 }
 
 impl Engine {
     /// Starts the supervisor.
     pub fn start(store: Store, cfg: EngineConfig) -> Engine {
         let stop = CancellationToken::new();
+        let webhooks = tokio::spawn(webhooks::run(
+            store.clone(),
+            cfg.webhooks.clone(),
+            stop.child_token(),
+        ));
         let supervisor = tokio::spawn(supervise(store, cfg, stop.clone()));
-        Engine { stop, supervisor }
+        Engine {
+            stop,
+            supervisor,
+            webhooks,
+        }
     }
 
     /// Stops taking new work, lets in-flight submits finish and be recorded, and unbinds.
     pub async fn shutdown(self) {
         self.stop.cancel();
         let _ = self.supervisor.await;
+        let _ = self.webhooks.await;
     }
 }
 
@@ -222,10 +241,15 @@ async fn run_account(
     let (company, id) = (account.company_id, account.id);
     let receipts = {
         let store = store.clone();
+        let metrics = cfg.submit.metrics.clone();
         tokio::spawn(async move {
             while let Some(r) = worker::receipt_step(&store, company, id, &mut events, 1000).await {
-                if let Err(e) = r {
-                    tracing::error!(account = id.0, error = %e, "receipts could not be stored");
+                match r {
+                    Ok(st) => metrics.receipts(id.0, st.applied, st.unmatched),
+                    Err(e) => {
+                        metrics.store_error(id.0);
+                        tracing::error!(account = id.0, error = %e, "receipts could not be stored");
+                    }
                 }
             }
         })

@@ -6,9 +6,10 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use ulak_core::model::{CompanyId, Message, ProviderAccountId};
-use ulak_smpp::client::Event;
+use ulak_smpp::client::{Ack, Event};
 use ulak_store::{ReceiptStats, Store, StoreError, SubmitOutcome, SubmitResult};
 
+use crate::metrics::SubmitKind;
 use crate::provider::{Attempt, Provider, backoff};
 use crate::smpp::receipt_in;
 
@@ -27,6 +28,8 @@ pub struct SubmitSettings {
     pub retry_base: Duration,
     /// Longest retry delay.
     pub retry_max: Duration,
+    /// Where submits are counted.
+    pub metrics: crate::metrics::Metrics,
 }
 
 /// The outcome of one attempt, as the store records it.
@@ -65,14 +68,31 @@ pub async fn submit_step<P: Provider>(
     if claimed.is_empty() {
         return Ok(0);
     }
-    let attempts = futures_util::future::join_all(claimed.iter().map(|m| provider.submit(m))).await;
+    let attempts = futures_util::future::join_all(claimed.iter().map(|m| async move {
+        let started = std::time::Instant::now();
+        let a = provider.submit(m).await;
+        (a, started.elapsed())
+    }))
+    .await;
     let now = now_ms();
-    let outcomes = claimed
+    let outcomes: Vec<SubmitOutcome> = claimed
         .iter()
         .zip(attempts)
-        .map(|(m, a)| outcome(m, a, s, now))
+        .map(|(m, (a, took))| {
+            let o = outcome(m, a, s, now);
+            let kind = match o.result {
+                SubmitResult::Submitted { .. } => SubmitKind::Submitted,
+                SubmitResult::Retry { .. } => SubmitKind::Retried,
+                SubmitResult::Failed { .. } => SubmitKind::Failed,
+            };
+            s.metrics.submit(account.0, kind, took);
+            o
+        })
         .collect();
-    store.record_submits(outcomes).await?;
+    if let Err(e) = store.record_submits(outcomes).await {
+        s.metrics.store_error(account.0);
+        return Err(e);
+    }
     Ok(claimed.len())
 }
 
@@ -112,6 +132,10 @@ pub async fn submit_loop<P: Provider>(
 /// One step of the receipt loop: waits for at least one event, takes what else is already
 /// there (up to `max`), and applies the receipts in one write. `None` when the channel
 /// closed.
+///
+/// Receipts are acknowledged to the SMSC only once that write succeeded; when it finally
+/// fails their acks are dropped, which asks the SMSC to deliver them again, so a crash or a
+/// store outage never loses one (a repeat is recorded as a duplicate).
 pub async fn receipt_step(
     store: &Store,
     company: CompanyId,
@@ -121,39 +145,55 @@ pub async fn receipt_step(
 ) -> Option<Result<ReceiptStats, StoreError>> {
     let first = events.recv().await?;
     let mut batch = Vec::new();
-    let take = |e: Event, batch: &mut Vec<_>| match e {
-        Event::Receipt(r) => batch.extend(receipt_in(&r)),
-        Event::Inbound(m) => {
-            // Stored by the inbox (a later step of issue 6); counted here meanwhile.
+    let mut acks: Vec<Ack> = Vec::new();
+    let take = |e: Event, batch: &mut Vec<_>, acks: &mut Vec<Ack>| match e {
+        Event::Receipt(r, ack) => {
+            batch.extend(receipt_in(&r));
+            acks.push(ack);
+        }
+        Event::Inbound(m, ack) => {
+            // Stored by the inbox (a later step of issue 6); counted here meanwhile. The
+            // inbox will store it before accepting the ack; until then it is acknowledged
+            // once logged.
             tracing::info!(
                 account = account.0,
                 parts = m.parts,
                 "inbound message received"
             );
+            ack.accept();
         }
     };
-    take(first, &mut batch);
+    take(first, &mut batch, &mut acks);
     while batch.len() < max {
         match events.try_recv() {
-            Ok(e) => take(e, &mut batch),
+            Ok(e) => take(e, &mut batch, &mut acks),
             Err(_) => break,
         }
     }
     if batch.is_empty() {
+        // Only intermediate receipts (nothing to record): done with them.
+        acks.into_iter().for_each(Ack::accept);
         return Some(Ok(ReceiptStats::default()));
     }
-    // A failed write is retried: the receipts are already acknowledged to the SMSC, so
-    // dropping them would lose them.
+    // A failed write is retried for a while; the SMSC has not been answered yet, so giving
+    // up only means it delivers the receipts again.
     let mut delay = Duration::from_millis(100);
     loop {
         match store.apply_receipts(company, account, batch.clone()).await {
-            Ok(s) => return Some(Ok(s)),
+            Ok(s) => {
+                acks.into_iter().for_each(Ack::accept);
+                return Some(Ok(s));
+            }
             Err(e) if delay < Duration::from_secs(30) => {
                 tracing::warn!(account = account.0, error = %e, "storing receipts failed; retrying");
                 tokio::time::sleep(delay).await;
                 delay *= 2;
             }
-            Err(e) => return Some(Err(e)),
+            Err(e) => {
+                // Dropped unanswered: ESME_RX_T_APPN, the SMSC delivers them again later.
+                drop(acks);
+                return Some(Err(e));
+            }
         }
     }
 }
@@ -163,4 +203,117 @@ pub fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use std::time::Instant;
+
+    use ulak_core::CountryType;
+    use ulak_core::model::{NewProviderAccount, ProviderAccountDraft};
+    use ulak_smpp::client::{Client, ClientConfig};
+    use ulak_smpp::pdu::{Address, ShortMessage};
+    use ulak_smpp::sim::{Counts, InboundConcat, Inject, SimConfig, SimHandle, Simulator};
+    use ulak_store::DEFAULT_COMPANY;
+
+    use super::*;
+
+    async fn counts_until(s: &SimHandle, done: impl Fn(&Counts) -> bool) -> Counts {
+        let end = Instant::now() + Duration::from_secs(10);
+        loop {
+            let c = s.counts();
+            if done(&c) || Instant::now() > end {
+                return c;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// Receipts are answered to the SMSC only once `receipt_step` has stored them.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn receipts_are_acknowledged_after_they_are_stored() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::connect(
+            &format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display()),
+            [7; 32],
+        )
+        .await
+        .unwrap();
+        let company = store
+            .get_company_by_name(DEFAULT_COMPANY)
+            .await
+            .unwrap()
+            .unwrap()
+            .id;
+        let draft = ProviderAccountDraft {
+            name: "Simülatör".into(),
+            kind: "simulator".into(),
+            host: "builtin".into(),
+            port: 2775,
+            system_id: "ulak".into(),
+            enabled: true,
+            ..ProviderAccountDraft::default()
+        };
+        let account = store
+            .create_provider_account(
+                company,
+                NewProviderAccount::new(draft, CountryType::Tr).unwrap(),
+            )
+            .await
+            .unwrap()
+            .id;
+        let sim = Simulator::start(SimConfig::default()).await.unwrap();
+        let (client, mut events) = Client::start(ClientConfig {
+            addr: sim.local_addr().to_string(),
+            system_id: "ulak".into(),
+            password: "secret".into(),
+            ..ClientConfig::default()
+        });
+        assert!(client.wait_bound(Duration::from_secs(5)).await);
+        for i in 0..2 {
+            client
+                .submit(ShortMessage {
+                    source: Address::new(5, 0, "ULAK"),
+                    dest: Address::new(1, 1, format!("90532000000{i}")),
+                    registered_delivery: 1,
+                    short_message: "hello".into(),
+                    ..Default::default()
+                })
+                .await
+                .unwrap();
+        }
+        sim.inject_inbound(&Inject {
+            system_id: None,
+            from: "905321234567".into(),
+            to: "4545".into(),
+            text: "merhaba".into(),
+            concat: InboundConcat::Udh8,
+            reverse: false,
+        })
+        .unwrap();
+        let c = counts_until(&sim, |c| c.receipts_sent == 2 && c.inbound_sent == 1).await;
+        assert_eq!((c.receipts_sent, c.inbound_sent), (2, 1));
+        // Sent, received by the client, but not answered while nothing stored them.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert_eq!(sim.counts().deliver_acked, 0);
+
+        let mut unmatched = 0;
+        let end = Instant::now() + Duration::from_secs(10);
+        while sim.counts().deliver_acked < 3 && Instant::now() < end {
+            let step = receipt_step(&store, company, account, &mut events, 1000);
+            if let Ok(r) = tokio::time::timeout(Duration::from_secs(2), step).await {
+                unmatched += r.unwrap().unwrap().unmatched;
+            }
+        }
+        // Neither matches a stored message; both are kept as unmatched, then acknowledged.
+        assert_eq!(unmatched, 2);
+        let c = counts_until(&sim, |c| c.deliver_acked == 3).await;
+        assert_eq!(
+            (c.deliver_acked, c.deliver_nacked, c.redelivered),
+            (3, 0, 0)
+        );
+        client.shutdown().await;
+    }
 }

@@ -24,6 +24,7 @@ pub struct AppState {
 struct Inner {
     settings: Settings,
     store: Store,
+    metrics: ulak_engine::Metrics,
 }
 
 impl AppState {
@@ -35,6 +36,11 @@ impl AppState {
     /// The store.
     pub fn store(&self) -> &Store {
         &self.inner.store
+    }
+
+    /// The engine's counters, for `/metrics`.
+    pub fn metrics(&self) -> &ulak_engine::Metrics {
+        &self.inner.metrics
     }
 
     /// Whether the database answers.
@@ -104,6 +110,7 @@ impl App {
         } else {
             (None, None)
         };
+        let metrics = ulak_engine::Metrics::default();
         let engine = settings.engine.then(|| {
             ulak_engine::Engine::start(store.clone(), {
                 let mut cfg = ulak_engine::EngineConfig {
@@ -111,6 +118,7 @@ impl App {
                     ..ulak_engine::EngineConfig::default()
                 };
                 cfg.submit.owner = settings.node_id();
+                cfg.submit.metrics = metrics.clone();
                 cfg
             })
         });
@@ -119,7 +127,11 @@ impl App {
             .await
             .map_err(|source| StartError::Bind { addr, source })?;
         let state = AppState {
-            inner: Arc::new(Inner { settings, store }),
+            inner: Arc::new(Inner {
+                settings,
+                store,
+                metrics,
+            }),
         };
         let router = crate::routes::router(state.clone());
         Ok(App {

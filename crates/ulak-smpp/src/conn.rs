@@ -53,6 +53,27 @@ impl Writer {
     pub(crate) fn send(&self, pdu: Pdu) -> bool {
         self.tx.send(pdu).is_ok()
     }
+
+    /// A handle that can write on this link without keeping it open: once every [`Writer`]
+    /// is gone (the session ended), sending through it does nothing.
+    pub(crate) fn downgrade(&self) -> WeakWriter {
+        WeakWriter {
+            tx: self.tx.downgrade(),
+        }
+    }
+}
+
+/// A [`Writer`] that does not keep the link open.
+#[derive(Clone, Debug)]
+pub(crate) struct WeakWriter {
+    tx: mpsc::WeakUnboundedSender<Pdu>,
+}
+
+impl WeakWriter {
+    /// Queues a PDU if the link is still up; false when it is gone.
+    pub(crate) fn send(&self, pdu: Pdu) -> bool {
+        self.tx.upgrade().is_some_and(|tx| tx.send(pdu).is_ok())
+    }
 }
 
 /// Splits `stream` into a reader and a writer task.

@@ -95,9 +95,11 @@ impl Part {
 
 type Key = (String, String, u16, u8);
 
-struct Pending {
+struct Pending<T> {
     first_seen: Instant,
     parts: Vec<Option<Part>>,
+    /// One tag per part received, repeats included (each may need its own answer).
+    tags: Vec<T>,
 }
 
 /// Most messages waiting for parts at once; beyond it the oldest is released incomplete, so a
@@ -105,15 +107,40 @@ struct Pending {
 pub const MAX_PENDING: usize = 10_000;
 
 /// Collects concatenated parts into whole messages.
-pub struct Reassembler {
+///
+/// Each part may carry a tag `T` (the client keeps the acknowledgement of the deliver_sm it
+/// came in); a released message comes with the tags of every part that went into it,
+/// repeats included, so none is left unanswered.
+pub struct Reassembler<T = ()> {
     timeout: Duration,
-    pending: HashMap<Key, Pending>,
-    evicted: Vec<InboundMessage>,
+    pending: HashMap<Key, Pending<T>>,
+    evicted: Vec<(InboundMessage, Vec<T>)>,
 }
 
 impl Reassembler {
     /// A reassembler that gives up on a message `timeout` after its first part.
     pub fn new(timeout: Duration) -> Self {
+        Reassembler::tagged(timeout)
+    }
+
+    /// Adds a part; returns the message when it is complete (at once for a single part).
+    pub fn push(&mut self, part: Part, now: Instant) -> Option<InboundMessage> {
+        self.push_tagged(part, (), now).map(|(m, _)| m)
+    }
+
+    /// Releases messages whose parts did not all arrive in time (or were evicted by the cap).
+    pub fn expire(&mut self, now: Instant) -> Vec<InboundMessage> {
+        self.expire_tagged(now)
+            .into_iter()
+            .map(|(m, _)| m)
+            .collect()
+    }
+}
+
+impl<T> Reassembler<T> {
+    /// A reassembler whose parts carry a tag; gives up on a message `timeout` after its
+    /// first part.
+    pub fn tagged(timeout: Duration) -> Self {
         Reassembler {
             timeout,
             pending: HashMap::new(),
@@ -121,14 +148,20 @@ impl Reassembler {
         }
     }
 
-    /// Adds a part; returns the message when it is complete (at once for a single part).
-    pub fn push(&mut self, part: Part, now: Instant) -> Option<InboundMessage> {
+    /// Adds a part with its tag; returns the message when it is complete (at once for a
+    /// single part), with the tags of all its parts.
+    pub fn push_tagged(
+        &mut self,
+        part: Part,
+        tag: T,
+        now: Instant,
+    ) -> Option<(InboundMessage, Vec<T>)> {
         let Some((reference, total, seq)) = part.concat.filter(|c| c.1 > 1) else {
-            return Some(join(vec![part], 1, true));
+            return Some((join(vec![part], 1, true), vec![tag]));
         };
         if seq == 0 || seq > total {
             // A sequence outside 1..=total cannot be placed; deliver it alone.
-            return Some(join(vec![part], 1, false));
+            return Some((join(vec![part], 1, false), vec![tag]));
         }
         let key = (part.source.clone(), part.dest.clone(), reference, total);
         if self.pending.len() >= MAX_PENDING && !self.pending.contains_key(&key) {
@@ -137,15 +170,17 @@ impl Reassembler {
         let entry = self.pending.entry(key.clone()).or_insert_with(|| Pending {
             first_seen: now,
             parts: vec![None; usize::from(total)],
+            tags: Vec::with_capacity(usize::from(total)),
         });
-        // A repeated part (SMSC redelivery) replaces the earlier copy instead of duplicating.
+        // A repeated part (SMSC redelivery) replaces the earlier copy instead of duplicating;
+        // both tags stay, as both deliveries need an answer.
         entry.parts[usize::from(seq - 1)] = Some(part);
+        entry.tags.push(tag);
         if entry.parts.iter().all(Option::is_some) {
             let done = self.pending.remove(&key)?;
-            return Some(join(
-                done.parts.into_iter().flatten().collect(),
-                total,
-                true,
+            return Some((
+                join(done.parts.into_iter().flatten().collect(), total, true),
+                done.tags,
             ));
         }
         None
@@ -160,13 +195,16 @@ impl Reassembler {
         if let Some(k) = oldest
             && let Some(p) = self.pending.remove(&k)
         {
-            self.evicted
-                .push(join(p.parts.into_iter().flatten().collect(), k.3, false));
+            self.evicted.push((
+                join(p.parts.into_iter().flatten().collect(), k.3, false),
+                p.tags,
+            ));
         }
     }
 
-    /// Releases messages whose parts did not all arrive in time (or were evicted by the cap).
-    pub fn expire(&mut self, now: Instant) -> Vec<InboundMessage> {
+    /// Releases messages whose parts did not all arrive in time (or were evicted by the cap),
+    /// each with the tags of its parts.
+    pub fn expire_tagged(&mut self, now: Instant) -> Vec<(InboundMessage, Vec<T>)> {
         let timeout = self.timeout;
         let mut out = std::mem::take(&mut self.evicted);
         let late: Vec<Key> = self
@@ -178,7 +216,12 @@ impl Reassembler {
         out.extend(
             late.into_iter()
                 .filter_map(|k| self.pending.remove(&k).map(|p| (k.3, p)))
-                .map(|(total, p)| join(p.parts.into_iter().flatten().collect(), total, false)),
+                .map(|(total, p)| {
+                    (
+                        join(p.parts.into_iter().flatten().collect(), total, false),
+                        p.tags,
+                    )
+                }),
         );
         out
     }

@@ -9,8 +9,9 @@ use tokio::sync::mpsc::UnboundedReceiver;
 use ulak_smpp::client::{
     BindMode, Client, ClientConfig, Event, LongText, SubmitError, TextMessage,
 };
+use ulak_smpp::inbound::InboundMessage;
 use ulak_smpp::pdu::{Address, Body, ShortMessage};
-use ulak_smpp::receipt::ReceiptState;
+use ulak_smpp::receipt::{Receipt, ReceiptState};
 use ulak_smpp::sim::{InboundConcat, Inject, SimConfig, SimHandle, Simulator};
 
 async fn sim(cfg: SimConfig) -> SimHandle {
@@ -61,7 +62,8 @@ async fn submit_all(c: &Client, n: usize, receipt: bool) -> Vec<Result<String, S
     out
 }
 
-async fn next_events(ev: &mut UnboundedReceiver<Event>, n: usize) -> Vec<Event> {
+/// The next `n` events, acknowledgements and all.
+async fn next_raw_events(ev: &mut UnboundedReceiver<Event>, n: usize) -> Vec<Event> {
     let mut out = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(10);
     while out.len() < n {
@@ -71,6 +73,31 @@ async fn next_events(ev: &mut UnboundedReceiver<Event>, n: usize) -> Vec<Event> 
         }
     }
     out
+}
+
+/// What an event carried, once accepted.
+#[derive(Debug)]
+enum Got {
+    Receipt(Receipt),
+    Inbound(InboundMessage),
+}
+
+/// The next `n` events, each accepted (acknowledged to the SMSC) as it is taken.
+async fn next_events(ev: &mut UnboundedReceiver<Event>, n: usize) -> Vec<Got> {
+    next_raw_events(ev, n)
+        .await
+        .into_iter()
+        .map(|e| match e {
+            Event::Receipt(r, ack) => {
+                ack.accept();
+                Got::Receipt(r)
+            }
+            Event::Inbound(m, ack) => {
+                ack.accept();
+                Got::Inbound(m)
+            }
+        })
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -94,7 +121,7 @@ async fn submits_get_unique_ids_and_receipts_with_the_configured_mix() {
     let receipts = next_events(&mut ev, 200).await;
     let mut seen = HashSet::new();
     for e in receipts {
-        let Event::Receipt(r) = e else {
+        let Got::Receipt(r) = e else {
             panic!("unexpected {e:?}")
         };
         assert!(ids.contains(&r.message_id));
@@ -105,7 +132,7 @@ async fn submits_get_unique_ids_and_receipts_with_the_configured_mix() {
     let mut m = sm(1, true);
     m.dest.addr = "905331112233".into();
     let id = c.submit(m).await.unwrap().message_id;
-    let Event::Receipt(r) = next_events(&mut ev, 1).await.remove(0) else {
+    let Got::Receipt(r) = next_events(&mut ev, 1).await.remove(0) else {
         panic!()
     };
     assert_eq!(
@@ -200,7 +227,7 @@ async fn inbound_messages_are_decoded_and_reassembled() {
             reverse,
         })
         .unwrap();
-        let Event::Inbound(m) = next_events(&mut ev, 1).await.remove(0) else {
+        let Got::Inbound(m) = next_events(&mut ev, 1).await.remove(0) else {
             panic!()
         };
         assert_eq!(m.text.as_deref(), Some(text), "{concat:?}");
@@ -236,7 +263,7 @@ async fn incomplete_inbound_is_released_after_the_timeout() {
         seq: 1,
     });
     s.inject_raw(part).unwrap();
-    let Event::Inbound(m) = next_events(&mut ev, 1).await.remove(0) else {
+    let Got::Inbound(m) = next_events(&mut ev, 1).await.remove(0) else {
         panic!()
     };
     assert!(!m.complete);
@@ -417,7 +444,7 @@ async fn transmitter_receiver_pair_and_bad_password() {
     // Wait for the receiver half too, so the receipt has somewhere to go at once.
     tokio::time::sleep(Duration::from_millis(100)).await;
     let id = c.submit(sm(1, true)).await.unwrap().message_id;
-    let Event::Receipt(r) = next_events(&mut ev, 1).await.remove(0) else {
+    let Got::Receipt(r) = next_events(&mut ev, 1).await.remove(0) else {
         panic!()
     };
     assert_eq!(r.message_id, id);

@@ -34,6 +34,7 @@ pub use repo::messages::{
     Enqueued, IDEMPOTENCY_TTL_MS, MessageDetail, ReceiptIn, ReceiptStats, SubmitOutcome,
     SubmitResult, id_keys,
 };
+pub use repo::webhooks::{ClaimedWebhook, TEST_EVENT_TYPE, WebhookOutcome, WebhookResult, rfc3339};
 pub use secret::{SecretBox, SecretError};
 
 /// Result of a store call.

@@ -58,4 +58,6 @@ id_type! {
     OptOutId;
     /// A credit ledger entry.
     CreditEntryId;
+    /// A webhook endpoint.
+    WebhookEndpointId;
 }

@@ -18,6 +18,7 @@ pub mod template;
 mod tests;
 mod user;
 mod validation;
+mod webhook;
 
 use crate::CountryType;
 
@@ -26,7 +27,7 @@ pub use credit::{CreditEntry, LedgerKind, NewCreditEntry};
 pub use customer::{CustomerAccount, CustomerAccountPatch, CustomerKind, NewCustomerAccount};
 pub use ids::{
     ApiKeyId, CompanyId, CreditEntryId, CustomerAccountId, GroupId, MessageId, OptOutId,
-    ProviderAccountId, SenderHeaderId, SubscriberId, TemplateId, UserId,
+    ProviderAccountId, SenderHeaderId, SubscriberId, TemplateId, UserId, WebhookEndpointId,
 };
 pub use message::{
     MAX_MESSAGE_SEGMENTS, Message, MessageEvent, MessagePart, MessageState, NewMessage, Recipient,
@@ -46,3 +47,8 @@ pub use user::{
     ApiKey, ApiKeyAuth, Email, LoginName, NewApiKey, NewUser, Password, User, UserPatch,
 };
 pub use validation::{ErrorCode, FieldError, RuleError, ValidationErrors};
+pub use webhook::{
+    MAX_WEBHOOK_DESCRIPTION, MAX_WEBHOOK_URL, NewWebhookEndpoint, WebhookAttempt,
+    WebhookAttemptLog, WebhookDeliveryState, WebhookEndpoint, WebhookEndpointPatch,
+    WebhookEventType, parse_webhook_url,
+};

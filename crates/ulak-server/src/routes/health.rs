@@ -27,3 +27,25 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, &'static str)
         false => (StatusCode::SERVICE_UNAVAILABLE, "database unavailable"),
     }
 }
+
+/// Prometheus metrics: messages per state, and per provider account submits, retries,
+/// failures, receipts, unmatched receipts, store errors and submit latency. Counts only: no
+/// personal data, so it needs no key (keep the port internal, as usual for metrics).
+pub async fn metrics(State(state): State<AppState>) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let queue = match state.store().count_messages_by_state().await {
+        Ok(q) => q,
+        Err(e) => {
+            tracing::warn!(error = %e, "metrics: counting messages failed");
+            Vec::new()
+        }
+    };
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        state.metrics().render(&queue),
+    )
+        .into_response()
+}

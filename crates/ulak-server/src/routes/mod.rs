@@ -13,6 +13,7 @@ pub mod messages;
 pub mod sms_settings;
 pub mod subscribers;
 pub mod templates;
+pub mod webhooks;
 
 use std::sync::Arc;
 
@@ -129,7 +130,8 @@ fn build() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(templates::routes())
         .merge(customers::routes())
         .merge(sms_settings::routes())
-        .merge(messages::routes());
+        .merge(messages::routes())
+        .merge(webhooks::routes());
     let (router, doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(health::healthz))
         .routes(routes!(health::readyz))
@@ -139,7 +141,7 @@ fn build() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     let mut doc = doc;
     CommonResponses.modify(&mut doc);
     let served = Arc::new(doc.clone());
-    let router = router.route(
+    let router = router.route("/metrics", get(health::metrics)).route(
         "/api/v1/openapi.json",
         get(move || {
             let doc = Arc::clone(&served);

@@ -12,3 +12,4 @@ mod openapi;
 mod sms_settings;
 mod subscribers;
 mod templates;
+mod webhooks;

@@ -87,6 +87,28 @@ async fn a_message_is_sent_and_delivered_through_the_simulator() {
         .collect();
     assert_eq!(states, vec!["queued", "submitted", "delivered"]);
     assert_eq!(app.call("GET", "/credit", k, None).await.body["balance"], 9);
+    // The metrics count it.
+    let res = app
+        .http
+        .get(format!("{}/metrics", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        res.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain; version=0.0.4")
+    );
+    let text = res.text().await.unwrap();
+    for line in [
+        "ulak_messages{state=\"delivered\"} 1",
+        "ulak_submits_total{provider=\"1\"} 1",
+        "ulak_receipts_total{provider=\"1\"} 1",
+        "ulak_submit_seconds_count{provider=\"1\"} 1",
+    ] {
+        assert!(text.contains(line), "{line} not in\n{text}");
+    }
     // Another company sees none of it.
     let other = app.company("baska").await;
     assert_eq!(

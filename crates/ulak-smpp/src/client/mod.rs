@@ -5,7 +5,18 @@
 //! a message id, a permanent rejection, a timeout (outcome unknown), or shutdown. Submits in
 //! flight when a link drops are resent on another link (or reported unknown, by setting),
 //! never both, so the client's own accounting neither loses nor doubles a message.
+//!
+//! Receipts and inbound messages reach the application as [`Event`]s, each with an [`Ack`].
+//! The SMSC's deliver_sm (or data_sm) is answered only through that `Ack`: ESME_ROK when the
+//! application accepts it (once it has stored it), ESME_RX_T_APPN (deliver again later) when
+//! it rejects or drops it, or when nobody is listening. An inbound message reassembled from
+//! several parts answers every part's PDU when it is accepted, so no part is acknowledged
+//! before the whole message is safe. If the link is gone by then, nothing is answered and
+//! the SMSC delivers it again on a later bind: a crash or link loss between receiving and
+//! storing loses nothing, at the price of possible repeats, which the application must
+//! tolerate. Only unreadable receipts are acknowledged at once (a retry would not fix them).
 
+mod ack;
 mod config;
 mod session;
 mod text;
@@ -19,6 +30,7 @@ use tokio::sync::{Mutex, Notify, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+pub use ack::Ack;
 pub use config::{BindMode, ClientConfig, LongText};
 pub use text::TextMessage;
 
@@ -56,13 +68,25 @@ pub struct Submitted {
     pub attempts: u32,
 }
 
-/// Something the SMSC sent that the application must see.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Something the SMSC sent that the application must see, with the acknowledgement it owes
+/// the SMSC: accept the [`Ack`] once the event is stored; dropping it makes the SMSC deliver
+/// the event again.
+#[derive(Debug)]
 pub enum Event {
     /// A delivery receipt.
-    Receipt(Receipt),
-    /// An inbound message, reassembled (or released incomplete after the timeout).
-    Inbound(InboundMessage),
+    Receipt(Receipt, Ack),
+    /// An inbound message, reassembled (or released incomplete after the timeout); its
+    /// `Ack` answers every part.
+    Inbound(InboundMessage, Ack),
+}
+
+impl Event {
+    /// Accepts the event without looking at it (tools and tests that only count).
+    pub fn accept(self) {
+        match self {
+            Event::Receipt(_, ack) | Event::Inbound(_, ack) => ack.accept(),
+        }
+    }
 }
 
 /// The outcome of one enqueued submit, to await.
@@ -171,7 +195,8 @@ struct Shared {
     cfg: ClientConfig,
     jobs: Mutex<mpsc::Receiver<Job>>,
     events: mpsc::UnboundedSender<Event>,
-    reassembler: std::sync::Mutex<Reassembler>,
+    /// Parts waiting for the rest of their message, each with the PDU to answer.
+    reassembler: std::sync::Mutex<Reassembler<ack::Target>>,
     stats: Stats,
     bound_tx: watch::Sender<usize>,
     stop: CancellationToken,
@@ -223,7 +248,7 @@ impl Client {
         let (events_tx, events_rx) = mpsc::unbounded_channel();
         let (bound_tx, _) = watch::channel(0);
         let shared = Arc::new(Shared {
-            reassembler: std::sync::Mutex::new(Reassembler::new(cfg.reassembly_timeout)),
+            reassembler: std::sync::Mutex::new(Reassembler::tagged(cfg.reassembly_timeout)),
             cfg,
             jobs: Mutex::new(jobs_rx),
             events: events_tx,
@@ -346,10 +371,11 @@ async fn expire_loop(shared: Arc<Shared>) {
             .reassembler
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .expire(Instant::now());
-        for m in late {
+            .expire_tagged(Instant::now());
+        for (m, targets) in late {
             tracing::warn!(source = %m.source, parts = m.parts, "inbound message incomplete after timeout");
-            let _ = shared.events.send(Event::Inbound(m));
+            // Nobody listening: the event comes back and dropping it answers ESME_RX_T_APPN.
+            let _ = shared.events.send(Event::Inbound(m, Ack::many(targets)));
         }
     }
 }

@@ -7,11 +7,12 @@ use std::time::{Duration, Instant};
 use tokio::net::TcpStream;
 use tokio::task::JoinHandle;
 
+use super::ack::{Ack, Target};
 use super::{Event, Job, Shared, Stats, SubmitError, Submitted};
 use crate::CommandStatus;
 use crate::conn::{self, Reader, Writer};
 use crate::inbound::decode_part;
-use crate::pdu::{Bind, Body, MessageIdResp, Pdu, ShortMessage, command_id};
+use crate::pdu::{Bind, Body, Pdu, ShortMessage};
 use crate::receipt::Receipt;
 
 /// What a link is bound as.
@@ -467,50 +468,43 @@ impl Session {
         }
     }
 
+    /// A receipt or inbound part: handed to the application with an [`Ack`] that answers
+    /// this PDU when the application accepts (or drops) it.
     fn on_deliver(&mut self, seq: u32, sm: ShortMessage, data_sm: bool) {
         let stats = &self.shared.stats;
-        let delivered = if sm.is_receipt() {
+        let target = Target::new(self.writer.downgrade(), seq, data_sm);
+        // A send to a closed channel (nobody listening) hands the event back; dropping it
+        // drops the Ack, which answers ESME_RX_T_APPN so the SMSC delivers it again later.
+        if sm.is_receipt() {
             match Receipt::from_deliver(&sm) {
                 Ok(r) => {
                     Stats::inc(&stats.receipts);
-                    self.shared.events.send(Event::Receipt(r)).is_ok()
+                    let _ = self.shared.events.send(Event::Receipt(r, Ack::one(target)));
                 }
                 Err(e) => {
                     // Nothing a retry would fix; acknowledge and keep the text in the log.
                     tracing::warn!(error = %e, text = %String::from_utf8_lossy(sm.user_data()), "unreadable receipt");
-                    true
+                    Ack::one(target).accept();
                 }
             }
         } else {
             Stats::inc(&stats.inbound_parts);
             let part = decode_part(&sm);
+            // An incomplete message keeps its parts unanswered: each is acknowledged with the
+            // whole message, so a crash before that loses none of them.
             let done = self
                 .shared
                 .reassembler
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
-                .push(part, Instant::now());
-            match done {
-                Some(m) => self.shared.events.send(Event::Inbound(m)).is_ok(),
-                None => true,
+                .push_tagged(part, target, Instant::now());
+            if let Some((m, targets)) = done {
+                let _ = self
+                    .shared
+                    .events
+                    .send(Event::Inbound(m, Ack::many(targets)));
             }
-        };
-        let (id, body) = match data_sm {
-            true => (
-                command_id::DATA_SM,
-                Body::DataSmResp(MessageIdResp::default()),
-            ),
-            false => (
-                command_id::DELIVER_SM,
-                Body::DeliverSmResp(MessageIdResp::default()),
-            ),
-        };
-        // With nobody listening, a temporary error makes the SMSC deliver it again later.
-        let resp = match delivered {
-            true => Pdu::new(seq, body),
-            false => Pdu::error_response(id, seq, CommandStatus::ESME_RX_T_APPN),
-        };
-        self.writer.send(resp);
+        }
     }
 
     /// Settles what is still in flight and closes the link.

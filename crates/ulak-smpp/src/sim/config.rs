@@ -122,6 +122,9 @@ pub struct SimConfig {
     pub dlr_delay: Duration,
     /// Receipt outcomes.
     pub dlr_mix: DlrMix,
+    /// Delay before a deliver_sm (receipt or inbound) that was answered with an error, or was
+    /// unanswered when its link closed, is delivered again.
+    pub redeliver_delay: Duration,
     /// submit_sm per second above which ESME_RTHROTTLED is answered (whole simulator).
     pub throttle_per_s: Option<u32>,
     /// Delay before each submit_sm_resp (to hold a client's window open in tests).
@@ -145,6 +148,7 @@ impl Default for SimConfig {
             accounts: vec![("ulak".into(), "secret".into())],
             dlr_delay: Duration::from_millis(0),
             dlr_mix: DlrMix::default(),
+            redeliver_delay: Duration::from_secs(1),
             throttle_per_s: None,
             resp_delay: Duration::ZERO,
             drop_after_submits: None,

@@ -3,6 +3,12 @@
 //! It checks credentials, answers submits with unique ids, sends receipts after a delay with
 //! a configurable outcome mix, throttles above a rate, injects inbound messages (concatenated
 //! too) and drops links on demand, and counts everything so callers can assert on it.
+//!
+//! Like a real SMSC it keeps every deliver_sm it sent (receipt or inbound) until the ESME
+//! answers it with ESME_ROK: an error answer, or the link closing with it unanswered, puts it
+//! back to be delivered again after `redeliver_delay`, on any receiver link of the account.
+//! One copy is outstanding at a time, so once everything is acknowledged
+//! `deliver_acked == receipts_sent + inbound_sent`.
 
 mod build;
 mod config;
@@ -42,13 +48,15 @@ pub struct Counts {
     pub submits: u64,
     /// Submits answered with ESME_RTHROTTLED.
     pub throttled: u64,
-    /// Delivery receipts sent.
+    /// Delivery receipts sent (first deliveries; repeats are in `redelivered`).
     pub receipts_sent: u64,
-    /// Inbound (MO) deliver_sm sent.
+    /// Inbound (MO) deliver_sm sent (first deliveries; repeats are in `redelivered`).
     pub inbound_sent: u64,
-    /// deliver_sm_resp received with ESME_ROK.
+    /// deliver_sm sent again (receipts and inbound) after an error answer or a lost link.
+    pub redelivered: u64,
+    /// deliver_sm answered with ESME_ROK (each delivery at most once).
     pub deliver_acked: u64,
-    /// deliver_sm_resp received with an error status.
+    /// deliver_sm answered with an error status (generic_nack included).
     pub deliver_nacked: u64,
     /// enquire_link received.
     pub enquire_links: u64,
@@ -70,6 +78,7 @@ struct AtomicCounts {
     throttled: AtomicU64,
     receipts_sent: AtomicU64,
     inbound_sent: AtomicU64,
+    redelivered: AtomicU64,
     deliver_acked: AtomicU64,
     deliver_nacked: AtomicU64,
     enquire_links: AtomicU64,
@@ -90,6 +99,7 @@ impl AtomicCounts {
             throttled: g(&self.throttled),
             receipts_sent: g(&self.receipts_sent),
             inbound_sent: g(&self.inbound_sent),
+            redelivered: g(&self.redelivered),
             deliver_acked: g(&self.deliver_acked),
             deliver_nacked: g(&self.deliver_nacked),
             enquire_links: g(&self.enquire_links),
@@ -156,24 +166,32 @@ pub enum SimError {
     Io(#[from] std::io::Error),
 }
 
+/// deliver_sm sent on one link and not answered yet, by sequence number.
+type Outstanding = Arc<Mutex<HashMap<u32, Delivery>>>;
+
+fn lock_outstanding(o: &Outstanding) -> std::sync::MutexGuard<'_, HashMap<u32, Delivery>> {
+    o.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 struct Link {
     system_id: String,
     receiver: bool,
     writer: Writer,
     seq: Arc<AtomicU32>,
+    outstanding: Outstanding,
 }
 
-impl Link {
-    fn send(&self, body: Body) -> bool {
-        let seq = self.seq.fetch_add(1, Ordering::Relaxed);
-        self.writer.send(Pdu::new(seq, body))
-    }
-}
-
-struct DlrJob {
+/// A deliver_sm to send (receipt or inbound) until the ESME acknowledges it.
+struct Delivery {
+    /// Not before this time.
     due: Instant,
-    system_id: String,
-    sm: ShortMessage,
+    /// The account to deliver to; `None` for any receiver.
+    system_id: Option<String>,
+    /// Boxed: deliveries move around a lot (and come back in `Err`s).
+    sm: Box<ShortMessage>,
+    receipt: bool,
+    /// Times sent so far.
+    attempts: u32,
 }
 
 struct Shared {
@@ -183,7 +201,9 @@ struct Shared {
     next_link: AtomicU64,
     rr: AtomicU64,
     next_id: AtomicU64,
-    dlr_tx: mpsc::UnboundedSender<DlrJob>,
+    dlr_tx: mpsc::UnboundedSender<Delivery>,
+    /// Deliveries to send again (answered with an error, or on a link that closed).
+    redeliver_tx: mpsc::UnboundedSender<Delivery>,
     throttle: Mutex<(u64, u32)>,
     started: Instant,
     drop_fired: AtomicBool,
@@ -208,19 +228,49 @@ impl Shared {
         *k = self.root.child_token();
     }
 
-    /// Sends `body` on a receiver link of `system_id` (round robin); false when none is bound.
-    fn deliver(&self, system_id: Option<&str>, body: Body) -> bool {
+    /// Sends `d` as a deliver_sm on a receiver link of its account (round robin) and keeps it
+    /// there until answered; gives it back when no such link is bound.
+    fn deliver(&self, mut d: Delivery) -> Result<(), Delivery> {
+        // Held throughout, so a closing link cannot drain its outstanding map between the
+        // insert below and the send (it leaves the map first, under this lock).
         let links = self.lock_links();
         let mut candidates: Vec<&Link> = links
             .values()
-            .filter(|l| l.receiver && system_id.is_none_or(|s| s == l.system_id))
+            .filter(|l| l.receiver && d.system_id.as_deref().is_none_or(|s| s == l.system_id))
             .collect();
         candidates.sort_by_key(|l| l.seq.as_ref() as *const AtomicU32 as usize);
-        if candidates.is_empty() {
-            return false;
-        }
         let start = self.rr.fetch_add(1, Ordering::Relaxed) as usize;
-        (0..candidates.len()).any(|i| candidates[(start + i) % candidates.len()].send(body.clone()))
+        for i in 0..candidates.len() {
+            let link = candidates[(start + i) % candidates.len()];
+            let seq = link.seq.fetch_add(1, Ordering::Relaxed);
+            let pdu = Pdu::new(seq, Body::DeliverSm((*d.sm).clone()));
+            let counter = match (d.attempts, d.receipt) {
+                (0, true) => &self.counts.receipts_sent,
+                (0, false) => &self.counts.inbound_sent,
+                _ => &self.counts.redelivered,
+            };
+            d.attempts += 1;
+            // Tracked before it is sent, so even an immediate answer finds it.
+            lock_outstanding(&link.outstanding).insert(seq, d);
+            if link.writer.send(pdu) {
+                counter.fetch_add(1, Ordering::Relaxed);
+                return Ok(());
+            }
+            match lock_outstanding(&link.outstanding).remove(&seq) {
+                Some(back) => d = back,
+                // Unreachable: the link's session cannot answer a PDU it never got.
+                None => return Ok(()),
+            }
+            d.attempts -= 1;
+        }
+        Err(d)
+    }
+
+    /// Puts an unacknowledged delivery back, to be sent again after `redeliver_delay`.
+    fn redeliver_later(&self, mut d: Delivery) {
+        d.due = Instant::now() + self.cfg.redeliver_delay;
+        // Closed only when the simulator is shutting down; then there is no one to send to.
+        let _ = self.redeliver_tx.send(d);
     }
 
     /// Whether this submit is over the configured rate (fixed one-second windows).
@@ -262,6 +312,7 @@ impl Simulator {
         let listener = TcpListener::bind(cfg.listen).await?;
         let addr = listener.local_addr()?;
         let (dlr_tx, dlr_rx) = mpsc::unbounded_channel();
+        let (redeliver_tx, redeliver_rx) = mpsc::unbounded_channel();
         let root = CancellationToken::new();
         // Ids start at a time-derived offset so two runs do not hand out the same ids.
         let seed = SystemTime::now()
@@ -275,6 +326,7 @@ impl Simulator {
             rr: AtomicU64::new(0),
             next_id: AtomicU64::new(seed << 20),
             dlr_tx,
+            redeliver_tx,
             throttle: Mutex::new((0, 0)),
             started: Instant::now(),
             drop_fired: AtomicBool::new(false),
@@ -283,7 +335,7 @@ impl Simulator {
             records: Mutex::new(Vec::new()),
         });
         let accept = tokio::spawn(accept_loop(shared.clone(), listener));
-        let dlr = tokio::spawn(dlr_loop(shared.clone(), dlr_rx));
+        let dlr = tokio::spawn(dlr_loop(shared.clone(), dlr_rx, redeliver_rx));
         tracing::info!(%addr, "SMSC simulator listening");
         Ok(SimHandle {
             shared,
@@ -324,34 +376,33 @@ impl SimHandle {
     }
 
     /// Sends an inbound message as one or more deliver_sm; returns how many PDUs went out.
+    /// Each is delivered again until acknowledged, like receipts.
     pub fn inject_inbound(&self, msg: &Inject) -> Result<usize, SimError> {
         let pdus = inbound_parts(msg, self.shared.next_id.load(Ordering::Relaxed) as u16)?;
         let n = pdus.len();
         for sm in pdus {
-            if !self
-                .shared
-                .deliver(msg.system_id.as_deref(), Body::DeliverSm(sm))
-            {
-                return Err(SimError::NoReceiver(msg.system_id.clone()));
-            }
-            self.shared
-                .counts
-                .inbound_sent
-                .fetch_add(1, Ordering::Relaxed);
+            self.inject(msg.system_id.clone(), sm)?;
         }
         Ok(n)
     }
 
-    /// Sends one hand-made deliver_sm to any bound receiver (tests of odd inputs).
+    /// Sends one hand-made deliver_sm to any bound receiver (tests of odd inputs); counted
+    /// and redelivered as an inbound message.
     pub fn inject_raw(&self, sm: ShortMessage) -> Result<(), SimError> {
-        if !self.shared.deliver(None, Body::DeliverSm(sm)) {
-            return Err(SimError::NoReceiver(None));
-        }
+        self.inject(None, sm)
+    }
+
+    fn inject(&self, system_id: Option<String>, sm: ShortMessage) -> Result<(), SimError> {
+        let d = Delivery {
+            due: Instant::now(),
+            system_id,
+            sm: Box::new(sm),
+            receipt: false,
+            attempts: 0,
+        };
         self.shared
-            .counts
-            .inbound_sent
-            .fetch_add(1, Ordering::Relaxed);
-        Ok(())
+            .deliver(d)
+            .map_err(|d| SimError::NoReceiver(d.system_id))
     }
 
     /// Stops listening and closes every link; returns the final counts.
@@ -396,9 +447,14 @@ async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
     }
 }
 
-/// Sends receipts when due; parks those whose account has no receiver bound yet.
-async fn dlr_loop(shared: Arc<Shared>, mut rx: mpsc::UnboundedReceiver<DlrJob>) {
-    let mut parked: Vec<DlrJob> = Vec::new();
+/// Sends receipts when due, and deliveries to repeat once their delay is over; parks those
+/// whose account has no receiver bound yet.
+async fn dlr_loop(
+    shared: Arc<Shared>,
+    mut rx: mpsc::UnboundedReceiver<Delivery>,
+    mut redeliver: mpsc::UnboundedReceiver<Delivery>,
+) {
+    let mut parked: Vec<Delivery> = Vec::new();
     let mut retry = tokio::time::interval(Duration::from_millis(50));
     loop {
         tokio::select! {
@@ -407,23 +463,25 @@ async fn dlr_loop(shared: Arc<Shared>, mut rx: mpsc::UnboundedReceiver<DlrJob>) 
                 // Receipts are queued in submit order with one fixed delay, so due times only
                 // grow and a FIFO is enough.
                 tokio::time::sleep_until(job.due.into()).await;
-                if !send_dlr(&shared, &job) {
+                if let Err(job) = shared.deliver(job) {
                     parked.push(job);
                 }
             }
+            Some(job) = redeliver.recv() => parked.push(job),
             _ = retry.tick(), if !parked.is_empty() => {
-                parked.retain(|job| !send_dlr(&shared, job));
+                let now = Instant::now();
+                let mut keep = Vec::with_capacity(parked.len());
+                for job in parked.drain(..) {
+                    if job.due > now {
+                        keep.push(job);
+                    } else if let Err(job) = shared.deliver(job) {
+                        keep.push(job);
+                    }
+                }
+                parked = keep;
             }
         }
     }
-}
-
-fn send_dlr(shared: &Shared, job: &DlrJob) -> bool {
-    let ok = shared.deliver(Some(&job.system_id), Body::DeliverSm(job.sm.clone()));
-    if ok {
-        shared.counts.receipts_sent.fetch_add(1, Ordering::Relaxed);
-    }
-    ok
 }
 
 #[cfg(test)]

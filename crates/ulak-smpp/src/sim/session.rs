@@ -1,4 +1,5 @@
-//! One simulator link: bind checks, answers, and the per-link outstanding count.
+//! One simulator link: bind checks, answers, the per-link outstanding count, and the
+//! deliver_sm waiting for their answer (put back for redelivery when the link closes).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
@@ -7,7 +8,9 @@ use std::time::Instant;
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
-use super::{DlrJob, Link, Shared, SubmitRecord, mix64, receipt_for};
+use super::{
+    Delivery, Link, Outstanding, Shared, SubmitRecord, lock_outstanding, mix64, receipt_for,
+};
 use crate::CommandStatus;
 use crate::conn::{self, Writer};
 use crate::pdu::{Bind, BindResp, Body, MessageIdResp, Pdu, QuerySmResp, ShortMessage, Tlvs, tag};
@@ -26,6 +29,8 @@ struct Session {
     seq: Arc<AtomicU32>,
     bound: Option<(Role, String)>,
     outstanding: Arc<AtomicU64>,
+    /// deliver_sm sent on this link, not answered yet.
+    deliveries: Outstanding,
     delayed: Option<mpsc::UnboundedSender<(Instant, Pdu)>>,
 }
 
@@ -50,6 +55,7 @@ pub(super) async fn run(shared: Arc<Shared>, stream: TcpStream, id: u64) {
         seq: Arc::new(AtomicU32::new(1)),
         bound: None,
         outstanding,
+        deliveries: Outstanding::default(),
         delayed,
     };
     let mut killed = false;
@@ -87,6 +93,17 @@ pub(super) async fn run(shared: Arc<Shared>, stream: TcpStream, id: u64) {
         }
     }
     s.shared.lock_links().remove(&s.id);
+    // Gone from the map first, so no delivery is added after this drain: whatever the ESME
+    // did not acknowledge is delivered again, on this or another link.
+    let unanswered: Vec<Delivery> = {
+        let mut d = lock_outstanding(&s.deliveries);
+        let mut v: Vec<(u32, Delivery)> = d.drain().collect();
+        v.sort_by_key(|(seq, _)| *seq);
+        v.into_iter().map(|(_, d)| d).collect()
+    };
+    for d in unanswered {
+        s.shared.redeliver_later(d);
+    }
     // Fault injection may have fired from inside `handle` (drop_after_submits).
     killed |= kill.is_cancelled();
     if killed {
@@ -177,12 +194,9 @@ impl Session {
             }
             Body::CancelSm(_) => self.reply(&pdu, Body::CancelSmResp),
             Body::ReplaceSm(_) => self.reply(&pdu, Body::ReplaceSmResp),
-            Body::DeliverSmResp(_) => {
-                let counter = match pdu.status.is_ok() {
-                    true => &c.deliver_acked,
-                    false => &c.deliver_nacked,
-                };
-                counter.fetch_add(1, Ordering::Relaxed);
+            Body::DeliverSmResp(_) => self.delivery_answered(pdu.sequence, pdu.status),
+            Body::GenericNack if lock_outstanding(&self.deliveries).contains_key(&pdu.sequence) => {
+                self.delivery_answered(pdu.sequence, pdu.status);
             }
             Body::EnquireLinkResp | Body::GenericNack | Body::UnbindResp => {}
             _ => {
@@ -193,6 +207,26 @@ impl Session {
             }
         }
         true
+    }
+
+    /// A deliver_sm answered: done when ESME_ROK, else delivered again later.
+    fn delivery_answered(&self, seq: u32, status: CommandStatus) {
+        let c = &self.shared.counts;
+        let d = lock_outstanding(&self.deliveries).remove(&seq);
+        match (d, status.is_ok()) {
+            (Some(_), true) => {
+                c.deliver_acked.fetch_add(1, Ordering::Relaxed);
+            }
+            (Some(d), false) => {
+                c.deliver_nacked.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!(seq, %status, "deliver_sm refused; delivering again later");
+                self.shared.redeliver_later(d);
+            }
+            (None, _) => {
+                c.errors.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!(seq, %status, "deliver_sm_resp for no outstanding deliver_sm");
+            }
+        }
     }
 
     fn can_transmit(&self) -> bool {
@@ -236,6 +270,7 @@ impl Session {
                 receiver: role != Role::Transmitter,
                 writer: self.writer.clone(),
                 seq: self.seq.clone(),
+                outstanding: self.deliveries.clone(),
             },
         );
     }
@@ -301,10 +336,12 @@ impl Session {
             let outcome = shared.cfg.dlr_mix.pick(&sm.dest.addr, mix64(count));
             // registered_delivery 2 asks for a receipt on failure only.
             if !(wants == 2 && outcome == super::Outcome::Delivered) {
-                let _ = shared.dlr_tx.send(DlrJob {
+                let _ = shared.dlr_tx.send(Delivery {
                     due: Instant::now() + shared.cfg.dlr_delay,
-                    system_id: system_id.clone(),
-                    sm: receipt_for(&sm, &message_id, outcome),
+                    system_id: Some(system_id.clone()),
+                    sm: Box::new(receipt_for(&sm, &message_id, outcome)),
+                    receipt: true,
+                    attempts: 0,
                 });
             }
         }

@@ -11,6 +11,9 @@ use ulak_core::model::{
     ProviderAccountId,
 };
 
+use serde_json::json;
+use ulak_core::model::WebhookEventType as Hook;
+
 use super::credit::write_entry;
 use crate::db::{col, now_ms, parse};
 use crate::{Backend, Result, Store, StoreError};
@@ -465,6 +468,13 @@ impl Store {
                 now,
             )
             .await?;
+            super::webhooks::emit_message_event(
+                &mut tx,
+                MessageId(*id),
+                Hook::MessageFailed,
+                json!({}),
+            )
+            .await?;
         }
         for (company, amount) in release {
             if amount > 0 {
@@ -490,8 +500,26 @@ impl Store {
     /// duplicate worker after a lost lease) changes nothing.
     #[tracing::instrument(skip_all, fields(outcomes = outcomes.len()))]
     pub async fn record_submits(&self, outcomes: Vec<SubmitOutcome>) -> Result<()> {
+        if outcomes.is_empty() {
+            return Ok(());
+        }
         let now = now_ms();
         let mut tx = self.begin_write().await?;
+        // Ids are integers from the database: safe to inline.
+        let ids = outcomes
+            .iter()
+            .map(|o| o.id.0.to_string())
+            .collect::<Vec<_>>()
+            .join(",");
+        let providers: Vec<Option<i64>> = sqlx::query_scalar(sql!(
+            "SELECT DISTINCT provider_account_id FROM messages WHERE id IN ({ids}) \
+             ORDER BY provider_account_id"
+        ))
+        .fetch_all(&mut *tx)
+        .await?;
+        for p in providers.into_iter().flatten() {
+            self.lock_receipts(&mut tx, ProviderAccountId(p)).await?;
+        }
         let mut charged: BTreeMap<i64, i64> = BTreeMap::new();
         let mut released: BTreeMap<i64, i64> = BTreeMap::new();
         for o in outcomes {
@@ -544,6 +572,9 @@ impl Store {
                         now,
                     )
                     .await?;
+                    let ids = json!({"operator_ids": operator_ids});
+                    super::webhooks::emit_message_event(&mut tx, o.id, Hook::MessageSent, ids)
+                        .await?;
                     *charged.entry(company).or_default() += cost;
                     if let Some(p) = provider {
                         self.apply_pending_receipts(&mut tx, ProviderAccountId(p), o.id)
@@ -577,6 +608,13 @@ impl Store {
                     .execute(&mut *tx)
                     .await?;
                     event(&mut tx, o.id, MessageState::Failed, Some(&reason), now).await?;
+                    super::webhooks::emit_message_event(
+                        &mut tx,
+                        o.id,
+                        Hook::MessageFailed,
+                        json!({}),
+                    )
+                    .await?;
                     *released.entry(company).or_default() += cost;
                 }
             }
@@ -597,6 +635,28 @@ impl Store {
             .await?;
         }
         tx.commit().await?;
+        Ok(())
+    }
+
+    /// Serialises, per provider account, recording submits with applying receipts. Without
+    /// it PostgreSQL (read committed, concurrent writers) can let a receipt miss its part: the
+    /// receipt's transaction does not see the uncommitted part and files the receipt as
+    /// unmatched, while the submit's transaction looked for unmatched receipts before that
+    /// was committed. The lock is held to the end of the transaction. SQLite's single writer
+    /// already serialises them.
+    async fn lock_receipts(
+        &self,
+        tx: &mut Transaction<'static, Any>,
+        provider: ProviderAccountId,
+    ) -> Result<()> {
+        if self.backend == Backend::Postgres {
+            // A namespace in the high bits keeps these keys apart from other advisory locks.
+            let key = (0x756c_616b_i64 << 32) | (provider.0 & 0xffff_ffff);
+            sqlx::query("SELECT 1 FROM pg_advisory_xact_lock($1) AS l")
+                .bind(key)
+                .execute(&mut **tx)
+                .await?;
+        }
         Ok(())
     }
 
@@ -682,6 +742,11 @@ impl Store {
             .await?;
             if changed.rows_affected() > 0 {
                 event(tx, id, done, code, now).await?;
+                let hook = match done {
+                    MessageState::Delivered => Hook::MessageDelivered,
+                    _ => Hook::MessageFailed,
+                };
+                super::webhooks::emit_message_event(tx, id, hook, json!({})).await?;
             }
         }
         Ok(())
@@ -702,6 +767,7 @@ impl Store {
         let now = now_ms();
         let mut stats = ReceiptStats::default();
         let mut tx = self.begin_write().await?;
+        self.lock_receipts(&mut tx, provider).await?;
         for r in receipts {
             let keys: Vec<(String, Option<String>)> =
                 r.operator_ids.iter().map(|i| id_keys(i)).collect();

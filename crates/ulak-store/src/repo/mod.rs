@@ -1,6 +1,7 @@
 //! One file per entity; each adds its methods to [`crate::Store`].
 
 mod api_keys;
+mod batch;
 mod companies;
 mod credit;
 mod customers;
@@ -14,3 +15,4 @@ mod settings;
 mod subscribers;
 mod templates;
 mod users;
+pub(crate) mod webhooks;

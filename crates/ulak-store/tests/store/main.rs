@@ -11,3 +11,4 @@ mod isolation;
 mod messages;
 mod secrets;
 mod settings;
+mod webhooks;

@@ -14,7 +14,8 @@ crate::store_tests!(
     submits_receipts_and_charges,
     receipts_match_every_id_form_and_early_ones_wait,
     retries_failures_leases_and_expiry,
-    concurrent_claimers_never_share_a_message
+    concurrent_claimers_never_share_a_message,
+    batches_reserve_once_and_queue_in_order
 );
 
 async fn provider(s: &Store, c: CompanyId) -> ProviderAccountId {
@@ -478,4 +479,30 @@ async fn concurrent_claimers_never_share_a_message(db: &TestDb) {
     let unique: HashSet<_> = all.iter().collect();
     assert_eq!(all.len(), 200);
     assert_eq!(unique.len(), 200, "no message claimed twice");
+}
+
+async fn batches_reserve_once_and_queue_in_order(db: &TestDb) {
+    let s = &db.store;
+    let (c, p) = funded(s, 120).await;
+    let msgs: Vec<NewMessage> = (0..100)
+        .map(|i| msg(p, &format!("0532600{i:04}"), &format!("Kampanya {i}")))
+        .collect();
+    let ids = s.enqueue_batch(c, Some(7), &msgs).await.unwrap();
+    assert_eq!(ids.len(), 100);
+    assert!(ids.windows(2).all(|w| w[0].0 < w[1].0));
+    assert_eq!(balanced(s, c).await, 20);
+    let d = s.get_message(c, ids[42]).await.unwrap().unwrap();
+    assert_eq!(d.message.recipient, "+905326000042");
+    assert_eq!(d.message.body, "Kampanya 42");
+    assert_eq!(d.message.campaign_id, Some(7));
+    assert_eq!(d.events.len(), 1);
+    // Too much for the balance: nothing stored.
+    let err = s.enqueue_batch(c, None, &msgs[..21]).await.unwrap_err();
+    assert!(
+        matches!(err, StoreError::InsufficientCredit { .. }),
+        "{err:?}"
+    );
+    assert_eq!(balanced(s, c).await, 20);
+    let claimed = s.claim_messages(p, "w", 1000, 60_000).await.unwrap();
+    assert_eq!(claimed.len(), 100);
 }

@@ -37,6 +37,10 @@ pub struct SmscSimArgs {
     /// Delay before each submit_sm_resp, in milliseconds.
     #[arg(long = "resp-delay-ms", default_value_t = 0)]
     pub resp_delay_ms: u64,
+    /// Delay before a deliver_sm (receipt or inbound) that was refused, or left unanswered
+    /// on a link that closed, is delivered again, in milliseconds.
+    #[arg(long = "redeliver-delay-ms", default_value_t = 1000)]
+    pub redeliver_delay_ms: u64,
     /// Write message ids in decimal instead of hex.
     #[arg(long = "decimal-ids")]
     pub decimal_ids: bool,
@@ -176,6 +180,7 @@ async fn sim(args: SmscSimArgs) -> Result<bool> {
         dlr_mix: args.dlr_mix,
         throttle_per_s: args.throttle_per_s,
         resp_delay: Duration::from_millis(args.resp_delay_ms),
+        redeliver_delay: Duration::from_millis(args.redeliver_delay_ms),
         hex_ids: !args.decimal_ids,
         ..Default::default()
     };
@@ -282,11 +287,16 @@ async fn send(a: SendArgs) -> Result<bool> {
         while !waiting.is_empty() {
             let ev = tokio::time::timeout_at(deadline.into(), events.recv()).await;
             match ev {
-                Ok(Some(Event::Receipt(r))) => {
+                // Printed, then acknowledged: the SMSC may drop its copy once it is shown.
+                Ok(Some(Event::Receipt(r, ack))) => {
                     waiting.retain(|id| !r.matches(id));
                     println!("{}", json!({"receipt": r}));
+                    ack.accept();
                 }
-                Ok(Some(Event::Inbound(m))) => println!("{}", json!({"inbound": m})),
+                Ok(Some(Event::Inbound(m, ack))) => {
+                    println!("{}", json!({"inbound": m}));
+                    ack.accept();
+                }
                 Ok(None) => break,
                 Err(_) => {
                     eprintln!("timed out waiting for {} receipt(s)", waiting.len());

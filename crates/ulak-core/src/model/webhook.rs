@@ -1,0 +1,439 @@
+//! Webhooks: a company's endpoints, the events they subscribe to, and what became of each
+//! delivery. Signing and sending live in `ulak-engine`, the durable outbox in `ulak-store`;
+//! deliveries follow the Standard Webhooks specification (`webhook-id`,
+//! `webhook-timestamp`, `webhook-signature`).
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use super::validation::{RuleError, ValidationErrors, opt_text};
+use super::{CompanyId, WebhookEndpointId};
+
+/// Longest endpoint URL accepted.
+pub const MAX_WEBHOOK_URL: usize = 2000;
+/// Longest endpoint description accepted.
+pub const MAX_WEBHOOK_DESCRIPTION: usize = 500;
+
+/// What a webhook tells about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum WebhookEventType {
+    /// The operator took a message (`message.sent`).
+    #[serde(rename = "message.sent")]
+    MessageSent,
+    /// A message reached the handset (`message.delivered`).
+    #[serde(rename = "message.delivered")]
+    MessageDelivered,
+    /// A message ended in any other final state: undeliverable, expired, rejected, unknown,
+    /// or failed before the operator took it (`message.failed`).
+    #[serde(rename = "message.failed")]
+    MessageFailed,
+    /// An inbound message arrived (`inbound.received`).
+    #[serde(rename = "inbound.received")]
+    InboundReceived,
+    /// Every recipient of a campaign reached a final state (`campaign.finished`).
+    #[serde(rename = "campaign.finished")]
+    CampaignFinished,
+}
+
+impl WebhookEventType {
+    /// Every event type, in a stable order.
+    pub const ALL: [WebhookEventType; 5] = [
+        Self::MessageSent,
+        Self::MessageDelivered,
+        Self::MessageFailed,
+        Self::InboundReceived,
+        Self::CampaignFinished,
+    ];
+
+    /// The stable name (`message.delivered`…).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::MessageSent => "message.sent",
+            Self::MessageDelivered => "message.delivered",
+            Self::MessageFailed => "message.failed",
+            Self::InboundReceived => "inbound.received",
+            Self::CampaignFinished => "campaign.finished",
+        }
+    }
+}
+
+impl FromStr for WebhookEventType {
+    type Err = RuleError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|t| t.as_str() == s)
+            .ok_or_else(|| {
+                RuleError::new(
+                    "unknown_event_type",
+                    "expected one of: message.sent message.delivered message.failed \
+                     inbound.received campaign.finished",
+                )
+            })
+    }
+}
+
+impl fmt::Display for WebhookEventType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Where a delivery (one event to one endpoint) stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WebhookDeliveryState {
+    /// Waiting for its first or next attempt.
+    Pending,
+    /// The endpoint answered 2xx.
+    Delivered,
+    /// Every attempt of the retry schedule failed.
+    Failed,
+}
+
+impl WebhookDeliveryState {
+    /// The stable name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Delivered => "delivered",
+            Self::Failed => "failed",
+        }
+    }
+}
+
+impl FromStr for WebhookDeliveryState {
+    type Err = RuleError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "pending" => Ok(Self::Pending),
+            "delivered" => Ok(Self::Delivered),
+            "failed" => Ok(Self::Failed),
+            _ => Err(RuleError::new(
+                "invalid",
+                "expected one of: pending delivered failed",
+            )),
+        }
+    }
+}
+
+/// Checks an endpoint URL: `http://` or `https://` with a host, at most
+/// [`MAX_WEBHOOK_URL`] characters, no spaces or control characters, and no user name or
+/// password in it (the signature authenticates the sender; credentials in a URL would be
+/// stored and shown in clear).
+pub fn parse_webhook_url(s: &str) -> Result<String, RuleError> {
+    let t = s.trim();
+    if t.is_empty() {
+        return Err(RuleError::new("empty", "must not be empty"));
+    }
+    let n = t.chars().count();
+    if n > MAX_WEBHOOK_URL {
+        return Err(RuleError::new(
+            "too_long",
+            format!("{n} characters, at most {MAX_WEBHOOK_URL} allowed"),
+        ));
+    }
+    if t.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(RuleError::new(
+            "invalid_url",
+            "must not contain spaces or control characters",
+        ));
+    }
+    let lower = t.to_ascii_lowercase();
+    let rest = if lower.starts_with("https://") {
+        &t["https://".len()..]
+    } else if lower.starts_with("http://") {
+        &t["http://".len()..]
+    } else {
+        return Err(RuleError::new(
+            "invalid_scheme",
+            "must start with http:// or https://",
+        ));
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    if authority.contains('@') {
+        return Err(RuleError::new(
+            "credentials_in_url",
+            "must not contain a user name or password",
+        ));
+    }
+    let host = if let Some(v6) = authority.strip_prefix('[') {
+        v6.split(']').next().unwrap_or_default()
+    } else {
+        authority.split(':').next().unwrap_or_default()
+    };
+    if host.is_empty() {
+        return Err(RuleError::new("invalid_url", "must name a host"));
+    }
+    if let Some(port) = authority.rsplit_once("]:").map(|(_, p)| p).or_else(|| {
+        (!authority.starts_with('['))
+            .then(|| authority.split_once(':').map(|(_, p)| p))
+            .flatten()
+    }) && port.parse::<u16>().map_or(true, |p| p == 0)
+    {
+        return Err(RuleError::new("invalid_url", "the port must be 1 to 65535"));
+    }
+    Ok(t.to_owned())
+}
+
+/// Reads event type names; an empty list means every type. Duplicates are dropped.
+fn event_types(names: &[String], e: &mut ValidationErrors) -> Option<Vec<WebhookEventType>> {
+    let mut out = Vec::new();
+    let mut ok = true;
+    for (i, n) in names.iter().enumerate() {
+        match e.take(&format!("event_types[{i}]"), n.trim().parse()) {
+            Some(t) if !out.contains(&t) => out.push(t),
+            Some(_) => {}
+            None => ok = false,
+        }
+    }
+    out.sort();
+    ok.then_some(out)
+}
+
+/// A new webhook endpoint, checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewWebhookEndpoint {
+    /// Where deliveries are POSTed.
+    pub url: String,
+    /// A note for people.
+    pub description: Option<String>,
+    /// The event types it gets; empty means all.
+    pub event_types: Vec<WebhookEventType>,
+    /// Whether deliveries are made.
+    pub enabled: bool,
+}
+
+impl NewWebhookEndpoint {
+    /// Checks the URL ([`parse_webhook_url`]), the description (at most 500 characters) and
+    /// the event type names.
+    pub fn new(
+        url: &str,
+        description: Option<&str>,
+        event_types_in: &[String],
+        enabled: bool,
+    ) -> Result<Self, ValidationErrors> {
+        let mut e = ValidationErrors::default();
+        let url = e.take("url", parse_webhook_url(url));
+        let description = e.take(
+            "description",
+            opt_text(description, MAX_WEBHOOK_DESCRIPTION),
+        );
+        let types = event_types(event_types_in, &mut e);
+        e.finish(|| {
+            Some(Self {
+                url: url?,
+                description: description?,
+                event_types: types?,
+                enabled,
+            })
+        })
+    }
+}
+
+/// Changes to an endpoint; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WebhookEndpointPatch {
+    /// New URL.
+    pub url: Option<String>,
+    /// New description; `Some(None)` clears it.
+    pub description: Option<Option<String>>,
+    /// New event types (empty: all).
+    pub event_types: Option<Vec<WebhookEventType>>,
+    /// Enable or disable deliveries.
+    pub enabled: Option<bool>,
+}
+
+impl WebhookEndpointPatch {
+    /// Checks the given fields with the rules of [`NewWebhookEndpoint::new`].
+    pub fn new(
+        url: Option<&str>,
+        description: Option<Option<&str>>,
+        event_types_in: Option<&[String]>,
+        enabled: Option<bool>,
+    ) -> Result<Self, ValidationErrors> {
+        let mut e = ValidationErrors::default();
+        let url = match url {
+            None => Some(None),
+            Some(u) => e.take("url", parse_webhook_url(u)).map(Some),
+        };
+        let description = match description {
+            None => Some(None),
+            Some(d) => e
+                .take("description", opt_text(d, MAX_WEBHOOK_DESCRIPTION))
+                .map(Some),
+        };
+        let types = match event_types_in {
+            None => Some(None),
+            Some(t) => event_types(t, &mut e).map(Some),
+        };
+        e.finish(|| {
+            Some(Self {
+                url: url?,
+                description: description?,
+                event_types: types?,
+                enabled,
+            })
+        })
+    }
+}
+
+/// A stored endpoint; its signing secret is never part of it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct WebhookEndpoint {
+    /// Row id.
+    pub id: WebhookEndpointId,
+    /// Owning company.
+    pub company_id: CompanyId,
+    /// Where deliveries are POSTed.
+    pub url: String,
+    /// A note for people.
+    pub description: Option<String>,
+    /// The event types it gets; empty means all.
+    pub event_types: Vec<WebhookEventType>,
+    /// Whether deliveries are made.
+    pub enabled: bool,
+    /// Created, unix milliseconds.
+    pub created_at: i64,
+    /// Last changed, unix milliseconds.
+    pub updated_at: i64,
+}
+
+impl WebhookEndpoint {
+    /// Whether it gets events of `t`.
+    pub fn wants(&self, t: WebhookEventType) -> bool {
+        self.event_types.is_empty() || self.event_types.contains(&t)
+    }
+}
+
+/// One try of a delivery.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct WebhookAttemptLog {
+    /// When it was made, unix milliseconds.
+    pub at: i64,
+    /// The HTTP status the endpoint answered, if it answered.
+    pub status: Option<u16>,
+    /// Why it did not count as delivered (no answer, timeout, non-2xx).
+    pub error: Option<String>,
+    /// How long it took, milliseconds.
+    pub duration_ms: i64,
+}
+
+/// One event on its way to one endpoint, with every try.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct WebhookAttempt {
+    /// Row id.
+    pub id: i64,
+    /// The endpoint.
+    pub endpoint_id: WebhookEndpointId,
+    /// The event's `webhook-id` (the same on every try).
+    pub msg_id: String,
+    /// The event type (`message.delivered`…).
+    pub event_type: String,
+    /// Where it stands.
+    pub state: WebhookDeliveryState,
+    /// Tries made.
+    pub attempts: u32,
+    /// When the next try is due (pending only), unix milliseconds.
+    pub next_attempt_at: Option<i64>,
+    /// The last HTTP status answered.
+    pub last_status: Option<u16>,
+    /// The last error.
+    pub last_error: Option<String>,
+    /// When the last try was made.
+    pub last_attempt_at: Option<i64>,
+    /// When it was delivered.
+    pub delivered_at: Option<i64>,
+    /// When the event happened.
+    pub created_at: i64,
+    /// Every try, oldest first.
+    pub history: Vec<WebhookAttemptLog>,
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn event_type_names_round_trip() {
+        for t in WebhookEventType::ALL {
+            assert_eq!(t.as_str().parse::<WebhookEventType>().unwrap(), t);
+            let json = format!("\"{}\"", t.as_str());
+            assert_eq!(
+                serde_json::from_str::<WebhookEventType>(&json).unwrap(),
+                t,
+                "serde uses the same names"
+            );
+        }
+        assert_eq!(
+            "message.read".parse::<WebhookEventType>().unwrap_err().code,
+            "unknown_event_type"
+        );
+    }
+
+    #[test]
+    fn urls_are_checked() {
+        for ok in [
+            "https://example.com/hooks",
+            "http://127.0.0.1:8080/x?y=1",
+            "HTTPS://Example.com",
+            "http://[::1]:9000/",
+        ] {
+            assert!(parse_webhook_url(ok).is_ok(), "{ok}");
+        }
+        let code = |u: &str| parse_webhook_url(u).unwrap_err().code;
+        assert_eq!(code(""), "empty");
+        assert_eq!(code("ftp://example.com"), "invalid_scheme");
+        assert_eq!(code("example.com/hook"), "invalid_scheme");
+        assert_eq!(code("https://"), "invalid_url");
+        assert_eq!(code("https:///path"), "invalid_url");
+        assert_eq!(code("https://a b.com"), "invalid_url");
+        assert_eq!(code("https://user:pw@example.com"), "credentials_in_url");
+        assert_eq!(code("http://example.com:0/"), "invalid_url");
+        assert_eq!(code("http://example.com:99999/"), "invalid_url");
+        let long = format!("https://example.com/{}", "a".repeat(MAX_WEBHOOK_URL));
+        assert_eq!(code(&long), "too_long");
+    }
+
+    #[test]
+    fn new_endpoints_report_every_problem() {
+        let e = NewWebhookEndpoint::new(
+            "ftp://x",
+            Some(&"d".repeat(501)),
+            &["message.sent".into(), "nope".into()],
+            true,
+        )
+        .unwrap_err();
+        let fields: Vec<&str> = e.0.iter().map(|f| f.field.as_str()).collect();
+        assert_eq!(fields, ["url", "description", "event_types[1]"]);
+        let ok = NewWebhookEndpoint::new(
+            " https://example.com/h ",
+            Some("  "),
+            &[
+                "message.failed".into(),
+                "message.sent".into(),
+                "message.sent".into(),
+            ],
+            true,
+        )
+        .unwrap();
+        assert_eq!(ok.url, "https://example.com/h");
+        assert_eq!(ok.description, None);
+        assert_eq!(
+            ok.event_types,
+            vec![
+                WebhookEventType::MessageSent,
+                WebhookEventType::MessageFailed
+            ]
+        );
+        let p = WebhookEndpointPatch::new(None, Some(None), Some(&[]), Some(false)).unwrap();
+        assert_eq!(p.url, None);
+        assert_eq!(p.description, Some(None));
+        assert_eq!(p.event_types, Some(vec![]));
+        assert!(WebhookEndpointPatch::new(Some("nope"), None, None, None).is_err());
+    }
+}
