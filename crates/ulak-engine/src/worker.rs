@@ -7,7 +7,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use ulak_core::model::{CompanyId, Message, ProviderAccountId};
 use ulak_smpp::client::{Ack, Event};
-use ulak_store::{ReceiptStats, Store, StoreError, SubmitOutcome, SubmitResult};
+use ulak_store::{InboundIn, ReceiptStats, Store, StoreError, SubmitOutcome, SubmitResult};
 
 use crate::metrics::SubmitKind;
 use crate::provider::{Attempt, Provider, backoff};
@@ -113,6 +113,9 @@ pub async fn submit_loop<P: Provider>(
             if let Err(e) = store.expire_due(account).await {
                 tracing::warn!(account = account.0, error = %e, "expiring messages failed");
             }
+            if let Err(e) = store.skip_opted_out(account).await {
+                tracing::warn!(account = account.0, error = %e, "skipping opted-out recipients failed");
+            }
         }
         let wait = match submit_step(&store, provider, account, &s).await {
             Ok(0) => idle,
@@ -146,54 +149,91 @@ pub async fn receipt_step(
     let first = events.recv().await?;
     let mut batch = Vec::new();
     let mut acks: Vec<Ack> = Vec::new();
-    let take = |e: Event, batch: &mut Vec<_>, acks: &mut Vec<Ack>| match e {
+    let mut inbound: Vec<InboundIn> = Vec::new();
+    let mut inbound_acks: Vec<Ack> = Vec::new();
+    let mut take = |e: Event| match e {
         Event::Receipt(r, ack) => {
             batch.extend(receipt_in(&r));
             acks.push(ack);
         }
         Event::Inbound(m, ack) => {
-            // Stored by the inbox (a later step of issue 6); counted here meanwhile. The
-            // inbox will store it before accepting the ack; until then it is acknowledged
-            // once logged.
-            tracing::info!(
-                account = account.0,
-                parts = m.parts,
-                "inbound message received"
-            );
-            ack.accept();
+            inbound.push(InboundIn {
+                sender: m.source.clone(),
+                recipient: m.dest.clone(),
+                body: m.text.clone().unwrap_or_default(),
+                complete: m.complete,
+            });
+            inbound_acks.push(ack);
         }
     };
-    take(first, &mut batch, &mut acks);
-    while batch.len() < max {
+    take(first);
+    let mut taken = 1;
+    while taken < max {
         match events.try_recv() {
-            Ok(e) => take(e, &mut batch, &mut acks),
+            Ok(e) => {
+                take(e);
+                taken += 1;
+            }
             Err(_) => break,
         }
     }
-    if batch.is_empty() {
-        // Only intermediate receipts (nothing to record): done with them.
-        acks.into_iter().for_each(Ack::accept);
-        return Some(Ok(ReceiptStats::default()));
+    // Receipts first, then the inbox; each is acknowledged only once stored. A write is
+    // retried for a while; giving up drops the acks unanswered, so the SMSC delivers them
+    // again (a repeat is recorded as a duplicate), and nothing is lost.
+    let receipts = if batch.is_empty() {
+        // Only intermediate receipts (nothing to record).
+        Ok(ReceiptStats::default())
+    } else {
+        retrying(account, "receipts", || {
+            store.apply_receipts(company, account, batch.clone())
+        })
+        .await
+    };
+    match &receipts {
+        Ok(_) => acks.into_iter().for_each(Ack::accept),
+        Err(_) => drop(acks),
     }
-    // A failed write is retried for a while; the SMSC has not been answered yet, so giving
-    // up only means it delivers the receipts again.
+    if !inbound.is_empty() {
+        match retrying(account, "inbound messages", || {
+            store.store_inbound(company, Some(account), inbound.clone())
+        })
+        .await
+        {
+            Ok(st) => {
+                inbound_acks.into_iter().for_each(Ack::accept);
+                if st.opted_out > 0 {
+                    tracing::info!(
+                        account = account.0,
+                        senders = st.opted_out,
+                        "opt-out keywords received"
+                    );
+                }
+            }
+            Err(e) => {
+                drop(inbound_acks);
+                tracing::error!(account = account.0, error = %e, "inbound messages could not be stored");
+            }
+        }
+    }
+    Some(receipts)
+}
+
+/// Runs a store write, retrying it with a growing pause for about 50 seconds.
+async fn retrying<T, F, Fut>(account: ProviderAccountId, what: &str, f: F) -> Result<T, StoreError>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<T, StoreError>>,
+{
     let mut delay = Duration::from_millis(100);
     loop {
-        match store.apply_receipts(company, account, batch.clone()).await {
-            Ok(s) => {
-                acks.into_iter().for_each(Ack::accept);
-                return Some(Ok(s));
-            }
+        match f().await {
+            Ok(v) => return Ok(v),
             Err(e) if delay < Duration::from_secs(30) => {
-                tracing::warn!(account = account.0, error = %e, "storing receipts failed; retrying");
+                tracing::warn!(account = account.0, error = %e, "storing {what} failed; retrying");
                 tokio::time::sleep(delay).await;
                 delay *= 2;
             }
-            Err(e) => {
-                // Dropped unanswered: ESME_RX_T_APPN, the SMSC delivers them again later.
-                drop(acks);
-                return Some(Err(e));
-            }
+            Err(e) => return Err(e),
         }
     }
 }

@@ -135,3 +135,142 @@ async fn queued_messages_are_submitted_and_delivered() {
     assert_eq!(balance, s.credit_ledger_sum(c).await.unwrap());
     assert_eq!(s.count_unmatched_receipts(c).await.unwrap(), 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inbound_messages_are_stored_and_ret_opts_out_queued_messages() {
+    use ulak_smpp::sim::{InboundConcat, Inject};
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(dir.path()).await;
+    let sim = Simulator::start(SimConfig::default()).await.unwrap();
+    let c = s
+        .get_company_by_name(DEFAULT_COMPANY)
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    s.add_credit_entry(
+        c,
+        NewCreditEntry::new(LedgerKind::Purchase, 10, None).unwrap(),
+    )
+    .await
+    .unwrap();
+    let sub = s
+        .create_subscriber(
+            c,
+            NewSubscriber::new(
+                "Ayşe",
+                "05321112233",
+                CountryType::Tr,
+                None,
+                Default::default(),
+                Consent::OptedIn,
+            )
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+    let draft = ProviderAccountDraft {
+        name: "sim".into(),
+        kind: "simulator".into(),
+        host: "builtin".into(),
+        port: 2775,
+        system_id: "ulak".into(),
+        enabled: true,
+        ..ProviderAccountDraft::default()
+    };
+    let p = s
+        .create_provider_account(c, NewProviderAccount::new(draft, CountryType::Tr).unwrap())
+        .await
+        .unwrap()
+        .id;
+    // A message scheduled for later, to the subscriber who is about to reply RET.
+    let later = NewMessage::new(
+        Recipient::Msisdn(ulak_core::Msisdn::parse("05321112233", CountryType::Tr).unwrap()),
+        SenderName::parse("ULAK").unwrap(),
+        "Kampanya",
+        ulak_text::Policy::TurkishShift,
+        1,
+        Some(p),
+        Some(i64::MAX / 4),
+        i64::MAX,
+    )
+    .unwrap();
+    let queued = s.enqueue_message(c, later, None).await.unwrap().message;
+    let engine = Engine::start(
+        s.clone(),
+        EngineConfig {
+            simulator: Some(SimulatorLink {
+                addr: sim.local_addr(),
+                system_id: "ulak".into(),
+                password: "secret".into(),
+            }),
+            refresh: Duration::from_millis(200),
+            idle: Duration::from_millis(20),
+            ..EngineConfig::default()
+        },
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while sim.bound_links() == 0 {
+        assert!(Instant::now() < deadline, "the engine did not bind");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    for text in ["Bilgi almak istiyorum", "İptal", "İptal"] {
+        sim.inject_inbound(&Inject {
+            system_id: None,
+            from: "905321112233".into(),
+            to: "4545".into(),
+            text: text.into(),
+            concat: InboundConcat::Udh8,
+            reverse: false,
+        })
+        .unwrap();
+    }
+    let mut page;
+    loop {
+        page = s.list_inbound(c, &ListQuery::default()).await.unwrap();
+        if page.items.len() >= 2 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "inbound not stored: {:?}",
+            page.items
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let page = s.list_inbound(c, &ListQuery::default()).await.unwrap();
+    assert_eq!(
+        page.items.len(),
+        2,
+        "the repeated İptal is stored once: {:?}",
+        page.items
+    );
+    let first = &page.items[0];
+    assert_eq!(
+        (
+            first.sender.as_str(),
+            first.recipient.as_str(),
+            first.subscriber_id
+        ),
+        ("+905321112233", "4545", Some(sub.id))
+    );
+    assert!(!first.opt_out && page.items[1].opt_out);
+    let phone = ulak_core::Msisdn::parse("05321112233", CountryType::Tr).unwrap();
+    assert!(s.is_opted_out(c, &phone).await.unwrap());
+    let sub = s.get_subscriber(c, sub.id).await.unwrap().unwrap();
+    assert_eq!(sub.consent, Consent::OptedOut);
+    // The message accepted before the opt-out is skipped, not sent, and its credit released.
+    // (The engine's own sweep may have done it already.)
+    s.skip_opted_out(p).await.unwrap();
+    let m = s.get_message(c, queued.id).await.unwrap().unwrap().message;
+    assert_eq!(m.state, MessageState::Skipped);
+    assert_eq!(s.credit_balance(c).await.unwrap(), 10);
+    engine.shutdown().await;
+    let counts = sim.shutdown().await;
+    assert_eq!(counts.submits, 0);
+    assert_eq!(
+        counts.deliver_acked, counts.inbound_sent,
+        "every inbound part acknowledged once stored"
+    );
+}

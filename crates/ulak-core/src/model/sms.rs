@@ -155,6 +155,9 @@ pub struct SmsSettings {
     pub otp_username: Option<String>,
     /// Whether an OTP password is stored (it is never returned).
     pub has_otp_password: bool,
+    /// Words that, as the first word of an inbound message, put its sender on the opt-out
+    /// list (default `RET`, `IPTAL`).
+    pub opt_out_keywords: Vec<String>,
 }
 
 /// Changes to the SMS settings; `None` leaves a field, `Some(None)` clears it.
@@ -170,6 +173,8 @@ pub struct SmsSettingsPatch {
     pub otp_username: Option<Option<String>>,
     /// New OTP password.
     pub otp_password: Option<Option<Secret>>,
+    /// New opt-out keywords.
+    pub opt_out_keywords: Option<Vec<String>>,
 }
 
 /// Raw changes to the SMS settings as the API receives them; `None` leaves a field,
@@ -186,6 +191,8 @@ pub struct SmsSettingsDraft {
     pub otp_username: Option<Option<String>>,
     /// OTP password in clear.
     pub otp_password: Option<Option<String>>,
+    /// Opt-out keywords (1 to 10 words of letters and digits).
+    pub opt_out_keywords: Option<Vec<String>>,
 }
 
 impl SmsSettingsPatch {
@@ -212,8 +219,30 @@ impl SmsSettingsPatch {
                 .take("otp_password", Secret::parse(&s))
                 .map(|s| Some(Some(s))),
         };
+        let keywords = match d.opt_out_keywords {
+            None => Some(None),
+            Some(k) => {
+                let words: Vec<String> = k.iter().map(|w| w.trim().to_uppercase()).collect();
+                if words.is_empty() || words.len() > 10 {
+                    e.push("opt_out_keywords", "invalid_length", "1 to 10 keywords");
+                    None
+                } else if let Some(i) = words.iter().position(|w| {
+                    w.is_empty() || w.chars().count() > 20 || !w.chars().all(char::is_alphanumeric)
+                }) {
+                    e.push(
+                        format!("opt_out_keywords[{i}]"),
+                        "invalid",
+                        "a keyword is one word of letters and digits (at most 20)",
+                    );
+                    None
+                } else {
+                    Some(Some(words))
+                }
+            }
+        };
         e.finish(|| {
             Some(Self {
+                opt_out_keywords: keywords?,
                 country_type: d.country_type,
                 tckn_sender: tckn_sender?,
                 tckn_subscription_active: d.tckn_subscription_active,

@@ -9,6 +9,7 @@ pub mod customers;
 pub mod groups;
 pub mod health;
 pub mod imports;
+pub mod inbox;
 pub mod messages;
 pub mod sms_settings;
 pub mod subscribers;
@@ -131,6 +132,7 @@ fn build() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(customers::routes())
         .merge(sms_settings::routes())
         .merge(messages::routes())
+        .merge(inbox::routes())
         .merge(webhooks::routes());
     let (router, doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(health::healthz))

@@ -32,6 +32,9 @@ pub struct SmsSettingsOut {
     pub otp_username: Option<String>,
     /// Whether an OTP password is stored (it is never returned).
     pub has_otp_password: bool,
+    /// Inbound messages starting with one of these words put their sender on the opt-out
+    /// list (default `RET`, `IPTAL`; compared without case or Turkish accents).
+    pub opt_out_keywords: Vec<String>,
 }
 
 impl From<SmsSettings> for SmsSettingsOut {
@@ -42,6 +45,7 @@ impl From<SmsSettings> for SmsSettingsOut {
             tckn_subscription_active: s.tckn_subscription_active,
             otp_username: s.otp_username,
             has_otp_password: s.has_otp_password,
+            opt_out_keywords: s.opt_out_keywords,
         }
     }
 }
@@ -68,6 +72,9 @@ pub struct SmsSettingsPatchIn {
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<String>, write_only)]
     pub otp_password: Option<Option<String>>,
+    /// New opt-out keywords (1 to 10 words).
+    #[serde(default)]
+    pub opt_out_keywords: Option<Vec<String>>,
 }
 
 /// What kind of interface a provider account uses.
@@ -318,6 +325,7 @@ async fn update_settings(
         tckn_subscription_active: b.tckn_subscription_active,
         otp_username: b.otp_username,
         otp_password: b.otp_password,
+        opt_out_keywords: b.opt_out_keywords,
     })?;
     let s = state
         .store()

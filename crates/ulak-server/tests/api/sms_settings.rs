@@ -74,6 +74,29 @@ async fn sms_settings_change_and_hide_the_otp_password() {
         .await;
     assert!([400, 422].contains(&bad.status), "{}", bad.body);
 
+    // Opt-out keywords: RET and IPTAL by default, replaceable, checked.
+    assert_eq!(s.body["opt_out_keywords"], json!(["RET", "IPTAL"]));
+    let p = app
+        .call(
+            "PATCH",
+            "/sms-settings",
+            k,
+            Some(json!({"opt_out_keywords": ["ret", "İptal", "DUR"]})),
+        )
+        .await;
+    assert_eq!(p.status, 200, "{}", p.body);
+    assert_eq!(p.body["opt_out_keywords"], json!(["RET", "İPTAL", "DUR"]));
+    for bad in [json!([]), json!(["two words"]), json!(["x".repeat(21)])] {
+        let r = app
+            .call(
+                "PATCH",
+                "/sms-settings",
+                k,
+                Some(json!({"opt_out_keywords": bad})),
+            )
+            .await;
+        assert_eq!(r.status, 422, "{bad}: {}", r.body);
+    }
     // The new country type decides how national numbers are read.
     let sub = app
         .call(

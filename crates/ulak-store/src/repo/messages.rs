@@ -396,7 +396,10 @@ impl Store {
              lease_until = $4, attempts = attempts + 1 \
              WHERE id IN (SELECT id FROM messages WHERE provider_account_id = $1 \
                AND state IN ('queued', 'scheduled') AND next_attempt_at <= $2 \
-               AND valid_until > $2 ORDER BY next_attempt_at, id LIMIT $5 {lock}) \
+               AND valid_until > $2 \
+               AND NOT EXISTS (SELECT 1 FROM opt_outs o WHERE o.company_id = messages.company_id \
+                               AND o.phone = messages.recipient) \
+               ORDER BY next_attempt_at, id LIMIT $5 {lock}) \
              RETURNING {COLS}"
         ))
         .bind(provider.0)

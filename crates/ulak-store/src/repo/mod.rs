@@ -7,6 +7,7 @@ mod credit;
 mod customers;
 mod groups;
 pub(crate) mod import;
+pub(crate) mod inbox;
 mod leases;
 pub(crate) mod messages;
 mod opt_outs;

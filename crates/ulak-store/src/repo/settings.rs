@@ -11,7 +11,8 @@ use crate::secret::SecretBox;
 use crate::{Result, Store, StoreError};
 
 /// Columns of [`settings`].
-const SETTINGS: &str = "id, country_type, tckn_sender, tckn_active, otp_username, otp_password";
+const SETTINGS: &str =
+    "id, country_type, tckn_sender, tckn_active, otp_username, otp_password, opt_out_keywords";
 /// Columns of [`header`].
 const HEADER: &str = "id, company_id, name, is_default, created_at";
 
@@ -29,6 +30,11 @@ fn settings(r: &AnyRow) -> Result<SmsSettings> {
         tckn_subscription_active: col::<i64>(r, "tckn_active")? != 0,
         otp_username: col(r, "otp_username")?,
         has_otp_password: col::<Option<String>>(r, "otp_password")?.is_some(),
+        opt_out_keywords: col::<String>(r, "opt_out_keywords")?
+            .split(',')
+            .filter(|k| !k.is_empty())
+            .map(str::to_owned)
+            .collect(),
     })
 }
 
@@ -73,6 +79,7 @@ impl Store {
                tckn_active = COALESCE($5, tckn_active), \
                otp_username = CASE WHEN $6 = 1 THEN $7 ELSE otp_username END, \
                otp_password = CASE WHEN $8 = 1 THEN $9 ELSE otp_password END, \
+               opt_out_keywords = COALESCE($11, opt_out_keywords), \
                updated_at = $10 \
              WHERE id = $1 RETURNING {SETTINGS}"
         ))
@@ -86,6 +93,7 @@ impl Store {
         .bind(flag(patch.otp_password.is_some()))
         .bind(otp)
         .bind(now_ms())
+        .bind(patch.opt_out_keywords.map(|k| k.join(",")))
         .fetch_optional(&self.pool)
         .await?;
         row.as_ref()

@@ -7,6 +7,7 @@ mod helpers;
 
 mod basics;
 mod import;
+mod inbox;
 mod isolation;
 mod messages;
 mod secrets;

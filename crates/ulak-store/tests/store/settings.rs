@@ -27,6 +27,7 @@ async fn sms_settings_and_otp_secret(db: &TestDb) {
         tckn_subscription_active: Some(true),
         otp_username: Some(Some("otpuser".into())),
         otp_password: Some(Some(Secret::parse("otp-şifre").unwrap())),
+        opt_out_keywords: None,
     };
     let st = s.update_sms_settings(c.id, patch).await.unwrap();
     assert_eq!(st.country_type, CountryType::Kktc);

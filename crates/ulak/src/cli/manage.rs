@@ -138,6 +138,9 @@ enum SmsSettingsCommand {
         /// line, where other users could see it).
         #[arg(long, value_name = "VAR")]
         otp_password_env: Option<String>,
+        /// Opt-out keywords, comma-separated (e.g. RET,IPTAL).
+        #[arg(long, value_delimiter = ',')]
+        opt_out_keywords: Option<Vec<String>>,
     },
 }
 
@@ -328,6 +331,7 @@ pub fn sms_settings(args: SmsSettingsArgs) -> ExitCode {
                 tckn_subscription_active,
                 otp_username,
                 otp_password_env,
+                opt_out_keywords,
             } => {
                 let mut body = Map::new();
                 let clearable = |v: String| {
@@ -354,6 +358,9 @@ pub fn sms_settings(args: SmsSettingsArgs) -> ExitCode {
                         anyhow::anyhow!("the environment variable {var} is not set")
                     })?;
                     body.insert("otp_password".into(), clearable(p));
+                }
+                if let Some(k) = opt_out_keywords {
+                    body.insert("opt_out_keywords".into(), json!(k));
                 }
                 if body.is_empty() {
                     anyhow::bail!("nothing to change: give at least one option (see --help)");

@@ -1,0 +1,161 @@
+//! The inbox: inbound messages linked to subscribers, repeats stored once, opt-out keywords
+//! that stop every later submit of the company to that number.
+
+use ulak_core::CountryType;
+use ulak_core::model::*;
+use ulak_store::InboundIn;
+
+use crate::helpers::{TestDb, company};
+
+crate::store_tests!(inbound_is_stored_once_and_keywords_opt_out);
+
+fn inb(from: &str, text: &str) -> InboundIn {
+    InboundIn {
+        sender: from.into(),
+        recipient: "4545".into(),
+        body: text.into(),
+        complete: true,
+    }
+}
+
+async fn inbound_is_stored_once_and_keywords_opt_out(db: &TestDb) {
+    let s = &db.store;
+    let c = company(s, CountryType::Tr).await.id;
+    s.add_credit_entry(
+        c,
+        NewCreditEntry::new(LedgerKind::Purchase, 10, None).unwrap(),
+    )
+    .await
+    .unwrap();
+    let sub = s
+        .create_subscriber(
+            c,
+            NewSubscriber::new(
+                "Ali",
+                "05324445566",
+                CountryType::Tr,
+                None,
+                Default::default(),
+                Consent::OptedIn,
+            )
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+    let draft = ProviderAccountDraft {
+        name: "sim".into(),
+        kind: "simulator".into(),
+        host: "builtin".into(),
+        port: 2775,
+        system_id: "ulak".into(),
+        enabled: true,
+        ..ProviderAccountDraft::default()
+    };
+    let p = s
+        .create_provider_account(c, NewProviderAccount::new(draft, CountryType::Tr).unwrap())
+        .await
+        .unwrap()
+        .id;
+    let to = |n: &str| Recipient::Msisdn(ulak_core::Msisdn::parse(n, CountryType::Tr).unwrap());
+    let msg = |n: &str| {
+        NewMessage::new(
+            to(n),
+            SenderName::parse("ULAK").unwrap(),
+            "Kampanya",
+            ulak_text::Policy::TurkishShift,
+            1,
+            Some(p),
+            None,
+            i64::MAX,
+        )
+        .unwrap()
+    };
+    let queued = s
+        .enqueue_message(c, msg("05324445566"), None)
+        .await
+        .unwrap()
+        .message;
+    let other = s
+        .enqueue_message(c, msg("05327778899"), None)
+        .await
+        .unwrap()
+        .message;
+
+    let st = s
+        .store_inbound(
+            c,
+            Some(p),
+            vec![
+                inb("905324445566", "Merhaba, bilgi alabilir miyim?"),
+                inb("905324445566", "Merhaba, bilgi alabilir miyim?"),
+                inb("GIZLI", "RET"),
+                inb("+90 532 444 55 66", "ret"),
+            ],
+        )
+        .await
+        .unwrap();
+    assert_eq!((st.stored, st.duplicates, st.opted_out), (3, 1, 1));
+    let page = s.list_inbound(c, &ListQuery::default()).await.unwrap();
+    assert_eq!(page.items.len(), 3);
+    assert_eq!(page.items[0].subscriber_id, Some(sub.id));
+    assert_eq!(page.items[0].sender, "+905324445566");
+    assert_eq!(
+        (page.items[1].sender.as_str(), page.items[1].opt_out),
+        ("GIZLI", false)
+    );
+    assert!(page.items[2].opt_out);
+    let phone = ulak_core::Msisdn::parse("05324445566", CountryType::Tr).unwrap();
+    assert!(s.is_opted_out(c, &phone).await.unwrap());
+    assert_eq!(
+        s.get_subscriber(c, sub.id).await.unwrap().unwrap().consent,
+        Consent::OptedOut
+    );
+
+    // The queued message to the opted-out number is never claimed; the sweep skips it and
+    // gives its credit back. The other one goes.
+    let claimed = s.claim_messages(p, "w", 10, 60_000).await.unwrap();
+    assert_eq!(
+        claimed.iter().map(|m| m.id).collect::<Vec<_>>(),
+        vec![other.id]
+    );
+    assert_eq!(s.skip_opted_out(p).await.unwrap(), 1);
+    let m = s.get_message(c, queued.id).await.unwrap().unwrap().message;
+    assert_eq!(m.state, MessageState::Skipped);
+    assert_eq!(s.credit_balance(c).await.unwrap(), 9);
+    assert_eq!(
+        s.credit_balance(c).await.unwrap(),
+        s.credit_ledger_sum(c).await.unwrap()
+    );
+
+    // Keywords are the company's: after a change, DUR opts out and RET no longer does.
+    s.update_sms_settings(
+        c,
+        SmsSettingsPatch::new(SmsSettingsDraft {
+            opt_out_keywords: Some(vec!["DUR".into()]),
+            ..SmsSettingsDraft::default()
+        })
+        .unwrap(),
+    )
+    .await
+    .unwrap();
+    let st = s
+        .store_inbound(
+            c,
+            None,
+            vec![inb("05320001122", "RET"), inb("05320003344", "dur")],
+        )
+        .await
+        .unwrap();
+    assert_eq!((st.stored, st.opted_out), (2, 1));
+    let ret = ulak_core::Msisdn::parse("05320001122", CountryType::Tr).unwrap();
+    assert!(!s.is_opted_out(c, &ret).await.unwrap());
+    // Another company's inbox is empty.
+    let other_co = company(s, CountryType::Tr).await.id;
+    assert!(
+        s.list_inbound(other_co, &ListQuery::default())
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
+}
