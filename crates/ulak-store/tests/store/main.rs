@@ -6,6 +6,7 @@
 mod helpers;
 
 mod basics;
+mod credit_property;
 mod import;
 mod inbox;
 mod isolation;
