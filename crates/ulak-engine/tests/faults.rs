@@ -1,0 +1,223 @@
+//! Faults between the engine and the SMSC, over real TCP: every link dropped mid-send,
+//! bursts of throttling answers, and the SMSC unreachable for a minute (a proxy in front of
+//! the simulator that closes everything and stops listening). The messages all end
+//! delivered, none lost.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use tokio::net::{TcpListener, TcpStream};
+use tokio_util::sync::CancellationToken;
+use ulak_core::CountryType;
+use ulak_core::model::*;
+use ulak_engine::{Engine, EngineConfig, SimulatorLink};
+use ulak_smpp::sim::{SimConfig, Simulator};
+use ulak_store::{DEFAULT_COMPANY, Store};
+
+/// A TCP proxy that can be switched off (all connections closed, port not listening) and on.
+struct Proxy {
+    addr: SocketAddr,
+    up: Arc<AtomicBool>,
+    cut: Arc<std::sync::Mutex<CancellationToken>>,
+}
+
+impl Proxy {
+    async fn start(target: SocketAddr) -> Proxy {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let up = Arc::new(AtomicBool::new(true));
+        let cut = Arc::new(std::sync::Mutex::new(CancellationToken::new()));
+        let (u, c) = (up.clone(), cut.clone());
+        tokio::spawn(async move {
+            let mut listener = Some(listener);
+            loop {
+                if !u.load(Ordering::SeqCst) {
+                    // Down: not even listening, so connects are refused.
+                    listener = None;
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+                let l = match &listener {
+                    Some(l) => l,
+                    None => match TcpListener::bind(addr).await {
+                        Ok(l) => listener.insert(l),
+                        Err(_) => {
+                            tokio::time::sleep(Duration::from_millis(50)).await;
+                            continue;
+                        }
+                    },
+                };
+                let accepted = tokio::time::timeout(Duration::from_millis(100), l.accept()).await;
+                let Ok(Ok((mut inbound, _))) = accepted else {
+                    continue;
+                };
+                let token = c.lock().unwrap().clone();
+                tokio::spawn(async move {
+                    let Ok(mut outbound) = TcpStream::connect(target).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                        () = token.cancelled() => {}
+                    }
+                });
+            }
+        });
+        Proxy { addr, up, cut }
+    }
+
+    fn down(&self) {
+        self.up.store(false, Ordering::SeqCst);
+        let mut c = self.cut.lock().unwrap();
+        c.cancel();
+        *c = CancellationToken::new();
+    }
+
+    fn up(&self) {
+        self.up.store(true, Ordering::SeqCst);
+    }
+}
+
+async fn delivered(s: &Store) -> i64 {
+    s.count_messages_by_state()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|(st, _)| st == "delivered")
+        .map_or(0, |(_, n)| n)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drops_throttling_and_a_minute_down_lose_nothing() {
+    const N: usize = 3_000;
+    let downtime = Duration::from_secs(
+        std::env::var("ULAK_FAULT_DOWNTIME_SECS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(60),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::connect(
+        &format!("sqlite://{}?mode=rwc", dir.path().join("f.db").display()),
+        [1; 32],
+    )
+    .await
+    .unwrap();
+    let sim = Simulator::start(SimConfig {
+        // Throttling bursts: more than 400 submits in a second are answered ESME_RTHROTTLED.
+        throttle_per_s: Some(400),
+        // Every link is dropped once, mid-send, without an answer.
+        drop_after_submits: Some(700),
+        dlr_delay: Duration::from_millis(10),
+        redeliver_delay: Duration::from_millis(200),
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
+    let proxy = Proxy::start(sim.local_addr()).await;
+    let c = s
+        .get_company_by_name(DEFAULT_COMPANY)
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    s.add_credit_entry(
+        c,
+        NewCreditEntry::new(LedgerKind::Purchase, N as i64, None).unwrap(),
+    )
+    .await
+    .unwrap();
+    let draft = ProviderAccountDraft {
+        name: "smsc".into(),
+        kind: "simulator".into(),
+        host: "builtin".into(),
+        port: 2775,
+        system_id: "ulak".into(),
+        binds: Some(2),
+        window: Some(20),
+        rate_per_sec: Some(10_000),
+        enabled: true,
+        ..ProviderAccountDraft::default()
+    };
+    let p = s
+        .create_provider_account(c, NewProviderAccount::new(draft, CountryType::Tr).unwrap())
+        .await
+        .unwrap()
+        .id;
+    let msgs: Vec<NewMessage> = (0..N)
+        .map(|i| {
+            NewMessage::new(
+                Recipient::Msisdn(
+                    ulak_core::Msisdn::parse(&format!("0533{i:07}"), CountryType::Tr).unwrap(),
+                ),
+                SenderName::parse("ULAK").unwrap(),
+                &format!("Duyuru {i}"),
+                ulak_text::Policy::TurkishShift,
+                1,
+                Some(p),
+                None,
+                i64::MAX,
+            )
+            .unwrap()
+        })
+        .collect();
+    s.enqueue_batch(c, None, &msgs).await.unwrap();
+    let engine = Engine::start(
+        s.clone(),
+        EngineConfig {
+            simulator: Some(SimulatorLink {
+                addr: proxy.addr,
+                system_id: "ulak".into(),
+                password: "secret".into(),
+            }),
+            refresh: Duration::from_millis(200),
+            idle: Duration::from_millis(20),
+            ..EngineConfig::default()
+        },
+    );
+    // Once a third is delivered, the SMSC goes away for `downtime`.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while delivered(&s).await < (N / 3) as i64 {
+        assert!(Instant::now() < deadline, "no progress before the outage");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    proxy.down();
+    let at_outage = delivered(&s).await;
+    tokio::time::sleep(downtime).await;
+    let during = delivered(&s).await;
+    proxy.up();
+    let deadline = Instant::now() + Duration::from_secs(180);
+    loop {
+        let d = delivered(&s).await;
+        if d == N as i64 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{d} of {N} delivered: {:?}",
+            s.count_messages_by_state().await.unwrap()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    engine.shutdown().await;
+    let counts = sim.shutdown().await;
+    eprintln!(
+        "delivered {at_outage} before the outage, {during} after {downtime:?} down; simulator: \
+         {} submits, {} throttled, {} links dropped, {} receipts redelivered",
+        counts.submits, counts.throttled, counts.dropped_links, counts.redelivered
+    );
+    assert!(counts.throttled > 0, "throttling happened");
+    assert!(counts.dropped_links > 0, "links were dropped");
+    assert!(counts.submits >= N as u64);
+    let states = s.count_messages_by_state().await.unwrap();
+    assert_eq!(states, vec![("delivered".to_owned(), N as i64)]);
+    assert_eq!(s.credit_balance(c).await.unwrap(), 0);
+    // A submit whose answer was lost with its link was sent again; the SMSC's receipt for
+    // the first copy matches no recorded id and is kept (listed), never dropped: one each.
+    let duplicates = counts.submits as i64 - N as i64;
+    assert_eq!(s.count_unmatched_receipts(c).await.unwrap(), duplicates);
+}
