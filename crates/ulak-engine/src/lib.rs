@@ -3,6 +3,7 @@
 //! queue in the database and applying its delivery reports. Free of HTTP: the server only
 //! queues messages through the store and starts this.
 
+pub mod campaign;
 pub mod metrics;
 pub mod provider;
 pub mod smpp;
@@ -132,6 +133,9 @@ async fn supervise(store: Store, cfg: EngineConfig, stop: CancellationToken) {
     }
     let mut running: HashMap<ProviderAccountId, Running> = HashMap::new();
     while !stop.is_cancelled() {
+        if let Err(e) = store.finish_done_campaigns().await {
+            tracing::warn!(error = %e, "finishing campaigns failed");
+        }
         match store.requeue_expired_leases().await {
             Ok(0) => {}
             Ok(n) => tracing::warn!(messages = n, "requeued messages whose worker stopped"),

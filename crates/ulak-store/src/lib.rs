@@ -29,6 +29,7 @@ use tracing::info;
 use ulak_core::model::{CompanyId, CompanyName, NewCompany};
 
 pub use error::{ImportRowError, StoreError};
+pub use repo::campaigns::{Campaign, NewCampaign};
 pub use repo::import::{CustomerImport, ImportMode, ImportReport, SubscriberImport};
 pub use repo::inbox::{InboundIn, InboundMessage, InboundStats, is_opt_out};
 pub use repo::messages::{

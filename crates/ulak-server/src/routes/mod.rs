@@ -1,6 +1,7 @@
 //! The router and the OpenAPI document, generated from the handlers' annotations.
 
 pub mod access;
+pub mod campaigns;
 pub mod common;
 pub mod companies;
 pub mod count;
@@ -133,6 +134,7 @@ fn build() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(sms_settings::routes())
         .merge(messages::routes())
         .merge(inbox::routes())
+        .merge(campaigns::routes())
         .merge(webhooks::routes());
     let (router, doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(health::healthz))

@@ -399,6 +399,8 @@ impl Store {
                AND valid_until > $2 \
                AND NOT EXISTS (SELECT 1 FROM opt_outs o WHERE o.company_id = messages.company_id \
                                AND o.phone = messages.recipient) \
+               AND (campaign_id IS NULL OR EXISTS (SELECT 1 FROM campaigns k \
+                    WHERE k.id = messages.campaign_id AND k.state = 'running')) \
                ORDER BY next_attempt_at, id LIMIT $5 {lock}) \
              RETURNING {COLS}"
         ))

@@ -487,14 +487,14 @@ async fn batches_reserve_once_and_queue_in_order(db: &TestDb) {
     let msgs: Vec<NewMessage> = (0..100)
         .map(|i| msg(p, &format!("0532600{i:04}"), &format!("Kampanya {i}")))
         .collect();
-    let ids = s.enqueue_batch(c, Some(7), &msgs).await.unwrap();
+    let ids = s.enqueue_batch(c, None, &msgs).await.unwrap();
     assert_eq!(ids.len(), 100);
     assert!(ids.windows(2).all(|w| w[0].0 < w[1].0));
     assert_eq!(balanced(s, c).await, 20);
     let d = s.get_message(c, ids[42]).await.unwrap().unwrap();
     assert_eq!(d.message.recipient, "+905326000042");
     assert_eq!(d.message.body, "Kampanya 42");
-    assert_eq!(d.message.campaign_id, Some(7));
+    assert_eq!(d.message.campaign_id, None);
     assert_eq!(d.events.len(), 1);
     // Too much for the balance: nothing stored.
     let err = s.enqueue_batch(c, None, &msgs[..21]).await.unwrap_err();

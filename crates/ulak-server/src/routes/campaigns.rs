@@ -1,0 +1,439 @@
+//! Campaigns (bulk SMS): create a draft for an audience, preview it, start, pause, resume,
+//! cancel, and follow its counts per state.
+
+use std::collections::BTreeMap;
+
+use axum::Json as JsonOut;
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use ulak_core::model::{Role, TemplateBody, TemplateId};
+use ulak_engine::campaign::{self, Audience, PlanError};
+use ulak_store::Campaign;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::common::{ListParams, Millis, PageOut};
+use crate::auth::Caller;
+use crate::error::{ApiError, FieldError, Json, Path, Query};
+use crate::startup::AppState;
+
+/// Who a campaign goes to; duplicates are collapsed.
+#[derive(Debug, Default, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AudienceIn {
+    /// Subscribers by id.
+    #[serde(default)]
+    pub subscriber_ids: Vec<i64>,
+    /// Every member of these groups.
+    #[serde(default)]
+    pub group_ids: Vec<i64>,
+    /// Every phone of these customer accounts.
+    #[serde(default)]
+    pub customer_ids: Vec<i64>,
+    /// Pasted numbers in any common form.
+    #[serde(default)]
+    pub numbers: Vec<String>,
+    /// TC ID numbers (TC-ID header and subscription needed).
+    #[serde(default)]
+    pub tckns: Vec<String>,
+}
+
+/// A new campaign (a draft until started).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CampaignIn {
+    /// Name.
+    pub name: String,
+    /// Recipients.
+    pub audience: AudienceIn,
+    /// The text; `{{ad}}`, `{{bakiye}}`… are filled per recipient. Or `template_id`.
+    #[serde(default)]
+    pub text: Option<String>,
+    /// A saved template.
+    #[serde(default)]
+    pub template_id: Option<i64>,
+    /// One of the company's sender headers (default: the default header).
+    #[serde(default)]
+    pub sender: Option<String>,
+    /// Send at this time (unix ms) instead of at start.
+    #[serde(default)]
+    pub scheduled_at: Option<Millis>,
+    /// Validity of each message, seconds (60 to 259200, default 86400).
+    #[serde(default)]
+    #[schema(minimum = 60, maximum = 259200)]
+    pub validity: Option<u64>,
+    /// Start at once (default: stay a draft for preview).
+    #[serde(default)]
+    pub start: bool,
+}
+
+/// A campaign with its counts.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CampaignOut {
+    /// Id.
+    pub id: i64,
+    /// Name.
+    pub name: String,
+    /// draft, running, paused, finished or cancelled.
+    pub state: String,
+    /// Why (a pause for credit, say).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state_reason: Option<String>,
+    /// Sender header.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sender: Option<String>,
+    /// The text.
+    pub text: String,
+    /// Messages queued at start.
+    pub recipients: i64,
+    /// Recipients left out (see the `skipped` messages for each reason).
+    pub skipped: i64,
+    /// Credits reserved.
+    pub cost: i64,
+    /// Messages per state, live.
+    pub counts: BTreeMap<String, i64>,
+    /// Created, unix ms.
+    pub created_at: Millis,
+    /// Started, unix ms.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<Millis>,
+    /// Finished or cancelled, unix ms.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<Millis>,
+}
+
+fn out(c: Campaign, counts: BTreeMap<String, i64>) -> CampaignOut {
+    CampaignOut {
+        id: c.id,
+        name: c.name,
+        state: c.state,
+        state_reason: c.state_reason,
+        sender: c.sender,
+        text: c.body,
+        recipients: c.recipients,
+        skipped: c.skipped,
+        cost: c.cost,
+        counts,
+        created_at: c.created_at,
+        started_at: c.started_at,
+        finished_at: c.finished_at,
+    }
+}
+
+/// A recipient left out.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SkippedOut {
+    /// `msisdn`, `tckn` or `unknown`.
+    pub kind: String,
+    /// The address or the input.
+    pub address: String,
+    /// Why.
+    pub reason: String,
+}
+
+/// What a campaign would send now.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PreviewOut {
+    /// Messages it would send.
+    pub recipients: usize,
+    /// Segments in all.
+    pub segments: u64,
+    /// Credits in all.
+    pub cost: i64,
+    /// The company's balance now.
+    pub balance: i64,
+    /// Repeats collapsed.
+    pub duplicates: u64,
+    /// Recipients left out, with the reason (at most 1,000 listed).
+    pub skipped: Vec<SkippedOut>,
+    /// How many are left out in all.
+    pub skipped_total: usize,
+    /// The first messages as they would be sent (at most 5).
+    pub samples: Vec<String>,
+}
+
+/// Routes of this module.
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create, list))
+        .routes(routes!(get_one))
+        .routes(routes!(preview))
+        .routes(routes!(start))
+        .routes(routes!(pause))
+        .routes(routes!(resume))
+        .routes(routes!(cancel))
+}
+
+fn plan_error(e: PlanError) -> ApiError {
+    match e {
+        PlanError::Setup { field, message } => ApiError::field(field, message),
+        PlanError::Store(s) => s.into(),
+    }
+}
+
+async fn load(
+    state: &AppState,
+    caller: &Caller,
+    id: i64,
+) -> Result<(Campaign, Audience), ApiError> {
+    let c = state
+        .store()
+        .get_campaign(caller.company, id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let audience: Audience = serde_json::from_str(&c.audience)
+        .map_err(|e| ApiError::Internal(format!("stored audience unreadable: {e}")))?;
+    Ok((c, audience))
+}
+
+async fn answer(state: &AppState, c: Campaign) -> Result<JsonOut<CampaignOut>, ApiError> {
+    let counts = state.store().campaign_counts(c.company_id, c.id).await?;
+    Ok(JsonOut(out(c, counts)))
+}
+
+/// Creates a campaign (a draft; `start: true` starts it at once). The text and audience are
+/// checked; recipients are resolved at preview and at start.
+#[utoipa::path(post, path = "/campaigns", tag = "campaigns", request_body = CampaignIn,
+    responses((status = 201, body = CampaignOut)), security(("api_key" = [])))]
+async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(b): Json<CampaignIn>,
+) -> Result<(StatusCode, JsonOut<CampaignOut>), ApiError> {
+    caller.require(Role::Operator)?;
+    let mut errors = Vec::new();
+    let mut field = |f: &str, m: &str| {
+        errors.push(FieldError {
+            field: f.to_owned(),
+            code: "invalid".to_owned(),
+            message: m.to_owned(),
+        })
+    };
+    let name = b.name.trim().to_owned();
+    if name.is_empty() || name.chars().count() > 200 {
+        field("name", "1 to 200 characters");
+    }
+    let body = match (&b.text, b.template_id) {
+        (Some(t), None) => Some(t.clone()),
+        (None, Some(id)) => match state
+            .store()
+            .get_template(caller.company, TemplateId(id))
+            .await?
+        {
+            Some(t) => Some(t.body.as_str().to_owned()),
+            None => {
+                field("template_id", "no such template");
+                None
+            }
+        },
+        _ => {
+            field("text", "give text or template_id (one of them)");
+            None
+        }
+    };
+    if let Some(t) = &body
+        && let Err(e) = TemplateBody::parse(t)
+    {
+        field("text", &e.to_string());
+    }
+    if body.as_deref().is_some_and(|t| t.trim().is_empty()) {
+        field("text", "must not be empty");
+    }
+    let audience = Audience {
+        subscriber_ids: b.audience.subscriber_ids,
+        group_ids: b.audience.group_ids,
+        customer_ids: b.audience.customer_ids,
+        numbers: b.audience.numbers,
+        tckns: b.audience.tckns,
+    };
+    if audience.is_empty() {
+        field("audience", "name at least one recipient, group or account");
+    }
+    let validity = b.validity.unwrap_or(86_400);
+    if !(60..=259_200).contains(&validity) {
+        field("validity", "must be 60 to 259200 seconds");
+    }
+    let (Some(body), true) = (body, errors.is_empty()) else {
+        return Err(ApiError::Validation(errors));
+    };
+    let c = state
+        .store()
+        .create_campaign(
+            caller.company,
+            ulak_store::NewCampaign {
+                name,
+                sender: b.sender.map(|s| s.trim().to_owned()),
+                body,
+                audience: serde_json::to_string(&audience).unwrap_or_default(),
+                scheduled_at: b.scheduled_at,
+                validity_s: i64::try_from(validity).unwrap_or(86_400),
+            },
+        )
+        .await?;
+    let c = if b.start {
+        campaign::start(state.store(), &c, &audience)
+            .await
+            .map_err(plan_error)?
+    } else {
+        c
+    };
+    let JsonOut(o) = answer(&state, c).await?;
+    Ok((StatusCode::CREATED, JsonOut(o)))
+}
+
+/// Lists campaigns.
+#[utoipa::path(get, path = "/campaigns", tag = "campaigns", params(ListParams),
+    responses((status = 200, body = PageOut<CampaignOut>)), security(("api_key" = [])))]
+async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(params): Query<ListParams>,
+) -> Result<JsonOut<PageOut<CampaignOut>>, ApiError> {
+    let page = state
+        .store()
+        .list_campaigns(caller.company, &params.query()?)
+        .await?;
+    Ok(JsonOut(PageOut::from_page(page, |c| {
+        out(c, BTreeMap::new())
+    })))
+}
+
+/// Reads a campaign with live counts of its messages per state.
+#[utoipa::path(get, path = "/campaigns/{id}", tag = "campaigns", params(("id" = i64, Path, description = "Campaign id")),
+    responses((status = 200, body = CampaignOut)), security(("api_key" = [])))]
+async fn get_one(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+) -> Result<JsonOut<CampaignOut>, ApiError> {
+    let (c, _) = load(&state, &caller, id).await?;
+    answer(&state, c).await
+}
+
+/// What the campaign would send now: recipients, segments, cost, the balance, and who is
+/// left out and why.
+#[utoipa::path(get, path = "/campaigns/{id}/preview", tag = "campaigns", params(("id" = i64, Path, description = "Campaign id")),
+    responses((status = 200, body = PreviewOut)), security(("api_key" = [])))]
+async fn preview(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+) -> Result<JsonOut<PreviewOut>, ApiError> {
+    let (c, audience) = load(&state, &caller, id).await?;
+    let p = campaign::plan(state.store(), &c, &audience)
+        .await
+        .map_err(plan_error)?;
+    let balance = state.store().credit_balance(caller.company).await?;
+    Ok(JsonOut(PreviewOut {
+        recipients: p.messages.len(),
+        segments: p.segments,
+        cost: p.cost,
+        balance,
+        duplicates: p.duplicates,
+        skipped_total: p.skipped.len(),
+        skipped: p
+            .skipped
+            .into_iter()
+            .take(1000)
+            .map(|s| SkippedOut {
+                kind: s.kind,
+                address: s.address,
+                reason: s.reason,
+            })
+            .collect(),
+        samples: p.messages.iter().take(5).map(|m| m.body.clone()).collect(),
+    }))
+}
+
+/// Starts a draft: queues its messages (one credit reservation) and records who is left out;
+/// pauses it with the reason when the balance cannot cover it.
+#[utoipa::path(post, path = "/campaigns/{id}/start", tag = "campaigns", params(("id" = i64, Path, description = "Campaign id")),
+    responses((status = 200, body = CampaignOut)), security(("api_key" = [])))]
+async fn start(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+) -> Result<JsonOut<CampaignOut>, ApiError> {
+    caller.require(Role::Operator)?;
+    let (c, audience) = load(&state, &caller, id).await?;
+    if c.state != "draft" {
+        return Err(ApiError::Conflict(format!(
+            "the campaign is {}, not a draft",
+            c.state
+        )));
+    }
+    let c = campaign::start(state.store(), &c, &audience)
+        .await
+        .map_err(plan_error)?;
+    answer(&state, c).await
+}
+
+/// Pauses a running campaign: its remaining messages are not handed out any more (what is
+/// already at the operator finishes).
+#[utoipa::path(post, path = "/campaigns/{id}/pause", tag = "campaigns", params(("id" = i64, Path, description = "Campaign id")),
+    responses((status = 200, body = CampaignOut)), security(("api_key" = [])))]
+async fn pause(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+) -> Result<JsonOut<CampaignOut>, ApiError> {
+    caller.require(Role::Operator)?;
+    let c = state
+        .store()
+        .set_campaign_state(
+            caller.company,
+            id,
+            &["running"],
+            "paused",
+            Some("paused by a user"),
+        )
+        .await?;
+    answer(&state, c).await
+}
+
+/// Resumes a paused campaign (one paused for credit before anything was queued starts now).
+#[utoipa::path(post, path = "/campaigns/{id}/resume", tag = "campaigns", params(("id" = i64, Path, description = "Campaign id")),
+    responses((status = 200, body = CampaignOut)), security(("api_key" = [])))]
+async fn resume(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+) -> Result<JsonOut<CampaignOut>, ApiError> {
+    caller.require(Role::Operator)?;
+    let (c, audience) = load(&state, &caller, id).await?;
+    let c = if c.state == "paused" && c.started_at.is_none() {
+        campaign::start(state.store(), &c, &audience)
+            .await
+            .map_err(plan_error)?
+    } else {
+        state
+            .store()
+            .set_campaign_state(caller.company, id, &["paused"], "running", None)
+            .await?
+    };
+    answer(&state, c).await
+}
+
+/// Cancels a campaign: messages not yet submitted are cancelled and their credit released.
+#[utoipa::path(post, path = "/campaigns/{id}/cancel", tag = "campaigns", params(("id" = i64, Path, description = "Campaign id")),
+    responses((status = 200, body = CampaignOut)), security(("api_key" = [])))]
+async fn cancel(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+) -> Result<JsonOut<CampaignOut>, ApiError> {
+    caller.require(Role::Operator)?;
+    let c = state
+        .store()
+        .set_campaign_state(
+            caller.company,
+            id,
+            &["draft", "running", "paused"],
+            "cancelled",
+            Some("cancelled by a user"),
+        )
+        .await?;
+    answer(&state, c).await
+}
