@@ -32,6 +32,8 @@ enum Command {
     SmsSettings(cli::manage::SmsSettingsArgs),
     /// Send one SMS over the API (optionally wait for its delivery report).
     Send(cli::send::SendArgs),
+    /// Campaigns (bulk SMS) over the API: create, preview, start, status, pause, resume, cancel.
+    Campaign(cli::campaign::CampaignArgs),
     /// Messages over the API: show one with its history.
     Messages(cli::send::MessagesArgs),
     /// The remaining credit.
@@ -60,6 +62,7 @@ fn main() -> ExitCode {
         Command::SmsSettings(args) => cli::manage::sms_settings(args),
         Command::Send(args) => cli::send::send(args),
         Command::Messages(args) => cli::send::messages(args),
+        Command::Campaign(args) => cli::campaign::run(args),
         Command::Credit(args) => cli::api::credit(args),
         Command::Count(args) => cli::count::run(args),
         Command::CheckNumber(args) => cli::check::run_number(args),

@@ -274,3 +274,69 @@ fn send_waits_for_the_delivery_report() {
     assert!(shown.contains(&format!("message {}", m["id"])), "{shown}");
     assert!(ok(&ulak(&s, &["credit"])).contains("remaining credit: 3"));
 }
+
+#[test]
+fn a_campaign_to_a_group_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(&dir.path().join("data"));
+    ok(&ulak(&s, &["groups", "create", "VIP"]));
+    let csv = dir.path().join("vip.csv");
+    std::fs::write(&csv, "name,phone\nAyşe,05321234567\nAli,05421234567\n").unwrap();
+    ok(&ulak(
+        &s,
+        &[
+            "subscribers",
+            "import",
+            csv.to_str().unwrap(),
+            "--group",
+            "VIP",
+        ],
+    ));
+    ok(&ulak(&s, &["credit", "add", "10"]));
+    let out = ok(&ulak(
+        &s,
+        &[
+            "campaign",
+            "create",
+            "--name",
+            "Bayram",
+            "--group",
+            "VIP",
+            "--text",
+            "Sayın {{ad}}, bayramınız kutlu olsun.",
+            "--start",
+            "--wait",
+        ],
+    ));
+    assert!(
+        out.contains("finished") && out.contains("delivered 2"),
+        "{out}"
+    );
+    let id = out.split_whitespace().nth(1).unwrap().to_owned();
+    let status = json(&ulak(&s, &["campaign", "status", &id, "--json"]));
+    assert_eq!(status["counts"]["delivered"], 2);
+    let draft = json(&ulak(
+        &s,
+        &[
+            "campaign",
+            "create",
+            "--name",
+            "Taslak",
+            "--number",
+            "0312 000 00 00",
+            "--number",
+            "05321234567",
+            "--text",
+            "x",
+            "--json",
+        ],
+    ));
+    let preview = ok(&ulak(
+        &s,
+        &["campaign", "preview", &draft["id"].to_string()],
+    ));
+    assert!(preview.starts_with("1 recipients"), "{preview}");
+    assert!(preview.contains("invalid number"), "{preview}");
+    let cancelled = ok(&ulak(&s, &["campaign", "cancel", &draft["id"].to_string()]));
+    assert!(cancelled.contains("cancelled"), "{cancelled}");
+}

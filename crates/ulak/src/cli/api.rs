@@ -170,7 +170,7 @@ impl Client {
     }
 
     /// A group id from a name or an id.
-    async fn group_id(&self, group: &str) -> anyhow::Result<i64> {
+    pub(crate) async fn group_id(&self, group: &str) -> anyhow::Result<i64> {
         if let Ok(id) = group.parse::<i64>() {
             return Ok(id);
         }

@@ -1,6 +1,7 @@
 //! One module per CLI command family.
 
 pub mod api;
+pub mod campaign;
 pub mod check;
 pub mod count;
 pub mod manage;

@@ -1,0 +1,243 @@
+//! `ulak campaign …`: bulk sends over the API, with a progress line while waiting.
+
+use std::io::Write;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::bail;
+use clap::{Args, Subcommand};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use super::api::{Client, Connection, run_async, text};
+
+/// `ulak campaign …`
+#[derive(Debug, Args)]
+pub struct CampaignArgs {
+    #[command(flatten)]
+    conn: Connection,
+    #[command(subcommand)]
+    command: CampaignCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum CampaignCommand {
+    /// Create a campaign (a draft unless --start).
+    Create {
+        /// Name.
+        #[arg(long)]
+        name: String,
+        /// A group (name or id); repeat for several.
+        #[arg(long = "group")]
+        groups: Vec<String>,
+        /// A number; repeat for several.
+        #[arg(long = "number")]
+        numbers: Vec<String>,
+        /// The text; `{{ad}}` and other fields are filled per recipient.
+        #[arg(long)]
+        text: String,
+        /// Sender header (default: the company's default).
+        #[arg(long)]
+        sender: Option<String>,
+        /// Start at once.
+        #[arg(long)]
+        start: bool,
+        /// After starting, wait until it finishes, with a progress line.
+        #[arg(long, requires = "start")]
+        wait: bool,
+    },
+    /// What a draft would send: recipients, cost, who is left out and why.
+    Preview {
+        /// Campaign id.
+        id: i64,
+    },
+    /// Start a draft.
+    Start {
+        /// Campaign id.
+        id: i64,
+        /// Wait until it finishes, with a progress line.
+        #[arg(long)]
+        wait: bool,
+    },
+    /// Counts per state (with --wait: until it finishes).
+    Status {
+        /// Campaign id.
+        id: i64,
+        /// Wait until it finishes, with a progress line.
+        #[arg(long)]
+        wait: bool,
+    },
+    /// Pause a running campaign.
+    Pause {
+        /// Campaign id.
+        id: i64,
+    },
+    /// Resume a paused campaign.
+    Resume {
+        /// Campaign id.
+        id: i64,
+    },
+    /// Cancel a campaign; what is not yet sent is not.
+    Cancel {
+        /// Campaign id.
+        id: i64,
+    },
+}
+
+/// One line: state, counts, and a bar of the final share.
+fn line(c: &Value) -> String {
+    let counts = c["counts"].as_object().cloned().unwrap_or_default();
+    let total: i64 = counts.values().filter_map(Value::as_i64).sum();
+    let open: i64 = ["scheduled", "queued", "sending", "submitted"]
+        .iter()
+        .filter_map(|s| counts.get(*s).and_then(Value::as_i64))
+        .sum();
+    let done = total - open;
+    let width = 30;
+    let filled = if total > 0 {
+        (done * width / total) as usize
+    } else {
+        0
+    };
+    let parts: Vec<String> = counts.iter().map(|(k, v)| format!("{k} {v}")).collect();
+    format!(
+        "campaign {} {:<9} [{}{}] {done}/{total}  {}",
+        text(&c["id"]),
+        text(&c["state"]),
+        "#".repeat(filled),
+        " ".repeat(width as usize - filled),
+        parts.join(", ")
+    )
+}
+
+async fn wait(c: &Client, id: i64, json_out: bool) -> anyhow::Result<Value> {
+    let start = Instant::now();
+    loop {
+        let v = c.get(&format!("/campaigns/{id}"), &[]).await?;
+        let state = v["state"].as_str().unwrap_or_default().to_owned();
+        if !json_out {
+            eprint!("\r{}", line(&v));
+            let _ = std::io::stderr().flush();
+        }
+        if ["finished", "cancelled"].contains(&state.as_str())
+            || (state == "paused" && start.elapsed() > Duration::from_secs(1))
+        {
+            if !json_out {
+                eprintln!();
+            }
+            return Ok(v);
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+fn show(v: &Value, json_out: bool) {
+    if json_out {
+        println!("{v}");
+    } else {
+        println!("{}", line(v));
+        if let Some(r) = v["state_reason"].as_str() {
+            println!("  {r}");
+        }
+    }
+}
+
+/// Runs `ulak campaign …`.
+pub fn run(args: CampaignArgs) -> ExitCode {
+    run_async(async move {
+        let c = Client::new(&args.conn)?;
+        let j = args.conn.json;
+        let (v, wait_for) = match args.command {
+            CampaignCommand::Create {
+                name,
+                groups,
+                numbers,
+                text: body,
+                sender,
+                start,
+                wait,
+            } => {
+                let mut group_ids = Vec::new();
+                for g in &groups {
+                    group_ids.push(c.group_id(g).await?);
+                }
+                let v = c
+                    .post(
+                        "/campaigns",
+                        json!({"name": name, "text": body, "sender": sender, "start": start,
+                               "audience": {"group_ids": group_ids, "numbers": numbers}}),
+                    )
+                    .await?;
+                (v, wait)
+            }
+            CampaignCommand::Preview { id } => {
+                let p = c.get(&format!("/campaigns/{id}/preview"), &[]).await?;
+                if j {
+                    println!("{p}");
+                } else {
+                    println!(
+                        "{} recipients, {} segments, cost {} (balance {}), {} duplicates collapsed, {} left out",
+                        text(&p["recipients"]),
+                        text(&p["segments"]),
+                        text(&p["cost"]),
+                        text(&p["balance"]),
+                        text(&p["duplicates"]),
+                        text(&p["skipped_total"])
+                    );
+                    for s in p["skipped"].as_array().into_iter().flatten().take(50) {
+                        println!("  {}: {}", text(&s["address"]), text(&s["reason"]));
+                    }
+                    if let Some(first) = p["samples"].get(0) {
+                        println!("first message: {}", text(first));
+                    }
+                }
+                return Ok(());
+            }
+            CampaignCommand::Start { id, wait } => (
+                c.call(Method::POST, &format!("/campaigns/{id}/start"), json!(null))
+                    .await?,
+                wait,
+            ),
+            CampaignCommand::Status { id, wait } => {
+                (c.get(&format!("/campaigns/{id}"), &[]).await?, wait)
+            }
+            CampaignCommand::Pause { id } => (
+                c.call(Method::POST, &format!("/campaigns/{id}/pause"), json!(null))
+                    .await?,
+                false,
+            ),
+            CampaignCommand::Resume { id } => (
+                c.call(
+                    Method::POST,
+                    &format!("/campaigns/{id}/resume"),
+                    json!(null),
+                )
+                .await?,
+                false,
+            ),
+            CampaignCommand::Cancel { id } => (
+                c.call(
+                    Method::POST,
+                    &format!("/campaigns/{id}/cancel"),
+                    json!(null),
+                )
+                .await?,
+                false,
+            ),
+        };
+        let v = if wait_for {
+            let id = v["id"].as_i64().unwrap_or_default();
+            wait(&c, id, j).await?
+        } else {
+            v
+        };
+        show(&v, j);
+        if wait_for && v["state"] == "paused" {
+            bail!(super::api::Refused(
+                200,
+                json!({"detail": format!("campaign paused: {}", text(&v["state_reason"]))})
+            ));
+        }
+        Ok(())
+    })
+}
