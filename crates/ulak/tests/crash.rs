@@ -1,5 +1,5 @@
-//! Crash safety, end to end with real processes: `ulak serve` sends 20,000 queued messages
-//! through its SMPP provider to a separate `ulak smsc-sim`, is killed with SIGKILL in the
+//! Crash safety, end to end with real processes: `ulak serve` sends a 20,000-recipient
+//! campaign through its SMPP provider to a separate `ulak smsc-sim`, is killed with SIGKILL in the
 //! middle, and is started again. At the end every message has exactly one final state
 //! (delivered: the simulator's receipts), none is lost, and the simulator saw at most as many
 //! duplicates as there were messages in flight at the kill. Runs on SQLite and PostgreSQL.
@@ -12,8 +12,6 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use ulak_core::CountryType;
-use ulak_core::model::{NewMessage, ProviderAccountId, Recipient, SenderName};
 use ulak_store::{DEFAULT_COMPANY, Store};
 
 const KEY: &str = "ulak_crash-test-key-0123456789abcdef0123";
@@ -159,7 +157,7 @@ async fn crash_and_restart(db: Option<String>) {
         )
         .await;
     }
-    let account = call(
+    call(
         &http,
         "POST",
         api("/provider-accounts"),
@@ -170,9 +168,20 @@ async fn crash_and_restart(db: Option<String>) {
         ),
     )
     .await;
-    let provider = ProviderAccountId(account["id"].as_i64().unwrap());
 
-    // 20,000 messages queued straight into the store the server uses.
+    // A 20,000-recipient campaign, started through the API.
+    let numbers: Vec<String> = (0..MESSAGES).map(|i| format!("0532{i:07}")).collect();
+    let campaign = call(
+        &http,
+        "POST",
+        api("/campaigns"),
+        Some(json!({"name": "crash", "audience": {"numbers": numbers},
+                    "text": "Kampanya mesajı", "start": true})),
+    )
+    .await;
+    assert_eq!(campaign["state"], "running", "{campaign}");
+    assert_eq!(campaign["recipients"], MESSAGES as i64);
+    let campaign_id = campaign["id"].as_i64().unwrap();
     let url = db
         .clone()
         .unwrap_or_else(|| format!("sqlite://{}?mode=rwc", data.join("ulak.db").display()));
@@ -183,26 +192,6 @@ async fn crash_and_restart(db: Option<String>) {
         .unwrap()
         .unwrap()
         .id;
-    let messages: Vec<NewMessage> = (0..MESSAGES)
-        .map(|i| {
-            NewMessage::new(
-                Recipient::Msisdn(
-                    ulak_core::Msisdn::parse(&format!("0532{i:07}"), CountryType::Tr).unwrap(),
-                ),
-                SenderName::parse("ULAK").unwrap(),
-                &format!("Kampanya mesajı {i}"),
-                ulak_text::Policy::TurkishShift,
-                1,
-                Some(provider),
-                None,
-                i64::MAX,
-            )
-            .unwrap()
-        })
-        .collect();
-    for chunk in messages.chunks(5_000) {
-        store.enqueue_batch(company, None, chunk).await.unwrap();
-    }
 
     // Kill the server with SIGKILL once a fifth has gone out, at a moment when a batch is
     // being submitted (claimed and not yet recorded), which is the case that can duplicate.
