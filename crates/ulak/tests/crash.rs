@@ -242,6 +242,23 @@ async fn crash_and_restart(db: Option<String>) {
         1,
         "every message has one final state, delivered: {end:?}"
     );
+    // The campaign says so too, once the engine has noticed.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let c = call(
+            &http,
+            "GET",
+            api(&format!("/campaigns/{campaign_id}")),
+            None,
+        )
+        .await;
+        if c["state"] == "finished" {
+            assert_eq!(c["counts"], json!({"delivered": MESSAGES}));
+            break;
+        }
+        assert!(Instant::now() < deadline, "{c}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     drop(server);
 
     // The simulator's count of submits: each message once, plus at most the ones in flight.
