@@ -10,16 +10,10 @@ use ulak_core::CountryType;
 use ulak_core::model::*;
 use ulak_engine::{Engine, EngineConfig, SimulatorLink};
 use ulak_smpp::sim::{SimConfig, Simulator};
-use ulak_store::{DEFAULT_COMPANY, Store};
 
-async fn store(dir: &std::path::Path) -> Store {
-    Store::connect(
-        &format!("sqlite://{}?mode=rwc", dir.join("t.db").display()),
-        [7; 32],
-    )
-    .await
-    .unwrap()
-}
+mod common;
+
+use common::{account, funded_default, message, sqlite_store as store};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn queued_messages_are_submitted_and_delivered() {
@@ -31,34 +25,12 @@ async fn queued_messages_are_submitted_and_delivered() {
     })
     .await
     .unwrap();
-    let c = s
-        .get_company_by_name(DEFAULT_COMPANY)
-        .await
-        .unwrap()
-        .unwrap()
-        .id;
-    s.add_credit_entry(
-        c,
-        NewCreditEntry::new(LedgerKind::Purchase, 1000, None).unwrap(),
-    )
-    .await
-    .unwrap();
-    let draft = ProviderAccountDraft {
-        name: "Simülatör".into(),
-        kind: "simulator".into(),
-        host: "builtin".into(),
-        port: 2775,
-        system_id: "ulak".into(),
-        window: Some(20),
-        rate_per_sec: Some(10_000),
-        enabled: true,
-        ..ProviderAccountDraft::default()
-    };
-    let p = s
-        .create_provider_account(c, NewProviderAccount::new(draft, CountryType::Tr).unwrap())
-        .await
-        .unwrap()
-        .id;
+    let c = funded_default(&s, 1000).await;
+    let p = account(&s, c, |d| {
+        d.window = Some(20);
+        d.rate_per_sec = Some(10_000);
+    })
+    .await;
     let mut ids = Vec::new();
     for i in 0..60 {
         let text = if i % 10 == 0 {
@@ -66,19 +38,7 @@ async fn queued_messages_are_submitted_and_delivered() {
         } else {
             format!("Merhaba {i}, şifreniz {i:04}")
         };
-        let m = NewMessage::new(
-            Recipient::Msisdn(
-                ulak_core::Msisdn::parse(&format!("0532555{i:04}"), CountryType::Tr).unwrap(),
-            ),
-            SenderName::parse("ULAK").unwrap(),
-            &text,
-            ulak_text::Policy::TurkishShift,
-            1,
-            Some(p),
-            None,
-            i64::MAX,
-        )
-        .unwrap();
+        let m = message(p, &format!("0532555{i:04}"), &text);
         ids.push(s.enqueue_message(c, m, None).await.unwrap().message);
     }
     let segments: u64 = ids.iter().map(|m| u64::from(m.segments)).sum();
@@ -142,18 +102,7 @@ async fn inbound_messages_are_stored_and_ret_opts_out_queued_messages() {
     let dir = tempfile::tempdir().unwrap();
     let s = store(dir.path()).await;
     let sim = Simulator::start(SimConfig::default()).await.unwrap();
-    let c = s
-        .get_company_by_name(DEFAULT_COMPANY)
-        .await
-        .unwrap()
-        .unwrap()
-        .id;
-    s.add_credit_entry(
-        c,
-        NewCreditEntry::new(LedgerKind::Purchase, 10, None).unwrap(),
-    )
-    .await
-    .unwrap();
+    let c = funded_default(&s, 10).await;
     let sub = s
         .create_subscriber(
             c,
@@ -169,20 +118,7 @@ async fn inbound_messages_are_stored_and_ret_opts_out_queued_messages() {
         )
         .await
         .unwrap();
-    let draft = ProviderAccountDraft {
-        name: "sim".into(),
-        kind: "simulator".into(),
-        host: "builtin".into(),
-        port: 2775,
-        system_id: "ulak".into(),
-        enabled: true,
-        ..ProviderAccountDraft::default()
-    };
-    let p = s
-        .create_provider_account(c, NewProviderAccount::new(draft, CountryType::Tr).unwrap())
-        .await
-        .unwrap()
-        .id;
+    let p = account(&s, c, |_| {}).await;
     // A message scheduled for later, to the subscriber who is about to reply RET.
     let later = NewMessage::new(
         Recipient::Msisdn(ulak_core::Msisdn::parse("05321112233", CountryType::Tr).unwrap()),

@@ -12,11 +12,12 @@ use std::time::{Duration, Instant};
 
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
-use ulak_core::CountryType;
 use ulak_core::model::*;
 use ulak_engine::{Engine, EngineConfig, SimulatorLink};
+
+mod common;
 use ulak_smpp::sim::{SimConfig, Simulator};
-use ulak_store::{DEFAULT_COMPANY, Store};
+use ulak_store::Store;
 
 /// A TCP proxy that can be switched off (all connections closed, port not listening) and on.
 struct Proxy {
@@ -101,12 +102,7 @@ async fn drops_throttling_and_a_minute_down_lose_nothing() {
             .unwrap_or(60),
     );
     let dir = tempfile::tempdir().unwrap();
-    let s = Store::connect(
-        &format!("sqlite://{}?mode=rwc", dir.path().join("f.db").display()),
-        [1; 32],
-    )
-    .await
-    .unwrap();
+    let s = common::sqlite_store(dir.path()).await;
     let sim = Simulator::start(SimConfig {
         // Throttling bursts: more than 400 submits in a second are answered ESME_RTHROTTLED.
         throttle_per_s: Some(400),
@@ -119,51 +115,15 @@ async fn drops_throttling_and_a_minute_down_lose_nothing() {
     .await
     .unwrap();
     let proxy = Proxy::start(sim.local_addr()).await;
-    let c = s
-        .get_company_by_name(DEFAULT_COMPANY)
-        .await
-        .unwrap()
-        .unwrap()
-        .id;
-    s.add_credit_entry(
-        c,
-        NewCreditEntry::new(LedgerKind::Purchase, N as i64, None).unwrap(),
-    )
-    .await
-    .unwrap();
-    let draft = ProviderAccountDraft {
-        name: "smsc".into(),
-        kind: "simulator".into(),
-        host: "builtin".into(),
-        port: 2775,
-        system_id: "ulak".into(),
-        binds: Some(2),
-        window: Some(20),
-        rate_per_sec: Some(10_000),
-        enabled: true,
-        ..ProviderAccountDraft::default()
-    };
-    let p = s
-        .create_provider_account(c, NewProviderAccount::new(draft, CountryType::Tr).unwrap())
-        .await
-        .unwrap()
-        .id;
+    let c = common::funded_default(&s, N as i64).await;
+    let p = common::account(&s, c, |d| {
+        d.binds = Some(2);
+        d.window = Some(20);
+        d.rate_per_sec = Some(10_000);
+    })
+    .await;
     let msgs: Vec<NewMessage> = (0..N)
-        .map(|i| {
-            NewMessage::new(
-                Recipient::Msisdn(
-                    ulak_core::Msisdn::parse(&format!("0533{i:07}"), CountryType::Tr).unwrap(),
-                ),
-                SenderName::parse("ULAK").unwrap(),
-                &format!("Duyuru {i}"),
-                ulak_text::Policy::TurkishShift,
-                1,
-                Some(p),
-                None,
-                i64::MAX,
-            )
-            .unwrap()
-        })
+        .map(|i| common::message(p, &format!("0533{i:07}"), &format!("Duyuru {i}")))
         .collect();
     s.enqueue_batch(c, None, &msgs).await.unwrap();
     let engine = Engine::start(

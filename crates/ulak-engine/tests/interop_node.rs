@@ -10,10 +10,10 @@ use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
-use ulak_core::CountryType;
 use ulak_core::model::*;
 use ulak_engine::{Engine, EngineConfig};
-use ulak_store::{DEFAULT_COMPANY, Store};
+
+mod common;
 
 fn missing(what: &str) {
     if std::env::var("CI").is_ok_and(|v| v == "true") {
@@ -60,55 +60,31 @@ async fn messages_through_a_node_smpp_smsc_end_delivered() {
     });
 
     let tmp = tempfile::tempdir().unwrap();
-    let s = Store::connect(
-        &format!("sqlite://{}?mode=rwc", tmp.path().join("n.db").display()),
-        [3; 32],
-    )
-    .await
-    .unwrap();
-    let c = s
-        .get_company_by_name(DEFAULT_COMPANY)
-        .await
-        .unwrap()
-        .unwrap()
-        .id;
+    let s = common::sqlite_store(tmp.path()).await;
+    let c = common::funded_default(&s, 0).await;
     s.add_credit_entry(
         c,
         NewCreditEntry::new(LedgerKind::Purchase, 1000, None).unwrap(),
     )
     .await
     .unwrap();
-    let draft = ProviderAccountDraft {
-        name: "node".into(),
-        kind: "smpp".into(),
-        host: "127.0.0.1".into(),
-        port: u16::try_from(port).unwrap(),
-        system_id: "nodeacct".into(),
-        password: Some("nodepass".into()),
-        window: Some(10),
-        enabled: true,
-        ..ProviderAccountDraft::default()
-    };
-    let p = s
-        .create_provider_account(c, NewProviderAccount::new(draft, CountryType::Tr).unwrap())
-        .await
-        .unwrap()
-        .id;
+    let p = common::account(&s, c, |d| {
+        d.name = "node".into();
+        d.kind = "smpp".into();
+        d.host = "127.0.0.1".into();
+        d.port = u16::try_from(port).unwrap();
+        d.system_id = "nodeacct".into();
+        d.password = Some("nodepass".into());
+        d.window = Some(10);
+    })
+    .await;
     let msgs: Vec<NewMessage> = (0..N)
         .map(|i| {
-            NewMessage::new(
-                Recipient::Msisdn(
-                    ulak_core::Msisdn::parse(&format!("0534{i:07}"), CountryType::Tr).unwrap(),
-                ),
-                SenderName::parse("ULAK").unwrap(),
+            common::message(
+                p,
+                &format!("0534{i:07}"),
                 &format!("Sayın müşterimiz, kampanya {i} başladı."),
-                ulak_text::Policy::TurkishShift,
-                1,
-                Some(p),
-                None,
-                i64::MAX,
             )
-            .unwrap()
         })
         .collect();
     s.enqueue_batch(c, None, &msgs).await.unwrap();

@@ -30,7 +30,7 @@ use ulak_core::model::{CompanyId, CompanyName, NewCompany};
 
 pub use error::{ImportRowError, StoreError};
 pub use repo::campaigns::{Campaign, NewCampaign};
-pub use repo::import::{CustomerImport, ImportMode, ImportReport, SubscriberImport};
+pub use repo::import::{CustomerImport, ImportMode, ImportReport, ImportSession, SubscriberImport};
 pub use repo::inbox::{InboundIn, InboundMessage, InboundStats, is_opt_out};
 pub use repo::messages::{
     Enqueued, IDEMPOTENCY_TTL_MS, MessageDetail, ReceiptIn, ReceiptStats, SubmitOutcome,

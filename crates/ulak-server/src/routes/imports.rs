@@ -8,7 +8,7 @@ use axum::Json as JsonOut;
 use axum::extract::{Multipart, State};
 use serde::Serialize;
 use ulak_core::model::{Consent, CustomerKind, GroupId, NewCustomerAccount, NewSubscriber, Role};
-use ulak_store::ImportMode;
+use ulak_store::{ImportMode, ImportSession};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -234,12 +234,12 @@ async fn import_subscribers(
     let country = caller.country(&state).await?;
     let (format, file) = open_file(form.file)?;
     let group = form.group_id.map(GroupId);
-    let mut session = state
+    let session = state
         .store()
         .begin_subscriber_import(caller.company, group)
         .await
         .map_err(ApiError::from)?;
-    let (mut batches, reader) = pipeline::stream(
+    let (batches, reader) = pipeline::stream(
         format,
         file,
         form.mapping.clone(),
@@ -270,6 +270,19 @@ async fn import_subscribers(
             .map_err(|v| row_errors(row, fields, v))
         },
     );
+    drive(session, batches, reader, form.mode, SUBSCRIBER_KEY).await
+}
+
+/// Feeds the valid rows to the store session as they are read, then commits — or rolls
+/// back when the file is broken or, in all-or-nothing mode, any row was refused — and
+/// answers with every problem.
+async fn drive<T, S: ImportSession<T>>(
+    mut session: S,
+    mut batches: pipeline::Batches<T>,
+    reader: pipeline::Reader,
+    mode: Mode,
+    key: KeyNames,
+) -> Result<JsonOut<ImportResult>, ImportError> {
     while let Some(batch) = batches.recv().await {
         session.push(batch).await.map_err(ApiError::from)?;
     }
@@ -281,20 +294,20 @@ async fn import_subscribers(
         }
         Err(e) => return Err(ApiError::Internal(format!("import reader: {e}")).into()),
     };
-    let outcome = if form.mode == Mode::AllOrNothing && !parsed.errors.is_empty() {
+    let outcome = if mode == Mode::AllOrNothing && !parsed.errors.is_empty() {
         Err(session.abort().await.map_err(ApiError::from)?.rejected)
     } else {
-        let mode = match form.mode {
+        let store_mode = match mode {
             Mode::AllOrNothing => ImportMode::AllOrNothing,
             Mode::SkipInvalid => ImportMode::SkipInvalid,
         };
-        match session.finish(mode).await {
+        match session.finish(store_mode).await {
             Ok(r) => Ok(r),
             Err(ulak_store::StoreError::ImportRejected { rows }) => Err(rows),
             Err(e) => return Err(ApiError::from(e).into()),
         }
     };
-    respond(parsed, outcome, form.mode, SUBSCRIBER_KEY)
+    respond(parsed, outcome, mode, key)
 }
 
 /// The answer to an import: the result, or the rejection listing every problem.
@@ -402,12 +415,12 @@ async fn import_customers(
     }
     let country = caller.country(&state).await?;
     let (format, file) = open_file(form.file)?;
-    let mut session = state
+    let session = state
         .store()
         .begin_customer_import(caller.company)
         .await
         .map_err(ApiError::from)?;
-    let (mut batches, reader) = pipeline::stream(
+    let (batches, reader) = pipeline::stream(
         format,
         file,
         form.mapping.clone(),
@@ -416,31 +429,7 @@ async fn import_customers(
         MAX_ROWS,
         move |row, fields| customer_row(row, fields, country),
     );
-    while let Some(batch) = batches.recv().await {
-        session.push(batch).await.map_err(ApiError::from)?;
-    }
-    let parsed = match reader.await {
-        Ok(Ok(p)) => p,
-        Ok(Err(e)) => {
-            session.abort().await.map_err(ApiError::from)?;
-            return Err(file_error(e).into());
-        }
-        Err(e) => return Err(ApiError::Internal(format!("import reader: {e}")).into()),
-    };
-    let outcome = if form.mode == Mode::AllOrNothing && !parsed.errors.is_empty() {
-        Err(session.abort().await.map_err(ApiError::from)?.rejected)
-    } else {
-        let mode = match form.mode {
-            Mode::AllOrNothing => ImportMode::AllOrNothing,
-            Mode::SkipInvalid => ImportMode::SkipInvalid,
-        };
-        match session.finish(mode).await {
-            Ok(r) => Ok(r),
-            Err(ulak_store::StoreError::ImportRejected { rows }) => Err(rows),
-            Err(e) => return Err(ApiError::from(e).into()),
-        }
-    };
-    respond(parsed, outcome, form.mode, CUSTOMER_KEY)
+    drive(session, batches, reader, form.mode, CUSTOMER_KEY).await
 }
 
 /// One customer account row, or its errors.

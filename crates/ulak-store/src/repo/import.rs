@@ -400,3 +400,48 @@ impl CustomerImport {
         self.s.abort().await
     }
 }
+
+/// An import in progress, whatever it imports: rows in, then commit or roll back. Lets the
+/// server drive subscriber and customer account imports with one piece of code.
+pub trait ImportSession<T>: Send {
+    /// Stores rows (file row number, value) in the session's transaction.
+    fn push(&mut self, rows: Vec<(usize, T)>) -> impl Future<Output = Result<()>> + Send;
+    /// Commits; in all-or-nothing mode with refused rows, rolls back and lists them.
+    fn finish(self, mode: ImportMode) -> impl Future<Output = Result<ImportReport>> + Send;
+    /// Rolls back and returns what the rows so far would have given.
+    fn abort(self) -> impl Future<Output = Result<ImportReport>> + Send;
+}
+
+impl ImportSession<NewSubscriber> for SubscriberImport {
+    fn push(
+        &mut self,
+        rows: Vec<(usize, NewSubscriber)>,
+    ) -> impl Future<Output = Result<()>> + Send {
+        SubscriberImport::push(self, rows)
+    }
+
+    fn finish(self, mode: ImportMode) -> impl Future<Output = Result<ImportReport>> + Send {
+        SubscriberImport::finish(self, mode)
+    }
+
+    fn abort(self) -> impl Future<Output = Result<ImportReport>> + Send {
+        SubscriberImport::abort(self)
+    }
+}
+
+impl ImportSession<NewCustomerAccount> for CustomerImport {
+    fn push(
+        &mut self,
+        rows: Vec<(usize, NewCustomerAccount)>,
+    ) -> impl Future<Output = Result<()>> + Send {
+        CustomerImport::push(self, rows)
+    }
+
+    fn finish(self, mode: ImportMode) -> impl Future<Output = Result<ImportReport>> + Send {
+        CustomerImport::finish(self, mode)
+    }
+
+    fn abort(self) -> impl Future<Output = Result<ImportReport>> + Send {
+        CustomerImport::abort(self)
+    }
+}
