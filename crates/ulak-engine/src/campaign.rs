@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, HashSet};
 use serde::{Deserialize, Serialize};
 use ulak_core::model::{
     Consent, CustomerAccountId, GroupId, ListQuery, MAX_LIMIT, NewMessage, ProviderAccount,
-    Recipient, SenderName, SubscriberId, TemplateBody,
+    Recipient, SubscriberId, TemplateBody,
 };
 use ulak_core::{CountryType, Msisdn, Tckn};
 use ulak_store::{Campaign, Store, StoreError};
@@ -116,26 +116,22 @@ pub async fn plan(
         limit: Some(MAX_LIMIT),
         ..ListQuery::default()
     };
-    let provider: ProviderAccount = store
-        .list_provider_accounts(company, &all)
+    let provider: ProviderAccount =
+        store
+            .sending_account(company)
+            .await?
+            .ok_or_else(|| PlanError::Setup {
+                field: "provider",
+                message: "the company has no enabled provider account".to_owned(),
+            })?;
+    let sender = store
+        .find_sender_header(company, campaign.sender.as_deref())
         .await?
-        .items
-        .into_iter()
-        .find(|a| a.enabled)
+        .map(|h| h.name)
         .ok_or_else(|| PlanError::Setup {
-            field: "provider",
-            message: "the company has no enabled provider account".to_owned(),
+            field: "sender",
+            message: "not one of the company's sender headers (or no default is set)".to_owned(),
         })?;
-    let headers = store.list_sender_headers(company, &all).await?.items;
-    let sender = match &campaign.sender {
-        Some(s) => headers.iter().find(|h| h.name.as_str() == s),
-        None => headers.iter().find(|h| h.is_default),
-    }
-    .map(|h| SenderName::from_stored(h.name.as_str().to_owned()))
-    .ok_or_else(|| PlanError::Setup {
-        field: "sender",
-        message: "not one of the company's sender headers (or no default is set)".to_owned(),
-    })?;
     let body = TemplateBody::parse(&campaign.body).map_err(|e| PlanError::Setup {
         field: "text",
         message: e.to_string(),

@@ -10,9 +10,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use sha2::Digest;
-use ulak_core::model::{
-    ListQuery, MessageId, NewMessage, ProviderAccount, Recipient, Role, SenderName, TemplateId,
-};
+use ulak_core::model::{MessageId, NewMessage, ProviderAccount, Recipient, Role, TemplateId};
 use ulak_core::{Msisdn, Tckn};
 use ulak_store::MessageDetail;
 use utoipa::ToSchema;
@@ -341,44 +339,27 @@ async fn send(
                 None
             }
         }
-        _ => {
-            let all = ListQuery {
-                limit: Some(ulak_core::model::MAX_LIMIT),
-                ..ListQuery::default()
-            };
-            let headers = store.list_sender_headers(company, &all).await?.items;
-            let chosen = match &body.sender {
-                Some(s) => headers.iter().find(|h| h.name.as_str() == s.trim()),
-                None => headers.iter().find(|h| h.is_default),
-            };
-            match (chosen, &body.sender) {
-                (Some(h), _) => Some(SenderName::from_stored(h.name.as_str().to_owned())),
-                (None, Some(_)) => {
-                    field(
-                        "sender",
-                        "not one of the company's sender headers".to_owned(),
-                    );
-                    None
-                }
-                (None, None) => {
-                    field("sender", "no default sender header is set".to_owned());
-                    None
-                }
+        _ => match (
+            store
+                .find_sender_header(company, body.sender.as_deref())
+                .await?,
+            &body.sender,
+        ) {
+            (Some(h), _) => Some(h.name),
+            (None, Some(_)) => {
+                field(
+                    "sender",
+                    "not one of the company's sender headers".to_owned(),
+                );
+                None
             }
-        }
+            (None, None) => {
+                field("sender", "no default sender header is set".to_owned());
+                None
+            }
+        },
     };
-    let provider: Option<ProviderAccount> = store
-        .list_provider_accounts(
-            company,
-            &ListQuery {
-                limit: Some(ulak_core::model::MAX_LIMIT),
-                ..ListQuery::default()
-            },
-        )
-        .await?
-        .items
-        .into_iter()
-        .find(|a| a.enabled);
+    let provider: Option<ProviderAccount> = store.sending_account(company).await?;
     if provider.is_none() {
         field(
             "to",

@@ -258,3 +258,18 @@ impl Store {
         rows.iter().map(account).collect()
     }
 }
+
+impl Store {
+    /// The account a company's new messages go through: its first enabled one.
+    #[tracing::instrument(skip(self))]
+    pub async fn sending_account(&self, company: CompanyId) -> Result<Option<ProviderAccount>> {
+        let row = sqlx::query(sql!(
+            "SELECT {COLS} FROM provider_accounts WHERE company_id = $1 AND enabled = 1 \
+             ORDER BY id LIMIT 1"
+        ))
+        .bind(company.0)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(account).transpose()
+    }
+}

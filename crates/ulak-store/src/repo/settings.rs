@@ -219,3 +219,27 @@ impl Store {
         self.list_page(sql, q, header, |h| h.id.0).await
     }
 }
+
+impl Store {
+    /// The company's sender header called `name`, or its default one when `name` is `None`.
+    #[tracing::instrument(skip(self))]
+    pub async fn find_sender_header(
+        &self,
+        company: CompanyId,
+        name: Option<&str>,
+    ) -> Result<Option<SenderHeader>> {
+        let row = match name {
+            Some(n) => {
+                sqlx::query(sql!(
+                    "SELECT {HEADER} FROM sender_headers WHERE company_id = $1 AND name = $2"
+                ))
+                .bind(company.0)
+                .bind(n.trim())
+                .fetch_optional(&self.pool)
+                .await?
+            }
+            None => return self.default_sender_header(company).await,
+        };
+        row.as_ref().map(header).transpose()
+    }
+}

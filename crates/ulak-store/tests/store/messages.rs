@@ -15,7 +15,8 @@ crate::store_tests!(
     receipts_match_every_id_form_and_early_ones_wait,
     retries_failures_leases_and_expiry,
     concurrent_claimers_never_share_a_message,
-    batches_reserve_once_and_queue_in_order
+    batches_reserve_once_and_queue_in_order,
+    sending_account_and_sender_header_lookups
 );
 
 async fn provider(s: &Store, c: CompanyId) -> ProviderAccountId {
@@ -505,4 +506,42 @@ async fn batches_reserve_once_and_queue_in_order(db: &TestDb) {
     assert_eq!(balanced(s, c).await, 20);
     let claimed = s.claim_messages(p, "w", 1000, 60_000).await.unwrap();
     assert_eq!(claimed.len(), 100);
+}
+
+async fn sending_account_and_sender_header_lookups(db: &TestDb) {
+    let s = &db.store;
+    let (c, p) = funded(s, 0).await;
+    assert_eq!(s.sending_account(c).await.unwrap().map(|a| a.id), Some(p));
+    let other = company(s, CountryType::Tr).await.id;
+    assert!(
+        s.sending_account(other).await.unwrap().is_none(),
+        "per company"
+    );
+    assert!(s.find_sender_header(c, None).await.unwrap().is_none());
+    s.create_sender_header(c, NewSenderHeader::new("ULAK", false).unwrap())
+        .await
+        .unwrap();
+    s.create_sender_header(c, NewSenderHeader::new("FIRMA", true).unwrap())
+        .await
+        .unwrap();
+    let by_name = s
+        .find_sender_header(c, Some(" ULAK "))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(by_name.name.as_str(), "ULAK");
+    let default = s.find_sender_header(c, None).await.unwrap().unwrap();
+    assert_eq!(default.name.as_str(), "FIRMA");
+    assert!(
+        s.find_sender_header(c, Some("YOK"))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        s.find_sender_header(other, Some("ULAK"))
+            .await
+            .unwrap()
+            .is_none()
+    );
 }
