@@ -174,6 +174,16 @@ struct Session {
     unbind: Option<(u32, Instant)>,
 }
 
+/// How far ahead of its pace a rate-limited link may send: nothing below 200 submits/s
+/// (one at a time, as configured), 5 ms worth of submits above.
+fn burst_tolerance(interval: Duration) -> Duration {
+    if interval < Duration::from_millis(5) {
+        Duration::from_millis(5)
+    } else {
+        Duration::ZERO
+    }
+}
+
 impl Session {
     fn new(
         shared: Arc<Shared>,
@@ -231,8 +241,21 @@ impl Session {
         }
         let free = cfg.window.max(1).saturating_sub(self.inflight.len());
         match self.interval {
-            Some(_) if self.next_send > now => 0,
-            Some(_) => free.min(1),
+            Some(iv) => {
+                // Paced by "virtual scheduling": each submit moves `next_send` on by one
+                // interval, and may go while `next_send` is at most a small tolerance ahead.
+                // Above 200/s the tolerance is 5 ms, so several go per wake-up: the timer's
+                // 1 ms resolution would otherwise cap a link at about 1,000 submits/s
+                // whatever its rate.
+                let tol = burst_tolerance(iv);
+                let base = self.next_send.max(now);
+                if base > now + tol {
+                    return 0;
+                }
+                let ahead = (now + tol).duration_since(base);
+                let n = ahead.as_nanos() / iv.as_nanos().max(1) + 1;
+                free.min(usize::try_from(n).unwrap_or(usize::MAX))
+            }
             None => free,
         }
     }
@@ -252,7 +275,8 @@ impl Session {
             at(p);
         }
         if self.interval.is_some() && self.inflight.len() < cfg.window {
-            at(self.next_send);
+            let tol = self.interval.map_or(Duration::ZERO, burst_tolerance);
+            at(self.next_send.checked_sub(tol).unwrap_or(self.next_send));
         }
         if let Some((_, d)) = self.unbind {
             at(d);
