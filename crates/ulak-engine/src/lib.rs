@@ -49,6 +49,9 @@ pub struct EngineConfig {
     pub simulator: Option<SimulatorLink>,
     /// Webhook delivery (timeout, retry schedule, concurrency).
     pub webhooks: WebhookSettings,
+    /// How long a campaign's queueing may go without a sign of its writer before this node
+    /// takes it up ([`campaign::QUEUE_STALE`]).
+    pub queue_stale: Duration,
 }
 
 impl Default for EngineConfig {
@@ -68,6 +71,7 @@ impl Default for EngineConfig {
             refresh: Duration::from_secs(5),
             simulator: None,
             webhooks: WebhookSettings::default(),
+            queue_stale: campaign::QUEUE_STALE,
         }
     }
 }
@@ -104,6 +108,9 @@ impl Engine {
     }
 }
 
+/// How often running campaigns are checked for their end.
+const FINISH_CHECK: Duration = Duration::from_secs(1);
+
 /// A running account worker.
 struct Running {
     updated_at: i64,
@@ -118,8 +125,8 @@ impl Running {
     }
 }
 
-/// Keeps one worker per enabled account (restarting it when the account changes) and
-/// requeues messages whose lease ran out.
+/// Keeps one worker per enabled account (restarting it when the account changes), requeues
+/// messages whose lease ran out, and takes up campaign queueing left unfinished.
 async fn supervise(store: Store, cfg: EngineConfig, stop: CancellationToken) {
     // What this node held when it last stopped was in flight: back to the queue at once
     // rather than after the lease (the owner is a stable node id in production).
@@ -132,10 +139,12 @@ async fn supervise(store: Store, cfg: EngineConfig, stop: CancellationToken) {
         Err(e) => tracing::warn!(error = %e, "requeueing this node's old leases failed"),
     }
     let mut running: HashMap<ProviderAccountId, Running> = HashMap::new();
+    let mut queueing: HashMap<i64, JoinHandle<()>> = HashMap::new();
     while !stop.is_cancelled() {
         if let Err(e) = store.finish_done_campaigns().await {
             tracing::warn!(error = %e, "finishing campaigns failed");
         }
+        take_up_queueing(&store, &cfg, &stop, &mut queueing).await;
         match store.requeue_expired_leases().await {
             Ok(0) => {}
             Ok(n) => tracing::warn!(messages = n, "requeued messages whose worker stopped"),
@@ -181,13 +190,69 @@ async fn supervise(store: Store, cfg: EngineConfig, stop: CancellationToken) {
             }
             Err(e) => tracing::warn!(error = %e, "loading provider accounts failed"),
         }
-        tokio::select! {
-            () = stop.cancelled() => {}
-            () = tokio::time::sleep(cfg.refresh) => {}
+        // Campaigns are checked for their end every second (a cheap indexed query), so
+        // `finished` shows as soon as the last receipt is in, not up to a refresh later.
+        let until = tokio::time::Instant::now() + cfg.refresh;
+        while !stop.is_cancelled() && tokio::time::Instant::now() < until {
+            let step = until
+                .saturating_duration_since(tokio::time::Instant::now())
+                .min(FINISH_CHECK);
+            tokio::select! {
+                () = stop.cancelled() => {}
+                () = tokio::time::sleep(step) => {}
+            }
+            if let Err(e) = store.finish_done_campaigns().await {
+                tracing::warn!(error = %e, "finishing campaigns failed");
+            }
         }
     }
     for (_, r) in running.drain() {
         r.stop().await;
+    }
+    for (_, task) in queueing.drain() {
+        let _ = task.await;
+    }
+}
+
+/// Takes up campaigns whose queueing nobody carries on (the node writing it died, or the start
+/// request was dropped mid-way): each in its own task, at most one per campaign here.
+///
+/// Who queues a campaign is decided by freshness, not by a registry: the writer stamps
+/// `queue_at` with every chunk (and every few seconds while it replays up to its cursor), and
+/// the store hands out only campaigns whose stamp is older than `queue_stale`, stamping them
+/// in the same statement, so of several nodes asking at once one gets each. A start or resume
+/// running in a request here is therefore left alone as long as it makes progress, without
+/// the request knowing about the engine. Correctness never rests on this: if two writers do
+/// meet (a stalled one wakes up), every chunk moves the campaign's cursor only from where its
+/// writer found it, so the second writer's chunk is refused whole and it stops. The map below
+/// only keeps this node from starting a second task for a campaign its own task still holds.
+async fn take_up_queueing(
+    store: &Store,
+    cfg: &EngineConfig,
+    stop: &CancellationToken,
+    queueing: &mut HashMap<i64, JoinHandle<()>>,
+) {
+    queueing.retain(|_, task| !task.is_finished());
+    let stale = i64::try_from(cfg.queue_stale.as_millis()).unwrap_or(i64::MAX);
+    match store
+        .claim_stale_campaign_queueing(worker::now_ms().saturating_sub(stale))
+        .await
+    {
+        Ok(campaigns) => {
+            for q in campaigns {
+                if queueing.contains_key(&q.campaign_id) {
+                    continue;
+                }
+                let id = q.campaign_id;
+                let task = tokio::spawn(campaign::continue_queueing(
+                    store.clone(),
+                    q,
+                    stop.child_token(),
+                ));
+                queueing.insert(id, task);
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "looking for campaigns to queue failed"),
     }
 }
 
@@ -247,7 +312,10 @@ async fn run_account(
         let store = store.clone();
         let metrics = cfg.submit.metrics.clone();
         tokio::spawn(async move {
-            while let Some(r) = worker::receipt_step(&store, company, id, &mut events, 1000).await {
+            let mut held = Vec::new();
+            while let Some(r) =
+                worker::receipt_step(&store, company, id, &mut events, 1000, &mut held).await
+            {
                 match r {
                     Ok(st) => metrics.receipts(id.0, st.applied, st.unmatched),
                     Err(e) => {

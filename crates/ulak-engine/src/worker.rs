@@ -1,13 +1,15 @@
 //! The two loops of an account, each around one testable step: submitting (claim a batch,
 //! submit it, record the outcomes in one write) and receipts (apply a batch in one write).
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use ulak_core::model::{CompanyId, Message, ProviderAccountId};
 use ulak_smpp::client::{Ack, Event};
-use ulak_store::{InboundIn, ReceiptStats, Store, StoreError, SubmitOutcome, SubmitResult};
+use ulak_store::{
+    InboundIn, ReceiptIn, ReceiptStats, Store, StoreError, SubmitOutcome, SubmitResult,
+};
 
 use crate::metrics::SubmitKind;
 use crate::provider::{Attempt, Provider, backoff};
@@ -61,13 +63,52 @@ pub async fn submit_step<P: Provider>(
     account: ProviderAccountId,
     s: &SubmitSettings,
 ) -> Result<usize, StoreError> {
-    let lease = i64::try_from(s.lease.as_millis()).unwrap_or(i64::MAX / 2);
-    let claimed = store
-        .claim_messages(account, &s.owner, s.batch, lease)
-        .await?;
-    if claimed.is_empty() {
+    let Some(outcomes) = claim_and_submit(store, provider, account, s).await? else {
         return Ok(0);
+    };
+    let n = outcomes.len();
+    if let Err(e) = store.record_submits(outcomes).await {
+        s.metrics.store_error(account.0);
+        return Err(e);
     }
+    Ok(n)
+}
+
+/// The first half of [`submit_step`]: claims a batch and submits it; the outcomes still
+/// need recording. `None` when nothing was due.
+pub async fn claim_and_submit<P: Provider>(
+    store: &Store,
+    provider: &P,
+    account: ProviderAccountId,
+    s: &SubmitSettings,
+) -> Result<Option<Vec<SubmitOutcome>>, StoreError> {
+    let claimed = claim(store, account, s).await?;
+    if claimed.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(submit_all(provider, account, s, &claimed).await))
+}
+
+/// Claims up to a batch of due messages under this worker's lease.
+async fn claim(
+    store: &Store,
+    account: ProviderAccountId,
+    s: &SubmitSettings,
+) -> Result<Vec<Message>, StoreError> {
+    let lease = i64::try_from(s.lease.as_millis()).unwrap_or(i64::MAX / 2);
+    store
+        .claim_messages(account, &s.owner, s.batch, lease)
+        .await
+}
+
+/// Submits claimed messages all at once (the provider's window bounds what is in flight)
+/// and turns each attempt into the outcome to record.
+async fn submit_all<P: Provider>(
+    provider: &P,
+    account: ProviderAccountId,
+    s: &SubmitSettings,
+    claimed: &[Message],
+) -> Vec<SubmitOutcome> {
     let attempts = futures_util::future::join_all(claimed.iter().map(|m| async move {
         let started = std::time::Instant::now();
         let a = provider.submit(m).await;
@@ -75,7 +116,7 @@ pub async fn submit_step<P: Provider>(
     }))
     .await;
     let now = now_ms();
-    let outcomes: Vec<SubmitOutcome> = claimed
+    claimed
         .iter()
         .zip(attempts)
         .map(|(m, (a, took))| {
@@ -88,16 +129,37 @@ pub async fn submit_step<P: Provider>(
             s.metrics.submit(account.0, kind, took);
             o
         })
-        .collect();
-    if let Err(e) = store.record_submits(outcomes).await {
-        s.metrics.store_error(account.0);
-        return Err(e);
-    }
-    Ok(claimed.len())
+        .collect()
 }
 
-/// Runs the submit loop until `stop`: steps back to back while there is work, waits `idle`
-/// when there is none, and backs off on store errors (logged, never fatal).
+/// Records a batch of outcomes in the background, retrying the write for a while: the
+/// next batch is claimed and submitted meanwhile, so the operator link does not sit idle
+/// while the store writes. Messages whose outcome could never be written stay leased and
+/// go back to the queue when the lease ends.
+fn record_in_background(
+    store: &Store,
+    account: ProviderAccountId,
+    metrics: crate::metrics::Metrics,
+    outcomes: Vec<SubmitOutcome>,
+) -> tokio::task::JoinHandle<()> {
+    let store = store.clone();
+    tokio::spawn(async move {
+        let r = retrying(account, "submit outcomes", || {
+            store.record_submits(outcomes.clone())
+        })
+        .await;
+        if let Err(e) = r {
+            metrics.store_error(account.0);
+            tracing::error!(account = account.0, error = %e, "submit outcomes could not be stored");
+        }
+    })
+}
+
+/// Runs the submit loop until `stop`. While one batch is being submitted, the store
+/// records the previous batch's outcomes and then claims the next batch, so the operator
+/// link never waits for the database while there is work. Waits `idle` when nothing is
+/// due and backs off on store errors (logged, never fatal). On stop, a batch claimed ahead
+/// and not submitted is given back to the queue.
 pub async fn submit_loop<P: Provider>(
     store: Store,
     provider: &P,
@@ -107,6 +169,10 @@ pub async fn submit_loop<P: Provider>(
     stop: CancellationToken,
 ) {
     let mut since_expire = std::time::Instant::now();
+    // The batch to submit next, claimed while the previous one was being submitted.
+    let mut ahead: Vec<Message> = Vec::new();
+    // The previous batch's outcomes being written.
+    let mut recording: Option<tokio::task::JoinHandle<()>> = None;
     while !stop.is_cancelled() {
         if since_expire.elapsed() > Duration::from_secs(5) {
             since_expire = std::time::Instant::now();
@@ -117,45 +183,127 @@ pub async fn submit_loop<P: Provider>(
                 tracing::warn!(account = account.0, error = %e, "skipping opted-out recipients failed");
             }
         }
-        let wait = match submit_step(&store, provider, account, &s).await {
-            Ok(0) => idle,
-            Ok(_) => continue,
-            Err(e) => {
-                tracing::warn!(account = account.0, error = %e, "submit step failed");
-                Duration::from_secs(1)
+        let current = if ahead.is_empty() {
+            match claim(&store, account, &s).await {
+                Ok(c) => c,
+                Err(e) => {
+                    tracing::warn!(account = account.0, error = %e, "claiming messages failed");
+                    sleep_or_stop(Duration::from_secs(1), &stop).await;
+                    continue;
+                }
             }
+        } else {
+            std::mem::take(&mut ahead)
         };
-        tokio::select! {
-            () = stop.cancelled() => break,
-            () = tokio::time::sleep(wait) => {}
+        if current.is_empty() {
+            // Nothing due: let the last batch land before idling, so its state shows at once.
+            if let Some(previous) = recording.take() {
+                let _ = previous.await;
+            }
+            sleep_or_stop(idle, &stop).await;
+            continue;
+        }
+        let previous = recording.take();
+        let next = async {
+            if let Some(previous) = previous {
+                let _ = previous.await;
+            }
+            if stop.is_cancelled() {
+                return Vec::new();
+            }
+            claim(&store, account, &s).await.unwrap_or_else(|e| {
+                tracing::warn!(account = account.0, error = %e, "claiming messages failed");
+                Vec::new()
+            })
+        };
+        let (outcomes, next) = tokio::join!(submit_all(provider, account, &s, &current), next);
+        recording = Some(record_in_background(
+            &store,
+            account,
+            s.metrics.clone(),
+            outcomes,
+        ));
+        ahead = next;
+    }
+    if let Some(previous) = recording.take() {
+        let _ = previous.await;
+    }
+    if !ahead.is_empty() {
+        let ids: Vec<_> = ahead.iter().map(|m| m.id).collect();
+        if let Err(e) = store.release_claims(&s.owner, &ids).await {
+            tracing::warn!(account = account.0, error = %e, "giving back claimed messages failed; their lease will run out");
         }
     }
 }
 
-/// One step of the receipt loop: waits for at least one event, takes what else is already
-/// there (up to `max`), and applies the receipts in one write. `None` when the channel
-/// closed.
+/// Sleeps for `wait`, or less if `stop` comes first.
+async fn sleep_or_stop(wait: Duration, stop: &CancellationToken) {
+    tokio::select! {
+        () = stop.cancelled() => {}
+        () = tokio::time::sleep(wait) => {}
+    }
+}
+
+/// How long a receipt that matches no recorded submit is held, unacknowledged, before it
+/// is kept as unmatched: long enough for the submit record it overtook to be written.
+pub const RECEIPT_HOLD: Duration = Duration::from_secs(2);
+
+/// How long a receipt step waits for more when few receipts are there.
+const RECEIPT_LINGER: Duration = Duration::from_millis(5);
+
+/// A receipt that matched nothing yet, held for another try.
+#[derive(Debug)]
+pub struct HeldReceipt {
+    receipt: ReceiptIn,
+    ack: Ack,
+    since: Instant,
+}
+
+/// One step of the receipt loop: waits for at least one event (at most a moment while
+/// receipts are held), takes what else is already there (up to `max`), and applies the
+/// receipts with the held ones in one write. `None` when the channel closed and nothing
+/// is held.
 ///
 /// Receipts are acknowledged to the SMSC only once that write succeeded; when it finally
 /// fails their acks are dropped, which asks the SMSC to deliver them again, so a crash or a
-/// store outage never loses one (a repeat is recorded as a duplicate).
+/// store outage never loses one (a repeat is recorded as a duplicate). A receipt that
+/// matches nothing is held up to [`RECEIPT_HOLD`] (it usually overtook its submit record,
+/// which is being written) and then kept as unmatched.
 pub async fn receipt_step(
     store: &Store,
     company: CompanyId,
     account: ProviderAccountId,
     events: &mut mpsc::UnboundedReceiver<Event>,
     max: usize,
+    held: &mut Vec<HeldReceipt>,
 ) -> Option<Result<ReceiptStats, StoreError>> {
-    let first = events.recv().await?;
-    let mut batch = Vec::new();
-    let mut acks: Vec<Ack> = Vec::new();
+    let mut closed = false;
+    let first = if held.is_empty() {
+        Some(events.recv().await?)
+    } else {
+        match tokio::time::timeout(Duration::from_millis(20), events.recv()).await {
+            Ok(Some(e)) => Some(e),
+            Ok(None) => {
+                closed = true;
+                None
+            }
+            Err(_) => None,
+        }
+    };
+    let now = Instant::now();
+    let mut batch: Vec<HeldReceipt> = std::mem::take(held);
     let mut inbound: Vec<InboundIn> = Vec::new();
     let mut inbound_acks: Vec<Ack> = Vec::new();
     let mut take = |e: Event| match e {
-        Event::Receipt(r, ack) => {
-            batch.extend(receipt_in(&r));
-            acks.push(ack);
-        }
+        Event::Receipt(r, ack) => match receipt_in(&r) {
+            Some(receipt) => batch.push(HeldReceipt {
+                receipt,
+                ack,
+                since: now,
+            }),
+            // Intermediate (en route, accepted): nothing to record.
+            None => ack.accept(),
+        },
         Event::Inbound(m, ack) => {
             inbound.push(InboundIn {
                 sender: m.source.clone(),
@@ -166,33 +314,61 @@ pub async fn receipt_step(
             inbound_acks.push(ack);
         }
     };
-    take(first);
-    let mut taken = 1;
-    while taken < max {
-        match events.try_recv() {
-            Ok(e) => {
-                take(e);
-                taken += 1;
+    let mut taken = 0;
+    if let Some(e) = first {
+        take(e);
+        taken = 1;
+    }
+    // Take what is there; when that is little, linger a moment for more: receipts come in
+    // a stream, and one write for many costs about what one write for a few does.
+    for round in 0..2 {
+        while taken < max {
+            match events.try_recv() {
+                Ok(e) => {
+                    take(e);
+                    taken += 1;
+                }
+                Err(_) => break,
             }
-            Err(_) => break,
+        }
+        if round == 0 && taken > 0 && taken < max / 4 {
+            tokio::time::sleep(RECEIPT_LINGER).await;
         }
     }
     // Receipts first, then the inbox; each is acknowledged only once stored. A write is
     // retried for a while; giving up drops the acks unanswered, so the SMSC delivers them
     // again (a repeat is recorded as a duplicate), and nothing is lost.
     let receipts = if batch.is_empty() {
-        // Only intermediate receipts (nothing to record).
         Ok(ReceiptStats::default())
     } else {
-        retrying(account, "receipts", || {
-            store.apply_receipts(company, account, batch.clone())
+        let offered: Vec<(ReceiptIn, bool)> = batch
+            .iter()
+            .map(|h| {
+                let keep = closed || now.duration_since(h.since) >= RECEIPT_HOLD;
+                (h.receipt.clone(), keep)
+            })
+            .collect();
+        let r = retrying(account, "receipts", || {
+            store.apply_receipts_or_hold(company, account, offered.clone())
         })
-        .await
+        .await;
+        match r {
+            Ok((stats, again)) => {
+                let mut again = again.into_iter().peekable();
+                for (i, h) in batch.into_iter().enumerate() {
+                    if again.peek() == Some(&i) {
+                        again.next();
+                        held.push(h);
+                    } else {
+                        h.ack.accept();
+                    }
+                }
+                Ok(stats)
+            }
+            // The acks go unanswered: the SMSC delivers these again.
+            Err(e) => Err(e),
+        }
     };
-    match &receipts {
-        Ok(_) => acks.into_iter().for_each(Ack::accept),
-        Err(_) => drop(acks),
-    }
     if !inbound.is_empty() {
         match retrying(account, "inbound messages", || {
             store.store_inbound(company, Some(account), inbound.clone())
@@ -248,8 +424,6 @@ pub fn now_ms() -> i64 {
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
-
-    use std::time::Instant;
 
     use ulak_core::CountryType;
     use ulak_core::model::{NewProviderAccount, ProviderAccountDraft};
@@ -340,9 +514,10 @@ mod tests {
         assert_eq!(sim.counts().deliver_acked, 0);
 
         let mut unmatched = 0;
+        let mut held = Vec::new();
         let end = Instant::now() + Duration::from_secs(10);
         while sim.counts().deliver_acked < 3 && Instant::now() < end {
-            let step = receipt_step(&store, company, account, &mut events, 1000);
+            let step = receipt_step(&store, company, account, &mut events, 1000, &mut held);
             if let Ok(r) = tokio::time::timeout(Duration::from_secs(2), step).await {
                 unmatched += r.unwrap().unwrap().unmatched;
             }

@@ -18,6 +18,69 @@ pub(crate) fn now_ms() -> i64 {
 }
 
 /// Reads a column, naming it in the error.
+/// Integers as a comma-separated list for `IN (...)`. Only for values that come from the
+/// database or from Rust integers, never from text input: they are inlined, not bound.
+pub(crate) fn int_list(ids: impl IntoIterator<Item = i64>) -> String {
+    let mut s = String::new();
+    for (i, id) in ids.into_iter().enumerate() {
+        if i > 0 {
+            s.push(',');
+        }
+        s.push_str(&id.to_string());
+    }
+    s
+}
+
+/// `s` as an SQL string literal when it is short and made only of characters that need no
+/// escaping in either database (letters, digits, space and `_:.,-+/`), else `None` (bind
+/// it). Hot multi-row statements inline such values: SQLite looks bound parameters up by
+/// name, so a statement's cost grows with the square of its parameter count.
+pub(crate) fn plain_literal(s: &str) -> Option<String> {
+    let plain = s.len() <= 200
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b" _:.,-+/".contains(&b));
+    plain.then(|| format!("'{s}'"))
+}
+
+/// `v` as SQL: a literal when plain ([`plain_literal`]), else the placeholder of a new
+/// bound value pushed to `binds` (placeholders are numbered after `before` fixed ones).
+pub(crate) fn literal_or_bind<'a>(v: &'a str, binds: &mut Vec<&'a str>, before: usize) -> String {
+    plain_literal(v).unwrap_or_else(|| {
+        binds.push(v);
+        format!("${}", before + binds.len())
+    })
+}
+
+/// `values` as `IN (...)` lists: plain ones inlined ([`plain_literal`]) in long lists, the
+/// rest bound in short ones whose placeholders start at `$first`. Each item is (the list's
+/// SQL, the values to bind to it in order).
+pub(crate) fn string_lists<'a>(values: &[&'a str], first: usize) -> Vec<(String, Vec<&'a str>)> {
+    let mut out = Vec::new();
+    let mut inline = Vec::new();
+    let mut bound = Vec::new();
+    for v in values {
+        match plain_literal(v) {
+            Some(l) => inline.push(l),
+            None => bound.push(*v),
+        }
+    }
+    for chunk in inline.chunks(1000) {
+        out.push((chunk.join(","), Vec::new()));
+    }
+    for chunk in bound.chunks(50) {
+        out.push((placeholders(first, chunk.len()), chunk.to_vec()));
+    }
+    out
+}
+
+/// `$from, $from+1, …` for `n` bound values.
+pub(crate) fn placeholders(from: usize, n: usize) -> String {
+    (from..from + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 pub(crate) fn col<'r, T>(row: &'r AnyRow, name: &'static str) -> Result<T>
 where
     T: sqlx::Decode<'r, sqlx::Any> + sqlx::Type<sqlx::Any>,
@@ -111,7 +174,7 @@ impl Store {
     /// instead of queueing. PostgreSQL needs nothing special.
     pub(crate) async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
         Ok(match self.backend {
-            crate::Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            crate::Backend::Sqlite => self.writer.begin_with("BEGIN IMMEDIATE").await?,
             crate::Backend::Postgres => self.pool.begin().await?,
         })
     }
@@ -153,5 +216,31 @@ impl Store {
             None
         };
         Ok(Page { items, next_cursor })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_plain_text_is_inlined() {
+        assert_eq!(plain_literal("n12345").as_deref(), Some("'n12345'"));
+        assert_eq!(
+            plain_literal("operator ids: A1, B2").as_deref(),
+            Some("'operator ids: A1, B2'")
+        );
+        assert_eq!(plain_literal("x'; DROP TABLE messages; --"), None);
+        assert_eq!(plain_literal("back\\slash"), None);
+        assert_eq!(plain_literal("ümlaut"), None);
+        assert_eq!(plain_literal(&"a".repeat(201)), None);
+        let lists = string_lists(&["n1", "t'x", "n2"], 3);
+        assert_eq!(
+            lists,
+            vec![
+                ("'n1','n2'".to_owned(), vec![]),
+                ("$3".to_owned(), vec!["t'x"])
+            ]
+        );
     }
 }

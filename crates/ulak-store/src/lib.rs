@@ -29,13 +29,16 @@ use tracing::info;
 use ulak_core::model::{CompanyId, CompanyName, NewCompany};
 
 pub use error::{ImportRowError, StoreError};
-pub use repo::campaigns::{Campaign, NewCampaign};
+pub use repo::campaigns::{
+    Campaign, CampaignQueueing, NewCampaign, QUEUEING_ACTIVE, QUEUEING_DONE, QUEUEING_HALTED,
+    SkippedRow,
+};
 pub use repo::import::{CustomerImport, ImportMode, ImportReport, ImportSession, SubscriberImport};
 pub use repo::inbox::{InboundIn, InboundMessage, InboundStats, is_opt_out};
 pub use repo::messages::{
-    Enqueued, IDEMPOTENCY_TTL_MS, MessageDetail, ReceiptIn, ReceiptStats, SubmitOutcome,
-    SubmitResult, id_keys,
+    Enqueued, IDEMPOTENCY_TTL_MS, MessageDetail, SubmitOutcome, SubmitResult, id_keys,
 };
+pub use repo::receipts::{ReceiptIn, ReceiptStats};
 pub use repo::webhooks::{ClaimedWebhook, TEST_EVENT_TYPE, WebhookOutcome, WebhookResult, rfc3339};
 pub use secret::{SecretBox, SecretError};
 
@@ -55,6 +58,11 @@ pub enum Backend {
 #[derive(Clone)]
 pub struct Store {
     pool: AnyPool,
+    /// Where write transactions run: on SQLite a pool of one connection, so writers queue
+    /// here in order instead of racing for the database lock (a loser sleeps in SQLite's
+    /// busy handler, in steps up to 100 ms, which left the sending engine idle most of the
+    /// time); on PostgreSQL the same pool.
+    writer: AnyPool,
     backend: Backend,
     secrets: SecretBox,
 }
@@ -104,33 +112,45 @@ impl Store {
         } else {
             8
         };
-        let pool = AnyPoolOptions::new()
-            .max_connections(max)
-            .acquire_timeout(Duration::from_secs(30))
-            .after_connect(move |conn, _| {
-                Box::pin(async move {
-                    if backend == Backend::Sqlite {
-                        // WAL lets readers run beside the writer; NORMAL is durable at every
-                        // checkpoint and much faster than FULL; busy_timeout makes concurrent
-                        // writers wait instead of failing; foreign keys are off by default.
-                        conn.execute(
-                            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+        let pool_options = |max: u32| {
+            AnyPoolOptions::new()
+                .max_connections(max)
+                .acquire_timeout(Duration::from_secs(30))
+                .after_connect(move |conn, _| {
+                    Box::pin(async move {
+                        if backend == Backend::Sqlite {
+                            // WAL lets readers run beside the writer; NORMAL is durable at every
+                            // checkpoint and much faster than FULL; busy_timeout makes concurrent
+                            // writers wait instead of failing; foreign keys are off by default.
+                            conn.execute(
+                                "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
                              PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;",
-                        )
-                        .await?;
-                    }
-                    Ok(())
+                            )
+                            .await?;
+                        }
+                        Ok(())
+                    })
                 })
-            })
-            .connect_with(options)
+        };
+        let pool = pool_options(max)
+            .connect_with(options.clone())
             .await
             .map_err(StoreError::from_sqlx)?;
+        let writer = if backend == Backend::Sqlite && max > 1 {
+            pool_options(1)
+                .connect_with(options)
+                .await
+                .map_err(StoreError::from_sqlx)?
+        } else {
+            pool.clone()
+        };
         match backend {
             Backend::Sqlite => sqlx::migrate!("migrations/sqlite").run(&pool).await?,
             Backend::Postgres => sqlx::migrate!("migrations/postgres").run(&pool).await?,
         }
         let store = Self {
             pool,
+            writer,
             backend,
             secrets: SecretBox::new(secret_key),
         };
@@ -146,6 +166,7 @@ impl Store {
 
     /// Closes the pool, waiting for connections to be returned.
     pub async fn close(&self) {
+        self.writer.close().await;
         self.pool.close().await;
     }
 

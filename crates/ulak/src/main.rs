@@ -6,6 +6,11 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+/// mimalloc instead of glibc's malloc: the engine allocates and frees many small buffers
+/// per message, and glibc's malloc showed as a fifth of the server's CPU profile.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Ulak: self-hosted corporate messaging hub for Turkey, Azerbaijan and KKTC.
 #[derive(Debug, Parser)]
 #[command(name = "ulak", version, about)]

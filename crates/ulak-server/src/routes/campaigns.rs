@@ -178,12 +178,15 @@ async fn load(
     caller: &Caller,
     id: i64,
 ) -> Result<(Campaign, Audience), ApiError> {
-    let c = state
+    let mut c = state
         .store()
         .get_campaign(caller.company, id)
         .await?
         .ok_or(ApiError::NotFound)?;
-    let audience: Audience = serde_json::from_str(&c.audience)
+    // Parsed once and the text dropped: a million pasted numbers are 15 MB of JSON, and nothing
+    // after this reads the campaign's copy.
+    let json = std::mem::take(&mut c.audience);
+    let audience: Audience = serde_json::from_str(&json)
         .map_err(|e| ApiError::Internal(format!("stored audience unreadable: {e}")))?;
     Ok((c, audience))
 }
@@ -308,7 +311,12 @@ async fn get_one(
     caller: Caller,
     Path(id): Path<i64>,
 ) -> Result<JsonOut<CampaignOut>, ApiError> {
-    let (c, _) = load(&state, &caller, id).await?;
+    // Without the audience: it can be megabytes, and progress is polled.
+    let c = state
+        .store()
+        .get_campaign_lean(caller.company, id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
     answer(&state, c).await
 }
 
@@ -327,7 +335,7 @@ async fn preview(
         .map_err(plan_error)?;
     let balance = state.store().credit_balance(caller.company).await?;
     Ok(JsonOut(PreviewOut {
-        recipients: p.messages.len(),
+        recipients: usize::try_from(p.recipients).unwrap_or(usize::MAX),
         segments: p.segments,
         cost: p.cost,
         balance,
@@ -343,7 +351,7 @@ async fn preview(
                 reason: s.reason,
             })
             .collect(),
-        samples: p.messages.iter().take(5).map(|m| m.body.clone()).collect(),
+        samples: p.samples,
     }))
 }
 
@@ -393,7 +401,8 @@ async fn pause(
     answer(&state, c).await
 }
 
-/// Resumes a paused campaign (one paused for credit before anything was queued starts now).
+/// Resumes a paused campaign (one paused for credit before anything was queued starts now;
+/// one whose queueing stopped for credit goes on queueing).
 #[utoipa::path(post, path = "/campaigns/{id}/resume", tag = "campaigns", params(("id" = i64, Path, description = "Campaign id")),
     responses((status = 200, body = CampaignOut)), security(("api_key" = [])))]
 async fn resume(
@@ -403,16 +412,9 @@ async fn resume(
 ) -> Result<JsonOut<CampaignOut>, ApiError> {
     caller.require(Role::Operator)?;
     let (c, audience) = load(&state, &caller, id).await?;
-    let c = if c.state == "paused" && c.started_at.is_none() {
-        campaign::start(state.store(), &c, &audience)
-            .await
-            .map_err(plan_error)?
-    } else {
-        state
-            .store()
-            .set_campaign_state(caller.company, id, &["paused"], "running", None)
-            .await?
-    };
+    let c = campaign::resume(state.store(), &c, &audience)
+        .await
+        .map_err(plan_error)?;
     answer(&state, c).await
 }
 

@@ -1,9 +1,9 @@
 //! Leases of a node that restarted: its previous run died holding them, so they need not
 //! run out before the messages go back to the queue.
 
-use ulak_core::model::MessageState;
+use ulak_core::model::{MessageId, MessageState};
 
-use crate::db::now_ms;
+use crate::db::{int_list, now_ms};
 use crate::{Result, Store};
 
 impl Store {
@@ -39,6 +39,29 @@ impl Store {
         }
         tx.commit().await?;
         Ok(ids.len() as u64)
+    }
+
+    /// Gives back claimed messages that were never submitted (a worker stopping with a
+    /// batch it had claimed ahead): they return to the queue as they were, the attempt not
+    /// counted. Returns how many.
+    #[tracing::instrument(skip_all, fields(messages = ids.len()))]
+    pub async fn release_claims(&self, owner: &str, ids: &[MessageId]) -> Result<u64> {
+        let mut released = 0;
+        for chunk in ids.chunks(1000) {
+            // Ids come from the database: safe to inline.
+            let list = int_list(chunk.iter().map(|m| m.0));
+            let done = sqlx::query(sql!(
+                "UPDATE messages SET state = 'queued', lease_owner = NULL, lease_until = NULL, \
+                 attempts = attempts - 1 \
+                 WHERE state = 'sending' AND lease_owner = $1 AND id IN ({list})"
+            ))
+            .persistent(false)
+            .bind(owner)
+            .execute(&self.writer)
+            .await?;
+            released += done.rows_affected();
+        }
+        Ok(released)
     }
 
     /// How many messages are in each state (for metrics and tests).

@@ -15,7 +15,7 @@ use serde_json::json;
 use ulak_core::model::WebhookEventType as Hook;
 
 use super::credit::write_entry;
-use crate::db::{col, now_ms, parse};
+use crate::db::{col, int_list, literal_or_bind, now_ms, parse};
 use crate::{Backend, Result, Store, StoreError};
 
 /// Columns of [`message`].
@@ -120,30 +120,6 @@ pub struct SubmitOutcome {
     pub result: SubmitResult,
 }
 
-/// A delivery report as the engine hands it over.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ReceiptIn {
-    /// Every id the report carries (message id, `receipted_message_id`, `id:` in the text).
-    pub operator_ids: Vec<String>,
-    /// The state it reports (`delivered`, `undeliverable`, `expired`, `rejected`, `unknown`).
-    pub state: MessageState,
-    /// The operator's error code.
-    pub error_code: Option<String>,
-    /// The report as received, kept for unmatched ones.
-    pub raw: String,
-}
-
-/// What [`Store::apply_receipts`] did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct ReceiptStats {
-    /// Reports that changed a segment's state.
-    pub applied: u64,
-    /// Reports for segments already final (a repeat): nothing changed.
-    pub duplicates: u64,
-    /// Reports that match no submitted segment (kept in `receipts_unmatched`).
-    pub unmatched: u64,
-}
-
 /// A message and its history.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MessageDetail {
@@ -173,21 +149,6 @@ async fn event(
     .execute(&mut **tx)
     .await?;
     Ok(())
-}
-
-/// The final state of a message from its segments' states, once all are final: delivered
-/// when every one is, else the first segment's failure.
-fn overall(states: &[MessageState]) -> Option<MessageState> {
-    if states.is_empty() || !states.iter().all(|s| s.is_final()) {
-        return None;
-    }
-    Some(
-        states
-            .iter()
-            .copied()
-            .find(|s| *s != MessageState::Delivered)
-            .unwrap_or(MessageState::Delivered),
-    )
 }
 
 impl Store {
@@ -391,11 +352,35 @@ impl Store {
             Backend::Sqlite => "",
         };
         let mut tx = self.begin_write().await?;
+        // Scheduled messages whose time came join the queue first, so the claim reads one
+        // state in index order (two states would make it sort every queued row).
+        let due: Vec<i64> = sqlx::query_scalar(
+            "UPDATE messages SET state = 'queued', state_at = $2 \
+             WHERE provider_account_id = $1 AND state = 'scheduled' AND next_attempt_at <= $2 \
+             RETURNING id",
+        )
+        .bind(provider.0)
+        .bind(now)
+        .fetch_all(&mut *tx)
+        .await?;
+        for chunk in due.chunks(1000) {
+            let values = chunk
+                .iter()
+                .map(|id| format!("({id}, 'queued', 'the scheduled time came', {now})"))
+                .collect::<Vec<_>>()
+                .join(",");
+            sqlx::query(sql!(
+                "INSERT INTO message_events (message_id, state, detail, at) VALUES {values}"
+            ))
+            .persistent(false)
+            .execute(&mut *tx)
+            .await?;
+        }
         let rows = sqlx::query(sql!(
             "UPDATE messages SET state = 'sending', state_at = $2, lease_owner = $3, \
              lease_until = $4, attempts = attempts + 1 \
              WHERE id IN (SELECT id FROM messages WHERE provider_account_id = $1 \
-               AND state IN ('queued', 'scheduled') AND next_attempt_at <= $2 \
+               AND state = 'queued' AND next_attempt_at <= $2 \
                AND valid_until > $2 \
                AND NOT EXISTS (SELECT 1 FROM opt_outs o WHERE o.company_id = messages.company_id \
                                AND o.phone = messages.recipient) \
@@ -511,15 +496,12 @@ impl Store {
         let now = now_ms();
         let mut tx = self.begin_write().await?;
         // Ids are integers from the database: safe to inline.
-        let ids = outcomes
-            .iter()
-            .map(|o| o.id.0.to_string())
-            .collect::<Vec<_>>()
-            .join(",");
+        let ids = int_list(outcomes.iter().map(|o| o.id.0));
         let providers: Vec<Option<i64>> = sqlx::query_scalar(sql!(
             "SELECT DISTINCT provider_account_id FROM messages WHERE id IN ({ids}) \
              ORDER BY provider_account_id"
         ))
+        .persistent(false)
         .fetch_all(&mut *tx)
         .await?;
         for p in providers.into_iter().flatten() {
@@ -527,70 +509,18 @@ impl Store {
         }
         let mut charged: BTreeMap<i64, i64> = BTreeMap::new();
         let mut released: BTreeMap<i64, i64> = BTreeMap::new();
+        let mut submitted: BTreeMap<i64, Vec<String>> = BTreeMap::new();
         for o in outcomes {
-            let row: Option<(i64, i64, Option<i64>, String)> = sqlx::query_as(
-                "SELECT company_id, cost, provider_account_id, state FROM messages WHERE id = $1",
-            )
-            .bind(o.id.0)
-            .fetch_optional(&mut *tx)
-            .await?;
-            let Some((company, cost, provider, state)) = row else {
-                continue;
-            };
-            if state != "sending" && state != "queued" {
-                continue;
-            }
             match o.result {
                 SubmitResult::Submitted { operator_ids } => {
-                    sqlx::query(
-                        "UPDATE messages SET state = 'submitted', state_at = $2, \
-                         submitted_at = $2, state_reason = NULL, lease_owner = NULL, \
-                         lease_until = NULL WHERE id = $1",
-                    )
-                    .bind(o.id.0)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?;
-                    for (i, op) in operator_ids.iter().enumerate() {
-                        let (key, alt) = id_keys(op);
-                        sqlx::query(
-                            "INSERT INTO message_parts (message_id, part_no, provider_account_id, \
-                             operator_id, id_key, id_alt, state, submitted_at) \
-                             VALUES ($1, $2, $3, $4, $5, $6, 'submitted', $7) \
-                             ON CONFLICT (message_id, part_no) DO NOTHING",
-                        )
-                        .bind(o.id.0)
-                        .bind(i as i64 + 1)
-                        .bind(provider)
-                        .bind(op)
-                        .bind(&key)
-                        .bind(&alt)
-                        .bind(now)
-                        .execute(&mut *tx)
-                        .await?;
-                    }
-                    event(
-                        &mut tx,
-                        o.id,
-                        MessageState::Submitted,
-                        Some(&format!("operator ids: {}", operator_ids.join(", "))),
-                        now,
-                    )
-                    .await?;
-                    let ids = json!({"operator_ids": operator_ids});
-                    super::webhooks::emit_message_event(&mut tx, o.id, Hook::MessageSent, ids)
-                        .await?;
-                    *charged.entry(company).or_default() += cost;
-                    if let Some(p) = provider {
-                        self.apply_pending_receipts(&mut tx, ProviderAccountId(p), o.id)
-                            .await?;
-                    }
+                    submitted.insert(o.id.0, operator_ids);
                 }
+                // Retries and failures are rare (faults): one statement each is fine.
                 SubmitResult::Retry { reason, at } => {
-                    sqlx::query(
+                    let changed = sqlx::query(
                         "UPDATE messages SET state = 'queued', state_at = $2, state_reason = $3, \
                          next_attempt_at = $4, lease_owner = NULL, lease_until = NULL \
-                         WHERE id = $1",
+                         WHERE id = $1 AND state IN ('sending', 'queued')",
                     )
                     .bind(o.id.0)
                     .bind(now)
@@ -598,32 +528,135 @@ impl Store {
                     .bind(at)
                     .execute(&mut *tx)
                     .await?;
-                    event(&mut tx, o.id, MessageState::Queued, Some(&reason), now).await?;
+                    if changed.rows_affected() > 0 {
+                        event(&mut tx, o.id, MessageState::Queued, Some(&reason), now).await?;
+                    }
                 }
                 SubmitResult::Failed { reason, code } => {
-                    sqlx::query(
+                    let row: Option<(i64, i64)> = sqlx::query_as(
                         "UPDATE messages SET state = 'failed', state_at = $2, final_at = $2, \
                          state_reason = $3, error_code = $4, lease_owner = NULL, \
-                         lease_until = NULL WHERE id = $1",
+                         lease_until = NULL WHERE id = $1 AND state IN ('sending', 'queued') \
+                         RETURNING company_id, cost",
                     )
                     .bind(o.id.0)
                     .bind(now)
                     .bind(&reason)
                     .bind(&code)
-                    .execute(&mut *tx)
+                    .fetch_optional(&mut *tx)
                     .await?;
-                    event(&mut tx, o.id, MessageState::Failed, Some(&reason), now).await?;
-                    super::webhooks::emit_message_event(
-                        &mut tx,
-                        o.id,
-                        Hook::MessageFailed,
-                        json!({}),
-                    )
-                    .await?;
-                    *released.entry(company).or_default() += cost;
+                    if let Some((company, cost)) = row {
+                        event(&mut tx, o.id, MessageState::Failed, Some(&reason), now).await?;
+                        super::webhooks::emit_message_event(
+                            &mut tx,
+                            o.id,
+                            Hook::MessageFailed,
+                            json!({}),
+                        )
+                        .await?;
+                        *released.entry(company).or_default() += cost;
+                    }
                 }
             }
         }
+        // Submitted: one update, one multi-row insert of segments and one of events per
+        // chunk, and a single webhook check.
+        let keys: Vec<i64> = submitted.keys().copied().collect();
+        let mut done: Vec<(i64, Option<i64>)> = Vec::new();
+        for chunk in keys.chunks(1000) {
+            let list = int_list(chunk.iter().copied());
+            let rows: Vec<(i64, i64, i64, Option<i64>)> = sqlx::query_as(sql!(
+                "UPDATE messages SET state = 'submitted', state_at = $1, submitted_at = $1, \
+                 state_reason = NULL, lease_owner = NULL, lease_until = NULL \
+                 WHERE id IN ({list}) AND state IN ('sending', 'queued') \
+                 RETURNING id, company_id, cost, provider_account_id"
+            ))
+            .persistent(false)
+            .bind(now)
+            .fetch_all(&mut *tx)
+            .await?;
+            for (id, company, cost, provider) in rows {
+                *charged.entry(company).or_default() += cost;
+                done.push((id, provider));
+            }
+        }
+        done.sort_unstable();
+        // (message, part, provider, key, alt) of every new segment.
+        let mut parts: Vec<(i64, i64, i64, String, Option<String>)> = Vec::new();
+        // (message, part, provider, operator id, key, alt) for the insert.
+        type PartRow<'a> = (i64, i64, Option<i64>, &'a str, String, Option<String>);
+        let mut rows: Vec<PartRow> = Vec::new();
+        for (id, provider) in &done {
+            for (k, op) in submitted[id].iter().enumerate() {
+                let (key, alt) = id_keys(op);
+                let part = k as i64 + 1;
+                if let Some(p) = provider {
+                    parts.push((*id, part, *p, key.clone(), alt.clone()));
+                }
+                rows.push((*id, part, *provider, op.as_str(), key, alt));
+            }
+        }
+        for chunk in rows.chunks(200) {
+            // Integers inline, plain text inline, anything else bound.
+            let mut binds: Vec<&str> = Vec::new();
+            let mut values = Vec::with_capacity(chunk.len());
+            for (id, part, provider, op, key, alt) in chunk {
+                let p = provider.map_or("NULL".to_owned(), |p| p.to_string());
+                let op_sql = literal_or_bind(op, &mut binds, 1);
+                let key_sql = literal_or_bind(key, &mut binds, 1);
+                let alt_sql = match alt {
+                    None => "NULL".to_owned(),
+                    Some(a) => literal_or_bind(a, &mut binds, 1),
+                };
+                values.push(format!(
+                    "({id}, {part}, {p}, {op_sql}, {key_sql}, {alt_sql}, 'submitted', $1)"
+                ));
+            }
+            let values = values.join(",");
+            let mut q = sqlx::query(sql!(
+                "INSERT INTO message_parts (message_id, part_no, provider_account_id, \
+                 operator_id, id_key, id_alt, state, submitted_at) VALUES {values} \
+                 ON CONFLICT (message_id, part_no) DO NOTHING"
+            ))
+            .persistent(false)
+            .bind(now);
+            for b in binds {
+                q = q.bind(b);
+            }
+            q.execute(&mut *tx).await?;
+        }
+        for chunk in done.chunks(300) {
+            let details: Vec<String> = chunk
+                .iter()
+                .map(|(id, _)| format!("operator ids: {}", submitted[id].join(", ")))
+                .collect();
+            let mut binds: Vec<&str> = Vec::new();
+            let mut values = Vec::with_capacity(chunk.len());
+            for ((id, _), d) in chunk.iter().zip(&details) {
+                let d_sql = literal_or_bind(d, &mut binds, 1);
+                values.push(format!("({id}, 'submitted', {d_sql}, $1)"));
+            }
+            let values = values.join(",");
+            let mut q = sqlx::query(sql!(
+                "INSERT INTO message_events (message_id, state, detail, at) VALUES {values}"
+            ))
+            .persistent(false)
+            .bind(now);
+            for b in binds {
+                q = q.bind(b);
+            }
+            q.execute(&mut *tx).await?;
+        }
+        let sent: Vec<i64> = done.iter().map(|d| d.0).collect();
+        super::webhooks::emit_message_events(
+            &mut tx,
+            &sent,
+            Hook::MessageSent,
+            |id| json!({"operator_ids": submitted.get(&id).cloned().unwrap_or_default()}),
+        )
+        .await?;
+        // Receipts that overtook their submit record.
+        self.apply_pending_receipts(&mut tx, &parts).await?;
         for (company, amount) in charged.into_iter().filter(|(_, a)| *a > 0) {
             let c = CompanyId(company);
             write_entry(&mut tx, c, LedgerKind::Release, amount, Some("submitted")).await?;
@@ -641,211 +674,6 @@ impl Store {
         }
         tx.commit().await?;
         Ok(())
-    }
-
-    /// Serialises, per provider account, recording submits with applying receipts. Without
-    /// it PostgreSQL (read committed, concurrent writers) can let a receipt miss its part: the
-    /// receipt's transaction does not see the uncommitted part and files the receipt as
-    /// unmatched, while the submit's transaction looked for unmatched receipts before that
-    /// was committed. The lock is held to the end of the transaction. SQLite's single writer
-    /// already serialises them.
-    async fn lock_receipts(
-        &self,
-        tx: &mut Transaction<'static, Any>,
-        provider: ProviderAccountId,
-    ) -> Result<()> {
-        if self.backend == Backend::Postgres {
-            // A namespace in the high bits keeps these keys apart from other advisory locks.
-            let key = (0x756c_616b_i64 << 32) | (provider.0 & 0xffff_ffff);
-            sqlx::query("SELECT 1 FROM pg_advisory_xact_lock($1) AS l")
-                .bind(key)
-                .execute(&mut **tx)
-                .await?;
-        }
-        Ok(())
-    }
-
-    /// Applies receipts kept unmatched that belong to a message's just-recorded segments.
-    async fn apply_pending_receipts(
-        &self,
-        tx: &mut Transaction<'static, Any>,
-        provider: ProviderAccountId,
-        id: MessageId,
-    ) -> Result<()> {
-        let parts: Vec<(i64, String, Option<String>)> = sqlx::query_as(
-            "SELECT part_no, id_key, id_alt FROM message_parts WHERE message_id = $1",
-        )
-        .bind(id.0)
-        .fetch_all(&mut **tx)
-        .await?;
-        for (part_no, key, alt) in parts {
-            let found: Option<(i64, String, Option<String>)> = sqlx::query_as(
-                "SELECT id, state, error_code FROM receipts_unmatched \
-                 WHERE provider_account_id = $1 AND (id_key = $2 OR id_key = $3 OR id_alt = $2) \
-                 ORDER BY id LIMIT 1",
-            )
-            .bind(provider.0)
-            .bind(&key)
-            .bind(alt.as_deref().unwrap_or(""))
-            .fetch_optional(&mut **tx)
-            .await?;
-            if let Some((rid, state, code)) = found {
-                let state: MessageState = parse(&state, "receipts_unmatched.state")?;
-                self.set_part_state(tx, id, part_no, state, code.as_deref())
-                    .await?;
-                sqlx::query("DELETE FROM receipts_unmatched WHERE id = $1")
-                    .bind(rid)
-                    .execute(&mut **tx)
-                    .await?;
-            }
-        }
-        Ok(())
-    }
-
-    /// Sets one segment's receipt state and, once every segment is final, the message's.
-    async fn set_part_state(
-        &self,
-        tx: &mut Transaction<'static, Any>,
-        id: MessageId,
-        part_no: i64,
-        state: MessageState,
-        code: Option<&str>,
-    ) -> Result<()> {
-        let now = now_ms();
-        sqlx::query(
-            "UPDATE message_parts SET state = $3, error_code = $4, receipt_at = $5 \
-             WHERE message_id = $1 AND part_no = $2",
-        )
-        .bind(id.0)
-        .bind(part_no)
-        .bind(state.as_str())
-        .bind(code)
-        .bind(now)
-        .execute(&mut **tx)
-        .await?;
-        let states: Vec<String> = sqlx::query_scalar(
-            "SELECT state FROM message_parts WHERE message_id = $1 ORDER BY part_no",
-        )
-        .bind(id.0)
-        .fetch_all(&mut **tx)
-        .await?;
-        let states = states
-            .iter()
-            .map(|s| parse::<MessageState>(s, "message_parts.state"))
-            .collect::<Result<Vec<_>>>()?;
-        if let Some(done) = overall(&states) {
-            let changed = sqlx::query(
-                "UPDATE messages SET state = $2, state_at = $3, final_at = $3, error_code = $4, \
-                 state_reason = $5 WHERE id = $1 AND state = 'submitted'",
-            )
-            .bind(id.0)
-            .bind(done.as_str())
-            .bind(now)
-            .bind(code)
-            .bind(code.map(|c| format!("operator error {c}")))
-            .execute(&mut **tx)
-            .await?;
-            if changed.rows_affected() > 0 {
-                event(tx, id, done, code, now).await?;
-                let hook = match done {
-                    MessageState::Delivered => Hook::MessageDelivered,
-                    _ => Hook::MessageFailed,
-                };
-                super::webhooks::emit_message_event(tx, id, hook, json!({})).await?;
-            }
-        }
-        Ok(())
-    }
-
-    /// Applies a batch of delivery reports from one provider account (of `company`) in one
-    /// transaction: each is matched to a submitted segment by any of its ids in any of the
-    /// forms operators use; a repeat of a final report changes nothing; a report that
-    /// matches nothing is kept (once) in `receipts_unmatched` — it may have overtaken its
-    /// submit response, which picks it up when recorded.
-    #[tracing::instrument(skip_all, fields(provider = provider.0, receipts = receipts.len()))]
-    pub async fn apply_receipts(
-        &self,
-        company: CompanyId,
-        provider: ProviderAccountId,
-        receipts: Vec<ReceiptIn>,
-    ) -> Result<ReceiptStats> {
-        let now = now_ms();
-        let mut stats = ReceiptStats::default();
-        let mut tx = self.begin_write().await?;
-        self.lock_receipts(&mut tx, provider).await?;
-        for r in receipts {
-            let keys: Vec<(String, Option<String>)> =
-                r.operator_ids.iter().map(|i| id_keys(i)).collect();
-            let mut found: Option<(i64, i64, String)> = None;
-            // Exact forms first, then a decimal id against a hex one, then the reverse.
-            'search: for pass in 0..3 {
-                for (key, alt) in &keys {
-                    let (column, value) = match pass {
-                        0 => ("id_key", Some(key)),
-                        1 => ("id_key", alt.as_ref()),
-                        _ => ("id_alt", Some(key)),
-                    };
-                    let Some(value) = value else { continue };
-                    found = sqlx::query_as(sql!(
-                        "SELECT message_id, part_no, state FROM message_parts \
-                         WHERE provider_account_id = $1 AND {column} = $2 \
-                         ORDER BY message_id DESC LIMIT 1"
-                    ))
-                    .bind(provider.0)
-                    .bind(value)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                    if found.is_some() {
-                        break 'search;
-                    }
-                }
-            }
-            match found {
-                Some((_, _, state))
-                    if parse::<MessageState>(&state, "message_parts.state")?.is_final() =>
-                {
-                    stats.duplicates += 1;
-                }
-                Some((message_id, part_no, _)) => {
-                    self.set_part_state(
-                        &mut tx,
-                        MessageId(message_id),
-                        part_no,
-                        r.state,
-                        r.error_code.as_deref(),
-                    )
-                    .await?;
-                    stats.applied += 1;
-                }
-                None => {
-                    let (key, alt) = keys.first().cloned().unwrap_or_default();
-                    let stored = sqlx::query(
-                        "INSERT INTO receipts_unmatched (provider_account_id, company_id, \
-                         operator_id, id_key, id_alt, state, error_code, raw, received_at) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
-                         ON CONFLICT (provider_account_id, id_key, state) DO NOTHING",
-                    )
-                    .bind(provider.0)
-                    .bind(company.0)
-                    .bind(r.operator_ids.first().cloned().unwrap_or_default())
-                    .bind(&key)
-                    .bind(&alt)
-                    .bind(r.state.as_str())
-                    .bind(&r.error_code)
-                    .bind(&r.raw)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?;
-                    if stored.rows_affected() > 0 {
-                        stats.unmatched += 1;
-                    } else {
-                        stats.duplicates += 1;
-                    }
-                }
-            }
-        }
-        tx.commit().await?;
-        Ok(stats)
     }
 
     /// How many delivery reports of the company match no message (yet).
@@ -876,14 +704,5 @@ mod tests {
         // Too long for a number: kept as text.
         let long = "1".repeat(60);
         assert_eq!(id_keys(&long).0, format!("t{long}"));
-    }
-
-    #[test]
-    fn a_message_is_final_when_all_its_parts_are() {
-        use MessageState::*;
-        assert_eq!(overall(&[Delivered, Delivered]), Some(Delivered));
-        assert_eq!(overall(&[Delivered, Undeliverable]), Some(Undeliverable));
-        assert_eq!(overall(&[Delivered, Submitted]), None);
-        assert_eq!(overall(&[]), None);
     }
 }

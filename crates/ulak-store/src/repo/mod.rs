@@ -13,6 +13,7 @@ mod leases;
 pub(crate) mod messages;
 mod opt_outs;
 mod providers;
+pub(crate) mod receipts;
 mod settings;
 mod subscribers;
 mod templates;

@@ -260,6 +260,35 @@ pub(crate) async fn emit_event(
         .map(Some)
 }
 
+/// [`emit_message_event`] for many messages at once: one read finds whether any of their
+/// companies has an endpoint that wants `event_type`, so a batch from companies without
+/// webhooks costs a single query; otherwise each message is announced with `extra(id)`.
+pub(crate) async fn emit_message_events(
+    tx: &mut Transaction<'static, Any>,
+    ids: &[i64],
+    event_type: WebhookEventType,
+    extra: impl Fn(i64) -> Value,
+) -> Result<()> {
+    for chunk in ids.chunks(1000) {
+        // Ids come from the database: safe to inline.
+        let list = crate::db::int_list(chunk.iter().copied());
+        let rows: Vec<(i64, String)> = sqlx::query_as(sql!(
+            "SELECT id, event_types FROM webhook_endpoints WHERE enabled = 1 AND company_id IN \
+             (SELECT DISTINCT company_id FROM messages WHERE id IN ({list}))"
+        ))
+        .persistent(false)
+        .fetch_all(&mut **tx)
+        .await?;
+        if wanting(rows, event_type)?.is_empty() {
+            continue;
+        }
+        for id in chunk {
+            emit_message_event(tx, MessageId(*id), event_type, extra(*id)).await?;
+        }
+    }
+    Ok(())
+}
+
 /// [`emit_event`] for a message's state change: the data is the message as it now stands
 /// (id, recipient, sender, segments, state, reason, error code) plus the fields of `extra`
 /// (an object, e.g. the operator's ids). Costs one indexed read when nobody subscribes, so
