@@ -60,7 +60,7 @@ impl Default for EngineConfig {
         EngineConfig {
             submit: SubmitSettings {
                 owner,
-                batch: 500,
+                batch: 1000,
                 lease: Duration::from_secs(120),
                 max_attempts: 10,
                 retry_base: Duration::from_secs(5),

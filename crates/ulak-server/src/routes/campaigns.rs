@@ -261,6 +261,10 @@ async fn create(
     let (Some(body), true) = (body, errors.is_empty()) else {
         return Err(ApiError::Validation(errors));
     };
+    let audience_json = serde_json::to_string(&audience).unwrap_or_default();
+    // A draft's recipients are read again at start: not kept while the row is written (a
+    // million pasted numbers are about 50 MB as strings).
+    let audience = b.start.then_some(audience);
     let c = state
         .store()
         .create_campaign(
@@ -269,18 +273,17 @@ async fn create(
                 name,
                 sender: b.sender.map(|s| s.trim().to_owned()),
                 body,
-                audience: serde_json::to_string(&audience).unwrap_or_default(),
+                audience: audience_json,
                 scheduled_at: b.scheduled_at,
                 validity_s: i64::try_from(validity).unwrap_or(86_400),
             },
         )
         .await?;
-    let c = if b.start {
-        campaign::start(state.store(), &c, &audience)
+    let c = match audience {
+        Some(audience) => campaign::start(state.store(), &c, &audience)
             .await
-            .map_err(plan_error)?
-    } else {
-        c
+            .map_err(plan_error)?,
+        None => c,
     };
     let JsonOut(o) = answer(&state, c).await?;
     Ok((StatusCode::CREATED, JsonOut(o)))
