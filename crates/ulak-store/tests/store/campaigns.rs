@@ -11,7 +11,7 @@ use ulak_store::{
     SkippedRow, Store, StoreError,
 };
 
-use crate::helpers::{TestDb, company};
+use crate::helpers::{TestDb, company, simulator_account};
 
 crate::store_tests!(
     a_start_reserves_once_or_changes_nothing,
@@ -34,20 +34,7 @@ async fn funded(s: &Store, credit: i64) -> (CompanyId, ProviderAccountId) {
         .await
         .unwrap();
     }
-    let draft = ProviderAccountDraft {
-        name: "sim".into(),
-        kind: "simulator".into(),
-        host: "builtin".into(),
-        port: 2775,
-        system_id: "ulak".into(),
-        enabled: true,
-        ..ProviderAccountDraft::default()
-    };
-    let p = s
-        .create_provider_account(c, NewProviderAccount::new(draft, CountryType::Tr).unwrap())
-        .await
-        .unwrap()
-        .id;
+    let p = simulator_account(s, c, "sim").await;
     (c, p)
 }
 

@@ -9,7 +9,7 @@ use ulak_core::CountryType;
 use ulak_core::model::*;
 use ulak_store::{Store, StoreError, SubmitOutcome, SubmitResult};
 
-use crate::helpers::{TestDb, company};
+use crate::helpers::{TestDb, company, simulator_account};
 
 crate::store_tests!(credit_holds_under_random_sequences);
 
@@ -41,20 +41,7 @@ async fn credit_holds_under_random_sequences(db: &TestDb) {
     for seed in 0..sequences {
         let mut rng = StdRng::seed_from_u64(seed);
         let c = company(s, CountryType::Tr).await.id;
-        let draft = ProviderAccountDraft {
-            name: "p".into(),
-            kind: "simulator".into(),
-            host: "builtin".into(),
-            port: 2775,
-            system_id: "ulak".into(),
-            enabled: true,
-            ..ProviderAccountDraft::default()
-        };
-        let p = s
-            .create_provider_account(c, NewProviderAccount::new(draft, CountryType::Tr).unwrap())
-            .await
-            .unwrap()
-            .id;
+        let p = simulator_account(s, c, "p").await;
         let mut purchased = 0i64;
         let mut ids: Vec<MessageId> = Vec::new();
         let mut n = 0u32;

@@ -153,6 +153,31 @@ pub async fn company(store: &Store, country: CountryType) -> Company {
         .expect("create company")
 }
 
+/// Creates an enabled simulator provider account named `name` for `company`.
+pub async fn simulator_account(
+    store: &Store,
+    company: ulak_core::model::CompanyId,
+    name: &str,
+) -> ulak_core::model::ProviderAccountId {
+    let draft = ulak_core::model::ProviderAccountDraft {
+        name: name.into(),
+        kind: "simulator".into(),
+        host: "builtin".into(),
+        port: 2775,
+        system_id: "ulak".into(),
+        enabled: true,
+        ..ulak_core::model::ProviderAccountDraft::default()
+    };
+    store
+        .create_provider_account(
+            company,
+            ulak_core::model::NewProviderAccount::new(draft, CountryType::Tr).expect("valid"),
+        )
+        .await
+        .expect("create provider account")
+        .id
+}
+
 /// Declares each listed `async fn name(db: &TestDb)` as two tests, `sqlite::name` and
 /// `postgres::name`, so one suite covers both back ends.
 #[macro_export]

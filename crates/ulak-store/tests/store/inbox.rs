@@ -5,7 +5,7 @@ use ulak_core::CountryType;
 use ulak_core::model::*;
 use ulak_store::InboundIn;
 
-use crate::helpers::{TestDb, company};
+use crate::helpers::{TestDb, company, simulator_account};
 
 crate::store_tests!(inbound_is_stored_once_and_keywords_opt_out);
 
@@ -42,20 +42,7 @@ async fn inbound_is_stored_once_and_keywords_opt_out(db: &TestDb) {
         )
         .await
         .unwrap();
-    let draft = ProviderAccountDraft {
-        name: "sim".into(),
-        kind: "simulator".into(),
-        host: "builtin".into(),
-        port: 2775,
-        system_id: "ulak".into(),
-        enabled: true,
-        ..ProviderAccountDraft::default()
-    };
-    let p = s
-        .create_provider_account(c, NewProviderAccount::new(draft, CountryType::Tr).unwrap())
-        .await
-        .unwrap()
-        .id;
+    let p = simulator_account(s, c, "sim").await;
     let to = |n: &str| Recipient::Msisdn(ulak_core::Msisdn::parse(n, CountryType::Tr).unwrap());
     let msg = |n: &str| {
         NewMessage::new(

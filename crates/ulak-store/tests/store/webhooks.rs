@@ -13,7 +13,7 @@ use ulak_store::{
     WebhookResult,
 };
 
-use crate::helpers::{TestDb, company};
+use crate::helpers::{TestDb, company, simulator_account};
 
 crate::store_tests!(
     endpoints_are_per_company_and_validated_patches_apply,
@@ -383,20 +383,7 @@ async fn message_state_changes_announce_themselves(db: &TestDb) {
     )
     .await
     .unwrap();
-    let draft = ProviderAccountDraft {
-        name: "sim".into(),
-        kind: "simulator".into(),
-        host: "builtin".into(),
-        port: 2775,
-        system_id: "ulak".into(),
-        enabled: true,
-        ..ProviderAccountDraft::default()
-    };
-    let p = s
-        .create_provider_account(c, NewProviderAccount::new(draft, CountryType::Tr).unwrap())
-        .await
-        .unwrap()
-        .id;
+    let p = simulator_account(s, c, "sim").await;
     let msg = |to: &str| {
         NewMessage::new(
             Recipient::Msisdn(ulak_core::Msisdn::parse(to, CountryType::Tr).unwrap()),
