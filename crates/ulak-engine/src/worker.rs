@@ -63,30 +63,16 @@ pub async fn submit_step<P: Provider>(
     account: ProviderAccountId,
     s: &SubmitSettings,
 ) -> Result<usize, StoreError> {
-    let Some(outcomes) = claim_and_submit(store, provider, account, s).await? else {
+    let claimed = claim(store, account, s).await?;
+    if claimed.is_empty() {
         return Ok(0);
-    };
-    let n = outcomes.len();
+    }
+    let outcomes = submit_all(provider, account, s, &claimed).await;
     if let Err(e) = store.record_submits(outcomes).await {
         s.metrics.store_error(account.0);
         return Err(e);
     }
-    Ok(n)
-}
-
-/// The first half of [`submit_step`]: claims a batch and submits it; the outcomes still
-/// need recording. `None` when nothing was due.
-pub async fn claim_and_submit<P: Provider>(
-    store: &Store,
-    provider: &P,
-    account: ProviderAccountId,
-    s: &SubmitSettings,
-) -> Result<Option<Vec<SubmitOutcome>>, StoreError> {
-    let claimed = claim(store, account, s).await?;
-    if claimed.is_empty() {
-        return Ok(None);
-    }
-    Ok(Some(submit_all(provider, account, s, &claimed).await))
+    Ok(claimed.len())
 }
 
 /// Claims up to a batch of due messages under this worker's lease.
