@@ -155,6 +155,8 @@ pub async fn submit_loop<P: Provider>(
     stop: CancellationToken,
 ) {
     let mut since_expire = std::time::Instant::now();
+    let mut since_opt_out_pass = std::time::Instant::now();
+    let mut opt_out_mark: Option<i64> = None;
     // The batch to submit next, claimed while the previous one was being submitted.
     let mut ahead: Vec<Message> = Vec::new();
     // The previous batch's outcomes being written.
@@ -165,8 +167,20 @@ pub async fn submit_loop<P: Provider>(
             if let Err(e) = store.expire_due(account).await {
                 tracing::warn!(account = account.0, error = %e, "expiring messages failed");
             }
-            if let Err(e) = store.skip_opted_out(account).await {
-                tracing::warn!(account = account.0, error = %e, "skipping opted-out recipients failed");
+            // That pass reads every queued message: it runs when the opt-out list grew, and
+            // now and then in any case (an entry removed and added again can keep the mark).
+            // Until then the claim already leaves opted-out recipients out.
+            let mark = store.opt_outs_mark().await.ok();
+            if mark.is_none_or(|m| Some(m) != opt_out_mark)
+                || since_opt_out_pass.elapsed() > OPT_OUT_PASS
+            {
+                since_opt_out_pass = std::time::Instant::now();
+                match store.skip_opted_out(account).await {
+                    Ok(_) => opt_out_mark = mark,
+                    Err(e) => {
+                        tracing::warn!(account = account.0, error = %e, "skipping opted-out recipients failed");
+                    }
+                }
             }
         }
         let current = if ahead.is_empty() {
@@ -221,6 +235,9 @@ pub async fn submit_loop<P: Provider>(
         }
     }
 }
+
+/// The longest wait between two passes that skip opted-out recipients still queued.
+const OPT_OUT_PASS: Duration = Duration::from_secs(300);
 
 /// Sleeps for `wait`, or less if `stop` comes first.
 async fn sleep_or_stop(wait: Duration, stop: &CancellationToken) {

@@ -51,6 +51,51 @@ pub(crate) fn literal_or_bind<'a>(v: &'a str, binds: &mut Vec<&'a str>, before: 
     })
 }
 
+/// Texts for a multi-row statement, each distinct one bound once however many rows use it
+/// (one campaign's sender and body repeat in every row); plain ones are inlined
+/// ([`plain_literal`]).
+pub(crate) struct Interned<'a> {
+    /// Placeholders before the first of these.
+    before: usize,
+    /// The values to bind, in placeholder order.
+    values: Vec<&'a str>,
+    /// Value → its placeholder number.
+    seen: std::collections::HashMap<&'a str, usize>,
+}
+
+impl<'a> Interned<'a> {
+    /// Empty, numbering its placeholders after `before` fixed ones.
+    pub(crate) fn new(before: usize) -> Self {
+        Self {
+            before,
+            values: Vec::new(),
+            seen: std::collections::HashMap::new(),
+        }
+    }
+
+    /// `v` as SQL: a literal when plain, else the placeholder of its one bound value.
+    pub(crate) fn sql(&mut self, v: &'a str) -> String {
+        if let Some(l) = plain_literal(v) {
+            return l;
+        }
+        let n = *self.seen.entry(v).or_insert_with(|| {
+            self.values.push(v);
+            self.before + self.values.len()
+        });
+        format!("${n}")
+    }
+
+    /// How many values are bound.
+    pub(crate) fn len(&self) -> usize {
+        self.values.len()
+    }
+
+    /// The values to bind, in placeholder order.
+    pub(crate) fn values(&self) -> &[&'a str] {
+        &self.values
+    }
+}
+
 /// `values` as `IN (...)` lists: plain ones inlined ([`plain_literal`]) in long lists, the
 /// rest bound in short ones whose placeholders start at `$first`. Each item is (the list's
 /// SQL, the values to bind to it in order).

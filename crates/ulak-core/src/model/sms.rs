@@ -373,7 +373,7 @@ pub struct NewProviderAccount {
     pub binds: u32,
     /// Window, 1..=1000.
     pub window: u32,
-    /// Messages per second, 1..=10000.
+    /// Messages per second, 1..=100000.
     pub rate_per_sec: u32,
     /// Data coding policy.
     pub text_policy: Policy,
@@ -427,7 +427,7 @@ impl NewProviderAccount {
         let window = e.take("window", range(d.window.unwrap_or(10), 1, 1000));
         let rate = e.take(
             "rate_per_sec",
-            range(d.rate_per_sec.unwrap_or(50), 1, 10_000),
+            range(d.rate_per_sec.unwrap_or(50), 1, 100_000),
         );
         let text_policy = match d.text_policy.as_deref() {
             None => Some(country.default_text_policy()),

@@ -173,7 +173,7 @@ pub struct ProviderIn {
     /// Outstanding requests per session, 1 to 1000 (default 10).
     #[serde(default)]
     pub window: Option<u32>,
-    /// Messages per second for the account, 1 to 10000 (default 50).
+    /// Messages per second for the account, 1 to 100000 (default 50).
     #[serde(default)]
     pub rate_per_sec: Option<u32>,
     /// `turkish-shift`, `turkish-single-shift` or `gsm7-or-ucs2` (default by country type).

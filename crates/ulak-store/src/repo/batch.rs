@@ -6,8 +6,8 @@ use sqlx::{Any, Transaction};
 use ulak_core::model::{CompanyId, LedgerKind, MessageId, MessageState, NewMessage};
 
 use super::credit::write_entry;
-use crate::db::now_ms;
-use crate::{Backend, Result, Store, StoreError};
+use crate::db::{Interned, now_ms};
+use crate::{Result, Store, StoreError};
 
 impl Store {
     /// Queues `messages` in one transaction with one reservation of their total cost
@@ -36,103 +36,108 @@ impl Store {
             tx.rollback().await?;
             return Err(e);
         }
-        let ids = insert_messages(&mut tx, self.backend, company, campaign, messages, now).await?;
+        let ids = insert_messages(&mut tx, company, campaign, messages, now).await?;
         tx.commit().await?;
         Ok(ids)
     }
 }
 
-/// Inserts `messages` (queued, or scheduled when their time is ahead) with their first event,
-/// inside `tx`, in multi-row statements; no credit is touched. Returns their ids in order.
+/// Rows per multi-row insert, at most.
+const ROWS_PER_INSERT: usize = 500;
+
+/// Distinct bound texts per multi-row insert, at most (SQLite looks bound parameters up by
+/// name, so many of them cost with their square).
+const BINDS_PER_INSERT: usize = 64;
+
+/// Inserts `messages` (queued, or scheduled when their time is ahead) inside `tx`, in
+/// multi-row statements; no credit is touched. Returns their ids in order. Being accepted
+/// is the message's `created_at` (`messages::history`); only a schedule gets an event row.
 pub(crate) async fn insert_messages(
     tx: &mut Transaction<'static, Any>,
-    backend: Backend,
     company: CompanyId,
     campaign: Option<i64>,
     messages: &[NewMessage],
     now: i64,
 ) -> Result<Vec<MessageId>> {
-    let chunk = match backend {
-        Backend::Sqlite => 40,
-        Backend::Postgres => 1000,
-    };
     let mut ids = Vec::with_capacity(messages.len());
-    for part in messages.chunks(chunk) {
-        let mut text = String::from(
+    let mut rest = messages;
+    while !rest.is_empty() {
+        // Integers, enum names and plain texts (E.164 numbers, most headers) are inlined;
+        // other texts (a Turkish body) are bound once per statement.
+        let addresses: Vec<String> = rest
+            .iter()
+            .take(ROWS_PER_INSERT)
+            .map(|m| m.recipient.address())
+            .collect();
+        let mut texts = Interned::new(0);
+        let mut values = String::new();
+        let mut rows = 0;
+        for (m, address) in rest.iter().zip(&addresses) {
+            if rows == ROWS_PER_INSERT || texts.len() >= BINDS_PER_INSERT {
+                break;
+            }
+            let (state, due) = due_state(m, now);
+            let provider = m.provider.map_or("NULL".to_owned(), |p| p.0.to_string());
+            let campaign = campaign.map_or("NULL".to_owned(), |c| c.to_string());
+            if rows > 0 {
+                values.push(',');
+            }
+            values.push_str(&format!(
+                "({}, {campaign}, {provider}, {}, {}, {}, {}, {}, {}, {}, '{}', {now}, 0, {due}, {}, {now})",
+                company.0,
+                texts.sql(m.recipient.kind()),
+                texts.sql(address),
+                texts.sql(m.sender.as_str()),
+                texts.sql(&m.body),
+                texts.sql(&m.encoding),
+                m.segments,
+                m.cost,
+                state.as_str(),
+                m.valid_until,
+            ));
+            rows += 1;
+        }
+        let (part, next) = rest.split_at(rows);
+        rest = next;
+        let mut q = sqlx::query_scalar::<_, i64>(sql!(
             "INSERT INTO messages (company_id, campaign_id, provider_account_id, \
              recipient_kind, recipient, sender, body, encoding, segments, cost, state, \
-             state_at, attempts, next_attempt_at, valid_until, created_at) VALUES ",
-        );
-        const PER_ROW: usize = 11;
-        for k in 0..part.len() {
-            let b = k * PER_ROW + 4;
-            if k > 0 {
-                text.push(',');
-            }
-            text.push_str(&format!(
-                "($1, $2, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, $3, 0, ${}, ${}, $3)",
-                b,
-                b + 1,
-                b + 2,
-                b + 3,
-                b + 4,
-                b + 5,
-                b + 6,
-                b + 7,
-                b + 8,
-                b + 9,
-                b + 10
-            ));
-        }
-        text.push_str(" RETURNING id");
-        let mut q = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(text))
-            .bind(company.0)
-            .bind(campaign)
-            .bind(now);
-        for m in part {
-            let (state, due) = match m.scheduled_at {
-                Some(at) if at > now => (MessageState::Scheduled, at),
-                _ => (MessageState::Queued, now),
-            };
-            q = q
-                .bind(m.provider.map(|p| p.0))
-                .bind(m.recipient.kind())
-                .bind(m.recipient.address())
-                .bind(m.sender.as_str().to_owned())
-                .bind(m.body.clone())
-                .bind(m.encoding.clone())
-                .bind(i64::from(m.segments))
-                .bind(m.cost)
-                .bind(state.as_str())
-                .bind(due)
-                .bind(m.valid_until);
+             state_at, attempts, next_attempt_at, valid_until, created_at) VALUES {values} \
+             RETURNING id"
+        ))
+        .persistent(false);
+        for v in texts.values() {
+            q = q.bind(*v);
         }
         let mut got = q.fetch_all(&mut **tx).await?;
         // RETURNING order follows VALUES order in both databases for a plain insert, but
         // sorting makes it certain: ids are assigned in insertion order.
         got.sort_unstable();
-        let values = got
+        let scheduled: Vec<String> = got
             .iter()
             .zip(part)
-            .map(|(id, m)| {
-                let state = match m.scheduled_at {
-                    Some(at) if at > now => MessageState::Scheduled,
-                    _ => MessageState::Queued,
-                };
-                format!("({id}, '{}', {now})", state.as_str())
-            })
-            .collect::<Vec<_>>()
-            .join(",");
-        // Ids and states come from the database and a fixed enum: safe to inline. The text is
-        // new every time, so it is not kept as a prepared statement: a connection's cache of
-        // them (100 each) would hold megabytes for nothing.
-        sqlx::query(sql!(
-            "INSERT INTO message_events (message_id, state, at) VALUES {values}"
-        ))
-        .persistent(false)
-        .execute(&mut **tx)
-        .await?;
+            .filter(|(_, m)| due_state(m, now).0 == MessageState::Scheduled)
+            .map(|(id, _)| format!("({id}, 'scheduled', {now})"))
+            .collect();
+        if !scheduled.is_empty() {
+            // Ids come from the database: safe to inline.
+            let values = scheduled.join(",");
+            sqlx::query(sql!(
+                "INSERT INTO message_events (message_id, state, at) VALUES {values}"
+            ))
+            .persistent(false)
+            .execute(&mut **tx)
+            .await?;
+        }
         ids.extend(got.into_iter().map(MessageId));
     }
     Ok(ids)
+}
+
+/// The state a new message starts in and when it is due.
+fn due_state(m: &NewMessage, now: i64) -> (MessageState, i64) {
+    match m.scheduled_at {
+        Some(at) if at > now => (MessageState::Scheduled, at),
+        _ => (MessageState::Queued, now),
+    }
 }

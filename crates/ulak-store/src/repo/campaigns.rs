@@ -25,7 +25,7 @@ use ulak_core::model::{CompanyId, LedgerKind, ListQuery, NewMessage, Page, Webho
 use super::batch::insert_messages;
 use super::credit::write_entry;
 use super::webhooks::emit_event;
-use crate::db::{ListSql, col, now_ms};
+use crate::db::{Interned, ListSql, col, now_ms};
 use crate::{Backend, Result, Store, StoreError};
 
 /// Columns of [`campaign`].
@@ -166,31 +166,39 @@ async fn insert_skipped(
     skipped: &[SkippedRow],
     now: i64,
 ) -> Result<()> {
-    for chunk in skipped.chunks(200) {
-        let mut text = String::from(
+    let mut rest = skipped;
+    while !rest.is_empty() {
+        // The sender is $1; plain texts are inlined and the rest bound once each.
+        let mut texts = Interned::new(1);
+        let mut values = String::new();
+        let mut rows = 0;
+        for (kind, address, reason) in rest {
+            if rows == 500 || texts.len() >= 64 {
+                break;
+            }
+            if rows > 0 {
+                values.push(',');
+            }
+            values.push_str(&format!(
+                "({}, {campaign}, {}, {}, $1, '', '', 0, 0, 'skipped', {}, {now}, 0, {now}, \
+                 {now}, {now}, {now})",
+                company.0,
+                texts.sql(kind),
+                texts.sql(address),
+                texts.sql(reason),
+            ));
+            rows += 1;
+        }
+        rest = &rest[rows..];
+        let mut q = sqlx::query(sql!(
             "INSERT INTO messages (company_id, campaign_id, recipient_kind, recipient, sender, \
              body, encoding, segments, cost, state, state_reason, state_at, attempts, \
-             next_attempt_at, valid_until, created_at, final_at) VALUES ",
-        );
-        for k in 0..chunk.len() {
-            let b = k * 3 + 5;
-            if k > 0 {
-                text.push(',');
-            }
-            text.push_str(&format!(
-                "($1, $2, ${}, ${}, $3, '', '', 0, 0, 'skipped', ${}, $4, 0, $4, $4, $4, $4)",
-                b,
-                b + 1,
-                b + 2
-            ));
-        }
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(text))
-            .bind(company.0)
-            .bind(campaign)
-            .bind(sender)
-            .bind(now);
-        for (kind, address, reason) in chunk {
-            q = q.bind(kind).bind(address).bind(reason);
+             next_attempt_at, valid_until, created_at, final_at) VALUES {values}"
+        ))
+        .persistent(false)
+        .bind(sender);
+        for v in texts.values() {
+            q = q.bind(*v);
         }
         q.execute(&mut **tx).await?;
     }
@@ -560,7 +568,7 @@ impl Store {
             tx.rollback().await?;
             return Ok(false);
         }
-        insert_messages(&mut tx, self.backend, company, Some(id), messages, now).await?;
+        insert_messages(&mut tx, company, Some(id), messages, now).await?;
         if !skipped.is_empty() {
             let sender: Option<String> =
                 sqlx::query_scalar("SELECT sender FROM campaigns WHERE id = $1")

@@ -226,18 +226,25 @@ impl Store {
     pub async fn skip_opted_out(&self, provider: ProviderAccountId) -> Result<u64> {
         let now = now_ms();
         let mut tx = self.begin_write().await?;
-        let rows: Vec<(i64, i64, i64)> = sqlx::query_as(
-            "UPDATE messages SET state = 'skipped', state_at = $2, final_at = $2, \
-             state_reason = 'the recipient opted out before it was sent' \
-             WHERE provider_account_id = $1 AND state IN ('queued', 'scheduled') \
-             AND EXISTS (SELECT 1 FROM opt_outs o WHERE o.company_id = messages.company_id \
-                         AND o.phone = messages.recipient) \
-             RETURNING id, company_id, cost",
-        )
-        .bind(provider.0)
-        .bind(now)
-        .fetch_all(&mut *tx)
-        .await?;
+        // One state per statement, so each reads its partial index (migration 0007).
+        let mut rows: Vec<(i64, i64, i64)> = Vec::new();
+        for state in ["queued", "scheduled"] {
+            rows.extend(
+                sqlx::query_as::<_, (i64, i64, i64)>(sql!(
+                    "UPDATE messages SET state = 'skipped', state_at = $2, final_at = $2, \
+                     state_reason = 'the recipient opted out before it was sent' \
+                     WHERE provider_account_id = $1 AND state = '{state}' \
+                     AND EXISTS (SELECT 1 FROM opt_outs o \
+                                 WHERE o.company_id = messages.company_id \
+                                 AND o.phone = messages.recipient) \
+                     RETURNING id, company_id, cost"
+                ))
+                .bind(provider.0)
+                .bind(now)
+                .fetch_all(&mut *tx)
+                .await?,
+            );
+        }
         let mut release: std::collections::BTreeMap<i64, i64> = Default::default();
         for (id, company, cost) in &rows {
             *release.entry(*company).or_default() += cost;

@@ -151,6 +151,80 @@ async fn event(
     Ok(())
 }
 
+/// A message's history: the events stored for the unusual turns (a schedule, retries,
+/// requeues, failures, expiry, opt-outs) merged in time order with the usual ones, which
+/// the message's own columns already record and so are not written as rows on the hot path
+/// (three rows a message at a million messages was a large share of the store's work):
+/// accepted (`created_at`), submitted (`submitted_at`, with the operator ids of its
+/// segments) and the final state (`final_at`, with the operator's error code or the
+/// reason). A usual step that is stored too (rows written before this was so) is not
+/// repeated.
+pub(crate) fn history(
+    m: &Message,
+    parts: &[MessagePart],
+    stored: Vec<MessageEvent>,
+) -> Vec<MessageEvent> {
+    // (time, order at the same time, event): accepted first, then stored ones in the order
+    // they were written, then submitted, then final.
+    let mut all: Vec<(i64, u8, MessageEvent)> = Vec::with_capacity(stored.len() + 3);
+    let has = |state: MessageState| stored.iter().any(|e| e.state == state);
+    // Campaign recipients left out at once were never queued (no segments).
+    let accepted_stored = stored.iter().any(|e| {
+        matches!(e.state, MessageState::Queued | MessageState::Scheduled)
+            && e.at == m.created_at
+            && e.detail.is_none()
+    });
+    if m.segments > 0 && !accepted_stored {
+        all.push((
+            m.created_at,
+            0,
+            MessageEvent {
+                state: MessageState::Queued,
+                detail: None,
+                at: m.created_at,
+            },
+        ));
+    }
+    if let Some(at) = m.submitted_at
+        && !has(MessageState::Submitted)
+    {
+        let ids: Vec<&str> = parts.iter().map(|p| p.operator_id.as_str()).collect();
+        all.push((
+            at,
+            2,
+            MessageEvent {
+                state: MessageState::Submitted,
+                detail: Some(format!("operator ids: {}", ids.join(", "))),
+                at,
+            },
+        ));
+    }
+    if let Some(at) = m.final_at
+        && m.state.is_final()
+        && !has(m.state)
+    {
+        // A receipt's final state carries the operator's code; others their reason.
+        let detail = if m.submitted_at.is_some() {
+            m.error_code.clone()
+        } else {
+            m.state_reason.clone()
+        };
+        all.push((
+            at,
+            3,
+            MessageEvent {
+                state: m.state,
+                detail,
+                at,
+            },
+        ));
+    }
+    all.extend(stored.into_iter().map(|e| (e.at, 1, e)));
+    // Stable: stored events keep their written order within a millisecond.
+    all.sort_by_key(|(at, order, _)| (*at, *order));
+    all.into_iter().map(|(_, _, e)| e).collect()
+}
+
 impl Store {
     /// Accepts a message: reserves its cost (`InsufficientCredit` if the balance cannot cover
     /// it, nothing stored) and queues it, in one transaction. With an idempotency key
@@ -250,7 +324,10 @@ impl Store {
         .fetch_one(&mut *tx)
         .await?;
         let message = message(&row)?;
-        event(&mut tx, message.id, state, None, now).await?;
+        // Being accepted is in `created_at` (see [`history`]); a schedule is worth a row.
+        if state == MessageState::Scheduled {
+            event(&mut tx, message.id, state, None, now).await?;
+        }
         if let Some((key, hash)) = idempotency {
             sqlx::query(
                 "INSERT INTO idempotency_keys (company_id, idem_key, request_hash, message_id, \
@@ -312,7 +389,7 @@ impl Store {
             })
         })
         .collect::<Result<Vec<_>>>()?;
-        let events = sqlx::query(
+        let stored = sqlx::query(
             "SELECT state, detail, at FROM message_events WHERE message_id = $1 ORDER BY id",
         )
         .bind(id.0)
@@ -327,6 +404,7 @@ impl Store {
             })
         })
         .collect::<Result<Vec<_>>>()?;
+        let events = history(&message, &parts, stored);
         Ok(Some(MessageDetail {
             message,
             parts,
@@ -437,16 +515,22 @@ impl Store {
     pub async fn expire_due(&self, provider: ProviderAccountId) -> Result<u64> {
         let now = now_ms();
         let mut tx = self.begin_write().await?;
-        let rows: Vec<(i64, i64, i64)> = sqlx::query_as(
-            "UPDATE messages SET state = 'expired', state_at = $2, final_at = $2, \
-             state_reason = 'validity ended before it could be submitted' \
-             WHERE provider_account_id = $1 AND state IN ('queued', 'scheduled') \
-             AND valid_until <= $2 RETURNING id, company_id, cost",
-        )
-        .bind(provider.0)
-        .bind(now)
-        .fetch_all(&mut *tx)
-        .await?;
+        // One state per statement, so each reads its partial index (migration 0007).
+        let mut rows: Vec<(i64, i64, i64)> = Vec::new();
+        for state in ["queued", "scheduled"] {
+            rows.extend(
+                sqlx::query_as::<_, (i64, i64, i64)>(sql!(
+                    "UPDATE messages SET state = 'expired', state_at = $2, final_at = $2, \
+                     state_reason = 'validity ended before it could be submitted' \
+                     WHERE provider_account_id = $1 AND state = '{state}' \
+                     AND valid_until <= $2 RETURNING id, company_id, cost"
+                ))
+                .bind(provider.0)
+                .bind(now)
+                .fetch_all(&mut *tx)
+                .await?,
+            );
+        }
         let mut release: BTreeMap<i64, i64> = BTreeMap::new();
         for (id, company, cost) in &rows {
             *release.entry(*company).or_default() += cost;
@@ -559,8 +643,8 @@ impl Store {
                 }
             }
         }
-        // Submitted: one update, one multi-row insert of segments and one of events per
-        // chunk, and a single webhook check.
+        // Submitted: one update and one multi-row insert of segments per chunk, and a single
+        // webhook check.
         let keys: Vec<i64> = submitted.keys().copied().collect();
         let mut done: Vec<(i64, Option<i64>)> = Vec::new();
         for chunk in keys.chunks(1000) {
@@ -625,28 +709,8 @@ impl Store {
             }
             q.execute(&mut *tx).await?;
         }
-        for chunk in done.chunks(300) {
-            let details: Vec<String> = chunk
-                .iter()
-                .map(|(id, _)| format!("operator ids: {}", submitted[id].join(", ")))
-                .collect();
-            let mut binds: Vec<&str> = Vec::new();
-            let mut values = Vec::with_capacity(chunk.len());
-            for ((id, _), d) in chunk.iter().zip(&details) {
-                let d_sql = literal_or_bind(d, &mut binds, 1);
-                values.push(format!("({id}, 'submitted', {d_sql}, $1)"));
-            }
-            let values = values.join(",");
-            let mut q = sqlx::query(sql!(
-                "INSERT INTO message_events (message_id, state, detail, at) VALUES {values}"
-            ))
-            .persistent(false)
-            .bind(now);
-            for b in binds {
-                q = q.bind(b);
-            }
-            q.execute(&mut *tx).await?;
-        }
+        // The submitted step of the history is `submitted_at` with the segments (see
+        // [`history`]): no event rows.
         let sent: Vec<i64> = done.iter().map(|d| d.0).collect();
         super::webhooks::emit_message_events(
             &mut tx,

@@ -62,6 +62,16 @@ impl Store {
         Ok(n > 0)
     }
 
+    /// A mark that moves when an opt-out is added (the newest entry's id), so the sending
+    /// loop can tell whether the list changed since it last skipped opted-out recipients
+    /// (that pass reads every queued message).
+    pub async fn opt_outs_mark(&self) -> Result<i64> {
+        let n: Option<i64> = sqlx::query_scalar("SELECT MAX(id) FROM opt_outs")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(n.unwrap_or(0))
+    }
+
     /// Removes an entry.
     #[tracing::instrument(skip(self))]
     pub async fn delete_opt_out(&self, company: CompanyId, id: OptOutId) -> Result<()> {

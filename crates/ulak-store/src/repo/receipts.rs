@@ -130,7 +130,7 @@ impl Store {
     }
 
     /// Sets segments' receipt states and, for each message whose segments are now all final,
-    /// the message's final state (with an event and a webhook), in a few statements for the
+    /// the message's final state (and a webhook), in a few statements for the
     /// whole batch.
     pub(crate) async fn apply_part_states(
         &self,
@@ -220,19 +220,8 @@ impl Store {
                 if changed.is_empty() {
                     continue;
                 }
-                // State names come from a fixed enum and ids from the database.
-                let values = changed
-                    .iter()
-                    .map(|id| format!("({id}, '{}', $1, {now})", done.as_str()))
-                    .collect::<Vec<_>>()
-                    .join(",");
-                sqlx::query(sql!(
-                    "INSERT INTO message_events (message_id, state, detail, at) VALUES {values}"
-                ))
-                .persistent(false)
-                .bind(&code)
-                .execute(&mut **tx)
-                .await?;
+                // The final step of the history is `final_at` with the code (see
+                // `messages::history`): no event rows.
                 let hook = match done {
                     MessageState::Delivered => Hook::MessageDelivered,
                     _ => Hook::MessageFailed,
