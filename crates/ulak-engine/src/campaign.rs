@@ -12,6 +12,7 @@ use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::text_list::TextList;
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 use ulak_core::model::{
@@ -38,10 +39,10 @@ pub struct Audience {
     pub customer_ids: Vec<i64>,
     /// Pasted numbers, in any common form.
     #[serde(default)]
-    pub numbers: Vec<String>,
+    pub numbers: TextList,
     /// TC ID numbers (sent with the TC-ID header; needs the TC-ID subscription).
     #[serde(default)]
-    pub tckns: Vec<String>,
+    pub tckns: TextList,
 }
 
 impl Audience {
@@ -359,16 +360,15 @@ impl<'a> Candidates<'a> {
                 None => self.stage = Stage::Numbers(0),
             },
             Stage::Numbers(i) => {
-                let page = a.numbers.get(*i..).unwrap_or_default();
-                if page.is_empty() {
+                if *i >= a.numbers.len() {
                     self.stage = Stage::Tckns(0);
                     return Ok(());
                 }
-                let page = &page[..page.len().min(INPUT_PAGE)];
-                *i += page.len();
+                let page = *i..a.numbers.len().min(*i + INPUT_PAGE);
+                *i = page.end;
                 let country = self.country;
-                self.buf
-                    .extend(page.iter().map(|n| match Msisdn::parse(n, country) {
+                self.buf.extend(page.filter_map(|k| a.numbers.get(k)).map(
+                    |n| match Msisdn::parse(n, country) {
                         Ok(p) => Candidate::Send {
                             to: Recipient::Msisdn(p),
                             fields: Fields::Number,
@@ -378,27 +378,31 @@ impl<'a> Candidates<'a> {
                             n.trim().to_owned(),
                             format!("invalid number: {e}"),
                         ),
-                    }));
+                    },
+                ));
             }
             Stage::Tckns(i) => {
-                let page = a.tckns.get(*i..).unwrap_or_default();
-                if page.is_empty() {
+                if *i >= a.tckns.len() {
                     self.stage = Stage::Done;
                     return Ok(());
                 }
-                let page = &page[..page.len().min(INPUT_PAGE)];
-                *i += page.len();
-                self.buf.extend(page.iter().map(|t| match Tckn::parse(t) {
-                    Ok(id) => Candidate::Send {
-                        to: Recipient::Tckn(id),
-                        fields: Fields::None,
-                    },
-                    Err(e) => skip(
-                        "unknown",
-                        t.trim().to_owned(),
-                        format!("invalid TC ID number: {e}"),
-                    ),
-                }));
+                let page = *i..a.tckns.len().min(*i + INPUT_PAGE);
+                *i = page.end;
+                self.buf
+                    .extend(
+                        page.filter_map(|k| a.tckns.get(k))
+                            .map(|t| match Tckn::parse(t) {
+                                Ok(id) => Candidate::Send {
+                                    to: Recipient::Tckn(id),
+                                    fields: Fields::None,
+                                },
+                                Err(e) => skip(
+                                    "unknown",
+                                    t.trim().to_owned(),
+                                    format!("invalid TC ID number: {e}"),
+                                ),
+                            }),
+                    );
             }
             Stage::Done => {}
         }

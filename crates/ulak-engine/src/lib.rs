@@ -7,6 +7,7 @@ pub mod campaign;
 pub mod metrics;
 pub mod provider;
 pub mod smpp;
+pub mod text_list;
 pub mod webhooks;
 pub mod worker;
 

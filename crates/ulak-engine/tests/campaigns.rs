@@ -127,7 +127,7 @@ fn audience(g: GroupId) -> Audience {
     );
     Audience {
         group_ids: vec![g.0],
-        numbers,
+        numbers: numbers.into_iter().collect(),
         ..Audience::default()
     }
 }

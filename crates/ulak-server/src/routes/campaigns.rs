@@ -9,6 +9,7 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use ulak_core::model::{Role, TemplateBody, TemplateId};
 use ulak_engine::campaign::{self, Audience, PlanError};
+use ulak_engine::text_list::TextList;
 use ulak_store::Campaign;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -34,10 +35,12 @@ pub struct AudienceIn {
     pub customer_ids: Vec<i64>,
     /// Pasted numbers in any common form.
     #[serde(default)]
-    pub numbers: Vec<String>,
+    #[schema(value_type = Vec<String>)]
+    pub numbers: TextList,
     /// TC ID numbers (TC-ID header and subscription needed).
     #[serde(default)]
-    pub tckns: Vec<String>,
+    #[schema(value_type = Vec<String>)]
+    pub tckns: TextList,
 }
 
 /// A new campaign (a draft until started).
