@@ -21,7 +21,8 @@ crate::store_tests!(
     cancelling_mid_queueing_releases_what_is_left_of_the_reservation,
     a_campaign_still_queueing_is_not_finished,
     stale_queueing_is_taken_over_by_one_claimer,
-    a_halted_queueing_waits_for_a_resume
+    a_halted_queueing_waits_for_a_resume,
+    histories_are_told_from_the_columns_without_event_rows
 );
 
 async fn funded(s: &Store, credit: i64) -> (CompanyId, ProviderAccountId) {
@@ -543,4 +544,79 @@ async fn a_halted_queueing_waits_for_a_resume(db: &TestDb) {
         .await
         .unwrap();
     assert_eq!(queue(s, &k2).await, before);
+}
+
+/// The usual steps of a history (accepted, final) are read from the message's columns: a
+/// cancelled message shows being queued and then cancelled with the reason; a recipient left
+/// out at once shows only being skipped, with why.
+async fn histories_are_told_from_the_columns_without_event_rows(db: &TestDb) {
+    let s = &db.store;
+    let (c, p) = funded(s, 100).await;
+    let k = draft(s, c).await;
+    s.begin_campaign_queueing(c, k.id, 3, 1, 2).await.unwrap();
+    assert!(
+        s.queue_campaign_chunk(c, k.id, 0, 3, &msgs(p, 0, 2), &skips(1))
+            .await
+            .unwrap()
+    );
+    s.set_campaign_state(
+        c,
+        k.id,
+        &["running"],
+        "cancelled",
+        Some("cancelled by a user"),
+    )
+    .await
+    .unwrap();
+    // A fresh schema per test: the campaign's rows are the first messages.
+    let mut seen = Vec::new();
+    for id in 1..=3 {
+        let d = s
+            .get_message(c, ulak_core::model::MessageId(id))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(d.message.campaign_id, Some(k.id));
+        let steps: Vec<(MessageState, Option<String>)> = d
+            .events
+            .iter()
+            .map(|e| (e.state, e.detail.clone()))
+            .collect();
+        // Times never go backwards.
+        assert!(d.events.windows(2).all(|w| w[0].at <= w[1].at));
+        seen.push((d.message.state, steps));
+    }
+    seen.sort_by_key(|(state, _)| state.as_str());
+    assert_eq!(
+        seen,
+        vec![
+            (
+                MessageState::Cancelled,
+                vec![
+                    (MessageState::Queued, None),
+                    (
+                        MessageState::Cancelled,
+                        Some("the campaign was cancelled".to_owned())
+                    )
+                ]
+            ),
+            (
+                MessageState::Cancelled,
+                vec![
+                    (MessageState::Queued, None),
+                    (
+                        MessageState::Cancelled,
+                        Some("the campaign was cancelled".to_owned())
+                    )
+                ]
+            ),
+            (
+                MessageState::Skipped,
+                vec![(
+                    MessageState::Skipped,
+                    Some("invalid number: not a mobile number".to_owned())
+                )]
+            ),
+        ]
+    );
 }
