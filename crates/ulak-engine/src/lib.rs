@@ -139,9 +139,20 @@ async fn supervise(store: Store, cfg: EngineConfig, stop: CancellationToken) {
         ),
         Err(e) => tracing::warn!(error = %e, "requeueing this node's old leases failed"),
     }
+    if let Ok(Some(true)) = store.autovacuum_off().await {
+        tracing::warn!(
+            "PostgreSQL's autovacuum is off: the queue's dead row versions pile up until the \
+             tables are vacuumed; turn it on, or vacuum `messages` and `message_parts` often"
+        );
+    }
     let mut running: HashMap<ProviderAccountId, Running> = HashMap::new();
     let mut queueing: HashMap<i64, JoinHandle<()>> = HashMap::new();
     while !stop.is_cancelled() {
+        match store.refresh_statistics().await {
+            Ok(t) if !t.is_empty() => tracing::info!(tables = ?t, "refreshed planner statistics"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "refreshing planner statistics failed"),
+        }
         if let Err(e) = store.finish_done_campaigns().await {
             tracing::warn!(error = %e, "finishing campaigns failed");
         }

@@ -10,6 +10,7 @@ mod groups;
 pub(crate) mod import;
 pub(crate) mod inbox;
 mod leases;
+mod maintenance;
 pub(crate) mod messages;
 mod opt_outs;
 mod providers;

@@ -22,7 +22,8 @@ crate::store_tests!(
     a_campaign_still_queueing_is_not_finished,
     stale_queueing_is_taken_over_by_one_claimer,
     a_halted_queueing_waits_for_a_resume,
-    histories_are_told_from_the_columns_without_event_rows
+    histories_are_told_from_the_columns_without_event_rows,
+    planner_statistics_are_refreshed_after_a_big_batch
 );
 
 async fn funded(s: &Store, credit: i64) -> (CompanyId, ProviderAccountId) {
@@ -619,4 +620,30 @@ async fn histories_are_told_from_the_columns_without_event_rows(db: &TestDb) {
             ),
         ]
     );
+}
+
+/// On PostgreSQL, 10,000 new messages of which 2,000 are claimed make `messages` stale for the
+/// planner: it is analyzed once, and not again within 30 seconds. SQLite has nothing to do.
+async fn planner_statistics_are_refreshed_after_a_big_batch(db: &TestDb) {
+    let s = &db.store;
+    let (c, p) = funded(s, 20_000).await;
+    s.enqueue_batch(c, None, &msgs(p, 0, 5000)).await.unwrap();
+    s.enqueue_batch(c, None, &msgs(p, 5000, 5000)).await.unwrap();
+    assert_eq!(s.claim_messages(p, "t", 2000, 60_000).await.unwrap().len(), 2000);
+    if s.backend() != ulak_store::Backend::Postgres {
+        assert!(s.refresh_statistics().await.unwrap().is_empty());
+        return;
+    }
+    // PostgreSQL publishes table counters a moment after the transaction ends.
+    let mut analyzed = Vec::new();
+    for _ in 0..50 {
+        analyzed = s.refresh_statistics().await.unwrap();
+        if !analyzed.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(analyzed, vec!["messages".to_owned()]);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(s.refresh_statistics().await.unwrap().is_empty());
 }
