@@ -628,8 +628,13 @@ async fn planner_statistics_are_refreshed_after_a_big_batch(db: &TestDb) {
     let s = &db.store;
     let (c, p) = funded(s, 20_000).await;
     s.enqueue_batch(c, None, &msgs(p, 0, 5000)).await.unwrap();
-    s.enqueue_batch(c, None, &msgs(p, 5000, 5000)).await.unwrap();
-    assert_eq!(s.claim_messages(p, "t", 2000, 60_000).await.unwrap().len(), 2000);
+    s.enqueue_batch(c, None, &msgs(p, 5000, 5000))
+        .await
+        .unwrap();
+    assert_eq!(
+        s.claim_messages(p, "t", 2000, 60_000).await.unwrap().len(),
+        2000
+    );
     if s.backend() != ulak_store::Backend::Postgres {
         assert!(s.refresh_statistics().await.unwrap().is_empty());
         return;
