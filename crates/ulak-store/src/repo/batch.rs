@@ -23,13 +23,7 @@ impl Store {
         if messages.is_empty() {
             return Ok(Vec::new());
         }
-        let total = messages
-            .iter()
-            .try_fold(0i64, |a, m| a.checked_add(m.cost))
-            .ok_or(StoreError::InsufficientCredit {
-                balance: 0,
-                amount: i64::MIN,
-            })?;
+        let total = total_cost(messages)?;
         let now = now_ms();
         let mut tx = self.begin_write().await?;
         if let Err(e) = write_entry(&mut tx, company, LedgerKind::Reservation, -total, None).await {
@@ -40,6 +34,17 @@ impl Store {
         tx.commit().await?;
         Ok(ids)
     }
+}
+
+/// What `messages` cost together; a sum past `i64` is refused as credit no balance covers.
+pub(crate) fn total_cost(messages: &[NewMessage]) -> Result<i64> {
+    messages
+        .iter()
+        .try_fold(0i64, |a, m| a.checked_add(m.cost))
+        .ok_or(StoreError::InsufficientCredit {
+            balance: 0,
+            amount: i64::MIN,
+        })
 }
 
 /// Rows per multi-row insert, at most.
@@ -60,6 +65,7 @@ pub(crate) async fn insert_messages(
     now: i64,
 ) -> Result<Vec<MessageId>> {
     let mut ids = Vec::with_capacity(messages.len());
+    let campaign = campaign.map_or("NULL".to_owned(), |c| c.to_string());
     let mut rest = messages;
     while !rest.is_empty() {
         // Integers, enum names and plain texts (E.164 numbers, most headers) are inlined;
@@ -78,7 +84,6 @@ pub(crate) async fn insert_messages(
             }
             let (state, due) = due_state(m, now);
             let provider = m.provider.map_or("NULL".to_owned(), |p| p.0.to_string());
-            let campaign = campaign.map_or("NULL".to_owned(), |c| c.to_string());
             if rows > 0 {
                 values.push(',');
             }

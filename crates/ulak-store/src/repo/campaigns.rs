@@ -22,7 +22,7 @@ use sqlx::any::AnyRow;
 use sqlx::{Any, Transaction};
 use ulak_core::model::{CompanyId, LedgerKind, ListQuery, NewMessage, Page, WebhookEventType};
 
-use super::batch::insert_messages;
+use super::batch::{insert_messages, total_cost};
 use super::credit::write_entry;
 use super::webhooks::emit_event;
 use crate::db::{Interned, ListSql, col, now_ms};
@@ -507,13 +507,7 @@ impl Store {
         messages: &[NewMessage],
         skipped: &[SkippedRow],
     ) -> Result<bool> {
-        let total = messages
-            .iter()
-            .try_fold(0i64, |a, m| a.checked_add(m.cost))
-            .ok_or(StoreError::InsufficientCredit {
-                balance: 0,
-                amount: i64::MIN,
-            })?;
+        let total = total_cost(messages)?;
         let now = now_ms();
         let mut tx = self.begin_write().await?;
         // Locks the queueing row on PostgreSQL, so a concurrent writer at the same cursor waits
