@@ -25,6 +25,8 @@ struct Inner {
     settings: Settings,
     store: Store,
     metrics: ulak_engine::Metrics,
+    /// Cancelled when the server begins to stop: long work (imports) ends early.
+    shutdown: CancellationToken,
 }
 
 impl AppState {
@@ -41,6 +43,12 @@ impl AppState {
     /// The engine's counters, for `/metrics`.
     pub fn metrics(&self) -> &ulak_engine::Metrics {
         &self.inner.metrics
+    }
+
+    /// Cancelled when the server begins to stop; long-running request work (imports) watches
+    /// it so a SIGTERM is never held up by one.
+    pub fn shutdown(&self) -> &CancellationToken {
+        &self.inner.shutdown
     }
 
     /// Whether the database answers.
@@ -131,6 +139,7 @@ impl App {
                 settings,
                 store,
                 metrics,
+                shutdown: CancellationToken::new(),
             }),
         };
         let router = crate::routes::router(state.clone());
@@ -170,8 +179,12 @@ impl App {
     /// record what it has in flight, and stops the simulator.
     pub async fn run_until_stopped(self, stop: CancellationToken) -> std::io::Result<()> {
         let store = self.state.store().clone();
+        let shutdown = self.state.shutdown().clone();
         let served = axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(async move { stop.cancelled().await })
+            .with_graceful_shutdown(async move {
+                stop.cancelled().await;
+                shutdown.cancel();
+            })
             .await;
         if let Some(engine) = self.engine {
             engine.shutdown().await;
