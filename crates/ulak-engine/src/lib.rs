@@ -26,15 +26,34 @@ pub use smpp::SmppProvider;
 pub use webhooks::WebhookSettings;
 pub use worker::SubmitSettings;
 
-/// Where the built-in simulator listens and the account it accepts.
+/// Where the built-in simulator listens, and its accounts: each `simulator` provider account
+/// binds with credentials of its own ([`SimulatorLink::credentials`]), so the simulator hands
+/// an account's receipts only to that account's binds.
 #[derive(Debug, Clone)]
 pub struct SimulatorLink {
     /// Its address.
     pub addr: SocketAddr,
-    /// system_id it accepts.
-    pub system_id: String,
-    /// Password it accepts.
-    pub password: String,
+    /// The accounts it accepts, which the engine adds to.
+    pub accounts: ulak_smpp::sim::SimAccounts,
+}
+
+impl SimulatorLink {
+    /// The link to a running simulator.
+    pub fn to(sim: &ulak_smpp::sim::SimHandle) -> SimulatorLink {
+        SimulatorLink {
+            addr: sim.local_addr(),
+            accounts: sim.accounts(),
+        }
+    }
+
+    /// Registers fresh credentials for provider account `id` with the simulator and returns
+    /// them (system_id, password): a system_id of its own, a new random password each time.
+    pub fn credentials(&self, id: ProviderAccountId) -> (String, String) {
+        let system_id = format!("sim{}", id.0);
+        let password = format!("{:08x}", rand::random::<u32>());
+        self.accounts.set(&system_id, &password);
+        (system_id, password)
+    }
 }
 
 /// How the engine runs.
@@ -276,9 +295,14 @@ async fn run_account(
     cfg: EngineConfig,
     stop: CancellationToken,
 ) {
+    let mut account = account;
     let (addr, password, tckn) = match account.kind {
         ProviderKind::Simulator => match &cfg.simulator {
-            Some(sim) => (sim.addr.to_string(), sim.password.clone(), true),
+            Some(sim) => {
+                let (system_id, password) = sim.credentials(account.id);
+                account.system_id = system_id;
+                (sim.addr.to_string(), password, true)
+            }
             None => {
                 tracing::warn!(
                     account = account.id.0,
@@ -312,12 +336,6 @@ async fn run_account(
             return;
         }
     };
-    let mut account = account;
-    if account.kind == ProviderKind::Simulator
-        && let Some(sim) = &cfg.simulator
-    {
-        account.system_id = sim.system_id.clone();
-    }
     let (provider, mut events) = SmppProvider::start(&account, addr, password, tckn);
     let (company, id) = (account.company_id, account.id);
     let receipts = {
@@ -338,7 +356,8 @@ async fn run_account(
             }
         })
     };
-    worker::submit_loop(store, &provider, id, cfg.submit, cfg.idle, stop).await;
+    let flight = worker::Flight::for_account(&account, cfg.submit.batch);
+    worker::submit_loop(store, &provider, id, cfg.submit, flight, cfg.idle, stop).await;
     provider.shutdown().await;
     // The client's event channel closes with it; give receipts in the pipe time to land.
     let _ = tokio::time::timeout(Duration::from_secs(10), receipts).await;

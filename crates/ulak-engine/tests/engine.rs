@@ -46,11 +46,7 @@ async fn queued_messages_are_submitted_and_delivered() {
     let engine = Engine::start(
         s.clone(),
         EngineConfig {
-            simulator: Some(SimulatorLink {
-                addr: sim.local_addr(),
-                system_id: "ulak".into(),
-                password: "secret".into(),
-            }),
+            simulator: Some(SimulatorLink::to(&sim)),
             refresh: Duration::from_millis(200),
             idle: Duration::from_millis(20),
             ..EngineConfig::default()
@@ -135,11 +131,7 @@ async fn inbound_messages_are_stored_and_ret_opts_out_queued_messages() {
     let engine = Engine::start(
         s.clone(),
         EngineConfig {
-            simulator: Some(SimulatorLink {
-                addr: sim.local_addr(),
-                system_id: "ulak".into(),
-                password: "secret".into(),
-            }),
+            simulator: Some(SimulatorLink::to(&sim)),
             refresh: Duration::from_millis(200),
             idle: Duration::from_millis(20),
             ..EngineConfig::default()

@@ -131,8 +131,7 @@ async fn drops_throttling_and_a_minute_down_lose_nothing() {
         EngineConfig {
             simulator: Some(SimulatorLink {
                 addr: proxy.addr,
-                system_id: "ulak".into(),
-                password: "secret".into(),
+                accounts: sim.accounts(),
             }),
             refresh: Duration::from_millis(200),
             idle: Duration::from_millis(20),

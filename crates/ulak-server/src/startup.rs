@@ -289,25 +289,21 @@ async fn bootstrap(store: &Store, settings: &Settings) -> Result<FirstStart, Sta
     Ok(first)
 }
 
-/// Starts the built-in SMSC simulator with a fresh random password (it listens on loopback
-/// by default; only this process's engine knows the password).
+/// Starts the built-in SMSC simulator. It listens on loopback by default and accepts no
+/// account until the engine gives each `simulator` provider account credentials of its own
+/// (random, known only to this process).
 async fn start_simulator(
     settings: &Settings,
 ) -> Result<(ulak_smpp::sim::SimHandle, ulak_engine::SimulatorLink), StartError> {
-    let password = random_password()?.chars().take(8).collect::<String>();
     let sim = ulak_smpp::sim::Simulator::start(ulak_smpp::sim::SimConfig {
         listen: settings.simulator_listen,
-        accounts: vec![("ulak".to_owned(), password.clone())],
+        accounts: Vec::new(),
         dlr_delay: std::time::Duration::from_millis(100),
         ..ulak_smpp::sim::SimConfig::default()
     })
     .await
     .map_err(|e| StartError::Files(format!("cannot start the SMSC simulator: {e}")))?;
-    let link = ulak_engine::SimulatorLink {
-        addr: sim.local_addr(),
-        system_id: "ulak".to_owned(),
-        password,
-    };
+    let link = ulak_engine::SimulatorLink::to(&sim);
     Ok((sim, link))
 }
 

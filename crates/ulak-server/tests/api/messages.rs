@@ -299,3 +299,61 @@ async fn tc_id_sends_need_the_subscription_and_use_its_header() {
     assert_eq!(r.status, 422, "{}", r.body);
     assert!(r.body.to_string().contains("TC ID"), "{}", r.body);
 }
+
+/// Three companies on the built-in simulator at once: each account binds with credentials of
+/// its own, so every receipt reaches the company that sent the message and all are delivered
+/// (with one shared system id, the simulator handed receipts to any company's bind and about
+/// two thirds of them were lost).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_companies_on_the_simulator_get_their_own_receipts() {
+    let app = spawn_app().await;
+    let mut companies = Vec::new();
+    for name in ["alfa", "beta", "gama"] {
+        let key = app.company(name).await;
+        credit(&app, &key, 100).await;
+        for (path, body) in [
+            (
+                "/sender-headers",
+                json!({"name": name.to_uppercase(), "is_default": true}),
+            ),
+            (
+                "/provider-accounts",
+                json!({"name": "sim", "kind": "simulator", "host": "builtin", "port": 2775,
+                       "system_id": "ulak", "window": 20, "rate_per_sec": 1000}),
+            ),
+        ] {
+            let r = app.call("POST", path, &key, Some(body)).await;
+            assert_eq!(r.status, 201, "{path}: {}", r.body);
+        }
+        companies.push(key);
+    }
+    let sent = tokio::join!(
+        send_thirty(&app, &companies[0], 0),
+        send_thirty(&app, &companies[1], 1),
+        send_thirty(&app, &companies[2], 2),
+    );
+    let sent = [sent.0, sent.1, sent.2];
+    for (key, ids) in companies.iter().zip(sent) {
+        for id in ids {
+            wait_for(&app, key, id, "delivered").await;
+        }
+    }
+}
+
+/// Sends thirty messages as the company of `key`; their ids.
+async fn send_thirty(app: &TestApp, key: &str, c: usize) -> Vec<i64> {
+    let mut ids = Vec::new();
+    for i in 0..30 {
+        let r = app
+            .call(
+                "POST",
+                "/messages",
+                key,
+                Some(json!({"to": format!("0532{c}{i:06}"), "text": "Merhaba"})),
+            )
+            .await;
+        assert_eq!(r.status, 202, "{}", r.body);
+        ids.push(r.body["id"].as_i64().unwrap());
+    }
+    ids
+}

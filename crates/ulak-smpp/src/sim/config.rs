@@ -116,7 +116,7 @@ impl DlrMix {
 pub struct SimConfig {
     /// Address to listen on (port 0 picks a free one).
     pub listen: SocketAddr,
-    /// Accepted (system_id, password) pairs.
+    /// Accepted (system_id, password) pairs at start ([`super::SimHandle::accounts`] adds more).
     pub accounts: Vec<(String, String)>,
     /// Delay before a delivery receipt is sent.
     pub dlr_delay: Duration,

@@ -20,6 +20,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
+use crate::CommandStatus;
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -194,8 +195,47 @@ struct Delivery {
     attempts: u32,
 }
 
+/// The (system_id, password) pairs a simulator accepts, shared with whoever adds accounts while
+/// it runs (the server gives each `simulator` provider account credentials of its own, so the
+/// receipts of one company's messages go only to that company's binds).
+#[derive(Clone, Default)]
+pub struct SimAccounts(Arc<std::sync::RwLock<HashMap<String, String>>>);
+
+impl std::fmt::Debug for SimAccounts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Passwords stay out of debug output.
+        f.debug_struct("SimAccounts")
+            .field("accounts", &self.read().len())
+            .finish()
+    }
+}
+
+impl SimAccounts {
+    /// Accepts `system_id` with `password` from now on (replacing its earlier password).
+    pub fn set(&self, system_id: &str, password: &str) {
+        self.0
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(system_id.to_owned(), password.to_owned());
+    }
+
+    /// The bind status for these credentials.
+    fn check(&self, system_id: &str, password: &str) -> CommandStatus {
+        match self.read().get(system_id) {
+            None => CommandStatus::ESME_RINVSYSID,
+            Some(p) if p != password => CommandStatus::ESME_RINVPASWD,
+            Some(_) => CommandStatus::ESME_ROK,
+        }
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, String>> {
+        self.0.read().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
 struct Shared {
     cfg: SimConfig,
+    accounts: SimAccounts,
     counts: AtomicCounts,
     links: Mutex<HashMap<u64, Link>>,
     next_link: AtomicU64,
@@ -318,7 +358,12 @@ impl Simulator {
         let seed = SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
             .map_or(1, |d| d.as_secs() & 0xFFFF_FFFF);
+        let accounts = SimAccounts::default();
+        for (id, password) in &cfg.accounts {
+            accounts.set(id, password);
+        }
         let shared = Arc::new(Shared {
+            accounts,
             cfg,
             counts: AtomicCounts::default(),
             links: Mutex::new(HashMap::new()),
@@ -349,6 +394,11 @@ impl SimHandle {
     /// The address it listens on.
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The accounts it accepts; more can be added while it runs.
+    pub fn accounts(&self) -> SimAccounts {
+        self.shared.accounts.clone()
     }
 
     /// A snapshot of the counters.

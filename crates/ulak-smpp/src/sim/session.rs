@@ -238,11 +238,7 @@ impl Session {
         let status = if self.bound.is_some() {
             CommandStatus::ESME_RALYBND
         } else {
-            match self.shared.cfg.accounts.iter().find(|a| a.0 == b.system_id) {
-                None => CommandStatus::ESME_RINVSYSID,
-                Some(a) if a.1 != b.password => CommandStatus::ESME_RINVPASWD,
-                Some(_) => CommandStatus::ESME_ROK,
-            }
+            self.shared.accounts.check(&b.system_id, &b.password)
         };
         if !status.is_ok() {
             c.bind_failures.fetch_add(1, Ordering::Relaxed);

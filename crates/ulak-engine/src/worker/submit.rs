@@ -1,0 +1,367 @@
+//! The submit loop of an account. It claims due messages under its lease, submits each one as
+//! soon as a slot of the account's window is free, and hands every outcome to a recorder that
+//! writes whatever has arrived in one transaction (group commit), then gives the slots back.
+//!
+//! A slot is held from the submit until its outcome is *stored*, not only answered: so at any
+//! moment at most `window × binds` segments can have reached the operator without a record of
+//! it, and a crash (SIGKILL) can make the operator see at most that many again after the
+//! restart requeues the node's leases. Claimed messages that were never submitted are no
+//! risk: they are simply submitted once after the restart.
+
+use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use ulak_core::model::{Message, ProviderAccount, ProviderAccountId};
+use ulak_store::{Store, StoreError, SubmitOutcome, SubmitResult};
+
+use super::{SubmitSettings, now_ms, outcome};
+use crate::metrics::SubmitKind;
+use crate::provider::Provider;
+
+/// How much of an account's traffic may be on the way at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Flight {
+    /// Segments submitted and not yet recorded, at most: the account's window × binds.
+    pub slots: usize,
+    /// Messages claimed at a time.
+    pub claim: usize,
+}
+
+impl Flight {
+    /// The account's window × binds, and claims of at most `batch` messages and of at most
+    /// ten seconds of its rate, so a claimed message is submitted long before its lease ends.
+    pub fn for_account(account: &ProviderAccount, batch: usize) -> Flight {
+        let slots = usize::try_from(account.window.max(1).saturating_mul(account.binds.max(1)))
+            .unwrap_or(usize::MAX);
+        let by_rate = usize::try_from(account.rate_per_sec)
+            .unwrap_or(usize::MAX)
+            .saturating_mul(10);
+        Flight {
+            slots,
+            claim: batch.min(by_rate).max(slots.min(batch)).max(1),
+        }
+    }
+
+    /// Slots a message takes: one per segment (a message longer than the whole window takes
+    /// the whole window).
+    fn slots_for(&self, m: &Message) -> u32 {
+        let n = usize::try_from(m.segments.max(1)).unwrap_or(usize::MAX);
+        u32::try_from(n.min(self.slots)).unwrap_or(u32::MAX)
+    }
+}
+
+/// How long a stopping loop waits for submits in flight to be answered; what is still
+/// unanswered then stays leased to this node, whose restart takes it back at once.
+const DRAIN: Duration = Duration::from_secs(3);
+
+/// How long a stopping loop lets the recorder write what was answered.
+const RECORD_DRAIN: Duration = Duration::from_secs(2);
+
+/// Longest pause between two tries of a failing outcome write.
+const RECORD_RETRY_MAX: Duration = Duration::from_secs(5);
+
+/// Most outcomes written in one transaction.
+const GROUP_MAX: usize = 2000;
+
+/// A submit that was answered: its outcome, and the slots it holds until that is stored.
+struct Done {
+    outcome: SubmitOutcome,
+    _slots: OwnedSemaphorePermit,
+}
+
+type Claiming = Pin<Box<dyn Future<Output = Result<Vec<Message>, StoreError>> + Send>>;
+
+/// Runs the submit loop of `account` until `stop`: claims, submits within `flight`, records
+/// outcomes as they come. Waits `idle` after a claim found nothing, backs off on store errors
+/// (logged, never fatal). On stop, claimed messages not submitted go back to the queue, and
+/// submits in flight get a moment to be answered and recorded.
+pub async fn submit_loop<P: Provider>(
+    store: Store,
+    provider: &P,
+    account: ProviderAccountId,
+    s: SubmitSettings,
+    flight: Flight,
+    idle: Duration,
+    stop: CancellationToken,
+) {
+    let housekeeping = tokio::spawn(housekeeping(store.clone(), account, stop.clone()));
+    let slots = Arc::new(Semaphore::new(flight.slots));
+    let (done_tx, done_rx) = mpsc::unbounded_channel::<Done>();
+    let give_up = CancellationToken::new();
+    let mut recorder = tokio::spawn(record_loop(
+        store.clone(),
+        account,
+        s.metrics.clone(),
+        done_rx,
+        give_up.clone(),
+    ));
+    let mut ready: VecDeque<Message> = VecDeque::new();
+    let mut claiming: Option<Claiming> = None;
+    let mut next_claim = Instant::now();
+    let mut submitting = FuturesUnordered::new();
+    loop {
+        if claiming.is_none() && ready.len() <= flight.claim / 2 && Instant::now() >= next_claim {
+            claiming = Some(claim(&store, account, &s, flight.claim));
+        }
+        let need = ready.front().map(|m| flight.slots_for(m));
+        tokio::select! {
+            biased;
+            () = stop.cancelled() => break,
+            Some(done) = submitting.next(), if !submitting.is_empty() => {
+                // The recorder lives until this sender is dropped.
+                let _ = done_tx.send(done);
+            }
+            r = poll_claim(&mut claiming), if claiming.is_some() => {
+                claiming = None;
+                match r {
+                    Ok(claimed) if claimed.is_empty() => next_claim = Instant::now() + idle,
+                    Ok(claimed) => ready.extend(claimed),
+                    Err(e) => {
+                        tracing::warn!(account = account.0, error = %e, "claiming messages failed");
+                        next_claim = Instant::now() + Duration::from_secs(1);
+                    }
+                }
+            }
+            permit = slots.clone().acquire_many_owned(need.unwrap_or(1)), if need.is_some() => {
+                let (Ok(permit), Some(m)) = (permit, ready.pop_front()) else { continue };
+                submitting.push(submit_one(provider, account, &s, m, permit));
+            }
+            () = tokio::time::sleep_until(next_claim), if claiming.is_none() && ready.is_empty() => {}
+        }
+    }
+    // Stopping. A claim under way is let finish, so what it took can be given back.
+    if let Some(c) = claiming.take()
+        && let Ok(Ok(claimed)) = tokio::time::timeout(Duration::from_secs(1), c).await
+    {
+        ready.extend(claimed);
+    }
+    give_back(&store, account, &s.owner, ready).await;
+    let deadline = Instant::now() + DRAIN;
+    while let Ok(Some(done)) = tokio::time::timeout_at(deadline, submitting.next()).await {
+        let _ = done_tx.send(done);
+    }
+    if !submitting.is_empty() {
+        tracing::warn!(
+            account = account.0,
+            messages = submitting.len(),
+            "stopping with submits unanswered; they stay leased to this node and go out again when it restarts"
+        );
+    }
+    drop(submitting);
+    drop(done_tx);
+    if tokio::time::timeout(RECORD_DRAIN, &mut recorder)
+        .await
+        .is_err()
+    {
+        give_up.cancel();
+        let _ = recorder.await;
+    }
+    let _ = housekeeping.await;
+}
+
+/// Starts a claim of up to `n` due messages under this worker's lease.
+fn claim(store: &Store, account: ProviderAccountId, s: &SubmitSettings, n: usize) -> Claiming {
+    let store = store.clone();
+    let owner = s.owner.clone();
+    let lease = i64::try_from(s.lease.as_millis()).unwrap_or(i64::MAX / 2);
+    Box::pin(async move { store.claim_messages(account, &owner, n, lease).await })
+}
+
+/// Awaits the claim under way (only polled while there is one).
+async fn poll_claim(claiming: &mut Option<Claiming>) -> Result<Vec<Message>, StoreError> {
+    match claiming.as_mut() {
+        Some(c) => c.await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Submits one message and turns the attempt into the outcome to record; the slots travel
+/// with it to the recorder.
+async fn submit_one<P: Provider>(
+    provider: &P,
+    account: ProviderAccountId,
+    s: &SubmitSettings,
+    m: Message,
+    slots: OwnedSemaphorePermit,
+) -> Done {
+    let started = std::time::Instant::now();
+    let attempt = provider.submit(&m).await;
+    let o = outcome(&m, attempt, s, now_ms());
+    let kind = match o.result {
+        SubmitResult::Submitted { .. } => SubmitKind::Submitted,
+        SubmitResult::Retry { .. } => SubmitKind::Retried,
+        SubmitResult::Failed { .. } => SubmitKind::Failed,
+    };
+    s.metrics.submit(account.0, kind, started.elapsed());
+    Done {
+        outcome: o,
+        _slots: slots,
+    }
+}
+
+/// Gives claimed messages that were never submitted back to the queue.
+async fn give_back(
+    store: &Store,
+    account: ProviderAccountId,
+    owner: &str,
+    ready: VecDeque<Message>,
+) {
+    if ready.is_empty() {
+        return;
+    }
+    let ids: Vec<_> = ready.iter().map(|m| m.id).collect();
+    if let Err(e) = store.release_claims(owner, &ids).await {
+        tracing::warn!(account = account.0, error = %e, "giving back claimed messages failed; their lease will run out");
+    }
+}
+
+/// Writes outcomes as they arrive: waits for one, takes every other one already there, stores
+/// them in one transaction, and only then drops their slots. A failing write is tried again
+/// (the slots stay held meanwhile, so sending pauses rather than piling up unrecorded
+/// submits) until it succeeds or `give_up` fires; then the messages stay leased to this node.
+async fn record_loop(
+    store: Store,
+    account: ProviderAccountId,
+    metrics: crate::metrics::Metrics,
+    mut rx: mpsc::UnboundedReceiver<Done>,
+    give_up: CancellationToken,
+) {
+    let mut group: Vec<Done> = Vec::new();
+    while let Some(first) = rx.recv().await {
+        group.push(first);
+        while group.len() < GROUP_MAX {
+            match rx.try_recv() {
+                Ok(d) => group.push(d),
+                Err(_) => break,
+            }
+        }
+        let outcomes: Vec<SubmitOutcome> = group.iter().map(|d| d.outcome.clone()).collect();
+        let mut delay = Duration::from_millis(50);
+        loop {
+            match store.record_submits(outcomes.clone()).await {
+                Ok(()) => break,
+                Err(e) => {
+                    metrics.store_error(account.0);
+                    if give_up.is_cancelled() {
+                        tracing::error!(account = account.0, error = %e, "submit outcomes could not be stored; the messages stay leased to this node");
+                        break;
+                    }
+                    tracing::warn!(account = account.0, error = %e, "storing submit outcomes failed; retrying");
+                    tokio::select! {
+                        () = give_up.cancelled() => {}
+                        () = tokio::time::sleep(delay) => {}
+                    }
+                    delay = (delay * 2).min(RECORD_RETRY_MAX);
+                }
+            }
+        }
+        group.clear();
+    }
+}
+
+/// Expires messages whose validity ended and skips those to numbers that opted out, every
+/// few seconds, beside the loop (so a slow pass never holds up submits).
+async fn housekeeping(store: Store, account: ProviderAccountId, stop: CancellationToken) {
+    let mut since_opt_out_pass = std::time::Instant::now();
+    let mut opt_out_mark: Option<i64> = None;
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return,
+            () = tokio::time::sleep(Duration::from_secs(5)) => {}
+        }
+        if let Err(e) = store.expire_due(account).await {
+            tracing::warn!(account = account.0, error = %e, "expiring messages failed");
+        }
+        // That pass reads every queued message: it runs when the opt-out list grew, and now
+        // and then in any case (an entry removed and added again can keep the mark). Until
+        // then the claim already leaves opted-out recipients out.
+        let mark = store.opt_outs_mark().await.ok();
+        if mark.is_none_or(|m| Some(m) != opt_out_mark)
+            || since_opt_out_pass.elapsed() > OPT_OUT_PASS
+        {
+            since_opt_out_pass = std::time::Instant::now();
+            match store.skip_opted_out(account).await {
+                Ok(_) => opt_out_mark = mark,
+                Err(e) => {
+                    tracing::warn!(account = account.0, error = %e, "skipping opted-out recipients failed");
+                }
+            }
+        }
+    }
+}
+
+/// The longest wait between two passes that skip opted-out recipients still queued.
+const OPT_OUT_PASS: Duration = Duration::from_secs(300);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn account(window: u32, binds: u32, rate: u32) -> ProviderAccount {
+        let mut a = blank();
+        a.window = window;
+        a.binds = binds;
+        a.rate_per_sec = rate;
+        a
+    }
+
+    fn blank() -> ProviderAccount {
+        use ulak_core::model::{BindMode, CompanyId, ProviderKind, TonNpi};
+        ProviderAccount {
+            id: ProviderAccountId(1),
+            company_id: CompanyId(1),
+            name: "a".into(),
+            kind: ProviderKind::Smpp,
+            host: "h".into(),
+            port: 1,
+            system_id: "s".into(),
+            has_password: false,
+            system_type: String::new(),
+            bind_mode: BindMode::Transceiver,
+            binds: 1,
+            window: 10,
+            rate_per_sec: 50,
+            text_policy: ulak_text::Policy::default(),
+            source: TonNpi { ton: 5, npi: 0 },
+            destination: TonNpi { ton: 1, npi: 1 },
+            enabled: true,
+            created_at: 0,
+            updated_at: 0,
+        }
+    }
+
+    #[test]
+    fn the_flight_is_the_window_and_claims_follow_the_rate() {
+        // The default account: 1 bind × window 10 at 50/s.
+        assert_eq!(
+            Flight::for_account(&account(10, 1, 50), 1000),
+            Flight {
+                slots: 10,
+                claim: 500
+            }
+        );
+        assert_eq!(
+            Flight::for_account(&account(100, 2, 100_000), 1000),
+            Flight {
+                slots: 200,
+                claim: 1000
+            }
+        );
+        // A slow account still claims at least its window.
+        assert_eq!(
+            Flight::for_account(&account(50, 2, 1), 1000),
+            Flight {
+                slots: 100,
+                claim: 100
+            }
+        );
+    }
+}
