@@ -166,6 +166,12 @@ async fn supervise(store: Store, cfg: EngineConfig, stop: CancellationToken) {
     }
     let mut running: HashMap<ProviderAccountId, Running> = HashMap::new();
     let mut queueing: HashMap<i64, JoinHandle<()>> = HashMap::new();
+    // Campaign queueing this node was writing when it stopped: taken back at once, like its
+    // leases, rather than after the stale time that covers other nodes' crashes.
+    match store.claim_own_campaign_queueing().await {
+        Ok(own) => spawn_queueing(&store, &stop, &mut queueing, own),
+        Err(e) => tracing::warn!(error = %e, "taking back this node's campaign queueing failed"),
+    }
     while !stop.is_cancelled() {
         match store.refresh_statistics().await {
             Ok(t) if !t.is_empty() => tracing::info!(tables = ?t, "refreshed planner statistics"),
@@ -269,21 +275,30 @@ async fn take_up_queueing(
         .claim_stale_campaign_queueing(worker::now_ms().saturating_sub(stale))
         .await
     {
-        Ok(campaigns) => {
-            for q in campaigns {
-                if queueing.contains_key(&q.campaign_id) {
-                    continue;
-                }
-                let id = q.campaign_id;
-                let task = tokio::spawn(campaign::continue_queueing(
-                    store.clone(),
-                    q,
-                    stop.child_token(),
-                ));
-                queueing.insert(id, task);
-            }
-        }
+        Ok(campaigns) => spawn_queueing(store, stop, queueing, campaigns),
         Err(e) => tracing::warn!(error = %e, "looking for campaigns to queue failed"),
+    }
+}
+
+/// Carries on each of `campaigns`' queueing in a task of its own, unless this node's task for
+/// it still runs.
+fn spawn_queueing(
+    store: &Store,
+    stop: &CancellationToken,
+    queueing: &mut HashMap<i64, JoinHandle<()>>,
+    campaigns: Vec<ulak_store::CampaignQueueing>,
+) {
+    for q in campaigns {
+        if queueing.contains_key(&q.campaign_id) {
+            continue;
+        }
+        let id = q.campaign_id;
+        let task = tokio::spawn(campaign::continue_queueing(
+            store.clone(),
+            q,
+            stop.child_token(),
+        ));
+        queueing.insert(id, task);
     }
 }
 

@@ -520,3 +520,59 @@ async fn peak_memory_of_resuming_a_million_number_campaign() {
     );
     assert_eq!(balance(&s, c).await, 10);
 }
+
+/// A node restarted with the same node id takes back the queueing it was writing at once,
+/// not after the 30 s that tell another node's writer has gone; another node's recent
+/// queueing it leaves alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_node_takes_back_its_own_queueing_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = sqlite_store(dir.path()).await;
+    let (c, _) = setup(&base, 1000, 0).await;
+    let numbers = |from: usize| Audience {
+        numbers: (from..from + 40).map(|i| format!("0532{i:07}")).collect(),
+        ..Audience::default()
+    };
+    let one_chunk = Chunking {
+        size: 10,
+        limit: Some(1),
+    };
+    // Node A's run stopped after one chunk (as if killed); node B is writing one right now.
+    let a = base.clone().for_node("node-a");
+    let (mine, theirs) = (numbers(0), numbers(100));
+    let k_mine = draft(&a, c, &mine, "Merhaba").await;
+    let k_mine = campaign::start_with(&a, &k_mine, &mine, one_chunk)
+        .await
+        .unwrap();
+    let b = base.clone().for_node("node-b");
+    let k_theirs = draft(&b, c, &theirs, "Merhaba").await;
+    let k_theirs = campaign::start_with(&b, &k_theirs, &theirs, one_chunk)
+        .await
+        .unwrap();
+    assert_eq!(queue(&a, &k_mine).await.queued_pos, 10);
+
+    // Node A starts again, with the usual 30 s before others' queueing counts as abandoned.
+    let mut cfg = EngineConfig {
+        refresh: Duration::from_millis(50),
+        ..EngineConfig::default()
+    };
+    cfg.submit.owner = "node-a".into();
+    let engine = Engine::start(a.clone(), cfg);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while queue(&a, &k_mine).await.queueing != QUEUEING_DONE {
+        assert!(
+            Instant::now() < deadline,
+            "node A did not take its queueing back: {:?}",
+            queue(&a, &k_mine).await
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let q = queue(&a, &k_theirs).await;
+    engine.shutdown().await;
+    assert_eq!(recipients(&a, &k_mine).await.len(), 40, "each once");
+    assert_eq!(
+        (q.queueing, q.queued_pos),
+        (QUEUEING_ACTIVE, 10),
+        "node B's queueing is B's while it is fresh"
+    );
+}

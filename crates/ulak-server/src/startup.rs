@@ -110,7 +110,9 @@ impl App {
             })?;
         }
         let key = master_key(&settings)?;
-        let store = Store::connect(&settings.database_url(), key).await?;
+        let store = Store::connect(&settings.database_url(), key)
+            .await?
+            .for_node(&settings.node_id());
         let first_start = bootstrap(&store, &settings).await?;
         let (simulator, link) = if settings.simulator {
             let (sim, link) = start_simulator(&settings).await?;

@@ -65,6 +65,9 @@ pub struct Store {
     writer: AnyPool,
     backend: Backend,
     secrets: SecretBox,
+    /// The node this handle writes for ([`Store::for_node`]): it signs the work a crash can
+    /// leave behind (a campaign's queueing), so the node takes it back at once on restart.
+    node: Option<std::sync::Arc<str>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -153,10 +156,24 @@ impl Store {
             writer,
             backend,
             secrets: SecretBox::new(secret_key),
+            node: None,
         };
         store.ensure_default_company().await?;
         info!(backend = ?backend, "store ready");
         Ok(store)
+    }
+
+    /// This handle, writing for node `node` (the same id as the node's message leases): a
+    /// campaign queueing it starts or carries on is signed with it, and
+    /// [`Store::claim_own_campaign_queueing`] takes such work back when the node restarts.
+    pub fn for_node(mut self, node: &str) -> Store {
+        self.node = Some(node.into());
+        self
+    }
+
+    /// The node this handle writes for, if one was set.
+    pub fn node(&self) -> Option<&str> {
+        self.node.as_deref()
     }
 
     /// The database in use.

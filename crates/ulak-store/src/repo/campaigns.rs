@@ -371,12 +371,15 @@ impl Store {
                    WHEN queueing = {QUEUEING_HALTED} THEN {QUEUEING_ACTIVE} ELSE queueing END, \
                  queue_at = CASE WHEN $2 = 'running' AND queueing = {QUEUEING_HALTED} THEN $3 \
                    ELSE queue_at END, \
+                 queue_owner = CASE WHEN $2 = 'running' AND queueing = {QUEUEING_HALTED} THEN $4 \
+                   ELSE queue_owner END, \
                  reserve_left = CASE WHEN $2 = 'cancelled' THEN 0 ELSE reserve_left END \
                  WHERE campaign_id = $1"
             ))
             .bind(id)
             .bind(to)
             .bind(now)
+            .bind(self.node().map(str::to_owned))
             .execute(&mut *tx)
             .await?;
         }
@@ -445,13 +448,14 @@ impl Store {
             });
         }
         sqlx::query(sql!(
-            "INSERT INTO campaign_queueing ({QCOLS}) \
-             VALUES ($1, $2, {QUEUEING_ACTIVE}, 0, $3, $4)"
+            "INSERT INTO campaign_queueing ({QCOLS}, queue_owner) \
+             VALUES ($1, $2, {QUEUEING_ACTIVE}, 0, $3, $4, $5)"
         ))
         .bind(id)
         .bind(company.0)
         .bind(cost)
         .bind(now)
+        .bind(self.node().map(str::to_owned))
         .execute(&mut *tx)
         .await?;
         if cost > 0 {
@@ -546,8 +550,8 @@ impl Store {
         }
         let moved = sqlx::query(sql!(
             "UPDATE campaign_queueing SET queued_pos = $4, reserve_left = reserve_left - $5, \
-             queue_at = $6 WHERE company_id = $1 AND campaign_id = $2 AND queued_pos = $3 \
-             AND queueing = {QUEUEING_ACTIVE}"
+             queue_at = $6, queue_owner = $7 WHERE company_id = $1 AND campaign_id = $2 \
+             AND queued_pos = $3 AND queueing = {QUEUEING_ACTIVE}"
         ))
         .bind(company.0)
         .bind(id)
@@ -555,6 +559,7 @@ impl Store {
         .bind(new_pos)
         .bind(used)
         .bind(now)
+        .bind(self.node().map(str::to_owned))
         .execute(&mut *tx)
         .await?
         .rows_affected();
@@ -597,13 +602,14 @@ impl Store {
         // racing them for the lock.
         let mut tx = self.begin_write().await?;
         let n = sqlx::query(sql!(
-            "UPDATE campaign_queueing SET queue_at = $4 WHERE company_id = $1 \
+            "UPDATE campaign_queueing SET queue_at = $4, queue_owner = $5 WHERE company_id = $1 \
              AND campaign_id = $2 AND queued_pos = $3 AND queueing = {QUEUEING_ACTIVE}"
         ))
         .bind(company.0)
         .bind(id)
         .bind(pos)
         .bind(now_ms())
+        .bind(self.node().map(str::to_owned))
         .execute(&mut *tx)
         .await?
         .rows_affected();
@@ -736,11 +742,34 @@ impl Store {
     ) -> Result<Vec<CampaignQueueing>> {
         let mut tx = self.begin_write().await?;
         let rows = sqlx::query(sql!(
-            "UPDATE campaign_queueing SET queue_at = $1 WHERE queueing = {QUEUEING_ACTIVE} \
-             AND (queue_at IS NULL OR queue_at < $2) RETURNING {QCOLS}"
+            "UPDATE campaign_queueing SET queue_at = $1, queue_owner = $3 \
+             WHERE queueing = {QUEUEING_ACTIVE} AND (queue_at IS NULL OR queue_at < $2) \
+             RETURNING {QCOLS}"
         ))
         .bind(now_ms())
         .bind(stale_before)
+        .bind(self.node().map(str::to_owned))
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        rows.iter().map(queueing).collect()
+    }
+
+    /// Takes back the campaign queueings this handle's node ([`Store::for_node`]) was writing
+    /// when it stopped, however recent their stamp: a node that (re)starts is not writing any,
+    /// so they were left by its previous run and need no 30 s wait to be seen as abandoned.
+    /// Stamps them as being worked on now. Nothing without a node.
+    pub async fn claim_own_campaign_queueing(&self) -> Result<Vec<CampaignQueueing>> {
+        let Some(node) = self.node() else {
+            return Ok(Vec::new());
+        };
+        let mut tx = self.begin_write().await?;
+        let rows = sqlx::query(sql!(
+            "UPDATE campaign_queueing SET queue_at = $1 \
+             WHERE queueing = {QUEUEING_ACTIVE} AND queue_owner = $2 RETURNING {QCOLS}"
+        ))
+        .bind(now_ms())
+        .bind(node.to_owned())
         .fetch_all(&mut *tx)
         .await?;
         tx.commit().await?;

@@ -21,6 +21,7 @@ crate::store_tests!(
     cancelling_mid_queueing_releases_what_is_left_of_the_reservation,
     a_campaign_still_queueing_is_not_finished,
     stale_queueing_is_taken_over_by_one_claimer,
+    a_node_takes_back_its_own_queueing_however_fresh,
     a_halted_queueing_waits_for_a_resume,
     histories_are_told_from_the_columns_without_event_rows,
     planner_statistics_are_refreshed_after_a_big_batch
@@ -462,6 +463,47 @@ async fn stale_queueing_is_taken_over_by_one_claimer(db: &TestDb) {
             .is_empty()
     );
     assert!(!s.touch_campaign_queueing(c, k.id, 0).await.unwrap());
+}
+
+async fn a_node_takes_back_its_own_queueing_however_fresh(db: &TestDb) {
+    let (a, b) = (
+        db.store.clone().for_node("node-a"),
+        db.store.clone().for_node("node-b"),
+    );
+    let (c, _) = funded(&a, 100).await;
+    let (mine, theirs) = (draft(&a, c).await, draft(&a, c).await);
+    a.begin_campaign_queueing(c, mine.id, 1, 0, 1)
+        .await
+        .unwrap();
+    b.begin_campaign_queueing(c, theirs.id, 1, 0, 1)
+        .await
+        .unwrap();
+    // Without a node nothing is anybody's own; node B's fresh queueing is not A's.
+    assert!(
+        db.store
+            .claim_own_campaign_queueing()
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let got = a.claim_own_campaign_queueing().await.unwrap();
+    assert_eq!(
+        got.iter().map(|q| q.campaign_id).collect::<Vec<_>>(),
+        vec![mine.id]
+    );
+    // A stale queueing taken over becomes the taker's own.
+    let took = a.claim_stale_campaign_queueing(i64::MAX).await.unwrap();
+    assert_eq!(took.len(), 2);
+    let mut own: Vec<i64> = a
+        .claim_own_campaign_queueing()
+        .await
+        .unwrap()
+        .iter()
+        .map(|q| q.campaign_id)
+        .collect();
+    own.sort_unstable();
+    assert_eq!(own, vec![mine.id, theirs.id]);
+    assert!(b.claim_own_campaign_queueing().await.unwrap().is_empty());
 }
 
 async fn a_halted_queueing_waits_for_a_resume(db: &TestDb) {
