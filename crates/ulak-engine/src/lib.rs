@@ -120,13 +120,35 @@ impl Engine {
         }
     }
 
-    /// Stops taking new work, lets in-flight submits finish and be recorded, and unbinds.
+    /// Stops taking new work, lets in-flight submits finish and be recorded, and unbinds,
+    /// within [`SHUTDOWN_LIMIT`].
     pub async fn shutdown(self) {
+        self.shutdown_within(SHUTDOWN_LIMIT).await;
+    }
+
+    /// [`Engine::shutdown`] within `limit`: what has not stopped by then is abandoned as a
+    /// crash would leave it (claimed messages stay leased to this node, which takes them back
+    /// when it starts again; at most window × binds of them may reach the operator twice).
+    pub async fn shutdown_within(mut self, limit: Duration) {
         self.stop.cancel();
-        let _ = self.supervisor.await;
-        let _ = self.webhooks.await;
+        let both = async {
+            let _ = (&mut self.supervisor).await;
+            let _ = (&mut self.webhooks).await;
+        };
+        if tokio::time::timeout(limit, both).await.is_err() {
+            tracing::warn!(
+                seconds = limit.as_secs(),
+                "the engine did not stop in time; the rest is left to the next start"
+            );
+            self.supervisor.abort();
+            self.webhooks.abort();
+        }
     }
 }
+
+/// The longest a graceful stop of the engine takes (a SIGTERM must end the process within
+/// 10 s in every state, the HTTP side included).
+pub const SHUTDOWN_LIMIT: Duration = Duration::from_secs(7);
 
 /// How often running campaigns are checked for their end.
 const FINISH_CHECK: Duration = Duration::from_secs(1);
@@ -243,9 +265,9 @@ async fn supervise(store: Store, cfg: EngineConfig, stop: CancellationToken) {
             }
         }
     }
-    for (_, r) in running.drain() {
-        r.stop().await;
-    }
+    // Every account stops at once (each drains its own link), not one after another.
+    let stopping = running.drain().map(|(_, r)| r.stop());
+    futures_util::future::join_all(stopping).await;
     for (_, task) in queueing.drain() {
         let _ = task.await;
     }
@@ -371,9 +393,15 @@ async fn run_account(
             }
         })
     };
-    let flight = worker::Flight::for_account(&account, cfg.submit.batch);
-    worker::submit_loop(store, &provider, id, cfg.submit, flight, cfg.idle, stop).await;
+    worker::submit_loop(store, &provider, &account, cfg.submit, cfg.idle, stop).await;
     provider.shutdown().await;
-    // The client's event channel closes with it; give receipts in the pipe time to land.
-    let _ = tokio::time::timeout(Duration::from_secs(10), receipts).await;
+    // The client's event channel closes with it; give receipts in the pipe a moment to land
+    // (an unstored one is not acknowledged, so the SMSC delivers it again).
+    let mut receipts = receipts;
+    if tokio::time::timeout(Duration::from_secs(2), &mut receipts)
+        .await
+        .is_err()
+    {
+        receipts.abort();
+    }
 }

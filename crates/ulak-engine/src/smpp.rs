@@ -48,6 +48,10 @@ impl SmppProvider {
                 ..ulak_text::Options::default()
             },
             response_timeout: Duration::from_secs(30),
+            // The submit loop has already waited for answers; a stop must not wait long
+            // again (what is unanswered stays leased and is resent after a restart).
+            drain_timeout: Duration::from_secs(1),
+            unbind_timeout: Duration::from_secs(1),
             ..ClientConfig::default()
         };
         let (client, events) = Client::start(cfg);

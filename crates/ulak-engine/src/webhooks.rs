@@ -282,7 +282,7 @@ async fn deliver(store: Store, http: reqwest::Client, d: ClaimedWebhook, s: Webh
 
 /// Runs the delivery loop until `stop`: keeps up to `concurrency` tries in flight, claiming
 /// due deliveries as slots free up, and waits `idle` when nothing is due. Tries in flight
-/// when stopped finish (each is bounded by the timeout) and are recorded.
+/// when stopped get [`STOP_DRAIN`] to finish and be recorded.
 pub async fn run(store: Store, s: WebhookSettings, stop: CancellationToken) {
     let http = match client(&s) {
         Ok(c) => c,
@@ -317,8 +317,17 @@ pub async fn run(store: Store, s: WebhookSettings, stop: CancellationToken) {
             () = tokio::time::sleep(s.idle) => {}
         }
     }
-    while inflight.join_next().await.is_some() {}
+    // Tries in flight get a moment to finish; one left unfinished stays claimed and is tried
+    // again after its lease (receivers drop repeats by `webhook-id`), so a hanging endpoint
+    // never holds up a shutdown.
+    let drained = async { while inflight.join_next().await.is_some() {} };
+    if tokio::time::timeout(STOP_DRAIN, drained).await.is_err() {
+        inflight.abort_all();
+    }
 }
+
+/// How long a stopping loop waits for tries in flight.
+const STOP_DRAIN: Duration = Duration::from_secs(3);
 
 #[cfg(test)]
 mod tests {

@@ -177,27 +177,48 @@ impl App {
             .map(ulak_smpp::sim::SimHandle::local_addr)
     }
 
-    /// Serves until `stop` is cancelled, then finishes in-flight requests, lets the engine
-    /// record what it has in flight, and stops the simulator.
+    /// Serves until `stop` is cancelled; then, at the same time, finishes in-flight requests
+    /// (at most [`HTTP_DRAIN`]; long work such as imports watches [`AppState::shutdown`]) and
+    /// stops the engine (at most [`ulak_engine::SHUTDOWN_LIMIT`]); then the simulator and the
+    /// store. A SIGTERM ends the process within 10 s whatever it was doing.
     pub async fn run_until_stopped(self, stop: CancellationToken) -> std::io::Result<()> {
         let store = self.state.store().clone();
         let shutdown = self.state.shutdown().clone();
-        let served = axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(async move {
-                stop.cancelled().await;
-                shutdown.cancel();
-            })
-            .await;
-        if let Some(engine) = self.engine {
-            engine.shutdown().await;
-        }
+        let engine = self.engine;
+        let stopping = async {
+            stop.cancelled().await;
+            shutdown.cancel();
+            if let Some(engine) = engine {
+                engine.shutdown().await;
+            }
+        };
+        let serve = std::future::IntoFuture::into_future(
+            axum::serve(self.listener, self.router).with_graceful_shutdown({
+                let stop = stop.clone();
+                async move { stop.cancelled().await }
+            }),
+        );
+        let serve = async {
+            tokio::pin!(serve);
+            tokio::select! {
+                r = &mut serve => r,
+                () = async { stop.cancelled().await; tokio::time::sleep(HTTP_DRAIN).await } => {
+                    tracing::warn!("requests still running after the stop signal were cut off");
+                    Ok(())
+                }
+            }
+        };
+        let (served, ()) = tokio::join!(serve, stopping);
         if let Some(sim) = self.simulator {
-            sim.shutdown().await;
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(1), sim.shutdown()).await;
         }
-        store.close().await;
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(1), store.close()).await;
         served
     }
 }
+
+/// How long requests in flight may go on after the stop signal.
+pub const HTTP_DRAIN: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// The key that encrypts secrets at rest: from the settings, else `data_dir/master.key`,
 /// created with fresh random bytes (owner-only permissions) on the first start.

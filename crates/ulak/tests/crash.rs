@@ -7,13 +7,16 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use ulak_store::{DEFAULT_COMPANY, Store};
+
+mod common;
+
+use common::{Proc, free_port, ready};
 
 const KEY: &str = "ulak_crash-test-key-0123456789abcdef0123";
 
@@ -54,24 +57,6 @@ const HIGH_RATE: Profile = Profile {
     settle: Duration::from_millis(100),
 };
 
-/// A child process killed (SIGKILL) when dropped.
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 fn serve(port: u16, data: &Path, db: &Option<String>) -> Proc {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_ulak"));
     cmd.args([
@@ -91,19 +76,6 @@ fn serve(port: u16, data: &Path, db: &Option<String>) -> Proc {
         cmd.args(["--database-url", url]);
     }
     Proc(cmd.spawn().unwrap())
-}
-
-async fn ready(http: &reqwest::Client, base: &str) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while Instant::now() < deadline {
-        if let Ok(r) = http.get(format!("{base}/readyz")).send().await
-            && r.status().is_success()
-        {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("the server did not come up");
 }
 
 async fn call(http: &reqwest::Client, method: &str, url: String, body: Option<Value>) -> Value {

@@ -60,10 +60,10 @@ impl Flight {
 
 /// How long a stopping loop waits for submits in flight to be answered; what is still
 /// unanswered then stays leased to this node, whose restart takes it back at once.
-const DRAIN: Duration = Duration::from_secs(3);
+const DRAIN: Duration = Duration::from_secs(2);
 
 /// How long a stopping loop lets the recorder write what was answered.
-const RECORD_DRAIN: Duration = Duration::from_secs(2);
+const RECORD_DRAIN: Duration = Duration::from_secs(1);
 
 /// Longest pause between two tries of a failing outcome write.
 const RECORD_RETRY_MAX: Duration = Duration::from_secs(5);
@@ -79,19 +79,21 @@ struct Done {
 
 type Claiming = Pin<Box<dyn Future<Output = Result<Vec<Message>, StoreError>> + Send>>;
 
-/// Runs the submit loop of `account` until `stop`: claims, submits within `flight`, records
-/// outcomes as they come. Waits `idle` after a claim found nothing, backs off on store errors
+/// Runs the submit loop of account `current` until `stop`: claims, submits within its
+/// [`Flight`], records outcomes as they come. Waits `idle` after a claim found nothing, backs off on store errors
 /// (logged, never fatal). On stop, claimed messages not submitted go back to the queue, and
 /// submits in flight get a moment to be answered and recorded.
 pub async fn submit_loop<P: Provider>(
     store: Store,
     provider: &P,
-    account: ProviderAccountId,
+    current: &ProviderAccount,
     s: SubmitSettings,
-    flight: Flight,
     idle: Duration,
     stop: CancellationToken,
 ) {
+    let account = current.id;
+    let flight = Flight::for_account(current, s.batch);
+    let version = current.updated_at;
     let housekeeping = tokio::spawn(housekeeping(store.clone(), account, stop.clone()));
     let slots = Arc::new(Semaphore::new(flight.slots));
     let (done_tx, done_rx) = mpsc::unbounded_channel::<Done>();
@@ -109,7 +111,7 @@ pub async fn submit_loop<P: Provider>(
     let mut submitting = FuturesUnordered::new();
     loop {
         if claiming.is_none() && ready.len() <= flight.claim / 2 && Instant::now() >= next_claim {
-            claiming = Some(claim(&store, account, &s, flight.claim));
+            claiming = Some(claim(&store, account, version, &s, flight.claim));
         }
         let need = ready.front().map(|m| flight.slots_for(m));
         tokio::select! {
@@ -167,12 +169,25 @@ pub async fn submit_loop<P: Provider>(
     let _ = housekeeping.await;
 }
 
-/// Starts a claim of up to `n` due messages under this worker's lease.
-fn claim(store: &Store, account: ProviderAccountId, s: &SubmitSettings, n: usize) -> Claiming {
+/// Starts a claim of up to `n` due messages under this worker's lease, if the account is
+/// still as it was when the worker started (`version`, its `updated_at`); else nothing is
+/// claimed and the supervisor soon replaces or ends the worker.
+fn claim(
+    store: &Store,
+    account: ProviderAccountId,
+    version: i64,
+    s: &SubmitSettings,
+    n: usize,
+) -> Claiming {
     let store = store.clone();
     let owner = s.owner.clone();
     let lease = i64::try_from(s.lease.as_millis()).unwrap_or(i64::MAX / 2);
-    Box::pin(async move { store.claim_messages(account, &owner, n, lease).await })
+    Box::pin(async move {
+        if !store.provider_account_unchanged(account, version).await? {
+            return Ok(Vec::new());
+        }
+        store.claim_messages(account, &owner, n, lease).await
+    })
 }
 
 /// Awaits the claim under way (only polled while there is one).

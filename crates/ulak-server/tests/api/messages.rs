@@ -357,3 +357,50 @@ async fn send_thirty(app: &TestApp, key: &str, c: usize) -> Vec<i64> {
     }
     ids
 }
+
+/// An account deleted and replaced at once: on SQLite the new account gets the deleted one's
+/// id back, and the deleted account's link (still running until the engine's next look) must
+/// not take the new account's messages — they go to the new account's SMSC.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replaced_account_sends_through_its_own_link_at_once() {
+    use ulak_smpp::sim::{SimConfig, Simulator};
+    let sim = Simulator::start(SimConfig {
+        record_submits: true,
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
+    let app = spawn_app().await;
+    let k = ADMIN_KEY;
+    credit(&app, k, 10).await;
+    let old = app.call("GET", "/provider-accounts", k, None).await;
+    let old_id = old.body["items"][0]["id"].as_i64().unwrap();
+    let r = app
+        .call("DELETE", &format!("/provider-accounts/{old_id}"), k, None)
+        .await;
+    assert_eq!(r.status, 204, "{}", r.body);
+    let r = app
+        .call(
+            "POST",
+            "/provider-accounts",
+            k,
+            Some(json!({"name": "smsc", "kind": "smpp", "host": "127.0.0.1",
+                        "port": sim.local_addr().port(), "system_id": "ulak",
+                        "password": "secret"})),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let r = app
+        .call(
+            "POST",
+            "/messages",
+            k,
+            Some(json!({"to": "0532 123 45 67", "text": "Merhaba"})),
+        )
+        .await;
+    assert_eq!(r.status, 202, "{}", r.body);
+    wait_for(&app, k, r.body["id"].as_i64().unwrap(), "delivered").await;
+    let submits = sim.submits();
+    assert_eq!(submits.len(), 1, "the new account's SMSC got it");
+    assert_eq!(submits[0].sm.dest.addr, "905321234567");
+}

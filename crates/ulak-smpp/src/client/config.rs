@@ -77,6 +77,10 @@ pub struct ClientConfig {
     pub queue_capacity: usize,
     /// How long to wait for unbind_resp on shutdown.
     pub unbind_timeout: Duration,
+    /// How long a stopping link waits for the answers to its submits in flight before it
+    /// closes anyway (they end as [`super::SubmitError::Unknown`]): an SMSC that went silent
+    /// must not hold a shutdown for the whole response timeout.
+    pub drain_timeout: Duration,
 }
 
 impl Default for ClientConfig {
@@ -106,6 +110,7 @@ impl Default for ClientConfig {
             max_command_length: crate::framing::DEFAULT_MAX_COMMAND_LENGTH,
             queue_capacity: 1024,
             unbind_timeout: Duration::from_secs(5),
+            drain_timeout: Duration::from_secs(5),
         }
     }
 }

@@ -170,6 +170,8 @@ struct Session {
     next_send: Instant,
     interval: Option<Duration>,
     draining: bool,
+    /// When a draining link stops waiting for answers.
+    drain_until: Option<Instant>,
     jobs_closed: bool,
     unbind: Option<(u32, Instant)>,
 }
@@ -215,6 +217,7 @@ impl Session {
             next_send: now,
             interval,
             draining: false,
+            drain_until: None,
             jobs_closed: false,
             unbind: None,
         }
@@ -281,6 +284,9 @@ impl Session {
         if let Some((_, d)) = self.unbind {
             at(d);
         }
+        if let Some(d) = self.drain_until {
+            at(d);
+        }
         wake.max(now)
     }
 
@@ -300,7 +306,10 @@ impl Session {
             let wake = self.next_wake(now);
             tokio::select! {
                 biased;
-                _ = shared.stop.cancelled(), if !self.draining => self.draining = true,
+                _ = shared.stop.cancelled(), if !self.draining => {
+                    self.draining = true;
+                    self.drain_until = Some(Instant::now() + shared.cfg.drain_timeout);
+                }
                 item = self.reader.next() => {
                     self.last_rx = Instant::now();
                     match item {
@@ -384,6 +393,13 @@ impl Session {
             self.paused_until = None;
         }
         if self.unbind.is_some_and(|(_, d)| d <= now) {
+            return Some(End::Stopped);
+        }
+        if self.unbind.is_none() && self.drain_until.is_some_and(|d| d <= now) {
+            tracing::warn!(
+                unanswered = self.inflight.len(),
+                "stopping without the answers to every submit"
+            );
             return Some(End::Stopped);
         }
         None

@@ -257,6 +257,26 @@ impl Store {
         .await?;
         rows.iter().map(account).collect()
     }
+
+    /// Whether provider account `id` is still the one a worker was started for: it exists,
+    /// is enabled and was last changed at `updated_at`. A worker asks before each claim, so
+    /// after an account is changed, disabled or deleted — and on SQLite, whose ids come back
+    /// after the newest row is deleted, replaced by another company's account with the same
+    /// id — its old link takes nothing more.
+    pub async fn provider_account_unchanged(
+        &self,
+        id: ProviderAccountId,
+        updated_at: i64,
+    ) -> Result<bool> {
+        let n: Option<i64> = sqlx::query_scalar(
+            "SELECT 1 FROM provider_accounts WHERE id = $1 AND enabled = 1 AND updated_at = $2",
+        )
+        .bind(id.0)
+        .bind(updated_at)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(n.is_some())
+    }
 }
 
 impl Store {

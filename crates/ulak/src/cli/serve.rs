@@ -49,7 +49,12 @@ pub fn run(args: ServeArgs) -> ExitCode {
         .enable_all()
         .build()
         .context("cannot start the async runtime")
-        .and_then(|rt| rt.block_on(serve(settings)));
+        .and_then(|rt| {
+            let r = rt.block_on(serve(settings));
+            // Work still running (a request cut off at the stop) is dropped, not awaited.
+            rt.shutdown_timeout(std::time::Duration::from_millis(500));
+            r
+        });
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
