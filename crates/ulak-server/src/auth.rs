@@ -1,4 +1,13 @@
-//! Who is calling: `Authorization: Bearer <api key>` resolved to a company and a role.
+//! Who is calling: `Authorization: Bearer <api key>` resolved to a company and a role, and
+//! the rules of who may do what, kept here once:
+//!
+//! - roles rank admin > operator > viewer within the caller's company ([`Caller::require`]);
+//! - the system administrator (a key flagged `system_admin`, in company `default`) alone
+//!   creates companies, sells credit (purchases and adjustments), switches the TC-ID
+//!   subscription on or off, and manages system-administrator keys — a company administrator,
+//!   `default`'s included, reads these but cannot change them ([`Caller::require_system_admin`],
+//!   [`Caller::require_key_manager`]);
+//! - users' phones and e-mail addresses are shown to admins only ([`Caller::sees_contacts`]).
 
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
@@ -59,6 +68,25 @@ impl Caller {
                 "only the system administrator's key may do this".to_owned(),
             ))
         }
+    }
+
+    /// Refuses unless the caller may create or revoke a key: an admin for company keys, the
+    /// system administrator for system-administrator keys (so a company administrator of
+    /// `default` cannot lock the system administrator out).
+    pub fn require_key_manager(&self, system_admin_key: bool) -> Result<(), ApiError> {
+        self.require(Role::Admin)?;
+        if system_admin_key && !self.system_admin {
+            return Err(ApiError::Forbidden(
+                "system administrator keys are managed only by the system administrator".to_owned(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Whether users' phones and e-mail addresses may be shown to the caller (admins only:
+    /// they are personal data the other roles do not need).
+    pub fn sees_contacts(&self) -> bool {
+        self.role == Role::Admin
     }
 }
 

@@ -1,6 +1,7 @@
 //! API tests through a real server on port 0 (`spawn_app`), one module per feature.
 #![allow(clippy::unwrap_used)]
 
+mod access;
 mod campaigns;
 mod count;
 mod credit;
