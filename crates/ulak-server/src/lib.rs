@@ -5,6 +5,7 @@ pub mod auth;
 pub mod config;
 pub mod error;
 pub mod import;
+pub mod recovery;
 pub mod routes;
 pub mod startup;
 
