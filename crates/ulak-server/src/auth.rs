@@ -9,7 +9,9 @@
 //!   [`Caller::require_key_manager`]);
 //! - users' phones and e-mail addresses are shown to admins only ([`Caller::sees_contacts`]).
 
-use axum::extract::FromRequestParts;
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use ulak_core::model::{ApiKeyId, CompanyId, Role};
@@ -105,11 +107,23 @@ impl FromRequestParts<AppState> for Caller {
             .map(str::trim)
             .filter(|k| !k.is_empty())
             .ok_or(ApiError::Unauthorized)?;
-        let auth = state
-            .store()
-            .authenticate_api_key(key)
-            .await?
-            .ok_or(ApiError::Unauthorized)?;
+        // The peer, when served over TCP (requests built in tests have none).
+        let source = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip());
+        let limits = state.limits();
+        if let Some(ip) = source {
+            // An address that guessed wrong too often is refused before its key is looked at.
+            limits.auth_allowed(ip)?;
+        }
+        let Some(auth) = state.store().authenticate_api_key(key).await? else {
+            if let Some(ip) = source {
+                limits.auth_failed(ip);
+            }
+            return Err(ApiError::Unauthorized);
+        };
+        limits.key(auth.key_id)?;
         Ok(Caller {
             company: auth.company_id,
             role: auth.role,

@@ -28,6 +28,8 @@ struct Inner {
     metrics: ulak_engine::Metrics,
     /// Cancelled when the server begins to stop: long work (imports) ends early.
     shutdown: CancellationToken,
+    /// Requests per key and per address, failed authentications per address.
+    limits: crate::ratelimit::RateLimits,
 }
 
 impl AppState {
@@ -50,6 +52,11 @@ impl AppState {
     /// it so a SIGTERM is never held up by one.
     pub fn shutdown(&self) -> &CancellationToken {
         &self.inner.shutdown
+    }
+
+    /// The rate limits.
+    pub fn limits(&self) -> &crate::ratelimit::RateLimits {
+        &self.inner.limits
     }
 
     /// Whether the database answers.
@@ -105,6 +112,7 @@ pub struct App {
     first_start: FirstStart,
     simulator: Option<ulak_smpp::sim::SimHandle>,
     engine: Option<ulak_engine::Engine>,
+    limits: crate::http::HttpLimits,
 }
 
 impl App {
@@ -115,6 +123,7 @@ impl App {
         let listener = TcpListener::bind(addr)
             .await
             .map_err(|cause| StartError::Bind { addr, cause })?;
+        let limits = crate::http::HttpLimits::new(&settings, crate::http::raise_open_file_limit());
         if settings.database_url.is_none() || settings.master_key.is_none() {
             std::fs::create_dir_all(&settings.data_dir).map_err(|e| {
                 StartError::Files(format!(
@@ -146,6 +155,7 @@ impl App {
         });
         let state = AppState {
             inner: Arc::new(Inner {
+                limits: crate::ratelimit::RateLimits::new(&settings),
                 settings,
                 store,
                 metrics,
@@ -160,6 +170,7 @@ impl App {
             first_start,
             simulator,
             engine,
+            limits,
         })
     }
 
@@ -190,12 +201,17 @@ impl App {
     pub async fn run_until_stopped(self, stop: CancellationToken) -> std::io::Result<()> {
         let store = self.state.store().clone();
         let shutdown = self.state.shutdown().clone();
-        let served = axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(async move {
+        let http_stop = CancellationToken::new();
+        let watcher = {
+            let http_stop = http_stop.clone();
+            tokio::spawn(async move {
                 stop.cancelled().await;
                 shutdown.cancel();
+                http_stop.cancel();
             })
-            .await;
+        };
+        let served = crate::http::serve(self.listener, self.router, self.limits, http_stop).await;
+        watcher.abort();
         if let Some(engine) = self.engine {
             engine.shutdown().await;
         }

@@ -62,6 +62,17 @@ async fn start(settings: Settings, dir: std::path::PathBuf) -> TestApp {
 }
 
 impl TestApp {
+    /// Stops the server as SIGTERM would and fails unless it is done within `within`.
+    pub async fn stop_within(mut self, within: std::time::Duration) {
+        self.stop.cancel();
+        let task = self.task.take().unwrap();
+        tokio::time::timeout(within, task)
+            .await
+            .expect("the server did not stop in time")
+            .unwrap()
+            .unwrap();
+    }
+
     /// Stops the server and starts it again on the same data (a new port).
     pub async fn restart(mut self) -> TestApp {
         self.stop.cancel();

@@ -6,6 +6,7 @@ mod campaigns;
 mod count;
 mod credit;
 mod customers;
+mod frontdoor;
 mod helpers;
 mod import;
 mod isolation;
