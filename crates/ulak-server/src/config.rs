@@ -408,6 +408,34 @@ mod tests {
     }
 
     #[test]
+    fn front_door_settings_come_from_every_layer_and_zero_is_refused_where_it_means_nothing() {
+        let env = vec![
+            ("ULAK_MAX_CONNECTIONS".to_owned(), "300".to_owned()),
+            ("ULAK_RATE_LIMIT_PER_KEY".to_owned(), "0".to_owned()),
+            ("ULAK_IDLE_TIMEOUT_SECS".to_owned(), "5".to_owned()),
+        ];
+        let s = Settings::load(None, env, Layer::default()).unwrap();
+        assert_eq!(
+            (s.max_connections, s.rate_limit_per_key, s.idle_timeout_secs),
+            (300, 0, 5)
+        );
+        assert_eq!(
+            s.request_timeout_secs,
+            Settings::default().request_timeout_secs
+        );
+        for name in ["ULAK_MAX_CONNECTIONS", "ULAK_REQUEST_TIMEOUT_SECS"] {
+            let e = Layer::from_env(vec![(name.to_owned(), "0".to_owned())]).unwrap_err();
+            assert!(e.to_string().contains("at least 1"), "{e}");
+        }
+        let dir = std::env::temp_dir().join(format!("ulak-cfg-door-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("ulak.toml");
+        std::fs::write(&file, "header_read_timeout_secs = 0\n").unwrap();
+        let e = Settings::load(Some(&file), Vec::new(), Layer::default()).unwrap_err();
+        assert!(e.to_string().contains("header_read_timeout_secs"), "{e}");
+    }
+
+    #[test]
     fn bad_values_are_clear_errors() {
         let e =
             Layer::from_env(vec![("ULAK_LISTEN".to_owned(), "nowhere".to_owned())]).unwrap_err();
