@@ -1,6 +1,17 @@
-//! Who is calling: `Authorization: Bearer <api key>` resolved to a company and a role.
+//! Who is calling: `Authorization: Bearer <api key>` resolved to a company and a role, and
+//! the rules of who may do what, kept here once:
+//!
+//! - roles rank admin > operator > viewer within the caller's company ([`Caller::require`]);
+//! - the system administrator (a key flagged `system_admin`, in company `default`) alone
+//!   creates companies, sells credit (purchases and adjustments), switches the TC-ID
+//!   subscription on or off, and manages system-administrator keys — a company administrator,
+//!   `default`'s included, reads these but cannot change them ([`Caller::require_system_admin`],
+//!   [`Caller::require_key_manager`]);
+//! - users' phones and e-mail addresses are shown to admins only ([`Caller::sees_contacts`]).
 
-use axum::extract::FromRequestParts;
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use ulak_core::model::{ApiKeyId, CompanyId, Role};
@@ -60,6 +71,25 @@ impl Caller {
             ))
         }
     }
+
+    /// Refuses unless the caller may create or revoke a key: an admin for company keys, the
+    /// system administrator for system-administrator keys (so a company administrator of
+    /// `default` cannot lock the system administrator out).
+    pub fn require_key_manager(&self, system_admin_key: bool) -> Result<(), ApiError> {
+        self.require(Role::Admin)?;
+        if system_admin_key && !self.system_admin {
+            return Err(ApiError::Forbidden(
+                "system administrator keys are managed only by the system administrator".to_owned(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Whether users' phones and e-mail addresses may be shown to the caller (admins only:
+    /// they are personal data the other roles do not need).
+    pub fn sees_contacts(&self) -> bool {
+        self.role == Role::Admin
+    }
 }
 
 impl FromRequestParts<AppState> for Caller {
@@ -77,11 +107,23 @@ impl FromRequestParts<AppState> for Caller {
             .map(str::trim)
             .filter(|k| !k.is_empty())
             .ok_or(ApiError::Unauthorized)?;
-        let auth = state
-            .store()
-            .authenticate_api_key(key)
-            .await?
-            .ok_or(ApiError::Unauthorized)?;
+        // The peer, when served over TCP (requests built in tests have none).
+        let source = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip());
+        let limits = state.limits();
+        if let Some(ip) = source {
+            // An address that guessed wrong too often is refused before its key is looked at.
+            limits.auth_allowed(ip)?;
+        }
+        let Some(auth) = state.store().authenticate_api_key(key).await? else {
+            if let Some(ip) = source {
+                limits.auth_failed(ip);
+            }
+            return Err(ApiError::Unauthorized);
+        };
+        limits.key(auth.key_id)?;
         Ok(Caller {
             company: auth.company_id,
             role: auth.role,

@@ -33,6 +33,23 @@ pub struct Settings {
     /// This node's name in message leases; stable across restarts so a restarted node takes
     /// back at once what it was sending. Default: host name and listen port.
     pub node_id: Option<String>,
+    /// Open HTTP connections at most; a new one beyond it closes the oldest idle one (or is
+    /// closed when none is idle). Also capped below the open-file limit.
+    pub max_connections: usize,
+    /// Seconds a request's head may take to arrive once its first byte came.
+    pub header_read_timeout_secs: u64,
+    /// Seconds a connection may wait for its next request (keep-alive) or its first one.
+    pub idle_timeout_secs: u64,
+    /// Seconds a whole request may take, body included (408 after).
+    pub request_timeout_secs: u64,
+    /// Requests per second per API key (twice that in a burst); 0: no limit.
+    pub rate_limit_per_key: u32,
+    /// Requests per second per source address (IPv6: per /64; twice that in a burst; health
+    /// checks are not counted); 0: no limit.
+    pub rate_limit_per_ip: u32,
+    /// Unknown API keys a source address may present per minute before it gets 429 without
+    /// its key being looked at; 0: no limit.
+    pub auth_failures_per_minute: u32,
 }
 
 impl Default for Settings {
@@ -49,6 +66,13 @@ impl Default for Settings {
             simulator: true,
             simulator_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             node_id: None,
+            max_connections: 10_000,
+            header_read_timeout_secs: 10,
+            idle_timeout_secs: 60,
+            request_timeout_secs: 300,
+            rate_limit_per_key: 500,
+            rate_limit_per_ip: 1_000,
+            auth_failures_per_minute: 30,
         }
     }
 }
@@ -79,6 +103,20 @@ pub struct Layer {
     pub simulator_listen: Option<SocketAddr>,
     /// See [`Settings::node_id`].
     pub node_id: Option<String>,
+    /// See [`Settings::max_connections`].
+    pub max_connections: Option<usize>,
+    /// See [`Settings::header_read_timeout_secs`].
+    pub header_read_timeout_secs: Option<u64>,
+    /// See [`Settings::idle_timeout_secs`].
+    pub idle_timeout_secs: Option<u64>,
+    /// See [`Settings::request_timeout_secs`].
+    pub request_timeout_secs: Option<u64>,
+    /// See [`Settings::rate_limit_per_key`].
+    pub rate_limit_per_key: Option<u32>,
+    /// See [`Settings::rate_limit_per_ip`].
+    pub rate_limit_per_ip: Option<u32>,
+    /// See [`Settings::auth_failures_per_minute`].
+    pub auth_failures_per_minute: Option<u32>,
 }
 
 /// Why the settings could not be loaded.
@@ -125,10 +163,12 @@ impl Layer {
                 });
             }
         };
-        toml::from_str(&text).map_err(|e| ConfigError::File {
+        let layer: Layer = toml::from_str(&text).map_err(|e| ConfigError::File {
             path: path.to_owned(),
             message: e.to_string(),
-        })
+        })?;
+        layer.check(path)?;
+        Ok(layer)
     }
 
     /// Reads `ULAK_*` variables from the given pairs (the process environment in production).
@@ -158,6 +198,21 @@ impl Layer {
                 "ULAK_NODE_ID" => layer.node_id = Some(value),
                 "ULAK_SIMULATOR_LISTEN" => {
                     layer.simulator_listen = Some(value.parse().map_err(|e| bad(format!("{e}")))?);
+                }
+                "ULAK_MAX_CONNECTIONS" => layer.max_connections = Some(number(&value, 1, bad)?),
+                "ULAK_HEADER_READ_TIMEOUT_SECS" => {
+                    layer.header_read_timeout_secs = Some(number(&value, 1, bad)?);
+                }
+                "ULAK_IDLE_TIMEOUT_SECS" => layer.idle_timeout_secs = Some(number(&value, 1, bad)?),
+                "ULAK_REQUEST_TIMEOUT_SECS" => {
+                    layer.request_timeout_secs = Some(number(&value, 1, bad)?);
+                }
+                "ULAK_RATE_LIMIT_PER_KEY" => {
+                    layer.rate_limit_per_key = Some(number(&value, 0, bad)?)
+                }
+                "ULAK_RATE_LIMIT_PER_IP" => layer.rate_limit_per_ip = Some(number(&value, 0, bad)?),
+                "ULAK_AUTH_FAILURES_PER_MINUTE" => {
+                    layer.auth_failures_per_minute = Some(number(&value, 0, bad)?);
                 }
                 _ => {}
             }
@@ -200,7 +255,72 @@ impl Layer {
         if let Some(v) = self.node_id {
             settings.node_id = Some(v);
         }
+        let numbers = [
+            (
+                self.header_read_timeout_secs,
+                &mut settings.header_read_timeout_secs,
+            ),
+            (self.idle_timeout_secs, &mut settings.idle_timeout_secs),
+            (
+                self.request_timeout_secs,
+                &mut settings.request_timeout_secs,
+            ),
+        ];
+        for (v, slot) in numbers {
+            if let Some(v) = v {
+                *slot = v;
+            }
+        }
+        let rates = [
+            (self.rate_limit_per_key, &mut settings.rate_limit_per_key),
+            (self.rate_limit_per_ip, &mut settings.rate_limit_per_ip),
+            (
+                self.auth_failures_per_minute,
+                &mut settings.auth_failures_per_minute,
+            ),
+        ];
+        for (v, slot) in rates {
+            if let Some(v) = v {
+                *slot = v;
+            }
+        }
+        if let Some(v) = self.max_connections {
+            settings.max_connections = v;
+        }
     }
+
+    /// Checks what a file may hold that the types do not: limits and time-outs of at least 1.
+    fn check(&self, path: &Path) -> Result<(), ConfigError> {
+        let zero = [
+            ("max_connections", self.max_connections == Some(0)),
+            (
+                "header_read_timeout_secs",
+                self.header_read_timeout_secs == Some(0),
+            ),
+            ("idle_timeout_secs", self.idle_timeout_secs == Some(0)),
+            ("request_timeout_secs", self.request_timeout_secs == Some(0)),
+        ];
+        match zero.iter().find(|(_, z)| *z) {
+            Some((name, _)) => Err(ConfigError::File {
+                path: path.to_owned(),
+                message: format!("{name} must be at least 1"),
+            }),
+            None => Ok(()),
+        }
+    }
+}
+
+/// A whole number of at least `min`.
+fn number<T>(v: &str, min: T, bad: impl Fn(String) -> ConfigError) -> Result<T, ConfigError>
+where
+    T: std::str::FromStr + PartialOrd + std::fmt::Display,
+    T::Err: std::fmt::Display,
+{
+    let n: T = v.trim().parse().map_err(|e| bad(format!("{e}")))?;
+    if n < min {
+        return Err(bad(format!("must be at least {min}")));
+    }
+    Ok(n)
 }
 
 /// `true`/`false` as people write them in environment variables.
@@ -285,6 +405,34 @@ mod tests {
         assert_eq!(s.log, "warn");
         assert_eq!(s.data_dir, PathBuf::from("/tmp/c"));
         assert_eq!(s.database_url(), "sqlite:///tmp/c/ulak.db?mode=rwc");
+    }
+
+    #[test]
+    fn front_door_settings_come_from_every_layer_and_zero_is_refused_where_it_means_nothing() {
+        let env = vec![
+            ("ULAK_MAX_CONNECTIONS".to_owned(), "300".to_owned()),
+            ("ULAK_RATE_LIMIT_PER_KEY".to_owned(), "0".to_owned()),
+            ("ULAK_IDLE_TIMEOUT_SECS".to_owned(), "5".to_owned()),
+        ];
+        let s = Settings::load(None, env, Layer::default()).unwrap();
+        assert_eq!(
+            (s.max_connections, s.rate_limit_per_key, s.idle_timeout_secs),
+            (300, 0, 5)
+        );
+        assert_eq!(
+            s.request_timeout_secs,
+            Settings::default().request_timeout_secs
+        );
+        for name in ["ULAK_MAX_CONNECTIONS", "ULAK_REQUEST_TIMEOUT_SECS"] {
+            let e = Layer::from_env(vec![(name.to_owned(), "0".to_owned())]).unwrap_err();
+            assert!(e.to_string().contains("at least 1"), "{e}");
+        }
+        let dir = std::env::temp_dir().join(format!("ulak-cfg-door-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("ulak.toml");
+        std::fs::write(&file, "header_read_timeout_secs = 0\n").unwrap();
+        let e = Settings::load(Some(&file), Vec::new(), Layer::default()).unwrap_err();
+        assert!(e.to_string().contains("header_read_timeout_secs"), "{e}");
     }
 
     #[test]

@@ -65,6 +65,17 @@ pub enum ApiError {
     /// A dependency (the database) is not available.
     #[error("{0}")]
     Unavailable(String),
+    /// The request took longer than the whole-request time-out.
+    #[error("{0}")]
+    TimedOut(String),
+    /// Over a rate limit; try again after `retry_after` seconds (`Retry-After`).
+    #[error("{detail}")]
+    TooManyRequests {
+        /// Whole seconds until a request would be let through.
+        retry_after: u64,
+        /// Which limit.
+        detail: String,
+    },
     /// Anything else: logged with its cause, shown as a generic message.
     #[error("internal error")]
     Internal(String),
@@ -81,6 +92,8 @@ impl ApiError {
             ApiError::Conflict(_) | ApiError::ConflictFields(_) => StatusCode::CONFLICT,
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::TimedOut(_) => StatusCode::REQUEST_TIMEOUT,
+            ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -106,6 +119,8 @@ impl ApiError {
             ApiError::Conflict(_) | ApiError::ConflictFields(_) => "conflict",
             ApiError::TooLarge(_) => "too-large",
             ApiError::Unavailable(_) => "unavailable",
+            ApiError::TimedOut(_) => "timeout",
+            ApiError::TooManyRequests { .. } => "too-many-requests",
             ApiError::Internal(_) => "internal",
         };
         let detail = match self {
@@ -137,10 +152,19 @@ impl IntoResponse for ApiError {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
-        if status == StatusCode::UNAUTHORIZED {
-            response
-                .headers_mut()
-                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        let headers = response.headers_mut();
+        match &self {
+            ApiError::Unauthorized => {
+                headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            ApiError::TooManyRequests { retry_after, .. } => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
+            }
+            // The rest of a timed-out request may still be on its way: start afresh.
+            ApiError::TimedOut(_) => {
+                headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
+            }
+            _ => {}
         }
         response
     }

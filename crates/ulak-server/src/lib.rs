@@ -4,7 +4,10 @@
 pub mod auth;
 pub mod config;
 pub mod error;
+pub mod http;
 pub mod import;
+pub mod ratelimit;
+pub mod recovery;
 pub mod routes;
 pub mod startup;
 

@@ -1,6 +1,7 @@
-//! Start-up in two steps: `App::build` does everything that can fail (settings, keys,
-//! database and migrations, first-start bootstrap, binding the port — port 0 in tests);
-//! `App::run_until_stopped` only serves.
+//! Start-up in two steps: `App::build` does everything that can fail (binding the port — port
+//! 0 in tests —, keys, database and migrations, first-start bootstrap); `App::run_until_stopped`
+//! only serves. The port is bound first: a start that cannot listen creates nothing, so the
+//! first-start secrets are made (and shown) by a start that goes on to serve.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -27,6 +28,8 @@ struct Inner {
     metrics: ulak_engine::Metrics,
     /// Cancelled when the server begins to stop: long work (imports) ends early.
     shutdown: CancellationToken,
+    /// Requests per key and per address, failed authentications per address.
+    limits: crate::ratelimit::RateLimits,
 }
 
 impl AppState {
@@ -51,6 +54,11 @@ impl AppState {
         &self.inner.shutdown
     }
 
+    /// The rate limits.
+    pub fn limits(&self) -> &crate::ratelimit::RateLimits {
+        &self.inner.limits
+    }
+
     /// Whether the database answers.
     pub async fn ready(&self) -> bool {
         self.inner.store.get_company(CompanyId(0)).await.is_ok()
@@ -60,13 +68,14 @@ impl AppState {
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
-    /// The listen address could not be bound.
-    #[error("cannot listen on {addr}: {source}")]
+    /// The listen address could not be bound. (The cause is in the message and not a
+    /// `source`, so an error chain prints it once.)
+    #[error("cannot listen on {addr}: {cause}")]
     Bind {
         /// The address.
         addr: SocketAddr,
         /// The cause.
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// The data directory or key file could not be used.
     #[error("{0}")]
@@ -76,7 +85,14 @@ pub enum StartError {
     MasterKey(String),
     /// The database could not be opened or migrated, or bootstrap failed.
     #[error("database: {0}")]
-    Store(#[from] StoreError),
+    Store(StoreError),
+}
+
+// By hand, not `#[from]`: that would make the cause a `source` too and print it twice.
+impl From<StoreError> for StartError {
+    fn from(e: StoreError) -> Self {
+        StartError::Store(e)
+    }
 }
 
 /// Secrets created by the first start, shown once by the caller and never again.
@@ -96,11 +112,18 @@ pub struct App {
     first_start: FirstStart,
     simulator: Option<ulak_smpp::sim::SimHandle>,
     engine: Option<ulak_engine::Engine>,
+    limits: crate::http::HttpLimits,
 }
 
 impl App {
     /// Does every fallible start-up step.
     pub async fn build(settings: Settings) -> Result<App, StartError> {
+        // First: a port that is taken must not leave a first start's secrets behind unseen.
+        let addr = settings.listen;
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|cause| StartError::Bind { addr, cause })?;
+        let limits = crate::http::HttpLimits::new(&settings, crate::http::raise_open_file_limit());
         if settings.database_url.is_none() || settings.master_key.is_none() {
             std::fs::create_dir_all(&settings.data_dir).map_err(|e| {
                 StartError::Files(format!(
@@ -109,7 +132,7 @@ impl App {
                 ))
             })?;
         }
-        let key = master_key(&settings)?;
+        let key = master_key(&settings, true)?;
         let store = Store::connect(&settings.database_url(), key)
             .await?
             .for_node(&settings.node_id());
@@ -132,12 +155,9 @@ impl App {
                 cfg
             })
         });
-        let addr = settings.listen;
-        let listener = TcpListener::bind(addr)
-            .await
-            .map_err(|source| StartError::Bind { addr, source })?;
         let state = AppState {
             inner: Arc::new(Inner {
+                limits: crate::ratelimit::RateLimits::new(&settings),
                 settings,
                 store,
                 metrics,
@@ -152,6 +172,7 @@ impl App {
             first_start,
             simulator,
             engine,
+            limits,
         })
     }
 
@@ -184,25 +205,22 @@ impl App {
     pub async fn run_until_stopped(self, stop: CancellationToken) -> std::io::Result<()> {
         let store = self.state.store().clone();
         let shutdown = self.state.shutdown().clone();
+        let http_stop = CancellationToken::new();
         let engine = self.engine;
         let stopping = async {
             stop.cancelled().await;
             shutdown.cancel();
+            http_stop.cancel();
             if let Some(engine) = engine {
                 engine.shutdown().await;
             }
         };
-        let serve = std::future::IntoFuture::into_future(
-            axum::serve(self.listener, self.router).with_graceful_shutdown({
-                let stop = stop.clone();
-                async move { stop.cancelled().await }
-            }),
-        );
+        let serve = crate::http::serve(self.listener, self.router, self.limits, http_stop.clone());
         let serve = async {
             tokio::pin!(serve);
             tokio::select! {
                 r = &mut serve => r,
-                () = async { stop.cancelled().await; tokio::time::sleep(HTTP_DRAIN).await } => {
+                () = async { http_stop.cancelled().await; tokio::time::sleep(HTTP_DRAIN).await } => {
                     tracing::warn!("requests still running after the stop signal were cut off");
                     Ok(())
                 }
@@ -220,14 +238,31 @@ impl App {
 /// How long requests in flight may go on after the stop signal.
 pub const HTTP_DRAIN: std::time::Duration = std::time::Duration::from_secs(5);
 
+/// Opens the database of an installed server, as `serve` would with the same settings, for
+/// the `ulak admin` tools; unlike a start it never creates a database or a master key (a
+/// wrong `--data-dir` is an error, not a new empty installation).
+pub async fn open_existing_store(settings: &Settings) -> Result<Store, StartError> {
+    if settings.database_url.is_none() {
+        let db = settings.data_dir.join("ulak.db");
+        if !db.exists() {
+            return Err(StartError::Files(format!(
+                "no database at {}: is this the server's data directory (--data-dir)?",
+                db.display()
+            )));
+        }
+    }
+    let key = master_key(settings, false)?;
+    Ok(Store::connect(&settings.database_url(), key).await?)
+}
+
 /// The key that encrypts secrets at rest: from the settings, else `data_dir/master.key`,
-/// created with fresh random bytes (owner-only permissions) on the first start.
-fn master_key(settings: &Settings) -> Result<[u8; 32], StartError> {
+/// created with fresh random bytes (owner-only permissions) on the first start when `create`.
+fn master_key(settings: &Settings, create: bool) -> Result<[u8; 32], StartError> {
     let text = match &settings.master_key {
         Some(k) => k.clone(),
         None => {
             let path = settings.data_dir.join("master.key");
-            if path.exists() {
+            if path.exists() || !create {
                 std::fs::read_to_string(&path).map_err(|e| {
                     StartError::Files(format!("cannot read {}: {e}", path.display()))
                 })?
@@ -353,7 +388,8 @@ async fn bootstrap_sending(store: &Store, company: CompanyId) -> Result<(), Star
     Ok(())
 }
 
-fn random_password() -> Result<String, StartError> {
+/// A fresh random password (24 URL-safe characters).
+pub(crate) fn random_password() -> Result<String, StartError> {
     let mut raw = [0u8; 18];
     getrandom::fill(&mut raw).map_err(|e| StartError::MasterKey(format!("no randomness: {e}")))?;
     Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw))

@@ -23,6 +23,8 @@ struct Cli {
 enum Command {
     /// Run the server: HTTP API on SQLite (default) or PostgreSQL.
     Serve(cli::serve::ServeArgs),
+    /// Recovery on the server's own data: a new password or system administrator key.
+    Admin(cli::admin::AdminArgs),
     /// Subscribers over the API: list, add, import CSV/XLSX.
     Subscribers(cli::api::SubscribersArgs),
     /// Groups over the API: list, create.
@@ -90,6 +92,7 @@ fn main() -> ExitCode {
     }
     match cli.command {
         Command::Serve(args) => cli::serve::run(args),
+        Command::Admin(args) => cli::admin::run(args),
         Command::Subscribers(args) => cli::api::subscribers(args),
         Command::Groups(args) => cli::api::groups(args),
         Command::Customers(args) => cli::manage::customers(args),

@@ -93,10 +93,10 @@ pub struct UserOut {
     /// Name shown to people.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub display_name: Option<String>,
-    /// E.164 phone.
+    /// E.164 phone; shown only to admin keys (personal data the other roles do not need).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub phone: Option<String>,
-    /// E-mail address.
+    /// E-mail address; shown only to admin keys.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
     /// Role.
@@ -122,6 +122,18 @@ impl From<User> for UserOut {
     }
 }
 
+impl UserOut {
+    /// The user as `caller` may see it: without phone and e-mail unless the caller is an admin.
+    fn for_caller(u: User, caller: &Caller) -> Self {
+        let mut out = UserOut::from(u);
+        if !caller.sees_contacts() {
+            out.phone = None;
+            out.email = None;
+        }
+        out
+    }
+}
+
 /// A new API key.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -130,6 +142,10 @@ pub struct ApiKeyIn {
     pub name: String,
     /// Role.
     pub role: RoleDto,
+    /// A system administrator key (default false); only the system administrator may create
+    /// one, e.g. to replace its own.
+    #[serde(default)]
+    pub system_admin: bool,
 }
 
 /// An API key's metadata (never the key).
@@ -216,7 +232,7 @@ async fn create_user(
     Ok((StatusCode::CREATED, JsonOut(u.into())))
 }
 
-/// Lists users.
+/// Lists users; phones and e-mail addresses only for admin keys.
 #[utoipa::path(get, path = "/users", tag = "access", params(ListParams),
     responses(
         (status = 200, body = PageOut<UserOut>),
@@ -231,10 +247,12 @@ async fn list_users(
         .store()
         .list_users(caller.company, &params.query()?)
         .await?;
-    Ok(JsonOut(PageOut::from_page(page, UserOut::from)))
+    Ok(JsonOut(PageOut::from_page(page, |u| {
+        UserOut::for_caller(u, &caller)
+    })))
 }
 
-/// Reads a user.
+/// Reads a user; the phone and e-mail address only for admin keys.
 #[utoipa::path(get, path = "/users/{id}", tag = "access", params(("id" = i64, Path, description = "User id")),
     responses(
         (status = 200, body = UserOut),
@@ -250,7 +268,7 @@ async fn get_user(
         .get_user(caller.company, UserId(id))
         .await?
         .ok_or(ApiError::NotFound)?;
-    Ok(JsonOut(u.into()))
+    Ok(JsonOut(UserOut::for_caller(u, &caller)))
 }
 
 /// Changes a user (admin).
@@ -302,10 +320,12 @@ async fn delete_user(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Creates an API key (admin); the answer holds the key, shown this once.
+/// Creates an API key (admin; a system administrator key only by the system administrator);
+/// the answer holds the key, shown this once.
 #[utoipa::path(post, path = "/api-keys", tag = "access", request_body = ApiKeyIn,
     responses(
         (status = 201, body = ApiKeyCreated),
+        (status = 403, description = "Not an admin key, or `system_admin` asked by a key that is not the system administrator's", body = Problem, content_type = "application/problem+json"),
     ),
     security(("api_key" = [])))]
 async fn create_key(
@@ -313,8 +333,8 @@ async fn create_key(
     caller: Caller,
     Json(b): Json<ApiKeyIn>,
 ) -> Result<(StatusCode, JsonOut<ApiKeyCreated>), ApiError> {
-    caller.require(Role::Admin)?;
-    let new = NewApiKey::new(&b.name, b.role.into(), false)?;
+    caller.require_key_manager(b.system_admin)?;
+    let new = NewApiKey::new(&b.name, b.role.into(), b.system_admin)?;
     let (meta, key) = state.store().create_api_key(caller.company, new).await?;
     Ok((
         StatusCode::CREATED,
@@ -344,10 +364,12 @@ async fn list_keys(
     Ok(JsonOut(PageOut::from_page(page, ApiKeyOut::from)))
 }
 
-/// Revokes an API key (admin); it stops working at once.
+/// Revokes an API key (admin; a system administrator key only by the system administrator);
+/// it stops working at once.
 #[utoipa::path(delete, path = "/api-keys/{id}", tag = "access", params(("id" = i64, Path, description = "API key id")),
     responses(
         (status = 200, body = ApiKeyOut),
+        (status = 403, description = "Not an admin key, or the key to revoke is a system administrator's and the caller's is not", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The key used cannot revoke itself", body = Problem, content_type = "application/problem+json"),
     ),
     security(("api_key" = [])))]
@@ -362,6 +384,12 @@ async fn revoke_key(
             "a key cannot revoke itself; use another admin key".to_owned(),
         ));
     }
+    let target = state
+        .store()
+        .get_api_key(caller.company, ApiKeyId(id))
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    caller.require_key_manager(target.system_admin)?;
     let k = state
         .store()
         .revoke_api_key(caller.company, ApiKeyId(id))

@@ -5,7 +5,9 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use ulak_core::Msisdn;
-use ulak_core::model::{CreditEntry, LedgerKind, NewCreditEntry, OptOut, OptOutId, Role};
+use ulak_core::model::{
+    CompanyId, CreditEntry, LedgerKind, NewCreditEntry, OptOut, OptOutId, Role,
+};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -145,6 +147,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(balance))
         .routes(routes!(add_entry, list_entries))
+        .routes(routes!(add_company_entry))
         .routes(routes!(add_opt_out, list_opt_outs))
         .routes(routes!(delete_opt_out))
 }
@@ -163,10 +166,12 @@ async fn balance(
     Ok(JsonOut(Balance { balance }))
 }
 
-/// Adds a purchase or an adjustment (admin); the balance never goes below zero.
+/// Adds a purchase or an adjustment to the caller's own company (system administrator only:
+/// credit is sold, companies read their balance and ledger); the balance never goes below zero.
 #[utoipa::path(post, path = "/credit/entries", tag = "credit", request_body = CreditEntryIn,
     responses(
         (status = 201, body = CreditEntryOut),
+        (status = 403, description = "Not the system administrator's key", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The balance would go below zero", body = Problem, content_type = "application/problem+json"),
     ),
     security(("api_key" = [])))]
@@ -175,13 +180,46 @@ async fn add_entry(
     caller: Caller,
     Json(b): Json<CreditEntryIn>,
 ) -> Result<(StatusCode, JsonOut<CreditEntryOut>), ApiError> {
-    caller.require(Role::Admin)?;
+    caller.require_system_admin()?;
+    write_entry(&state, caller.company, b).await
+}
+
+/// Adds a purchase or an adjustment to a company's credit (system administrator only); the
+/// balance never goes below zero.
+#[utoipa::path(post, path = "/companies/{id}/credit/entries", tag = "credit", request_body = CreditEntryIn,
+    params(("id" = i64, Path, description = "Company id")),
+    responses(
+        (status = 201, body = CreditEntryOut),
+        (status = 403, description = "Not the system administrator's key", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The balance would go below zero", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("api_key" = [])))]
+async fn add_company_entry(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+    Json(b): Json<CreditEntryIn>,
+) -> Result<(StatusCode, JsonOut<CreditEntryOut>), ApiError> {
+    caller.require_system_admin()?;
+    let company = state
+        .store()
+        .get_company(CompanyId(id))
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    write_entry(&state, company.id, b).await
+}
+
+async fn write_entry(
+    state: &AppState,
+    company: CompanyId,
+    b: CreditEntryIn,
+) -> Result<(StatusCode, JsonOut<CreditEntryOut>), ApiError> {
     let kind = match b.kind {
         ManualKind::Purchase => LedgerKind::Purchase,
         ManualKind::Adjustment => LedgerKind::Adjustment,
     };
     let new = NewCreditEntry::new(kind, b.amount, b.note.as_deref())?;
-    let e = state.store().add_credit_entry(caller.company, new).await?;
+    let e = state.store().add_credit_entry(company, new).await?;
     Ok((StatusCode::CREATED, JsonOut(e.into())))
 }
 

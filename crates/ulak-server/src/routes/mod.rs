@@ -55,7 +55,8 @@ impl Modify for BearerAuth {
 
 /// Documents, on every operation, the problem answers any request can get: 400 (unreadable
 /// path, query or body), 401 and 403 where a key is needed, 404 where the path names an object,
-/// 409 on writes, 413 and 422 where there is input. Handlers document their own success and special cases.
+/// 409 on writes, 413 and 422 where there is input, 408 (request time-out) and 429 (rate
+/// limits, with `Retry-After`). Handlers document their own success and special cases.
 struct CommonResponses;
 
 impl Modify for CommonResponses {
@@ -71,6 +72,24 @@ impl Modify for CommonResponses {
                         .build(),
                 )
                 .build()
+        };
+        let too_many = {
+            let mut r = problem(
+                "Over a rate limit (per API key, per source address, or too many unknown keys from the address)",
+            );
+            r.headers.insert(
+                "Retry-After".to_owned(),
+                utoipa::openapi::HeaderBuilder::new()
+                    .schema(Some(
+                        utoipa::openapi::ObjectBuilder::new()
+                            .schema_type(utoipa::openapi::schema::Type::Integer)
+                            .minimum(Some(1)),
+                    ))
+                    .description(Some("Seconds to wait before trying again"))
+                    .build()
+                    .into(),
+            );
+            r
         };
         for (path, item) in openapi.paths.paths.iter_mut() {
             let ops = [
@@ -95,12 +114,17 @@ impl Modify for CommonResponses {
                 add("403", "The key's role does not allow this");
                 add("422", "Invalid input, with field-level messages");
                 add("413", "The body is larger than allowed");
+                add("408", "The request took longer than the request time-out");
                 if path.contains('{') {
                     add("404", "No such object in this company");
                 }
                 if writes {
                     add("409", "Conflicts with an existing object (a unique field)");
                 }
+                op.responses
+                    .responses
+                    .entry("429".to_owned())
+                    .or_insert_with(|| too_many.clone().into());
             }
         }
     }
@@ -117,7 +141,33 @@ pub fn router(state: AppState) -> Router {
     build()
         .0
         .layer(axum::extract::DefaultBodyLimit::max(limit))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            limit_per_source,
+        ))
         .with_state(state)
+}
+
+/// Counts every request against its source address's limit, except the health checks (a load
+/// balancer's probes must not be refused because of what else came from its address).
+async fn limit_per_source(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let path = request.uri().path();
+    let exempt = path == "/healthz" || path == "/readyz";
+    let source = request
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip());
+    if let (false, Some(ip)) = (exempt, source)
+        && let Err(e) = state.limits().source(ip)
+    {
+        return e.into_response();
+    }
+    next.run(request).await
 }
 
 fn build() -> (Router<AppState>, utoipa::openapi::OpenApi) {

@@ -6,8 +6,8 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use ulak_core::model::{
-    NewProviderAccount, ProviderAccount, ProviderAccountDraft, ProviderAccountId, ProviderKind,
-    Role, SmsSettings, SmsSettingsDraft, SmsSettingsPatch, TonNpi,
+    CompanyId, NewProviderAccount, ProviderAccount, ProviderAccountDraft, ProviderAccountId,
+    ProviderKind, Role, SmsSettings, SmsSettingsDraft, SmsSettingsPatch, TonNpi,
 };
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -291,6 +291,7 @@ impl From<ProviderAccount> for ProviderOut {
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(get_settings, update_settings))
+        .routes(routes!(set_tckn_subscription))
         .routes(routes!(create_provider, list_providers))
         .routes(routes!(get_provider, replace_provider, delete_provider))
 }
@@ -310,15 +311,33 @@ async fn get_settings(
     Ok(JsonOut(s.into()))
 }
 
-/// Changes the company's SMS settings (admin).
+/// Changes the company's SMS settings (admin). `tckn_subscription_active` is the system
+/// administrator's to change: other keys may only send its current value.
 #[utoipa::path(patch, path = "/sms-settings", tag = "sms-settings", request_body = SmsSettingsPatchIn,
-    responses((status = 200, body = SmsSettingsOut)), security(("api_key" = [])))]
+    responses(
+        (status = 200, body = SmsSettingsOut),
+        (status = 403, description = "Not an admin key, or a change of `tckn_subscription_active` by a key that is not the system administrator's", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("api_key" = [])))]
 async fn update_settings(
     State(state): State<AppState>,
     caller: Caller,
     Json(b): Json<SmsSettingsPatchIn>,
 ) -> Result<JsonOut<SmsSettingsOut>, ApiError> {
     caller.require(Role::Admin)?;
+    if let Some(wanted) = b.tckn_subscription_active
+        && !caller.system_admin
+    {
+        let current = state
+            .store()
+            .get_sms_settings(caller.company)
+            .await?
+            .ok_or(ApiError::NotFound)?;
+        // A client sending back what it read is fine; changing it is not.
+        if current.tckn_subscription_active != wanted {
+            caller.require_system_admin()?;
+        }
+    }
     let patch = SmsSettingsPatch::new(SmsSettingsDraft {
         country_type: b.country_type.map(Into::into),
         tckn_sender: b.tckn_sender,
@@ -331,6 +350,42 @@ async fn update_settings(
         .store()
         .update_sms_settings(caller.company, patch)
         .await?;
+    Ok(JsonOut(s.into()))
+}
+
+/// Whether a company's TC-ID subscription is on.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TcknSubscriptionIn {
+    /// On or off.
+    pub active: bool,
+}
+
+/// Switches a company's TC-ID sending subscription on or off (system administrator only).
+#[utoipa::path(put, path = "/companies/{id}/tckn-subscription", tag = "sms-settings",
+    request_body = TcknSubscriptionIn, params(("id" = i64, Path, description = "Company id")),
+    responses(
+        (status = 200, body = SmsSettingsOut),
+        (status = 403, description = "Not the system administrator's key", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("api_key" = [])))]
+async fn set_tckn_subscription(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+    Json(b): Json<TcknSubscriptionIn>,
+) -> Result<JsonOut<SmsSettingsOut>, ApiError> {
+    caller.require_system_admin()?;
+    let company = state
+        .store()
+        .get_company(CompanyId(id))
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let patch = SmsSettingsPatch::new(SmsSettingsDraft {
+        tckn_subscription_active: Some(b.active),
+        ..SmsSettingsDraft::default()
+    })?;
+    let s = state.store().update_sms_settings(company.id, patch).await?;
     Ok(JsonOut(s.into()))
 }
 

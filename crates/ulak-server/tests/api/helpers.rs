@@ -17,6 +17,8 @@ pub struct TestApp {
     /// Where its data lives (removed on drop).
     pub dir: std::path::PathBuf,
     stop: CancellationToken,
+    settings: Settings,
+    task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
 }
 
 impl Drop for TestApp {
@@ -41,15 +43,47 @@ pub async fn spawn_app_with(change: impl FnOnce(&mut Settings)) -> TestApp {
         ..Settings::default()
     };
     change(&mut settings);
-    let app = App::build(settings).await.unwrap();
+    start(settings, dir).await
+}
+
+async fn start(settings: Settings, dir: std::path::PathBuf) -> TestApp {
+    let app = App::build(settings.clone()).await.unwrap();
     let addr = app.local_addr().unwrap();
     let stop = CancellationToken::new();
-    tokio::spawn(app.run_until_stopped(stop.clone()));
+    let task = tokio::spawn(app.run_until_stopped(stop.clone()));
     TestApp {
         base: format!("http://{addr}"),
         http: reqwest::Client::new(),
         dir,
         stop,
+        settings,
+        task: Some(task),
+    }
+}
+
+impl TestApp {
+    /// Stops the server as SIGTERM would and fails unless it is done within `within`.
+    pub async fn stop_within(mut self, within: std::time::Duration) {
+        self.stop.cancel();
+        let task = self.task.take().unwrap();
+        tokio::time::timeout(within, task)
+            .await
+            .expect("the server did not stop in time")
+            .unwrap()
+            .unwrap();
+    }
+
+    /// Stops the server and starts it again on the same data (a new port).
+    pub async fn restart(mut self) -> TestApp {
+        self.stop.cancel();
+        if let Some(task) = self.task.take() {
+            task.await.unwrap().unwrap();
+        }
+        let mut settings = self.settings.clone();
+        settings.listen = "127.0.0.1:0".parse().unwrap();
+        // Taken, so that dropping the old one leaves the data in place.
+        let dir = std::mem::take(&mut self.dir);
+        start(settings, dir).await
     }
 }
 
@@ -93,6 +127,11 @@ impl TestApp {
 
     /// Creates a company; returns its first admin key.
     pub async fn company(&self, name: &str) -> String {
+        self.company_with_id(name).await.0
+    }
+
+    /// Creates a company; returns its first admin key and its id.
+    pub async fn company_with_id(&self, name: &str) -> (String, i64) {
         let a = self
             .call(
                 "POST",
@@ -102,6 +141,22 @@ impl TestApp {
             )
             .await;
         assert_eq!(a.status, 201, "{}", a.body);
-        a.body["api_key"].as_str().unwrap().to_owned()
+        (
+            a.body["api_key"].as_str().unwrap().to_owned(),
+            a.body["company"]["id"].as_i64().unwrap(),
+        )
+    }
+
+    /// The system administrator sells `amount` credits to company `id`.
+    pub async fn buy_credit(&self, id: i64, amount: i64) {
+        let a = self
+            .call(
+                "POST",
+                &format!("/companies/{id}/credit/entries"),
+                ADMIN_KEY,
+                Some(json!({"kind": "purchase", "amount": amount})),
+            )
+            .await;
+        assert_eq!(a.status, 201, "{}", a.body);
     }
 }

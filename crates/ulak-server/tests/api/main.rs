@@ -1,10 +1,12 @@
 //! API tests through a real server on port 0 (`spawn_app`), one module per feature.
 #![allow(clippy::unwrap_used)]
 
+mod access;
 mod campaigns;
 mod count;
 mod credit;
 mod customers;
+mod frontdoor;
 mod helpers;
 mod import;
 mod isolation;

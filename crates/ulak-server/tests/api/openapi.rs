@@ -21,6 +21,16 @@ async fn document_is_served_and_complete() {
         assert!(doc["paths"].get(path).is_some(), "{path} missing");
     }
     assert!(doc["components"]["securitySchemes"]["api_key"].is_object());
+    // Rate limits and the request time-out can answer any operation.
+    let op = &doc["paths"]["/api/v1/subscribers"]["get"]["responses"];
+    assert!(op["408"].is_object(), "{op}");
+    assert!(op["429"]["headers"]["Retry-After"].is_object(), "{op}");
+    for path in [
+        "/api/v1/companies/{id}/credit/entries",
+        "/api/v1/companies/{id}/tckn-subscription",
+    ] {
+        assert!(doc["paths"].get(path).is_some(), "{path} missing");
+    }
 }
 
 #[tokio::test]

@@ -46,6 +46,8 @@ impl Store {
 
     /// Registers a key given from configuration (the bootstrap key) as a system administrator
     /// key of company `default`, unless a key with its hash exists; returns its metadata.
+    /// A revoked bootstrap key is put back in force: the configuration says it is the system
+    /// administrator's, and a start must not leave the system without one it can reach.
     #[tracing::instrument(skip_all)]
     pub async fn ensure_bootstrap_key(&self, key: &str) -> Result<ApiKey> {
         if !key.starts_with(KEY_PREFIX) || key.len() < KEY_PREFIX.len() + 32 {
@@ -54,10 +56,12 @@ impl Store {
             )));
         }
         let hash = key_hash(key);
-        let row = sqlx::query(sql!("SELECT {COLS} FROM api_keys WHERE key_hash = $1"))
-            .bind(&hash)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = sqlx::query(sql!(
+            "UPDATE api_keys SET revoked_at = NULL WHERE key_hash = $1 RETURNING {COLS}"
+        ))
+        .bind(&hash)
+        .fetch_optional(&self.pool)
+        .await?;
         if let Some(r) = row {
             return api_key(&r);
         }

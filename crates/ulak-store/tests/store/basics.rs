@@ -205,6 +205,12 @@ async fn api_keys_lifecycle(db: &TestDb) {
     assert_eq!(k1.id, k2.id);
     let a = s.authenticate_api_key(boot).await.unwrap().unwrap();
     assert!(a.system_admin);
+    // Revoked, it comes back in force when the configuration names it again.
+    s.revoke_api_key(k1.company_id, k1.id).await.unwrap();
+    assert!(s.authenticate_api_key(boot).await.unwrap().is_none());
+    let k3 = s.ensure_bootstrap_key(boot).await.unwrap();
+    assert_eq!((k3.id, k3.revoked_at), (k1.id, None));
+    assert!(s.authenticate_api_key(boot).await.unwrap().is_some());
     assert!(s.ensure_bootstrap_key("short").await.is_err());
     let page = s.list_api_keys(c.id, &ListQuery::default()).await.unwrap();
     assert_eq!(page.items.len(), 1);

@@ -112,13 +112,16 @@ pub struct CreditArgs {
 
 #[derive(Debug, Subcommand)]
 enum CreditCommand {
-    /// Record a purchase of credits (admin).
+    /// Record a purchase of credits (system administrator's key).
     Add {
         /// Credits (SMS segments).
         amount: i64,
         /// Invoice number or reason.
         #[arg(long)]
         note: Option<String>,
+        /// The company (id) that bought them; default: the key's own company.
+        #[arg(long)]
+        company: Option<i64>,
     },
 }
 
@@ -469,10 +472,19 @@ pub fn groups(args: GroupsArgs) -> ExitCode {
 pub fn credit(args: CreditArgs) -> ExitCode {
     run_async(async move {
         let c = Client::new(&args.conn)?;
-        if let Some(CreditCommand::Add { amount, note }) = args.command {
+        if let Some(CreditCommand::Add {
+            amount,
+            note,
+            company,
+        }) = args.command
+        {
+            let path = match company {
+                Some(id) => format!("/companies/{id}/credit/entries"),
+                None => "/credit/entries".to_owned(),
+            };
             let e = c
                 .post(
-                    "/credit/entries",
+                    &path,
                     json!({"kind": "purchase", "amount": amount, "note": note}),
                 )
                 .await?;

@@ -1,5 +1,6 @@
 //! One module per CLI command family.
 
+pub mod admin;
 pub mod api;
 pub mod campaign;
 pub mod check;
