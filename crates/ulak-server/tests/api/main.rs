@@ -7,6 +7,7 @@ mod credit;
 mod customers;
 mod helpers;
 mod import;
+mod inbox;
 mod isolation;
 mod messages;
 mod openapi;
