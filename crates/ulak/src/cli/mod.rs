@@ -3,8 +3,12 @@
 pub mod api;
 pub mod campaign;
 pub mod check;
+pub mod conn;
 pub mod count;
+pub mod inbox;
 pub mod manage;
+pub mod out;
 pub mod send;
 pub mod serve;
 pub mod smpp;
+pub mod time;
