@@ -19,6 +19,15 @@ macro_rules! statuses {
                     _ => None,
                 }
             }
+
+            /// What the specification says the value means ("Invalid password."), if it is a
+            /// standard one.
+            pub fn description(self) -> Option<&'static str> {
+                match self.0 {
+                    $($value => Some($doc),)*
+                    _ => None,
+                }
+            }
         }
     };
 }

@@ -43,8 +43,10 @@ enum Command {
     Campaign(cli::campaign::CampaignArgs),
     /// Messages over the API: show one with its history.
     Messages(cli::send::MessagesArgs),
-    /// The remaining credit.
+    /// The remaining credit; `credit history` lists the ledger.
     Credit(cli::api::CreditArgs),
+    /// Inbound messages (replies, requests, opt-outs) over the API: list.
+    Inbound(cli::inbox::InboundArgs),
     /// Count characters and SMS segments of a text (reads stdin when --text is absent).
     Count(cli::count::CountArgs),
     /// Validate and normalise a phone number to E.164.
@@ -90,7 +92,7 @@ fn main() -> ExitCode {
     if matches!(cli.command, Command::Serve(_)) {
         reexec_with_allocator_settings();
     }
-    match cli.command {
+    let code = match cli.command {
         Command::Serve(args) => cli::serve::run(args),
         Command::Admin(args) => cli::admin::run(args),
         Command::Subscribers(args) => cli::api::subscribers(args),
@@ -103,10 +105,12 @@ fn main() -> ExitCode {
         Command::Messages(args) => cli::send::messages(args),
         Command::Campaign(args) => cli::campaign::run(args),
         Command::Credit(args) => cli::api::credit(args),
+        Command::Inbound(args) => cli::inbox::inbound(args),
         Command::Count(args) => cli::count::run(args),
         Command::CheckNumber(args) => cli::check::run_number(args),
         Command::CheckTckn(args) => cli::check::run_tckn(args),
         Command::SmscSim(args) => cli::smpp::run_sim(args),
         Command::Smpp(args) => cli::smpp::run_smpp(args),
-    }
+    };
+    cli::out::exit(code)
 }

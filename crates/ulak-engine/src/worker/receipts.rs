@@ -76,6 +76,9 @@ pub async fn receipt_step(
                 sender: m.source.clone(),
                 recipient: m.dest.clone(),
                 body: m.text.clone().unwrap_or_default(),
+                // No text (8-bit data): keep the bytes rather than store an empty message.
+                body_raw: m.text.is_none().then(|| m.payload.clone()),
+                data_coding: Some(m.data_coding),
                 complete: m.complete,
             });
             inbound_acks.push(ack);

@@ -22,8 +22,17 @@ pub struct InboundOut {
     pub sender: String,
     /// The company's number or short code it was sent to.
     pub recipient: String,
-    /// The text.
+    /// The text; empty when it could not be decoded (then see `body_raw`).
     pub text: String,
+    /// The message's bytes as received, in lower-case hex (every part's user data joined,
+    /// without UDH), present only when its text could not be decoded (8-bit data such as
+    /// binary or WAP push, read with `data_coding`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub body_raw: Option<String>,
+    /// The SMPP data_coding it arrived with (0 GSM 7-bit, 4 8-bit data, 8 UCS-2…), when
+    /// known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_coding: Option<u8>,
     /// False when parts of a long message never arrived.
     pub complete: bool,
     /// The subscriber with the sender's number.
@@ -42,6 +51,15 @@ impl From<ulak_store::InboundMessage> for InboundOut {
             sender: m.sender,
             recipient: m.recipient,
             text: m.body,
+            body_raw: m.body_raw.map(|b| {
+                use std::fmt::Write;
+                b.iter()
+                    .fold(String::with_capacity(b.len() * 2), |mut s, x| {
+                        let _ = write!(s, "{x:02x}");
+                        s
+                    })
+            }),
+            data_coding: m.data_coding,
             complete: m.complete,
             subscriber_id: m.subscriber_id.map(|s| s.0),
             opt_out: m.opt_out,

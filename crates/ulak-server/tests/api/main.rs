@@ -9,6 +9,7 @@ mod customers;
 mod frontdoor;
 mod helpers;
 mod import;
+mod inbox;
 mod isolation;
 mod messages;
 mod openapi;

@@ -59,6 +59,51 @@ pub enum SubmitError {
     Shutdown,
 }
 
+/// Why a connect or bind attempt failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BindError {
+    /// The TCP connection could not be made (refused, no route, name not resolved).
+    #[error("cannot connect: {0}")]
+    Connect(String),
+    /// The TCP connection was not made within the connect timeout.
+    #[error("connect timed out")]
+    ConnectTimeout,
+    /// The SMSC answered the bind with this error status (wrong password, unknown system
+    /// ID, already bound…).
+    #[error("the SMSC refused the bind: {}", described(*.0))]
+    Refused(CommandStatus),
+    /// The SMSC answered the bind with generic_nack.
+    #[error("the SMSC answered the bind with generic_nack: {}", described(*.0))]
+    GenericNack(CommandStatus),
+    /// No bind_resp within the connect timeout.
+    #[error("no bind_resp in time")]
+    NoResponse,
+    /// The SMSC closed the connection before answering the bind.
+    #[error("the SMSC closed the connection before answering the bind")]
+    Closed,
+    /// The link failed (I/O or an unreadable PDU) before the bind_resp.
+    #[error("link error before the bind_resp: {0}")]
+    Link(String),
+    /// Neither bound nor failed within the time [`Client::wait_bound_or_failed`] was given.
+    #[error("not bound within {0:?}")]
+    Timeout(Duration),
+}
+
+impl BindError {
+    /// Whether the SMSC answered and said no: binding again as is will not help.
+    pub fn is_refusal(&self) -> bool {
+        matches!(self, BindError::Refused(_) | BindError::GenericNack(_))
+    }
+}
+
+/// `ESME_RINVPASWD (0x0000000E): Invalid password`.
+fn described(s: CommandStatus) -> String {
+    match s.description() {
+        Some(d) => format!("{s}: {}", d.trim_end_matches('.')),
+        None => s.to_string(),
+    }
+}
+
 /// A successful submit.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Submitted {
@@ -199,6 +244,8 @@ struct Shared {
     reassembler: std::sync::Mutex<Reassembler<ack::Target>>,
     stats: Stats,
     bound_tx: watch::Sender<usize>,
+    /// The last failed connect or bind.
+    bind_error: watch::Sender<Option<BindError>>,
     stop: CancellationToken,
     /// Jobs to send again (throttled, or in flight on a lost link), ahead of the queue.
     retry: std::sync::Mutex<VecDeque<Job>>,
@@ -247,6 +294,7 @@ impl Client {
         let (jobs_tx, jobs_rx) = mpsc::channel(cfg.queue_capacity.max(1));
         let (events_tx, events_rx) = mpsc::unbounded_channel();
         let (bound_tx, _) = watch::channel(0);
+        let (bind_error, _) = watch::channel(None);
         let shared = Arc::new(Shared {
             reassembler: std::sync::Mutex::new(Reassembler::tagged(cfg.reassembly_timeout)),
             cfg,
@@ -254,6 +302,7 @@ impl Client {
             events: events_tx,
             stats: Stats::default(),
             bound_tx,
+            bind_error,
             stop: CancellationToken::new(),
             retry: std::sync::Mutex::new(VecDeque::new()),
             retry_notify: Notify::new(),
@@ -293,6 +342,37 @@ impl Client {
         tokio::time::timeout(timeout, rx.wait_for(|n| *n > 0))
             .await
             .is_ok_and(|r| r.is_ok())
+    }
+
+    /// Waits until a link that can submit is bound, or until a connect or bind attempt
+    /// fails, whichever comes first, and says why in the second case: for tools that should
+    /// report a refused bind (a wrong password) at once rather than keep retrying.
+    pub async fn wait_bound_or_failed(&self, timeout: Duration) -> Result<(), BindError> {
+        let mut bound = self.shared.bound_tx.subscribe();
+        let mut failed = self.shared.bind_error.subscribe();
+        let outcome = async {
+            loop {
+                if *bound.borrow_and_update() > 0 {
+                    return Ok(());
+                }
+                if let Some(e) = failed.borrow_and_update().clone() {
+                    return Err(e);
+                }
+                // The senders live as long as the client, so neither wait ends in an error.
+                tokio::select! {
+                    _ = bound.changed() => {}
+                    _ = failed.changed() => {}
+                }
+            }
+        };
+        tokio::time::timeout(timeout, outcome)
+            .await
+            .unwrap_or(Err(BindError::Timeout(timeout)))
+    }
+
+    /// The last failed connect or bind attempt, if there was one.
+    pub fn last_bind_error(&self) -> Option<BindError> {
+        self.shared.bind_error.borrow().clone()
     }
 
     /// Queues one submit_sm (or data_sm) body; waits only while the queue is full.

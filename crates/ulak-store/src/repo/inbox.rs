@@ -11,10 +11,10 @@ use ulak_core::{CountryType, Msisdn};
 
 use super::webhooks::emit_event;
 use crate::db::{ListSql, col, now_ms, parse, search_key};
-use crate::{Result, Store};
+use crate::{Result, Store, StoreError};
 
 /// Columns of [`inbound`].
-const COLS: &str = "id, company_id, provider_account_id, sender, recipient, body, complete, subscriber_id, opt_out, received_at";
+const COLS: &str = "id, company_id, provider_account_id, sender, recipient, body, body_raw, data_coding, complete, subscriber_id, opt_out, received_at";
 
 /// A repeat of the same text from the same sender within this long is the operator
 /// delivering it again, not a new message.
@@ -27,8 +27,13 @@ pub struct InboundIn {
     pub sender: String,
     /// The number or short code it was sent to.
     pub recipient: String,
-    /// The text (empty for binary data).
+    /// The text (empty when it could not be decoded).
     pub body: String,
+    /// The user data as received (parts joined, without UDH) when the text could not be
+    /// decoded (8-bit data), so it is kept rather than lost.
+    pub body_raw: Option<Vec<u8>>,
+    /// The SMPP data_coding of the first part, when the message came over SMPP.
+    pub data_coding: Option<u8>,
     /// False when released with parts missing.
     pub complete: bool,
 }
@@ -46,8 +51,12 @@ pub struct InboundMessage {
     pub sender: String,
     /// The company's number or short code.
     pub recipient: String,
-    /// Text.
+    /// Text (empty when it could not be decoded).
     pub body: String,
+    /// The undecoded user data, when the text could not be decoded.
+    pub body_raw: Option<Vec<u8>>,
+    /// The SMPP data_coding it came with, when known.
+    pub data_coding: Option<u8>,
     /// Whether every part arrived.
     pub complete: bool,
     /// The subscriber with the sender's number, if any.
@@ -77,11 +86,50 @@ fn inbound(r: &AnyRow) -> Result<InboundMessage> {
         sender: col(r, "sender")?,
         recipient: col(r, "recipient")?,
         body: col(r, "body")?,
+        body_raw: col::<Option<String>>(r, "body_raw")?
+            .map(|h| from_hex(&h))
+            .transpose()?,
+        data_coding: col::<Option<i64>>(r, "data_coding")?
+            .map(|d| {
+                u8::try_from(d).map_err(|_| StoreError::Corrupt {
+                    what: "inbound_messages.data_coding",
+                })
+            })
+            .transpose()?,
         complete: col::<i64>(r, "complete")? != 0,
         subscriber_id: col::<Option<i64>>(r, "subscriber_id")?.map(SubscriberId),
         opt_out: col::<i64>(r, "opt_out")? != 0,
         received_at: col(r, "received_at")?,
     })
+}
+
+/// Bytes as lower-case hex (the `body_raw` column: portable text in both databases).
+fn to_hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
+}
+
+/// The bytes of a `body_raw` column.
+fn from_hex(h: &str) -> Result<Vec<u8>> {
+    let bad = || StoreError::Corrupt {
+        what: "inbound_messages.body_raw",
+    };
+    if !h.len().is_multiple_of(2) {
+        return Err(bad());
+    }
+    (0..h.len())
+        .step_by(2)
+        .map(|i| {
+            h.get(i..i + 2)
+                .and_then(|p| u8::from_str_radix(p, 16).ok())
+                .ok_or_else(bad)
+        })
+        .collect()
 }
 
 /// Whether `body` is one of `keywords` (comma-separated): its first word, compared without
@@ -124,15 +172,19 @@ impl Store {
             let sender = phone
                 .as_ref()
                 .map_or_else(|| m.sender.trim().to_owned(), |p| p.e164().to_owned());
+            let raw = m.body_raw.as_deref().map(to_hex);
+            // Undecodable messages all have an empty text: their bytes tell them apart.
             let repeat: Option<i64> = sqlx::query_scalar(
                 "SELECT id FROM inbound_messages WHERE company_id = $1 AND sender = $2 \
-                 AND received_at > $3 AND body = $4 AND recipient = $5 LIMIT 1",
+                 AND received_at > $3 AND body = $4 AND recipient = $5 \
+                 AND COALESCE(body_raw, '') = $6 LIMIT 1",
             )
             .bind(company.0)
             .bind(&sender)
             .bind(now - REPEAT_WINDOW_MS)
             .bind(&m.body)
             .bind(&m.recipient)
+            .bind(raw.as_deref().unwrap_or(""))
             .fetch_optional(&mut *tx)
             .await?;
             if repeat.is_some() {
@@ -177,8 +229,9 @@ impl Store {
             }
             let id: i64 = sqlx::query_scalar(
                 "INSERT INTO inbound_messages (company_id, provider_account_id, sender, \
-                 recipient, body, complete, subscriber_id, opt_out, received_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+                 recipient, body, complete, subscriber_id, opt_out, received_at, body_raw, \
+                 data_coding) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
             )
             .bind(company.0)
             .bind(provider.map(|p| p.0))
@@ -189,6 +242,8 @@ impl Store {
             .bind(subscriber)
             .bind(i64::from(opt_out))
             .bind(now)
+            .bind(raw.as_deref())
+            .bind(m.data_coding.map(i64::from))
             .fetch_one(&mut *tx)
             .await?;
             emit_event(
@@ -196,6 +251,7 @@ impl Store {
                 company,
                 WebhookEventType::InboundReceived,
                 json!({"id": id, "sender": sender, "recipient": m.recipient, "text": m.body,
+                       "body_raw": raw, "data_coding": m.data_coding,
                        "subscriber_id": subscriber, "opt_out": opt_out, "complete": m.complete}),
             )
             .await?;

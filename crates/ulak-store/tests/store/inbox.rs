@@ -7,15 +7,68 @@ use ulak_store::InboundIn;
 
 use crate::helpers::{TestDb, company, simulator_account};
 
-crate::store_tests!(inbound_is_stored_once_and_keywords_opt_out);
+crate::store_tests!(
+    inbound_is_stored_once_and_keywords_opt_out,
+    undecodable_inbound_keeps_its_bytes
+);
 
 fn inb(from: &str, text: &str) -> InboundIn {
     InboundIn {
         sender: from.into(),
         recipient: "4545".into(),
         body: text.into(),
+        body_raw: None,
+        data_coding: Some(0),
         complete: true,
     }
+}
+
+/// 8-bit data: no text, only its bytes.
+fn binary(from: &str, bytes: &[u8]) -> InboundIn {
+    InboundIn {
+        body: String::new(),
+        body_raw: Some(bytes.to_vec()),
+        data_coding: Some(4),
+        ..inb(from, "")
+    }
+}
+
+async fn undecodable_inbound_keeps_its_bytes(db: &TestDb) {
+    let s = &db.store;
+    let c = company(s, CountryType::Tr).await.id;
+    let st = s
+        .store_inbound(
+            c,
+            None,
+            vec![
+                binary("905324445566", &[0x00, 0xff, 0x10, 0x7f]),
+                // Different bytes from the same sender are another message, not a repeat,
+                // although neither has a text.
+                binary("905324445566", &[0xca, 0xfe]),
+                binary("905324445566", &[0xca, 0xfe]),
+                inb("905324445566", "Merhaba"),
+            ],
+        )
+        .await
+        .unwrap();
+    assert_eq!((st.stored, st.duplicates), (3, 1));
+    let items = s
+        .list_inbound(c, &ListQuery::default())
+        .await
+        .unwrap()
+        .items;
+    let raw: Vec<_> = items
+        .iter()
+        .map(|m| (m.body.as_str(), m.body_raw.clone(), m.data_coding))
+        .collect();
+    assert_eq!(
+        raw,
+        vec![
+            ("", Some(vec![0x00, 0xff, 0x10, 0x7f]), Some(4)),
+            ("", Some(vec![0xca, 0xfe]), Some(4)),
+            ("Merhaba", None, Some(0)),
+        ]
+    );
 }
 
 async fn inbound_is_stored_once_and_keywords_opt_out(db: &TestDb) {

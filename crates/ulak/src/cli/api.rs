@@ -1,5 +1,6 @@
 //! CLI commands over the REST API (`ULAK_URL`, `ULAK_API_KEY`): human tables by default,
-//! `--json` for scripts. Exit code 0 on success, 1 when the server refuses, 2 on bad usage.
+//! `--json` for scripts. Exit codes (see [`super::conn`]): 0 on success, 1 when the server refuses,
+//! 2 on bad usage, 3 when the server cannot be reached.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -7,6 +8,10 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
 use serde_json::{Value, json};
+
+use super::conn::{Unreachable, api_base, exit_code};
+use super::out::{errln, outln};
+use super::time::Clock;
 
 /// Where the server is and which key to use.
 #[derive(Debug, Args)]
@@ -123,6 +128,15 @@ enum CreditCommand {
         #[arg(long)]
         company: Option<i64>,
     },
+    /// The ledger: purchases, reservations, charges and releases, oldest first.
+    History {
+        /// How many (at most 500).
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        /// Go on from this cursor (printed under a full page).
+        #[arg(long)]
+        cursor: Option<String>,
+    },
 }
 
 pub(crate) struct Client {
@@ -133,13 +147,31 @@ pub(crate) struct Client {
 
 impl Client {
     pub(crate) fn new(conn: &Connection) -> anyhow::Result<Client> {
+        let base = api_base(&conn.url)?;
         let Some(key) = conn.api_key.clone() else {
             bail!("no API key: set ULAK_API_KEY or pass --api-key");
         };
         Ok(Client {
             http: reqwest::Client::new(),
-            base: format!("{}/api/v1", conn.url.trim_end_matches('/')),
+            base,
             key,
+        })
+    }
+
+    /// A transport error as [`Unreachable`]; a request that could not even be built (a bad
+    /// header value) stays a usage error.
+    fn transport(&self, e: reqwest::Error) -> anyhow::Error {
+        if e.is_builder() {
+            return anyhow::Error::new(e).context("cannot build the request");
+        }
+        let mut cause: &dyn std::error::Error = &e;
+        while let Some(inner) = cause.source() {
+            cause = inner;
+        }
+        let url = self.base.trim_end_matches("/api/v1").to_owned();
+        anyhow::Error::new(Unreachable {
+            url,
+            reason: cause.to_string(),
         })
     }
 
@@ -148,9 +180,9 @@ impl Client {
             .bearer_auth(&self.key)
             .send()
             .await
-            .with_context(|| format!("cannot reach {}", self.base))?;
+            .map_err(|e| self.transport(e))?;
         let status = res.status();
-        let text = res.text().await.context("reading the answer")?;
+        let text = res.text().await.map_err(|e| self.transport(e))?;
         let body: Value = if text.is_empty() {
             Value::Null
         } else {
@@ -170,6 +202,16 @@ impl Client {
     pub(crate) async fn post(&self, path: &str, body: Value) -> anyhow::Result<Value> {
         self.send(self.http.post(format!("{}{path}", self.base)).json(&body))
             .await
+    }
+
+    /// The company's clock for showing times: its country type's zone, Europe/Istanbul when
+    /// the settings cannot be read (a key without a company, an old server).
+    pub(crate) async fn clock(&self) -> Clock {
+        let country = match self.get("/sms-settings", &[]).await {
+            Ok(s) => text(&s["country_type"]),
+            Err(_) => String::new(),
+        };
+        Clock::for_country(&country)
     }
 
     /// A group id from a name or an id.
@@ -252,7 +294,7 @@ impl Client {
 /// Prints an import's outcome and its per-row errors.
 pub(crate) fn print_import(r: &Value, json_out: bool) {
     if json_out {
-        println!("{r}");
+        outln!("{r}");
         return;
     }
     let added = r["added_to_group"].as_u64().unwrap_or(0);
@@ -261,14 +303,14 @@ pub(crate) fn print_import(r: &Value, json_out: bool) {
     } else {
         String::new()
     };
-    println!(
+    outln!(
         "{} rows: {} imported{grouped}, {} skipped",
         text(&r["rows"]),
         text(&r["imported"]),
         text(&r["skipped"])
     );
     for e in r["errors"].as_array().into_iter().flatten() {
-        println!(
+        outln!(
             "  row {} ({}): {}",
             text(&e["row"]),
             text(&e["column"]),
@@ -318,12 +360,8 @@ pub(crate) fn run_async(f: impl Future<Output = anyhow::Result<()>>) -> ExitCode
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("ulak: {e:#}");
-            if e.downcast_ref::<Refused>().is_some() {
-                ExitCode::FAILURE
-            } else {
-                ExitCode::from(2)
-            }
+            errln!("ulak: {e:#}");
+            ExitCode::from(exit_code(&e))
         }
     }
 }
@@ -342,11 +380,18 @@ pub(crate) fn table(headers: &[&str], rows: &[Vec<String>]) {
             .zip(&widths)
             .map(|(c, w)| format!("{c:<w$}", w = *w))
             .collect();
-        println!("{}", parts.join("  ").trim_end());
+        outln!("{}", parts.join("  ").trim_end());
     };
     line(headers.iter().map(|h| (*h).to_owned()).collect());
     for r in rows {
         line(r.clone());
+    }
+}
+
+/// Under a page that has more: how to get the next one.
+pub(crate) fn more(page: &Value) {
+    if let Some(next) = page["next_cursor"].as_str() {
+        outln!("more: --cursor {next}");
     }
 }
 
@@ -378,7 +423,7 @@ pub fn subscribers(args: SubscribersArgs) -> ExitCode {
                 }
                 let page = c.get("/subscribers", &q).await?;
                 if json_out {
-                    println!("{page}");
+                    outln!("{page}");
                 } else {
                     let rows: Vec<Vec<String>> = page["items"]
                         .as_array()
@@ -405,9 +450,9 @@ pub fn subscribers(args: SubscribersArgs) -> ExitCode {
                     )
                     .await?;
                 if json_out {
-                    println!("{s}");
+                    outln!("{s}");
                 } else {
-                    println!(
+                    outln!(
                         "added subscriber {} ({})",
                         text(&s["id"]),
                         text(&s["phone"])
@@ -442,7 +487,7 @@ pub fn groups(args: GroupsArgs) -> ExitCode {
             GroupsCommand::List => {
                 let page = c.get("/groups", &[("limit", "500".into())]).await?;
                 if args.conn.json {
-                    println!("{page}");
+                    outln!("{page}");
                 } else {
                     let rows: Vec<Vec<String>> = page["items"]
                         .as_array()
@@ -458,9 +503,9 @@ pub fn groups(args: GroupsArgs) -> ExitCode {
                     .post("/groups", json!({"name": name, "description": description}))
                     .await?;
                 if args.conn.json {
-                    println!("{g}");
+                    outln!("{g}");
                 } else {
-                    println!("created group {} ({})", text(&g["id"]), text(&g["name"]));
+                    outln!("created group {} ({})", text(&g["id"]), text(&g["name"]));
                 }
             }
         }
@@ -472,37 +517,69 @@ pub fn groups(args: GroupsArgs) -> ExitCode {
 pub fn credit(args: CreditArgs) -> ExitCode {
     run_async(async move {
         let c = Client::new(&args.conn)?;
-        if let Some(CreditCommand::Add {
-            amount,
-            note,
-            company,
-        }) = args.command
-        {
-            let path = match company {
-                Some(id) => format!("/companies/{id}/credit/entries"),
-                None => "/credit/entries".to_owned(),
-            };
-            let e = c
-                .post(
-                    &path,
-                    json!({"kind": "purchase", "amount": amount, "note": note}),
-                )
-                .await?;
-            if args.conn.json {
-                println!("{e}");
-            } else {
-                println!(
-                    "added {amount} credits; balance {}",
-                    text(&e["balance_after"])
-                );
+        let j = args.conn.json;
+        match args.command {
+            Some(CreditCommand::Add {
+                amount,
+                note,
+                company,
+            }) => {
+                let path = match company {
+                    Some(id) => format!("/companies/{id}/credit/entries"),
+                    None => "/credit/entries".to_owned(),
+                };
+                let e = c
+                    .post(
+                        &path,
+                        json!({"kind": "purchase", "amount": amount, "note": note}),
+                    )
+                    .await?;
+                if j {
+                    outln!("{e}");
+                } else {
+                    outln!(
+                        "added {amount} credits; balance {}",
+                        text(&e["balance_after"])
+                    );
+                }
             }
-            return Ok(());
-        }
-        let b = c.get("/credit", &[]).await?;
-        if args.conn.json {
-            println!("{b}");
-        } else {
-            println!("remaining credit: {}", text(&b["balance"]));
+            Some(CreditCommand::History { limit, cursor }) => {
+                let mut q = vec![("limit", limit.to_string())];
+                if let Some(cur) = cursor {
+                    q.push(("cursor", cur));
+                }
+                let page = c.get("/credit/entries", &q).await?;
+                if j {
+                    outln!("{page}");
+                    return Ok(());
+                }
+                let clock = c.clock().await;
+                let rows: Vec<Vec<String>> = page["items"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|e| {
+                        vec![
+                            text(&e["id"]),
+                            clock.at(&e["created_at"]),
+                            text(&e["kind"]),
+                            text(&e["amount"]),
+                            text(&e["balance_after"]),
+                            text(&e["note"]),
+                        ]
+                    })
+                    .collect();
+                table(&["ID", "AT", "KIND", "AMOUNT", "BALANCE", "NOTE"], &rows);
+                more(&page);
+            }
+            None => {
+                let b = c.get("/credit", &[]).await?;
+                if j {
+                    outln!("{b}");
+                } else {
+                    outln!("remaining credit: {}", text(&b["balance"]));
+                }
+            }
         }
         Ok(())
     })

@@ -1,6 +1,5 @@
 //! `ulak campaign …`: bulk sends over the API, with a progress line while waiting.
 
-use std::io::Write;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
@@ -10,6 +9,8 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use super::api::{Client, Connection, run_async, text};
+use super::out::{err, errln, outln};
+use super::time::Clock;
 
 /// `ulak campaign …`
 #[derive(Debug, Args)]
@@ -116,14 +117,13 @@ async fn wait(c: &Client, id: i64, json_out: bool) -> anyhow::Result<Value> {
         let v = c.get(&format!("/campaigns/{id}"), &[]).await?;
         let state = v["state"].as_str().unwrap_or_default().to_owned();
         if !json_out {
-            eprint!("\r{}", line(&v));
-            let _ = std::io::stderr().flush();
+            err!("\r{}", line(&v));
         }
         if ["finished", "cancelled"].contains(&state.as_str())
             || (state == "paused" && start.elapsed() > Duration::from_secs(1))
         {
             if !json_out {
-                eprintln!();
+                errln!();
             }
             return Ok(v);
         }
@@ -131,14 +131,27 @@ async fn wait(c: &Client, id: i64, json_out: bool) -> anyhow::Result<Value> {
     }
 }
 
-fn show(v: &Value, json_out: bool) {
-    if json_out {
-        println!("{v}");
-    } else {
-        println!("{}", line(v));
-        if let Some(r) = v["state_reason"].as_str() {
-            println!("  {r}");
-        }
+/// Prints a campaign: JSON, or its line, reason and times on the company's clock.
+fn show(v: &Value, clock: Option<&Clock>) {
+    let Some(clock) = clock else {
+        outln!("{v}");
+        return;
+    };
+    outln!("{}", line(v));
+    if let Some(r) = v["state_reason"].as_str() {
+        outln!("  {r}");
+    }
+    let times: Vec<String> = [
+        ("created", "created_at"),
+        ("started", "started_at"),
+        ("finished", "finished_at"),
+    ]
+    .iter()
+    .filter(|(_, k)| !v[*k].is_null())
+    .map(|(what, k)| format!("{what} {}", clock.at(&v[*k])))
+    .collect();
+    if !times.is_empty() {
+        outln!("  {}", times.join(", "));
     }
 }
 
@@ -173,9 +186,9 @@ pub fn run(args: CampaignArgs) -> ExitCode {
             CampaignCommand::Preview { id } => {
                 let p = c.get(&format!("/campaigns/{id}/preview"), &[]).await?;
                 if j {
-                    println!("{p}");
+                    outln!("{p}");
                 } else {
-                    println!(
+                    outln!(
                         "{} recipients, {} segments, cost {} (balance {}), {} duplicates collapsed, {} left out",
                         text(&p["recipients"]),
                         text(&p["segments"]),
@@ -185,10 +198,10 @@ pub fn run(args: CampaignArgs) -> ExitCode {
                         text(&p["skipped_total"])
                     );
                     for s in p["skipped"].as_array().into_iter().flatten().take(50) {
-                        println!("  {}: {}", text(&s["address"]), text(&s["reason"]));
+                        outln!("  {}: {}", text(&s["address"]), text(&s["reason"]));
                     }
                     if let Some(first) = p["samples"].get(0) {
-                        println!("first message: {}", text(first));
+                        outln!("first message: {}", text(first));
                     }
                 }
                 return Ok(());
@@ -231,7 +244,8 @@ pub fn run(args: CampaignArgs) -> ExitCode {
         } else {
             v
         };
-        show(&v, j);
+        let clock = if j { None } else { Some(c.clock().await) };
+        show(&v, clock.as_ref());
         if wait_for && v["state"] == "paused" {
             bail!(super::api::Refused(
                 200,

@@ -4,6 +4,8 @@ use std::io::{Read, Write};
 use std::process::ExitCode;
 
 use clap::Args;
+
+use super::out::errln;
 use ulak_text::{ConcatRef, Count, Options, Policy};
 
 /// Arguments of `ulak count`.
@@ -44,14 +46,14 @@ pub fn run(args: CountArgs) -> ExitCode {
         None => {
             let mut bytes = Vec::new();
             if let Err(e) = std::io::stdin().read_to_end(&mut bytes) {
-                eprintln!("ulak count: cannot read standard input: {e}");
+                errln!("ulak count: cannot read standard input: {e}");
                 return ExitCode::from(2);
             }
             match String::from_utf8(bytes) {
                 Ok(t) => t,
                 Err(e) => {
                     let at = e.utf8_error().valid_up_to();
-                    eprintln!(
+                    errln!(
                         "ulak count: standard input is not valid UTF-8 (invalid byte at offset {at})"
                     );
                     return ExitCode::from(2);
@@ -66,7 +68,7 @@ pub fn run(args: CountArgs) -> ExitCode {
     let count = match ulak_text::count(&text, &opts) {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("ulak count: {e}");
+            errln!("ulak count: {e}");
             return ExitCode::from(2);
         }
     };
@@ -74,7 +76,7 @@ pub fn run(args: CountArgs) -> ExitCode {
         match serde_json::to_string(&count) {
             Ok(s) => s,
             Err(e) => {
-                eprintln!("ulak count: {e}");
+                errln!("ulak count: {e}");
                 return ExitCode::FAILURE;
             }
         }

@@ -9,6 +9,7 @@ use reqwest::Method;
 use serde_json::{Map, Value, json};
 
 use super::api::{Client, Connection, print_import, run_async, table, text};
+use super::out::outln;
 
 /// `ulak customers …`
 #[derive(Debug, Args)]
@@ -147,7 +148,7 @@ enum SmsSettingsCommand {
 /// Prints `v` as JSON or through `human`.
 fn out(v: &Value, json_out: bool, human: impl FnOnce(&Value)) {
     if json_out {
-        println!("{v}");
+        outln!("{v}");
     } else {
         human(v);
     }
@@ -213,7 +214,7 @@ pub fn customers(args: CustomersArgs) -> ExitCode {
                     )
                     .await?;
                 out(&a, j, |a| {
-                    println!(
+                    outln!(
                         "added customer account {} ({})",
                         text(&a["id"]),
                         text(&a["code"])
@@ -261,7 +262,7 @@ pub fn templates(args: TemplatesArgs) -> ExitCode {
                         .flatten()
                         .map(text)
                         .collect();
-                    println!(
+                    outln!(
                         "saved template {} ({}); fields: {}",
                         text(&t["id"]),
                         text(&t["name"]),
@@ -306,7 +307,7 @@ pub fn sender_headers(args: SenderHeadersArgs) -> ExitCode {
                     )
                     .await?;
                 out(&h, j, |h| {
-                    println!(
+                    outln!(
                         "added sender header {} ({})",
                         text(&h["id"]),
                         text(&h["name"])
@@ -377,14 +378,14 @@ pub fn sms_settings(args: SmsSettingsArgs) -> ExitCode {
                     "no"
                 }
             };
-            println!("country type:             {}", text(&s["country_type"]));
-            println!("TC-ID sender header:      {}", text(&s["tckn_sender"]));
-            println!(
+            outln!("country type:             {}", text(&s["country_type"]));
+            outln!("TC-ID sender header:      {}", text(&s["tckn_sender"]));
+            outln!(
                 "TC-ID subscription:       {}",
                 yes_no(&s["tckn_subscription_active"])
             );
-            println!("OTP user name:            {}", text(&s["otp_username"]));
-            println!(
+            outln!("OTP user name:            {}", text(&s["otp_username"]));
+            outln!(
                 "OTP password stored:      {}",
                 yes_no(&s["has_otp_password"])
             );

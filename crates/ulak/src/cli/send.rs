@@ -8,6 +8,8 @@ use clap::{Args, Subcommand};
 use serde_json::{Map, Value, json};
 
 use super::api::{Client, Connection, run_async, table, text};
+use super::out::outln;
+use super::time::Clock;
 
 /// `ulak send`: one message.
 #[derive(Debug, Args)]
@@ -58,16 +60,19 @@ enum MessagesCommand {
     },
 }
 
-/// Prints a message's state and history.
-fn print_message(m: &Value) {
-    println!(
-        "message {}: {} since {} ({})",
+/// Prints a message's state and history, times on the company's clock.
+fn print_message(m: &Value, clock: &Clock) {
+    let reason = match m["state_reason"].as_str() {
+        Some(r) => format!(" ({r})"),
+        None => String::new(),
+    };
+    outln!(
+        "message {}: {} since {}{reason}",
         text(&m["id"]),
         text(&m["state"]),
-        text(&m["state_at"]),
-        text(&m["state_reason"])
+        clock.at(&m["state_at"]),
     );
-    println!(
+    outln!(
         "to {} from {}, {} segment(s) in {}, cost {}",
         text(&m["recipient"]),
         text(&m["sender"]),
@@ -79,9 +84,9 @@ fn print_message(m: &Value) {
         .as_array()
         .into_iter()
         .flatten()
-        .map(|e| vec![text(&e["at"]), text(&e["state"]), text(&e["detail"])])
+        .map(|e| vec![clock.at(&e["at"]), text(&e["state"]), text(&e["detail"])])
         .collect();
-    table(&["AT (UNIX MS)", "STATE", "DETAIL"], &rows);
+    table(&["AT", "STATE", "DETAIL"], &rows);
 }
 
 /// Runs `ulak send`.
@@ -121,9 +126,9 @@ pub fn send(args: SendArgs) -> ExitCode {
         let id = accepted["id"].as_i64().unwrap_or_default();
         if !args.wait {
             if args.conn.json {
-                println!("{accepted}");
+                outln!("{accepted}");
             } else {
-                println!(
+                outln!(
                     "queued message {id} to {}: {} segment(s) in {}, cost {}",
                     text(&accepted["recipient"]),
                     text(&accepted["segments"]),
@@ -146,9 +151,9 @@ pub fn send(args: SendArgs) -> ExitCode {
             tokio::time::sleep(Duration::from_millis(250)).await;
         };
         if args.conn.json {
-            println!("{m}");
+            outln!("{m}");
         } else {
-            print_message(&m);
+            print_message(&m, &c.clock().await);
         }
         if m["state"] != "delivered" {
             bail!(super::api::Refused(
@@ -168,9 +173,9 @@ pub fn messages(args: MessagesArgs) -> ExitCode {
             MessagesCommand::Show { id } => {
                 let m = c.get(&format!("/messages/{id}"), &[]).await?;
                 if args.conn.json {
-                    println!("{m}");
+                    outln!("{m}");
                 } else {
-                    print_message(&m);
+                    print_message(&m, &c.clock().await);
                 }
             }
         }

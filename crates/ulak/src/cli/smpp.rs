@@ -5,12 +5,16 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result, anyhow, bail};
 use clap::{Args, Subcommand, ValueEnum};
 use serde_json::json;
-use ulak_smpp::client::{BindMode, Client, ClientConfig, Event, LongText, TextMessage};
+use ulak_core::{CountryType, Msisdn};
+use ulak_smpp::client::{BindError, BindMode, Client, ClientConfig, Event, LongText, TextMessage};
 use ulak_smpp::pdu::{Address, Body, ShortMessage};
 use ulak_smpp::sim::{DlrMix, SimConfig, Simulator};
+
+use super::conn::{REFUSED, UNREACHABLE, USAGE};
+use super::out::{errln, outln};
 
 /// Arguments of `ulak smsc-sim`.
 #[derive(Debug, Args)]
@@ -96,9 +100,13 @@ struct SendArgs {
     /// Sender: alphanumeric header or number.
     #[arg(long)]
     from: String,
-    /// Recipient number.
-    #[arg(long)]
+    /// Recipient mobile number in any common form (`0532 123 45 67`, `+90 532…`); sent as
+    /// international digits.
+    #[arg(long, allow_hyphen_values = true)]
     to: String,
+    /// Country type national numbers in --to are read in: TR, AZ or KKTC.
+    #[arg(long, default_value = "TR", value_parser = parse_country)]
+    country: CountryType,
     /// The text.
     #[arg(long)]
     text: String,
@@ -155,13 +163,40 @@ fn init_logs() {
         .try_init();
 }
 
+/// clap value parser for `--country`.
+fn parse_country(s: &str) -> Result<CountryType, String> {
+    s.parse::<CountryType>().map_err(|e| e.to_string())
+}
+
+/// The link to the SMSC could not be bound.
+#[derive(Debug)]
+struct BindFailed {
+    addr: String,
+    why: BindError,
+}
+
+impl std::fmt::Display for BindFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "could not bind to {}: {}", self.addr, self.why)
+    }
+}
+
+impl std::error::Error for BindFailed {}
+
+/// Exit codes as the API commands': 1 refused (a submit, or the bind), 2 bad usage, 3 the
+/// SMSC cannot be reached.
 fn finish(r: Result<bool>) -> ExitCode {
     match r {
         Ok(true) => ExitCode::SUCCESS,
-        Ok(false) => ExitCode::from(1),
+        Ok(false) => ExitCode::from(REFUSED),
         Err(e) => {
-            eprintln!("error: {e:#}");
-            ExitCode::from(2)
+            errln!("error: {e:#}");
+            let code = match e.downcast_ref::<BindFailed>() {
+                Some(b) if b.why.is_refusal() => REFUSED,
+                Some(_) => UNREACHABLE,
+                None => USAGE,
+            };
+            ExitCode::from(code)
         }
     }
 }
@@ -187,10 +222,10 @@ async fn sim(args: SmscSimArgs) -> Result<bool> {
     let handle = Simulator::start(cfg)
         .await
         .context("starting the simulator")?;
-    eprintln!("smsc-sim listening on {}", handle.local_addr());
+    errln!("smsc-sim listening on {}", handle.local_addr());
     wait_for_signal().await?;
     let counts = handle.shutdown().await;
-    println!("{}", serde_json::to_string(&counts)?);
+    outln!("{}", serde_json::to_string(&counts)?);
     Ok(true)
 }
 
@@ -223,6 +258,10 @@ pub fn run_smpp(args: SmppArgs) -> ExitCode {
 }
 
 async fn send(a: SendArgs) -> Result<bool> {
+    // Operators want international digits (TON 1); a national or spaced form would go out
+    // as an alphanumeric address or with the wrong prefix.
+    let to = Msisdn::parse(&a.to, a.country)
+        .map_err(|e| anyhow!("--to {:?} is not a valid mobile number: {e}", a.to))?;
     let cfg = ClientConfig {
         addr: format!("{}:{}", a.host, a.port),
         system_id: a.system_id,
@@ -241,17 +280,19 @@ async fn send(a: SendArgs) -> Result<bool> {
         ..Default::default()
     };
     let (client, mut events) = Client::start(cfg);
-    if !client.wait_bound(Duration::from_secs(15)).await {
+    // The first refused bind is the answer (a wrong password stays wrong); say the SMSC's
+    // status rather than retry until a timeout.
+    if let Err(why) = client.wait_bound_or_failed(Duration::from_secs(15)).await {
         client.shutdown().await;
-        bail!(
-            "could not bind to {}:{} (see the log above)",
-            a.host,
-            a.port
-        );
+        return Err(BindFailed {
+            addr: format!("{}:{}", a.host, a.port),
+            why,
+        }
+        .into());
     }
     let msg = TextMessage {
         from: a.from,
-        to: a.to,
+        to: to.e164().to_owned(),
         text: a.text,
         receipt: a.dlr,
     };
@@ -266,7 +307,7 @@ async fn send(a: SendArgs) -> Result<bool> {
     for (n, seg, p) in pending {
         match p.outcome().await {
             Ok(s) => {
-                println!(
+                outln!(
                     "{}",
                     json!({"message": n, "segment": seg, "message_id": s.message_id})
                 );
@@ -274,7 +315,7 @@ async fn send(a: SendArgs) -> Result<bool> {
             }
             Err(e) => {
                 ok = false;
-                println!(
+                outln!(
                     "{}",
                     json!({"message": n, "segment": seg, "error": e.to_string()})
                 );
@@ -290,16 +331,16 @@ async fn send(a: SendArgs) -> Result<bool> {
                 // Printed, then acknowledged: the SMSC may drop its copy once it is shown.
                 Ok(Some(Event::Receipt(r, ack))) => {
                     waiting.retain(|id| !r.matches(id));
-                    println!("{}", json!({"receipt": r}));
+                    outln!("{}", json!({"receipt": r}));
                     ack.accept();
                 }
                 Ok(Some(Event::Inbound(m, ack))) => {
-                    println!("{}", json!({"inbound": m}));
+                    outln!("{}", json!({"inbound": m}));
                     ack.accept();
                 }
                 Ok(None) => break,
                 Err(_) => {
-                    eprintln!("timed out waiting for {} receipt(s)", waiting.len());
+                    errln!("timed out waiting for {} receipt(s)", waiting.len());
                     ok = false;
                     break;
                 }
@@ -356,7 +397,7 @@ async fn bench(a: BenchArgs) -> Result<bool> {
         let secs = t.elapsed().as_secs_f64();
         client.shutdown().await;
         ok &= failed == 0;
-        println!(
+        outln!(
             "{}",
             json!({
                 "window": w,
