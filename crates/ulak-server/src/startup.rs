@@ -27,6 +27,8 @@ struct Inner {
     metrics: ulak_engine::Metrics,
     /// Cancelled when the server begins to stop: long work (imports) ends early.
     shutdown: CancellationToken,
+    /// Imports in progress, for `/metrics`.
+    imports: crate::import::Gauge,
 }
 
 impl AppState {
@@ -49,6 +51,11 @@ impl AppState {
     /// it so a SIGTERM is never held up by one.
     pub fn shutdown(&self) -> &CancellationToken {
         &self.inner.shutdown
+    }
+
+    /// Imports in progress (their reading threads included), for `/metrics`.
+    pub fn imports(&self) -> &crate::import::Gauge {
+        &self.inner.imports
     }
 
     /// Whether the database answers.
@@ -140,6 +147,7 @@ impl App {
                 store,
                 metrics,
                 shutdown: CancellationToken::new(),
+                imports: crate::import::Gauge::default(),
             }),
         };
         let router = crate::routes::router(state.clone());

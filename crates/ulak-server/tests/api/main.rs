@@ -1,12 +1,14 @@
 //! API tests through a real server on port 0 (`spawn_app`), one module per feature.
 #![allow(clippy::unwrap_used)]
 
+mod attribute_limits;
 mod campaigns;
 mod count;
 mod credit;
 mod customers;
 mod helpers;
 mod import;
+mod import_limits;
 mod isolation;
 mod messages;
 mod openapi;
