@@ -30,6 +30,8 @@ struct Inner {
     shutdown: CancellationToken,
     /// Requests per key and per address, failed authentications per address.
     limits: crate::ratelimit::RateLimits,
+    /// Imports in progress, for `/metrics`.
+    imports: crate::import::Gauge,
 }
 
 impl AppState {
@@ -57,6 +59,11 @@ impl AppState {
     /// The rate limits.
     pub fn limits(&self) -> &crate::ratelimit::RateLimits {
         &self.inner.limits
+    }
+
+    /// Imports in progress (their reading threads included), for `/metrics`.
+    pub fn imports(&self) -> &crate::import::Gauge {
+        &self.inner.imports
     }
 
     /// Whether the database answers.
@@ -162,6 +169,7 @@ impl App {
                 store,
                 metrics,
                 shutdown: CancellationToken::new(),
+                imports: crate::import::Gauge::default(),
             }),
         };
         let router = crate::routes::router(state.clone());

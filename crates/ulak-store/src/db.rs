@@ -201,6 +201,10 @@ pub(crate) fn bind_all<'q>(
     q
 }
 
+/// About how many bytes of rows one list page carries at most; a page of large rows (e.g.
+/// subscribers with many attributes) ends early with a cursor.
+pub const PAGE_BYTES: usize = 2 * 1024 * 1024;
+
 /// One list request, built into `SELECT … WHERE company_id = $1 AND id > $2 [filters]
 /// ORDER BY id LIMIT n+1` (one extra row tells whether there is a next page).
 pub(crate) struct ListSql<'a> {
@@ -232,8 +236,24 @@ impl Store {
         map: impl Fn(&AnyRow) -> Result<T>,
         id_of: impl Fn(&T) -> i64,
     ) -> Result<Page<T>> {
+        self.list_page_weighed(sql, q, map, id_of, |_| 0).await
+    }
+
+    /// Runs a list request and maps rows, ending the page early once the rows' `weight`
+    /// (about their size in bytes) reaches [`PAGE_BYTES`]: a page holds at least one row,
+    /// and rows are read one at a time, so neither the answer nor this call's memory grows
+    /// with the page's row limit times the largest row.
+    pub(crate) async fn list_page_weighed<T>(
+        &self,
+        sql: ListSql<'_>,
+        q: &ListQuery,
+        map: impl Fn(&AnyRow) -> Result<T>,
+        id_of: impl Fn(&T) -> i64,
+        weight: impl Fn(&T) -> usize,
+    ) -> Result<Page<T>> {
+        use futures_util::TryStreamExt;
         let after = q.after_id()?.unwrap_or(0);
-        let limit = i64::from(q.effective_limit());
+        let limit = usize::try_from(q.effective_limit()).unwrap_or(usize::MAX);
         let mut text = format!("{} WHERE id > $1", sql.select);
         let mut params = vec![Param::I(after)];
         if let Some(c) = sql.company {
@@ -245,16 +265,24 @@ impl Store {
             text.push_str(" AND ");
             text.push_str(&cond.replace("$?", &format!("${}", params.len())));
         }
-        params.push(Param::I(limit + 1));
+        params.push(Param::I(i64::try_from(limit).unwrap_or(i64::MAX) + 1));
         text.push_str(&format!(" ORDER BY id LIMIT ${}", params.len()));
-        let rows = bind_all(sqlx::query(sqlx::AssertSqlSafe(text)), params)
-            .fetch_all(&self.pool)
-            .await?;
-        let mut items = rows.iter().map(map).collect::<Result<Vec<T>>>()?;
-        let more = items.len() > usize::try_from(limit).unwrap_or(usize::MAX);
-        if more {
-            items.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+        let query = bind_all(sqlx::query(sqlx::AssertSqlSafe(text)), params);
+        let mut rows = query.fetch(&self.pool);
+        let mut items = Vec::new();
+        let mut bytes = 0usize;
+        let mut more = false;
+        while let Some(row) = rows.try_next().await? {
+            // A row beyond the page (by count or by size): there is a next page.
+            if items.len() == limit || bytes >= PAGE_BYTES {
+                more = true;
+                break;
+            }
+            let t = map(&row)?;
+            bytes = bytes.saturating_add(weight(&t));
+            items.push(t);
         }
+        drop(rows);
         let next_cursor = if more {
             items.last().map(|t| encode_cursor(id_of(t)))
         } else {

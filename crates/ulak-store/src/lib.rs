@@ -28,6 +28,7 @@ use sqlx::{AnyPool, Executor};
 use tracing::info;
 use ulak_core::model::{CompanyId, CompanyName, NewCompany};
 
+pub use db::PAGE_BYTES;
 pub use error::{ImportRowError, StoreError};
 pub use repo::campaigns::{
     Campaign, CampaignQueueing, NewCampaign, QUEUEING_ACTIVE, QUEUEING_DONE, QUEUEING_HALTED,

@@ -41,8 +41,19 @@ impl FromStr for CustomerKind {
     }
 }
 
-/// Parses phones, reporting each as `phones[i]`.
+/// Most phones one customer account has.
+pub const MAX_PHONES: usize = 20;
+
+/// Parses phones, reporting each as `phones[i]` (or the list once when it is too long).
 fn phones(e: &mut ValidationErrors, raw: &[&str], country: CountryType) -> Option<Vec<Msisdn>> {
+    if raw.len() > MAX_PHONES {
+        e.push(
+            "phones",
+            "too_many",
+            format!("{} phones, at most {MAX_PHONES} allowed", raw.len()),
+        );
+        return None;
+    }
     let mut out = Vec::with_capacity(raw.len());
     for (i, p) in raw.iter().enumerate() {
         if let Some(m) = e.take(&format!("phones[{i}]"), Msisdn::parse(p, country)) {

@@ -24,7 +24,9 @@ use crate::CountryType;
 
 pub use company::{Company, CompanyName, NewCompany};
 pub use credit::{CreditEntry, LedgerKind, NewCreditEntry};
-pub use customer::{CustomerAccount, CustomerAccountPatch, CustomerKind, NewCustomerAccount};
+pub use customer::{
+    CustomerAccount, CustomerAccountPatch, CustomerKind, MAX_PHONES, NewCustomerAccount,
+};
 pub use ids::{
     ApiKeyId, CompanyId, CreditEntryId, CustomerAccountId, GroupId, MessageId, OptOutId,
     ProviderAccountId, SenderHeaderId, SubscriberId, TemplateId, UserId, WebhookEndpointId,
@@ -40,7 +42,8 @@ pub use sms::{
     SmsSettingsPatch, TonNpi,
 };
 pub use subscriber::{
-    Attributes, Consent, Group, GroupName, NewSubscriber, OptOut, Subscriber, SubscriberPatch,
+    Attributes, Consent, Group, GroupName, MAX_ATTRIBUTE_NAME_CHARS, MAX_ATTRIBUTE_VALUE_CHARS,
+    MAX_ATTRIBUTES, MAX_ATTRIBUTES_BYTES, NewSubscriber, OptOut, Subscriber, SubscriberPatch,
 };
 pub use template::{MissingFields, NewTemplate, Template, TemplateBody, TemplateError};
 pub use user::{

@@ -11,31 +11,64 @@ use super::validation::{RuleError, ValidationErrors, opt_text, text};
 use super::{CompanyId, GroupId, OptOutId, SubscriberId};
 use crate::{CountryType, Msisdn, Tckn};
 
+/// Most attributes one subscriber or customer account carries.
+pub const MAX_ATTRIBUTES: usize = 100;
+/// Longest attribute name, in characters.
+pub const MAX_ATTRIBUTE_NAME_CHARS: usize = 64;
+/// Longest attribute value, in characters.
+pub const MAX_ATTRIBUTE_VALUE_CHARS: usize = 1000;
+/// Most bytes (UTF-8) of all attribute names and values together: keeps a row, an import
+/// batch and a list page small whatever the count and lengths above allow.
+pub const MAX_ATTRIBUTES_BYTES: usize = 16 * 1024;
+
 /// Free attributes of a subscriber or customer account, usable in templates as `{{name}}`:
-/// keys follow the template name rules (≤ 64 characters), values are strings (≤ 1000).
+/// at most [`MAX_ATTRIBUTES`]; keys follow the template name rules (≤ 64 characters), values
+/// are strings (≤ 1000 characters), ≤ 16 KiB together.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct Attributes(BTreeMap<String, String>);
 
 impl Attributes {
-    /// Checks every key and value; errors are reported per key (`attributes.<key>`).
+    /// Checks every key and value; errors are reported per key (`attributes.<key>`), or once
+    /// for the whole set (`attributes`) when there are too many or they are too large.
     pub fn new(map: BTreeMap<String, String>) -> Result<Self, ValidationErrors> {
+        if map.len() > MAX_ATTRIBUTES {
+            // One error, not one per attribute: the count alone refuses the set.
+            return Err(ValidationErrors::single(
+                "attributes",
+                "too_many",
+                format!("{} attributes, at most {MAX_ATTRIBUTES} allowed", map.len()),
+            ));
+        }
         let mut e = ValidationErrors::default();
         for (k, v) in &map {
-            if k.is_empty() || k.chars().count() > 64 || !k.chars().all(is_name_char) {
+            if k.is_empty()
+                || k.chars().count() > MAX_ATTRIBUTE_NAME_CHARS
+                || !k.chars().all(is_name_char)
+            {
                 e.push(
-                    format!("attributes.{k}"),
+                    format!("attributes.{}", field_name(k)),
                     "invalid_name",
                     "names are 1..=64 letters, digits, '_' or '.'",
                 );
             }
-            if v.chars().count() > 1000 {
+            if v.chars().count() > MAX_ATTRIBUTE_VALUE_CHARS {
                 e.push(
-                    format!("attributes.{k}"),
+                    format!("attributes.{}", field_name(k)),
                     "too_long",
                     "at most 1000 characters",
                 );
             }
+        }
+        let bytes: usize = map.iter().map(|(k, v)| k.len() + v.len()).sum();
+        if bytes > MAX_ATTRIBUTES_BYTES {
+            e.push(
+                "attributes",
+                "too_large",
+                format!(
+                    "{bytes} bytes of names and values, at most {MAX_ATTRIBUTES_BYTES} allowed"
+                ),
+            );
         }
         e.finish(|| Some(Self(map)))
     }
@@ -54,6 +87,16 @@ impl Attributes {
     pub fn get(&self, k: &str) -> Option<&str> {
         self.0.get(k).map(String::as_str)
     }
+}
+
+/// A key as it may be echoed in an error's field name: cut to a bounded length, so a
+/// megabyte-long key does not come back in the answer.
+fn field_name(k: &str) -> String {
+    let mut cut: String = k.chars().take(MAX_ATTRIBUTE_NAME_CHARS).collect();
+    if cut.len() < k.len() {
+        cut.push('…');
+    }
+    cut
 }
 
 /// Whether a subscriber may receive commercial messages (İYS consent).

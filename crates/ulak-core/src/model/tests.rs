@@ -171,3 +171,55 @@ fn provider_defaults_follow_country() {
         ["port", "system_id", "text_policy"]
     );
 }
+
+#[test]
+fn attributes_are_bounded_in_count_length_and_total_size() {
+    let set = |n: usize, len: usize| -> BTreeMap<String, String> {
+        (0..n).map(|i| (format!("a{i}"), "ş".repeat(len))).collect()
+    };
+    let codes = |m| Attributes::new(m).unwrap_err().0;
+    // Too many: one error for the set, however many there are.
+    let e = codes(set(20_000, 1));
+    assert_eq!(
+        (e.len(), e[0].field.as_str(), e[0].code),
+        (1, "attributes", "too_many")
+    );
+    assert!(Attributes::new(set(MAX_ATTRIBUTES, 1)).is_ok());
+    // Values are counted in characters, the total in bytes (ş is two).
+    assert!(Attributes::new(set(1, MAX_ATTRIBUTE_VALUE_CHARS)).is_ok());
+    let e = codes(set(1, MAX_ATTRIBUTE_VALUE_CHARS + 1));
+    assert_eq!(
+        (e[0].field.as_str(), e[0].code),
+        ("attributes.a0", "too_long")
+    );
+    let e = codes(set(9, 1000));
+    assert_eq!((e.len(), e[0].code), (1, "too_large"));
+    // A long key is named, cut short.
+    let long: BTreeMap<String, String> = [("k".repeat(10_000), "v".to_owned())].into();
+    let e = codes(long);
+    assert_eq!(e[0].code, "invalid_name");
+    assert!(e[0].field.len() < 100, "{}", e[0].field);
+}
+
+#[test]
+fn a_customer_account_has_at_most_twenty_phones() {
+    let phones: Vec<String> = (0..=MAX_PHONES)
+        .map(|i| format!("05321234{i:03}"))
+        .collect();
+    let refs: Vec<&str> = phones.iter().map(String::as_str).collect();
+    let new = |p: &[&str]| {
+        NewCustomerAccount::new(
+            "C",
+            "T",
+            CustomerKind::Customer,
+            p,
+            CountryType::Tr,
+            0,
+            BTreeMap::new(),
+        )
+    };
+    let e = new(&refs).unwrap_err();
+    assert_eq!(fields(&e), ["phones"]);
+    assert_eq!(e.0[0].code, "too_many");
+    assert!(new(&refs[..MAX_PHONES]).is_ok());
+}

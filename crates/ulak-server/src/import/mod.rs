@@ -2,13 +2,16 @@
 //! its columns to fields, and a per-row error report (row number, column, reason).
 
 pub mod pipeline;
+pub mod run;
 pub mod table;
+pub mod workbook;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+pub use pipeline::Gauge;
 pub use table::{Format, ReadError, TableError};
 
 /// How invalid rows are treated.
@@ -62,6 +65,24 @@ pub enum MappingError {
     /// A required field with no column.
     #[error("no column for the required field {0:?}")]
     Missing(String),
+    /// More `attr.*` fields than a row may have attributes.
+    #[error("{0} attributes mapped (attr.*), at most {max} allowed", max = ulak_core::model::MAX_ATTRIBUTES)]
+    TooManyAttributes(usize),
+}
+
+/// The file's columns for an error message: the first few, then how many more.
+fn list_columns(header: &[String]) -> String {
+    const SHOWN: usize = 30;
+    let mut s = header
+        .iter()
+        .take(SHOWN)
+        .map(|h| h.chars().take(100).collect::<String>())
+        .collect::<Vec<_>>()
+        .join(", ");
+    if header.len() > SHOWN {
+        s.push_str(&format!(" and {} more", header.len() - SHOWN));
+    }
+    s
 }
 
 /// Which column feeds which field, worked out from a file's header and a mapping.
@@ -89,14 +110,24 @@ impl Columns {
 
 /// Applies `mapping` to a file's `header`. Fields without a mapping are matched to a column
 /// of the same name (case-insensitive), so a file whose header already uses the field names
-/// needs none.
+/// needs none. Linear in the header's length: each name is looked up in maps built once.
 pub fn map(
     header: &[String],
     mapping: &Mapping,
     known: &[&str],
     required: &[&str],
 ) -> Result<Columns, MappingError> {
-    let available = || header.join(", ");
+    let attrs = mapping.0.keys().filter(|k| k.starts_with("attr.")).count();
+    if attrs > ulak_core::model::MAX_ATTRIBUTES {
+        return Err(MappingError::TooManyAttributes(attrs));
+    }
+    // The first column of each name, as written and in lower case.
+    let mut exact: HashMap<&str, usize> = HashMap::with_capacity(header.len());
+    let mut lower: HashMap<String, usize> = HashMap::with_capacity(header.len());
+    for (i, h) in header.iter().enumerate() {
+        exact.entry(h.as_str()).or_insert(i);
+        lower.entry(h.to_lowercase()).or_insert(i);
+    }
     let mut columns = Vec::new();
     for (field, column) in &mapping.0 {
         if !known.contains(&field.as_str()) {
@@ -105,22 +136,22 @@ pub fn map(
                 known: known.join(", "),
             });
         }
-        let i = header
-            .iter()
-            .position(|h| h == column || h.to_lowercase() == column.to_lowercase())
+        let i = exact
+            .get(column.as_str())
+            .or_else(|| lower.get(&column.to_lowercase()))
             .ok_or_else(|| MappingError::UnknownColumn {
                 field: field.clone(),
                 column: column.clone(),
-                available: available(),
+                available: list_columns(header),
             })?;
-        columns.push((field.clone(), i));
+        columns.push((field.clone(), *i));
     }
     for field in known {
         if mapping.0.contains_key(*field) {
             continue;
         }
-        if let Some(i) = header.iter().position(|h| h.to_lowercase() == *field) {
-            columns.push(((*field).to_owned(), i));
+        if let Some(i) = lower.get(*field) {
+            columns.push(((*field).to_owned(), *i));
         }
     }
     for field in required {

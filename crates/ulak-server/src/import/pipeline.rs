@@ -1,18 +1,25 @@
 //! The reading side of an import: a blocking thread reads the spooled file row by row, maps
 //! and validates each row, and hands valid ones over in batches through a small channel, so
-//! the rows in memory at any time are a few batches, whatever the file's length.
+//! the rows in memory at any time are a few batches, whatever the file's length. The thread
+//! checks a stop token at every row, so it ends within a row when the client leaves or the
+//! server stops.
 
 use std::collections::BTreeMap;
 use std::fs::File;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
 
 use super::table::{self, Format, ReadError, TableError};
 use super::{Columns, Mapping, MappingError, RowError};
 
 /// Valid rows handed over at a time.
 pub const BATCH: usize = 2_000;
+/// Bytes of cells after which a batch is handed over even when it has fewer rows.
+pub const BATCH_BYTES: usize = 4 << 20;
 /// Row errors reported in one answer; the rest are counted.
 pub const MAX_REPORTED: usize = 10_000;
 
@@ -73,25 +80,77 @@ pub type Reader = JoinHandle<Result<Parsed, FileError>>;
 pub enum FileError {
     /// Not a readable table.
     #[error(transparent)]
-    Table(#[from] TableError),
+    Table(TableError),
     /// The mapping does not fit the header.
     #[error(transparent)]
     Mapping(#[from] MappingError),
-    /// The receiving side went away (the store failed).
+    /// The import was stopped: the client left, the server is stopping, or the receiving
+    /// side went away.
     #[error("the import was stopped")]
     Stopped,
 }
 
+impl From<TableError> for FileError {
+    fn from(e: TableError) -> Self {
+        match e {
+            TableError::Stopped => FileError::Stopped,
+            other => FileError::Table(other),
+        }
+    }
+}
+
+/// Imports in progress, for `/metrics`: each holds a [`Running`] until its work, including
+/// its reading threads, has ended.
+#[derive(Debug, Clone, Default)]
+pub struct Gauge(Arc<AtomicUsize>);
+
+impl Gauge {
+    /// Counts one import until the returned guard (and every clone of it) is dropped.
+    pub fn start(&self) -> Arc<Running> {
+        self.0.fetch_add(1, Ordering::Relaxed);
+        Arc::new(Running(self.0.clone()))
+    }
+
+    /// Imports in progress.
+    pub fn get(&self) -> usize {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// One import in progress (see [`Gauge`]).
+#[derive(Debug)]
+pub struct Running(Arc<AtomicUsize>);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// What reading a file needs besides the file.
+#[derive(Debug, Clone)]
+pub struct Spec {
+    /// The file's format.
+    pub format: Format,
+    /// Field → column.
+    pub mapping: Mapping,
+    /// The fields the import takes.
+    pub known: Vec<String>,
+    /// The fields that need a column.
+    pub required: &'static [&'static str],
+    /// Most data rows.
+    pub max_rows: usize,
+}
+
 /// Starts reading `file`: valid rows arrive on the receiver in batches of (row number,
 /// value); the handle gives the row count and the invalid rows' errors once the file is read.
-/// `convert` turns one row's fields into a value or its errors.
+/// `convert` turns one row's fields into a value or its errors. The thread ends with
+/// [`FileError::Stopped`] within a row of `stop` firing, and holds `running` until it ends.
 pub fn stream<T, F>(
-    format: Format,
+    spec: Spec,
     file: File,
-    mapping: Mapping,
-    known: Vec<String>,
-    required: &'static [&'static str],
-    max_rows: usize,
+    stop: CancellationToken,
+    running: Arc<Running>,
     convert: F,
 ) -> (Batches<T>, Reader)
 where
@@ -100,14 +159,24 @@ where
 {
     let (tx, rx) = mpsc::channel(2);
     let handle = tokio::task::spawn_blocking(move || {
+        let _running = running;
+        let Spec {
+            format,
+            mapping,
+            known,
+            required,
+            max_rows,
+        } = spec;
         let known: Vec<&str> = known.iter().map(String::as_str).collect();
         let columns: std::cell::OnceCell<Columns> = std::cell::OnceCell::new();
         let mut errors = Errors::default();
         let mut batch = Vec::with_capacity(BATCH);
+        let mut batch_bytes = 0usize;
         let rows = table::read_rows(
             format,
             file,
             max_rows,
+            &stop,
             |header| {
                 let _ = columns.set(super::map(header, &mapping, &known, required)?);
                 Ok(())
@@ -116,11 +185,16 @@ where
                 let Some(cols) = columns.get() else {
                     return Ok(());
                 };
-                match convert(row, &cols.fields(cells)) {
-                    Ok(v) => batch.push((row, v)),
+                let fields = cols.fields(cells);
+                match convert(row, &fields) {
+                    Ok(v) => {
+                        batch_bytes += fields.values().map(|(_, v)| v.len()).sum::<usize>();
+                        batch.push((row, v));
+                    }
                     Err(errs) => errs.into_iter().for_each(|e| errors.push(e)),
                 }
-                if batch.len() == BATCH {
+                if batch.len() == BATCH || batch_bytes >= BATCH_BYTES {
+                    batch_bytes = 0;
                     let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
                     tx.blocking_send(full).map_err(|_| FileError::Stopped)?;
                 }
@@ -128,7 +202,7 @@ where
             },
         )
         .map_err(|e| match e {
-            ReadError::Table(t) => FileError::Table(t),
+            ReadError::Table(t) => FileError::from(t),
             ReadError::Stopped(s) => s,
         })?;
         if !batch.is_empty() {

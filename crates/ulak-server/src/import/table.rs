@@ -8,6 +8,12 @@ use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 
 use calamine::{DataRef, Reader, Xlsx, open_workbook_from_rs};
+use tokio_util::sync::CancellationToken;
+
+/// Most columns a table may have; a row with more is refused.
+pub const MAX_COLUMNS: usize = 1_000;
+/// Longest cell, in bytes (an attribute value is at most 1,000 characters).
+pub const MAX_CELL_BYTES: usize = 8 * 1024;
 
 /// The kind of file uploaded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,23 +65,57 @@ pub enum TableError {
     /// More rows than allowed.
     #[error("the file has more than {0} rows")]
     TooManyRows(usize),
+    /// A row with more cells than allowed.
+    #[error("row {row} has more than {max} columns")]
+    TooManyColumns {
+        /// 1-based row number in the file.
+        row: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// A cell longer than allowed.
+    #[error("row {row}, column {column}: a cell of more than {max} bytes")]
+    CellTooLarge {
+        /// 1-based row number in the file.
+        row: usize,
+        /// 1-based column number.
+        column: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// A workbook whose parts are larger than allowed (a zip bomb, or close to one).
+    #[error("{0}")]
+    TooLarge(String),
+    /// The reading was stopped (the client left, or the server is stopping).
+    #[error("the import was stopped")]
+    Stopped,
 }
 
-/// Reads a table row by row from `file` without holding it in memory: `on_header` gets the
-/// column names once, then `on_row` every data row as (1-based row number in the file,
-/// cells), short rows padded to the header's width and blank rows left out. Either callback
-/// may stop the reading with its own error. Returns the number of data rows.
+/// Reads a table row by row from `file` (from its start) without holding it in memory:
+/// `on_header` gets the column names once, then `on_row` every data row as (1-based row
+/// number in the file, cells), short rows padded to the header's width and blank rows left
+/// out. Either callback may stop the reading with its own error; `stop` ends it with
+/// [`TableError::Stopped`] within a row. Returns the number of data rows.
 pub fn read_rows<E>(
     format: Format,
-    file: File,
+    mut file: File,
     max_rows: usize,
+    stop: &CancellationToken,
     on_header: impl FnOnce(&[String]) -> Result<(), E>,
     mut on_row: impl FnMut(usize, &[String]) -> Result<(), E>,
 ) -> Result<usize, ReadError<E>> {
     let mut header: Option<Vec<String>> = None;
     let mut on_header = Some(on_header);
     let mut rows = 0usize;
+    file.seek(SeekFrom::Start(0)).map_err(|e| TableError::Csv {
+        row: 0,
+        message: e.to_string(),
+    })?;
     let mut emit = |line: usize, mut cells: Vec<String>| -> Result<(), ReadError<E>> {
+        if stop.is_cancelled() {
+            return Err(TableError::Stopped.into());
+        }
+        check_cells(line, &cells)?;
         let Some(h) = &header else {
             check_header(&cells)?;
             if let Some(f) = on_header.take() {
@@ -97,7 +137,7 @@ pub fn read_rows<E>(
     };
     match format {
         Format::Csv => read_csv(file, &mut emit)?,
-        Format::Xlsx => read_xlsx(file, &mut emit)?,
+        Format::Xlsx => read_xlsx(file, stop, &mut emit)?,
     }
     if header.is_none() {
         return Err(TableError::Empty.into());
@@ -120,10 +160,30 @@ impl<E> From<TableError> for ReadError<E> {
     }
 }
 
+/// A row's cells against [`MAX_COLUMNS`] and [`MAX_CELL_BYTES`].
+fn check_cells(row: usize, cells: &[String]) -> Result<(), TableError> {
+    if cells.len() > MAX_COLUMNS {
+        return Err(TableError::TooManyColumns {
+            row,
+            max: MAX_COLUMNS,
+        });
+    }
+    match cells.iter().position(|c| c.len() > MAX_CELL_BYTES) {
+        Some(i) => Err(TableError::CellTooLarge {
+            row,
+            column: i + 1,
+            max: MAX_CELL_BYTES,
+        }),
+        None => Ok(()),
+    }
+}
+
+/// Every column has a name, and no name repeats (one pass over a set of the names).
 fn check_header(header: &[String]) -> Result<(), TableError> {
     if header.is_empty() || header.iter().all(String::is_empty) {
         return Err(TableError::Empty);
     }
+    let mut seen = std::collections::HashSet::with_capacity(header.len());
     for (i, name) in header.iter().enumerate() {
         if name.is_empty() {
             return Err(TableError::BadHeader {
@@ -131,7 +191,7 @@ fn check_header(header: &[String]) -> Result<(), TableError> {
                 problem: "empty".to_owned(),
             });
         }
-        if header[..i].contains(name) {
+        if !seen.insert(name.as_str()) {
             return Err(TableError::BadHeader {
                 column: i + 1,
                 problem: format!("a repeat of {name:?}"),
@@ -248,6 +308,13 @@ fn read_csv<E>(
             Ok(false) => return Ok(()),
             Ok(true) => {
                 let line = record.position().map_or(0, |p| p.line() as usize);
+                if record.len() > MAX_COLUMNS {
+                    return Err(TableError::TooManyColumns {
+                        row: line,
+                        max: MAX_COLUMNS,
+                    }
+                    .into());
+                }
                 emit(line, record.iter().map(|c| c.trim().to_owned()).collect())?;
             }
             Err(e) => {
@@ -262,10 +329,13 @@ fn read_csv<E>(
 }
 
 fn read_xlsx<E>(
-    file: File,
+    mut file: File,
+    stop: &CancellationToken,
     emit: &mut impl FnMut(usize, Vec<String>) -> Result<(), ReadError<E>>,
 ) -> Result<(), ReadError<E>> {
     let xlsx = |e: calamine::XlsxError| TableError::Xlsx(e.to_string());
+    super::workbook::check(&mut file, stop)?;
+    file.seek(SeekFrom::Start(0)).map_err(io_error)?;
     let mut book: Xlsx<_> = open_workbook_from_rs(std::io::BufReader::new(file)).map_err(xlsx)?;
     let sheet = book
         .sheet_names()
@@ -287,8 +357,12 @@ fn read_xlsx<E>(
         }
         let (_, line) = current.get_or_insert_with(|| (row, Vec::new()));
         let col = col as usize;
-        if col >= 16_384 {
-            return Err(TableError::Xlsx("a cell beyond column XFD".to_owned()).into());
+        if col >= MAX_COLUMNS {
+            return Err(TableError::TooManyColumns {
+                row: row as usize + 1,
+                max: MAX_COLUMNS,
+            }
+            .into());
         }
         if line.len() <= col {
             line.resize(col + 1, String::new());
@@ -337,6 +411,7 @@ mod tests {
             format,
             f,
             max,
+            &CancellationToken::new(),
             |h| {
                 header = h.to_vec();
                 Ok(())
@@ -431,6 +506,64 @@ mod tests {
                 ),
             ]
         );
+    }
+
+    #[test]
+    fn columns_and_cells_are_capped() {
+        let mut wide: String = (0..=MAX_COLUMNS).map(|i| format!("c{i},")).collect();
+        wide.push_str("x\n");
+        assert_eq!(
+            read(Format::Csv, wide.as_bytes(), 10).unwrap_err(),
+            TableError::TooManyColumns {
+                row: 1,
+                max: MAX_COLUMNS
+            }
+        );
+        // The last of 1,000 names repeats the first: found, naming the column.
+        let mut names: Vec<String> = (0..MAX_COLUMNS - 1).map(|i| format!("c{i}")).collect();
+        names.push("c0".to_owned());
+        let header = format!("{}\n", names.join(","));
+        assert!(matches!(
+            read(Format::Csv, header.as_bytes(), 10),
+            Err(TableError::BadHeader { column: 1000, .. })
+        ));
+        let long = format!("ad,tel\nx,{}\n", "9".repeat(MAX_CELL_BYTES + 1));
+        assert_eq!(
+            read(Format::Csv, long.as_bytes(), 10).unwrap_err(),
+            TableError::CellTooLarge {
+                row: 2,
+                column: 2,
+                max: MAX_CELL_BYTES
+            }
+        );
+    }
+
+    #[test]
+    fn a_stop_ends_the_reading_within_a_row() {
+        let mut csv = String::from("ad\n");
+        for i in 0..10_000 {
+            csv.push_str(&format!("{i}\n"));
+        }
+        let mut f = tempfile::tempfile().unwrap();
+        f.write_all(csv.as_bytes()).unwrap();
+        let stop = CancellationToken::new();
+        let mut seen = 0;
+        let r = read_rows::<()>(
+            Format::Csv,
+            f,
+            100_000,
+            &stop,
+            |_| Ok(()),
+            |_, _| {
+                seen += 1;
+                if seen == 10 {
+                    stop.cancel();
+                }
+                Ok(())
+            },
+        );
+        assert!(matches!(r, Err(ReadError::Table(TableError::Stopped))));
+        assert_eq!(seen, 10);
     }
 
     #[test]

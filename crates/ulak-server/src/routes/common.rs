@@ -42,7 +42,9 @@ impl ListParams {
     }
 }
 
-/// One page of results.
+/// One page of results: at most `limit` items, fewer when they are large (a page of
+/// subscribers or customer accounts ends after about 2 MiB); follow `next_cursor` until it
+/// is absent.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PageOut<T> {
     /// The items.
@@ -74,4 +76,42 @@ where
     T: Deserialize<'de>,
 {
     Option::<T>::deserialize(d).map(Some)
+}
+
+/// The schema of free attributes (subscribers, customer accounts) with their limits: at most
+/// 100, names of 1 to 64 letters, digits, `_` or `.`, values of at most 1,000 characters,
+/// 16 KiB of names and values together.
+pub fn attributes_schema() -> utoipa::openapi::schema::Object {
+    attributes_object(utoipa::openapi::schema::Type::Object.into())
+}
+
+/// [`attributes_schema`], also `null` (a patch field).
+pub fn attributes_patch_schema() -> utoipa::openapi::schema::Object {
+    use utoipa::openapi::schema::{SchemaType, Type};
+    attributes_object(SchemaType::from_iter([Type::Object, Type::Null]))
+}
+
+fn attributes_object(
+    schema_type: utoipa::openapi::schema::SchemaType,
+) -> utoipa::openapi::schema::Object {
+    use ulak_core::model::{MAX_ATTRIBUTE_NAME_CHARS, MAX_ATTRIBUTE_VALUE_CHARS, MAX_ATTRIBUTES};
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    let value = ObjectBuilder::new()
+        .schema_type(Type::String)
+        .max_length(Some(MAX_ATTRIBUTE_VALUE_CHARS));
+    let name = ObjectBuilder::new()
+        .schema_type(Type::String)
+        .min_length(Some(1))
+        .max_length(Some(MAX_ATTRIBUTE_NAME_CHARS));
+    ObjectBuilder::new()
+        .schema_type(schema_type)
+        .description(Some(
+            "Free attributes usable in templates as `{{name}}`, e.g. `{\"bakiye\": \"120,50\"}`: \
+             at most 100; names of 1 to 64 letters, digits, `_` or `.`; values of at most 1,000 \
+             characters; at most 16 KiB (UTF-8) of names and values together.",
+        ))
+        .max_properties(Some(MAX_ATTRIBUTES))
+        .additional_properties(Some(value))
+        .property_names(Some(name))
+        .build()
 }

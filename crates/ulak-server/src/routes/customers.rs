@@ -52,20 +52,24 @@ impl From<CustomerKind> for CustomerKindDto {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CustomerIn {
-    /// Code, unique in the company (the accounting system's key).
+    /// Code, unique in the company (the accounting system's key; at most 64 characters).
+    #[schema(max_length = 64)]
     pub code: String,
-    /// Title (ünvan).
+    /// Title (ünvan; at most 300 characters).
+    #[schema(max_length = 300)]
     pub title: String,
     /// Customer or supplier (default customer).
     #[serde(default)]
     pub kind: CustomerKindDto,
-    /// One or more mobile numbers; national numbers are read by the company's country.
+    /// One to 20 mobile numbers; national numbers are read by the company's country.
+    #[schema(max_items = 20)]
     pub phones: Vec<String>,
     /// Balance in minor units (kuruş); positive means the account owes.
     #[serde(default)]
     pub balance_minor: i64,
     /// Free attributes usable in templates.
     #[serde(default)]
+    #[schema(schema_with = super::common::attributes_schema)]
     pub attributes: BTreeMap<String, String>,
 }
 
@@ -73,15 +77,18 @@ pub struct CustomerIn {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CustomerPatchIn {
-    /// New title.
+    /// New title (at most 300 characters).
+    #[schema(max_length = 300)]
     pub title: Option<String>,
     /// New kind.
     pub kind: Option<CustomerKindDto>,
-    /// Replaces the phones (at least one).
+    /// Replaces the phones (1 to 20).
+    #[schema(max_items = 20)]
     pub phones: Option<Vec<String>>,
     /// New balance in kuruş.
     pub balance_minor: Option<i64>,
     /// Replaces all attributes.
+    #[schema(schema_with = super::common::attributes_patch_schema)]
     pub attributes: Option<BTreeMap<String, String>>,
 }
 

@@ -29,7 +29,7 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, &'static str)
 }
 
 /// Prometheus metrics: messages per state, and per provider account submits, retries,
-/// failures, receipts, unmatched receipts, store errors and submit latency. Counts only: no
+/// failures, receipts, unmatched receipts, store errors and submit latency; imports running. Counts only: no
 /// personal data, so it needs no key (keep the port internal, as usual for metrics).
 pub async fn metrics(State(state): State<AppState>) -> axum::response::Response {
     use axum::response::IntoResponse;
@@ -40,12 +40,18 @@ pub async fn metrics(State(state): State<AppState>) -> axum::response::Response 
             Vec::new()
         }
     };
+    let mut text = state.metrics().render(&queue);
+    text.push_str(&format!(
+        "# HELP ulak_imports_running Imports whose work (reading, checking, writing) is going on.\n\
+         # TYPE ulak_imports_running gauge\nulak_imports_running {}\n",
+        state.imports().get()
+    ));
     (
         [(
             axum::http::header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        state.metrics().render(&queue),
+        text,
     )
         .into_response()
 }

@@ -8,7 +8,7 @@ use axum::Json as JsonOut;
 use axum::extract::{Multipart, State};
 use serde::Serialize;
 use ulak_core::model::{Consent, CustomerKind, GroupId, NewCustomerAccount, NewSubscriber, Role};
-use ulak_store::{ImportMode, ImportSession};
+use ulak_store::ImportSession;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -16,7 +16,8 @@ use utoipa_axum::routes;
 use crate::auth::Caller;
 use crate::error::{ApiError, Problem};
 use crate::import::pipeline::{self, Fields, FileError};
-use crate::import::{self, Format, Mapping, Mode, RowError};
+use crate::import::run::{self, Job, Outcome, RunError};
+use crate::import::{self, Format, Mapping, Mode, RowError, TableError};
 use crate::startup::AppState;
 
 /// Most data rows one import may hold.
@@ -39,14 +40,17 @@ const CUSTOMER_FIELDS: &[&str] = &[
 #[derive(Debug, ToSchema)]
 #[allow(dead_code)] // documents the form; the handler streams the parts (the file to disk)
 pub struct ImportForm {
-    /// The CSV (`,` `;` or tab separated; UTF-8 or Windows-1254) or XLSX file; first row is the header.
+    /// The CSV (`,` `;` or tab separated; UTF-8 or Windows-1254) or XLSX file; first row is the
+    /// header. At most 1,000,000 data rows, 1,000 columns and 8 KiB per cell (422 beyond);
+    /// an XLSX file may unpack to at most 512 MiB, its shared strings to 64 MiB and
+    /// 1,000,000 strings, its styles to 64,000 cell formats (413 beyond).
     #[schema(format = Binary, content_media_type = "application/octet-stream")]
     pub file: String,
     /// JSON object field → column, e.g. `{"phone": "Telefon", "name": "Ad Soyad", "attr.bakiye": "Bakiye"}`.
     /// Columns named like a field need no mapping. Subscribers: `name`, `phone`, `tckn`,
     /// `consent`. Customer accounts: `code`, `title`, `kind` (customer/supplier, müşteri/tedarikçi),
     /// `phones` (several separated by `,` `;` `/` or `|`), `balance` (TL, e.g. `1.234,56`) or
-    /// `balance_minor` (kuruş).
+    /// `balance_minor` (kuruş). At most 100 `attr.<name>` fields.
     pub mapping: Option<String>,
     /// `all-or-nothing` (default) or `skip-invalid`.
     pub mode: Option<String>,
@@ -175,13 +179,22 @@ fn open_file(
     Ok((Format::detect(content_type.as_deref(), &magic[..n]), f))
 }
 
-/// A file-level failure as a 422 on `file` or `mapping`.
+/// A file-level failure: 413 for a workbook over the size limits, else a 422 on `file` or
+/// `mapping`.
 fn file_error(e: FileError) -> ApiError {
     match e {
         FileError::Mapping(m) => ApiError::field("mapping", m.to_string()),
+        FileError::Table(TableError::TooLarge(why)) => ApiError::TooLarge(why),
         FileError::Table(t) => ApiError::field("file", t.to_string()),
-        FileError::Stopped => ApiError::Internal("the import stopped".to_owned()),
+        FileError::Stopped => stopped(),
     }
+}
+
+/// The answer to an import stopped by the server stopping (a client that left gets none).
+fn stopped() -> ApiError {
+    ApiError::Unavailable(
+        "the server is stopping; the import was stopped and nothing was imported".to_owned(),
+    )
 }
 
 /// The attributes a row's `attr.*` fields give.
@@ -220,7 +233,9 @@ fn row_errors(
     responses(
         (status = 200, description = "Imported (see `errors` for skipped rows)", body = ImportResult),
         (status = 404, description = "No such group", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Broken file, unknown columns, or invalid rows in all-or-nothing mode (nothing imported)", body = ImportRejected, content_type = "application/problem+json"),
+        (status = 413, description = "The upload, or the workbook unpacked, is larger than allowed (nothing imported)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Broken file, unknown columns, too many columns, a cell too long, or invalid rows in all-or-nothing mode (nothing imported)", body = ImportRejected, content_type = "application/problem+json"),
+        (status = 503, description = "The server is stopping; the import was stopped and nothing was imported", body = Problem, content_type = "application/problem+json"),
     ),
     security(("api_key" = [])))]
 async fn import_subscribers(
@@ -239,75 +254,69 @@ async fn import_subscribers(
         .begin_subscriber_import(caller.company, group)
         .await
         .map_err(ApiError::from)?;
-    let (batches, reader) = pipeline::stream(
+    let spec = pipeline::Spec {
         format,
+        known: known_fields(SUBSCRIBER_FIELDS, &form.mapping),
+        mapping: form.mapping,
+        required: &["phone"],
+        max_rows: MAX_ROWS,
+    };
+    let convert = move |row: usize, fields: &Fields<'_>| {
+        let get = |f: &str| fields.get(f).map(|(_, v)| *v);
+        let column = |f: &str| fields.get(f).map_or(f, |(c, _)| *c).to_owned();
+        let consent = match get("consent").map(str::trim) {
+            None | Some("") => Consent::Unknown,
+            Some(c) => parse_consent(c).map_err(|reason| {
+                vec![RowError {
+                    row,
+                    column: column("consent"),
+                    reason,
+                }]
+            })?,
+        };
+        NewSubscriber::new(
+            get("name").unwrap_or_default(),
+            get("phone").unwrap_or_default(),
+            country,
+            get("tckn").filter(|t| !t.trim().is_empty()),
+            attributes(fields),
+            consent,
+        )
+        .map_err(|v| row_errors(row, fields, v))
+    };
+    let job = Job {
+        spec,
         file,
-        form.mapping.clone(),
-        known_fields(SUBSCRIBER_FIELDS, &form.mapping),
-        &["phone"],
-        MAX_ROWS,
-        move |row, fields| {
-            let get = |f: &str| fields.get(f).map(|(_, v)| *v);
-            let column = |f: &str| fields.get(f).map_or(f, |(c, _)| *c).to_owned();
-            let consent = match get("consent").map(str::trim) {
-                None | Some("") => Consent::Unknown,
-                Some(c) => parse_consent(c).map_err(|reason| {
-                    vec![RowError {
-                        row,
-                        column: column("consent"),
-                        reason,
-                    }]
-                })?,
-            };
-            NewSubscriber::new(
-                get("name").unwrap_or_default(),
-                get("phone").unwrap_or_default(),
-                country,
-                get("tckn").filter(|t| !t.trim().is_empty()),
-                attributes(fields),
-                consent,
-            )
-            .map_err(|v| row_errors(row, fields, v))
-        },
-    );
-    drive(session, batches, reader, form.mode, SUBSCRIBER_KEY).await
+        mode: form.mode,
+        convert,
+    };
+    drive(&state, session, job, SUBSCRIBER_KEY).await
 }
 
-/// Feeds the valid rows to the store session as they are read, then commits — or rolls
-/// back when the file is broken or, in all-or-nothing mode, any row was refused — and
-/// answers with every problem.
-async fn drive<T, S: ImportSession<T>>(
-    mut session: S,
-    mut batches: pipeline::Batches<T>,
-    reader: pipeline::Reader,
-    mode: Mode,
+/// Runs the import (see [`crate::import::run`]) and answers with its result, or the
+/// rejection listing every problem.
+async fn drive<T, S, F>(
+    state: &AppState,
+    session: S,
+    job: Job<F>,
     key: KeyNames,
-) -> Result<JsonOut<ImportResult>, ImportError> {
-    while let Some(batch) = batches.recv().await {
-        session.push(batch).await.map_err(ApiError::from)?;
+) -> Result<JsonOut<ImportResult>, ImportError>
+where
+    T: Send + Sync + 'static,
+    S: ImportSession<T> + 'static,
+    F: Fn(usize, &Fields<'_>) -> Result<T, Vec<RowError>> + Clone + Send + 'static,
+{
+    let mode = job.mode;
+    let stop = state.shutdown().child_token();
+    let running = state.imports().start();
+    match run::run(session, job, stop, running).await {
+        Ok(Outcome::Done { parsed, report }) => respond(parsed, Ok(report), mode, key),
+        Ok(Outcome::Rejected { parsed, rejected }) => respond(parsed, Err(rejected), mode, key),
+        Err(RunError::File(e)) => Err(file_error(e).into()),
+        Err(RunError::Stopped) => Err(stopped().into()),
+        Err(RunError::Store(e)) => Err(ApiError::from(e).into()),
+        Err(RunError::Task(e)) => Err(ApiError::Internal(e).into()),
     }
-    let parsed = match reader.await {
-        Ok(Ok(p)) => p,
-        Ok(Err(e)) => {
-            session.abort().await.map_err(ApiError::from)?;
-            return Err(file_error(e).into());
-        }
-        Err(e) => return Err(ApiError::Internal(format!("import reader: {e}")).into()),
-    };
-    let outcome = if mode == Mode::AllOrNothing && !parsed.errors.is_empty() {
-        Err(session.abort().await.map_err(ApiError::from)?.rejected)
-    } else {
-        let store_mode = match mode {
-            Mode::AllOrNothing => ImportMode::AllOrNothing,
-            Mode::SkipInvalid => ImportMode::SkipInvalid,
-        };
-        match session.finish(store_mode).await {
-            Ok(r) => Ok(r),
-            Err(ulak_store::StoreError::ImportRejected { rows }) => Err(rows),
-            Err(e) => return Err(ApiError::from(e).into()),
-        }
-    };
-    respond(parsed, outcome, mode, key)
 }
 
 /// The answer to an import: the result, or the rejection listing every problem.
@@ -399,7 +408,9 @@ fn store_row_error(r: &ulak_store::ImportRowError, (column, what, owner): KeyNam
     request_body(content = ImportForm, content_type = "multipart/form-data"),
     responses(
         (status = 200, description = "Imported (see `errors` for skipped rows)", body = ImportResult),
-        (status = 422, description = "Broken file, unknown columns, or invalid rows in all-or-nothing mode (nothing imported)", body = ImportRejected, content_type = "application/problem+json"),
+        (status = 413, description = "The upload, or the workbook unpacked, is larger than allowed (nothing imported)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Broken file, unknown columns, too many columns, a cell too long, or invalid rows in all-or-nothing mode (nothing imported)", body = ImportRejected, content_type = "application/problem+json"),
+        (status = 503, description = "The server is stopping; the import was stopped and nothing was imported", body = Problem, content_type = "application/problem+json"),
     ),
     security(("api_key" = [])))]
 async fn import_customers(
@@ -420,16 +431,20 @@ async fn import_customers(
         .begin_customer_import(caller.company)
         .await
         .map_err(ApiError::from)?;
-    let (batches, reader) = pipeline::stream(
+    let spec = pipeline::Spec {
         format,
+        known: known_fields(CUSTOMER_FIELDS, &form.mapping),
+        mapping: form.mapping,
+        required: &["code", "title", "phones"],
+        max_rows: MAX_ROWS,
+    };
+    let job = Job {
+        spec,
         file,
-        form.mapping.clone(),
-        known_fields(CUSTOMER_FIELDS, &form.mapping),
-        &["code", "title", "phones"],
-        MAX_ROWS,
-        move |row, fields| customer_row(row, fields, country),
-    );
-    drive(session, batches, reader, form.mode, CUSTOMER_KEY).await
+        mode: form.mode,
+        convert: move |row: usize, fields: &Fields<'_>| customer_row(row, fields, country),
+    };
+    drive(&state, session, job, CUSTOMER_KEY).await
 }
 
 /// One customer account row, or its errors.

@@ -55,7 +55,8 @@ impl From<Consent> for ConsentDto {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SubscriberIn {
-    /// Name.
+    /// Name (at most 200 characters).
+    #[schema(max_length = 200)]
     pub name: String,
     /// Mobile number in any common form; national numbers are read by the company's country.
     pub phone: String,
@@ -64,6 +65,7 @@ pub struct SubscriberIn {
     pub tckn: Option<String>,
     /// Free attributes usable in templates, e.g. `{"bakiye": "120,50"}`.
     #[serde(default)]
+    #[schema(schema_with = super::common::attributes_schema)]
     pub attributes: BTreeMap<String, String>,
     /// Consent status.
     #[serde(default)]
@@ -74,13 +76,15 @@ pub struct SubscriberIn {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SubscriberPatchIn {
-    /// New name.
+    /// New name (at most 200 characters).
+    #[schema(max_length = 200)]
     pub name: Option<String>,
     /// New phone.
     pub phone: Option<String>,
     /// New TC ID number; an empty string removes it.
     pub tckn: Option<String>,
     /// Replaces all attributes.
+    #[schema(schema_with = super::common::attributes_patch_schema)]
     pub attributes: Option<BTreeMap<String, String>>,
     /// New consent status.
     pub consent: Option<ConsentDto>,

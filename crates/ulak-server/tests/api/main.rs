@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod access;
+mod attribute_limits;
 mod campaigns;
 mod count;
 mod credit;
@@ -9,6 +10,7 @@ mod customers;
 mod frontdoor;
 mod helpers;
 mod import;
+mod import_limits;
 mod inbox;
 mod isolation;
 mod messages;

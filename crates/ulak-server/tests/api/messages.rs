@@ -309,8 +309,8 @@ async fn three_companies_on_the_simulator_get_their_own_receipts() {
     let app = spawn_app().await;
     let mut companies = Vec::new();
     for name in ["alfa", "beta", "gama"] {
-        let key = app.company(name).await;
-        credit(&app, &key, 100).await;
+        let (key, id) = app.company_with_id(name).await;
+        app.buy_credit(id, 100).await;
         for (path, body) in [
             (
                 "/sender-headers",

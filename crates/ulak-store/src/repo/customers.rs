@@ -7,7 +7,7 @@ use ulak_core::model::{
     NewCustomerAccount, Page,
 };
 
-use super::subscribers::{attrs, attrs_json};
+use super::subscribers::{ROW_BYTES, attrs, attrs_bytes, attrs_json};
 use ulak_core::model::search_fold;
 
 use crate::db::{ListSql, Param, col, like_pattern, now_ms, parse, phone, search_key};
@@ -183,6 +183,19 @@ impl Store {
             company: Some(company.0),
             filters,
         };
-        self.list_page(sql, q, customer, |c| c.id.0).await
+        self.list_page_weighed(
+            sql,
+            q,
+            customer,
+            |c| c.id.0,
+            |c| {
+                ROW_BYTES
+                    + c.code.len()
+                    + c.title.len()
+                    + 20 * c.phones.len()
+                    + attrs_bytes(&c.attributes)
+            },
+        )
+        .await
     }
 }

@@ -24,6 +24,15 @@ pub(crate) fn attrs_json(a: &Attributes) -> String {
     serde_json::to_string(a.as_map()).unwrap_or_else(|_| "{}".into())
 }
 
+/// About what a row costs beside its texts (ids, phone, times, JSON punctuation), for
+/// bounding list pages by size.
+pub(crate) const ROW_BYTES: usize = 160;
+
+/// About the size of attributes as JSON, for bounding list pages by size.
+pub(crate) fn attrs_bytes(a: &Attributes) -> usize {
+    a.as_map().iter().map(|(k, v)| k.len() + v.len() + 6).sum()
+}
+
 /// Reads the attributes column.
 pub(crate) fn attrs(r: &AnyRow, what: &'static str) -> Result<Attributes> {
     let s: String = col(r, "attributes")?;
@@ -208,7 +217,14 @@ impl Store {
             company: Some(company.0),
             filters,
         };
-        self.list_page(sql, q, subscriber, |s| s.id.0).await
+        self.list_page_weighed(
+            sql,
+            q,
+            subscriber,
+            |s| s.id.0,
+            |s| ROW_BYTES + s.name.len() + attrs_bytes(&s.attributes),
+        )
+        .await
     }
 
     /// Number of subscribers of a company.

@@ -12,7 +12,9 @@ use crate::helpers::{TestDb, company};
 crate::store_tests!(
     import_reports_duplicates_per_row,
     import_bulk_rows,
-    import_customer_accounts
+    import_customer_accounts,
+    a_conflict_found_while_writing_undoes_the_import,
+    an_aborted_import_leaves_nothing_behind
 );
 
 fn row(i: u32) -> NewSubscriber {
@@ -241,4 +243,118 @@ async fn import_customer_accounts(db: &TestDb) {
         .await
         .unwrap();
     assert_eq!(found.items.len(), 1);
+}
+
+/// Rows indexed by position.
+fn indexed<T: Clone>(rows: &[T]) -> Vec<(usize, T)> {
+    rows.iter().cloned().enumerate().collect()
+}
+
+async fn a_conflict_found_while_writing_undoes_the_import(db: &TestDb) {
+    let s = &db.store;
+    let c = company(s, CountryType::Tr).await;
+    // Enough rows for several write transactions and statements.
+    let rows: Vec<_> = (0..3_000).map(row).collect();
+    let mut session = s.begin_subscriber_import(c.id, None).await.unwrap();
+    session.check(indexed(&rows)).await.unwrap();
+    assert_eq!(session.rejected(), 0);
+    // Between the passes someone else stores the last row's phone.
+    s.create_subscriber(c.id, row(2_999)).await.unwrap();
+    session
+        .write(indexed(&rows), ImportMode::AllOrNothing)
+        .await
+        .unwrap();
+    let err = session.finish(ImportMode::AllOrNothing).await.unwrap_err();
+    let StoreError::ImportRejected { rows: refused } = err else {
+        panic!("{err:?}")
+    };
+    assert_eq!(
+        refused
+            .iter()
+            .map(|r| (r.index, r.reason))
+            .collect::<Vec<_>>(),
+        vec![(2_999, "exists")]
+    );
+    assert_eq!(
+        s.count_subscribers(c.id).await.unwrap(),
+        1,
+        "the rows written before the conflict were undone"
+    );
+    // The same for customer accounts.
+    let accounts: Vec<_> = (0..1_500)
+        .map(|i| account(&format!("K{i}"), &format!("0532{i:07}")))
+        .collect();
+    let mut session = s.begin_customer_import(c.id).await.unwrap();
+    session.check(indexed(&accounts)).await.unwrap();
+    s.create_customer_account(c.id, accounts[1_499].clone())
+        .await
+        .unwrap();
+    session
+        .write(indexed(&accounts), ImportMode::AllOrNothing)
+        .await
+        .unwrap();
+    assert!(matches!(
+        session.finish(ImportMode::AllOrNothing).await,
+        Err(StoreError::ImportRejected { .. })
+    ));
+    let left = s
+        .list_customer_accounts(c.id, &ListQuery::default())
+        .await
+        .unwrap();
+    assert_eq!(left.items.len(), 1);
+}
+
+async fn an_aborted_import_leaves_nothing_behind(db: &TestDb) {
+    let s = &db.store;
+    let c = company(s, CountryType::Tr).await;
+    let g = s
+        .create_group(c.id, GroupName::parse("Liste").unwrap(), None)
+        .await
+        .unwrap();
+    let other = s
+        .create_group(c.id, GroupName::parse("Diğer").unwrap(), None)
+        .await
+        .unwrap();
+    // Two known subscribers: one already in the group, one not yet.
+    let known = s.create_subscriber(c.id, row(0)).await.unwrap();
+    s.import_subscribers(c.id, vec![row(0)], ImportMode::SkipInvalid, Some(g.id))
+        .await
+        .unwrap();
+    s.create_subscriber(c.id, row(1)).await.unwrap();
+    s.import_subscribers(c.id, vec![row(1)], ImportMode::SkipInvalid, Some(other.id))
+        .await
+        .unwrap();
+    let rows: Vec<_> = (0..500).map(row).collect();
+    let mut session = s.begin_subscriber_import(c.id, Some(g.id)).await.unwrap();
+    session.check(indexed(&rows)).await.unwrap();
+    session
+        .write(indexed(&rows), ImportMode::SkipInvalid)
+        .await
+        .unwrap();
+    let members = |g: GroupId| {
+        let s = s.clone();
+        async move {
+            s.list_subscribers(
+                c.id,
+                &ListQuery {
+                    group_id: Some(g),
+                    limit: Some(MAX_LIMIT),
+                    ..ListQuery::default()
+                },
+            )
+            .await
+            .unwrap()
+            .items
+            .len()
+        }
+    };
+    assert_eq!(members(g.id).await, 500);
+    // Stopped (the client left, the server is stopping): everything it did is undone, and
+    // what was there before stays.
+    let report = session.abort().await.unwrap();
+    assert_eq!((report.inserted, report.grouped_existing), (498, 2));
+    assert_eq!(s.count_subscribers(c.id).await.unwrap(), 2);
+    assert_eq!(members(g.id).await, 1, "the member from before stays");
+    assert_eq!(members(other.id).await, 1);
+    assert!(s.get_subscriber(c.id, known.id).await.unwrap().is_some());
 }

@@ -12,6 +12,7 @@ mod import;
 mod inbox;
 mod isolation;
 mod messages;
+mod pages;
 mod schema_parity;
 mod secrets;
 mod settings;
