@@ -5,6 +5,7 @@
 
 pub mod campaign;
 pub mod metrics;
+pub mod outbound;
 pub mod provider;
 pub mod smpp;
 pub mod text_list;
@@ -18,6 +19,7 @@ use std::time::Duration;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use ulak_core::model::{ProviderAccount, ProviderAccountId, ProviderKind};
+use ulak_core::net::OutboundPolicy;
 use ulak_store::Store;
 
 pub use metrics::Metrics;
@@ -53,6 +55,9 @@ pub struct EngineConfig {
     /// How long a campaign's queueing may go without a sign of its writer before this node
     /// takes it up ([`campaign::QUEUE_STALE`]).
     pub queue_stale: Duration,
+    /// Where webhook deliveries and operator (SMPP) links may connect: public addresses,
+    /// plus what the system administrator allows. The built-in simulator is exempt.
+    pub outbound: OutboundPolicy,
 }
 
 impl Default for EngineConfig {
@@ -73,6 +78,7 @@ impl Default for EngineConfig {
             simulator: None,
             webhooks: WebhookSettings::default(),
             queue_stale: campaign::QUEUE_STALE,
+            outbound: OutboundPolicy::default(),
         }
     }
 }
@@ -91,6 +97,7 @@ impl Engine {
         let webhooks = tokio::spawn(webhooks::run(
             store.clone(),
             cfg.webhooks.clone(),
+            cfg.outbound.clone(),
             stop.child_token(),
         ));
         let supervisor = tokio::spawn(supervise(store, cfg, stop.clone()));
@@ -276,9 +283,10 @@ async fn run_account(
     cfg: EngineConfig,
     stop: CancellationToken,
 ) {
-    let (addr, password, tckn) = match account.kind {
+    // The simulator is this process's own loopback listener: exempt from the outbound rule.
+    let (addr, password, tckn, filter) = match account.kind {
         ProviderKind::Simulator => match &cfg.simulator {
-            Some(sim) => (sim.addr.to_string(), sim.password.clone(), true),
+            Some(sim) => (sim.addr.to_string(), sim.password.clone(), true, None),
             None => {
                 tracing::warn!(
                     account = account.id.0,
@@ -299,9 +307,10 @@ async fn run_account(
                 }
             };
             (
-                format!("{}:{}", account.host, account.port),
+                host_port(&account.host, account.port),
                 password,
                 false,
+                Some(outbound::smpp_filter(&cfg.outbound)),
             )
         }
         ProviderKind::Http => {
@@ -318,7 +327,7 @@ async fn run_account(
     {
         account.system_id = sim.system_id.clone();
     }
-    let (provider, mut events) = SmppProvider::start(&account, addr, password, tckn);
+    let (provider, mut events) = SmppProvider::start(&account, addr, password, tckn, filter);
     let (company, id) = (account.company_id, account.id);
     let receipts = {
         let store = store.clone();
@@ -342,4 +351,13 @@ async fn run_account(
     provider.shutdown().await;
     // The client's event channel closes with it; give receipts in the pipe time to land.
     let _ = tokio::time::timeout(Duration::from_secs(10), receipts).await;
+}
+
+/// `host:port` for connecting, with an IPv6 address in brackets.
+fn host_port(host: &str, port: u16) -> String {
+    if host.contains(':') && !host.starts_with('[') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    }
 }

@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
+use ulak_core::net::Cidr;
 
 /// The server's settings after all layers are applied.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,6 +34,10 @@ pub struct Settings {
     /// This node's name in message leases; stable across restarts so a restarted node takes
     /// back at once what it was sending. Default: host name and listen port.
     pub node_id: Option<String>,
+    /// Address blocks webhook deliveries and operator links may reach besides public
+    /// addresses (loopback, private networks…); empty by default. Only the system
+    /// administrator sets it: company administrators choose the targets.
+    pub outbound_allow: Vec<Cidr>,
 }
 
 impl Default for Settings {
@@ -49,6 +54,7 @@ impl Default for Settings {
             simulator: true,
             simulator_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             node_id: None,
+            outbound_allow: Vec::new(),
         }
     }
 }
@@ -79,6 +85,8 @@ pub struct Layer {
     pub simulator_listen: Option<SocketAddr>,
     /// See [`Settings::node_id`].
     pub node_id: Option<String>,
+    /// See [`Settings::outbound_allow`].
+    pub outbound_allow: Option<Vec<Cidr>>,
 }
 
 /// Why the settings could not be loaded.
@@ -159,6 +167,16 @@ impl Layer {
                 "ULAK_SIMULATOR_LISTEN" => {
                     layer.simulator_listen = Some(value.parse().map_err(|e| bad(format!("{e}")))?);
                 }
+                "ULAK_OUTBOUND_ALLOW" => {
+                    layer.outbound_allow = Some(
+                        value
+                            .split([',', ' '])
+                            .filter(|b| !b.trim().is_empty())
+                            .map(str::parse)
+                            .collect::<Result<_, _>>()
+                            .map_err(|e| bad(format!("{e}")))?,
+                    );
+                }
                 _ => {}
             }
         }
@@ -199,6 +217,9 @@ impl Layer {
         }
         if let Some(v) = self.node_id {
             settings.node_id = Some(v);
+        }
+        if let Some(v) = self.outbound_allow {
+            settings.outbound_allow = v;
         }
     }
 }
@@ -285,6 +306,33 @@ mod tests {
         assert_eq!(s.log, "warn");
         assert_eq!(s.data_dir, PathBuf::from("/tmp/c"));
         assert_eq!(s.database_url(), "sqlite:///tmp/c/ulak.db?mode=rwc");
+    }
+
+    #[test]
+    fn outbound_allowances_come_from_the_file_and_the_environment() {
+        let dir = std::env::temp_dir().join(format!("ulak-cfg-out-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("ulak.toml");
+        std::fs::write(&file, "outbound_allow = [\"10.0.0.0/8\", \"fd00::/8\"]\n").unwrap();
+        let s = Settings::load(Some(&file), Vec::new(), Layer::default()).unwrap();
+        let blocks: Vec<String> = s.outbound_allow.iter().map(ToString::to_string).collect();
+        assert_eq!(blocks, ["10.0.0.0/8", "fd00::/8"]);
+        let env = vec![(
+            "ULAK_OUTBOUND_ALLOW".to_owned(),
+            "127.0.0.0/8, ::1".to_owned(),
+        )];
+        let s = Settings::load(Some(&file), env, Layer::default()).unwrap();
+        let blocks: Vec<String> = s.outbound_allow.iter().map(ToString::to_string).collect();
+        assert_eq!(blocks, ["127.0.0.0/8", "::1/128"]);
+        assert!(Settings::default().outbound_allow.is_empty());
+        let e = Layer::from_env(vec![("ULAK_OUTBOUND_ALLOW".to_owned(), "10/8".to_owned())])
+            .unwrap_err();
+        assert!(
+            e.to_string().starts_with("invalid ULAK_OUTBOUND_ALLOW"),
+            "{e}"
+        );
+        std::fs::write(&file, "outbound_allow = [\"everything\"]\n").unwrap();
+        assert!(Settings::load(Some(&file), Vec::new(), Layer::default()).is_err());
     }
 
     #[test]

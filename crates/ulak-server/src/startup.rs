@@ -11,6 +11,7 @@ use base64::engine::general_purpose::STANDARD;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use ulak_core::model::{CompanyId, ListQuery, NewApiKey, NewUser, Role};
+use ulak_core::net::OutboundPolicy;
 use ulak_store::{DEFAULT_COMPANY, Store, StoreError};
 
 use crate::config::Settings;
@@ -23,6 +24,8 @@ pub struct AppState {
 
 struct Inner {
     settings: Settings,
+    /// Where webhook and operator targets may point (from `settings.outbound_allow`).
+    outbound: OutboundPolicy,
     store: Store,
     metrics: ulak_engine::Metrics,
     /// Cancelled when the server begins to stop: long work (imports) ends early.
@@ -33,6 +36,11 @@ impl AppState {
     /// The settings in force.
     pub fn settings(&self) -> &Settings {
         &self.inner.settings
+    }
+
+    /// Where company-chosen targets (webhook URLs, operator hosts) may point.
+    pub fn outbound(&self) -> &OutboundPolicy {
+        &self.inner.outbound
     }
 
     /// The store.
@@ -119,10 +127,12 @@ impl App {
             (None, None)
         };
         let metrics = ulak_engine::Metrics::default();
+        let outbound = OutboundPolicy::allowing(settings.outbound_allow.clone());
         let engine = settings.engine.then(|| {
             ulak_engine::Engine::start(store.clone(), {
                 let mut cfg = ulak_engine::EngineConfig {
                     simulator: link,
+                    outbound: outbound.clone(),
                     ..ulak_engine::EngineConfig::default()
                 };
                 cfg.submit.owner = settings.node_id();
@@ -137,6 +147,7 @@ impl App {
         let state = AppState {
             inner: Arc::new(Inner {
                 settings,
+                outbound,
                 store,
                 metrics,
                 shutdown: CancellationToken::new(),
@@ -326,8 +337,8 @@ async fn bootstrap_sending(store: &Store, company: CompanyId) -> Result<(), Star
         enabled: true,
         ..ProviderAccountDraft::default()
     };
-    let account =
-        NewProviderAccount::new(draft, ulak_core::CountryType::Tr).map_err(StoreError::from)?;
+    let account = NewProviderAccount::new(draft, ulak_core::CountryType::Tr, &Default::default())
+        .map_err(StoreError::from)?;
     store.create_provider_account(company, account).await?;
     let header = NewSenderHeader::new("ULAK", true).map_err(StoreError::from)?;
     store.create_sender_header(company, header).await?;

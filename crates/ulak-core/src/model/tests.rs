@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use super::*;
+use crate::net::OutboundPolicy;
 
 fn fields(e: &ValidationErrors) -> Vec<&str> {
     e.0.iter().map(|f| f.field.as_str()).collect()
@@ -148,6 +149,7 @@ fn credit_signs() {
 
 #[test]
 fn provider_defaults_follow_country() {
+    let strict = OutboundPolicy::default();
     let d = ProviderAccountDraft {
         name: "sim".into(),
         kind: "simulator".into(),
@@ -156,9 +158,9 @@ fn provider_defaults_follow_country() {
         system_id: "u".into(),
         ..ProviderAccountDraft::default()
     };
-    let tr = NewProviderAccount::new(d.clone(), CountryType::Tr).unwrap();
+    let tr = NewProviderAccount::new(d.clone(), CountryType::Tr, &strict).unwrap();
     assert_eq!(tr.text_policy, ulak_text::Policy::TurkishShift);
-    let az = NewProviderAccount::new(d.clone(), CountryType::Az).unwrap();
+    let az = NewProviderAccount::new(d.clone(), CountryType::Az, &strict).unwrap();
     assert_eq!(az.text_policy, ulak_text::Policy::Gsm7OrUcs2);
     let bad = ProviderAccountDraft {
         port: 0,
@@ -167,7 +169,60 @@ fn provider_defaults_follow_country() {
         ..d
     };
     assert_eq!(
-        fields(&NewProviderAccount::new(bad, CountryType::Tr).unwrap_err()),
+        fields(&NewProviderAccount::new(bad, CountryType::Tr, &strict).unwrap_err()),
         ["port", "system_id", "text_policy"]
     );
+}
+
+/// An operator account's host may not be a loopback, private, link-local or other special
+/// address in any notation unless the policy allows it; the simulator's host is not used.
+#[test]
+fn provider_hosts_must_be_allowed_targets() {
+    let strict = OutboundPolicy::default();
+    let draft = |host: &str| ProviderAccountDraft {
+        name: "op".into(),
+        kind: "smpp".into(),
+        host: host.into(),
+        port: 2775,
+        system_id: "u".into(),
+        ..ProviderAccountDraft::default()
+    };
+    for host in [
+        "127.0.0.1",
+        "127.1",
+        "2130706433",
+        "0x7f000001",
+        "0177.0.0.1",
+        "localhost",
+        "10.0.0.5",
+        "192.168.0.10",
+        "172.20.1.1",
+        "100.100.100.200",
+        "169.254.169.254",
+        "0.0.0.0",
+        "::1",
+        "[::1]",
+        "::ffff:10.0.0.5",
+        "fd00::5",
+        "fe80::1",
+    ] {
+        let e = NewProviderAccount::new(draft(host), CountryType::Tr, &strict).unwrap_err();
+        assert_eq!(fields(&e), ["host"], "{host}");
+        assert_eq!(e.0[0].code, "target_not_allowed", "{host}");
+        assert!(
+            NewProviderAccount::new(draft(host), CountryType::Tr, &OutboundPolicy::any()).is_ok(),
+            "allowed by configuration: {host}"
+        );
+    }
+    for host in ["smpp.operator.com.tr", "185.60.216.35", "2a00:1450::1"] {
+        assert!(
+            NewProviderAccount::new(draft(host), CountryType::Tr, &strict).is_ok(),
+            "{host}"
+        );
+    }
+    let sim = ProviderAccountDraft {
+        kind: "simulator".into(),
+        ..draft("127.0.0.1")
+    };
+    assert!(NewProviderAccount::new(sim, CountryType::Tr, &strict).is_ok());
 }

@@ -348,7 +348,7 @@ async fn create_provider(
 ) -> Result<(StatusCode, JsonOut<ProviderOut>), ApiError> {
     caller.require(Role::Admin)?;
     let country = caller.country(&state).await?;
-    let new = NewProviderAccount::new(b.draft(), country)?;
+    let new = NewProviderAccount::new(b.draft(), country, state.outbound())?;
     let a = state
         .store()
         .create_provider_account(caller.company, new)
@@ -400,7 +400,7 @@ async fn replace_provider(
 ) -> Result<JsonOut<ProviderOut>, ApiError> {
     caller.require(Role::Admin)?;
     let country = caller.country(&state).await?;
-    let new = NewProviderAccount::new(b.draft(), country)?;
+    let new = NewProviderAccount::new(b.draft(), country, state.outbound())?;
     let a = state
         .store()
         .update_provider_account(caller.company, ProviderAccountId(id), new)

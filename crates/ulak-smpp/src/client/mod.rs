@@ -31,7 +31,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 pub use ack::Ack;
-pub use config::{BindMode, ClientConfig, LongText};
+pub use config::{BindMode, ClientConfig, ConnectFilter, LongText};
 pub use text::TextMessage;
 
 use crate::CommandStatus;
