@@ -47,7 +47,7 @@ pub fn outcome(m: &Message, attempt: Attempt, s: &SubmitSettings, now_ms: i64) -
             let wait = backoff(m.attempts, s.retry_base, s.retry_max);
             SubmitResult::Retry {
                 reason: format!("attempt {} failed: {reason}; retrying", m.attempts),
-                at: now_ms + i64::try_from(wait.as_millis()).unwrap_or(i64::MAX / 2),
+                at: now_ms.saturating_add(i64::try_from(wait.as_millis()).unwrap_or(i64::MAX)),
             }
         }
     };

@@ -145,6 +145,51 @@ fn credit_signs() {
     assert!(NewCreditEntry::new(LedgerKind::Charge, 5, None).is_err());
     assert!(NewCreditEntry::new(LedgerKind::Adjustment, -5, None).is_ok());
     assert!(NewCreditEntry::new(LedgerKind::Adjustment, 0, None).is_err());
+    // i64::MIN has no negation: it could not be checked against the balance.
+    let e = NewCreditEntry::new(LedgerKind::Adjustment, i64::MIN, None).unwrap_err();
+    assert_eq!((fields(&e), e.0[0].code), (vec!["amount"], "out_of_range"));
+    assert!(NewCreditEntry::new(LedgerKind::Charge, i64::MIN, None).is_err());
+    assert!(NewCreditEntry::new(LedgerKind::Adjustment, -i64::MAX, None).is_ok());
+    assert!(NewCreditEntry::new(LedgerKind::Purchase, i64::MAX, None).is_ok());
+}
+
+#[test]
+fn schedules_and_validity_are_bounded_and_expiry_never_overflows() {
+    let now = 1_800_000_000_000;
+    assert_eq!(check_schedule(now, now), Ok(now));
+    assert!(check_schedule(now - SCHEDULE_SKEW_MS, now).is_ok());
+    assert!(check_schedule(now + MAX_SCHEDULE_AHEAD_MS, now).is_ok());
+    for bad in [
+        i64::MAX,
+        i64::MIN,
+        now + MAX_SCHEDULE_AHEAD_MS + 1,
+        now - SCHEDULE_SKEW_MS - 1,
+        0,
+        -1,
+    ] {
+        assert_eq!(
+            check_schedule(bad, now).unwrap_err().code,
+            "out_of_range",
+            "{bad}"
+        );
+    }
+    assert_eq!(check_validity(None), Ok(DEFAULT_VALIDITY_S));
+    assert_eq!(check_validity(Some(60)), Ok(60));
+    assert_eq!(check_validity(Some(MAX_VALIDITY_S)), Ok(MAX_VALIDITY_S));
+    for bad in [0, 59, MAX_VALIDITY_S + 1, u64::MAX] {
+        assert!(check_validity(Some(bad)).is_err(), "{bad}");
+    }
+    assert_eq!(valid_until(None, now, 60), Some(now + 60_000));
+    assert_eq!(
+        valid_until(Some(now - 5), now, 60),
+        Some(now + 60_000),
+        "never before now"
+    );
+    assert_eq!(valid_until(Some(now + 10), now, 1), Some(now + 1010));
+    assert_eq!(valid_until(Some(i64::MAX), now, 86_400), None);
+    assert_eq!(valid_until(Some(i64::MAX - 999), now, 1), None);
+    assert_eq!(valid_until(None, now, i64::MAX), None);
+    assert_eq!(valid_until(None, now, -1), None);
 }
 
 #[test]
