@@ -110,12 +110,7 @@ impl App {
     /// Does every fallible start-up step.
     pub async fn build(settings: Settings) -> Result<App, StartError> {
         if settings.database_url.is_none() || settings.master_key.is_none() {
-            std::fs::create_dir_all(&settings.data_dir).map_err(|e| {
-                StartError::Files(format!(
-                    "cannot create {}: {e}",
-                    settings.data_dir.display()
-                ))
-            })?;
+            private_dir(&settings.data_dir)?;
         }
         let key = master_key(&settings)?;
         let store = Store::connect(&settings.database_url(), key).await?;
@@ -235,6 +230,40 @@ fn master_key(settings: &Settings) -> Result<[u8; 32], StartError> {
     bytes
         .try_into()
         .map_err(|b: Vec<u8>| StartError::MasterKey(format!("{} bytes, 32 needed", b.len())))
+}
+
+/// Creates the data directory owner-only (0700: it holds the database and the master key),
+/// and narrows an existing one that is more open, with a warning.
+fn private_dir(dir: &Path) -> Result<(), StartError> {
+    let failed =
+        |e: std::io::Error| StartError::Files(format!("cannot create {}: {e}", dir.display()));
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+        let existed = dir.exists();
+        builder.mode(0o700).create(dir).map_err(failed)?;
+        let mode = std::fs::metadata(dir).map_err(failed)?.permissions().mode() & 0o777;
+        // A new directory may have lost bits to the umask, never gained any; an existing one
+        // is as its creator left it.
+        if mode & 0o077 != 0 {
+            if existed {
+                tracing::warn!(
+                    dir = %dir.display(),
+                    mode = format!("{mode:o}"),
+                    "the data directory was open to others; making it owner-only (0700)"
+                );
+            }
+            // Not fatal (another user's directory, say): the files in it are owner-only.
+            if let Err(e) = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)) {
+                tracing::warn!(dir = %dir.display(), error = %e, "cannot make the data directory owner-only");
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    builder.create(dir).map_err(failed)?;
+    Ok(())
 }
 
 fn write_private(path: &Path, text: &str) -> Result<(), StartError> {

@@ -5,6 +5,7 @@ mod campaigns;
 mod count;
 mod credit;
 mod customers;
+mod files;
 mod helpers;
 mod import;
 mod isolation;
