@@ -146,7 +146,9 @@ pub struct ProviderIn {
     pub name: String,
     /// Interface kind.
     pub kind: ProviderKindDto,
-    /// Host name or address (the simulator needs none).
+    /// Host name or address (the simulator needs none); a loopback, private, link-local or
+    /// other special address (`target_not_allowed`) only where the system administrator
+    /// allows it.
     #[serde(default)]
     pub host: Option<String>,
     /// TCP port (default 2775 for the simulator).
