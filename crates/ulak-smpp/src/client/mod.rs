@@ -18,6 +18,7 @@
 
 mod ack;
 mod config;
+mod connect;
 mod session;
 mod text;
 
