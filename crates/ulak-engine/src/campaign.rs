@@ -18,7 +18,7 @@ use tokio_util::sync::CancellationToken;
 use ulak_core::model::{
     Attributes, CompanyId, Consent, CustomerAccount, CustomerAccountId, GroupId, ListQuery,
     MAX_LIMIT, NewMessage, ProviderAccount, Recipient, SenderName, Subscriber, SubscriberId,
-    TemplateBody,
+    TemplateBody, valid_until,
 };
 use ulak_core::{CountryType, Msisdn, Tckn};
 use ulak_store::{
@@ -507,6 +507,14 @@ impl Planner {
             }
         }
         let now = crate::worker::now_ms();
+        // Checked: a schedule stored before schedules were bounded may be anything.
+        let valid_until =
+            valid_until(campaign.scheduled_at, now, campaign.validity_s).ok_or_else(|| {
+                PlanError::Setup {
+                    field: "scheduled_at",
+                    message: "the send time and validity pass the largest possible time".to_owned(),
+                }
+            })?;
         Ok(Planner {
             country: settings.country_type,
             tckn_sender: settings
@@ -516,7 +524,7 @@ impl Planner {
             sender,
             body,
             scheduled_at: campaign.scheduled_at,
-            valid_until: campaign.scheduled_at.unwrap_or(now).max(now) + campaign.validity_s * 1000,
+            valid_until,
             opted_out,
             seen: HashSet::new(),
         })
@@ -629,7 +637,13 @@ async fn survey(
             Decision::Message(m) => {
                 plan.recipients += 1;
                 plan.segments += u64::from(m.segments);
-                plan.cost += m.cost;
+                plan.cost = plan
+                    .cost
+                    .checked_add(m.cost)
+                    .ok_or_else(|| PlanError::Setup {
+                        field: "audience",
+                        message: "the cost passes the largest possible amount".to_owned(),
+                    })?;
                 if plan.samples.len() < SAMPLES {
                     plan.samples.push(m.body);
                 }

@@ -5,6 +5,7 @@
 
 pub mod campaign;
 pub mod metrics;
+pub mod outbound;
 pub mod provider;
 pub mod smpp;
 pub mod text_list;
@@ -18,6 +19,7 @@ use std::time::Duration;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use ulak_core::model::{ProviderAccount, ProviderAccountId, ProviderKind};
+use ulak_core::net::OutboundPolicy;
 use ulak_store::Store;
 
 pub use metrics::Metrics;
@@ -72,6 +74,9 @@ pub struct EngineConfig {
     /// How long a campaign's queueing may go without a sign of its writer before this node
     /// takes it up ([`campaign::QUEUE_STALE`]).
     pub queue_stale: Duration,
+    /// Where webhook deliveries and operator (SMPP) links may connect: public addresses,
+    /// plus what the system administrator allows. The built-in simulator is exempt.
+    pub outbound: OutboundPolicy,
 }
 
 impl Default for EngineConfig {
@@ -92,6 +97,7 @@ impl Default for EngineConfig {
             simulator: None,
             webhooks: WebhookSettings::default(),
             queue_stale: campaign::QUEUE_STALE,
+            outbound: OutboundPolicy::default(),
         }
     }
 }
@@ -110,6 +116,7 @@ impl Engine {
         let webhooks = tokio::spawn(webhooks::run(
             store.clone(),
             cfg.webhooks.clone(),
+            cfg.outbound.clone(),
             stop.child_token(),
         ));
         let supervisor = tokio::spawn(supervise(store, cfg, stop.clone()));
@@ -333,12 +340,13 @@ async fn run_account(
     stop: CancellationToken,
 ) {
     let mut account = account;
-    let (addr, password, tckn) = match account.kind {
+    // The simulator is this process's own loopback listener: exempt from the outbound rule.
+    let (addr, password, tckn, filter) = match account.kind {
         ProviderKind::Simulator => match &cfg.simulator {
             Some(sim) => {
                 let (system_id, password) = sim.credentials(account.id);
                 account.system_id = system_id;
-                (sim.addr.to_string(), password, true)
+                (sim.addr.to_string(), password, true, None)
             }
             None => {
                 tracing::warn!(
@@ -360,9 +368,10 @@ async fn run_account(
                 }
             };
             (
-                format!("{}:{}", account.host, account.port),
+                host_port(&account.host, account.port),
                 password,
                 false,
+                Some(outbound::smpp_filter(&cfg.outbound)),
             )
         }
         ProviderKind::Http => {
@@ -373,7 +382,7 @@ async fn run_account(
             return;
         }
     };
-    let (provider, mut events) = SmppProvider::start(&account, addr, password, tckn);
+    let (provider, mut events) = SmppProvider::start(&account, addr, password, tckn, filter);
     let (company, id) = (account.company_id, account.id);
     let receipts = {
         let store = store.clone();
@@ -403,5 +412,14 @@ async fn run_account(
         .is_err()
     {
         receipts.abort();
+    }
+}
+
+/// `host:port` for connecting, with an IPv6 address in brackets.
+fn host_port(host: &str, port: u16) -> String {
+    if host.contains(':') && !host.starts_with('[') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
     }
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use ulak_core::model::{Message, MessageState, ProviderAccount};
 use ulak_smpp::CommandStatus;
-use ulak_smpp::client::{Client, ClientConfig, Event, SubmitError, TextMessage};
+use ulak_smpp::client::{Client, ClientConfig, ConnectFilter, Event, SubmitError, TextMessage};
 use ulak_smpp::receipt::{Receipt, ReceiptState};
 use ulak_store::ReceiptIn;
 
@@ -21,16 +21,18 @@ pub struct SmppProvider {
 }
 
 impl SmppProvider {
-    /// Starts the client's binds for `account` at `addr` with `password`; receipts and
-    /// inbound messages arrive on the receiver.
+    /// Starts the client's binds for `account` at `addr` with `password`, connecting only to
+    /// addresses `filter` allows; receipts and inbound messages arrive on the receiver.
     pub fn start(
         account: &ProviderAccount,
         addr: String,
         password: String,
         accepts_tckn: bool,
+        filter: Option<ConnectFilter>,
     ) -> (SmppProvider, mpsc::UnboundedReceiver<Event>) {
         let cfg = ClientConfig {
             addr,
+            connect_filter: filter,
             system_id: account.system_id.clone(),
             password,
             system_type: account.system_type.clone(),

@@ -14,8 +14,10 @@ use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
+use ulak_core::net::OutboundPolicy;
 use ulak_store::{ClaimedWebhook, Store, WebhookOutcome, WebhookResult};
 
+use crate::outbound::{self, PolicyResolver};
 use crate::worker::now_ms;
 
 /// The delays after the 1st, 2nd, … failed try; after the last one the delivery fails. Ten
@@ -148,39 +150,18 @@ pub fn after_failure(
     }
 }
 
-/// The client deliveries use: the timeout, no redirects (a 3xx is not a delivery), and
-/// Ulak's user agent.
-pub fn client(s: &WebhookSettings) -> reqwest::Result<reqwest::Client> {
+/// The client deliveries use: the timeout, no redirects (a 3xx is not a delivery), no proxy
+/// (the target's addresses are checked here, which a proxy would resolve instead), a
+/// resolver that keeps only addresses `policy` allows, and Ulak's user agent.
+pub fn client(s: &WebhookSettings, policy: &OutboundPolicy) -> reqwest::Result<reqwest::Client> {
     reqwest::Client::builder()
         .timeout(s.timeout)
         .connect_timeout(s.timeout)
         .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
+        .dns_resolver(PolicyResolver::new(policy.clone()))
         .user_agent(USER_AGENT)
         .build()
-}
-
-/// Why a request failed, without its URL (it may carry a token) or anything it sent.
-fn describe(e: &reqwest::Error, timeout: Duration) -> String {
-    if e.is_timeout() {
-        return format!("no answer within {} ms", timeout.as_millis());
-    }
-    let what = if e.is_connect() {
-        "connection failed"
-    } else if e.is_builder() {
-        "invalid URL"
-    } else {
-        "request failed"
-    };
-    // The innermost cause says the most ("Connection refused (os error 111)").
-    let mut source: &dyn std::error::Error = e;
-    while let Some(next) = source.source() {
-        source = next;
-    }
-    if std::ptr::addr_eq(source, e as &dyn std::error::Error) {
-        what.to_owned()
-    } else {
-        format!("{what}: {source}")
-    }
 }
 
 /// One try of one claimed delivery: reads the endpoint's secret, signs and POSTs the body.
@@ -190,6 +171,7 @@ pub async fn attempt(
     http: &reqwest::Client,
     d: &ClaimedWebhook,
     s: &WebhookSettings,
+    policy: &OutboundPolicy,
 ) -> WebhookOutcome {
     let started = Instant::now();
     let failure = |status: Option<u16>, error: String, started: Instant| WebhookOutcome {
@@ -198,14 +180,19 @@ pub async fn attempt(
         error: Some(error),
         duration_ms: i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX),
     };
+    let url = match reqwest::Url::parse(&d.url) {
+        Ok(url) => url,
+        Err(_) => return failure(None, "invalid URL".to_owned(), started),
+    };
+    // The client connects to a literal address without asking the resolver.
+    if !outbound::literal_host_allowed(&url, policy) {
+        return failure(None, "target not allowed".to_owned(), started);
+    }
     let secret = match store.get_webhook_secret(d.company_id, d.endpoint_id).await {
         Ok(secret) => secret,
         Err(e) => {
-            return failure(
-                None,
-                format!("cannot read the signing secret: {e}"),
-                started,
-            );
+            tracing::warn!(endpoint = d.endpoint_id.0, error = %e, "cannot read a webhook secret");
+            return failure(None, "cannot read the signing secret".to_owned(), started);
         }
     };
     let timestamp = now_ms().div_euclid(1000);
@@ -214,7 +201,7 @@ pub async fn attempt(
         Err(e) => return failure(None, e.to_string(), started),
     };
     let sent = http
-        .post(&d.url)
+        .post(url)
         .header("content-type", "application/json")
         .header("webhook-id", &d.msg_id)
         .header("webhook-timestamp", timestamp.to_string())
@@ -224,7 +211,7 @@ pub async fn attempt(
         .await;
     let status = match sent {
         Ok(res) => res.status(),
-        Err(e) => return failure(None, describe(&e, s.timeout), started),
+        Err(e) => return failure(None, outbound::category(&e).to_owned(), started),
     };
     if status.is_success() {
         WebhookOutcome {
@@ -244,8 +231,14 @@ pub async fn attempt(
 
 /// Tries one claimed delivery and records the outcome (retrying the write a few times: the
 /// try already happened, and a lost record would repeat it after the lease).
-async fn deliver(store: Store, http: reqwest::Client, d: ClaimedWebhook, s: WebhookSettings) {
-    let outcome = attempt(&store, &http, &d, &s).await;
+async fn deliver(
+    store: Store,
+    http: reqwest::Client,
+    d: ClaimedWebhook,
+    s: WebhookSettings,
+    policy: OutboundPolicy,
+) {
+    let outcome = attempt(&store, &http, &d, &s, &policy).await;
     match (&outcome.result, &outcome.error) {
         (WebhookResult::Delivered, _) => tracing::debug!(
             endpoint = d.endpoint_id.0,
@@ -282,9 +275,15 @@ async fn deliver(store: Store, http: reqwest::Client, d: ClaimedWebhook, s: Webh
 
 /// Runs the delivery loop until `stop`: keeps up to `concurrency` tries in flight, claiming
 /// due deliveries as slots free up, and waits `idle` when nothing is due. Tries in flight
-/// when stopped get [`STOP_DRAIN`] to finish and be recorded.
-pub async fn run(store: Store, s: WebhookSettings, stop: CancellationToken) {
-    let http = match client(&s) {
+/// when stopped get [`STOP_DRAIN`] to finish and be recorded. Endpoints are reached only at
+/// addresses `policy` allows.
+pub async fn run(
+    store: Store,
+    s: WebhookSettings,
+    policy: OutboundPolicy,
+    stop: CancellationToken,
+) {
+    let http = match client(&s, &policy) {
         Ok(c) => c,
         Err(e) => {
             tracing::error!(error = %e, "cannot build the webhook HTTP client; webhooks are off");
@@ -302,7 +301,13 @@ pub async fn run(store: Store, s: WebhookSettings, stop: CancellationToken) {
                 Ok(batch) => {
                     claimed = batch.len();
                     for d in batch {
-                        inflight.spawn(deliver(store.clone(), http.clone(), d, s.clone()));
+                        inflight.spawn(deliver(
+                            store.clone(),
+                            http.clone(),
+                            d,
+                            s.clone(),
+                            policy.clone(),
+                        ));
                     }
                 }
                 Err(e) => tracing::warn!(error = %e, "claiming webhook deliveries failed"),

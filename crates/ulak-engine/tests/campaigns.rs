@@ -576,3 +576,45 @@ async fn a_restarted_node_takes_back_its_own_queueing_at_once() {
         "node B's queueing is B's while it is fresh"
     );
 }
+
+/// A schedule and validity whose sum passes the largest timestamp (stored before schedules
+/// were bounded, or written by another client of the store) is refused at preview and at
+/// start with a field error, never wrapped into a time in the past: nothing is queued or
+/// reserved.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expiry_past_the_largest_time_is_refused_not_wrapped() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = sqlite_store(dir.path()).await;
+    let (c, g) = setup(&s, 100, 3).await;
+    let audience = Audience {
+        group_ids: vec![g.0],
+        ..Audience::default()
+    };
+    for (scheduled_at, validity_s) in [(Some(i64::MAX), 86_400), (None, i64::MAX)] {
+        let k = s
+            .create_campaign(
+                c,
+                NewCampaign {
+                    name: "Sonsuz".into(),
+                    sender: None,
+                    body: "Merhaba".into(),
+                    audience: serde_json::to_string(&audience).unwrap(),
+                    scheduled_at,
+                    validity_s,
+                },
+            )
+            .await
+            .unwrap();
+        for r in [
+            campaign::plan(&s, &k, &audience).await.map(|_| ()),
+            campaign::start(&s, &k, &audience).await.map(|_| ()),
+        ] {
+            match r {
+                Err(campaign::PlanError::Setup { field, .. }) => assert_eq!(field, "scheduled_at"),
+                other => panic!("{scheduled_at:?} {validity_s}: {other:?}"),
+            }
+        }
+        assert!(recipients(&s, &k).await.is_empty());
+    }
+    assert_eq!(balance(&s, c).await, 100, "nothing reserved");
+}

@@ -93,6 +93,10 @@ async fn messages_through_a_node_smpp_smsc_end_delivered() {
         EngineConfig {
             refresh: Duration::from_millis(200),
             idle: Duration::from_millis(20),
+            // The node SMSC listens on loopback.
+            outbound: ulak_core::net::OutboundPolicy::allowing(vec![
+                "127.0.0.0/8".parse().unwrap(),
+            ]),
             ..EngineConfig::default()
         },
     );

@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
+use ulak_core::net::Cidr;
 
 /// The server's settings after all layers are applied.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,6 +51,10 @@ pub struct Settings {
     /// Unknown API keys a source address may present per minute before it gets 429 without
     /// its key being looked at; 0: no limit.
     pub auth_failures_per_minute: u32,
+    /// Address blocks webhook deliveries and operator links may reach besides public
+    /// addresses (loopback, private networks…); empty by default. Only the system
+    /// administrator sets it: company administrators choose the targets.
+    pub outbound_allow: Vec<Cidr>,
 }
 
 impl Default for Settings {
@@ -73,6 +78,7 @@ impl Default for Settings {
             rate_limit_per_key: 500,
             rate_limit_per_ip: 1_000,
             auth_failures_per_minute: 30,
+            outbound_allow: Vec::new(),
         }
     }
 }
@@ -117,6 +123,8 @@ pub struct Layer {
     pub rate_limit_per_ip: Option<u32>,
     /// See [`Settings::auth_failures_per_minute`].
     pub auth_failures_per_minute: Option<u32>,
+    /// See [`Settings::outbound_allow`].
+    pub outbound_allow: Option<Vec<Cidr>>,
 }
 
 /// Why the settings could not be loaded.
@@ -214,6 +222,16 @@ impl Layer {
                 "ULAK_AUTH_FAILURES_PER_MINUTE" => {
                     layer.auth_failures_per_minute = Some(number(&value, 0, bad)?);
                 }
+                "ULAK_OUTBOUND_ALLOW" => {
+                    layer.outbound_allow = Some(
+                        value
+                            .split([',', ' '])
+                            .filter(|b| !b.trim().is_empty())
+                            .map(str::parse)
+                            .collect::<Result<_, _>>()
+                            .map_err(|e| bad(format!("{e}")))?,
+                    );
+                }
                 _ => {}
             }
         }
@@ -286,6 +304,9 @@ impl Layer {
         }
         if let Some(v) = self.max_connections {
             settings.max_connections = v;
+        }
+        if let Some(v) = self.outbound_allow {
+            settings.outbound_allow = v;
         }
     }
 
@@ -433,6 +454,33 @@ mod tests {
         std::fs::write(&file, "header_read_timeout_secs = 0\n").unwrap();
         let e = Settings::load(Some(&file), Vec::new(), Layer::default()).unwrap_err();
         assert!(e.to_string().contains("header_read_timeout_secs"), "{e}");
+    }
+
+    #[test]
+    fn outbound_allowances_come_from_the_file_and_the_environment() {
+        let dir = std::env::temp_dir().join(format!("ulak-cfg-out-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("ulak.toml");
+        std::fs::write(&file, "outbound_allow = [\"10.0.0.0/8\", \"fd00::/8\"]\n").unwrap();
+        let s = Settings::load(Some(&file), Vec::new(), Layer::default()).unwrap();
+        let blocks: Vec<String> = s.outbound_allow.iter().map(ToString::to_string).collect();
+        assert_eq!(blocks, ["10.0.0.0/8", "fd00::/8"]);
+        let env = vec![(
+            "ULAK_OUTBOUND_ALLOW".to_owned(),
+            "127.0.0.0/8, ::1".to_owned(),
+        )];
+        let s = Settings::load(Some(&file), env, Layer::default()).unwrap();
+        let blocks: Vec<String> = s.outbound_allow.iter().map(ToString::to_string).collect();
+        assert_eq!(blocks, ["127.0.0.0/8", "::1/128"]);
+        assert!(Settings::default().outbound_allow.is_empty());
+        let e = Layer::from_env(vec![("ULAK_OUTBOUND_ALLOW".to_owned(), "10/8".to_owned())])
+            .unwrap_err();
+        assert!(
+            e.to_string().starts_with("invalid ULAK_OUTBOUND_ALLOW"),
+            "{e}"
+        );
+        std::fs::write(&file, "outbound_allow = [\"everything\"]\n").unwrap();
+        assert!(Settings::load(Some(&file), Vec::new(), Layer::default()).is_err());
     }
 
     #[test]

@@ -12,6 +12,7 @@ use base64::engine::general_purpose::STANDARD;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use ulak_core::model::{CompanyId, ListQuery, NewApiKey, NewUser, Role};
+use ulak_core::net::OutboundPolicy;
 use ulak_store::{DEFAULT_COMPANY, Store, StoreError};
 
 use crate::config::Settings;
@@ -24,6 +25,8 @@ pub struct AppState {
 
 struct Inner {
     settings: Settings,
+    /// Where webhook and operator targets may point (from `settings.outbound_allow`).
+    outbound: OutboundPolicy,
     store: Store,
     metrics: ulak_engine::Metrics,
     /// Cancelled when the server begins to stop: long work (imports) ends early.
@@ -38,6 +41,11 @@ impl AppState {
     /// The settings in force.
     pub fn settings(&self) -> &Settings {
         &self.inner.settings
+    }
+
+    /// Where company-chosen targets (webhook URLs, operator hosts) may point.
+    pub fn outbound(&self) -> &OutboundPolicy {
+        &self.inner.outbound
     }
 
     /// The store.
@@ -132,12 +140,7 @@ impl App {
             .map_err(|cause| StartError::Bind { addr, cause })?;
         let limits = crate::http::HttpLimits::new(&settings, crate::http::raise_open_file_limit());
         if settings.database_url.is_none() || settings.master_key.is_none() {
-            std::fs::create_dir_all(&settings.data_dir).map_err(|e| {
-                StartError::Files(format!(
-                    "cannot create {}: {e}",
-                    settings.data_dir.display()
-                ))
-            })?;
+            private_dir(&settings.data_dir)?;
         }
         let key = master_key(&settings, true)?;
         let store = Store::connect(&settings.database_url(), key)
@@ -151,10 +154,12 @@ impl App {
             (None, None)
         };
         let metrics = ulak_engine::Metrics::default();
+        let outbound = OutboundPolicy::allowing(settings.outbound_allow.clone());
         let engine = settings.engine.then(|| {
             ulak_engine::Engine::start(store.clone(), {
                 let mut cfg = ulak_engine::EngineConfig {
                     simulator: link,
+                    outbound: outbound.clone(),
                     ..ulak_engine::EngineConfig::default()
                 };
                 cfg.submit.owner = settings.node_id();
@@ -166,6 +171,7 @@ impl App {
             inner: Arc::new(Inner {
                 limits: crate::ratelimit::RateLimits::new(&settings),
                 settings,
+                outbound,
                 store,
                 metrics,
                 shutdown: CancellationToken::new(),
@@ -292,6 +298,40 @@ fn master_key(settings: &Settings, create: bool) -> Result<[u8; 32], StartError>
         .map_err(|b: Vec<u8>| StartError::MasterKey(format!("{} bytes, 32 needed", b.len())))
 }
 
+/// Creates the data directory owner-only (0700: it holds the database and the master key),
+/// and narrows an existing one that is more open, with a warning.
+fn private_dir(dir: &Path) -> Result<(), StartError> {
+    let failed =
+        |e: std::io::Error| StartError::Files(format!("cannot create {}: {e}", dir.display()));
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+        let existed = dir.exists();
+        builder.mode(0o700).create(dir).map_err(failed)?;
+        let mode = std::fs::metadata(dir).map_err(failed)?.permissions().mode() & 0o777;
+        // A new directory may have lost bits to the umask, never gained any; an existing one
+        // is as its creator left it.
+        if mode & 0o077 != 0 {
+            if existed {
+                tracing::warn!(
+                    dir = %dir.display(),
+                    mode = format!("{mode:o}"),
+                    "the data directory was open to others; making it owner-only (0700)"
+                );
+            }
+            // Not fatal (another user's directory, say): the files in it are owner-only.
+            if let Err(e) = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)) {
+                tracing::warn!(dir = %dir.display(), error = %e, "cannot make the data directory owner-only");
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    builder.create(dir).map_err(failed)?;
+    Ok(())
+}
+
 fn write_private(path: &Path, text: &str) -> Result<(), StartError> {
     use std::io::Write;
     let mut options = std::fs::OpenOptions::new();
@@ -388,8 +428,8 @@ async fn bootstrap_sending(store: &Store, company: CompanyId) -> Result<(), Star
         enabled: true,
         ..ProviderAccountDraft::default()
     };
-    let account =
-        NewProviderAccount::new(draft, ulak_core::CountryType::Tr).map_err(StoreError::from)?;
+    let account = NewProviderAccount::new(draft, ulak_core::CountryType::Tr, &Default::default())
+        .map_err(StoreError::from)?;
     store.create_provider_account(company, account).await?;
     let header = NewSenderHeader::new("ULAK", true).map_err(StoreError::from)?;
     store.create_sender_header(company, header).await?;

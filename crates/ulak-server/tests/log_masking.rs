@@ -1,7 +1,10 @@
-//! Logs never carry phone numbers or TC ID numbers: a global subscriber at TRACE for every
-//! target (ours, sqlx, axum, the HTTP client, …) captures everything while the API handles real
-//! personal data — subscribers created, changed, searched, imported, opt-outs, users, and input
-//! that is refused — and no form of any of those numbers may appear in the captured text.
+//! Logs never carry phone numbers, TC ID numbers or message texts: a global subscriber at
+//! TRACE for every target (ours, sqlx, axum, the HTTP client, …) captures everything while the
+//! API handles real personal data — subscribers created, changed, searched, imported, opt-outs,
+//! users, a campaign to pasted numbers and TC ID numbers sent through the simulator, a single
+//! send, and input that is refused — and no form of any of those numbers, nor the texts, may
+//! appear in the captured text. No SQL statement text is logged at all (hot inserts inline
+//! plain values, numbers and texts among them).
 //!
 //! A separate test binary, so its global subscriber affects no other test.
 #![allow(clippy::unwrap_used)]
@@ -143,6 +146,11 @@ const OTP_PASSWORD: &str = "otp-secret-0815";
 /// The password of the user the test creates.
 const PASSWORD: &str = "uzun-bir-parola-8517";
 
+/// The campaign's text: personal, and plain enough to be written into SQL as a literal.
+const CAMPAIGN_TEXT: &str = "Randevunuz 14 Mart 10:30 Dr Selin Kaya ile, kod 58172";
+/// A single send's text.
+const SINGLE_TEXT: &str = "Sifreniz 904417, kimseyle paylasmayin";
+
 /// `?search=` value, with `+` and spaces escaped.
 fn q(s: &str) -> String {
     s.replace('+', "%2B").replace(' ', "%20")
@@ -161,6 +169,8 @@ async fn logs_mask_phone_numbers_and_tc_id_numbers() {
         tckn([5, 1, 9, 3, 7, 2, 8, 4, 6]),
         tckn([6, 3, 5, 8, 2, 9, 1, 7, 4]),
         tckn([7, 9, 3, 6, 5, 1, 4, 2, 8]),
+        tckn([8, 2, 6, 4, 1, 9, 3, 7, 5]), // campaign
+        tckn([9, 4, 7, 2, 6, 3, 8, 1, 5]), // campaign
     ];
     // Refused TC IDs: a wrong 11th digit; a wrong 10th digit (83729164550 would be valid); and a
     // JSON number where a string belongs.
@@ -189,6 +199,10 @@ async fn logs_mask_phone_numbers_and_tc_id_numbers() {
         ("90", "5318264975"), // customer account
         ("90", "5467192835"), // customer account's second phone
         ("90", "5324918367"), // customer account, imported
+        ("90", "5061837294"), // campaign, pasted
+        ("90", "5392817465"), // campaign, pasted
+        ("90", "5417263819"), // campaign, pasted
+        ("90", "5058264137"), // single send
     ];
     // Refused phone inputs kept as typed (too short, too long): they have no valid form.
     let bad_phones = ["0532 918 27", "+90 532 667 78 89 90 1"];
@@ -410,6 +424,77 @@ async fn logs_mask_phone_numbers_and_tc_id_numbers() {
         .await;
     assert_eq!(u.status, 422, "{}", u.body);
 
+    // A campaign to pasted numbers and TC ID numbers, previewed, started and sent through the
+    // built-in simulator; and a single send. The texts are plain ASCII, the kind the bulk
+    // insert writes into its statement instead of binding.
+    let r = app
+        .call(
+            "POST",
+            "/credit/entries",
+            k,
+            Some(json!({"kind": "purchase", "amount": 100})),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let r = app
+        .call(
+            "PATCH",
+            "/sms-settings",
+            k,
+            Some(json!({"tckn_subscription_active": true, "tckn_sender": "ULAK TC"})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let c = app
+        .call(
+            "POST",
+            "/campaigns",
+            k,
+            Some(
+                json!({"name": "Randevu", "text": CAMPAIGN_TEXT, "audience": {
+                    "numbers": ["0506 183 72 94", "+905392817465", "5417263819"],
+                    "tckns": [tc[6], tc[7]],
+                }}),
+            ),
+        )
+        .await;
+    assert_eq!(c.status, 201, "{}", c.body);
+    let cid = c.body["id"].as_i64().unwrap();
+    let p = app
+        .call("GET", &format!("/campaigns/{cid}/preview"), k, None)
+        .await;
+    assert_eq!(p.body["recipients"], 5, "{}", p.body);
+    let st = app
+        .call("POST", &format!("/campaigns/{cid}/start"), k, None)
+        .await;
+    assert_eq!(st.status, 200, "{}", st.body);
+    let m = app
+        .call(
+            "POST",
+            "/messages",
+            k,
+            Some(json!({"to": "0505 826 41 37", "text": SINGLE_TEXT})),
+        )
+        .await;
+    assert_eq!(m.status, 202, "{}", m.body);
+    let mid = m.body["id"].as_i64().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let c = app.call("GET", &format!("/campaigns/{cid}"), k, None).await;
+        let m = app.call("GET", &format!("/messages/{mid}"), k, None).await;
+        if c.body["state"] == "finished" && m.body["state"] == "delivered" {
+            assert_eq!(c.body["counts"]["delivered"], 5, "{}", c.body);
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not delivered: {} {}",
+            c.body,
+            m.body
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+
     // Customer accounts: created, changed, searched, imported; and operator and OTP passwords.
     let c = app
         .call(
@@ -515,11 +600,12 @@ async fn logs_mask_phone_numbers_and_tc_id_numbers() {
         "delete_opt_out",
         "create_user",
         "update_user",
-        "sqlx::query",
-        "INSERT INTO subscribers",
-        "UPDATE subscribers",
-        "search_key LIKE",
-        "INSERT INTO opt_outs",
+        "create_campaign",
+        "begin_campaign_queueing",
+        "queue_campaign_chunk",
+        "enqueue_message",
+        "claim_messages",
+        "record_submits",
         "create_customer_account",
         "update_customer_account",
         "begin_customer_import",
@@ -541,6 +627,20 @@ async fn logs_mask_phone_numbers_and_tc_id_numbers() {
         );
     }
 
+    // No statement text at any level: sqlx's statement and slow-statement logs are off.
+    for sql in [
+        "sqlx::query",
+        "INSERT INTO",
+        "UPDATE messages",
+        "db.statement",
+    ] {
+        assert!(
+            !log.contains(sql),
+            "SQL statement text in the log ({sql}):\n{}",
+            tail(&log)
+        );
+    }
+
     let squeezed = squeeze_numbers(&log);
     let mut leaks = Vec::new();
     let mut secrets: Vec<String> = phones
@@ -558,6 +658,11 @@ async fn logs_mask_phone_numbers_and_tc_id_numbers() {
     secrets.push(OPERATOR_PASSWORD.to_owned());
     secrets.push(OTP_PASSWORD.to_owned());
     secrets.push(ADMIN_KEY.to_owned());
+    // Message texts, whole and in part.
+    for text in [CAMPAIGN_TEXT, SINGLE_TEXT] {
+        secrets.push(text.to_owned());
+        secrets.extend(text.split(", ").map(str::to_owned));
+    }
     for secret in &secrets {
         for (which, text) in [("log", &log), ("log without separators", &squeezed)] {
             if let Some(at) = text.find(secret.as_str()) {

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use tokio::sync::mpsc::UnboundedReceiver;
 use ulak_smpp::client::{
-    BindMode, Client, ClientConfig, Event, LongText, SubmitError, TextMessage,
+    BindMode, Client, ClientConfig, ConnectFilter, Event, LongText, SubmitError, TextMessage,
 };
 use ulak_smpp::inbound::InboundMessage;
 use ulak_smpp::pdu::{Address, Body, ShortMessage};
@@ -530,4 +530,33 @@ async fn a_high_rate_is_kept_not_capped_by_the_timer() {
         "{e:?}"
     );
     c.shutdown().await;
+}
+
+/// The connect filter is asked about every resolved address at connect time: a name that
+/// resolves to loopback (`localhost`) or a literal loopback address is never connected to
+/// while the filter refuses loopback, and binds once it allows it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_connect_filter_decides_on_resolved_addresses() {
+    let s = sim(SimConfig::default()).await;
+    let port = s.local_addr().port();
+    let no_loopback = ConnectFilter::new(|ip| !ip.is_loopback());
+    for addr in [format!("localhost:{port}"), format!("127.0.0.1:{port}")] {
+        let (c, _ev) = Client::start(ClientConfig {
+            addr: addr.clone(),
+            connect_filter: Some(no_loopback.clone()),
+            ..client_cfg(&s)
+        });
+        assert!(!c.wait_bound(Duration::from_millis(400)).await, "{addr}");
+        assert!(c.stats().bind_failures >= 1, "{addr}");
+        c.shutdown().await;
+    }
+    assert_eq!(s.counts().connections, 0, "nothing reached the simulator");
+    let (c, _ev) = start(ClientConfig {
+        addr: format!("localhost:{port}"),
+        connect_filter: Some(ConnectFilter::new(|ip| ip.is_loopback())),
+        ..client_cfg(&s)
+    })
+    .await;
+    c.shutdown().await;
+    assert_eq!(s.counts().binds, 1);
 }

@@ -17,6 +17,7 @@ macro_rules! sql {
 mod auth;
 mod db;
 mod error;
+mod files;
 mod repo;
 mod secret;
 
@@ -24,7 +25,7 @@ use std::sync::Once;
 use std::time::Duration;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
-use sqlx::{AnyPool, Executor};
+use sqlx::{AnyPool, ConnectOptions, Executor};
 use tracing::info;
 use ulak_core::model::{CompanyId, CompanyName, NewCompany};
 
@@ -108,7 +109,16 @@ impl Store {
             } else {
                 url.to_owned()
             };
-        let options: AnyConnectOptions = url.parse().map_err(StoreError::from_sqlx)?;
+        if backend == Backend::Sqlite {
+            files::private_database_files(&url)?;
+        }
+        // sqlx logs each statement's text (debug) and slow ones (warn); hot inserts inline
+        // plain values (phone numbers, message texts), so no statement text may reach a log.
+        let options: AnyConnectOptions = url
+            .parse::<AnyConnectOptions>()
+            .map_err(StoreError::from_sqlx)?
+            .log_statements(log::LevelFilter::Off)
+            .log_slow_statements(log::LevelFilter::Off, Duration::MAX);
         // An in-memory SQLite database exists per connection, so a pool of more than one
         // would see several empty databases.
         let max = if url.contains(":memory:") || url.contains("mode=memory") {

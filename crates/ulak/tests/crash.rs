@@ -70,6 +70,8 @@ fn serve(port: u16, data: &Path, db: &Option<String>) -> Proc {
     .env("ULAK_SIMULATOR", "false")
     .env("ULAK_NODE_ID", "crash-node")
     .env("ULAK_LOG", "warn")
+    // The SMSC below listens on loopback, which operator accounts may not reach by default.
+    .env("ULAK_OUTBOUND_ALLOW", "127.0.0.0/8")
     .stdout(Stdio::null())
     .stderr(Stdio::null());
     if let Some(url) = db {

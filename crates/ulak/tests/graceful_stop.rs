@@ -38,6 +38,8 @@ impl Server {
             ])
             .arg(data)
             .env("ULAK_BOOTSTRAP_API_KEY", KEY)
+            // The SMSCs and the webhook endpoint of these tests listen on loopback.
+            .env("ULAK_OUTBOUND_ALLOW", "127.0.0.0/8")
             .env(
                 "ULAK_LOG",
                 std::env::var("ULAK_TEST_LOGS").unwrap_or_else(|_| "warn".into()),

@@ -66,7 +66,9 @@ pub struct NewCreditEntry {
 }
 
 impl NewCreditEntry {
-    /// Checks the sign of `amount` against `kind`.
+    /// Checks the sign of `amount` against `kind`, and that it has a negation: `i64::MIN`
+    /// has no positive counterpart, so a debit of it could not be checked against the
+    /// balance.
     pub fn new(
         kind: LedgerKind,
         amount: i64,
@@ -78,7 +80,13 @@ impl NewCreditEntry {
             LedgerKind::Reservation | LedgerKind::Charge => amount < 0,
             LedgerKind::Adjustment => amount != 0,
         };
-        if !ok {
+        if amount.checked_neg().is_none() {
+            e.push(
+                "amount",
+                "out_of_range",
+                format!("must be {} to {}", -i64::MAX, i64::MAX),
+            );
+        } else if !ok {
             e.push(
                 "amount",
                 "invalid_sign",

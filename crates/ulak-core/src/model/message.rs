@@ -119,6 +119,58 @@ impl Recipient {
     }
 }
 
+/// Furthest ahead a send may be scheduled: one year (366 days, for leap years).
+pub const MAX_SCHEDULE_AHEAD_MS: i64 = 366 * 24 * 3600 * 1000;
+/// How far in the past a schedule may lie (clocks differ); earlier is a mistake, not "now".
+pub const SCHEDULE_SKEW_MS: i64 = 60_000;
+/// Shortest validity, seconds.
+pub const MIN_VALIDITY_S: u64 = 60;
+/// Longest validity, seconds: 72 hours (operators keep messages about that long).
+pub const MAX_VALIDITY_S: u64 = 72 * 3600;
+/// Validity when none is given, seconds: 24 hours.
+pub const DEFAULT_VALIDITY_S: u64 = 24 * 3600;
+
+/// Checks a send time (unix ms) against `now`: from a minute ago to one year ahead.
+pub fn check_schedule(at: i64, now: i64) -> Result<i64, RuleError> {
+    let earliest = now.saturating_sub(SCHEDULE_SKEW_MS);
+    let latest = now.saturating_add(MAX_SCHEDULE_AHEAD_MS);
+    if (earliest..=latest).contains(&at) {
+        Ok(at)
+    } else {
+        Err(RuleError::new(
+            "out_of_range",
+            "must be from now to one year ahead (unix milliseconds)",
+        ))
+    }
+}
+
+/// Checks a validity in seconds ([`MIN_VALIDITY_S`] to [`MAX_VALIDITY_S`]; the default when
+/// absent).
+pub fn check_validity(seconds: Option<u64>) -> Result<u64, RuleError> {
+    let v = seconds.unwrap_or(DEFAULT_VALIDITY_S);
+    if (MIN_VALIDITY_S..=MAX_VALIDITY_S).contains(&v) {
+        Ok(v)
+    } else {
+        Err(RuleError::new(
+            "out_of_range",
+            format!("must be {MIN_VALIDITY_S} to {MAX_VALIDITY_S} seconds"),
+        ))
+    }
+}
+
+/// When a message sent from `scheduled_at` (or `now`, whichever is later) with
+/// `validity_s` seconds of validity expires (unix ms); `None` if that is past what a
+/// timestamp holds or the validity is negative (stored values are not trusted to be sane).
+pub fn valid_until(scheduled_at: Option<i64>, now: i64, validity_s: i64) -> Option<i64> {
+    if validity_s < 0 {
+        return None;
+    }
+    scheduled_at
+        .unwrap_or(now)
+        .max(now)
+        .checked_add(validity_s.checked_mul(1000)?)
+}
+
 /// Most segments one message may have (a demanding limit well under the 255 the protocol
 /// allows: beyond this a text is almost surely a mistake that would cost a fortune in bulk).
 pub const MAX_MESSAGE_SEGMENTS: usize = 10;

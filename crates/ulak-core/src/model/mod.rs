@@ -32,7 +32,9 @@ pub use ids::{
     ProviderAccountId, SenderHeaderId, SubscriberId, TemplateId, UserId, WebhookEndpointId,
 };
 pub use message::{
-    MAX_MESSAGE_SEGMENTS, Message, MessageEvent, MessagePart, MessageState, NewMessage, Recipient,
+    DEFAULT_VALIDITY_S, MAX_MESSAGE_SEGMENTS, MAX_SCHEDULE_AHEAD_MS, MAX_VALIDITY_S,
+    MIN_VALIDITY_S, Message, MessageEvent, MessagePart, MessageState, NewMessage, Recipient,
+    SCHEDULE_SKEW_MS, check_schedule, check_validity, valid_until,
 };
 pub use query::{ListQuery, MAX_LIMIT, Page, encode_cursor, fold, search_fold};
 pub use role::Role;

@@ -10,6 +10,7 @@ use ulak_text::Policy;
 use super::validation::{RuleError, ValidationErrors, text};
 use super::{CompanyId, ProviderAccountId, SenderHeaderId};
 use crate::CountryType;
+use crate::net::OutboundPolicy;
 
 /// A secret in clear (operator password), held only until it is encrypted; `Debug` hides it.
 #[derive(Clone, PartialEq, Eq)]
@@ -398,12 +399,24 @@ fn range(v: u32, lo: u32, hi: u32) -> Result<u32, RuleError> {
 }
 
 impl NewProviderAccount {
-    /// Validates every field of the draft; defaults come from `country`.
-    pub fn new(d: ProviderAccountDraft, country: CountryType) -> Result<Self, ValidationErrors> {
+    /// Validates every field of the draft; defaults come from `country`. The host of an
+    /// operator account must be one `policy` allows when it is an address (the simulator's
+    /// host is not used).
+    pub fn new(
+        d: ProviderAccountDraft,
+        country: CountryType,
+        policy: &OutboundPolicy,
+    ) -> Result<Self, ValidationErrors> {
         let mut e = ValidationErrors::default();
         let name = e.take("name", text(&d.name, 100));
         let kind = e.take("kind", d.kind.parse::<ProviderKind>());
-        let host = e.take("host", text(&d.host, 253));
+        let host = e.take(
+            "host",
+            text(&d.host, 253).and_then(|h| match kind {
+                Some(ProviderKind::Simulator) => Ok(h),
+                _ => policy.check_host(&h).map(|()| h),
+            }),
+        );
         if d.port == 0 {
             e.push("port", "out_of_range", "must be 1..=65535");
         }

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use super::*;
+use crate::net::OutboundPolicy;
 
 fn fields(e: &ValidationErrors) -> Vec<&str> {
     e.0.iter().map(|f| f.field.as_str()).collect()
@@ -144,10 +145,56 @@ fn credit_signs() {
     assert!(NewCreditEntry::new(LedgerKind::Charge, 5, None).is_err());
     assert!(NewCreditEntry::new(LedgerKind::Adjustment, -5, None).is_ok());
     assert!(NewCreditEntry::new(LedgerKind::Adjustment, 0, None).is_err());
+    // i64::MIN has no negation: it could not be checked against the balance.
+    let e = NewCreditEntry::new(LedgerKind::Adjustment, i64::MIN, None).unwrap_err();
+    assert_eq!((fields(&e), e.0[0].code), (vec!["amount"], "out_of_range"));
+    assert!(NewCreditEntry::new(LedgerKind::Charge, i64::MIN, None).is_err());
+    assert!(NewCreditEntry::new(LedgerKind::Adjustment, -i64::MAX, None).is_ok());
+    assert!(NewCreditEntry::new(LedgerKind::Purchase, i64::MAX, None).is_ok());
+}
+
+#[test]
+fn schedules_and_validity_are_bounded_and_expiry_never_overflows() {
+    let now = 1_800_000_000_000;
+    assert_eq!(check_schedule(now, now), Ok(now));
+    assert!(check_schedule(now - SCHEDULE_SKEW_MS, now).is_ok());
+    assert!(check_schedule(now + MAX_SCHEDULE_AHEAD_MS, now).is_ok());
+    for bad in [
+        i64::MAX,
+        i64::MIN,
+        now + MAX_SCHEDULE_AHEAD_MS + 1,
+        now - SCHEDULE_SKEW_MS - 1,
+        0,
+        -1,
+    ] {
+        assert_eq!(
+            check_schedule(bad, now).unwrap_err().code,
+            "out_of_range",
+            "{bad}"
+        );
+    }
+    assert_eq!(check_validity(None), Ok(DEFAULT_VALIDITY_S));
+    assert_eq!(check_validity(Some(60)), Ok(60));
+    assert_eq!(check_validity(Some(MAX_VALIDITY_S)), Ok(MAX_VALIDITY_S));
+    for bad in [0, 59, MAX_VALIDITY_S + 1, u64::MAX] {
+        assert!(check_validity(Some(bad)).is_err(), "{bad}");
+    }
+    assert_eq!(valid_until(None, now, 60), Some(now + 60_000));
+    assert_eq!(
+        valid_until(Some(now - 5), now, 60),
+        Some(now + 60_000),
+        "never before now"
+    );
+    assert_eq!(valid_until(Some(now + 10), now, 1), Some(now + 1010));
+    assert_eq!(valid_until(Some(i64::MAX), now, 86_400), None);
+    assert_eq!(valid_until(Some(i64::MAX - 999), now, 1), None);
+    assert_eq!(valid_until(None, now, i64::MAX), None);
+    assert_eq!(valid_until(None, now, -1), None);
 }
 
 #[test]
 fn provider_defaults_follow_country() {
+    let strict = OutboundPolicy::default();
     let d = ProviderAccountDraft {
         name: "sim".into(),
         kind: "simulator".into(),
@@ -156,9 +203,9 @@ fn provider_defaults_follow_country() {
         system_id: "u".into(),
         ..ProviderAccountDraft::default()
     };
-    let tr = NewProviderAccount::new(d.clone(), CountryType::Tr).unwrap();
+    let tr = NewProviderAccount::new(d.clone(), CountryType::Tr, &strict).unwrap();
     assert_eq!(tr.text_policy, ulak_text::Policy::TurkishShift);
-    let az = NewProviderAccount::new(d.clone(), CountryType::Az).unwrap();
+    let az = NewProviderAccount::new(d.clone(), CountryType::Az, &strict).unwrap();
     assert_eq!(az.text_policy, ulak_text::Policy::Gsm7OrUcs2);
     let bad = ProviderAccountDraft {
         port: 0,
@@ -167,7 +214,7 @@ fn provider_defaults_follow_country() {
         ..d
     };
     assert_eq!(
-        fields(&NewProviderAccount::new(bad, CountryType::Tr).unwrap_err()),
+        fields(&NewProviderAccount::new(bad, CountryType::Tr, &strict).unwrap_err()),
         ["port", "system_id", "text_policy"]
     );
 }
@@ -222,4 +269,57 @@ fn a_customer_account_has_at_most_twenty_phones() {
     assert_eq!(fields(&e), ["phones"]);
     assert_eq!(e.0[0].code, "too_many");
     assert!(new(&refs[..MAX_PHONES]).is_ok());
+}
+
+/// An operator account's host may not be a loopback, private, link-local or other special
+/// address in any notation unless the policy allows it; the simulator's host is not used.
+#[test]
+fn provider_hosts_must_be_allowed_targets() {
+    let strict = OutboundPolicy::default();
+    let draft = |host: &str| ProviderAccountDraft {
+        name: "op".into(),
+        kind: "smpp".into(),
+        host: host.into(),
+        port: 2775,
+        system_id: "u".into(),
+        ..ProviderAccountDraft::default()
+    };
+    for host in [
+        "127.0.0.1",
+        "127.1",
+        "2130706433",
+        "0x7f000001",
+        "0177.0.0.1",
+        "localhost",
+        "10.0.0.5",
+        "192.168.0.10",
+        "172.20.1.1",
+        "100.100.100.200",
+        "169.254.169.254",
+        "0.0.0.0",
+        "::1",
+        "[::1]",
+        "::ffff:10.0.0.5",
+        "fd00::5",
+        "fe80::1",
+    ] {
+        let e = NewProviderAccount::new(draft(host), CountryType::Tr, &strict).unwrap_err();
+        assert_eq!(fields(&e), ["host"], "{host}");
+        assert_eq!(e.0[0].code, "target_not_allowed", "{host}");
+        assert!(
+            NewProviderAccount::new(draft(host), CountryType::Tr, &OutboundPolicy::any()).is_ok(),
+            "allowed by configuration: {host}"
+        );
+    }
+    for host in ["smpp.operator.com.tr", "185.60.216.35", "2a00:1450::1"] {
+        assert!(
+            NewProviderAccount::new(draft(host), CountryType::Tr, &strict).is_ok(),
+            "{host}"
+        );
+    }
+    let sim = ProviderAccountDraft {
+        kind: "simulator".into(),
+        ..draft("127.0.0.1")
+    };
+    assert!(NewProviderAccount::new(sim, CountryType::Tr, &strict).is_ok());
 }

@@ -4,12 +4,14 @@
 //! `webhook-timestamp`, `webhook-signature`).
 
 use std::fmt;
+use std::net::IpAddr;
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
 use super::validation::{RuleError, ValidationErrors, opt_text};
 use super::{CompanyId, WebhookEndpointId};
+use crate::net::{OutboundPolicy, host_ip};
 
 /// Longest endpoint URL accepted.
 pub const MAX_WEBHOOK_URL: usize = 2000;
@@ -120,10 +122,11 @@ impl FromStr for WebhookDeliveryState {
 }
 
 /// Checks an endpoint URL: `http://` or `https://` with a host, at most
-/// [`MAX_WEBHOOK_URL`] characters, no spaces or control characters, and no user name or
+/// [`MAX_WEBHOOK_URL`] characters, no spaces or control characters, no user name or
 /// password in it (the signature authenticates the sender; credentials in a URL would be
-/// stored and shown in clear).
-pub fn parse_webhook_url(s: &str) -> Result<String, RuleError> {
+/// stored and shown in clear), and a host `policy` allows when it is an address (in any
+/// notation the HTTP client reads: `http://2130706433/` is loopback) or `localhost`.
+pub fn parse_webhook_url(s: &str, policy: &OutboundPolicy) -> Result<String, RuleError> {
     let t = s.trim();
     if t.is_empty() {
         return Err(RuleError::new("empty", "must not be empty"));
@@ -175,6 +178,19 @@ pub fn parse_webhook_url(s: &str) -> Result<String, RuleError> {
     {
         return Err(RuleError::new("invalid_url", "the port must be 1 to 65535"));
     }
+    // The host as the HTTP client will see it: the WHATWG parser turns `0x7f.1`, `%31...`
+    // and full-width digits into the address they stand for.
+    let parsed =
+        url::Url::parse(t).map_err(|_| RuleError::new("invalid_url", "not a valid URL"))?;
+    let ip = match parsed.host() {
+        Some(url::Host::Ipv4(ip)) => Some(IpAddr::V4(ip)),
+        Some(url::Host::Ipv6(ip)) => Some(IpAddr::V6(ip)),
+        Some(url::Host::Domain(d)) => host_ip(d),
+        None => return Err(RuleError::new("invalid_url", "must name a host")),
+    };
+    if ip.is_some_and(|ip| !policy.allows(ip)) {
+        return Err(crate::net::not_allowed());
+    }
     Ok(t.to_owned())
 }
 
@@ -207,16 +223,17 @@ pub struct NewWebhookEndpoint {
 }
 
 impl NewWebhookEndpoint {
-    /// Checks the URL ([`parse_webhook_url`]), the description (at most 500 characters) and
-    /// the event type names.
+    /// Checks the URL ([`parse_webhook_url`] under `policy`), the description (at most 500
+    /// characters) and the event type names.
     pub fn new(
         url: &str,
         description: Option<&str>,
         event_types_in: &[String],
         enabled: bool,
+        policy: &OutboundPolicy,
     ) -> Result<Self, ValidationErrors> {
         let mut e = ValidationErrors::default();
-        let url = e.take("url", parse_webhook_url(url));
+        let url = e.take("url", parse_webhook_url(url, policy));
         let description = e.take(
             "description",
             opt_text(description, MAX_WEBHOOK_DESCRIPTION),
@@ -253,11 +270,12 @@ impl WebhookEndpointPatch {
         description: Option<Option<&str>>,
         event_types_in: Option<&[String]>,
         enabled: Option<bool>,
+        policy: &OutboundPolicy,
     ) -> Result<Self, ValidationErrors> {
         let mut e = ValidationErrors::default();
         let url = match url {
             None => Some(None),
-            Some(u) => e.take("url", parse_webhook_url(u)).map(Some),
+            Some(u) => e.take("url", parse_webhook_url(u, policy)).map(Some),
         };
         let description = match description {
             None => Some(None),
@@ -377,15 +395,16 @@ mod tests {
 
     #[test]
     fn urls_are_checked() {
+        let strict = OutboundPolicy::default();
         for ok in [
             "https://example.com/hooks",
-            "http://127.0.0.1:8080/x?y=1",
+            "http://8.8.8.8:8080/x?y=1",
             "HTTPS://Example.com",
-            "http://[::1]:9000/",
+            "http://[2606:4700::1111]:9000/",
         ] {
-            assert!(parse_webhook_url(ok).is_ok(), "{ok}");
+            assert!(parse_webhook_url(ok, &strict).is_ok(), "{ok}");
         }
-        let code = |u: &str| parse_webhook_url(u).unwrap_err().code;
+        let code = |u: &str| parse_webhook_url(u, &strict).unwrap_err().code;
         assert_eq!(code(""), "empty");
         assert_eq!(code("ftp://example.com"), "invalid_scheme");
         assert_eq!(code("example.com/hook"), "invalid_scheme");
@@ -399,6 +418,71 @@ mod tests {
         assert_eq!(code(&long), "too_long");
     }
 
+    /// Loopback, private, link-local, metadata and other special addresses are refused in
+    /// every notation the HTTP client reads, unless the policy allows them.
+    #[test]
+    fn special_addresses_are_refused_in_any_notation() {
+        let strict = OutboundPolicy::default();
+        for url in [
+            "http://127.0.0.1/h",
+            "http://127.0.0.1:8080/h",
+            "http://127.1/h",
+            "http://127.0.1/h",
+            "http://2130706433/h",
+            "http://0x7f000001/h",
+            "http://0x7F.0.0.1/h",
+            "http://0177.0.0.1/h",
+            "http://017700000001/h",
+            "http://127.0.0.1./h",
+            "http://%31%32%37.0.0.1/h",
+            "http://\u{ff11}\u{ff12}\u{ff17}.0.0.1/h",
+            "http://localhost:8080/h",
+            "http://LOCALHOST/h",
+            "http://api.localhost/h",
+            "http://0.0.0.0/h",
+            "http://0/h",
+            "http://10.1.2.3/h",
+            "http://172.16.0.1/h",
+            "http://192.168.1.1/h",
+            "http://100.64.0.1/h",
+            "http://169.254.169.254/latest/meta-data/",
+            "http://2852039166/",
+            "http://169.254.43518/",
+            "http://0xa9fea9fe/",
+            "http://224.0.0.1/",
+            "http://255.255.255.255/",
+            "http://192.0.2.1/",
+            "http://[::1]/h",
+            "http://[::]/h",
+            "http://[0:0:0:0:0:0:0:1]/h",
+            "http://[::ffff:127.0.0.1]/h",
+            "http://[::ffff:7f00:1]/h",
+            "http://[::ffff:169.254.169.254]/h",
+            "http://[64:ff9b::a9fe:a9fe]/h",
+            "http://[fd00::1]/h",
+            "http://[fe80::1]/h",
+            "http://[ff02::1]/h",
+            "http://[2001:db8::1]/h",
+            "https://[::1]:8443/h",
+        ] {
+            assert_eq!(
+                parse_webhook_url(url, &strict).map_err(|e| e.code),
+                Err("target_not_allowed"),
+                "{url}"
+            );
+            assert!(
+                parse_webhook_url(url, &OutboundPolicy::any()).is_ok(),
+                "allowed by configuration: {url}"
+            );
+        }
+        let lo = OutboundPolicy::allowing(vec!["127.0.0.0/8".parse().unwrap()]);
+        assert!(parse_webhook_url("http://localhost:9/h", &lo).is_ok());
+        assert!(parse_webhook_url("http://2130706433/h", &lo).is_ok());
+        assert!(parse_webhook_url("http://10.0.0.1/h", &lo).is_err());
+        let e = parse_webhook_url("http://127.0.0.1:6379/", &strict).unwrap_err();
+        assert!(!e.message.contains("127.0.0.1"), "the input is not echoed");
+    }
+
     #[test]
     fn new_endpoints_report_every_problem() {
         let e = NewWebhookEndpoint::new(
@@ -406,6 +490,7 @@ mod tests {
             Some(&"d".repeat(501)),
             &["message.sent".into(), "nope".into()],
             true,
+            &OutboundPolicy::default(),
         )
         .unwrap_err();
         let fields: Vec<&str> = e.0.iter().map(|f| f.field.as_str()).collect();
@@ -419,6 +504,7 @@ mod tests {
                 "message.sent".into(),
             ],
             true,
+            &OutboundPolicy::default(),
         )
         .unwrap();
         assert_eq!(ok.url, "https://example.com/h");
@@ -430,10 +516,15 @@ mod tests {
                 WebhookEventType::MessageFailed
             ]
         );
-        let p = WebhookEndpointPatch::new(None, Some(None), Some(&[]), Some(false)).unwrap();
+        let strict = OutboundPolicy::default();
+        let p =
+            WebhookEndpointPatch::new(None, Some(None), Some(&[]), Some(false), &strict).unwrap();
         assert_eq!(p.url, None);
         assert_eq!(p.description, Some(None));
         assert_eq!(p.event_types, Some(vec![]));
-        assert!(WebhookEndpointPatch::new(Some("nope"), None, None, None).is_err());
+        assert!(WebhookEndpointPatch::new(Some("nope"), None, None, None, &strict).is_err());
+        assert!(
+            WebhookEndpointPatch::new(Some("http://[::1]/"), None, None, None, &strict).is_err()
+        );
     }
 }

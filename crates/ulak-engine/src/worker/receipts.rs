@@ -216,7 +216,7 @@ mod tests {
         let account = store
             .create_provider_account(
                 company,
-                NewProviderAccount::new(draft, CountryType::Tr).unwrap(),
+                NewProviderAccount::new(draft, CountryType::Tr, &Default::default()).unwrap(),
             )
             .await
             .unwrap()

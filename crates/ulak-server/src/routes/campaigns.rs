@@ -7,7 +7,9 @@ use axum::Json as JsonOut;
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
-use ulak_core::model::{Role, TemplateBody, TemplateId};
+use ulak_core::model::{
+    DEFAULT_VALIDITY_S, Role, TemplateBody, TemplateId, check_schedule, check_validity,
+};
 use ulak_engine::campaign::{self, Audience, PlanError};
 use ulak_engine::text_list::TextList;
 use ulak_store::Campaign;
@@ -60,7 +62,7 @@ pub struct CampaignIn {
     /// One of the company's sender headers (default: the default header).
     #[serde(default)]
     pub sender: Option<String>,
-    /// Send at this time (unix ms) instead of at start.
+    /// Send at this time (unix ms) instead of at start: from now to one year ahead.
     #[serde(default)]
     pub scheduled_at: Option<Millis>,
     /// Validity of each message, seconds (60 to 259200, default 86400).
@@ -257,9 +259,17 @@ async fn create(
     if audience.is_empty() {
         field("audience", "name at least one recipient, group or account");
     }
-    let validity = b.validity.unwrap_or(86_400);
-    if !(60..=259_200).contains(&validity) {
-        field("validity", "must be 60 to 259200 seconds");
+    let validity = match check_validity(b.validity) {
+        Ok(v) => v,
+        Err(e) => {
+            field("validity", &e.message);
+            DEFAULT_VALIDITY_S
+        }
+    };
+    if let Some(at) = b.scheduled_at
+        && let Err(e) = check_schedule(at, ulak_engine::worker::now_ms())
+    {
+        field("scheduled_at", &e.message);
     }
     let (Some(body), true) = (body, errors.is_empty()) else {
         return Err(ApiError::Validation(errors));
@@ -278,7 +288,7 @@ async fn create(
                 body,
                 audience: audience_json,
                 scheduled_at: b.scheduled_at,
-                validity_s: i64::try_from(validity).unwrap_or(86_400),
+                validity_s: i64::try_from(validity).unwrap_or(0),
             },
         )
         .await?;

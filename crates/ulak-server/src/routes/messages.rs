@@ -10,7 +10,10 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use sha2::Digest;
-use ulak_core::model::{MessageId, NewMessage, ProviderAccount, Recipient, Role, TemplateId};
+use ulak_core::model::{
+    DEFAULT_VALIDITY_S, MessageId, NewMessage, ProviderAccount, Recipient, Role, TemplateId,
+    check_schedule, check_validity, valid_until,
+};
 use ulak_core::{Msisdn, Tckn};
 use ulak_store::MessageDetail;
 use utoipa::ToSchema;
@@ -21,13 +24,6 @@ use super::common::Millis;
 use crate::auth::Caller;
 use crate::error::{ApiError, FieldError, Json, Path};
 use crate::startup::AppState;
-
-/// Default validity: 24 hours.
-const DEFAULT_VALIDITY_S: u64 = 24 * 3600;
-/// Longest validity: 72 hours (operators keep messages about that long).
-const MAX_VALIDITY_S: u64 = 72 * 3600;
-/// Furthest a send may be scheduled: one year.
-const MAX_SCHEDULE_MS: i64 = 366 * 24 * 3600 * 1000;
 
 /// A message to send.
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
@@ -52,7 +48,7 @@ pub struct MessageIn {
     #[serde(default)]
     #[schema(minimum = 60, maximum = 259200)]
     pub validity: Option<u64>,
-    /// Send at this time (unix milliseconds) instead of now.
+    /// Send at this time (unix milliseconds) instead of now: from now to one year ahead.
     #[serde(default)]
     pub scheduled_at: Option<Millis>,
 }
@@ -366,21 +362,18 @@ async fn send(
             "the company has no enabled provider account to send through".to_owned(),
         );
     }
-    let validity = body.validity.unwrap_or(DEFAULT_VALIDITY_S);
-    if !(60..=MAX_VALIDITY_S).contains(&validity) {
-        field(
-            "validity",
-            format!("must be 60 to {MAX_VALIDITY_S} seconds"),
-        );
-    }
+    let validity = match check_validity(body.validity) {
+        Ok(v) => v,
+        Err(e) => {
+            field("validity", e.message);
+            DEFAULT_VALIDITY_S
+        }
+    };
     let now = now_ms();
     if let Some(at) = body.scheduled_at
-        && (at > now + MAX_SCHEDULE_MS || at < now - 60_000)
+        && let Err(e) = check_schedule(at, now)
     {
-        field(
-            "scheduled_at",
-            "must be from now to one year ahead (unix milliseconds)".to_owned(),
-        );
+        field("scheduled_at", e.message);
     }
     if let (Some(Recipient::Msisdn(m)), Some(_)) = (&to, &provider)
         && store.is_opted_out(company, m).await?
@@ -392,8 +385,9 @@ async fn send(
     else {
         return Err(ApiError::Validation(errors));
     };
-    let start = body.scheduled_at.unwrap_or(now).max(now);
-    let valid_until = start + i64::try_from(validity).unwrap_or(0) * 1000;
+    // Both are bounded above, so this cannot overflow; checked all the same.
+    let valid_until = valid_until(body.scheduled_at, now, i64::try_from(validity).unwrap_or(0))
+        .ok_or_else(|| ApiError::field("scheduled_at", "too far ahead"))?;
     let new = NewMessage::new(
         to,
         sender,

@@ -146,7 +146,9 @@ pub struct ProviderIn {
     pub name: String,
     /// Interface kind.
     pub kind: ProviderKindDto,
-    /// Host name or address (the simulator needs none).
+    /// Host name or address (the simulator needs none); a loopback, private, link-local or
+    /// other special address (`target_not_allowed`) only where the system administrator
+    /// allows it.
     #[serde(default)]
     pub host: Option<String>,
     /// TCP port (default 2775 for the simulator).
@@ -403,7 +405,7 @@ async fn create_provider(
 ) -> Result<(StatusCode, JsonOut<ProviderOut>), ApiError> {
     caller.require(Role::Admin)?;
     let country = caller.country(&state).await?;
-    let new = NewProviderAccount::new(b.draft(), country)?;
+    let new = NewProviderAccount::new(b.draft(), country, state.outbound())?;
     let a = state
         .store()
         .create_provider_account(caller.company, new)
@@ -455,7 +457,7 @@ async fn replace_provider(
 ) -> Result<JsonOut<ProviderOut>, ApiError> {
     caller.require(Role::Admin)?;
     let country = caller.country(&state).await?;
-    let new = NewProviderAccount::new(b.draft(), country)?;
+    let new = NewProviderAccount::new(b.draft(), country, state.outbound())?;
     let a = state
         .store()
         .update_provider_account(caller.company, ProviderAccountId(id), new)

@@ -56,7 +56,8 @@ impl From<WebhookEventType> for WebhookEventTypeDto {
 #[serde(deny_unknown_fields)]
 pub struct WebhookIn {
     /// Where events are POSTed: `http://` or `https://`, at most 2000 characters, no user
-    /// name or password in it.
+    /// name or password in it; a loopback, private, link-local or other special address
+    /// (`target_not_allowed`) only where the system administrator allows it.
     pub url: String,
     /// A note for people, at most 500 characters.
     #[serde(default)]
@@ -292,7 +293,13 @@ async fn create_webhook(
     Json(b): Json<WebhookIn>,
 ) -> Result<(StatusCode, JsonOut<WebhookCreated>), ApiError> {
     caller.require(Role::Admin)?;
-    let new = NewWebhookEndpoint::new(&b.url, b.description.as_deref(), &b.event_types, b.enabled)?;
+    let new = NewWebhookEndpoint::new(
+        &b.url,
+        b.description.as_deref(),
+        &b.event_types,
+        b.enabled,
+        state.outbound(),
+    )?;
     let (e, secret) = state
         .store()
         .create_webhook_endpoint(caller.company, new)
@@ -361,6 +368,7 @@ async fn update_webhook(
         b.description.as_ref().map(Option::as_deref),
         b.event_types.as_deref(),
         b.enabled,
+        state.outbound(),
     )?;
     let e = state
         .store()

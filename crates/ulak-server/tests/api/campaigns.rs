@@ -211,3 +211,73 @@ async fn pausing_and_cancelling_stop_the_rest() {
         .unwrap();
     assert_eq!(balance, 5000 - sent, "{counts}");
 }
+
+/// Send times are bounded: from now (a minute of clock skew) to one year ahead, for
+/// campaigns as for single messages; `i64::MAX`, absurd pasts and a year and a day ahead are
+/// field errors, not accepted drafts whose expiry would wrap.
+#[tokio::test]
+async fn schedules_beyond_a_year_or_in_the_past_are_refused() {
+    let app = spawn_app().await;
+    let k = ADMIN_KEY;
+    let now = i64::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis(),
+    )
+    .unwrap();
+    let day = 24 * 3600 * 1000;
+    let campaign = |at: i64, start: bool| {
+        json!({"name": "Zamanlı", "text": "Merhaba", "audience": {"numbers": ["05321234567"]},
+               "scheduled_at": at, "start": start})
+    };
+    for at in [i64::MAX, now + 367 * day, now - day, 0, -1, i64::MIN] {
+        for start in [false, true] {
+            let r = app
+                .call("POST", "/campaigns", k, Some(campaign(at, start)))
+                .await;
+            assert_eq!(r.status, 422, "{at}: {}", r.body);
+            assert_eq!(r.body["errors"][0]["field"], "scheduled_at", "{}", r.body);
+        }
+        let r = app
+            .call(
+                "POST",
+                "/messages",
+                k,
+                Some(json!({"to": "05321234567", "text": "Merhaba", "scheduled_at": at})),
+            )
+            .await;
+        assert_eq!(r.status, 422, "{at}: {}", r.body);
+        assert!(
+            r.body["errors"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|e| e["field"] == "scheduled_at"),
+            "{}",
+            r.body
+        );
+    }
+    let r = app
+        .call(
+            "POST",
+            "/campaigns",
+            k,
+            Some(campaign(now + 30 * day, false)),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let r = app
+        .call(
+            "POST",
+            "/campaigns",
+            k,
+            Some(
+                json!({"name": "X", "text": "Merhaba", "audience": {"numbers": ["05321234567"]},
+                        "validity": 259_201}),
+            ),
+        )
+        .await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert_eq!(r.body["errors"][0]["field"], "validity");
+}

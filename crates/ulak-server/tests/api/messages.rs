@@ -370,7 +370,10 @@ async fn a_replaced_account_sends_through_its_own_link_at_once() {
     })
     .await
     .unwrap();
-    let app = spawn_app().await;
+    let app = crate::helpers::spawn_app_with(|s| {
+        s.outbound_allow = vec!["127.0.0.0/8".parse().unwrap()];
+    })
+    .await;
     let k = ADMIN_KEY;
     credit(&app, k, 10).await;
     let old = app.call("GET", "/provider-accounts", k, None).await;

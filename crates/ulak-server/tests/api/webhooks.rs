@@ -2,7 +2,9 @@
 //! `message.delivered` events for a message delivered through the built-in simulator; a
 //! receiver that answers 500 first gets the same event (same `webhook-id`) again; the tries
 //! show through the API; and the signatures verify with the published Standard Webhooks
-//! library for Python (`standardwebhooks`), an implementation independent of ours.
+//! library for Python (`standardwebhooks`), an implementation independent of ours. Loopback
+//! and other special addresses are refused as targets unless the system administrator allows
+//! them, so the tests with a loopback receiver start the server with that allowance.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -11,7 +13,15 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{ADMIN_KEY, TestApp, spawn_app};
+use crate::helpers::{ADMIN_KEY, TestApp, spawn_app, spawn_app_with};
+
+/// A server whose system administrator allows loopback targets (`outbound_allow`).
+async fn app_allowing_loopback() -> TestApp {
+    spawn_app_with(|s| {
+        s.outbound_allow = vec!["127.0.0.0/8".parse().unwrap(), "::1".parse().unwrap()];
+    })
+    .await
+}
 
 /// One request the receiver got, and what it answered.
 #[derive(Debug, Clone)]
@@ -189,7 +199,7 @@ async fn credit(app: &TestApp, amount: i64) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deliveries_are_signed_retried_and_verify_with_the_reference_library() {
-    let app = spawn_app().await;
+    let app = app_allowing_loopback().await;
     let k = ADMIN_KEY;
     credit(&app, 10).await;
     let rx = receiver(1).await;
@@ -313,7 +323,7 @@ async fn deliveries_are_signed_retried_and_verify_with_the_reference_library() {
 
 #[tokio::test]
 async fn endpoints_are_checked_admin_only_and_per_company() {
-    let app = spawn_app().await;
+    let app = app_allowing_loopback().await;
     let k = ADMIN_KEY;
     let bad = app
         .call(
@@ -434,4 +444,117 @@ async fn endpoints_are_checked_admin_only_and_per_company() {
     assert!(!list.body.to_string().contains(&secret));
     assert_eq!(app.call("DELETE", &path, k, None).await.status, 204);
     assert_eq!(app.call("GET", &path, k, None).await.status, 404);
+}
+
+/// Webhook URLs and operator hosts naming loopback, private, link-local, metadata or other
+/// special addresses, in any notation, are refused with a field error (`target_not_allowed`)
+/// on a server with the default settings, and accepted where the system administrator
+/// allows them; the built-in simulator account needs no allowance.
+#[tokio::test]
+async fn special_targets_are_refused_unless_the_administrator_allows_them() {
+    let strict = spawn_app().await;
+    let allowing = app_allowing_loopback().await;
+    let k = ADMIN_KEY;
+    let refused = |r: &crate::helpers::Answer, field: &str| {
+        assert_eq!(r.status, 422, "{}", r.body);
+        assert_eq!(r.body["errors"][0]["field"], field, "{}", r.body);
+        assert_eq!(
+            r.body["errors"][0]["code"], "target_not_allowed",
+            "{}",
+            r.body
+        );
+    };
+    for url in [
+        "http://127.0.0.1:6379/",
+        "http://127.1/h",
+        "http://2130706433/h",
+        "http://0x7f000001/h",
+        "http://0177.0.0.1/h",
+        "http://localhost:8080/h",
+        "http://[::1]/h",
+        "http://[::ffff:127.0.0.1]/h",
+    ] {
+        let r = strict
+            .call("POST", "/webhooks", k, Some(json!({"url": url})))
+            .await;
+        refused(&r, "url");
+        assert!(!r.body.to_string().contains("127.0.0.1:6379"), "{}", r.body);
+        let r = allowing
+            .call("POST", "/webhooks", k, Some(json!({"url": url})))
+            .await;
+        assert_eq!(r.status, 201, "{url}: {}", r.body);
+    }
+    for url in [
+        "http://169.254.169.254/latest/meta-data/",
+        "http://2852039166/",
+        "http://10.0.0.1/",
+        "http://192.168.1.1/",
+        "http://172.16.5.4/",
+        "http://100.64.0.1/",
+        "http://0.0.0.0/",
+        "http://[fd00::1]/",
+        "http://[fe80::1]/",
+    ] {
+        for app in [&strict, &allowing] {
+            let r = app
+                .call("POST", "/webhooks", k, Some(json!({"url": url})))
+                .await;
+            refused(&r, "url");
+        }
+    }
+    let ok = strict
+        .call(
+            "POST",
+            "/webhooks",
+            k,
+            Some(json!({"url": "https://hooks.example.com/x"})),
+        )
+        .await;
+    assert_eq!(ok.status, 201, "{}", ok.body);
+    let path = format!("/webhooks/{}", ok.body["id"]);
+    let r = strict
+        .call("PATCH", &path, k, Some(json!({"url": "http://127.1:22/"})))
+        .await;
+    refused(&r, "url");
+
+    let provider = |host: &str| {
+        json!({"name": format!("op {host}"), "kind": "smpp", "host": host, "port": 2775,
+               "system_id": "sys", "password": "pw"})
+    };
+    for host in [
+        "127.0.0.1",
+        "2130706433",
+        "localhost",
+        "10.1.2.3",
+        "169.254.169.254",
+        "::1",
+    ] {
+        let r = strict
+            .call("POST", "/provider-accounts", k, Some(provider(host)))
+            .await;
+        refused(&r, "host");
+    }
+    let r = allowing
+        .call("POST", "/provider-accounts", k, Some(provider("127.0.0.1")))
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let r = strict
+        .call(
+            "POST",
+            "/provider-accounts",
+            k,
+            Some(provider("smpp.operator.example")),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let id = r.body["id"].as_i64().unwrap();
+    let r = strict
+        .call(
+            "PUT",
+            &format!("/provider-accounts/{id}"),
+            k,
+            Some(provider("0x0a000001")),
+        )
+        .await;
+    refused(&r, "host");
 }

@@ -1,6 +1,33 @@
 //! ESME client settings.
 
+use std::fmt;
+use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::Duration;
+
+/// Decides, at every connect, whether a resolved address of the SMSC may be reached: the
+/// application's outbound rule (a host name may resolve to another address each time, so
+/// checking it once when it is entered is not enough).
+#[derive(Clone)]
+pub struct ConnectFilter(Arc<dyn Fn(IpAddr) -> bool + Send + Sync>);
+
+impl ConnectFilter {
+    /// A filter allowing the addresses `allows` says yes to.
+    pub fn new(allows: impl Fn(IpAddr) -> bool + Send + Sync + 'static) -> Self {
+        ConnectFilter(Arc::new(allows))
+    }
+
+    /// Whether `ip` may be reached.
+    pub fn allows(&self, ip: IpAddr) -> bool {
+        (self.0)(ip)
+    }
+}
+
+impl fmt::Debug for ConnectFilter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ConnectFilter(..)")
+    }
+}
 
 /// How a client binds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -29,6 +56,8 @@ pub enum LongText {
 pub struct ClientConfig {
     /// SMSC address, `host:port`.
     pub addr: String,
+    /// Which resolved addresses of `addr` may be connected to; `None` allows every one.
+    pub connect_filter: Option<ConnectFilter>,
     /// Account name.
     pub system_id: String,
     /// Account password.
@@ -87,6 +116,7 @@ impl Default for ClientConfig {
     fn default() -> Self {
         ClientConfig {
             addr: "127.0.0.1:2775".into(),
+            connect_filter: None,
             system_id: String::new(),
             password: String::new(),
             system_type: String::new(),

@@ -18,6 +18,7 @@
 
 mod ack;
 mod config;
+mod connect;
 mod session;
 mod text;
 
@@ -31,7 +32,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 pub use ack::Ack;
-pub use config::{BindMode, ClientConfig, LongText};
+pub use config::{BindMode, ClientConfig, ConnectFilter, LongText};
 pub use text::TextMessage;
 
 use crate::CommandStatus;

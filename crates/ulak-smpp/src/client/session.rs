@@ -4,13 +4,13 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::net::TcpStream;
 use tokio::task::JoinHandle;
 
 use super::ack::{Ack, Target};
+use super::connect::connect;
 use super::{BindError, Event, Job, Shared, Stats, SubmitError, Submitted};
 use crate::CommandStatus;
-use crate::conn::{self, Reader, Writer};
+use crate::conn::{Reader, Writer};
 use crate::inbound::decode_part;
 use crate::pdu::{Bind, Body, Pdu, ShortMessage};
 use crate::receipt::Receipt;
@@ -28,7 +28,7 @@ impl Role {
         self != Role::Receiver
     }
 
-    fn bind(self, b: Bind) -> Body {
+    pub(super) fn bind(self, b: Bind) -> Body {
         match self {
             Role::Transceiver => Body::BindTransceiver(b),
             Role::Transmitter => Body::BindTransmitter(b),
@@ -77,7 +77,7 @@ pub(super) async fn worker(shared: Arc<Shared>, index: usize, role: Role) {
             Err(e) => {
                 Stats::inc(&shared.stats.bind_failures);
                 tracing::warn!(index, ?role, error = %e, "connect/bind failed");
-                shared.bind_error.send_replace(Some(e));
+                shared.bind_error.send_replace(Some(BindError::from(e)));
             }
         }
         failures = failures.saturating_add(1);
@@ -103,55 +103,6 @@ fn backoff(shared: &Shared, failures: u32, index: usize) -> Duration {
     let r = crate::sim::mix64(nanos ^ index as u64);
     let half = d / 2;
     half + Duration::from_nanos(r % (half.as_nanos() as u64).max(1))
-}
-
-async fn connect(
-    shared: &Shared,
-    role: Role,
-) -> Result<(Reader, Writer, JoinHandle<()>), BindError> {
-    let cfg = &shared.cfg;
-    let stream = tokio::time::timeout(cfg.connect_timeout, TcpStream::connect(&cfg.addr))
-        .await
-        .map_err(|_| BindError::ConnectTimeout)?
-        .map_err(|e| BindError::Connect(e.to_string()))?;
-    let (mut reader, writer, wtask) = conn::split(stream, cfg.max_command_length);
-    let bind = Bind {
-        system_id: cfg.system_id.clone(),
-        password: cfg.password.clone(),
-        system_type: cfg.system_type.clone(),
-        ..Default::default()
-    };
-    let req = Pdu::new(1, role.bind(bind));
-    let want = req.command_id() | 0x8000_0000;
-    writer.send(req);
-    let deadline = tokio::time::Instant::now() + cfg.connect_timeout;
-    let fail = |wtask: JoinHandle<()>, e: BindError| {
-        wtask.abort();
-        Err(e)
-    };
-    loop {
-        let item = match tokio::time::timeout_at(deadline, reader.next()).await {
-            Ok(i) => i,
-            Err(_) => return fail(wtask, BindError::NoResponse),
-        };
-        match item {
-            Ok(Some(Ok(pdu))) if pdu.sequence == 1 && pdu.command_id() == want => {
-                if pdu.status.is_ok() {
-                    return Ok((reader, writer, wtask));
-                }
-                return fail(wtask, BindError::Refused(pdu.status));
-            }
-            Ok(Some(Ok(pdu))) if pdu.body == Body::GenericNack => {
-                return fail(wtask, BindError::GenericNack(pdu.status));
-            }
-            Ok(Some(Ok(pdu))) if pdu.body == Body::EnquireLink => {
-                writer.send(Pdu::new(pdu.sequence, Body::EnquireLinkResp));
-            }
-            Ok(Some(_)) => {}
-            Ok(None) => return fail(wtask, BindError::Closed),
-            Err(e) => return fail(wtask, BindError::Link(e.to_string())),
-        }
-    }
 }
 
 struct Session {

@@ -36,14 +36,18 @@ impl Store {
     }
 }
 
-/// What `messages` cost together; a sum past `i64` is refused as credit no balance covers.
+/// What `messages` cost together; a sum past `i64` is refused (no balance covers it, and
+/// there is no balance to name in the answer).
 pub(crate) fn total_cost(messages: &[NewMessage]) -> Result<i64> {
     messages
         .iter()
         .try_fold(0i64, |a, m| a.checked_add(m.cost))
-        .ok_or(StoreError::InsufficientCredit {
-            balance: 0,
-            amount: i64::MIN,
+        .ok_or_else(|| {
+            StoreError::Validation(ulak_core::model::ValidationErrors::single(
+                "cost",
+                "too_large",
+                "the total cost passes the largest possible amount",
+            ))
         })
 }
 

@@ -349,7 +349,12 @@ impl Store {
             .fetch_all(&mut *tx)
             .await?;
             let reserve_left = queue.map_or(0, |(_, left)| left);
-            let released: i64 = rows.iter().map(|(_, c)| c).sum::<i64>() + reserve_left;
+            let released = rows
+                .iter()
+                .try_fold(reserve_left, |sum, (_, c)| sum.checked_add(*c))
+                .ok_or(StoreError::Corrupt {
+                    what: "messages.cost",
+                })?;
             if released > 0 {
                 write_entry(
                     &mut tx,

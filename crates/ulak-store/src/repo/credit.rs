@@ -42,22 +42,29 @@ pub(crate) async fn write_entry(
     // The bounds are worked out here so the database never computes an overflowing sum
     // (SQLite would turn it into a float, PostgreSQL into an error): a credit may not pass
     // i64::MAX, a debit may not pass zero.
-    let (lowest, highest) = match amount.checked_neg() {
-        _ if amount >= 0 => (i64::MIN, i64::MAX - amount),
-        Some(need) => (need, i64::MAX),
-        None => return Err(StoreError::InsufficientCredit { balance: 0, amount }),
+    // A debit of i64::MIN has no negation, and no balance covers it: it is refused below
+    // with the real balance.
+    let bounds = if amount >= 0 {
+        Some((i64::MIN, i64::MAX - amount))
+    } else {
+        amount.checked_neg().map(|need| (need, i64::MAX))
     };
-    let after: Option<i64> = sqlx::query_scalar(
-        "UPDATE companies SET credit_balance = credit_balance + $2 \
-         WHERE id = $1 AND credit_balance >= $3 AND credit_balance <= $4 \
-         RETURNING credit_balance",
-    )
-    .bind(company.0)
-    .bind(amount)
-    .bind(lowest)
-    .bind(highest)
-    .fetch_optional(&mut **tx)
-    .await?;
+    let after: Option<i64> = match bounds {
+        None => None,
+        Some((lowest, highest)) => {
+            sqlx::query_scalar(
+                "UPDATE companies SET credit_balance = credit_balance + $2 \
+                 WHERE id = $1 AND credit_balance >= $3 AND credit_balance <= $4 \
+                 RETURNING credit_balance",
+            )
+            .bind(company.0)
+            .bind(amount)
+            .bind(lowest)
+            .bind(highest)
+            .fetch_optional(&mut **tx)
+            .await?
+        }
+    };
     let Some(after) = after else {
         let balance: Option<i64> =
             sqlx::query_scalar("SELECT credit_balance FROM companies WHERE id = $1")
@@ -89,6 +96,20 @@ pub(crate) async fn write_entry(
     .fetch_one(&mut **tx)
     .await?;
     entry(&row)
+}
+
+/// Adds `cost` to `company`'s total in `totals` (credit to release or charge). Costs were
+/// reserved from a balance that fits in i64, so a sum past it means corrupt rows.
+pub(crate) fn add_cost(
+    totals: &mut std::collections::BTreeMap<i64, i64>,
+    company: i64,
+    cost: i64,
+) -> Result<()> {
+    let t = totals.entry(company).or_default();
+    *t = t.checked_add(cost).ok_or(StoreError::Corrupt {
+        what: "messages.cost",
+    })?;
+    Ok(())
 }
 
 impl Store {

@@ -303,7 +303,7 @@ impl Store {
         }
         let mut release: std::collections::BTreeMap<i64, i64> = Default::default();
         for (id, company, cost) in &rows {
-            *release.entry(*company).or_default() += cost;
+            super::credit::add_cost(&mut release, *company, *cost)?;
             sqlx::query(
                 "INSERT INTO message_events (message_id, state, detail, at) \
                  VALUES ($1, 'skipped', 'the recipient opted out', $2)",

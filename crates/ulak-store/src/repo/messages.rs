@@ -14,7 +14,7 @@ use ulak_core::model::{
 use serde_json::json;
 use ulak_core::model::WebhookEventType as Hook;
 
-use super::credit::write_entry;
+use super::credit::{add_cost, write_entry};
 use crate::db::{col, int_list, literal_or_bind, now_ms, parse};
 use crate::{Backend, Result, Store, StoreError};
 
@@ -264,7 +264,7 @@ impl Store {
             )
             .bind(company.0)
             .bind(key)
-            .bind(now - IDEMPOTENCY_TTL_MS)
+            .bind(now.saturating_sub(IDEMPOTENCY_TTL_MS))
             .execute(&mut *tx)
             .await?;
             let seen: Option<(String, i64)> = sqlx::query_as(
@@ -470,7 +470,7 @@ impl Store {
         .bind(provider.0)
         .bind(now)
         .bind(owner)
-        .bind(now + lease_ms)
+        .bind(now.saturating_add(lease_ms))
         .bind(i64::try_from(limit).unwrap_or(i64::MAX))
         .fetch_all(&mut *tx)
         .await?;
@@ -533,7 +533,7 @@ impl Store {
         }
         let mut release: BTreeMap<i64, i64> = BTreeMap::new();
         for (id, company, cost) in &rows {
-            *release.entry(*company).or_default() += cost;
+            add_cost(&mut release, *company, *cost)?;
             event(
                 &mut tx,
                 MessageId(*id),
@@ -638,7 +638,7 @@ impl Store {
                             json!({}),
                         )
                         .await?;
-                        *released.entry(company).or_default() += cost;
+                        add_cost(&mut released, company, cost)?;
                     }
                 }
             }
@@ -660,7 +660,7 @@ impl Store {
             .fetch_all(&mut *tx)
             .await?;
             for (id, company, cost, provider) in rows {
-                *charged.entry(company).or_default() += cost;
+                add_cost(&mut charged, company, cost)?;
                 done.push((id, provider));
             }
         }

@@ -171,7 +171,8 @@ pub async fn simulator_account(
     store
         .create_provider_account(
             company,
-            ulak_core::model::NewProviderAccount::new(draft, CountryType::Tr).expect("valid"),
+            ulak_core::model::NewProviderAccount::new(draft, CountryType::Tr, &Default::default())
+                .expect("valid"),
         )
         .await
         .expect("create provider account")

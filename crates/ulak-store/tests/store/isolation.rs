@@ -64,7 +64,7 @@ async fn other_company_rows_are_invisible(db: &TestDb) {
     let prov = s
         .create_provider_account(
             a,
-            NewProviderAccount::new(draft("p", Some("sifre")), tr).unwrap(),
+            NewProviderAccount::new(draft("p", Some("sifre")), tr, &Default::default()).unwrap(),
         )
         .await
         .unwrap();
@@ -212,7 +212,7 @@ async fn other_company_rows_are_invisible(db: &TestDb) {
         s.update_provider_account(
             b,
             prov.id,
-            NewProviderAccount::new(draft("p", Some("x")), tr).unwrap(),
+            NewProviderAccount::new(draft("p", Some("x")), tr, &Default::default()).unwrap(),
         )
         .await,
     );

@@ -6,6 +6,7 @@
 mod helpers;
 
 mod basics;
+mod bounds;
 mod campaigns;
 mod credit_property;
 mod import;

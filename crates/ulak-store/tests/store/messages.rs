@@ -29,10 +29,13 @@ async fn provider(s: &Store, c: CompanyId) -> ProviderAccountId {
         enabled: true,
         ..ProviderAccountDraft::default()
     };
-    s.create_provider_account(c, NewProviderAccount::new(draft, CountryType::Tr).unwrap())
-        .await
-        .unwrap()
-        .id
+    s.create_provider_account(
+        c,
+        NewProviderAccount::new(draft, CountryType::Tr, &Default::default()).unwrap(),
+    )
+    .await
+    .unwrap()
+    .id
 }
 
 async fn funded(s: &Store, credit: i64) -> (CompanyId, ProviderAccountId) {

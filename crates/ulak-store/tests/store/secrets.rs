@@ -51,7 +51,12 @@ async fn no_secret_in_clear_at_rest(db: &TestDb) {
     let p = s
         .create_provider_account(
             c.id,
-            NewProviderAccount::new(draft("p", Some(op_pw)), CountryType::Tr).unwrap(),
+            NewProviderAccount::new(
+                draft("p", Some(op_pw)),
+                CountryType::Tr,
+                &Default::default(),
+            )
+            .unwrap(),
         )
         .await
         .unwrap();
@@ -106,7 +111,8 @@ async fn no_secret_in_clear_at_rest(db: &TestDb) {
     let other = s
         .create_provider_account(
             c.id,
-            NewProviderAccount::new(draft("q", None), CountryType::Tr).unwrap(),
+            NewProviderAccount::new(draft("q", None), CountryType::Tr, &Default::default())
+                .unwrap(),
         )
         .await
         .unwrap();

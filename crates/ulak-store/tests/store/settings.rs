@@ -116,12 +116,17 @@ async fn provider_accounts_crud_and_secret(db: &TestDb) {
             ..draft("", None)
         },
         CountryType::Az,
+        &Default::default(),
     )
     .unwrap_err();
     let fields: Vec<_> = bad.0.iter().map(|e| e.field.as_str()).collect();
     assert_eq!(fields, ["name", "kind", "binds"]);
-    let new =
-        NewProviderAccount::new(draft("turkcell", Some("op-Pass-1")), CountryType::Az).unwrap();
+    let new = NewProviderAccount::new(
+        draft("turkcell", Some("op-Pass-1")),
+        CountryType::Az,
+        &Default::default(),
+    )
+    .unwrap();
     assert_eq!(new.text_policy, ulak_text::Policy::Gsm7OrUcs2);
     let a = s.create_provider_account(c.id, new).await.unwrap();
     assert!(a.has_password);
@@ -145,7 +150,7 @@ async fn provider_accounts_crud_and_secret(db: &TestDb) {
         .update_provider_account(
             c.id,
             a.id,
-            NewProviderAccount::new(d, CountryType::Az).unwrap(),
+            NewProviderAccount::new(d, CountryType::Az, &Default::default()).unwrap(),
         )
         .await
         .unwrap();
@@ -165,7 +170,7 @@ async fn provider_accounts_crud_and_secret(db: &TestDb) {
     s.update_provider_account(
         c.id,
         a.id,
-        NewProviderAccount::new(d, CountryType::Az).unwrap(),
+        NewProviderAccount::new(d, CountryType::Az, &Default::default()).unwrap(),
     )
     .await
     .unwrap();
@@ -180,7 +185,12 @@ async fn provider_accounts_crud_and_secret(db: &TestDb) {
     let dup = s
         .create_provider_account(
             c.id,
-            NewProviderAccount::new(draft("turkcell", None), CountryType::Az).unwrap(),
+            NewProviderAccount::new(
+                draft("turkcell", None),
+                CountryType::Az,
+                &Default::default(),
+            )
+            .unwrap(),
         )
         .await;
     assert!(
@@ -190,7 +200,8 @@ async fn provider_accounts_crud_and_secret(db: &TestDb) {
     let b = s
         .create_provider_account(
             c.id,
-            NewProviderAccount::new(draft("sim", None), CountryType::Az).unwrap(),
+            NewProviderAccount::new(draft("sim", None), CountryType::Az, &Default::default())
+                .unwrap(),
         )
         .await
         .unwrap();

@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 use sqlx::Row;
 use ulak_core::CountryType;
 use ulak_core::model::*;
+use ulak_core::net::OutboundPolicy;
 use ulak_store::{
     ClaimedWebhook, ReceiptIn, Store, StoreError, SubmitOutcome, SubmitResult, WebhookOutcome,
     WebhookResult,
@@ -26,7 +27,7 @@ crate::store_tests!(
 
 fn new_endpoint(url: &str, types: &[&str]) -> NewWebhookEndpoint {
     let types: Vec<String> = types.iter().map(|t| (*t).to_owned()).collect();
-    NewWebhookEndpoint::new(url, Some("test"), &types, true).unwrap()
+    NewWebhookEndpoint::new(url, Some("test"), &types, true, &OutboundPolicy::any()).unwrap()
 }
 
 async fn endpoint(s: &Store, c: CompanyId, url: &str, types: &[&str]) -> WebhookEndpoint {
@@ -106,13 +107,15 @@ async fn endpoints_are_per_company_and_validated_patches_apply(db: &TestDb) {
     ));
     // Patches change only what they name; `Some(None)` clears the description.
     let all: Vec<String> = vec![];
-    let p = WebhookEndpointPatch::new(None, Some(None), Some(&all), Some(false)).unwrap();
+    let any = OutboundPolicy::any();
+    let p = WebhookEndpointPatch::new(None, Some(None), Some(&all), Some(false), &any).unwrap();
     let changed = s.update_webhook_endpoint(a, ea.id, p).await.unwrap();
     assert_eq!(changed.url, "https://a.example/hook");
     assert_eq!(changed.description, None);
     assert!(changed.event_types.is_empty());
     assert!(!changed.enabled);
-    let p = WebhookEndpointPatch::new(Some("http://127.0.0.1:9/x"), None, None, None).unwrap();
+    let p =
+        WebhookEndpointPatch::new(Some("http://127.0.0.1:9/x"), None, None, None, &any).unwrap();
     let changed = s.update_webhook_endpoint(a, ea.id, p).await.unwrap();
     assert_eq!(changed.url, "http://127.0.0.1:9/x");
     assert!(!changed.enabled, "untouched");
@@ -175,9 +178,10 @@ async fn events_reach_only_subscribed_enabled_endpoints(db: &TestDb) {
     let c = company(s, CountryType::Tr).await.id;
     let other = company(s, CountryType::Tr).await.id;
     let all = endpoint(s, c, "https://x.example/all", &[]).await;
+    let any = OutboundPolicy::any();
     let delivered = endpoint(s, c, "https://x.example/d", &["message.delivered"]).await;
     let off = endpoint(s, c, "https://x.example/off", &[]).await;
-    let p = WebhookEndpointPatch::new(None, None, None, Some(false)).unwrap();
+    let p = WebhookEndpointPatch::new(None, None, None, Some(false), &any).unwrap();
     s.update_webhook_endpoint(c, off.id, p).await.unwrap();
     let _elsewhere = endpoint(s, other, "https://y.example/all", &[]).await;
 
@@ -237,7 +241,7 @@ async fn events_reach_only_subscribed_enabled_endpoints(db: &TestDb) {
             .unwrap()
             .is_empty()
     );
-    let p = WebhookEndpointPatch::new(None, None, None, Some(true)).unwrap();
+    let p = WebhookEndpointPatch::new(None, None, None, Some(true), &any).unwrap();
     s.update_webhook_endpoint(c, off.id, p).await.unwrap();
     let claimed = s.claim_webhook_attempts(10, 60_000).await.unwrap();
     assert_eq!(claimed.len(), 1);
