@@ -86,21 +86,21 @@ impl Server {
             Some(json!({"kind": "purchase", "amount": 10_000})),
         )
         .await;
-        let accounts = self.call("GET", "/provider-accounts", None).await;
-        for a in accounts["items"].as_array().unwrap() {
-            self.call("DELETE", &format!("/provider-accounts/{}", a["id"]), None)
-                .await;
-        }
+        // The new accounts first, then the built-in one goes (so no new account takes a
+        // deleted one's id).
+        let old = self.call("GET", "/provider-accounts", None).await;
         for (i, port) in ports.iter().enumerate() {
             self.call(
                 "POST",
                 "/provider-accounts",
-                Some(
-                    json!({"name": format!("smsc {i}"), "kind": "smpp", "host": "127.0.0.1",
-                            "port": port, "system_id": "ulak", "password": "secret"}),
-                ),
+                Some(json!({"name": format!("smsc {i}"), "kind": "smpp", "host": "127.0.0.1",
+                            "port": port, "system_id": "ulak", "password": "secret"})),
             )
             .await;
+        }
+        for a in old["items"].as_array().unwrap() {
+            self.call("DELETE", &format!("/provider-accounts/{}", a["id"]), None)
+                .await;
         }
         for i in 0..n {
             self.call(
