@@ -50,9 +50,15 @@ pub enum ApiError {
     /// The credentials do not allow this action.
     #[error("{0}")]
     Forbidden(String),
-    /// Nothing of that id here (including another company's objects).
+    /// Nothing of that id here (including another company's objects), or no such path.
     #[error("not found")]
     NotFound,
+    /// The path exists, but not with this method.
+    #[error("this path does not take this method")]
+    MethodNotAllowed,
+    /// The request's URI is longer than the server reads.
+    #[error("the URI is longer than {0} bytes")]
+    UriTooLong(usize),
     /// A state conflict.
     #[error("{0}")]
     Conflict(String),
@@ -78,6 +84,8 @@ impl ApiError {
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::UriTooLong(_) => StatusCode::URI_TOO_LONG,
             ApiError::Conflict(_) | ApiError::ConflictFields(_) => StatusCode::CONFLICT,
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -103,6 +111,8 @@ impl ApiError {
             ApiError::Unauthorized => "unauthorized",
             ApiError::Forbidden(_) => "forbidden",
             ApiError::NotFound => "not-found",
+            ApiError::MethodNotAllowed => "method-not-allowed",
+            ApiError::UriTooLong(_) => "uri-too-long",
             ApiError::Conflict(_) | ApiError::ConflictFields(_) => "conflict",
             ApiError::TooLarge(_) => "too-large",
             ApiError::Unavailable(_) => "unavailable",

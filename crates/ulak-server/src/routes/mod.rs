@@ -26,7 +26,9 @@ use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::error::{FieldError, Problem};
+use axum::response::IntoResponse;
+
+use crate::error::{ApiError, FieldError, Problem};
 use crate::startup::AppState;
 
 #[derive(OpenApi)]
@@ -55,7 +57,7 @@ impl Modify for BearerAuth {
 
 /// Documents, on every operation, the problem answers any request can get: 400 (unreadable
 /// path, query or body), 401 and 403 where a key is needed, 404 where the path names an object,
-/// 409 on writes, 413 and 422 where there is input. Handlers document their own success and special cases.
+/// 409 on writes, 413 and 422 where there is input, 414 for a URI over 8 KiB. Handlers document their own success and special cases.
 struct CommonResponses;
 
 impl Modify for CommonResponses {
@@ -95,6 +97,7 @@ impl Modify for CommonResponses {
                 add("403", "The key's role does not allow this");
                 add("422", "Invalid input, with field-level messages");
                 add("413", "The body is larger than allowed");
+                add("414", "The URI is longer than 8 KiB");
                 if path.contains('{') {
                     add("404", "No such object in this company");
                 }
@@ -111,13 +114,33 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     build().1
 }
 
-/// The application's router.
+/// Longest request URI (path and query) read, in bytes; longer ones are a 414.
+pub const MAX_URI_BYTES: usize = 8 * 1024;
+
+/// The application's router. Answers the router gives by itself are problem documents too:
+/// 404 for an unknown path, 405 for a known path with another method (with `Allow`), 414 for
+/// a URI over [`MAX_URI_BYTES`].
 pub fn router(state: AppState) -> Router {
     let limit = state.settings().max_body_bytes;
     build()
         .0
+        .fallback(|| async { ApiError::NotFound })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .layer(axum::middleware::from_fn(uri_limit))
         .layer(axum::extract::DefaultBodyLimit::max(limit))
         .with_state(state)
+}
+
+/// Refuses a URI longer than [`MAX_URI_BYTES`] before any route reads it.
+async fn uri_limit(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let len = req.uri().path_and_query().map_or(0, |p| p.as_str().len());
+    if len > MAX_URI_BYTES {
+        return ApiError::UriTooLong(MAX_URI_BYTES).into_response();
+    }
+    next.run(req).await
 }
 
 fn build() -> (Router<AppState>, utoipa::openapi::OpenApi) {

@@ -10,6 +10,7 @@ mod import;
 mod isolation;
 mod messages;
 mod openapi;
+mod protocol;
 mod sms_settings;
 mod subscribers;
 mod templates;
