@@ -8,6 +8,7 @@ mod company;
 mod credit;
 mod customer;
 mod ids;
+pub mod limits;
 mod message;
 mod query;
 mod role;
@@ -17,7 +18,7 @@ pub mod template;
 #[cfg(test)]
 mod tests;
 mod user;
-mod validation;
+pub mod validation;
 mod webhook;
 
 use crate::CountryType;
@@ -31,6 +32,7 @@ pub use ids::{
 };
 pub use message::{
     MAX_MESSAGE_SEGMENTS, Message, MessageEvent, MessagePart, MessageState, NewMessage, Recipient,
+    TextCount,
 };
 pub use query::{ListQuery, MAX_LIMIT, Page, encode_cursor, fold, search_fold};
 pub use role::Role;
@@ -41,12 +43,13 @@ pub use sms::{
 };
 pub use subscriber::{
     Attributes, Consent, Group, GroupName, NewSubscriber, OptOut, Subscriber, SubscriberPatch,
+    opt_out_reason,
 };
 pub use template::{MissingFields, NewTemplate, Template, TemplateBody, TemplateError};
 pub use user::{
     ApiKey, ApiKeyAuth, Email, LoginName, NewApiKey, NewUser, Password, User, UserPatch,
 };
-pub use validation::{ErrorCode, FieldError, RuleError, ValidationErrors};
+pub use validation::{ErrorCode, FieldError, Lines, RuleError, ValidationErrors, check_controls};
 pub use webhook::{
     MAX_WEBHOOK_DESCRIPTION, MAX_WEBHOOK_URL, NewWebhookEndpoint, WebhookAttempt,
     WebhookAttemptLog, WebhookDeliveryState, WebhookEndpoint, WebhookEndpointPatch,

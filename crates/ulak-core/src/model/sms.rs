@@ -7,7 +7,8 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 use ulak_text::Policy;
 
-use super::validation::{RuleError, ValidationErrors, text};
+use super::limits;
+use super::validation::{Lines, RuleError, ValidationErrors, check_controls, check_length, text};
 use super::{CompanyId, ProviderAccountId, SenderHeaderId};
 use crate::CountryType;
 
@@ -16,14 +17,13 @@ use crate::CountryType;
 pub struct Secret(String);
 
 impl Secret {
-    /// 1..=256 characters.
+    /// 1..=256 characters, no control character.
     pub fn parse(s: &str) -> Result<Self, RuleError> {
         if s.is_empty() {
             return Err(RuleError::new("empty", "must not be empty"));
         }
-        if s.chars().count() > 256 {
-            return Err(RuleError::new("too_long", "at most 256 characters"));
-        }
+        check_length(s, limits::SECRET)?;
+        check_controls(s, Lines::One)?;
         Ok(Self(s.to_owned()))
     }
 
@@ -49,6 +49,8 @@ pub struct SenderName(String);
 impl SenderName {
     /// Checks the rules above.
     pub fn parse(s: &str) -> Result<Self, RuleError> {
+        check_length(s, limits::SENDER)?;
+        check_controls(s, Lines::One)?;
         let s = s.trim();
         if s.is_empty() {
             return Err(RuleError::new("empty", "must not be empty"));
@@ -210,7 +212,9 @@ impl SmsSettingsPatch {
         let otp_username = match d.otp_username {
             None => Some(None),
             Some(None) => Some(Some(None)),
-            Some(Some(s)) => e.take("otp_username", text(&s, 64)).map(|s| Some(Some(s))),
+            Some(Some(s)) => e
+                .take("otp_username", text(&s, limits::OTP_USERNAME))
+                .map(|s| Some(Some(s))),
         };
         let otp_password = match d.otp_password {
             None => Some(None),
@@ -222,6 +226,13 @@ impl SmsSettingsPatch {
         let keywords = match d.opt_out_keywords {
             None => Some(None),
             Some(k) => {
+                if let Some((i, err)) = k
+                    .iter()
+                    .enumerate()
+                    .find_map(|(i, w)| check_controls(w, Lines::One).err().map(|err| (i, err)))
+                {
+                    e.push(format!("opt_out_keywords[{i}]"), err.code, err.message);
+                }
                 let words: Vec<String> = k.iter().map(|w| w.trim().to_uppercase()).collect();
                 if words.is_empty() || words.len() > 10 {
                     e.push("opt_out_keywords", "invalid_length", "1 to 10 keywords");
@@ -261,7 +272,7 @@ pub enum ProviderKind {
     Simulator,
     /// SMPP 3.4.
     Smpp,
-    /// An operator's HTTP API (later).
+    /// An operator's HTTP API (later: accounts of this kind cannot be created yet).
     Http,
 }
 
@@ -385,6 +396,18 @@ pub struct NewProviderAccount {
     pub enabled: bool,
 }
 
+/// Refuses kinds the engine cannot send through yet: an account of such a kind would take
+/// the company's messages and never submit them.
+fn sendable(kind: ProviderKind) -> Result<ProviderKind, RuleError> {
+    match kind {
+        ProviderKind::Simulator | ProviderKind::Smpp => Ok(kind),
+        ProviderKind::Http => Err(RuleError::new(
+            "not_supported",
+            "http provider accounts cannot send yet; use smpp",
+        )),
+    }
+}
+
 /// Checks `v` is in `lo..=hi`.
 fn range(v: u32, lo: u32, hi: u32) -> Result<u32, RuleError> {
     if (lo..=hi).contains(&v) {
@@ -401,20 +424,21 @@ impl NewProviderAccount {
     /// Validates every field of the draft; defaults come from `country`.
     pub fn new(d: ProviderAccountDraft, country: CountryType) -> Result<Self, ValidationErrors> {
         let mut e = ValidationErrors::default();
-        let name = e.take("name", text(&d.name, 100));
-        let kind = e.take("kind", d.kind.parse::<ProviderKind>());
-        let host = e.take("host", text(&d.host, 253));
+        let name = e.take("name", text(&d.name, limits::PROVIDER_NAME));
+        let kind = e.take("kind", d.kind.parse::<ProviderKind>().and_then(sendable));
+        let host = e.take("host", text(&d.host, limits::PROVIDER_HOST));
         if d.port == 0 {
             e.push("port", "out_of_range", "must be 1..=65535");
         }
         // SMPP 3.4 limits system_id to 15 and system_type to 12 octets (plus NUL).
-        let system_id = e.take("system_id", text(&d.system_id, 15));
-        let system_type = if d.system_type.len() > 12 {
-            e.push("system_type", "too_long", "at most 12 characters");
-            None
-        } else {
-            Some(d.system_type.trim().to_owned())
-        };
+        let system_id = e.take("system_id", text(&d.system_id, limits::SYSTEM_ID));
+        // May be empty (most operators leave it so).
+        let system_type = e.take(
+            "system_type",
+            check_length(&d.system_type, limits::SYSTEM_TYPE)
+                .and_then(|()| check_controls(&d.system_type, Lines::One))
+                .map(|()| d.system_type.trim().to_owned()),
+        );
         let password = match d.password.as_deref() {
             None => Some(None),
             Some(p) => e.take("password", Secret::parse(p)).map(Some),
