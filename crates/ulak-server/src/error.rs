@@ -102,6 +102,15 @@ impl ApiError {
         }])
     }
 
+    /// One field that broke a domain rule, with the rule's code.
+    pub fn rule(field: impl Into<String>, e: ulak_core::model::RuleError) -> ApiError {
+        ApiError::Validation(vec![FieldError {
+            field: field.into(),
+            code: e.code.to_owned(),
+            message: e.message,
+        }])
+    }
+
     /// The problem document of this error.
     pub fn problem(&self) -> Problem {
         let status = self.status();
@@ -156,7 +165,9 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// JSON bodies that fail to parse become problem documents too, not axum's plain text.
+/// A JSON body. Bodies that fail to parse become problem documents too, not axum's plain text.
+/// A number with a zero fraction (`3.0`) is read as the integer it is: JSON Schema's
+/// `integer` takes it, so the API does too.
 pub struct Json<T>(pub T);
 
 impl<S, T> axum::extract::FromRequest<S> for Json<T>
@@ -167,14 +178,68 @@ where
     type Rejection = ApiError;
 
     async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, ApiError> {
-        match axum::Json::<T>::from_request(req, state).await {
-            Ok(axum::Json(v)) => Ok(Json(v)),
-            Err(rejection) => Err(match rejection.status() {
-                StatusCode::PAYLOAD_TOO_LARGE => ApiError::TooLarge(rejection.body_text()),
-                StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::BadRequest(rejection.body_text()),
-                _ => ApiError::BadRequest(rejection.body_text()),
-            }),
+        let json = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .map(|m| m.trim().to_ascii_lowercase())
+            .is_some_and(|m| m == "application/json" || m.ends_with("+json"));
+        if !json {
+            return Err(ApiError::BadRequest(
+                "Expected request with `Content-Type: application/json`".to_owned(),
+            ));
         }
+        let bytes = axum::body::Bytes::from_request(req, state)
+            .await
+            .map_err(|r| match r.status() {
+                StatusCode::PAYLOAD_TOO_LARGE => ApiError::TooLarge(r.body_text()),
+                _ => ApiError::BadRequest(r.body_text()),
+            })?;
+        let unreadable = |e: &dyn std::fmt::Display| {
+            ApiError::BadRequest(format!(
+                "Failed to deserialize the JSON body into the target type: {e}"
+            ))
+        };
+        // Read straight into `T` (a campaign's million pasted numbers stay compact); only a
+        // float where an integer belongs takes the second, slower way through a `Value`.
+        let mut de = serde_json::Deserializer::from_slice(&bytes);
+        match serde_path_to_error::deserialize(&mut de) {
+            Ok(v) => {
+                de.end().map_err(|e| unreadable(&e))?;
+                Ok(Json(v))
+            }
+            Err(e) if e.inner().to_string().contains("floating point") => {
+                let mut value: serde_json::Value =
+                    serde_json::from_slice(&bytes).map_err(|e| unreadable(&e))?;
+                integral_floats_as_integers(&mut value);
+                serde_path_to_error::deserialize(value)
+                    .map(Json)
+                    .map_err(|e| unreadable(&e))
+            }
+            Err(e) => Err(unreadable(&e)),
+        }
+    }
+}
+
+/// Turns every number with a zero fraction that an `i64` holds into that integer.
+fn integral_floats_as_integers(v: &mut serde_json::Value) {
+    use serde_json::Value;
+    match v {
+        Value::Number(n) => {
+            if let Some(f) = n.as_f64().filter(|_| n.is_f64())
+                && f.fract() == 0.0
+                // The bounds are exact powers of two, so the comparison is exact.
+                && (-9_223_372_036_854_775_808.0..9_223_372_036_854_775_808.0).contains(&f)
+            {
+                #[allow(clippy::cast_possible_truncation)]
+                let i = f as i64;
+                *n = i.into();
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(integral_floats_as_integers),
+        Value::Object(map) => map.values_mut().for_each(integral_floats_as_integers),
+        _ => {}
     }
 }
 

@@ -7,7 +7,9 @@ use axum::Json as JsonOut;
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
-use ulak_core::model::{Role, TemplateBody, TemplateId};
+use ulak_core::model::{
+    Role, SenderName, TemplateBody, TemplateId, ValidationErrors, limits, validation,
+};
 use ulak_engine::campaign::{self, Audience, PlanError};
 use ulak_engine::text_list::TextList;
 use ulak_store::Campaign;
@@ -17,7 +19,7 @@ use utoipa_axum::routes;
 
 use super::common::{ListParams, Millis, PageOut};
 use crate::auth::Caller;
-use crate::error::{ApiError, FieldError, Json, Path, Query};
+use crate::error::{ApiError, Json, Path, Query};
 use crate::startup::AppState;
 
 /// Who a campaign goes to; duplicates are collapsed.
@@ -200,7 +202,8 @@ async fn answer(state: &AppState, c: Campaign) -> Result<JsonOut<CampaignOut>, A
 }
 
 /// Creates a campaign (a draft; `start: true` starts it at once). The text and audience are
-/// checked; recipients are resolved at preview and at start.
+/// checked — every subscriber, group and customer account id must be the company's (a 422
+/// names each unknown one); recipients are resolved at preview and at start.
 #[utoipa::path(post, path = "/campaigns", tag = "campaigns", request_body = CampaignIn,
     responses((status = 201, body = CampaignOut)), security(("api_key" = [])))]
 async fn create(
@@ -209,18 +212,8 @@ async fn create(
     Json(b): Json<CampaignIn>,
 ) -> Result<(StatusCode, JsonOut<CampaignOut>), ApiError> {
     caller.require(Role::Operator)?;
-    let mut errors = Vec::new();
-    let mut field = |f: &str, m: &str| {
-        errors.push(FieldError {
-            field: f.to_owned(),
-            code: "invalid".to_owned(),
-            message: m.to_owned(),
-        })
-    };
-    let name = b.name.trim().to_owned();
-    if name.is_empty() || name.chars().count() > 200 {
-        field("name", "1 to 200 characters");
-    }
+    let mut errors = ValidationErrors::default();
+    let name = errors.take("name", validation::text(&b.name, limits::CAMPAIGN_NAME));
     let body = match (&b.text, b.template_id) {
         (Some(t), None) => Some(t.clone()),
         (None, Some(id)) => match state
@@ -230,23 +223,27 @@ async fn create(
         {
             Some(t) => Some(t.body.as_str().to_owned()),
             None => {
-                field("template_id", "no such template");
+                errors.push("template_id", "not_found", "no such template");
                 None
             }
         },
         _ => {
-            field("text", "give text or template_id (one of them)");
+            errors.push("text", "invalid", "give text or template_id (one of them)");
             None
         }
     };
-    if let Some(t) = &body
-        && let Err(e) = TemplateBody::parse(t)
-    {
-        field("text", &e.to_string());
-    }
-    if body.as_deref().is_some_and(|t| t.trim().is_empty()) {
-        field("text", "must not be empty");
-    }
+    let body = body.and_then(|t| {
+        let parsed = errors.take("text", TemplateBody::parse(&t));
+        if parsed.is_some() && t.trim().is_empty() {
+            errors.push("text", "empty", "must not be empty");
+            return None;
+        }
+        parsed.map(|_| t)
+    });
+    let sender = match b.sender.as_deref() {
+        None => Some(None),
+        Some(s) => errors.take("sender", SenderName::parse(s)).map(Some),
+    };
     let audience = Audience {
         subscriber_ids: b.audience.subscriber_ids,
         group_ids: b.audience.group_ids,
@@ -254,15 +251,17 @@ async fn create(
         numbers: b.audience.numbers,
         tckns: b.audience.tckns,
     };
-    if audience.is_empty() {
-        field("audience", "name at least one recipient, group or account");
-    }
+    // Unknown ids are refused now, not skipped when the campaign starts.
+    let audience_errors =
+        ulak_engine::audience::check(state.store(), caller.company, &audience).await?;
+    errors.0.extend(audience_errors.0);
     let validity = b.validity.unwrap_or(86_400);
     if !(60..=259_200).contains(&validity) {
-        field("validity", "must be 60 to 259200 seconds");
+        errors.push("validity", "out_of_range", "must be 60 to 259200 seconds");
     }
-    let (Some(body), true) = (body, errors.is_empty()) else {
-        return Err(ApiError::Validation(errors));
+    let (Some(name), Some(body), Some(sender), true) = (name, body, sender, errors.is_empty())
+    else {
+        return Err(errors.into());
     };
     let audience_json = serde_json::to_string(&audience).unwrap_or_default();
     // A draft's recipients are read again at start: not kept while the row is written (a
@@ -274,7 +273,7 @@ async fn create(
             caller.company,
             ulak_store::NewCampaign {
                 name,
-                sender: b.sender.map(|s| s.trim().to_owned()),
+                sender: sender.map(|s| s.as_str().to_owned()),
                 body,
                 audience: audience_json,
                 scheduled_at: b.scheduled_at,

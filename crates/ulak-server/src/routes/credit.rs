@@ -4,8 +4,9 @@ use axum::Json as JsonOut;
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
-use ulak_core::Msisdn;
-use ulak_core::model::{CreditEntry, LedgerKind, NewCreditEntry, OptOut, OptOutId, Role};
+use ulak_core::model::{
+    CreditEntry, LedgerKind, NewCreditEntry, OptOut, OptOutId, Role, opt_out_reason, validation,
+};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -216,12 +217,9 @@ async fn add_opt_out(
     Json(b): Json<OptOutIn>,
 ) -> Result<(StatusCode, JsonOut<OptOutOut>), ApiError> {
     caller.require(Role::Operator)?;
-    let phone = Msisdn::parse(&b.phone, caller.country(&state).await?)
-        .map_err(|e| ApiError::field("phone", e.to_string()))?;
-    let reason = b.reason.filter(|r| !r.trim().is_empty());
-    if reason.as_ref().is_some_and(|r| r.chars().count() > 500) {
-        return Err(ApiError::field("reason", "at most 500 characters"));
-    }
+    let phone = validation::phone(&b.phone, caller.country(&state).await?)
+        .map_err(|e| ApiError::rule("phone", e))?;
+    let reason = opt_out_reason(b.reason.as_deref())?;
     let o = state
         .store()
         .add_opt_out(caller.company, &phone, reason)

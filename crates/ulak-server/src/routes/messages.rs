@@ -6,13 +6,16 @@ use std::collections::BTreeMap;
 
 use axum::Json as JsonOut;
 use axum::extract::State;
+use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use sha2::Digest;
-use ulak_core::model::{MessageId, NewMessage, ProviderAccount, Recipient, Role, TemplateId};
-use ulak_core::{Msisdn, Tckn};
-use ulak_store::MessageDetail;
+use ulak_core::model::{
+    Attributes, CompanyId, MessageId, NewMessage, ProviderAccount, Recipient, Role, RuleError,
+    SenderName, SmsSettings, TemplateId, limits, validation,
+};
+use ulak_store::{Enqueued, Idempotency, MessageDetail, StoredAnswer};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -207,20 +210,6 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(get_one))
 }
 
-/// A TC ID number when `to` is one (11 digits, not starting with 0, valid check digits);
-/// anything else is read as a phone number.
-fn recipient(to: &str, country: ulak_core::CountryType) -> Result<Recipient, ApiError> {
-    let t = to.trim();
-    if t.len() == 11 && t.bytes().all(|b| b.is_ascii_digit()) && !t.starts_with('0') {
-        return Tckn::parse(t)
-            .map(Recipient::Tckn)
-            .map_err(|e| ApiError::field("to", format!("not a valid TC ID number: {e}")));
-    }
-    Msisdn::parse(t, country)
-        .map(Recipient::Msisdn)
-        .map_err(|e| ApiError::field("to", e.to_string()))
-}
-
 fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -245,11 +234,69 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     Ok(Some(s.to_owned()))
 }
 
-/// Queues one message. Answers 202 with its id, encoding, segments and cost; a repeat with the
-/// same `Idempotency-Key` (within 24 hours) answers the first result again and creates
-/// nothing; the same key with a different body is a 409.
+/// The request's fingerprint for its idempotency key, on its normalized form: the recipient
+/// as E.164 or TC ID number (`0532 123 45 67` and `+905321234567` are one request), the
+/// sender trimmed, the validity with its default.
+fn fingerprint(body: &MessageIn, to: Option<&Recipient>) -> String {
+    let to = match to {
+        Some(r) => format!("{}:{}", r.kind(), r.address()),
+        None => format!("raw:{}", body.to.trim()),
+    };
+    let canonical = serde_json::json!({
+        "to": to,
+        "text": body.text,
+        "template_id": body.template_id,
+        "fields": body.fields,
+        "sender": body.sender.as_deref().map(str::trim),
+        "validity": body.validity.unwrap_or(DEFAULT_VALIDITY_S),
+        "scheduled_at": body.scheduled_at,
+    });
+    let digest = sha2::Sha256::digest(canonical.to_string().as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The 202 answer of an accepted message.
+fn accepted(m: &ulak_core::model::Message) -> MessageAccepted {
+    MessageAccepted {
+        id: m.id.0,
+        state: m.state.as_str().to_owned(),
+        recipient_kind: m.recipient_kind.clone(),
+        recipient: m.recipient.clone(),
+        sender: m.sender.clone(),
+        encoding: m.encoding.clone(),
+        segments: m.segments,
+        cost: m.cost,
+    }
+}
+
+/// The stored form of [`accepted`], replayed byte for byte.
+fn stored(m: &ulak_core::model::Message) -> StoredAnswer {
+    StoredAnswer {
+        status: StatusCode::ACCEPTED.as_u16(),
+        body: serde_json::to_string(&accepted(m)).unwrap_or_default(),
+    }
+}
+
+/// A replay: the first answer exactly (rebuilt from the message for keys stored before
+/// answers were), marked `Idempotent-Replayed: true`.
+fn replay(e: Enqueued) -> Response {
+    let answer = e.answer.unwrap_or_else(|| stored(&e.message));
+    let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::ACCEPTED);
+    let mut res = (status, answer.body).into_response();
+    let headers = res.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert("idempotent-replayed", HeaderValue::from_static("true"));
+    res
+}
+
+/// Queues one message. Answers 202 with its id, encoding, segments and cost. A repeat with the
+/// same `Idempotency-Key` within 24 hours answers exactly what the first request was
+/// answered (status and body, with `Idempotent-Replayed: true`) and creates nothing — even
+/// after the message was delivered or its number opted out; the request is compared in its
+/// normalized form, so a number written another way is the same request. The same key with
+/// another request is a 409. Refused requests (4xx) leave the key unused.
 #[utoipa::path(post, path = "/messages", tag = "messages", request_body = MessageIn,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: a repeat within 24 hours returns the first answer")),
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: a repeat within 24 hours returns the first answer", max_length = 255, pattern = r"^[!-~]+$")),
     responses(
         (status = 202, description = "Queued", body = MessageAccepted),
         (status = 409, description = "Insufficient credit, or the Idempotency-Key was used for another request", body = crate::error::Problem, content_type = "application/problem+json"),
@@ -269,14 +316,59 @@ async fn send(
         .get_sms_settings(company)
         .await?
         .ok_or(ApiError::NotFound)?;
+    let to = Recipient::parse(&body.to, settings.country_type);
+    let hash = fingerprint(&body, to.as_ref().ok());
+    if let Some(k) = key.as_deref()
+        && let Some(first) = store.idempotent_replay(company, k, &hash).await?
+    {
+        return Ok(replay(first));
+    }
+    let new = checked(&state, company, &settings, body, to).await?;
+    let idem = key.as_deref().map(|k| Idempotency {
+        key: k,
+        request_hash: &hash,
+        answer: &stored,
+    });
+    let enqueued = store.enqueue_message(company, new, idem).await?;
+    if enqueued.replayed {
+        return Ok(replay(enqueued));
+    }
+    Ok((StatusCode::ACCEPTED, JsonOut(accepted(&enqueued.message))).into_response())
+}
+
+/// Every rule of a send, each broken one reported: the text (or the rendered template), the
+/// sender, a provider account, the validity and schedule, the opt-out list.
+async fn checked(
+    state: &AppState,
+    company: CompanyId,
+    settings: &SmsSettings,
+    body: MessageIn,
+    to: Result<Recipient, RuleError>,
+) -> Result<NewMessage, ApiError> {
+    let store = state.store();
     let mut errors: Vec<FieldError> = Vec::new();
-    let to = match recipient(&body.to, settings.country_type) {
+    let to = match to {
         Ok(r) => Some(r),
-        Err(ApiError::Validation(mut v)) => {
-            errors.append(&mut v);
+        Err(e) => {
+            errors.push(FieldError {
+                field: "to".to_owned(),
+                code: e.code.to_owned(),
+                message: e.message,
+            });
             None
         }
-        Err(e) => return Err(e),
+    };
+    // Values for placeholders follow the attribute rules (they fill the same placeholders).
+    let fields = match Attributes::fields(body.fields) {
+        Ok(f) => Some(f),
+        Err(e) => {
+            errors.extend(e.0.into_iter().map(|f| FieldError {
+                field: f.field,
+                code: f.code.to_owned(),
+                message: f.message,
+            }));
+            None
+        }
     };
     let mut field = |f: &str, m: String| {
         errors.push(FieldError {
@@ -287,13 +379,20 @@ async fn send(
     };
     // The text: given, or a template rendered with the fields.
     let text = match (&body.text, body.template_id) {
-        (Some(t), None) => Some(t.clone()),
-        (None, Some(id)) => match store.get_template(company, TemplateId(id)).await? {
-            None => {
+        (Some(t), None) => match validation::check_length(t, limits::MESSAGE_TEXT) {
+            Ok(()) => Some(t.clone()),
+            Err(e) => {
+                field("text", e.message);
+                None
+            }
+        },
+        (None, Some(id)) => match (store.get_template(company, TemplateId(id)).await?, &fields) {
+            (None, _) => {
                 field("template_id", "no such template".to_owned());
                 None
             }
-            Some(t) => match t.body.render_map(&body.fields) {
+            (Some(_), None) => None,
+            (Some(t), Some(values)) => match t.body.render_map(values.as_map()) {
                 Ok(text) => Some(text),
                 Err(missing) => {
                     for f in missing.0 {
@@ -312,6 +411,14 @@ async fn send(
             None
         }
     };
+    let asked_sender = match body.sender.as_deref().map(SenderName::parse) {
+        None => None,
+        Some(Ok(s)) => Some(s),
+        Some(Err(e)) => {
+            field("sender", e.message);
+            None
+        }
+    };
     // The sender: TC ID sends use the TC-ID header; others one of the company's headers.
     let sender = match &to {
         Some(Recipient::Tckn(_)) => {
@@ -322,7 +429,7 @@ async fn send(
                 );
                 None
             } else if let Some(h) = settings.tckn_sender.clone() {
-                if body.sender.as_deref().is_some_and(|s| s != h.as_str()) {
+                if asked_sender.as_ref().is_some_and(|s| s != &h) {
                     field(
                         "sender",
                         format!("TC ID sends use the TC-ID header {}", h.as_str()),
@@ -339,11 +446,12 @@ async fn send(
                 None
             }
         }
+        _ if body.sender.is_some() && asked_sender.is_none() => None,
         _ => match (
             store
-                .find_sender_header(company, body.sender.as_deref())
+                .find_sender_header(company, asked_sender.as_ref().map(SenderName::as_str))
                 .await?,
-            &body.sender,
+            &asked_sender,
         ) {
             (Some(h), _) => Some(h.name),
             (None, Some(_)) => {
@@ -394,7 +502,7 @@ async fn send(
     };
     let start = body.scheduled_at.unwrap_or(now).max(now);
     let valid_until = start + i64::try_from(validity).unwrap_or(0) * 1000;
-    let new = NewMessage::new(
+    Ok(NewMessage::new(
         to,
         sender,
         &text,
@@ -403,34 +511,7 @@ async fn send(
         Some(provider.id),
         body.scheduled_at,
         valid_until,
-    )?;
-    let hash = {
-        let canonical = serde_json::to_vec(&body).unwrap_or_default();
-        let digest = sha2::Sha256::digest(&canonical);
-        digest
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect::<String>()
-    };
-    let idem = key.as_deref().map(|k| (k, hash.as_str()));
-    let enqueued = store.enqueue_message(company, new, idem).await?;
-    let m = enqueued.message;
-    let out = MessageAccepted {
-        id: m.id.0,
-        state: m.state.as_str().to_owned(),
-        recipient_kind: m.recipient_kind,
-        recipient: m.recipient,
-        sender: m.sender,
-        encoding: m.encoding,
-        segments: m.segments,
-        cost: m.cost,
-    };
-    let mut res = (StatusCode::ACCEPTED, JsonOut(out)).into_response();
-    if enqueued.replayed {
-        res.headers_mut()
-            .insert("idempotent-replayed", HeaderValue::from_static("true"));
-    }
-    Ok(res)
+    )?)
 }
 
 /// Reads a message: its state (and why, since when), segments with the operator's ids, and

@@ -99,15 +99,14 @@ impl From<ProviderKind> for ProviderKindDto {
     }
 }
 
-impl ProviderKindDto {
-    /// The domain name of the kind.
-    fn as_str(self) -> &'static str {
-        match self {
-            ProviderKindDto::Simulator => "simulator",
-            ProviderKindDto::Smpp => "smpp",
-            ProviderKindDto::Http => "http",
-        }
-    }
+/// The kinds of provider account that can be created: those the engine sends through.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum NewProviderKindDto {
+    /// Ulak's built-in SMSC simulator (for trials and tests).
+    Simulator,
+    /// SMPP 3.4.
+    Smpp,
 }
 
 /// SMPP type of number and numbering plan indicator.
@@ -144,8 +143,10 @@ impl From<TonNpi> for TonNpiDto {
 pub struct ProviderIn {
     /// Name, unique in the company.
     pub name: String,
-    /// Interface kind.
-    pub kind: ProviderKindDto,
+    /// Interface kind: `simulator` or `smpp` (`http` accounts cannot send yet and are
+    /// refused).
+    #[schema(value_type = NewProviderKindDto)]
+    pub kind: String,
     /// Host name or address (the simulator needs none).
     #[serde(default)]
     pub host: Option<String>,
@@ -198,12 +199,12 @@ fn yes() -> bool {
 impl ProviderIn {
     /// The domain draft; the simulator gets placeholder connection fields it does not use.
     fn draft(self) -> ProviderAccountDraft {
-        let sim = self.kind == ProviderKindDto::Simulator;
+        let sim = self.kind == "simulator";
         let or_sim =
             |v: Option<String>, d: &str| v.unwrap_or_else(|| if sim { d } else { "" }.to_owned());
         ProviderAccountDraft {
             name: self.name,
-            kind: self.kind.as_str().to_owned(),
+            kind: self.kind,
             host: or_sim(self.host, "builtin"),
             port: self.port.unwrap_or(if sim { 2775 } else { 0 }),
             system_id: or_sim(self.system_id, "ulak"),

@@ -7,8 +7,8 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use ulak_core::model::{
-    NewSenderHeader, NewTemplate, Role, SenderHeader, SenderHeaderId, SubscriberId, Template,
-    TemplateId,
+    Attributes, NewSenderHeader, NewTemplate, Role, SenderHeader, SenderHeaderId, SubscriberId,
+    Template, TemplateId,
 };
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -234,7 +234,7 @@ async fn preview(
         values.insert("ad".to_owned(), s.name);
         values.insert("telefon".to_owned(), s.phone.national());
     }
-    values.extend(b.fields);
+    values.extend(Attributes::fields(b.fields)?.as_map().clone());
     let text = t.body.render_map(&values).map_err(|missing| {
         ApiError::Validation(
             missing
@@ -248,8 +248,16 @@ async fn preview(
                 .collect(),
         )
     })?;
-    let count = ulak_text::count(&text, &ulak_text::Options::default())
-        .map_err(|e| ApiError::field("body", e.to_string()))?;
+    // Counted as sending will count it: under the company's policy.
+    let policy = state.store().sending_text_policy(caller.company).await?;
+    let count = ulak_text::count(
+        &text,
+        &ulak_text::Options {
+            policy,
+            ..ulak_text::Options::default()
+        },
+    )
+    .map_err(|e| ApiError::field("body", e.to_string()))?;
     Ok(JsonOut(PreviewOut { text, count }))
 }
 

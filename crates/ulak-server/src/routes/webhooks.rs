@@ -259,7 +259,7 @@ pub struct PageParams {
     #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
     /// The `next_cursor` of the previous page.
-    #[param(pattern = "^c[0-9a-f]{1,16}$")]
+    #[param(pattern = "^c([0-9a-f]{1,15}|[0-7][0-9a-f]{15})$")]
     pub cursor: Option<String>,
 }
 

@@ -7,6 +7,7 @@ mod credit;
 mod customers;
 mod helpers;
 mod import;
+mod invalid_input;
 mod isolation;
 mod messages;
 mod openapi;

@@ -150,6 +150,48 @@ async fn idempotency_keys_make_retries_safe() {
 }
 
 #[tokio::test]
+async fn a_replay_is_the_first_answer_even_after_delivery_and_opt_out() {
+    let app = spawn_app().await;
+    credit(&app, ADMIN_KEY, 10).await;
+    let (s1, first, r1) = send_with_key(
+        &app,
+        Some("order-43"),
+        json!({"to": "0532 123 45 67", "text": "Merhaba"}),
+    )
+    .await;
+    assert_eq!((s1, r1), (202, false), "{first}");
+    assert_eq!(first["state"], "queued");
+    let id = first["id"].as_i64().unwrap();
+    wait_for(&app, ADMIN_KEY, id, "delivered").await;
+    // The same request with the number written another way is a replay of the first answer,
+    // not a 409, and still says `queued`.
+    let again = json!({"to": "+905321234567", "text": "Merhaba"});
+    let (s2, second, r2) = send_with_key(&app, Some("order-43"), again.clone()).await;
+    assert_eq!((s2, r2), (202, true), "{second}");
+    assert_eq!(second, first);
+    // The number opts out: a send to it is refused now, but the replay is the first answer.
+    let o = app
+        .call(
+            "POST",
+            "/opt-outs",
+            ADMIN_KEY,
+            Some(json!({"phone": "05321234567"})),
+        )
+        .await;
+    assert_eq!(o.status, 201, "{}", o.body);
+    let (s3, third, r3) = send_with_key(&app, Some("order-43"), again.clone()).await;
+    assert_eq!((s3, r3), (202, true), "{third}");
+    assert_eq!(third, first);
+    let (s4, fresh, _) = send_with_key(&app, Some("order-44"), again).await;
+    assert_eq!(s4, 422, "{fresh}");
+    assert_eq!(
+        app.call("GET", "/credit", ADMIN_KEY, None).await.body["balance"],
+        9,
+        "one message charged"
+    );
+}
+
+#[tokio::test]
 async fn refusals_are_named_and_cost_nothing() {
     let app = spawn_app().await;
     let k = ADMIN_KEY;
