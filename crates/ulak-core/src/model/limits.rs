@@ -44,8 +44,10 @@ pub const MESSAGE_TEXT: usize = 1_530;
 /// A text given to `POST /api/v1/count`: short enough that any text of this length fits the
 /// 255 segments a concatenated SMS can have, so the count always has an answer.
 pub const COUNT_TEXT: usize = 8_000;
-/// A sender header: 11 alphanumeric characters or 15 digits.
+/// A sender header as typed: 15 digits, or 11 alphanumeric characters (with spaces around).
 pub const SENDER: usize = 15;
+/// An alphanumeric sender header, trimmed.
+pub const SENDER_ALPHANUMERIC: usize = 11;
 /// A campaign's name.
 pub const CAMPAIGN_NAME: usize = 200;
 /// A credit entry's note.

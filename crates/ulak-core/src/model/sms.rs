@@ -41,7 +41,7 @@ impl fmt::Debug for Secret {
 
 /// A sender header (originator): alphanumeric, 1..=11 of ASCII letters, digits, space and
 /// `.-_&` with at least one letter (operators reject Turkish letters here), or numeric,
-/// 3..=15 digits.
+/// 3..=15 digits. Surrounding spaces are trimmed; at most 15 characters as typed.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 #[serde(transparent)]
 pub struct SenderName(String);
@@ -79,10 +79,16 @@ impl SenderName {
                 "only A-Z, a-z, 0-9, space and .-_&",
             ));
         }
-        if s.len() > 11 {
+        if s.len() > limits::SENDER_ALPHANUMERIC {
             return Err(RuleError::new(
                 "too_long",
                 "an alphanumeric sender has at most 11 characters",
+            ));
+        }
+        if !s.bytes().any(|b| b.is_ascii_alphabetic()) {
+            return Err(RuleError::new(
+                "no_letter",
+                "an alphanumeric sender has at least one letter (or is 3 to 15 digits)",
             ));
         }
         Ok(Self(s.to_owned()))
@@ -225,31 +231,7 @@ impl SmsSettingsPatch {
         };
         let keywords = match d.opt_out_keywords {
             None => Some(None),
-            Some(k) => {
-                if let Some((i, err)) = k
-                    .iter()
-                    .enumerate()
-                    .find_map(|(i, w)| check_controls(w, Lines::One).err().map(|err| (i, err)))
-                {
-                    e.push(format!("opt_out_keywords[{i}]"), err.code, err.message);
-                }
-                let words: Vec<String> = k.iter().map(|w| w.trim().to_uppercase()).collect();
-                if words.is_empty() || words.len() > 10 {
-                    e.push("opt_out_keywords", "invalid_length", "1 to 10 keywords");
-                    None
-                } else if let Some(i) = words.iter().position(|w| {
-                    w.is_empty() || w.chars().count() > 20 || !w.chars().all(char::is_alphanumeric)
-                }) {
-                    e.push(
-                        format!("opt_out_keywords[{i}]"),
-                        "invalid",
-                        "a keyword is one word of letters and digits (at most 20)",
-                    );
-                    None
-                } else {
-                    Some(Some(words))
-                }
-            }
+            Some(k) => opt_out_keywords(&k, &mut e).map(Some),
         };
         e.finish(|| {
             Some(Self {
@@ -262,6 +244,34 @@ impl SmsSettingsPatch {
             })
         })
     }
+}
+
+/// Checks opt-out keywords: 1 to 10, each one word of letters and digits of at most 20
+/// characters as typed (surrounding spaces included), kept in upper case.
+fn opt_out_keywords(k: &[String], e: &mut ValidationErrors) -> Option<Vec<String>> {
+    if k.is_empty() || k.len() > 10 {
+        e.push("opt_out_keywords", "invalid_length", "1 to 10 keywords");
+        return None;
+    }
+    let mut ok = true;
+    for (i, w) in k.iter().enumerate() {
+        let field = format!("opt_out_keywords[{i}]");
+        let rules = check_length(w, limits::OPT_OUT_KEYWORD)
+            .and_then(|()| check_controls(w, Lines::One))
+            .and_then(|()| {
+                let t = w.trim();
+                if t.is_empty() || !t.chars().all(char::is_alphanumeric) {
+                    Err(RuleError::new(
+                        "invalid",
+                        "a keyword is one word of letters and digits (at most 20)",
+                    ))
+                } else {
+                    Ok(())
+                }
+            });
+        ok &= e.take(&field, rules).is_some();
+    }
+    ok.then(|| k.iter().map(|w| w.trim().to_uppercase()).collect())
 }
 
 /// Which kind of interface an operator account uses.

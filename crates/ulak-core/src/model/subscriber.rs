@@ -118,14 +118,10 @@ impl FromStr for Consent {
     }
 }
 
-/// Parses an optional TC ID number; blank is `None`.
+/// Parses an optional TC ID number; the empty string is `None`.
 fn opt_tckn(s: Option<&str>) -> Result<Option<Tckn>, RuleError> {
     match s {
-        None => Ok(None),
-        Some(t) if t.trim().is_empty() => {
-            validation::check_length(t, limits::TCKN)?;
-            validation::check_controls(t, Lines::One).map(|()| None)
-        }
+        None | Some("") => Ok(None),
         Some(t) => validation::tckn(t).map(Some),
     }
 }

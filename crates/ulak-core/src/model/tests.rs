@@ -232,3 +232,24 @@ fn maxima_count_characters_as_given() {
     assert!(ListQuery::parse(None, Some("c8000000000000000".into()), None, None).is_err());
     assert!(ListQuery::parse(Some(501), None, None, None).is_err());
 }
+
+#[test]
+fn a_bracketed_webhook_host_ends_at_its_bracket() {
+    assert!(parse_webhook_url("https://[::1]/h").is_ok());
+    assert!(parse_webhook_url("https://[::1]:8443/h").is_ok());
+    for bad in [
+        "https://[::1]x/h",
+        "https://[::1]*",
+        "https://[::1",
+        "https://[]:80/",
+    ] {
+        assert!(parse_webhook_url(bad).is_err(), "{bad}");
+    }
+}
+
+#[test]
+fn alphanumeric_senders_have_a_letter() {
+    assert_eq!(SenderName::parse("12-34").unwrap_err().code, "no_letter");
+    assert!(SenderName::parse(" A-1 ").is_ok());
+    assert!(SenderName::parse("1234").is_ok());
+}

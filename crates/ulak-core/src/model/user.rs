@@ -49,7 +49,8 @@ impl fmt::Display for LoginName {
     }
 }
 
-/// An e-mail address, checked only for shape (`local@domain.tld`, no spaces, ≤ 254).
+/// An e-mail address, checked only for shape (`local@domain.tld`: one `@`, a dot inside the
+/// domain, no spaces or control characters anywhere, ≤ 254).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 #[serde(transparent)]
 pub struct Email(String);
@@ -59,7 +60,6 @@ impl Email {
     pub fn parse(s: &str) -> Result<Self, RuleError> {
         check_length(s, limits::EMAIL)?;
         check_controls(s, Lines::One)?;
-        let s = s.trim();
         let bad = || RuleError::new("invalid", "not an e-mail address");
         if s.chars().any(char::is_whitespace) {
             return Err(bad());
@@ -107,21 +107,19 @@ impl fmt::Debug for Password {
     }
 }
 
-/// Parses an optional phone; blank is `None`.
+/// Parses an optional phone; the empty string is `None`.
 fn opt_phone(s: Option<&str>, country: CountryType) -> Result<Option<Msisdn>, RuleError> {
     match s {
-        Some(p) if !p.trim().is_empty() => validation::phone(p, country).map(Some),
-        Some(p) => opt_text(Some(p), limits::PHONE).map(|_| None),
-        None => Ok(None),
+        None | Some("") => Ok(None),
+        Some(p) => validation::phone(p, country).map(Some),
     }
 }
 
-/// Parses an optional e-mail; blank is `None`.
+/// Parses an optional e-mail; the empty string is `None`.
 fn opt_email(s: Option<&str>) -> Result<Option<Email>, RuleError> {
     match s {
-        Some(p) if !p.trim().is_empty() => Email::parse(p).map(Some),
-        Some(p) => opt_text(Some(p), limits::EMAIL).map(|_| None),
-        None => Ok(None),
+        None | Some("") => Ok(None),
+        Some(p) => Email::parse(p).map(Some),
     }
 }
 
