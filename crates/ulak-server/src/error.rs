@@ -165,7 +165,8 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// A JSON body. Bodies that fail to parse become problem documents too, not axum's plain text.
+/// A JSON body: an object, as every request body is. Bodies that fail to parse become problem
+/// documents too, not axum's plain text.
 /// A number with a zero fraction (`3.0`) is read as the integer it is: JSON Schema's
 /// `integer` takes it, so the API does too.
 pub struct Json<T>(pub T);
@@ -196,6 +197,12 @@ where
                 StatusCode::PAYLOAD_TOO_LARGE => ApiError::TooLarge(r.body_text()),
                 _ => ApiError::BadRequest(r.body_text()),
             })?;
+        // Every request body is an object; serde would read a struct from an array too.
+        if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+            return Err(ApiError::BadRequest(
+                "the body must be a JSON object".to_owned(),
+            ));
+        }
         let unreadable = |e: &dyn std::fmt::Display| {
             ApiError::BadRequest(format!(
                 "Failed to deserialize the JSON body into the target type: {e}"
@@ -210,36 +217,14 @@ where
                 Ok(Json(v))
             }
             Err(e) if e.inner().to_string().contains("floating point") => {
-                let mut value: serde_json::Value =
-                    serde_json::from_slice(&bytes).map_err(|e| unreadable(&e))?;
-                integral_floats_as_integers(&mut value);
-                serde_path_to_error::deserialize(value)
-                    .map(Json)
-                    .map_err(|e| unreadable(&e))
+                let bytes = crate::numbers::integral_numbers(&bytes);
+                let mut de = serde_json::Deserializer::from_slice(&bytes);
+                let v = serde_path_to_error::deserialize(&mut de).map_err(|e| unreadable(&e))?;
+                de.end().map_err(|e| unreadable(&e))?;
+                Ok(Json(v))
             }
             Err(e) => Err(unreadable(&e)),
         }
-    }
-}
-
-/// Turns every number with a zero fraction that an `i64` holds into that integer.
-fn integral_floats_as_integers(v: &mut serde_json::Value) {
-    use serde_json::Value;
-    match v {
-        Value::Number(n) => {
-            if let Some(f) = n.as_f64().filter(|_| n.is_f64())
-                && f.fract() == 0.0
-                // The bounds are exact powers of two, so the comparison is exact.
-                && (-9_223_372_036_854_775_808.0..9_223_372_036_854_775_808.0).contains(&f)
-            {
-                #[allow(clippy::cast_possible_truncation)]
-                let i = f as i64;
-                *n = i.into();
-            }
-        }
-        Value::Array(items) => items.iter_mut().for_each(integral_floats_as_integers),
-        Value::Object(map) => map.values_mut().for_each(integral_floats_as_integers),
-        _ => {}
     }
 }
 
@@ -280,7 +265,8 @@ impl From<ulak_store::StoreError> for ApiError {
     }
 }
 
-/// Path parameters whose rejection is a problem document (not axum's plain text).
+/// Path parameters. Every one is an object's id: a segment that is no id (`abc`, a number
+/// past `i64`) names no object, so it is a 404 problem document, like a missing one.
 pub struct Path<T>(pub T);
 
 impl<S, T> axum::extract::FromRequestParts<S> for Path<T>
@@ -297,7 +283,12 @@ where
         axum::extract::Path::<T>::from_request_parts(parts, state)
             .await
             .map(|axum::extract::Path(v)| Path(v))
-            .map_err(|r| ApiError::BadRequest(r.body_text()))
+            .map_err(|r| match r {
+                axum::extract::rejection::PathRejection::FailedToDeserializePathParams(_) => {
+                    ApiError::NotFound
+                }
+                other => ApiError::Internal(other.body_text()),
+            })
     }
 }
 

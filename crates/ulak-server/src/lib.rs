@@ -5,6 +5,7 @@ pub mod auth;
 pub mod config;
 pub mod error;
 pub mod import;
+mod numbers;
 pub mod routes;
 pub mod startup;
 

@@ -19,7 +19,7 @@ use utoipa_axum::routes;
 
 use super::common::{ListParams, Millis, PageOut};
 use crate::auth::Caller;
-use crate::error::{ApiError, Json, Path, Query};
+use crate::error::{ApiError, FieldError, Json, Path, Query};
 use crate::startup::AppState;
 
 /// Who a campaign goes to; duplicates are collapsed.
@@ -37,11 +37,11 @@ pub struct AudienceIn {
     pub customer_ids: Vec<i64>,
     /// Pasted numbers in any common form.
     #[serde(default)]
-    #[schema(value_type = Vec<String>)]
+    #[schema(value_type = Vec<super::schema::PastedNumber>)]
     pub numbers: TextList,
     /// TC ID numbers (TC-ID header and subscription needed).
     #[serde(default)]
-    #[schema(value_type = Vec<String>)]
+    #[schema(value_type = Vec<super::schema::PastedTckn>)]
     pub tckns: TextList,
 }
 
@@ -50,17 +50,26 @@ pub struct AudienceIn {
 #[serde(deny_unknown_fields)]
 pub struct CampaignIn {
     /// Name.
+    #[schema(
+        max_length = 200,
+        pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$"
+    )]
     pub name: String,
     /// Recipients.
     pub audience: AudienceIn,
     /// The text; `{{ad}}`, `{{bakiye}}`… are filled per recipient. Or `template_id`.
     #[serde(default)]
+    #[schema(
+        max_length = 20000,
+        pattern = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*$"
+    )]
     pub text: Option<String>,
     /// A saved template.
     #[serde(default)]
     pub template_id: Option<i64>,
     /// One of the company's sender headers (default: the default header).
     #[serde(default)]
+    #[schema(value_type = Option<super::schema::Sender>)]
     pub sender: Option<String>,
     /// Send at this time (unix ms) instead of at start.
     #[serde(default)]
@@ -171,9 +180,15 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(cancel))
 }
 
+/// What the company lacks to plan a campaign (a provider account, its sender header) is a
+/// conflict with its setup, not a fault of the request: 409 naming the field to fix.
 fn plan_error(e: PlanError) -> ApiError {
     match e {
-        PlanError::Setup { field, message } => ApiError::field(field, message),
+        PlanError::Setup { field, message } => ApiError::ConflictFields(vec![FieldError {
+            field: field.to_owned(),
+            code: "setup".to_owned(),
+            message,
+        }]),
         PlanError::Store(s) => s.into(),
     }
 }
@@ -244,6 +259,20 @@ async fn create(
         None => Some(None),
         Some(s) => errors.take("sender", SenderName::parse(s)).map(Some),
     };
+    // A named header must be one of the company's, like every id the request names.
+    if let Some(Some(name)) = &sender
+        && state
+            .store()
+            .find_sender_header(caller.company, Some(name.as_str()))
+            .await?
+            .is_none()
+    {
+        errors.push(
+            "sender",
+            "not_found",
+            "not one of the company's sender headers",
+        );
+    }
     let audience = Audience {
         subscriber_ids: b.audience.subscriber_ids,
         group_ids: b.audience.group_ids,
@@ -328,7 +357,11 @@ async fn get_one(
 /// What the campaign would send now: recipients, segments, cost, the balance, and who is
 /// left out and why.
 #[utoipa::path(get, path = "/campaigns/{id}/preview", tag = "campaigns", params(("id" = i64, Path, description = "Campaign id")),
-    responses((status = 200, body = PreviewOut)), security(("api_key" = [])))]
+    responses(
+        (status = 200, body = PreviewOut),
+        (status = 409, description = "The company lacks what sending needs (a provider account, the campaign's sender header)", body = crate::error::Problem, content_type = "application/problem+json"),
+    ),
+    security(("api_key" = [])))]
 async fn preview(
     State(state): State<AppState>,
     caller: Caller,

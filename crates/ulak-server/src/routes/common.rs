@@ -14,7 +14,7 @@ pub struct ListParams {
     #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
     /// The `next_cursor` of the previous page.
-    #[param(pattern = "^c([0-9a-f]{1,15}|[0-7][0-9a-f]{15})$")]
+    #[param(max_length = 17, pattern = "^c([0-9a-f]{1,15}|[0-7][0-9a-f]{15})$")]
     pub cursor: Option<String>,
     /// Case-insensitive search in names (and phones, where there are any); no control
     /// characters.

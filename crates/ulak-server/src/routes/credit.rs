@@ -64,6 +64,7 @@ pub struct CreditEntryIn {
     pub amount: i64,
     /// Note (invoice number, reason).
     #[serde(default)]
+    #[schema(max_length = 500, pattern = r"^[^\x00-\x1F\x7F-\x9F]*$")]
     pub note: Option<String>,
 }
 
@@ -110,9 +111,11 @@ pub struct Balance {
 #[serde(deny_unknown_fields)]
 pub struct OptOutIn {
     /// Mobile number in any common form.
+    #[schema(value_type = super::schema::Phone)]
     pub phone: String,
     /// Why (e.g. "RET keyword", "call centre request").
     #[serde(default)]
+    #[schema(max_length = 500, pattern = r"^[^\x00-\x1F\x7F-\x9F]*$")]
     pub reason: Option<String>,
 }
 

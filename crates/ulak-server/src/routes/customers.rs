@@ -53,19 +53,29 @@ impl From<CustomerKind> for CustomerKindDto {
 #[serde(deny_unknown_fields)]
 pub struct CustomerIn {
     /// Code, unique in the company (the accounting system's key).
+    #[schema(
+        max_length = 64,
+        pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$"
+    )]
     pub code: String,
     /// Title (ünvan).
+    #[schema(
+        max_length = 300,
+        pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$"
+    )]
     pub title: String,
     /// Customer or supplier (default customer).
     #[serde(default)]
     pub kind: CustomerKindDto,
     /// One or more mobile numbers; national numbers are read by the company's country.
+    #[schema(value_type = Vec<super::schema::Phone>, min_items = 1)]
     pub phones: Vec<String>,
     /// Balance in minor units (kuruş); positive means the account owes.
     #[serde(default)]
     pub balance_minor: i64,
     /// Free attributes usable in templates.
     #[serde(default)]
+    #[schema(value_type = super::schema::AttributeMap)]
     pub attributes: BTreeMap<String, String>,
 }
 
@@ -74,14 +84,20 @@ pub struct CustomerIn {
 #[serde(deny_unknown_fields)]
 pub struct CustomerPatchIn {
     /// New title.
+    #[schema(
+        max_length = 300,
+        pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$"
+    )]
     pub title: Option<String>,
     /// New kind.
     pub kind: Option<CustomerKindDto>,
     /// Replaces the phones (at least one).
+    #[schema(value_type = Option<Vec<super::schema::Phone>>, min_items = 1)]
     pub phones: Option<Vec<String>>,
     /// New balance in kuruş.
     pub balance_minor: Option<i64>,
     /// Replaces all attributes.
+    #[schema(value_type = Option<super::schema::AttributeMap>)]
     pub attributes: Option<BTreeMap<String, String>>,
 }
 

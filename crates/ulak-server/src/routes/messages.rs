@@ -38,18 +38,25 @@ const MAX_SCHEDULE_MS: i64 = 366 * 24 * 3600 * 1000;
 pub struct MessageIn {
     /// A mobile number in any common form, or an 11-digit TC ID number (sent with the TC-ID
     /// sender header; needs the TC-ID subscription).
+    #[schema(value_type = super::schema::Recipient)]
     pub to: String,
     /// The text; or give `template_id` (and `fields`).
     #[serde(default)]
+    #[schema(
+        max_length = 1530,
+        pattern = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*$"
+    )]
     pub text: Option<String>,
     /// A saved template to render with `fields`.
     #[serde(default)]
     pub template_id: Option<i64>,
     /// Values for the template's placeholders.
     #[serde(default)]
+    #[schema(value_type = super::schema::AttributeMap)]
     pub fields: BTreeMap<String, String>,
     /// One of the company's sender headers (default: the default header).
     #[serde(default)]
+    #[schema(value_type = Option<super::schema::Sender>)]
     pub sender: Option<String>,
     /// Seconds the operator may keep trying, 60 to 259200 (default 86400).
     #[serde(default)]

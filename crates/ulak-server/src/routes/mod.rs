@@ -12,6 +12,7 @@ pub mod health;
 pub mod imports;
 pub mod inbox;
 pub mod messages;
+pub mod schema;
 pub mod sms_settings;
 pub mod subscribers;
 pub mod templates;
@@ -38,7 +39,22 @@ use crate::startup::AppState;
         description = "Ulak: self-hosted corporate messaging hub. Authenticate with `Authorization: Bearer <api key>`."
     ),
     modifiers(&BearerAuth),
-    components(schemas(Problem, FieldError))
+    components(schemas(
+        Problem,
+        FieldError,
+        schema::Phone,
+        schema::PhoneOrEmpty,
+        schema::Tckn,
+        schema::TcknOrEmpty,
+        schema::Recipient,
+        schema::Sender,
+        schema::EmailOrEmpty,
+        schema::WebhookUrl,
+        schema::AttributeMap,
+        schema::OptOutKeyword,
+        schema::PastedNumber,
+        schema::PastedTckn
+    ))
 )]
 struct ApiDoc;
 
@@ -56,7 +72,8 @@ impl Modify for BearerAuth {
 }
 
 /// Documents, on every operation, the problem answers any request can get: 400 (unreadable
-/// path, query or body), 401 and 403 where a key is needed, 404 where the path names an object,
+/// query or body), 401 and 403 where a key is needed, 404 where the path names an object (or
+/// a segment that is no id),
 /// 409 on writes, 413 and 422 where there is input, 414 for a URI over 8 KiB. Handlers document their own success and special cases.
 struct CommonResponses;
 
@@ -92,7 +109,7 @@ impl Modify for CommonResponses {
                         .entry(code.to_owned())
                         .or_insert_with(|| problem(description).into());
                 };
-                add("400", "The path, query or body cannot be read");
+                add("400", "The query or body cannot be read");
                 add("401", "No or an unknown API key");
                 add("403", "The key's role does not allow this");
                 add("422", "Invalid input, with field-level messages");
@@ -167,6 +184,7 @@ fn build() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     // After the routes are in: `modifiers` run before `OpenApiRouter` adds any path.
     let mut doc = doc;
     CommonResponses.modify(&mut doc);
+    schema::CrossFieldRules.modify(&mut doc);
     let served = Arc::new(doc.clone());
     let router = router.route("/metrics", get(health::metrics)).route(
         "/api/v1/openapi.json",

@@ -24,8 +24,17 @@ use crate::startup::AppState;
 #[serde(deny_unknown_fields)]
 pub struct TemplateIn {
     /// Name, unique in the company.
+    #[schema(
+        max_length = 100,
+        pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$"
+    )]
     pub name: String,
     /// Text with `{{field}}` placeholders, e.g. `Sayın {{ad}}, bakiyeniz {{bakiye}} TL.`
+    #[schema(
+        min_length = 1,
+        max_length = 20000,
+        pattern = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*$"
+    )]
     pub body: String,
 }
 
@@ -69,6 +78,7 @@ pub struct PreviewIn {
     pub subscriber_id: Option<i64>,
     /// Field values.
     #[serde(default)]
+    #[schema(value_type = super::schema::AttributeMap)]
     pub fields: BTreeMap<String, String>,
 }
 
@@ -87,6 +97,7 @@ pub struct PreviewOut {
 #[serde(deny_unknown_fields)]
 pub struct SenderHeaderIn {
     /// Alphanumeric (at most 11, no Turkish letters) or numeric (3 to 15 digits) originator.
+    #[schema(value_type = super::schema::Sender)]
     pub name: String,
     /// Make it the default header.
     #[serde(default)]
