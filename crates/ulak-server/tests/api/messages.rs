@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::helpers::{ADMIN_KEY, TestApp, spawn_app};
+use crate::helpers::{ADMIN_KEY, Backend, TestApp, spawn_app, spawn_app_on};
 
 async fn credit(app: &TestApp, key: &str, amount: i64) {
     let r = app
@@ -150,8 +150,19 @@ async fn idempotency_keys_make_retries_safe() {
 }
 
 #[tokio::test]
-async fn a_replay_is_the_first_answer_even_after_delivery_and_opt_out() {
-    let app = spawn_app().await;
+async fn a_replay_is_the_first_answer_even_after_delivery_and_opt_out_on_sqlite() {
+    replay_is_the_first_answer(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn a_replay_is_the_first_answer_even_after_delivery_and_opt_out_on_postgres() {
+    replay_is_the_first_answer(Backend::Postgres).await;
+}
+
+async fn replay_is_the_first_answer(backend: Backend) {
+    let Some(app) = spawn_app_on(backend).await else {
+        return;
+    };
     credit(&app, ADMIN_KEY, 10).await;
     let (s1, first, r1) = send_with_key(
         &app,
