@@ -216,6 +216,67 @@ async fn answer(state: &AppState, c: Campaign) -> Result<JsonOut<CampaignOut>, A
     Ok(JsonOut(out(c, counts)))
 }
 
+/// A campaign's text: the given one, or the template's body; a valid template, not blank.
+async fn campaign_text(
+    state: &AppState,
+    caller: &Caller,
+    text: Option<String>,
+    template_id: Option<i64>,
+    errors: &mut ValidationErrors,
+) -> Result<Option<String>, ApiError> {
+    let body = match (text, template_id) {
+        (Some(t), None) => Some(t),
+        (None, Some(id)) => {
+            let t = state
+                .store()
+                .get_template(caller.company, TemplateId(id))
+                .await?;
+            if t.is_none() {
+                errors.push("template_id", "not_found", "no such template");
+            }
+            t.map(|t| t.body.as_str().to_owned())
+        }
+        _ => {
+            errors.push("text", "invalid", "give text or template_id (one of them)");
+            None
+        }
+    };
+    Ok(body.and_then(|t| {
+        let parsed = errors.take("text", TemplateBody::parse(&t));
+        if parsed.is_some() && t.trim().is_empty() {
+            errors.push("text", "empty", "must not be empty");
+            return None;
+        }
+        parsed.map(|_| t)
+    }))
+}
+
+/// A campaign's sender header: none (the default at start), or one of the company's, like
+/// every id the request names (`Some(None)` for none, `None` when refused).
+async fn campaign_sender(
+    state: &AppState,
+    caller: &Caller,
+    sender: Option<&str>,
+    errors: &mut ValidationErrors,
+) -> Result<Option<Option<SenderName>>, ApiError> {
+    let Some(s) = sender else {
+        return Ok(Some(None));
+    };
+    let Some(name) = errors.take("sender", SenderName::parse(s)) else {
+        return Ok(None);
+    };
+    let found = state
+        .store()
+        .find_sender_header(caller.company, Some(name.as_str()))
+        .await?;
+    if found.is_none() {
+        let m = "not one of the company's sender headers";
+        errors.push("sender", "not_found", m);
+        return Ok(None);
+    }
+    Ok(Some(Some(name)))
+}
+
 /// Creates a campaign (a draft; `start: true` starts it at once). The text and audience are
 /// checked — every subscriber, group and customer account id must be the company's (a 422
 /// names each unknown one); recipients are resolved at preview and at start.
@@ -229,50 +290,8 @@ async fn create(
     caller.require(Role::Operator)?;
     let mut errors = ValidationErrors::default();
     let name = errors.take("name", validation::text(&b.name, limits::CAMPAIGN_NAME));
-    let body = match (&b.text, b.template_id) {
-        (Some(t), None) => Some(t.clone()),
-        (None, Some(id)) => match state
-            .store()
-            .get_template(caller.company, TemplateId(id))
-            .await?
-        {
-            Some(t) => Some(t.body.as_str().to_owned()),
-            None => {
-                errors.push("template_id", "not_found", "no such template");
-                None
-            }
-        },
-        _ => {
-            errors.push("text", "invalid", "give text or template_id (one of them)");
-            None
-        }
-    };
-    let body = body.and_then(|t| {
-        let parsed = errors.take("text", TemplateBody::parse(&t));
-        if parsed.is_some() && t.trim().is_empty() {
-            errors.push("text", "empty", "must not be empty");
-            return None;
-        }
-        parsed.map(|_| t)
-    });
-    let sender = match b.sender.as_deref() {
-        None => Some(None),
-        Some(s) => errors.take("sender", SenderName::parse(s)).map(Some),
-    };
-    // A named header must be one of the company's, like every id the request names.
-    if let Some(Some(name)) = &sender
-        && state
-            .store()
-            .find_sender_header(caller.company, Some(name.as_str()))
-            .await?
-            .is_none()
-    {
-        errors.push(
-            "sender",
-            "not_found",
-            "not one of the company's sender headers",
-        );
-    }
+    let body = campaign_text(&state, &caller, b.text, b.template_id, &mut errors).await?;
+    let sender = campaign_sender(&state, &caller, b.sender.as_deref(), &mut errors).await?;
     let audience = Audience {
         subscriber_ids: b.audience.subscriber_ids,
         group_ids: b.audience.group_ids,

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use sha2::Digest;
 use ulak_core::model::{
     Attributes, CompanyId, MessageId, NewMessage, ProviderAccount, Recipient, Role, RuleError,
-    SenderName, SmsSettings, TemplateId, limits, validation,
+    SenderName, SmsSettings, TemplateId, ValidationErrors, limits, validation,
 };
 use ulak_store::{Enqueued, Idempotency, MessageDetail, StoredAnswer};
 use utoipa::ToSchema;
@@ -22,7 +22,7 @@ use utoipa_axum::routes;
 
 use super::common::Millis;
 use crate::auth::Caller;
-use crate::error::{ApiError, FieldError, Json, Path};
+use crate::error::{ApiError, Json, Path};
 use crate::startup::AppState;
 
 /// Default validity: 24 hours.
@@ -353,159 +353,40 @@ async fn checked(
     to: Result<Recipient, RuleError>,
 ) -> Result<NewMessage, ApiError> {
     let store = state.store();
-    let mut errors: Vec<FieldError> = Vec::new();
-    let to = match to {
-        Ok(r) => Some(r),
-        Err(e) => {
-            errors.push(FieldError {
-                field: "to".to_owned(),
-                code: e.code.to_owned(),
-                message: e.message,
-            });
-            None
-        }
-    };
+    let mut e = ValidationErrors::default();
+    let to = e.take("to", to);
     // Values for placeholders follow the attribute rules (they fill the same placeholders).
-    let fields = match Attributes::fields(body.fields) {
-        Ok(f) => Some(f),
-        Err(e) => {
-            errors.extend(e.0.into_iter().map(|f| FieldError {
-                field: f.field,
-                code: f.code.to_owned(),
-                message: f.message,
-            }));
-            None
-        }
-    };
-    let mut field = |f: &str, m: String| {
-        errors.push(FieldError {
-            field: f.to_owned(),
-            code: "invalid".to_owned(),
-            message: m,
-        })
-    };
-    // The text: given, or a template rendered with the fields.
-    let text = match (&body.text, body.template_id) {
-        (Some(t), None) => match validation::check_length(t, limits::MESSAGE_TEXT) {
-            Ok(()) => Some(t.clone()),
-            Err(e) => {
-                field("text", e.message);
-                None
-            }
-        },
-        (None, Some(id)) => match (store.get_template(company, TemplateId(id)).await?, &fields) {
-            (None, _) => {
-                field("template_id", "no such template".to_owned());
-                None
-            }
-            (Some(_), None) => None,
-            (Some(t), Some(values)) => match t.body.render_map(values.as_map()) {
-                Ok(text) => Some(text),
-                Err(missing) => {
-                    for f in missing.0 {
-                        field(&format!("fields.{f}"), format!("no value for {{{{{f}}}}}"));
-                    }
-                    None
-                }
-            },
-        },
-        (Some(_), Some(_)) => {
-            field("text", "give text or template_id, not both".to_owned());
-            None
-        }
-        (None, None) => {
-            field("text", "give text or template_id".to_owned());
-            None
-        }
-    };
-    let asked_sender = match body.sender.as_deref().map(SenderName::parse) {
-        None => None,
-        Some(Ok(s)) => Some(s),
-        Some(Err(e)) => {
-            field("sender", e.message);
-            None
-        }
-    };
-    // The sender: TC ID sends use the TC-ID header; others one of the company's headers.
-    let sender = match &to {
-        Some(Recipient::Tckn(_)) => {
-            if !settings.tckn_subscription_active {
-                field(
-                    "to",
-                    "the company's TC-ID subscription is not active".to_owned(),
-                );
-                None
-            } else if let Some(h) = settings.tckn_sender.clone() {
-                if asked_sender.as_ref().is_some_and(|s| s != &h) {
-                    field(
-                        "sender",
-                        format!("TC ID sends use the TC-ID header {}", h.as_str()),
-                    );
-                    None
-                } else {
-                    Some(h)
-                }
-            } else {
-                field(
-                    "to",
-                    "no TC-ID sender header is set in the SMS settings".to_owned(),
-                );
-                None
-            }
-        }
-        _ if body.sender.is_some() && asked_sender.is_none() => None,
-        _ => match (
-            store
-                .find_sender_header(company, asked_sender.as_ref().map(SenderName::as_str))
-                .await?,
-            &asked_sender,
-        ) {
-            (Some(h), _) => Some(h.name),
-            (None, Some(_)) => {
-                field(
-                    "sender",
-                    "not one of the company's sender headers".to_owned(),
-                );
-                None
-            }
-            (None, None) => {
-                field("sender", "no default sender header is set".to_owned());
-                None
-            }
-        },
-    };
+    let fields = Attributes::fields(body.fields)
+        .map_err(|errs| e.0.extend(errs.0))
+        .ok();
+    let text = message_text(state, company, body.text, body.template_id, fields, &mut e).await?;
+    let sender = message_sender(state, company, settings, to.as_ref(), body.sender, &mut e).await?;
     let provider: Option<ProviderAccount> = store.sending_account(company).await?;
     if provider.is_none() {
-        field(
-            "to",
-            "the company has no enabled provider account to send through".to_owned(),
-        );
+        let m = "the company has no enabled provider account to send through";
+        e.push("to", "invalid", m);
     }
     let validity = body.validity.unwrap_or(DEFAULT_VALIDITY_S);
     if !(60..=MAX_VALIDITY_S).contains(&validity) {
-        field(
-            "validity",
-            format!("must be 60 to {MAX_VALIDITY_S} seconds"),
-        );
+        let m = format!("must be 60 to {MAX_VALIDITY_S} seconds");
+        e.push("validity", "invalid", m);
     }
     let now = now_ms();
     if let Some(at) = body.scheduled_at
         && (at > now + MAX_SCHEDULE_MS || at < now - 60_000)
     {
-        field(
-            "scheduled_at",
-            "must be from now to one year ahead (unix milliseconds)".to_owned(),
-        );
+        let m = "must be from now to one year ahead (unix milliseconds)";
+        e.push("scheduled_at", "invalid", m);
     }
     if let (Some(Recipient::Msisdn(m)), Some(_)) = (&to, &provider)
         && store.is_opted_out(company, m).await?
     {
-        field("to", "the number is on the opt-out list".to_owned());
+        e.push("to", "invalid", "the number is on the opt-out list");
     }
     let (Some(to), Some(text), Some(sender), Some(provider), true) =
-        (to, text, sender, provider, errors.is_empty())
+        (to, text, sender, provider, e.is_empty())
     else {
-        return Err(ApiError::Validation(errors));
+        return Err(e.into());
     };
     let start = body.scheduled_at.unwrap_or(now).max(now);
     let valid_until = start + i64::try_from(validity).unwrap_or(0) * 1000;
@@ -519,6 +400,106 @@ async fn checked(
         body.scheduled_at,
         valid_until,
     )?)
+}
+
+/// A send's text: the given one (at most [`limits::MESSAGE_TEXT`] characters), or a template
+/// rendered with `fields`.
+async fn message_text(
+    state: &AppState,
+    company: CompanyId,
+    text: Option<String>,
+    template_id: Option<i64>,
+    fields: Option<Attributes>,
+    e: &mut ValidationErrors,
+) -> Result<Option<String>, ApiError> {
+    Ok(match (text, template_id) {
+        (Some(t), None) => e
+            .take("text", validation::check_length(&t, limits::MESSAGE_TEXT))
+            .map(|()| t),
+        (None, Some(id)) => {
+            let template = state.store().get_template(company, TemplateId(id)).await?;
+            match (template, fields) {
+                (None, _) => {
+                    e.push("template_id", "invalid", "no such template");
+                    None
+                }
+                (Some(_), None) => None,
+                (Some(t), Some(values)) => match t.body.render_map(values.as_map()) {
+                    Ok(text) => Some(text),
+                    Err(missing) => {
+                        for f in missing.0 {
+                            let m = format!("no value for {{{{{f}}}}}");
+                            e.push(format!("fields.{f}"), "invalid", m);
+                        }
+                        None
+                    }
+                },
+            }
+        }
+        (Some(_), Some(_)) => {
+            e.push("text", "invalid", "give text or template_id, not both");
+            None
+        }
+        (None, None) => {
+            e.push("text", "invalid", "give text or template_id");
+            None
+        }
+    })
+}
+
+/// A send's sender header: TC ID sends use the TC-ID header (with the subscription active);
+/// others the one named, which must be the company's, or its default.
+async fn message_sender(
+    state: &AppState,
+    company: CompanyId,
+    settings: &SmsSettings,
+    to: Option<&Recipient>,
+    asked: Option<String>,
+    e: &mut ValidationErrors,
+) -> Result<Option<SenderName>, ApiError> {
+    let asked = match asked.as_deref().map(SenderName::parse) {
+        None => None,
+        Some(Ok(s)) => Some(s),
+        Some(Err(err)) => {
+            e.push("sender", err.code, err.message);
+            return Ok(None);
+        }
+    };
+    if let Some(Recipient::Tckn(_)) = to {
+        let header = settings.tckn_sender.as_ref();
+        return Ok(match header {
+            _ if !settings.tckn_subscription_active => {
+                let m = "the company's TC-ID subscription is not active";
+                e.push("to", "invalid", m);
+                None
+            }
+            None => {
+                let m = "no TC-ID sender header is set in the SMS settings";
+                e.push("to", "invalid", m);
+                None
+            }
+            Some(h) if asked.as_ref().is_some_and(|s| s != h) => {
+                let m = format!("TC ID sends use the TC-ID header {}", h.as_str());
+                e.push("sender", "invalid", m);
+                None
+            }
+            Some(h) => Some(h.clone()),
+        });
+    }
+    let name = asked.as_ref().map(SenderName::as_str);
+    let found = state.store().find_sender_header(company, name).await?;
+    Ok(match (found, asked) {
+        (Some(h), _) => Some(h.name),
+        (None, Some(_)) => {
+            let m = "not one of the company's sender headers";
+            e.push("sender", "invalid", m);
+            None
+        }
+        (None, None) => {
+            e.push("sender", "invalid", "no default sender header is set");
+            None
+        }
+    })
 }
 
 /// Reads a message: its state (and why, since when), segments with the operator's ids, and
