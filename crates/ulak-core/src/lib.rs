@@ -8,3 +8,5 @@ pub mod tckn;
 
 pub use phone::{CountryType, Msisdn, NumberKind, PhoneError, UnknownCountryType, Zone};
 pub use tckn::{Tckn, TcknError};
+/// The text engine's encoding policy, which provider accounts and countries carry.
+pub use ulak_text::Policy as TextPolicy;

@@ -3,6 +3,7 @@
 //! queue in the database and applying its delivery reports. Free of HTTP: the server only
 //! queues messages through the store and starts this.
 
+pub mod audience;
 pub mod campaign;
 pub mod metrics;
 pub mod outbound;

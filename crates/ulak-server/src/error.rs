@@ -50,9 +50,15 @@ pub enum ApiError {
     /// The credentials do not allow this action.
     #[error("{0}")]
     Forbidden(String),
-    /// Nothing of that id here (including another company's objects).
+    /// Nothing of that id here (including another company's objects), or no such path.
     #[error("not found")]
     NotFound,
+    /// The path exists, but not with this method.
+    #[error("this path does not take this method")]
+    MethodNotAllowed,
+    /// The request's URI is longer than the server reads.
+    #[error("the URI is longer than {0} bytes")]
+    UriTooLong(usize),
     /// A state conflict.
     #[error("{0}")]
     Conflict(String),
@@ -89,6 +95,8 @@ impl ApiError {
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::UriTooLong(_) => StatusCode::URI_TOO_LONG,
             ApiError::Conflict(_) | ApiError::ConflictFields(_) => StatusCode::CONFLICT,
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -107,6 +115,15 @@ impl ApiError {
         }])
     }
 
+    /// One field that broke a domain rule, with the rule's code.
+    pub fn rule(field: impl Into<String>, e: ulak_core::model::RuleError) -> ApiError {
+        ApiError::Validation(vec![FieldError {
+            field: field.into(),
+            code: e.code.to_owned(),
+            message: e.message,
+        }])
+    }
+
     /// The problem document of this error.
     pub fn problem(&self) -> Problem {
         let status = self.status();
@@ -116,6 +133,8 @@ impl ApiError {
             ApiError::Unauthorized => "unauthorized",
             ApiError::Forbidden(_) => "forbidden",
             ApiError::NotFound => "not-found",
+            ApiError::MethodNotAllowed => "method-not-allowed",
+            ApiError::UriTooLong(_) => "uri-too-long",
             ApiError::Conflict(_) | ApiError::ConflictFields(_) => "conflict",
             ApiError::TooLarge(_) => "too-large",
             ApiError::Unavailable(_) => "unavailable",
@@ -170,7 +189,10 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// JSON bodies that fail to parse become problem documents too, not axum's plain text.
+/// A JSON body: an object, as every request body is. Bodies that fail to parse become problem
+/// documents too, not axum's plain text.
+/// A number with a zero fraction (`3.0`) is read as the integer it is: JSON Schema's
+/// `integer` takes it, so the API does too.
 pub struct Json<T>(pub T);
 
 impl<S, T> axum::extract::FromRequest<S> for Json<T>
@@ -181,13 +203,51 @@ where
     type Rejection = ApiError;
 
     async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, ApiError> {
-        match axum::Json::<T>::from_request(req, state).await {
-            Ok(axum::Json(v)) => Ok(Json(v)),
-            Err(rejection) => Err(match rejection.status() {
-                StatusCode::PAYLOAD_TOO_LARGE => ApiError::TooLarge(rejection.body_text()),
-                StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::BadRequest(rejection.body_text()),
-                _ => ApiError::BadRequest(rejection.body_text()),
-            }),
+        let json = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .map(|m| m.trim().to_ascii_lowercase())
+            .is_some_and(|m| m == "application/json" || m.ends_with("+json"));
+        if !json {
+            return Err(ApiError::BadRequest(
+                "Expected request with `Content-Type: application/json`".to_owned(),
+            ));
+        }
+        let bytes = axum::body::Bytes::from_request(req, state)
+            .await
+            .map_err(|r| match r.status() {
+                StatusCode::PAYLOAD_TOO_LARGE => ApiError::TooLarge(r.body_text()),
+                _ => ApiError::BadRequest(r.body_text()),
+            })?;
+        // Every request body is an object; serde would read a struct from an array too.
+        if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+            return Err(ApiError::BadRequest(
+                "the body must be a JSON object".to_owned(),
+            ));
+        }
+        let unreadable = |e: &dyn std::fmt::Display| {
+            ApiError::BadRequest(format!(
+                "Failed to deserialize the JSON body into the target type: {e}"
+            ))
+        };
+        // Read straight into `T` (a campaign's million pasted numbers stay compact); only a
+        // float where an integer belongs takes the second, slower way through a `Value`.
+        let mut de = serde_json::Deserializer::from_slice(&bytes);
+        match serde_path_to_error::deserialize(&mut de) {
+            Ok(v) => {
+                de.end().map_err(|e| unreadable(&e))?;
+                Ok(Json(v))
+            }
+            Err(e) if e.inner().to_string().contains("floating point") => {
+                let bytes = crate::numbers::integral_numbers(&bytes);
+                let mut de = serde_json::Deserializer::from_slice(&bytes);
+                let v = serde_path_to_error::deserialize(&mut de).map_err(|e| unreadable(&e))?;
+                de.end().map_err(|e| unreadable(&e))?;
+                Ok(Json(v))
+            }
+            Err(e) => Err(unreadable(&e)),
         }
     }
 }
@@ -229,7 +289,8 @@ impl From<ulak_store::StoreError> for ApiError {
     }
 }
 
-/// Path parameters whose rejection is a problem document (not axum's plain text).
+/// Path parameters. Every one is an object's id: a segment that is no id (`abc`, a number
+/// past `i64`) names no object, so it is a 404 problem document, like a missing one.
 pub struct Path<T>(pub T);
 
 impl<S, T> axum::extract::FromRequestParts<S> for Path<T>
@@ -246,7 +307,12 @@ where
         axum::extract::Path::<T>::from_request_parts(parts, state)
             .await
             .map(|axum::extract::Path(v)| Path(v))
-            .map_err(|r| ApiError::BadRequest(r.body_text()))
+            .map_err(|r| match r {
+                axum::extract::rejection::PathRejection::FailedToDeserializePathParams(_) => {
+                    ApiError::NotFound
+                }
+                other => ApiError::Internal(other.body_text()),
+            })
     }
 }
 

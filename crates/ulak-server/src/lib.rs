@@ -6,6 +6,7 @@ pub mod config;
 pub mod error;
 pub mod http;
 pub mod import;
+mod numbers;
 pub mod ratelimit;
 pub mod recovery;
 pub mod routes;

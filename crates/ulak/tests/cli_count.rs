@@ -142,3 +142,59 @@ fn bad_input_exits_2_with_a_clear_message() {
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8(o.stderr).unwrap().contains("at most 255"));
 }
+
+#[test]
+fn the_country_picks_the_default_policy_as_the_server_does() {
+    let text = "Şifreniz 4711. Kimseyle paylaşmayın. ".repeat(4);
+    let tr = json(&ulak(&["count", "--json", "--text", &text], None));
+    assert_eq!(
+        (tr["policy"].as_str(), tr["segments"].as_u64()),
+        (Some("turkish-shift"), Some(1))
+    );
+    let az = json(&ulak(
+        &["count", "--json", "--country", "AZ", "--text", &text],
+        None,
+    ));
+    assert_eq!(
+        (az["policy"].as_str(), az["segments"].as_u64()),
+        (Some("gsm7-or-ucs2"), Some(3))
+    );
+    // A named policy wins over the country's.
+    let named = json(&ulak(
+        &[
+            "count",
+            "--json",
+            "--country",
+            "az",
+            "--policy",
+            "turkish-shift",
+            "--text",
+            &text,
+        ],
+        None,
+    ));
+    assert_eq!(named["segments"], 1);
+}
+
+#[test]
+fn texts_over_the_sending_maximum_are_flagged() {
+    let ten = "a".repeat(10 * 153);
+    let v = json(&ulak(&["count", "--json", "--text", &ten], None));
+    assert_eq!(
+        (v["max_segments"].as_u64(), v["too_long"].as_bool()),
+        (Some(10), Some(false))
+    );
+    let eleven = format!("{ten}a");
+    let v = json(&ulak(&["count", "--json", "--text", &eleven], None));
+    assert_eq!(
+        (v["segments"].as_u64(), v["too_long"].as_bool()),
+        (Some(11), Some(true))
+    );
+    let o = ulak(&["count", "--text", &eleven], None);
+    assert_eq!(o.status.code(), Some(0), "counting a long text is no error");
+    let line = String::from_utf8(o.stdout).unwrap();
+    assert!(
+        line.contains("too long to send: a message has at most 10 segments"),
+        "{line}"
+    );
+}

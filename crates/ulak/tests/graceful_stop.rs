@@ -93,8 +93,10 @@ impl Server {
             self.call(
                 "POST",
                 "/provider-accounts",
-                Some(json!({"name": format!("smsc {i}"), "kind": "smpp", "host": "127.0.0.1",
-                            "port": port, "system_id": "ulak", "password": "secret"})),
+                Some(
+                    json!({"name": format!("smsc {i}"), "kind": "smpp", "host": "127.0.0.1",
+                            "port": port, "system_id": "ulak", "password": "secret"}),
+                ),
             )
             .await;
         }

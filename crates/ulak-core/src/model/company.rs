@@ -4,7 +4,8 @@ use std::fmt;
 
 use serde::Serialize;
 
-use super::validation::{RuleError, ValidationErrors, text};
+use super::limits;
+use super::validation::{Lines, RuleError, ValidationErrors, check_controls, check_length, text};
 use super::{CompanyId, CountryType};
 
 /// A company's short name: 1..=63 of `a-z`, `0-9`, `-`, starting with a letter or digit
@@ -16,12 +17,11 @@ pub struct CompanyName(String);
 impl CompanyName {
     /// Checks the rules above; upper case is folded to lower.
     pub fn parse(s: &str) -> Result<Self, RuleError> {
+        check_length(s, limits::COMPANY_NAME)?;
+        check_controls(s, Lines::One)?;
         let s = s.trim().to_ascii_lowercase();
         if s.is_empty() {
             return Err(RuleError::new("empty", "must not be empty"));
-        }
-        if s.len() > 63 {
-            return Err(RuleError::new("too_long", "at most 63 characters"));
         }
         if !s
             .bytes()
@@ -68,7 +68,10 @@ impl NewCompany {
     ) -> Result<Self, ValidationErrors> {
         let mut e = ValidationErrors::default();
         let name = e.take("name", CompanyName::parse(name));
-        let display_name = e.take("display_name", text(display_name, 200));
+        let display_name = e.take(
+            "display_name",
+            text(display_name, limits::COMPANY_DISPLAY_NAME),
+        );
         e.finish(|| {
             Some(Self {
                 name: name?,

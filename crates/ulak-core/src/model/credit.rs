@@ -5,6 +5,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+use super::limits;
 use super::validation::{RuleError, ValidationErrors, opt_text};
 use super::{CompanyId, CreditEntryId};
 
@@ -93,7 +94,7 @@ impl NewCreditEntry {
                 format!("wrong sign or zero for {}", kind.as_str()),
             );
         }
-        let note = e.take("note", opt_text(note, 500));
+        let note = e.take("note", opt_text(note, limits::CREDIT_NOTE));
         e.finish(|| {
             Some(Self {
                 kind,

@@ -5,7 +5,8 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use super::validation::{RuleError, ValidationErrors, text};
+use super::limits;
+use super::validation::{self, RuleError, ValidationErrors, text};
 use super::{Attributes, CompanyId, CustomerAccountId};
 use crate::{CountryType, Msisdn};
 
@@ -56,7 +57,7 @@ fn phones(e: &mut ValidationErrors, raw: &[&str], country: CountryType) -> Optio
     }
     let mut out = Vec::with_capacity(raw.len());
     for (i, p) in raw.iter().enumerate() {
-        if let Some(m) = e.take(&format!("phones[{i}]"), Msisdn::parse(p, country)) {
+        if let Some(m) = e.take(&format!("phones[{i}]"), validation::phone(p, country)) {
             out.push(m);
         }
     }
@@ -92,8 +93,8 @@ impl NewCustomerAccount {
         attributes: BTreeMap<String, String>,
     ) -> Result<Self, ValidationErrors> {
         let mut e = ValidationErrors::default();
-        let code = e.take("code", text(code, 64));
-        let title = e.take("title", text(title, 300));
+        let code = e.take("code", text(code, limits::CUSTOMER_CODE));
+        let title = e.take("title", text(title, limits::CUSTOMER_TITLE));
         if raw_phones.is_empty() {
             e.push("phones", "empty", "at least one phone");
         }
@@ -144,7 +145,7 @@ impl CustomerAccountPatch {
         attributes: Option<BTreeMap<String, String>>,
     ) -> Result<Self, ValidationErrors> {
         let mut e = ValidationErrors::default();
-        let title = title.and_then(|t| e.take("title", text(t, 300)));
+        let title = title.and_then(|t| e.take("title", text(t, limits::CUSTOMER_TITLE)));
         if raw_phones.is_some_and(<[&str]>::is_empty) {
             e.push("phones", "empty", "at least one phone");
         }

@@ -6,7 +6,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use super::validation::{RuleError, ValidationErrors};
+use super::validation::{Lines, RuleError, ValidationErrors, check_controls};
 use super::{CompanyId, MessageId, ProviderAccountId, SenderName};
 use crate::{Msisdn, Tckn};
 
@@ -110,6 +110,18 @@ impl Recipient {
         }
     }
 
+    /// Reads a recipient as a request gives it: an 11-digit TC ID number (not starting with
+    /// 0), or else a mobile number in any common form, a national one read by `country`.
+    pub fn parse(to: &str, country: crate::CountryType) -> Result<Self, RuleError> {
+        let t = to.trim();
+        if t.len() == 11 && t.bytes().all(|b| b.is_ascii_digit()) && !t.starts_with('0') {
+            return super::validation::tckn(to)
+                .map(Recipient::Tckn)
+                .map_err(|e| RuleError::new(e.code, format!("not a valid TC ID number: {e}")));
+        }
+        super::validation::phone(to, country).map(Recipient::Msisdn)
+    }
+
     /// The address as stored: E.164, or the 11 digits.
     pub fn address(&self) -> String {
         match self {
@@ -175,6 +187,31 @@ pub fn valid_until(scheduled_at: Option<i64>, now: i64, validity_s: i64) -> Opti
 /// allows: beyond this a text is almost surely a mistake that would cost a fortune in bulk).
 pub const MAX_MESSAGE_SEGMENTS: usize = 10;
 
+/// A text counted the way sending counts it: the text engine's count, and whether it is over
+/// the [`MAX_MESSAGE_SEGMENTS`] a message may have (sending refuses those).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TextCount {
+    /// The text engine's count.
+    #[serde(flatten)]
+    pub count: ulak_text::Count,
+    /// Most segments one message may have: [`MAX_MESSAGE_SEGMENTS`].
+    pub max_segments: usize,
+    /// More segments than that: sending this text is refused.
+    pub too_long: bool,
+}
+
+impl TextCount {
+    /// Counts `text` under `opts`; fails only where the text engine does (over 255 segments).
+    pub fn new(text: &str, opts: &ulak_text::Options) -> Result<Self, ulak_text::TextError> {
+        let count = ulak_text::count(text, opts)?;
+        Ok(Self {
+            too_long: count.segments > MAX_MESSAGE_SEGMENTS,
+            max_segments: MAX_MESSAGE_SEGMENTS,
+            count,
+        })
+    }
+}
+
 /// A checked message, ready to be queued.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewMessage {
@@ -216,7 +253,11 @@ impl NewMessage {
         if body.trim().is_empty() {
             e.push("text", "empty", "must not be empty");
         }
-        let count = ulak_text::count(
+        // Rendered texts too: a template field's value may carry one.
+        if let Err(err) = check_controls(body, Lines::Many) {
+            e.push("text", err.code, err.message);
+        }
+        let count = TextCount::new(
             body,
             &ulak_text::Options {
                 policy,
@@ -224,18 +265,18 @@ impl NewMessage {
             },
         );
         let segments = match count {
-            Ok(c) if c.segments > MAX_MESSAGE_SEGMENTS => {
+            Ok(c) if c.too_long => {
                 e.push(
                     "text",
                     "too_long",
                     format!(
                         "{} segments; at most {MAX_MESSAGE_SEGMENTS} per message",
-                        c.segments
+                        c.count.segments
                     ),
                 );
                 None
             }
-            Ok(c) => Some(c),
+            Ok(c) => Some(c.count),
             Err(err) => {
                 e.push("text", "unencodable", err.to_string());
                 None

@@ -8,6 +8,7 @@ mod company;
 mod credit;
 mod customer;
 mod ids;
+pub mod limits;
 mod message;
 mod query;
 mod role;
@@ -17,7 +18,7 @@ pub mod template;
 #[cfg(test)]
 mod tests;
 mod user;
-mod validation;
+pub mod validation;
 mod webhook;
 
 use crate::CountryType;
@@ -34,7 +35,7 @@ pub use ids::{
 pub use message::{
     DEFAULT_VALIDITY_S, MAX_MESSAGE_SEGMENTS, MAX_SCHEDULE_AHEAD_MS, MAX_VALIDITY_S,
     MIN_VALIDITY_S, Message, MessageEvent, MessagePart, MessageState, NewMessage, Recipient,
-    SCHEDULE_SKEW_MS, check_schedule, check_validity, valid_until,
+    SCHEDULE_SKEW_MS, TextCount, check_schedule, check_validity, valid_until,
 };
 pub use query::{ListQuery, MAX_LIMIT, Page, encode_cursor, fold, search_fold};
 pub use role::Role;
@@ -46,12 +47,13 @@ pub use sms::{
 pub use subscriber::{
     Attributes, Consent, Group, GroupName, MAX_ATTRIBUTE_NAME_CHARS, MAX_ATTRIBUTE_VALUE_CHARS,
     MAX_ATTRIBUTES, MAX_ATTRIBUTES_BYTES, NewSubscriber, OptOut, Subscriber, SubscriberPatch,
+    opt_out_reason,
 };
 pub use template::{MissingFields, NewTemplate, Template, TemplateBody, TemplateError};
 pub use user::{
     ApiKey, ApiKeyAuth, Email, LoginName, NewApiKey, NewUser, Password, User, UserPatch,
 };
-pub use validation::{ErrorCode, FieldError, RuleError, ValidationErrors};
+pub use validation::{ErrorCode, FieldError, Lines, RuleError, ValidationErrors, check_controls};
 pub use webhook::{
     MAX_WEBHOOK_DESCRIPTION, MAX_WEBHOOK_URL, NewWebhookEndpoint, WebhookAttempt,
     WebhookAttemptLog, WebhookDeliveryState, WebhookEndpoint, WebhookEndpointPatch,

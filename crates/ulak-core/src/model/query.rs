@@ -2,7 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{GroupId, ValidationErrors};
+use super::validation::{Lines, check_controls, check_length};
+use super::{GroupId, ValidationErrors, limits};
 
 /// Largest page a list returns.
 pub const MAX_LIMIT: u32 = 500;
@@ -32,6 +33,40 @@ pub struct ListQuery {
 }
 
 impl ListQuery {
+    /// A query as a client gives it, checked: `limit` 1..=500, `cursor` a `next_cursor` this
+    /// server gave, `search` at most [`limits::SEARCH`] characters without control characters.
+    pub fn parse(
+        limit: Option<u32>,
+        cursor: Option<String>,
+        search: Option<String>,
+        group_id: Option<GroupId>,
+    ) -> Result<Self, ValidationErrors> {
+        let mut e = ValidationErrors::default();
+        if limit.is_some_and(|l| !(1..=MAX_LIMIT).contains(&l)) {
+            e.push("limit", "out_of_range", "must be from 1 to 500");
+        }
+        if cursor
+            .as_deref()
+            .is_some_and(|c| decode_cursor(c).is_none())
+        {
+            e.push("cursor", "invalid", "invalid cursor");
+        }
+        if let Some(s) = &search {
+            e.take(
+                "search",
+                check_length(s, limits::SEARCH).and_then(|()| check_controls(s, Lines::One)),
+            );
+        }
+        e.finish(|| {
+            Some(Self {
+                limit,
+                cursor,
+                search,
+                group_id,
+            })
+        })
+    }
+
     /// The page size to use: 1..=500.
     pub fn effective_limit(&self) -> u32 {
         self.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT)
@@ -40,7 +75,7 @@ impl ListQuery {
     /// The id the page starts after, decoded from the cursor.
     pub fn after_id(&self) -> Result<Option<i64>, ValidationErrors> {
         match self.cursor.as_deref() {
-            None | Some("") => Ok(None),
+            None => Ok(None),
             Some(c) => decode_cursor(c)
                 .map(Some)
                 .ok_or_else(|| ValidationErrors::single("cursor", "invalid", "invalid cursor")),
@@ -67,10 +102,15 @@ pub fn encode_cursor(id: i64) -> String {
     format!("c{id:x}")
 }
 
-/// Reverses [`encode_cursor`].
+/// Reverses [`encode_cursor`]: exactly `c` and 1 to 16 lower-case hex digits of a
+/// non-negative `i64` (the API documents the pattern `^c([0-9a-f]{1,15}|[0-7][0-9a-f]{15})$`).
 fn decode_cursor(c: &str) -> Option<i64> {
     let hex = c.strip_prefix('c')?;
-    i64::from_str_radix(hex, 16).ok().filter(|v| *v >= 0)
+    let digits = hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+    if hex.is_empty() || hex.len() > 16 || !digits {
+        return None;
+    }
+    i64::from_str_radix(hex, 16).ok()
 }
 
 /// Folds text for forgiving search: [`fold`], then the Turkish letters to their plain Latin

@@ -7,7 +7,8 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 use ulak_text::Policy;
 
-use super::validation::{RuleError, ValidationErrors, text};
+use super::limits;
+use super::validation::{Lines, RuleError, ValidationErrors, check_controls, check_length, text};
 use super::{CompanyId, ProviderAccountId, SenderHeaderId};
 use crate::CountryType;
 use crate::net::OutboundPolicy;
@@ -17,14 +18,13 @@ use crate::net::OutboundPolicy;
 pub struct Secret(String);
 
 impl Secret {
-    /// 1..=256 characters.
+    /// 1..=256 characters, no control character.
     pub fn parse(s: &str) -> Result<Self, RuleError> {
         if s.is_empty() {
             return Err(RuleError::new("empty", "must not be empty"));
         }
-        if s.chars().count() > 256 {
-            return Err(RuleError::new("too_long", "at most 256 characters"));
-        }
+        check_length(s, limits::SECRET)?;
+        check_controls(s, Lines::One)?;
         Ok(Self(s.to_owned()))
     }
 
@@ -42,7 +42,7 @@ impl fmt::Debug for Secret {
 
 /// A sender header (originator): alphanumeric, 1..=11 of ASCII letters, digits, space and
 /// `.-_&` with at least one letter (operators reject Turkish letters here), or numeric,
-/// 3..=15 digits.
+/// 3..=15 digits. Surrounding spaces are trimmed; at most 15 characters as typed.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 #[serde(transparent)]
 pub struct SenderName(String);
@@ -50,6 +50,8 @@ pub struct SenderName(String);
 impl SenderName {
     /// Checks the rules above.
     pub fn parse(s: &str) -> Result<Self, RuleError> {
+        check_length(s, limits::SENDER)?;
+        check_controls(s, Lines::One)?;
         let s = s.trim();
         if s.is_empty() {
             return Err(RuleError::new("empty", "must not be empty"));
@@ -78,10 +80,16 @@ impl SenderName {
                 "only A-Z, a-z, 0-9, space and .-_&",
             ));
         }
-        if s.len() > 11 {
+        if s.len() > limits::SENDER_ALPHANUMERIC {
             return Err(RuleError::new(
                 "too_long",
                 "an alphanumeric sender has at most 11 characters",
+            ));
+        }
+        if !s.bytes().any(|b| b.is_ascii_alphabetic()) {
+            return Err(RuleError::new(
+                "no_letter",
+                "an alphanumeric sender has at least one letter (or is 3 to 15 digits)",
             ));
         }
         Ok(Self(s.to_owned()))
@@ -211,7 +219,9 @@ impl SmsSettingsPatch {
         let otp_username = match d.otp_username {
             None => Some(None),
             Some(None) => Some(Some(None)),
-            Some(Some(s)) => e.take("otp_username", text(&s, 64)).map(|s| Some(Some(s))),
+            Some(Some(s)) => e
+                .take("otp_username", text(&s, limits::OTP_USERNAME))
+                .map(|s| Some(Some(s))),
         };
         let otp_password = match d.otp_password {
             None => Some(None),
@@ -222,24 +232,7 @@ impl SmsSettingsPatch {
         };
         let keywords = match d.opt_out_keywords {
             None => Some(None),
-            Some(k) => {
-                let words: Vec<String> = k.iter().map(|w| w.trim().to_uppercase()).collect();
-                if words.is_empty() || words.len() > 10 {
-                    e.push("opt_out_keywords", "invalid_length", "1 to 10 keywords");
-                    None
-                } else if let Some(i) = words.iter().position(|w| {
-                    w.is_empty() || w.chars().count() > 20 || !w.chars().all(char::is_alphanumeric)
-                }) {
-                    e.push(
-                        format!("opt_out_keywords[{i}]"),
-                        "invalid",
-                        "a keyword is one word of letters and digits (at most 20)",
-                    );
-                    None
-                } else {
-                    Some(Some(words))
-                }
-            }
+            Some(k) => opt_out_keywords(&k, &mut e).map(Some),
         };
         e.finish(|| {
             Some(Self {
@@ -254,6 +247,34 @@ impl SmsSettingsPatch {
     }
 }
 
+/// Checks opt-out keywords: 1 to 10, each one word of letters and digits of at most 20
+/// characters as typed (surrounding spaces included), kept in upper case.
+fn opt_out_keywords(k: &[String], e: &mut ValidationErrors) -> Option<Vec<String>> {
+    if k.is_empty() || k.len() > 10 {
+        e.push("opt_out_keywords", "invalid_length", "1 to 10 keywords");
+        return None;
+    }
+    let mut ok = true;
+    for (i, w) in k.iter().enumerate() {
+        let field = format!("opt_out_keywords[{i}]");
+        let rules = check_length(w, limits::OPT_OUT_KEYWORD)
+            .and_then(|()| check_controls(w, Lines::One))
+            .and_then(|()| {
+                let t = w.trim();
+                if t.is_empty() || !t.chars().all(char::is_alphanumeric) {
+                    Err(RuleError::new(
+                        "invalid",
+                        "a keyword is one word of letters and digits (at most 20)",
+                    ))
+                } else {
+                    Ok(())
+                }
+            });
+        ok &= e.take(&field, rules).is_some();
+    }
+    ok.then(|| k.iter().map(|w| w.trim().to_uppercase()).collect())
+}
+
 /// Which kind of interface an operator account uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -262,7 +283,7 @@ pub enum ProviderKind {
     Simulator,
     /// SMPP 3.4.
     Smpp,
-    /// An operator's HTTP API (later).
+    /// An operator's HTTP API (later: accounts of this kind cannot be created yet).
     Http,
 }
 
@@ -386,6 +407,18 @@ pub struct NewProviderAccount {
     pub enabled: bool,
 }
 
+/// Refuses kinds the engine cannot send through yet: an account of such a kind would take
+/// the company's messages and never submit them.
+fn sendable(kind: ProviderKind) -> Result<ProviderKind, RuleError> {
+    match kind {
+        ProviderKind::Simulator | ProviderKind::Smpp => Ok(kind),
+        ProviderKind::Http => Err(RuleError::new(
+            "not_supported",
+            "http provider accounts cannot send yet; use smpp",
+        )),
+    }
+}
+
 /// Checks `v` is in `lo..=hi`.
 fn range(v: u32, lo: u32, hi: u32) -> Result<u32, RuleError> {
     if (lo..=hi).contains(&v) {
@@ -408,11 +441,11 @@ impl NewProviderAccount {
         policy: &OutboundPolicy,
     ) -> Result<Self, ValidationErrors> {
         let mut e = ValidationErrors::default();
-        let name = e.take("name", text(&d.name, 100));
-        let kind = e.take("kind", d.kind.parse::<ProviderKind>());
+        let name = e.take("name", text(&d.name, limits::PROVIDER_NAME));
+        let kind = e.take("kind", d.kind.parse::<ProviderKind>().and_then(sendable));
         let host = e.take(
             "host",
-            text(&d.host, 253).and_then(|h| match kind {
+            text(&d.host, limits::PROVIDER_HOST).and_then(|h| match kind {
                 Some(ProviderKind::Simulator) => Ok(h),
                 _ => policy.check_host(&h).map(|()| h),
             }),
@@ -421,13 +454,14 @@ impl NewProviderAccount {
             e.push("port", "out_of_range", "must be 1..=65535");
         }
         // SMPP 3.4 limits system_id to 15 and system_type to 12 octets (plus NUL).
-        let system_id = e.take("system_id", text(&d.system_id, 15));
-        let system_type = if d.system_type.len() > 12 {
-            e.push("system_type", "too_long", "at most 12 characters");
-            None
-        } else {
-            Some(d.system_type.trim().to_owned())
-        };
+        let system_id = e.take("system_id", text(&d.system_id, limits::SYSTEM_ID));
+        // May be empty (most operators leave it so).
+        let system_type = e.take(
+            "system_type",
+            check_length(&d.system_type, limits::SYSTEM_TYPE)
+                .and_then(|()| check_controls(&d.system_type, Lines::One))
+                .map(|()| d.system_type.trim().to_owned()),
+        );
         let password = match d.password.as_deref() {
             None => Some(None),
             Some(p) => e.take("password", Secret::parse(p)).map(Some),

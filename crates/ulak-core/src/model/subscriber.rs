@@ -6,8 +6,9 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+use super::limits;
 use super::template::is_name_char;
-use super::validation::{RuleError, ValidationErrors, opt_text, text};
+use super::validation::{self, Lines, RuleError, ValidationErrors, opt_text, text};
 use super::{CompanyId, GroupId, OptOutId, SubscriberId};
 use crate::{CountryType, Msisdn, Tckn};
 
@@ -52,6 +53,10 @@ impl Attributes {
                     "names are 1..=64 letters, digits, '_' or '.'",
                 );
             }
+            // Values may span lines (an address from a spreadsheet cell).
+            if let Err(err) = validation::check_controls(v, Lines::Many) {
+                e.push(format!("attributes.{k}"), err.code, err.message);
+            }
             if v.chars().count() > MAX_ATTRIBUTE_VALUE_CHARS {
                 e.push(
                     format!("attributes.{}", field_name(k)),
@@ -71,6 +76,23 @@ impl Attributes {
             );
         }
         e.finish(|| Some(Self(map)))
+    }
+
+    /// Values a request gives for a template's placeholders (`fields`): they fill the same
+    /// placeholders attributes do, so the same rules, with errors named `fields.<name>`.
+    pub fn fields(map: BTreeMap<String, String>) -> Result<Self, ValidationErrors> {
+        Self::new(map).map_err(|e| {
+            ValidationErrors(
+                e.0.into_iter()
+                    .map(|mut f| {
+                        if let Some(name) = f.field.strip_prefix("attributes.") {
+                            f.field = format!("fields.{name}");
+                        }
+                        f
+                    })
+                    .collect(),
+            )
+        })
     }
 
     /// Rebuilds stored attributes without re-checking them.
@@ -139,11 +161,11 @@ impl FromStr for Consent {
     }
 }
 
-/// Parses an optional TC ID number; blank is `None`.
-fn opt_tckn(s: Option<&str>) -> Result<Option<Tckn>, crate::TcknError> {
-    match s.map(str::trim) {
+/// Parses an optional TC ID number; the empty string is `None`.
+fn opt_tckn(s: Option<&str>) -> Result<Option<Tckn>, RuleError> {
+    match s {
         None | Some("") => Ok(None),
-        Some(t) => Tckn::parse(t).map(Some),
+        Some(t) => validation::tckn(t).map(Some),
     }
 }
 
@@ -174,8 +196,8 @@ impl NewSubscriber {
         consent: Consent,
     ) -> Result<Self, ValidationErrors> {
         let mut e = ValidationErrors::default();
-        let name = e.take("name", text(name, 200));
-        let phone = e.take("phone", Msisdn::parse(phone, country));
+        let name = e.take("name", text(name, limits::SUBSCRIBER_NAME));
+        let phone = e.take("phone", validation::phone(phone, country));
         let tckn = e.take("tckn", opt_tckn(tckn));
         let attributes = match Attributes::new(attributes) {
             Ok(a) => Some(a),
@@ -222,8 +244,8 @@ impl SubscriberPatch {
         consent: Option<Consent>,
     ) -> Result<Self, ValidationErrors> {
         let mut e = ValidationErrors::default();
-        let name = name.and_then(|n| e.take("name", text(n, 200)));
-        let phone = phone.and_then(|p| e.take("phone", Msisdn::parse(p, country)));
+        let name = name.and_then(|n| e.take("name", text(n, limits::SUBSCRIBER_NAME)));
+        let phone = phone.and_then(|p| e.take("phone", validation::phone(p, country)));
         let tckn = tckn.and_then(|t| e.take("tckn", opt_tckn(Some(t))));
         let attributes = attributes.and_then(|a| match Attributes::new(a) {
             Ok(a) => Some(a),
@@ -275,7 +297,7 @@ pub struct GroupName(String);
 impl GroupName {
     /// Checks the rules above.
     pub fn parse(s: &str) -> Result<Self, RuleError> {
-        text(s, 100).map(Self)
+        text(s, limits::GROUP_NAME).map(Self)
     }
 
     /// Rebuilds a stored name without re-checking it.
@@ -313,8 +335,16 @@ pub struct Group {
 impl Group {
     /// Validates an optional description (≤ 500 characters).
     pub fn description(s: Option<&str>) -> Result<Option<String>, ValidationErrors> {
-        opt_text(s, 500).map_err(|e| ValidationErrors::single("description", e.code, e.message))
+        opt_text(s, limits::GROUP_DESCRIPTION)
+            .map_err(|e| ValidationErrors::single("description", e.code, e.message))
     }
+}
+
+/// The reason of a new opt-out: at most [`limits::OPT_OUT_REASON`] characters on one line;
+/// blank is none.
+pub fn opt_out_reason(s: Option<&str>) -> Result<Option<String>, ValidationErrors> {
+    opt_text(s, limits::OPT_OUT_REASON)
+        .map_err(|e| ValidationErrors::single("reason", e.code, e.message))
 }
 
 /// A phone on the opt-out list: never sent commercial messages.

@@ -6,12 +6,12 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::validation::{ErrorCode, ValidationErrors, text};
+use super::limits;
+use super::validation::{ErrorCode, Lines, ValidationErrors, refused, text};
 use super::{CompanyId, TemplateId};
 
-/// Longest body accepted (a 255-segment UCS-2 message is 17,085 characters; this leaves room for
-/// placeholders that expand shorter).
-const MAX_BODY: usize = 20_000;
+/// Longest body accepted.
+const MAX_BODY: usize = super::limits::TEMPLATE_BODY;
 
 /// Whether `c` may appear in a placeholder or attribute name: any letter (Turkish included),
 /// digit, `_` or `.`.
@@ -52,6 +52,13 @@ pub enum TemplateError {
     /// The body is empty or too long.
     #[error("body must have 1..=20000 characters")]
     Length,
+    /// A control character other than tab, line feed or carriage return (see
+    /// [`super::check_controls`]).
+    #[error("control character at position {position}")]
+    ControlCharacter {
+        /// Its position.
+        position: usize,
+    },
 }
 
 impl ErrorCode for TemplateError {
@@ -62,6 +69,7 @@ impl ErrorCode for TemplateError {
             Self::EmptyName { .. } => "empty_placeholder",
             Self::InvalidName { .. } => "invalid_placeholder_name",
             Self::Length => "length",
+            Self::ControlCharacter { .. } => "control_character",
         }
     }
 }
@@ -95,6 +103,9 @@ impl TemplateBody {
         let n = source.chars().count();
         if n == 0 || n > MAX_BODY {
             return Err(TemplateError::Length);
+        }
+        if let Some(i) = source.chars().position(|c| refused(c, Lines::Many)) {
+            return Err(TemplateError::ControlCharacter { position: i + 1 });
         }
         let chars: Vec<char> = source.chars().collect();
         let mut parts = Vec::new();
@@ -218,7 +229,7 @@ impl NewTemplate {
     /// Validates `name` and `body` (syntax errors carry their position).
     pub fn new(name: &str, body: &str) -> Result<Self, ValidationErrors> {
         let mut e = ValidationErrors::default();
-        let name = e.take("name", text(name, 100));
+        let name = e.take("name", text(name, limits::TEMPLATE_NAME));
         let body = e.take("body", TemplateBody::parse(body));
         e.finish(|| {
             Some(Self {

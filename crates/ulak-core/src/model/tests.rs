@@ -73,7 +73,16 @@ fn list_query_limits_and_cursor() {
         ..ListQuery::default()
     };
     assert_eq!(q.after_id().unwrap(), Some(12345));
-    for bad in ["12", "c", "cxyz", "c-1"] {
+    for bad in [
+        "12",
+        "c",
+        "cxyz",
+        "c-1",
+        "",
+        "c+1",
+        "cABC",
+        "c8000000000000000",
+    ] {
         let q = ListQuery {
             cursor: Some(bad.into()),
             ..ListQuery::default()
@@ -322,4 +331,80 @@ fn provider_hosts_must_be_allowed_targets() {
         ..draft("127.0.0.1")
     };
     assert!(NewProviderAccount::new(sim, CountryType::Tr, &strict).is_ok());
+}
+
+#[test]
+fn control_characters_are_refused_in_every_kind_of_field() {
+    use super::validation::{check_controls, text};
+    for c in ['\u{0}', '\u{7}', '\u{1b}', '\u{7f}', '\u{85}', '\u{9f}'] {
+        let s = format!("a{c}b");
+        assert_eq!(
+            check_controls(&s, Lines::One).unwrap_err().code,
+            "control_character"
+        );
+        assert_eq!(
+            check_controls(&s, Lines::Many).unwrap_err().code,
+            "control_character"
+        );
+        assert!(TemplateBody::parse(&s).is_err());
+    }
+    for c in ['\t', '\n', '\r'] {
+        let s = format!("a{c}b");
+        assert!(check_controls(&s, Lines::One).is_err());
+        assert!(check_controls(&s, Lines::Many).is_ok());
+        assert!(TemplateBody::parse(&s).is_ok());
+    }
+    // Everywhere in the value, surrounding spaces included; other characters are fine.
+    assert!(text("ad\t", 10).is_err());
+    assert_eq!(text("  Ayşe  ", 10).unwrap(), "Ayşe");
+    assert!(check_controls("Ayşe \u{200b} 😀", Lines::One).is_ok());
+}
+
+#[test]
+fn maxima_count_characters_as_given() {
+    use super::validation::text;
+    assert!(
+        text(
+            &"ş".repeat(limits::SUBSCRIBER_NAME),
+            limits::SUBSCRIBER_NAME
+        )
+        .is_ok()
+    );
+    let over = format!("{} ", "ş".repeat(limits::SUBSCRIBER_NAME));
+    assert_eq!(
+        text(&over, limits::SUBSCRIBER_NAME).unwrap_err().code,
+        "too_long"
+    );
+    let q = ListQuery::parse(None, None, Some("a".repeat(limits::SEARCH + 1)), None);
+    assert_eq!(fields(&q.unwrap_err()), ["search"]);
+    // The largest cursor is i64::MAX; one more, or a 17th digit, is not one.
+    let max = encode_cursor(i64::MAX);
+    assert!(ListQuery::parse(Some(500), Some(max.clone()), None, None).is_ok());
+    assert!(ListQuery::parse(None, Some(format!("{max}f")), None, None).is_err());
+    assert!(ListQuery::parse(None, Some("c8000000000000000".into()), None, None).is_err());
+    assert!(ListQuery::parse(Some(501), None, None, None).is_err());
+}
+
+#[test]
+fn a_bracketed_webhook_host_ends_at_its_bracket() {
+    assert!(parse_webhook_url("https://[::1]/h", &OutboundPolicy::any()).is_ok());
+    assert!(parse_webhook_url("https://[::1]:8443/h", &OutboundPolicy::any()).is_ok());
+    for bad in [
+        "https://[::1]x/h",
+        "https://[::1]*",
+        "https://[::1",
+        "https://[]:80/",
+    ] {
+        assert!(
+            parse_webhook_url(bad, &OutboundPolicy::any()).is_err(),
+            "{bad}"
+        );
+    }
+}
+
+#[test]
+fn alphanumeric_senders_have_a_letter() {
+    assert_eq!(SenderName::parse("12-34").unwrap_err().code, "no_letter");
+    assert!(SenderName::parse(" A-1 ").is_ok());
+    assert!(SenderName::parse("1234").is_ok());
 }

@@ -4,7 +4,10 @@ use std::fmt;
 
 use serde::Serialize;
 
-use super::validation::{RuleError, ValidationErrors, opt_text, text};
+use super::limits;
+use super::validation::{
+    self, Lines, RuleError, ValidationErrors, check_controls, check_length, opt_text, text,
+};
 use super::{ApiKeyId, CompanyId, Role, UserId};
 use crate::{CountryType, Msisdn};
 
@@ -16,12 +19,11 @@ pub struct LoginName(String);
 impl LoginName {
     /// Checks the rules above.
     pub fn parse(s: &str) -> Result<Self, RuleError> {
+        check_length(s, limits::LOGIN)?;
+        check_controls(s, Lines::One)?;
         let s = super::fold(s.trim());
         if s.is_empty() {
             return Err(RuleError::new("empty", "must not be empty"));
-        }
-        if s.chars().count() > 64 {
-            return Err(RuleError::new("too_long", "at most 64 characters"));
         }
         if !s
             .chars()
@@ -47,7 +49,8 @@ impl fmt::Display for LoginName {
     }
 }
 
-/// An e-mail address, checked only for shape (`local@domain.tld`, no spaces, ≤ 254).
+/// An e-mail address, checked only for shape (`local@domain.tld`: one `@`, a dot inside the
+/// domain, no spaces or control characters anywhere, ≤ 254).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 #[serde(transparent)]
 pub struct Email(String);
@@ -55,9 +58,10 @@ pub struct Email(String);
 impl Email {
     /// Checks the shape.
     pub fn parse(s: &str) -> Result<Self, RuleError> {
-        let s = s.trim();
+        check_length(s, limits::EMAIL)?;
+        check_controls(s, Lines::One)?;
         let bad = || RuleError::new("invalid", "not an e-mail address");
-        if s.len() > 254 || s.chars().any(char::is_whitespace) {
+        if s.chars().any(char::is_whitespace) {
             return Err(bad());
         }
         let (local, domain) = s.split_once('@').ok_or_else(bad)?;
@@ -81,14 +85,12 @@ impl Email {
 pub struct Password(String);
 
 impl Password {
-    /// At least 8 and at most 256 characters.
+    /// At least 8 and at most 256 characters, no control character.
     pub fn parse(s: &str) -> Result<Self, RuleError> {
-        let n = s.chars().count();
-        if n < 8 {
+        check_length(s, limits::PASSWORD)?;
+        check_controls(s, Lines::One)?;
+        if s.chars().count() < 8 {
             return Err(RuleError::new("too_short", "at least 8 characters"));
-        }
-        if n > 256 {
-            return Err(RuleError::new("too_long", "at most 256 characters"));
         }
         Ok(Self(s.to_owned()))
     }
@@ -105,17 +107,17 @@ impl fmt::Debug for Password {
     }
 }
 
-/// Parses an optional phone; blank is `None`.
-fn opt_phone(s: Option<&str>, country: CountryType) -> Result<Option<Msisdn>, crate::PhoneError> {
-    match s.map(str::trim) {
+/// Parses an optional phone; the empty string is `None`.
+fn opt_phone(s: Option<&str>, country: CountryType) -> Result<Option<Msisdn>, RuleError> {
+    match s {
         None | Some("") => Ok(None),
-        Some(p) => Msisdn::parse(p, country).map(Some),
+        Some(p) => validation::phone(p, country).map(Some),
     }
 }
 
-/// Parses an optional e-mail; blank is `None`.
+/// Parses an optional e-mail; the empty string is `None`.
 fn opt_email(s: Option<&str>) -> Result<Option<Email>, RuleError> {
-    match s.map(str::trim) {
+    match s {
         None | Some("") => Ok(None),
         Some(p) => Email::parse(p).map(Some),
     }
@@ -153,7 +155,10 @@ impl NewUser {
         let mut e = ValidationErrors::default();
         let login = e.take("login", LoginName::parse(login));
         let password = e.take("password", Password::parse(password));
-        let display_name = e.take("display_name", opt_text(display_name, 200));
+        let display_name = e.take(
+            "display_name",
+            opt_text(display_name, limits::USER_DISPLAY_NAME),
+        );
         let phone = e.take("phone", opt_phone(phone, country));
         let email = e.take("email", opt_email(email));
         e.finish(|| {
@@ -196,8 +201,8 @@ impl UserPatch {
     ) -> Result<Self, ValidationErrors> {
         let mut e = ValidationErrors::default();
         let password = password.and_then(|p| e.take("password", Password::parse(p)));
-        let display_name =
-            display_name.and_then(|d| e.take("display_name", opt_text(Some(d), 200)));
+        let display_name = display_name
+            .and_then(|d| e.take("display_name", opt_text(Some(d), limits::USER_DISPLAY_NAME)));
         let phone = phone.and_then(|p| e.take("phone", opt_phone(Some(p), country)));
         let email = email.and_then(|m| e.take("email", opt_email(Some(m))));
         e.finish(|| {
@@ -262,7 +267,7 @@ impl NewApiKey {
     /// Validates `name`.
     pub fn new(name: &str, role: Role, system_admin: bool) -> Result<Self, ValidationErrors> {
         let mut e = ValidationErrors::default();
-        let name = e.take("name", text(name, 100));
+        let name = e.take("name", text(name, limits::API_KEY_NAME));
         e.finish(|| {
             Some(Self {
                 name: name?,

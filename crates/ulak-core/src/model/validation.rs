@@ -4,6 +4,9 @@ use std::fmt;
 
 use serde::Serialize;
 
+use super::limits;
+use crate::{CountryType, Msisdn, Tckn};
+
 /// One rule a field broke.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FieldError {
@@ -143,32 +146,86 @@ impl ErrorCode for RuleError {
     }
 }
 
-/// Trims `s` and checks it is non-empty and at most `max` characters.
-pub(crate) fn text(s: &str, max: usize) -> Result<String, RuleError> {
-    let t = s.trim();
-    if t.is_empty() {
-        return Err(RuleError::new("empty", "must not be empty"));
+/// Whether a text field may span lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lines {
+    /// One line (names, codes, phones, URLs, keys): no control character at all.
+    One,
+    /// Prose that may span lines (message texts, template bodies, attribute values): tab,
+    /// line feed and carriage return are allowed, other control characters are not.
+    Many,
+}
+
+/// The one rule on control characters, for every text field of every input: Unicode's
+/// control characters (C0 U+0000–U+001F, DEL U+007F, C1 U+0080–U+009F) are refused wherever
+/// they stand — PostgreSQL cannot store NUL, and the others are invisible, break terminals,
+/// CSV exports and SMS encoders. [`Lines::Many`] fields allow tab, line feed and carriage
+/// return.
+pub fn check_controls(s: &str, lines: Lines) -> Result<(), RuleError> {
+    match s.chars().position(|c| refused(c, lines)) {
+        None => Ok(()),
+        Some(i) => Err(RuleError::new(
+            "control_character",
+            format!("control character at position {}", i + 1),
+        )),
     }
-    let n = t.chars().count();
+}
+
+/// Whether [`check_controls`] refuses `c` in a field of `lines`.
+pub fn refused(c: char, lines: Lines) -> bool {
+    c.is_control() && !(lines == Lines::Many && matches!(c, '\t' | '\n' | '\r'))
+}
+
+/// Checks `s` has at most `max` characters (Unicode scalar values), counted as given.
+pub fn check_length(s: &str, max: usize) -> Result<(), RuleError> {
+    // Counting stops one past the maximum: a huge input costs no more than a small one.
+    let n = s.chars().take(max + 1).count();
     if n > max {
         return Err(RuleError::new(
             "too_long",
-            format!("{n} characters, at most {max} allowed"),
+            format!("at most {max} characters allowed"),
         ));
     }
-    if t.chars().any(char::is_control) {
-        return Err(RuleError::new(
-            "control_character",
-            "contains a control character",
-        ));
+    Ok(())
+}
+
+/// A one-line text field: at most `max` characters as given, no control character, and not
+/// blank; surrounding spaces are trimmed off.
+pub fn text(s: &str, max: usize) -> Result<String, RuleError> {
+    check_length(s, max)?;
+    check_controls(s, Lines::One)?;
+    let t = s.trim();
+    if t.is_empty() {
+        return Err(RuleError::new("empty", "must not be empty"));
     }
     Ok(t.to_owned())
 }
 
 /// Like [`text`], but an empty or blank input is `None`.
-pub(crate) fn opt_text(s: Option<&str>, max: usize) -> Result<Option<String>, RuleError> {
-    match s.map(str::trim) {
-        None | Some("") => Ok(None),
-        Some(t) => text(t, max).map(Some),
+pub fn opt_text(s: Option<&str>, max: usize) -> Result<Option<String>, RuleError> {
+    match s {
+        None => Ok(None),
+        Some(t) => {
+            check_length(t, max)?;
+            check_controls(t, Lines::One)?;
+            let t = t.trim();
+            Ok((!t.is_empty()).then(|| t.to_owned()))
+        }
     }
+}
+
+/// A phone number as a person typed it: at most [`limits::PHONE`] characters, no control
+/// character (surrounding spaces are fine), then the phone rules of [`Msisdn::parse`].
+pub fn phone(s: &str, country: CountryType) -> Result<Msisdn, RuleError> {
+    check_length(s, limits::PHONE)?;
+    check_controls(s, Lines::One)?;
+    Msisdn::parse(s, country).map_err(|e| RuleError::new(e.code(), e.to_string()))
+}
+
+/// A TC ID number as typed: at most [`limits::TCKN`] characters, no control character, then
+/// the rules of [`Tckn::parse`].
+pub fn tckn(s: &str) -> Result<Tckn, RuleError> {
+    check_length(s, limits::TCKN)?;
+    check_controls(s, Lines::One)?;
+    Tckn::parse(s).map_err(|e| RuleError::new(e.code(), e.to_string()))
 }

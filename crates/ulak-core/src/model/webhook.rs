@@ -162,21 +162,37 @@ pub fn parse_webhook_url(s: &str, policy: &OutboundPolicy) -> Result<String, Rul
             "must not contain a user name or password",
         ));
     }
-    let host = if let Some(v6) = authority.strip_prefix('[') {
-        v6.split(']').next().unwrap_or_default()
+    // `[v6]` or `[v6]:port` (nothing else after the bracket), or `host` or `host:port`.
+    let bad = |m: &str| RuleError::new("invalid_url", m);
+    let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
+        let (host, rest) = v6
+            .split_once(']')
+            .ok_or_else(|| bad("an IPv6 address needs its closing ]"))?;
+        match rest {
+            "" => (host, None),
+            _ => (
+                host,
+                Some(
+                    rest.strip_prefix(':')
+                        .ok_or_else(|| bad("a port follows ':'"))?,
+                ),
+            ),
+        }
     } else {
-        authority.split(':').next().unwrap_or_default()
+        match authority.split_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (authority, None),
+        }
     };
     if host.is_empty() {
-        return Err(RuleError::new("invalid_url", "must name a host"));
+        return Err(bad("must name a host"));
     }
-    if let Some(port) = authority.rsplit_once("]:").map(|(_, p)| p).or_else(|| {
-        (!authority.starts_with('['))
-            .then(|| authority.split_once(':').map(|(_, p)| p))
-            .flatten()
-    }) && port.parse::<u16>().map_or(true, |p| p == 0)
-    {
-        return Err(RuleError::new("invalid_url", "the port must be 1 to 65535"));
+    // Digits only: the URL parser refuses a sign that `u16::from_str` would take.
+    let bad_port = |p: &str| {
+        !p.bytes().all(|b| b.is_ascii_digit()) || p.parse::<u16>().map_or(true, |p| p == 0)
+    };
+    if port.is_some_and(bad_port) {
+        return Err(bad("the port must be 1 to 65535"));
     }
     // The host as the HTTP client will see it: the WHATWG parser turns `0x7f.1`, `%31...`
     // and full-width digits into the address they stand for.

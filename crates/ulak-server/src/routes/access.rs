@@ -51,17 +51,29 @@ impl From<Role> for RoleDto {
 #[serde(deny_unknown_fields)]
 pub struct UserIn {
     /// Login name, unique in the company.
+    #[schema(
+        max_length = 64,
+        pattern = r"^[^\S\x00-\x1F\x7F-\x9F]*[\p{L}\p{N}._@-]+[^\S\x00-\x1F\x7F-\x9F]*$"
+    )]
     pub login: String,
     /// Password, at least 8 characters; stored only as an Argon2id hash.
+    #[schema(
+        min_length = 8,
+        max_length = 256,
+        pattern = r"^[^\x00-\x1F\x7F-\x9F]*$"
+    )]
     pub password: String,
     /// Name shown to people.
     #[serde(default)]
+    #[schema(max_length = 200, pattern = r"^[^\x00-\x1F\x7F-\x9F]*$")]
     pub display_name: Option<String>,
     /// Mobile phone (for SMS alerts and OTP approvals).
     #[serde(default)]
+    #[schema(value_type = Option<super::schema::PhoneOrEmpty>)]
     pub phone: Option<String>,
     /// E-mail address.
     #[serde(default)]
+    #[schema(value_type = Option<super::schema::EmailOrEmpty>)]
     pub email: Option<String>,
     /// Role.
     pub role: RoleDto,
@@ -72,12 +84,20 @@ pub struct UserIn {
 #[serde(deny_unknown_fields)]
 pub struct UserPatchIn {
     /// New password.
+    #[schema(
+        min_length = 8,
+        max_length = 256,
+        pattern = r"^[^\x00-\x1F\x7F-\x9F]*$"
+    )]
     pub password: Option<String>,
     /// New display name.
+    #[schema(max_length = 200, pattern = r"^[^\x00-\x1F\x7F-\x9F]*$")]
     pub display_name: Option<String>,
     /// New phone.
+    #[schema(value_type = Option<super::schema::PhoneOrEmpty>)]
     pub phone: Option<String>,
     /// New e-mail address.
+    #[schema(value_type = Option<super::schema::EmailOrEmpty>)]
     pub email: Option<String>,
     /// New role.
     pub role: Option<RoleDto>,
@@ -139,6 +159,10 @@ impl UserOut {
 #[serde(deny_unknown_fields)]
 pub struct ApiKeyIn {
     /// Name, to tell keys apart.
+    #[schema(
+        max_length = 100,
+        pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$"
+    )]
     pub name: String,
     /// Role.
     pub role: RoleDto,

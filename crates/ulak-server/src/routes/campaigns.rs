@@ -8,7 +8,8 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use ulak_core::model::{
-    DEFAULT_VALIDITY_S, Role, TemplateBody, TemplateId, check_schedule, check_validity,
+    DEFAULT_VALIDITY_S, Role, SenderName, TemplateBody, TemplateId, ValidationErrors,
+    check_schedule, check_validity, limits, validation,
 };
 use ulak_engine::campaign::{self, Audience, PlanError};
 use ulak_engine::text_list::TextList;
@@ -37,11 +38,11 @@ pub struct AudienceIn {
     pub customer_ids: Vec<i64>,
     /// Pasted numbers in any common form.
     #[serde(default)]
-    #[schema(value_type = Vec<String>)]
+    #[schema(value_type = Vec<super::schema::PastedNumber>)]
     pub numbers: TextList,
     /// TC ID numbers (TC-ID header and subscription needed).
     #[serde(default)]
-    #[schema(value_type = Vec<String>)]
+    #[schema(value_type = Vec<super::schema::PastedTckn>)]
     pub tckns: TextList,
 }
 
@@ -50,17 +51,26 @@ pub struct AudienceIn {
 #[serde(deny_unknown_fields)]
 pub struct CampaignIn {
     /// Name.
+    #[schema(
+        max_length = 200,
+        pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$"
+    )]
     pub name: String,
     /// Recipients.
     pub audience: AudienceIn,
     /// The text; `{{ad}}`, `{{bakiye}}`… are filled per recipient. Or `template_id`.
     #[serde(default)]
+    #[schema(
+        max_length = 20000,
+        pattern = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*$"
+    )]
     pub text: Option<String>,
     /// A saved template.
     #[serde(default)]
     pub template_id: Option<i64>,
     /// One of the company's sender headers (default: the default header).
     #[serde(default)]
+    #[schema(value_type = Option<super::schema::Sender>)]
     pub sender: Option<String>,
     /// Send at this time (unix ms) instead of at start: from now to one year ahead.
     #[serde(default)]
@@ -171,9 +181,15 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(cancel))
 }
 
+/// What the company lacks to plan a campaign (a provider account, its sender header) is a
+/// conflict with its setup, not a fault of the request: 409 naming the field to fix.
 fn plan_error(e: PlanError) -> ApiError {
     match e {
-        PlanError::Setup { field, message } => ApiError::field(field, message),
+        PlanError::Setup { field, message } => ApiError::ConflictFields(vec![FieldError {
+            field: field.to_owned(),
+            code: "setup".to_owned(),
+            message,
+        }]),
         PlanError::Store(s) => s.into(),
     }
 }
@@ -201,8 +217,70 @@ async fn answer(state: &AppState, c: Campaign) -> Result<JsonOut<CampaignOut>, A
     Ok(JsonOut(out(c, counts)))
 }
 
+/// A campaign's text: the given one, or the template's body; a valid template, not blank.
+async fn campaign_text(
+    state: &AppState,
+    caller: &Caller,
+    text: Option<String>,
+    template_id: Option<i64>,
+    errors: &mut ValidationErrors,
+) -> Result<Option<String>, ApiError> {
+    let body = match (text, template_id) {
+        (Some(t), None) => Some(t),
+        (None, Some(id)) => {
+            let t = state
+                .store()
+                .get_template(caller.company, TemplateId(id))
+                .await?;
+            if t.is_none() {
+                errors.push("template_id", "not_found", "no such template");
+            }
+            t.map(|t| t.body.as_str().to_owned())
+        }
+        _ => {
+            errors.push("text", "invalid", "give text or template_id (one of them)");
+            None
+        }
+    };
+    Ok(body.and_then(|t| {
+        let parsed = errors.take("text", TemplateBody::parse(&t));
+        if parsed.is_some() && t.trim().is_empty() {
+            errors.push("text", "empty", "must not be empty");
+            return None;
+        }
+        parsed.map(|_| t)
+    }))
+}
+
+/// A campaign's sender header: none (the default at start), or one of the company's, like
+/// every id the request names (`Some(None)` for none, `None` when refused).
+async fn campaign_sender(
+    state: &AppState,
+    caller: &Caller,
+    sender: Option<&str>,
+    errors: &mut ValidationErrors,
+) -> Result<Option<Option<SenderName>>, ApiError> {
+    let Some(s) = sender else {
+        return Ok(Some(None));
+    };
+    let Some(name) = errors.take("sender", SenderName::parse(s)) else {
+        return Ok(None);
+    };
+    let found = state
+        .store()
+        .find_sender_header(caller.company, Some(name.as_str()))
+        .await?;
+    if found.is_none() {
+        let m = "not one of the company's sender headers";
+        errors.push("sender", "not_found", m);
+        return Ok(None);
+    }
+    Ok(Some(Some(name)))
+}
+
 /// Creates a campaign (a draft; `start: true` starts it at once). The text and audience are
-/// checked; recipients are resolved at preview and at start.
+/// checked — every subscriber, group and customer account id must be the company's (a 422
+/// names each unknown one); recipients are resolved at preview and at start.
 #[utoipa::path(post, path = "/campaigns", tag = "campaigns", request_body = CampaignIn,
     responses((status = 201, body = CampaignOut)), security(("api_key" = [])))]
 async fn create(
@@ -211,44 +289,10 @@ async fn create(
     Json(b): Json<CampaignIn>,
 ) -> Result<(StatusCode, JsonOut<CampaignOut>), ApiError> {
     caller.require(Role::Operator)?;
-    let mut errors = Vec::new();
-    let mut field = |f: &str, m: &str| {
-        errors.push(FieldError {
-            field: f.to_owned(),
-            code: "invalid".to_owned(),
-            message: m.to_owned(),
-        })
-    };
-    let name = b.name.trim().to_owned();
-    if name.is_empty() || name.chars().count() > 200 {
-        field("name", "1 to 200 characters");
-    }
-    let body = match (&b.text, b.template_id) {
-        (Some(t), None) => Some(t.clone()),
-        (None, Some(id)) => match state
-            .store()
-            .get_template(caller.company, TemplateId(id))
-            .await?
-        {
-            Some(t) => Some(t.body.as_str().to_owned()),
-            None => {
-                field("template_id", "no such template");
-                None
-            }
-        },
-        _ => {
-            field("text", "give text or template_id (one of them)");
-            None
-        }
-    };
-    if let Some(t) = &body
-        && let Err(e) = TemplateBody::parse(t)
-    {
-        field("text", &e.to_string());
-    }
-    if body.as_deref().is_some_and(|t| t.trim().is_empty()) {
-        field("text", "must not be empty");
-    }
+    let mut errors = ValidationErrors::default();
+    let name = errors.take("name", validation::text(&b.name, limits::CAMPAIGN_NAME));
+    let body = campaign_text(&state, &caller, b.text, b.template_id, &mut errors).await?;
+    let sender = campaign_sender(&state, &caller, b.sender.as_deref(), &mut errors).await?;
     let audience = Audience {
         subscriber_ids: b.audience.subscriber_ids,
         group_ids: b.audience.group_ids,
@@ -256,23 +300,25 @@ async fn create(
         numbers: b.audience.numbers,
         tckns: b.audience.tckns,
     };
-    if audience.is_empty() {
-        field("audience", "name at least one recipient, group or account");
-    }
+    // Unknown ids are refused now, not skipped when the campaign starts.
+    let audience_errors =
+        ulak_engine::audience::check(state.store(), caller.company, &audience).await?;
+    errors.0.extend(audience_errors.0);
     let validity = match check_validity(b.validity) {
         Ok(v) => v,
         Err(e) => {
-            field("validity", &e.message);
+            errors.push("validity", e.code, e.message);
             DEFAULT_VALIDITY_S
         }
     };
     if let Some(at) = b.scheduled_at
         && let Err(e) = check_schedule(at, ulak_engine::worker::now_ms())
     {
-        field("scheduled_at", &e.message);
+        errors.push("scheduled_at", e.code, e.message);
     }
-    let (Some(body), true) = (body, errors.is_empty()) else {
-        return Err(ApiError::Validation(errors));
+    let (Some(name), Some(body), Some(sender), true) = (name, body, sender, errors.is_empty())
+    else {
+        return Err(errors.into());
     };
     let audience_json = serde_json::to_string(&audience).unwrap_or_default();
     // A draft's recipients are read again at start: not kept while the row is written (a
@@ -284,7 +330,7 @@ async fn create(
             caller.company,
             ulak_store::NewCampaign {
                 name,
-                sender: b.sender.map(|s| s.trim().to_owned()),
+                sender: sender.map(|s| s.as_str().to_owned()),
                 body,
                 audience: audience_json,
                 scheduled_at: b.scheduled_at,
@@ -339,7 +385,11 @@ async fn get_one(
 /// What the campaign would send now: recipients, segments, cost, the balance, and who is
 /// left out and why.
 #[utoipa::path(get, path = "/campaigns/{id}/preview", tag = "campaigns", params(("id" = i64, Path, description = "Campaign id")),
-    responses((status = 200, body = PreviewOut)), security(("api_key" = [])))]
+    responses(
+        (status = 200, body = PreviewOut),
+        (status = 409, description = "The company lacks what sending needs (a provider account, the campaign's sender header)", body = crate::error::Problem, content_type = "application/problem+json"),
+    ),
+    security(("api_key" = [])))]
 async fn preview(
     State(state): State<AppState>,
     caller: Caller,

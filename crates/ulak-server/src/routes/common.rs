@@ -14,9 +14,11 @@ pub struct ListParams {
     #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
     /// The `next_cursor` of the previous page.
-    #[param(pattern = "^c[0-9a-f]{1,16}$")]
+    #[param(max_length = 17, pattern = "^c([0-9a-f]{1,15}|[0-7][0-9a-f]{15})$")]
     pub cursor: Option<String>,
-    /// Case-insensitive search in names (and phones, where there are any).
+    /// Case-insensitive search in names (and phones, where there are any); no control
+    /// characters.
+    #[param(max_length = 200, pattern = r"^[^\x00-\x1F\x7F-\x9F]*$")]
     pub search: Option<String>,
 }
 
@@ -28,17 +30,12 @@ impl ListParams {
 
     /// The domain query, restricted to one group's members.
     pub fn query_in(self, group: Option<GroupId>) -> Result<ListQuery, ApiError> {
-        if let Some(limit) = self.limit
-            && !(1..=ulak_core::model::MAX_LIMIT).contains(&limit)
-        {
-            return Err(ApiError::field("limit", "must be from 1 to 500"));
-        }
-        Ok(ListQuery {
-            limit: self.limit,
-            cursor: self.cursor,
-            search: self.search,
-            group_id: group,
-        })
+        Ok(ListQuery::parse(
+            self.limit,
+            self.cursor,
+            self.search,
+            group,
+        )?)
     }
 }
 
@@ -98,17 +95,20 @@ fn attributes_object(
     use utoipa::openapi::schema::{ObjectBuilder, Type};
     let value = ObjectBuilder::new()
         .schema_type(Type::String)
-        .max_length(Some(MAX_ATTRIBUTE_VALUE_CHARS));
+        .max_length(Some(MAX_ATTRIBUTE_VALUE_CHARS))
+        .pattern(Some(super::schema::TEXT_ANY));
     let name = ObjectBuilder::new()
         .schema_type(Type::String)
         .min_length(Some(1))
-        .max_length(Some(MAX_ATTRIBUTE_NAME_CHARS));
+        .max_length(Some(MAX_ATTRIBUTE_NAME_CHARS))
+        .pattern(Some(super::schema::NAME));
     ObjectBuilder::new()
         .schema_type(schema_type)
         .description(Some(
             "Free attributes usable in templates as `{{name}}`, e.g. `{\"bakiye\": \"120,50\"}`: \
              at most 100; names of 1 to 64 letters, digits, `_` or `.`; values of at most 1,000 \
-             characters; at most 16 KiB (UTF-8) of names and values together.",
+             characters, no control characters but tab and line breaks; at most 16 KiB (UTF-8) \
+             of names and values together.",
         ))
         .max_properties(Some(MAX_ATTRIBUTES))
         .additional_properties(Some(value))

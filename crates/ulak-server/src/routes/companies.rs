@@ -54,8 +54,16 @@ impl From<CountryType> for CountryTypeDto {
 #[serde(deny_unknown_fields)]
 pub struct CompanyIn {
     /// Short unique name (lower-case letters, digits, `-`).
+    #[schema(
+        max_length = 63,
+        pattern = r"^[^\S\x00-\x1F\x7F-\x9F]*[A-Za-z0-9][A-Za-z0-9-]*[^\S\x00-\x1F\x7F-\x9F]*$"
+    )]
     pub name: String,
     /// Name shown to people.
+    #[schema(
+        max_length = 200,
+        pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$"
+    )]
     pub display_name: String,
     /// Country type: decides how national numbers are read and the default text policy.
     pub country_type: CountryTypeDto,

@@ -4,9 +4,9 @@ use axum::Json as JsonOut;
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
-use ulak_core::Msisdn;
 use ulak_core::model::{
-    CompanyId, CreditEntry, LedgerKind, NewCreditEntry, OptOut, OptOutId, Role,
+    CompanyId, CreditEntry, LedgerKind, NewCreditEntry, OptOut, OptOutId, Role, opt_out_reason,
+    validation,
 };
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -65,6 +65,7 @@ pub struct CreditEntryIn {
     pub amount: i64,
     /// Note (invoice number, reason).
     #[serde(default)]
+    #[schema(max_length = 500, pattern = r"^[^\x00-\x1F\x7F-\x9F]*$")]
     pub note: Option<String>,
 }
 
@@ -111,9 +112,11 @@ pub struct Balance {
 #[serde(deny_unknown_fields)]
 pub struct OptOutIn {
     /// Mobile number in any common form.
+    #[schema(value_type = super::schema::Phone)]
     pub phone: String,
     /// Why (e.g. "RET keyword", "call centre request").
     #[serde(default)]
+    #[schema(max_length = 500, pattern = r"^[^\x00-\x1F\x7F-\x9F]*$")]
     pub reason: Option<String>,
 }
 
@@ -254,12 +257,9 @@ async fn add_opt_out(
     Json(b): Json<OptOutIn>,
 ) -> Result<(StatusCode, JsonOut<OptOutOut>), ApiError> {
     caller.require(Role::Operator)?;
-    let phone = Msisdn::parse(&b.phone, caller.country(&state).await?)
-        .map_err(|e| ApiError::field("phone", e.to_string()))?;
-    let reason = b.reason.filter(|r| !r.trim().is_empty());
-    if reason.as_ref().is_some_and(|r| r.chars().count() > 500) {
-        return Err(ApiError::field("reason", "at most 500 characters"));
-    }
+    let phone = validation::phone(&b.phone, caller.country(&state).await?)
+        .map_err(|e| ApiError::rule("phone", e))?;
+    let reason = opt_out_reason(b.reason.as_deref())?;
     let o = state
         .store()
         .add_opt_out(caller.company, &phone, reason)

@@ -53,16 +53,22 @@ impl From<CustomerKind> for CustomerKindDto {
 #[serde(deny_unknown_fields)]
 pub struct CustomerIn {
     /// Code, unique in the company (the accounting system's key; at most 64 characters).
-    #[schema(max_length = 64)]
+    #[schema(
+        max_length = 64,
+        pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$"
+    )]
     pub code: String,
     /// Title (ünvan; at most 300 characters).
-    #[schema(max_length = 300)]
+    #[schema(
+        max_length = 300,
+        pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$"
+    )]
     pub title: String,
     /// Customer or supplier (default customer).
     #[serde(default)]
     pub kind: CustomerKindDto,
     /// One to 20 mobile numbers; national numbers are read by the company's country.
-    #[schema(max_items = 20)]
+    #[schema(value_type = Vec<super::schema::Phone>, min_items = 1, max_items = 20)]
     pub phones: Vec<String>,
     /// Balance in minor units (kuruş); positive means the account owes.
     #[serde(default)]
@@ -78,12 +84,15 @@ pub struct CustomerIn {
 #[serde(deny_unknown_fields)]
 pub struct CustomerPatchIn {
     /// New title (at most 300 characters).
-    #[schema(max_length = 300)]
+    #[schema(
+        max_length = 300,
+        pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$"
+    )]
     pub title: Option<String>,
     /// New kind.
     pub kind: Option<CustomerKindDto>,
     /// Replaces the phones (1 to 20).
-    #[schema(max_items = 20)]
+    #[schema(value_type = Option<Vec<super::schema::Phone>>, min_items = 1, max_items = 20)]
     pub phones: Option<Vec<String>>,
     /// New balance in kuruş.
     pub balance_minor: Option<i64>,

@@ -20,9 +20,14 @@ use crate::startup::AppState;
 #[serde(deny_unknown_fields)]
 pub struct GroupIn {
     /// Name, unique in the company.
+    #[schema(
+        max_length = 100,
+        pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$"
+    )]
     pub name: String,
     /// Description.
     #[serde(default)]
+    #[schema(max_length = 500, pattern = r"^[^\x00-\x1F\x7F-\x9F]*$")]
     pub description: Option<String>,
 }
 
@@ -56,6 +61,7 @@ impl From<Group> for GroupOut {
 #[serde(deny_unknown_fields)]
 pub struct MembersIn {
     /// Subscriber ids (at most 10,000 per call).
+    #[schema(max_items = 10000)]
     pub subscriber_ids: Vec<i64>,
 }
 

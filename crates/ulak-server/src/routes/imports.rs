@@ -39,6 +39,7 @@ const CUSTOMER_FIELDS: &[&str] = &[
 /// The multipart form of an import.
 #[derive(Debug, ToSchema)]
 #[allow(dead_code)] // documents the form; the handler streams the parts (the file to disk)
+#[serde(deny_unknown_fields)] // for the schema: other parts are refused
 pub struct ImportForm {
     /// The CSV (`,` `;` or tab separated; UTF-8 or Windows-1254) or XLSX file; first row is the
     /// header. At most 1,000,000 data rows, 1,000 columns and 8 KiB per cell (422 beyond);
@@ -51,11 +52,14 @@ pub struct ImportForm {
     /// `consent`. Customer accounts: `code`, `title`, `kind` (customer/supplier, müşteri/tedarikçi),
     /// `phones` (several separated by `,` `;` `/` or `|`), `balance` (TL, e.g. `1.234,56`) or
     /// `balance_minor` (kuruş). At most 100 `attr.<name>` fields.
+    #[schema(value_type = String, required = false)]
     pub mapping: Option<String>,
     /// `all-or-nothing` (default) or `skip-invalid`.
+    #[schema(value_type = Mode, required = false)]
     pub mode: Option<String>,
     /// Subscribers only: add every imported subscriber to this group, and the subscribers
     /// that already exist too (they are left as they are otherwise).
+    #[schema(value_type = i64, required = false)]
     pub group_id: Option<i64>,
 }
 

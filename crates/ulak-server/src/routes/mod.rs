@@ -12,6 +12,7 @@ pub mod health;
 pub mod imports;
 pub mod inbox;
 pub mod messages;
+pub mod schema;
 pub mod sms_settings;
 pub mod subscribers;
 pub mod templates;
@@ -26,7 +27,9 @@ use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::error::{FieldError, Problem};
+use axum::response::IntoResponse;
+
+use crate::error::{ApiError, FieldError, Problem};
 use crate::startup::AppState;
 
 #[derive(OpenApi)]
@@ -36,7 +39,22 @@ use crate::startup::AppState;
         description = "Ulak: self-hosted corporate messaging hub. Authenticate with `Authorization: Bearer <api key>`."
     ),
     modifiers(&BearerAuth),
-    components(schemas(Problem, FieldError))
+    components(schemas(
+        Problem,
+        FieldError,
+        schema::Phone,
+        schema::PhoneOrEmpty,
+        schema::Tckn,
+        schema::TcknOrEmpty,
+        schema::Recipient,
+        schema::Sender,
+        schema::EmailOrEmpty,
+        schema::WebhookUrl,
+        schema::AttributeMap,
+        schema::OptOutKeyword,
+        schema::PastedNumber,
+        schema::PastedTckn
+    ))
 )]
 struct ApiDoc;
 
@@ -54,9 +72,10 @@ impl Modify for BearerAuth {
 }
 
 /// Documents, on every operation, the problem answers any request can get: 400 (unreadable
-/// path, query or body), 401 and 403 where a key is needed, 404 where the path names an object,
-/// 409 on writes, 413 and 422 where there is input, 408 (request time-out) and 429 (rate
-/// limits, with `Retry-After`). Handlers document their own success and special cases.
+/// query or body), 401 and 403 where a key is needed, 404 where the path names an object (or
+/// a segment that is no id), 409 on writes, 413 and 422 where there is input, 414 for a URI
+/// over 8 KiB, 408 (request time-out) and 429 (rate limits, with `Retry-After`). Handlers
+/// document their own success and special cases.
 struct CommonResponses;
 
 impl Modify for CommonResponses {
@@ -109,12 +128,13 @@ impl Modify for CommonResponses {
                         .entry(code.to_owned())
                         .or_insert_with(|| problem(description).into());
                 };
-                add("400", "The path, query or body cannot be read");
+                add("400", "The query or body cannot be read");
                 add("401", "No or an unknown API key");
                 add("403", "The key's role does not allow this");
                 add("422", "Invalid input, with field-level messages");
                 add("413", "The body is larger than allowed");
                 add("408", "The request took longer than the request time-out");
+                add("414", "The URI is longer than 8 KiB");
                 if path.contains('{') {
                     add("404", "No such object in this company");
                 }
@@ -135,11 +155,19 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     build().1
 }
 
-/// The application's router.
+/// Longest request URI (path and query) read, in bytes; longer ones are a 414.
+pub const MAX_URI_BYTES: usize = 8 * 1024;
+
+/// The application's router. Answers the router gives by itself are problem documents too:
+/// 404 for an unknown path, 405 for a known path with another method (with `Allow`), 414 for
+/// a URI over [`MAX_URI_BYTES`].
 pub fn router(state: AppState) -> Router {
     let limit = state.settings().max_body_bytes;
     build()
         .0
+        .fallback(|| async { ApiError::NotFound })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .layer(axum::middleware::from_fn(uri_limit))
         .layer(axum::extract::DefaultBodyLimit::max(limit))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
@@ -170,6 +198,18 @@ async fn limit_per_source(
     next.run(request).await
 }
 
+/// Refuses a URI longer than [`MAX_URI_BYTES`] before any route reads it.
+async fn uri_limit(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let len = req.uri().path_and_query().map_or(0, |p| p.as_str().len());
+    if len > MAX_URI_BYTES {
+        return ApiError::UriTooLong(MAX_URI_BYTES).into_response();
+    }
+    next.run(req).await
+}
+
 fn build() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     let api = OpenApiRouter::new()
         .routes(routes!(count::count))
@@ -194,6 +234,7 @@ fn build() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     // After the routes are in: `modifiers` run before `OpenApiRouter` adds any path.
     let mut doc = doc;
     CommonResponses.modify(&mut doc);
+    schema::CrossFieldRules.modify(&mut doc);
     let served = Arc::new(doc.clone());
     let router = router.route("/metrics", get(health::metrics)).route(
         "/api/v1/openapi.json",

@@ -59,21 +59,22 @@ pub struct SmsSettingsPatchIn {
     pub country_type: Option<CountryTypeDto>,
     /// New TC-ID sender header (sender header rules), or `null`.
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<super::schema::Sender>)]
     pub tckn_sender: Option<Option<String>>,
     /// Whether the TC-ID subscription is active.
     #[serde(default)]
     pub tckn_subscription_active: Option<bool>,
     /// New OTP user name, or `null`.
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 64, pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$")]
     pub otp_username: Option<Option<String>>,
     /// New OTP password (write-only, encrypted at rest), or `null`.
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>, write_only)]
+    #[schema(value_type = Option<String>, write_only, min_length = 1, max_length = 256, pattern = r"^[^\x00-\x1F\x7F-\x9F]*$")]
     pub otp_password: Option<Option<String>>,
     /// New opt-out keywords (1 to 10 words).
     #[serde(default)]
+    #[schema(value_type = Option<Vec<super::schema::OptOutKeyword>>, min_items = 1, max_items = 10)]
     pub opt_out_keywords: Option<Vec<String>>,
 }
 
@@ -99,15 +100,26 @@ impl From<ProviderKind> for ProviderKindDto {
     }
 }
 
-impl ProviderKindDto {
-    /// The domain name of the kind.
-    fn as_str(self) -> &'static str {
-        match self {
-            ProviderKindDto::Simulator => "simulator",
-            ProviderKindDto::Smpp => "smpp",
-            ProviderKindDto::Http => "http",
-        }
-    }
+/// The kinds of provider account that can be created: those the engine sends through.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum NewProviderKindDto {
+    /// Ulak's built-in SMSC simulator (for trials and tests).
+    Simulator,
+    /// SMPP 3.4.
+    Smpp,
+}
+
+/// How an SMPP account binds.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum BindModeDto {
+    /// One transceiver session per bind (default).
+    Transceiver,
+    /// A transmitter and a receiver session per bind.
+    TransmitterReceiver,
+    /// Transmitter only: no delivery reports.
+    Transmitter,
 }
 
 /// SMPP type of number and numbering plan indicator.
@@ -115,8 +127,10 @@ impl ProviderKindDto {
 #[serde(deny_unknown_fields)]
 pub struct TonNpiDto {
     /// TON: 0 unknown, 1 international, 5 alphanumeric…
+    #[schema(minimum = 0, maximum = 255)]
     pub ton: u8,
     /// NPI: 0 unknown, 1 E.164…
+    #[schema(minimum = 0, maximum = 255)]
     pub npi: u8,
 }
 
@@ -143,13 +157,23 @@ impl From<TonNpi> for TonNpiDto {
 #[serde(deny_unknown_fields)]
 pub struct ProviderIn {
     /// Name, unique in the company.
+    #[schema(
+        max_length = 100,
+        pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$"
+    )]
     pub name: String,
-    /// Interface kind.
-    pub kind: ProviderKindDto,
+    /// Interface kind: `simulator` or `smpp` (`http` accounts cannot send yet and are
+    /// refused).
+    #[schema(value_type = NewProviderKindDto)]
+    pub kind: String,
     /// Host name or address (the simulator needs none); a loopback, private, link-local or
     /// other special address (`target_not_allowed`) only where the system administrator
     /// allows it.
     #[serde(default)]
+    #[schema(
+        max_length = 253,
+        pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$"
+    )]
     pub host: Option<String>,
     /// TCP port (default 2775 for the simulator).
     #[serde(default)]
@@ -157,29 +181,44 @@ pub struct ProviderIn {
     pub port: Option<u16>,
     /// Operator user name (SMPP system_id, at most 15 characters).
     #[serde(default)]
+    #[schema(
+        max_length = 15,
+        pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$"
+    )]
     pub system_id: Option<String>,
     /// Operator password (write-only, encrypted at rest); omitted on a replace keeps the
     /// stored one.
     #[serde(default)]
-    #[schema(write_only)]
+    #[schema(
+        write_only,
+        min_length = 1,
+        max_length = 256,
+        pattern = r"^[^\x00-\x1F\x7F-\x9F]*$"
+    )]
     pub password: Option<String>,
     /// SMPP system_type (at most 12 characters).
     #[serde(default)]
+    #[schema(max_length = 12, pattern = r"^[^\x00-\x1F\x7F-\x9F]*$")]
     pub system_type: String,
     /// `transceiver` (default), `transmitter_receiver` or `transmitter`.
     #[serde(default)]
+    #[schema(value_type = Option<BindModeDto>)]
     pub bind_mode: Option<String>,
     /// Number of sessions, 1 to 32 (default 1).
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 32)]
     pub binds: Option<u32>,
     /// Outstanding requests per session, 1 to 1000 (default 10).
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 1000)]
     pub window: Option<u32>,
     /// Messages per second for the account, 1 to 100000 (default 50).
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 100000)]
     pub rate_per_sec: Option<u32>,
     /// `turkish-shift`, `turkish-single-shift` or `gsm7-or-ucs2` (default by country type).
     #[serde(default)]
+    #[schema(value_type = Option<super::count::PolicyDto>)]
     pub text_policy: Option<String>,
     /// Source address TON/NPI (default 5/0, alphanumeric).
     #[serde(default)]
@@ -200,12 +239,12 @@ fn yes() -> bool {
 impl ProviderIn {
     /// The domain draft; the simulator gets placeholder connection fields it does not use.
     fn draft(self) -> ProviderAccountDraft {
-        let sim = self.kind == ProviderKindDto::Simulator;
+        let sim = self.kind == "simulator";
         let or_sim =
             |v: Option<String>, d: &str| v.unwrap_or_else(|| if sim { d } else { "" }.to_owned());
         ProviderAccountDraft {
             name: self.name,
-            kind: self.kind.as_str().to_owned(),
+            kind: self.kind,
             host: or_sim(self.host, "builtin"),
             port: self.port.unwrap_or(if sim { 2775 } else { 0 }),
             system_id: or_sim(self.system_id, "ulak"),

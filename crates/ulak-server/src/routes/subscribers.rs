@@ -56,12 +56,17 @@ impl From<Consent> for ConsentDto {
 #[serde(deny_unknown_fields)]
 pub struct SubscriberIn {
     /// Name (at most 200 characters).
-    #[schema(max_length = 200)]
+    #[schema(
+        max_length = 200,
+        pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$"
+    )]
     pub name: String,
     /// Mobile number in any common form; national numbers are read by the company's country.
+    #[schema(value_type = super::schema::Phone)]
     pub phone: String,
     /// TC ID number (11 digits).
     #[serde(default)]
+    #[schema(value_type = Option<super::schema::TcknOrEmpty>)]
     pub tckn: Option<String>,
     /// Free attributes usable in templates, e.g. `{"bakiye": "120,50"}`.
     #[serde(default)]
@@ -77,11 +82,16 @@ pub struct SubscriberIn {
 #[serde(deny_unknown_fields)]
 pub struct SubscriberPatchIn {
     /// New name (at most 200 characters).
-    #[schema(max_length = 200)]
+    #[schema(
+        max_length = 200,
+        pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$"
+    )]
     pub name: Option<String>,
     /// New phone.
+    #[schema(value_type = Option<super::schema::Phone>)]
     pub phone: Option<String>,
     /// New TC ID number; an empty string removes it.
+    #[schema(value_type = Option<super::schema::TcknOrEmpty>)]
     pub tckn: Option<String>,
     /// Replaces all attributes.
     #[schema(schema_with = super::common::attributes_patch_schema)]

@@ -7,8 +7,8 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use ulak_core::model::{
-    NewSenderHeader, NewTemplate, Role, SenderHeader, SenderHeaderId, SubscriberId, Template,
-    TemplateId,
+    Attributes, NewSenderHeader, NewTemplate, Role, SenderHeader, SenderHeaderId, SubscriberId,
+    Template, TemplateId,
 };
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -24,8 +24,17 @@ use crate::startup::AppState;
 #[serde(deny_unknown_fields)]
 pub struct TemplateIn {
     /// Name, unique in the company.
+    #[schema(
+        max_length = 100,
+        pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$"
+    )]
     pub name: String,
     /// Text with `{{field}}` placeholders, e.g. `Sayın {{ad}}, bakiyeniz {{bakiye}} TL.`
+    #[schema(
+        min_length = 1,
+        max_length = 20000,
+        pattern = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*$"
+    )]
     pub body: String,
 }
 
@@ -69,6 +78,7 @@ pub struct PreviewIn {
     pub subscriber_id: Option<i64>,
     /// Field values.
     #[serde(default)]
+    #[schema(value_type = super::schema::AttributeMap)]
     pub fields: BTreeMap<String, String>,
 }
 
@@ -87,6 +97,7 @@ pub struct PreviewOut {
 #[serde(deny_unknown_fields)]
 pub struct SenderHeaderIn {
     /// Alphanumeric (at most 11, no Turkish letters) or numeric (3 to 15 digits) originator.
+    #[schema(value_type = super::schema::Sender)]
     pub name: String,
     /// Make it the default header.
     #[serde(default)]
@@ -234,7 +245,7 @@ async fn preview(
         values.insert("ad".to_owned(), s.name);
         values.insert("telefon".to_owned(), s.phone.national());
     }
-    values.extend(b.fields);
+    values.extend(Attributes::fields(b.fields)?.as_map().clone());
     let text = t.body.render_map(&values).map_err(|missing| {
         ApiError::Validation(
             missing
@@ -248,8 +259,16 @@ async fn preview(
                 .collect(),
         )
     })?;
-    let count = ulak_text::count(&text, &ulak_text::Options::default())
-        .map_err(|e| ApiError::field("body", e.to_string()))?;
+    // Counted as sending will count it: under the company's policy.
+    let policy = state.store().sending_text_policy(caller.company).await?;
+    let count = ulak_text::count(
+        &text,
+        &ulak_text::Options {
+            policy,
+            ..ulak_text::Options::default()
+        },
+    )
+    .map_err(|e| ApiError::field("body", e.to_string()))?;
     Ok(JsonOut(PreviewOut { text, count }))
 }
 

@@ -58,9 +58,11 @@ pub struct WebhookIn {
     /// Where events are POSTed: `http://` or `https://`, at most 2000 characters, no user
     /// name or password in it; a loopback, private, link-local or other special address
     /// (`target_not_allowed`) only where the system administrator allows it.
+    #[schema(value_type = super::schema::WebhookUrl)]
     pub url: String,
     /// A note for people, at most 500 characters.
     #[serde(default)]
+    #[schema(max_length = 500, pattern = r"^[^\x00-\x1F\x7F-\x9F]*$")]
     pub description: Option<String>,
     /// The event types it gets; empty or absent means all.
     #[serde(default)]
@@ -82,10 +84,11 @@ fn yes() -> bool {
 pub struct WebhookPatchIn {
     /// New URL.
     #[serde(default)]
+    #[schema(value_type = Option<super::schema::WebhookUrl>)]
     pub url: Option<String>,
     /// New description, or `null`.
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 500, pattern = r"^[^\x00-\x1F\x7F-\x9F]*$")]
     pub description: Option<Option<String>>,
     /// New event types; empty means all.
     #[serde(default)]
@@ -260,7 +263,7 @@ pub struct PageParams {
     #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
     /// The `next_cursor` of the previous page.
-    #[param(pattern = "^c[0-9a-f]{1,16}$")]
+    #[param(max_length = 17, pattern = "^c([0-9a-f]{1,15}|[0-7][0-9a-f]{15})$")]
     pub cursor: Option<String>,
 }
 

@@ -281,3 +281,55 @@ async fn schedules_beyond_a_year_or_in_the_past_are_refused() {
     assert_eq!(r.status, 422, "{}", r.body);
     assert_eq!(r.body["errors"][0]["field"], "validity");
 }
+
+#[tokio::test]
+async fn unknown_ids_in_an_audience_are_refused_at_creation() {
+    let app = spawn_app().await;
+    let k = ADMIN_KEY;
+    let other = app.company("baska").await;
+    let theirs = app
+        .call("POST", "/groups", &other, Some(json!({"name": "G"})))
+        .await;
+    let their_group = theirs.body["id"].as_i64().unwrap();
+    let ours = app
+        .call("POST", "/groups", k, Some(json!({"name": "G"})))
+        .await;
+    let our_group = ours.body["id"].as_i64().unwrap();
+    let body = json!({
+        "name": "Yanlış",
+        "audience": {"group_ids": [our_group, their_group, 990_001],
+                     "subscriber_ids": [990_002], "customer_ids": [990_003],
+                     "numbers": ["05321110001"]},
+        "text": "Merhaba",
+        "start": true
+    });
+    let c = app.call("POST", "/campaigns", k, Some(body)).await;
+    assert_eq!(c.status, 422, "{}", c.body);
+    let errors = c.body["errors"].as_array().unwrap();
+    let named: Vec<(&str, &str)> = errors
+        .iter()
+        .map(|e| (e["field"].as_str().unwrap(), e["message"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        named,
+        vec![
+            (
+                "audience.subscriber_ids[0]",
+                "the company has no subscriber 990002"
+            ),
+            (
+                "audience.group_ids[1]",
+                &*format!("the company has no group {their_group}")
+            ),
+            ("audience.group_ids[2]", "the company has no group 990001"),
+            (
+                "audience.customer_ids[0]",
+                "the company has no customer account 990003"
+            ),
+        ]
+    );
+    assert!(errors.iter().all(|e| e["code"] == "not_found"));
+    // Nothing was created.
+    let list = app.call("GET", "/campaigns", k, None).await;
+    assert_eq!(list.body["items"], json!([]));
+}

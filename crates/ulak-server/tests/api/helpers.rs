@@ -1,5 +1,6 @@
 //! `spawn_app`: a server on an ephemeral port with its own SQLite database and a known
-//! system administrator key.
+//! system administrator key; `spawn_app_on(Backend::Postgres)` the same on a throw-away schema
+//! of the test PostgreSQL (127.0.0.1:5432, database `test`).
 
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
@@ -19,6 +20,8 @@ pub struct TestApp {
     stop: CancellationToken,
     settings: Settings,
     task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+    /// The PostgreSQL schema to drop after the server, if it runs on one.
+    _schema: Option<SchemaGuard>,
 }
 
 impl Drop for TestApp {
@@ -26,6 +29,106 @@ impl Drop for TestApp {
         self.stop.cancel();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// The database a test server runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// A SQLite file in the server's data directory.
+    Sqlite,
+    /// A new schema of the test PostgreSQL.
+    Postgres,
+}
+
+/// Drops a test schema when dropped (after the server was told to stop), on its own thread
+/// and runtime: the test's runtime may be unwinding.
+struct SchemaGuard {
+    admin: String,
+    schema: String,
+}
+
+impl Drop for SchemaGuard {
+    fn drop(&mut self) {
+        let (admin, schema) = (self.admin.clone(), self.schema.clone());
+        let done = std::thread::spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            rt.block_on(async {
+                use sqlx::Executor;
+                let Ok(pool) = sqlx::AnyPool::connect(&admin).await else {
+                    return;
+                };
+                // The stopping server may still hold a lock for a moment.
+                for _ in 0..5 {
+                    let sql =
+                        format!("SET lock_timeout = '2s'; DROP SCHEMA IF EXISTS {schema} CASCADE");
+                    if pool.execute(sqlx::AssertSqlSafe(sql)).await.is_ok() {
+                        break;
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                }
+                pool.close().await;
+            });
+        });
+        let _ = done.join();
+    }
+}
+
+/// Admin URL of the test PostgreSQL, if one answers (`ULAK_TEST_PG` overrides).
+async fn pg_admin() -> Option<String> {
+    sqlx::any::install_default_drivers();
+    let candidates = match std::env::var("ULAK_TEST_PG") {
+        Ok(url) => vec![url],
+        Err(_) => vec![
+            "postgres://postgres@127.0.0.1:5432/test".to_owned(),
+            "postgres://root@127.0.0.1:5432/test".to_owned(),
+        ],
+    };
+    for url in candidates {
+        if let Ok(pool) = sqlx::any::AnyPoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(std::time::Duration::from_secs(3))
+            .connect(&url)
+            .await
+        {
+            pool.close().await;
+            return Some(url);
+        }
+    }
+    None
+}
+
+/// Starts a server on `backend`. `None` (with a message) when PostgreSQL is not reachable
+/// outside CI; in CI (`CI=true`) an unreachable PostgreSQL fails the test.
+pub async fn spawn_app_on(backend: Backend) -> Option<TestApp> {
+    if backend == Backend::Sqlite {
+        return Some(spawn_app().await);
+    }
+    let Some(admin) = pg_admin().await else {
+        if std::env::var("CI").is_ok_and(|v| v == "true") {
+            panic!("CI=true but PostgreSQL at 127.0.0.1:5432 (database test) is unreachable");
+        }
+        eprintln!("SKIPPED: PostgreSQL at 127.0.0.1:5432 is unreachable (set CI=true to fail)");
+        return None;
+    };
+    let schema = format!("api_{}_{}", std::process::id(), unique());
+    {
+        use sqlx::Executor;
+        let pool = sqlx::AnyPool::connect(&admin).await.unwrap();
+        pool.execute(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+            .await
+            .unwrap();
+        pool.close().await;
+    }
+    let url = format!("{admin}?options=-c%20search_path%3D{schema}");
+    let guard = SchemaGuard { admin, schema };
+    let mut app = spawn_app_with(|s| s.database_url = Some(url)).await;
+    app._schema = Some(guard);
+    Some(app)
 }
 
 /// Starts a server for one test.
@@ -58,6 +161,7 @@ async fn start(settings: Settings, dir: std::path::PathBuf) -> TestApp {
         stop,
         settings,
         task: Some(task),
+        _schema: None,
     }
 }
 
@@ -81,9 +185,12 @@ impl TestApp {
         }
         let mut settings = self.settings.clone();
         settings.listen = "127.0.0.1:0".parse().unwrap();
-        // Taken, so that dropping the old one leaves the data in place.
+        // Taken, so that dropping the old one leaves the data (and a PostgreSQL schema) in place.
         let dir = std::mem::take(&mut self.dir);
-        start(settings, dir).await
+        let schema = self._schema.take();
+        let mut app = start(settings, dir).await;
+        app._schema = schema;
+        app
     }
 }
 

@@ -79,7 +79,11 @@ async fn count(app: &TestApp, key: &str) -> u64 {
         let a = app
             .call(
                 "GET",
-                &format!("/subscribers?limit=500&cursor={cursor}"),
+                &if cursor.is_empty() {
+                    "/subscribers?limit=500".to_owned()
+                } else {
+                    format!("/subscribers?limit=500&cursor={cursor}")
+                },
                 key,
                 None,
             )

@@ -111,6 +111,18 @@ async fn companies_never_see_each_other() {
         .status,
         404
     );
+    // Nor remove members from A's group: 404, as for every other call on it.
+    assert_eq!(
+        app.call(
+            "DELETE",
+            &format!("/groups/{gid}/members"),
+            &b,
+            Some(json!({"subscriber_ids": [sid]}))
+        )
+        .await
+        .status,
+        404
+    );
     // B's own group cannot take A's subscriber either.
     let bg = app
         .call("POST", "/groups", &b, Some(json!({"name": "G"})))

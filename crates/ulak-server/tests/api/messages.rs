@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::helpers::{ADMIN_KEY, TestApp, spawn_app};
+use crate::helpers::{ADMIN_KEY, Backend, TestApp, spawn_app, spawn_app_on};
 
 async fn credit(app: &TestApp, key: &str, amount: i64) {
     let r = app
@@ -147,6 +147,59 @@ async fn idempotency_keys_make_retries_safe() {
     )
     .await;
     assert_eq!(s4, 422, "{b4}");
+}
+
+#[tokio::test]
+async fn a_replay_is_the_first_answer_even_after_delivery_and_opt_out_on_sqlite() {
+    replay_is_the_first_answer(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn a_replay_is_the_first_answer_even_after_delivery_and_opt_out_on_postgres() {
+    replay_is_the_first_answer(Backend::Postgres).await;
+}
+
+async fn replay_is_the_first_answer(backend: Backend) {
+    let Some(app) = spawn_app_on(backend).await else {
+        return;
+    };
+    credit(&app, ADMIN_KEY, 10).await;
+    let (s1, first, r1) = send_with_key(
+        &app,
+        Some("order-43"),
+        json!({"to": "0532 123 45 67", "text": "Merhaba"}),
+    )
+    .await;
+    assert_eq!((s1, r1), (202, false), "{first}");
+    assert_eq!(first["state"], "queued");
+    let id = first["id"].as_i64().unwrap();
+    wait_for(&app, ADMIN_KEY, id, "delivered").await;
+    // The same request with the number written another way is a replay of the first answer,
+    // not a 409, and still says `queued`.
+    let again = json!({"to": "+905321234567", "text": "Merhaba"});
+    let (s2, second, r2) = send_with_key(&app, Some("order-43"), again.clone()).await;
+    assert_eq!((s2, r2), (202, true), "{second}");
+    assert_eq!(second, first);
+    // The number opts out: a send to it is refused now, but the replay is the first answer.
+    let o = app
+        .call(
+            "POST",
+            "/opt-outs",
+            ADMIN_KEY,
+            Some(json!({"phone": "05321234567"})),
+        )
+        .await;
+    assert_eq!(o.status, 201, "{}", o.body);
+    let (s3, third, r3) = send_with_key(&app, Some("order-43"), again.clone()).await;
+    assert_eq!((s3, r3), (202, true), "{third}");
+    assert_eq!(third, first);
+    let (s4, fresh, _) = send_with_key(&app, Some("order-44"), again).await;
+    assert_eq!(s4, 422, "{fresh}");
+    assert_eq!(
+        app.call("GET", "/credit", ADMIN_KEY, None).await.body["balance"],
+        9,
+        "one message charged"
+    );
 }
 
 #[tokio::test]

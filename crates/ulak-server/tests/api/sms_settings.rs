@@ -263,3 +263,35 @@ async fn provider_accounts_keep_passwords_write_only() {
         204
     );
 }
+
+#[tokio::test]
+async fn provider_accounts_of_a_kind_that_cannot_send_are_refused() {
+    let app = spawn_app().await;
+    let k = ADMIN_KEY;
+    let http = json!({
+        "name": "Operatör HTTP", "kind": "http", "host": "api.example.net", "port": 443,
+        "system_id": "firma", "password": "operator-pass-1"
+    });
+    let a = app
+        .call("POST", "/provider-accounts", k, Some(http.clone()))
+        .await;
+    assert_eq!(a.status, 422, "{}", a.body);
+    assert_eq!(a.body["errors"][0]["field"], "kind");
+    assert_eq!(a.body["errors"][0]["code"], "not_supported");
+    // Nor can an account become one.
+    let sim = app
+        .call(
+            "POST",
+            "/provider-accounts",
+            k,
+            Some(json!({"name": "Test", "kind": "simulator"})),
+        )
+        .await;
+    assert_eq!(sim.status, 201, "{}", sim.body);
+    let id = sim.body["id"].as_i64().unwrap();
+    let r = app
+        .call("PUT", &format!("/provider-accounts/{id}"), k, Some(http))
+        .await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert_eq!(r.body["errors"][0]["code"], "not_supported");
+}

@@ -137,10 +137,10 @@ async fn bad_input_gets_field_level_problems_and_changes_nothing() {
         .call("GET", "/subscribers/9223372036854775808", k, None)
         .await;
     assert_eq!(
-        bad_id.status, 400,
-        "an id that is not an i64 is a problem document"
+        bad_id.status, 404,
+        "an id that is not an i64 names no subscriber: a problem document"
     );
-    assert_eq!(bad_id.body["status"], 400);
+    assert_eq!(bad_id.body["status"], 404);
 }
 
 #[tokio::test]

@@ -5,7 +5,7 @@ use ulak_core::model::{CompanyId, Group, GroupId, GroupName, ListQuery, Page, Su
 
 use ulak_core::model::search_fold;
 
-use crate::db::{ListSql, Param, col, like_pattern, now_ms};
+use crate::db::{ListSql, Param, col, int_list, like_pattern, now_ms};
 use crate::{Result, Store, StoreError};
 
 /// Columns of [`group`].
@@ -184,7 +184,8 @@ impl Store {
         Ok(added)
     }
 
-    /// Removes subscribers from a group; returns how many were removed.
+    /// Removes subscribers from a group; returns how many were removed (non-members are not
+    /// counted). `NotFound` if the group is not the company's, like every other group call.
     #[tracing::instrument(skip(self, members), fields(n = members.len()))]
     pub async fn remove_group_members(
         &self,
@@ -192,23 +193,30 @@ impl Store {
         group: GroupId,
         members: &[SubscriberId],
     ) -> Result<u64> {
+        let mut tx = self.begin_write().await?;
+        let found: Option<i64> = sqlx::query_scalar(
+            "SELECT id FROM subscriber_groups WHERE company_id = $1 AND id = $2",
+        )
+        .bind(company.0)
+        .bind(group.0)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if found.is_none() {
+            tx.rollback().await?;
+            return Err(StoreError::NotFound);
+        }
         let mut removed = 0;
         for chunk in members.chunks(500) {
-            let list = chunk
-                .iter()
-                .map(|s| s.0.to_string())
-                .collect::<Vec<_>>()
-                .join(",");
+            let list = int_list(chunk.iter().map(|s| s.0));
             let r = sqlx::query(sql!(
-                "DELETE FROM group_members WHERE subscriber_id IN ({list}) AND group_id IN \
-                 (SELECT id FROM subscriber_groups WHERE company_id = $1 AND id = $2)"
+                "DELETE FROM group_members WHERE group_id = $1 AND subscriber_id IN ({list})"
             ))
-            .bind(company.0)
             .bind(group.0)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
             removed += r.rows_affected();
         }
+        tx.commit().await?;
         Ok(removed)
     }
 

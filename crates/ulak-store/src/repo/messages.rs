@@ -15,6 +15,7 @@ use serde_json::json;
 use ulak_core::model::WebhookEventType as Hook;
 
 use super::credit::{add_cost, write_entry};
+use super::idempotency::{self, Idempotency, StoredAnswer};
 use crate::db::{col, int_list, literal_or_bind, now_ms, parse};
 use crate::{Backend, Result, Store, StoreError};
 
@@ -22,9 +23,6 @@ use crate::{Backend, Result, Store, StoreError};
 const COLS: &str = "id, company_id, campaign_id, provider_account_id, recipient_kind, recipient, \
     sender, body, encoding, segments, cost, state, state_reason, state_at, attempts, \
     next_attempt_at, valid_until, error_code, created_at, submitted_at, final_at";
-
-/// How long an idempotency key is remembered.
-pub const IDEMPOTENCY_TTL_MS: i64 = 24 * 3600 * 1000;
 
 /// Maps a row.
 fn message(r: &AnyRow) -> Result<Message> {
@@ -81,10 +79,13 @@ pub fn id_keys(id: &str) -> (String, Option<String>) {
 /// The outcome of accepting a message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Enqueued {
-    /// The message (the first one, when `replayed`).
+    /// The message (the first one, as it is now, when `replayed`).
     pub message: Message,
     /// The idempotency key was seen before with the same request: nothing new was created.
     pub replayed: bool,
+    /// With an idempotency key: the first answer, stored with the key (`None` for keys
+    /// written before answers were stored).
+    pub answer: Option<StoredAnswer>,
 }
 
 /// What became of one submit.
@@ -227,20 +228,21 @@ pub(crate) fn history(
 
 impl Store {
     /// Accepts a message: reserves its cost (`InsufficientCredit` if the balance cannot cover
-    /// it, nothing stored) and queues it, in one transaction. With an idempotency key
-    /// `(key, request hash)`, a key seen in the last 24 hours returns the first message
-    /// (`replayed`) when the hash matches and `IdempotencyConflict` when it does not.
+    /// it, nothing stored) and queues it, in one transaction. With an idempotency key, a key
+    /// seen in the last 24 hours returns the first message and answer (`replayed`) when the
+    /// request hash matches and `IdempotencyConflict` when it does not; a new key is stored
+    /// with the answer `idempotency.answer` builds, in the same transaction.
     #[tracing::instrument(skip_all, fields(company = company.0, segments = new.segments))]
     pub async fn enqueue_message(
         &self,
         company: CompanyId,
         new: NewMessage,
-        idempotency: Option<(&str, &str)>,
+        idempotency: Option<Idempotency<'_>>,
     ) -> Result<Enqueued> {
         // Two requests with the same new key race: the loser's key insert conflicts, and its
         // second pass finds the winner's message.
         for _ in 0..2 {
-            match self.try_enqueue(company, &new, idempotency).await {
+            match self.try_enqueue(company, &new, idempotency.as_ref()).await {
                 // SQLite names the column, PostgreSQL the primary key constraint.
                 Err(StoreError::Conflict { field }) if field.contains("idem") => continue,
                 other => return other,
@@ -253,42 +255,21 @@ impl Store {
         &self,
         company: CompanyId,
         new: &NewMessage,
-        idempotency: Option<(&str, &str)>,
+        idempotency: Option<&Idempotency<'_>>,
     ) -> Result<Enqueued> {
         let now = now_ms();
         let mut tx = self.begin_write().await?;
-        if let Some((key, hash)) = idempotency {
-            sqlx::query(
-                "DELETE FROM idempotency_keys WHERE company_id = $1 AND idem_key = $2 \
-                 AND created_at <= $3",
-            )
-            .bind(company.0)
-            .bind(key)
-            .bind(now.saturating_sub(IDEMPOTENCY_TTL_MS))
-            .execute(&mut *tx)
-            .await?;
-            let seen: Option<(String, i64)> = sqlx::query_as(
-                "SELECT request_hash, message_id FROM idempotency_keys \
-                 WHERE company_id = $1 AND idem_key = $2",
-            )
-            .bind(company.0)
-            .bind(key)
-            .fetch_optional(&mut *tx)
-            .await?;
-            if let Some((seen_hash, id)) = seen {
-                tx.rollback().await?;
-                if seen_hash != hash {
-                    return Err(StoreError::IdempotencyConflict);
+        if let Some(idem) = idempotency {
+            match idempotency::seen(&mut tx, company, idem, now).await {
+                Ok(None) => {}
+                Ok(Some(seen)) => {
+                    tx.rollback().await?;
+                    return self.replayed(company, seen).await;
                 }
-                let message = self
-                    .get_message(company, MessageId(id))
-                    .await?
-                    .ok_or(StoreError::NotFound)?
-                    .message;
-                return Ok(Enqueued {
-                    message,
-                    replayed: true,
-                });
+                Err(e) => {
+                    tx.rollback().await?;
+                    return Err(e);
+                }
             }
         }
         if let Err(e) =
@@ -328,23 +309,15 @@ impl Store {
         if state == MessageState::Scheduled {
             event(&mut tx, message.id, state, None, now).await?;
         }
-        if let Some((key, hash)) = idempotency {
-            sqlx::query(
-                "INSERT INTO idempotency_keys (company_id, idem_key, request_hash, message_id, \
-                 created_at) VALUES ($1, $2, $3, $4, $5)",
-            )
-            .bind(company.0)
-            .bind(key)
-            .bind(hash)
-            .bind(message.id.0)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-        }
+        let answer = match idempotency {
+            Some(idem) => Some(idempotency::remember(&mut tx, company, idem, &message, now).await?),
+            None => None,
+        };
         tx.commit().await?;
         Ok(Enqueued {
             message,
             replayed: false,
+            answer,
         })
     }
 

@@ -292,4 +292,19 @@ impl Store {
         .await?;
         row.as_ref().map(account).transpose()
     }
+
+    /// The text policy the company's new messages are sent with, and so counted with: its
+    /// sending account's ([`Store::sending_account`]), or without one its country's default
+    /// (the policy a new account starts with). `NotFound` for no such company.
+    #[tracing::instrument(skip(self))]
+    pub async fn sending_text_policy(&self, company: CompanyId) -> Result<ulak_core::TextPolicy> {
+        if let Some(a) = self.sending_account(company).await? {
+            return Ok(a.text_policy);
+        }
+        let c = self
+            .get_company(company)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        Ok(c.country_type.default_text_policy())
+    }
 }

@@ -5,12 +5,15 @@ use std::collections::HashSet;
 
 use ulak_core::CountryType;
 use ulak_core::model::*;
-use ulak_store::{ReceiptIn, Store, StoreError, SubmitOutcome, SubmitResult};
+use ulak_store::{
+    Idempotency, ReceiptIn, Store, StoreError, StoredAnswer, SubmitOutcome, SubmitResult,
+};
 
 use crate::helpers::{TestDb, company};
 
 crate::store_tests!(
     accepting_reserves_credit_and_honours_idempotency,
+    replays_return_the_first_answer_after_the_message_moved_on,
     submits_receipts_and_charges,
     receipts_match_every_id_form_and_early_ones_wait,
     retries_failures_leases_and_expiry,
@@ -66,6 +69,22 @@ fn msg(p: ProviderAccountId, to: &str, text: &str) -> NewMessage {
     .unwrap()
 }
 
+/// The answer a test send stores with its key: the message's id and state when accepted.
+fn first_answer(m: &Message) -> StoredAnswer {
+    StoredAnswer {
+        status: 202,
+        body: format!("{{\"id\":{},\"state\":\"{}\"}}", m.id.0, m.state),
+    }
+}
+
+fn idem<'a>(key: &'a str, request_hash: &'a str) -> Idempotency<'a> {
+    Idempotency {
+        key,
+        request_hash,
+        answer: &first_answer,
+    }
+}
+
 async fn balanced(s: &Store, c: CompanyId) -> i64 {
     let b = s.credit_balance(c).await.unwrap();
     assert_eq!(
@@ -99,18 +118,22 @@ async fn accepting_reserves_credit_and_honours_idempotency(db: &TestDb) {
 
     // Idempotency: the same key and request replays; a different request conflicts.
     let first = s
-        .enqueue_message(c, msg(p, "05321234569", "Tek"), Some(("k-1", "hash-a")))
+        .enqueue_message(c, msg(p, "05321234569", "Tek"), Some(idem("k-1", "hash-a")))
         .await
         .unwrap();
     let again = s
-        .enqueue_message(c, msg(p, "05321234569", "Tek"), Some(("k-1", "hash-a")))
+        .enqueue_message(c, msg(p, "05321234569", "Tek"), Some(idem("k-1", "hash-a")))
         .await
         .unwrap();
     assert!(again.replayed);
     assert_eq!(again.message.id, first.message.id);
     assert_eq!(balanced(s, c).await, 1, "the replay reserved nothing");
     let err = s
-        .enqueue_message(c, msg(p, "05321234569", "Başka"), Some(("k-1", "hash-b")))
+        .enqueue_message(
+            c,
+            msg(p, "05321234569", "Başka"),
+            Some(idem("k-1", "hash-b")),
+        )
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::IdempotencyConflict), "{err:?}");
@@ -120,7 +143,7 @@ async fn accepting_reserves_credit_and_honours_idempotency(db: &TestDb) {
         .enqueue_message(
             other,
             msg(op, "05321234569", "Tek"),
-            Some(("k-1", "hash-a")),
+            Some(idem("k-1", "hash-a")),
         )
         .await
         .unwrap();
@@ -547,4 +570,62 @@ async fn sending_account_and_sender_header_lookups(db: &TestDb) {
             .unwrap()
             .is_none()
     );
+}
+
+async fn replays_return_the_first_answer_after_the_message_moved_on(db: &TestDb) {
+    let s = &db.store;
+    let (c, p) = funded(s, 10).await;
+    let first = s
+        .enqueue_message(c, msg(p, "05321234570", "Bir"), Some(idem("k-2", "h")))
+        .await
+        .unwrap();
+    let answer = first.answer.clone().expect("the first answer is stored");
+    assert_eq!(answer, first_answer(&first.message));
+    assert!(answer.body.contains("\"queued\""));
+    // The message is submitted and delivered.
+    let claimed = s.claim_messages(p, "w", 10, 60_000).await.unwrap();
+    assert_eq!(claimed.len(), 1);
+    s.record_submits(vec![SubmitOutcome {
+        id: first.message.id,
+        result: SubmitResult::Submitted {
+            operator_ids: vec!["77".into()],
+        },
+    }])
+    .await
+    .unwrap();
+    s.apply_receipts(
+        c,
+        p,
+        vec![ReceiptIn {
+            operator_ids: vec!["77".into()],
+            state: MessageState::Delivered,
+            error_code: None,
+            raw: "id:77 stat:DELIVRD".into(),
+        }],
+    )
+    .await
+    .unwrap();
+    let now = s.get_message(c, first.message.id).await.unwrap().unwrap();
+    assert_eq!(now.message.state, MessageState::Delivered);
+    // Both ways of replaying give the first answer, not the message as it is now.
+    let looked_up = s
+        .idempotent_replay(c, "k-2", "h")
+        .await
+        .unwrap()
+        .expect("a replay");
+    assert!(looked_up.replayed);
+    assert_eq!(looked_up.answer.as_ref(), Some(&answer));
+    let again = s
+        .enqueue_message(c, msg(p, "05321234570", "Bir"), Some(idem("k-2", "h")))
+        .await
+        .unwrap();
+    assert!(again.replayed);
+    assert_eq!(again.answer, Some(answer));
+    assert_eq!(again.message.id, first.message.id);
+    // A new key is no replay; another request under the key is a conflict.
+    assert!(s.idempotent_replay(c, "k-3", "h").await.unwrap().is_none());
+    assert!(matches!(
+        s.idempotent_replay(c, "k-2", "other").await,
+        Err(StoreError::IdempotencyConflict)
+    ));
 }

@@ -47,7 +47,7 @@ pub struct CheckTcknArgs {
 }
 
 /// clap value parser for `--country`; an unknown value is a usage error.
-fn parse_country(s: &str) -> Result<CountryType, String> {
+pub(super) fn parse_country(s: &str) -> Result<CountryType, String> {
     s.parse::<CountryType>().map_err(|e| e.to_string())
 }
 

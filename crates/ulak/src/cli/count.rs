@@ -4,16 +4,23 @@ use std::io::{Read, Write};
 use std::process::ExitCode;
 
 use clap::Args;
+use ulak_core::CountryType;
+use ulak_core::model::TextCount;
+use ulak_text::{ConcatRef, Options, Policy};
 
 use super::out::errln;
-use ulak_text::{ConcatRef, Count, Options, Policy};
 
 /// Arguments of `ulak count`.
 #[derive(Debug, Args)]
 pub struct CountArgs {
-    /// Encoding policy: gsm7-or-ucs2, turkish-single-shift or turkish-shift.
-    #[arg(long, default_value = "turkish-shift", value_parser = parse_policy)]
-    pub policy: Policy,
+    /// Encoding policy: gsm7-or-ucs2, turkish-single-shift or turkish-shift; default: the
+    /// one `--country`'s accounts send with.
+    #[arg(long, value_parser = parse_policy)]
+    pub policy: Option<Policy>,
+    /// TR, KKTC (`turkish-shift`) or AZ (`gsm7-or-ucs2`): the country whose default policy
+    /// counts, as the server counts for a company of that country.
+    #[arg(long, default_value = "TR", value_parser = super::check::parse_country)]
+    pub country: CountryType,
     /// Concatenation reference size in bits: 8 or 16.
     #[arg(long = "concat-ref", default_value = "8", value_parser = parse_concat_ref)]
     pub concat_ref: ConcatRef,
@@ -62,10 +69,12 @@ pub fn run(args: CountArgs) -> ExitCode {
         }
     };
     let opts = Options {
-        policy: args.policy,
+        policy: args
+            .policy
+            .unwrap_or_else(|| args.country.default_text_policy()),
         concat_ref: args.concat_ref,
     };
-    let count = match ulak_text::count(&text, &opts) {
+    let count = match TextCount::new(&text, &opts) {
         Ok(c) => c,
         Err(e) => {
             errln!("ulak count: {e}");
@@ -89,14 +98,24 @@ pub fn run(args: CountArgs) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-/// One line for people: encoding, segments, characters, and room left.
-fn human(c: &Count) -> String {
+/// One line for people: encoding, segments, characters, and room left; and a warning when
+/// sending would refuse the text for its length.
+fn human(t: &TextCount) -> String {
+    let c = &t.count;
     let unit = match c.unit {
         ulak_text::Unit::Septet => "septets",
         ulak_text::Unit::Utf16 => "UTF-16 units",
     };
+    let over = if t.too_long {
+        format!(
+            "; too long to send: a message has at most {} segments",
+            t.max_segments
+        )
+    } else {
+        String::new()
+    };
     format!(
-        "{enc}: {segs} segment{s}, {chars} characters ({units} {unit}), {rem} more fit in the last segment ({cap} per segment)",
+        "{enc}: {segs} segment{s}, {chars} characters ({units} {unit}), {rem} more fit in the last segment ({cap} per segment){over}",
         enc = c.encoding,
         segs = c.segments,
         s = if c.segments == 1 { "" } else { "s" },
