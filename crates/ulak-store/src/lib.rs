@@ -31,15 +31,15 @@ use ulak_core::model::{CompanyId, CompanyName, NewCompany};
 
 pub use db::PAGE_BYTES;
 pub use error::{ImportRowError, StoreError};
-pub use repo::campaigns::{
-    Campaign, CampaignQueueing, NewCampaign, QUEUEING_ACTIVE, QUEUEING_DONE, QUEUEING_HALTED,
-    SkippedRow,
-};
+pub use repo::campaigns::{Campaign, NewCampaign};
 pub use repo::idempotency::{IDEMPOTENCY_TTL_MS, Idempotency, StoredAnswer};
 pub use repo::import::{CustomerImport, ImportMode, ImportReport, ImportSession, SubscriberImport};
 pub use repo::inbox::{InboundIn, InboundMessage, InboundStats, is_opt_out};
 pub use repo::messages::{Enqueued, MessageDetail, SubmitOutcome, SubmitResult, id_keys};
 pub use repo::owned::Owned;
+pub use repo::queueing::{
+    CampaignQueueing, QUEUEING_ACTIVE, QUEUEING_DONE, QUEUEING_HALTED, SkippedRow,
+};
 pub use repo::receipts::{ReceiptIn, ReceiptStats};
 pub use repo::webhooks::{ClaimedWebhook, TEST_EVENT_TYPE, WebhookOutcome, WebhookResult, rfc3339};
 pub use secret::{SecretBox, SecretError};

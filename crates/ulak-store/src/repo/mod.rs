@@ -16,6 +16,7 @@ pub(crate) mod messages;
 mod opt_outs;
 pub(crate) mod owned;
 mod providers;
+pub(crate) mod queueing;
 pub(crate) mod receipts;
 mod settings;
 pub(crate) mod subscribers;

@@ -1,0 +1,263 @@
+//! Planning a campaign: each [`super::Candidate`] becomes a message, a skip or a duplicate
+//! (recipients deduplicated as 8-byte keys), and the whole audience's totals.
+
+use std::collections::HashSet;
+
+use ulak_core::CountryType;
+use ulak_core::model::{
+    CompanyId, ListQuery, MAX_LIMIT, NewMessage, ProviderAccount, Recipient, SenderName,
+    TemplateBody, valid_until,
+};
+use ulak_store::{Campaign, Store, StoreError};
+
+use super::{Audience, Candidate, Candidates, Plan, PlanError, SAMPLES, Skipped};
+
+/// Marks TC ID numbers in a recipient key; a phone's key is its E.164 digits (at most 15, so
+/// under 2⁵⁰), a TC ID number's its 11 digits with this bit.
+const TCKN_KEY: u64 = 1 << 62;
+
+/// The digits of `s` as a number (E.164 numbers and TC ID numbers start with a non-zero
+/// digit, so the number gives the digits back).
+fn digits(s: &str) -> u64 {
+    s.bytes().filter(u8::is_ascii_digit).fold(0u64, |n, b| {
+        n.wrapping_mul(10).wrapping_add(u64::from(b - b'0'))
+    })
+}
+
+/// A recipient as 8 bytes, for the dedupe and opt-out sets of a million-recipient audience.
+fn key(to: &Recipient) -> u64 {
+    match to {
+        Recipient::Msisdn(p) => digits(p.e164()),
+        Recipient::Tckn(t) => TCKN_KEY | digits(&t.as_string()),
+    }
+}
+
+/// The key of a stored recipient (`recipient_kind`, `recipient`).
+fn stored_key(kind: &str, address: &str) -> u64 {
+    match kind {
+        "tckn" => TCKN_KEY | digits(address),
+        _ => digits(address),
+    }
+}
+
+/// What the planner makes of one candidate.
+#[derive(Debug)]
+pub enum Decision {
+    /// A message to queue.
+    Message(NewMessage),
+    /// A recipient left out, with the reason.
+    Skipped(Skipped),
+    /// A recipient already planned.
+    Duplicate,
+}
+
+/// A campaign's setup (provider account, sender, template, opt-out list) and the recipients
+/// planned so far: turns candidates into messages, one at a time.
+pub struct Planner {
+    country: CountryType,
+    provider: ProviderAccount,
+    sender: SenderName,
+    /// The TC-ID header when the company's TC-ID subscription is active.
+    tckn_sender: Option<SenderName>,
+    body: TemplateBody,
+    scheduled_at: Option<i64>,
+    valid_until: i64,
+    opted_out: HashSet<u64>,
+    seen: HashSet<u64>,
+}
+
+impl Planner {
+    /// Loads the setup of `campaign` as the data stands now.
+    pub async fn new(store: &Store, campaign: &Campaign) -> Result<Self, PlanError> {
+        let company = campaign.company_id;
+        let settings = store
+            .get_sms_settings(company)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        let provider: ProviderAccount =
+            store
+                .sending_account(company)
+                .await?
+                .ok_or_else(|| PlanError::Setup {
+                    field: "provider",
+                    message: "the company has no enabled provider account".to_owned(),
+                })?;
+        let sender = store
+            .find_sender_header(company, campaign.sender.as_deref())
+            .await?
+            .map(|h| h.name)
+            .ok_or_else(|| PlanError::Setup {
+                field: "sender",
+                message: "not one of the company's sender headers (or no default is set)"
+                    .to_owned(),
+            })?;
+        let body = TemplateBody::parse(&campaign.body).map_err(|e| PlanError::Setup {
+            field: "text",
+            message: e.to_string(),
+        })?;
+        let mut opted_out: HashSet<u64> = HashSet::new();
+        let mut q = ListQuery {
+            limit: Some(MAX_LIMIT),
+            ..ListQuery::default()
+        };
+        loop {
+            let page = store.list_opt_outs(company, &q).await?;
+            opted_out.extend(page.items.iter().map(|o| digits(o.phone.e164())));
+            match page.next_cursor {
+                Some(c) => q.cursor = Some(c),
+                None => break,
+            }
+        }
+        let now = crate::worker::now_ms();
+        // Checked: a schedule stored before schedules were bounded may be anything.
+        let valid_until =
+            valid_until(campaign.scheduled_at, now, campaign.validity_s).ok_or_else(|| {
+                PlanError::Setup {
+                    field: "scheduled_at",
+                    message: "the send time and validity pass the largest possible time".to_owned(),
+                }
+            })?;
+        Ok(Planner {
+            country: settings.country_type,
+            tckn_sender: settings
+                .tckn_sender
+                .filter(|_| settings.tckn_subscription_active),
+            provider,
+            sender,
+            body,
+            scheduled_at: campaign.scheduled_at,
+            valid_until,
+            opted_out,
+            seen: HashSet::new(),
+        })
+    }
+
+    /// The candidates of `audience` (pasted numbers read as the company's country type).
+    pub fn candidates<'a>(
+        &self,
+        store: &'a Store,
+        company: CompanyId,
+        audience: &'a Audience,
+    ) -> Candidates<'a> {
+        Candidates::new(store, company, audience, self.country)
+    }
+
+    /// Plans one candidate: a repeat is a duplicate; an opted-out number, a TC ID number
+    /// without the TC-ID subscription, a text missing a field or one that cannot be sent is
+    /// skipped with the reason; anything else is a message.
+    pub fn decide(&mut self, c: Candidate) -> Decision {
+        let (to, fields) = match c {
+            Candidate::Skip(s) => return Decision::Skipped(s),
+            Candidate::Send { to, fields } => (to, fields),
+        };
+        let k = key(&to);
+        if !self.seen.insert(k) {
+            return Decision::Duplicate;
+        }
+        let kind = to.kind();
+        let skipped = |reason: String| {
+            Decision::Skipped(Skipped {
+                kind: kind.to_owned(),
+                address: to.address(),
+                reason,
+            })
+        };
+        if kind == "msisdn" && self.opted_out.contains(&k) {
+            return skipped("on the opt-out list".into());
+        }
+        let sender = match &to {
+            Recipient::Tckn(_) => match &self.tckn_sender {
+                Some(h) => h.clone(),
+                None => {
+                    return skipped(
+                        "TC ID sends need an active TC-ID subscription and header".into(),
+                    );
+                }
+            },
+            Recipient::Msisdn(_) => self.sender.clone(),
+        };
+        let text = match self.body.render(|f| fields.get(&to, f)) {
+            Ok(t) => t,
+            Err(missing) => return skipped(format!("no value for {}", missing.0.join(", "))),
+        };
+        let address = to.address();
+        match NewMessage::new(
+            to,
+            sender,
+            &text,
+            self.provider.text_policy,
+            1,
+            Some(self.provider.id),
+            self.scheduled_at,
+            self.valid_until,
+        ) {
+            Ok(m) => Decision::Message(m),
+            Err(e) => Decision::Skipped(Skipped {
+                kind: kind.to_owned(),
+                address,
+                reason: e.to_string(),
+            }),
+        }
+    }
+
+    /// Makes room in the dedupe set for the recipients `audience` names one by one (groups
+    /// and customer accounts are not counted ahead), so it does not grow by doubling.
+    pub fn expect(&mut self, audience: &Audience) {
+        self.seen
+            .reserve(audience.subscriber_ids.len() + audience.numbers.len() + audience.tckns.len());
+    }
+
+    /// Counts a candidate already planned (before a queueing cursor) as seen, without
+    /// planning it again, so what follows is deduplicated against it as before.
+    pub fn replay(&mut self, c: &Candidate) {
+        if let Candidate::Send { to, .. } = c {
+            self.seen.insert(key(to));
+        }
+    }
+
+    /// Counts a recipient already stored for the campaign as seen.
+    pub(super) fn remember_stored(&mut self, kind: &str, address: &str) {
+        self.seen.insert(stored_key(kind, address));
+    }
+}
+
+/// Plans the whole audience; the list of skipped recipients is kept when `keep_skipped`, else
+/// only counted. Returns the plan and the number skipped.
+pub(super) async fn survey(
+    store: &Store,
+    campaign: &Campaign,
+    audience: &Audience,
+    keep_skipped: bool,
+) -> Result<(Plan, u64), PlanError> {
+    let mut planner = Planner::new(store, campaign).await?;
+    planner.expect(audience);
+    let mut source = planner.candidates(store, campaign.company_id, audience);
+    let mut plan = Plan::default();
+    let mut skipped = 0u64;
+    while let Some(c) = source.next().await? {
+        match planner.decide(c) {
+            Decision::Message(m) => {
+                plan.recipients += 1;
+                plan.segments += u64::from(m.segments);
+                plan.cost = plan
+                    .cost
+                    .checked_add(m.cost)
+                    .ok_or_else(|| PlanError::Setup {
+                        field: "audience",
+                        message: "the cost passes the largest possible amount".to_owned(),
+                    })?;
+                if plan.samples.len() < SAMPLES {
+                    plan.samples.push(m.body);
+                }
+            }
+            Decision::Skipped(s) => {
+                skipped += 1;
+                if keep_skipped {
+                    plan.skipped.push(s);
+                }
+            }
+            Decision::Duplicate => plan.duplicates += 1,
+        }
+    }
+    Ok((plan, skipped))
+}
