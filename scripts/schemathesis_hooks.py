@@ -6,10 +6,35 @@ SCHEMATHESIS_HOOKS): generators for the two domain formats a JSON Schema cannot 
   crates/ulak-core/src/phone/ accepts.
 - `tckn`: a TC ID number: 11 digits, the first not 0, the 10th
   ((d1+d3+d5+d7+d9)*7 - (d2+d4+d6+d8)) mod 10, the 11th (d1+...+d10) mod 10.
+
+And one check of its own, `error_codes`: every 4xx answer is a problem document whose `code`,
+and the `code` of each field error, is one of docs/errors.md.
 """
+
+import json
+import pathlib
+import re
 
 import schemathesis
 from hypothesis import strategies as st
+
+ERRORS_MD = pathlib.Path(__file__).resolve().parent.parent / "docs" / "errors.md"
+KNOWN_CODES = set(re.findall(r"^\| `([a-z_]+\.[a-z_]+)` \|", ERRORS_MD.read_text(), re.M))
+assert len(KNOWN_CODES) > 20, f"no error codes read from {ERRORS_MD}"
+
+
+@schemathesis.check
+def error_codes(ctx, response, case):
+    if not 400 <= response.status_code < 500:
+        return None
+    kind = response.headers.get("content-type", [""])
+    kind = kind[0] if isinstance(kind, list) else kind
+    assert kind.startswith("application/problem+json"), f"a {response.status_code} answer of type {kind!r}"
+    body = json.loads(response.content)
+    assert body.get("code") in KNOWN_CODES, f"problem code {body.get('code')!r} is not in docs/errors.md"
+    for e in body.get("errors", []):
+        assert e.get("code") in KNOWN_CODES, f"field code {e.get('code')!r} is not in docs/errors.md"
+    return None
 
 # Turkish (and KKTC) mobile operator codes, and Azerbaijani ones (Ulak delivers to these only).
 TR_CODES = ["501", "505", "506", "507"] + [str(c) for c in range(530, 560)] + ["561"]

@@ -7,6 +7,7 @@
 //! entered, and to every resolved address when a connection is made (a name may resolve
 //! differently later).
 
+use crate::Code;
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::str::FromStr;
@@ -143,7 +144,7 @@ impl OutboundPolicy {
 /// The error of a refused target (the message names no address: it is the input).
 pub(crate) fn not_allowed() -> RuleError {
     RuleError::new(
-        "target_not_allowed",
+        Code::UrlTargetNotAllowed,
         "must be a public address: loopback, private, link-local, shared, multicast, \
          documentation and other special addresses are refused unless the system \
          administrator allows them (outbound_allow)",
@@ -413,7 +414,7 @@ mod tests {
         assert!(any.allows(ip("10.0.0.1")) && any.allows(ip("fe80::1")));
         assert_eq!(
             strict.check_host("0x7f000001").unwrap_err().code,
-            "target_not_allowed"
+            Code::UrlTargetNotAllowed
         );
         assert!(strict.check_host("smpp.example.com").is_ok());
         assert!(lo.check_host("localhost").is_ok());

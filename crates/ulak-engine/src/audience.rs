@@ -4,6 +4,7 @@
 //! number a short line without control characters (an unreadable one is skipped at start, with
 //! the input as its address).
 
+use ulak_core::Code;
 use ulak_core::model::validation::{Lines, check_controls, check_length};
 use ulak_core::model::{CompanyId, ValidationErrors, limits};
 use ulak_store::{Owned, Store, StoreError};
@@ -25,7 +26,7 @@ pub async fn check(
     if audience.is_empty() {
         e.push(
             "audience",
-            "empty",
+            Code::ValueEmpty,
             "name at least one recipient, group or account",
         );
     }
@@ -61,7 +62,7 @@ pub async fn check(
             if named <= NAMED {
                 e.push(
                     format!("audience.{field}[{i}]"),
-                    "not_found",
+                    Code::ValueUnknown,
                     format!("the company has no {what} {id}"),
                 );
             }
@@ -69,7 +70,7 @@ pub async fn check(
         if named > NAMED {
             e.push(
                 format!("audience.{field}"),
-                "not_found",
+                Code::ValueUnknown,
                 format!("{} more unknown {what} ids", named - NAMED),
             );
         }
@@ -91,7 +92,7 @@ fn lines(e: &mut ValidationErrors, field: &str, list: &TextList, max: usize) {
     if bad > NAMED {
         e.push(
             format!("audience.{field}"),
-            "invalid",
+            Code::ValueInvalid,
             format!("{} more unreadable entries", bad - NAMED),
         );
     }

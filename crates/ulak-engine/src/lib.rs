@@ -8,6 +8,7 @@ pub mod campaign;
 pub mod metrics;
 pub mod outbound;
 pub mod provider;
+pub mod send;
 pub mod smpp;
 pub mod text_list;
 pub mod webhooks;

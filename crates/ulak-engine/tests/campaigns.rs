@@ -202,7 +202,7 @@ async fn an_interrupted_queueing_is_taken_up_by_the_engine_with_everyone_queued_
     s.finish_done_campaigns().await.unwrap();
     assert_eq!(
         s.get_campaign(c, k2.id).await.unwrap().unwrap().state,
-        "running"
+        CampaignState::Running
     );
 
     // The engine takes it up once it has gone stale (here at once). No provider runs (no
@@ -359,7 +359,7 @@ async fn credit_running_short_mid_way_halts_until_a_resume() {
     // Three more members since: the queueing halts, the campaign paused saying why.
     add_members(&s, c, g, 3, 3).await;
     let halted = campaign::queue(&s, &started, &a).await.unwrap();
-    assert_eq!(halted.state, "paused");
+    assert_eq!(halted.state, CampaignState::Paused);
     assert_eq!(queue(&s, &halted).await.queueing, QUEUEING_HALTED);
     let reason = halted.state_reason.clone().unwrap();
     assert!(reason.contains("insufficient credit"), "{reason}");

@@ -4,6 +4,7 @@
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
+use ulak_core::{Code, Lang};
 use utoipa::ToSchema;
 
 /// A field-level validation message.
@@ -11,9 +12,12 @@ use utoipa::ToSchema;
 pub struct FieldError {
     /// The request field, e.g. `phone` or `rows[3].tckn`.
     pub field: String,
-    /// Machine-readable reason, e.g. `invalid`, `too_long`, `landline`.
-    pub code: String,
-    /// What is wrong with it.
+    /// Stable machine-readable reason (docs/errors.md), e.g. `value.too_long`,
+    /// `phone.landline`.
+    #[schema(value_type = crate::routes::schema::ErrorCode)]
+    pub code: Code,
+    /// What is wrong with it: in English, or the code's Turkish text when the request's
+    /// `Accept-Language` prefers Turkish.
     pub message: String,
 }
 
@@ -27,6 +31,10 @@ pub struct Problem {
     pub title: String,
     /// HTTP status code.
     pub status: u16,
+    /// Stable machine-readable reason (docs/errors.md); `request.invalid` for a validation
+    /// error, whose fields carry their own codes.
+    #[schema(value_type = crate::routes::schema::ErrorCode)]
+    pub code: Code,
     /// What went wrong in this request.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
@@ -82,6 +90,16 @@ pub enum ApiError {
         /// Which limit.
         detail: String,
     },
+    /// A refusal with a code of its own (insufficient credit, a reused idempotency key).
+    #[error("{detail}")]
+    Refused {
+        /// The answer's status.
+        status: StatusCode,
+        /// Why.
+        code: Code,
+        /// What happened, in English.
+        detail: String,
+    },
     /// Anything else: logged with its cause, shown as a generic message.
     #[error("internal error")]
     Internal(String),
@@ -102,26 +120,44 @@ impl ApiError {
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::TimedOut(_) => StatusCode::REQUEST_TIMEOUT,
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Refused { status, .. } => *status,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
-    /// One invalid field.
-    pub fn field(field: impl Into<String>, message: impl Into<String>) -> ApiError {
+    /// The stable code of this error.
+    pub fn code(&self) -> Code {
+        match self {
+            ApiError::Validation(_) => Code::RequestInvalid,
+            ApiError::BadRequest(_) => Code::RequestMalformed,
+            ApiError::Unauthorized => Code::AuthRequired,
+            ApiError::Forbidden(_) => Code::AuthForbidden,
+            ApiError::NotFound => Code::NotFound,
+            ApiError::MethodNotAllowed => Code::MethodNotAllowed,
+            ApiError::UriTooLong(_) => Code::RequestUriTooLong,
+            ApiError::Conflict(_) => Code::StateConflict,
+            ApiError::ConflictFields(_) => Code::ValueTaken,
+            ApiError::TooLarge(_) => Code::RequestTooLarge,
+            ApiError::Unavailable(_) => Code::ServiceUnavailable,
+            ApiError::TimedOut(_) => Code::RequestTimeout,
+            ApiError::TooManyRequests { .. } => Code::RateLimited,
+            ApiError::Refused { code, .. } => *code,
+            ApiError::Internal(_) => Code::Internal,
+        }
+    }
+
+    /// One invalid field, with its code.
+    pub fn field(field: impl Into<String>, code: Code, message: impl Into<String>) -> ApiError {
         ApiError::Validation(vec![FieldError {
             field: field.into(),
-            code: "invalid".to_owned(),
+            code,
             message: message.into(),
         }])
     }
 
     /// One field that broke a domain rule, with the rule's code.
     pub fn rule(field: impl Into<String>, e: ulak_core::model::RuleError) -> ApiError {
-        ApiError::Validation(vec![FieldError {
-            field: field.into(),
-            code: e.code.to_owned(),
-            message: e.message,
-        }])
+        ApiError::field(field, e.code, e.message)
     }
 
     /// The problem document of this error.
@@ -140,6 +176,7 @@ impl ApiError {
             ApiError::Unavailable(_) => "unavailable",
             ApiError::TimedOut(_) => "timeout",
             ApiError::TooManyRequests { .. } => "too-many-requests",
+            ApiError::Refused { code, .. } => code.subject(),
             ApiError::Internal(_) => "internal",
         };
         let detail = match self {
@@ -150,6 +187,7 @@ impl ApiError {
             kind: format!("https://ulak.dev/problems/{slug}"),
             title: status.canonical_reason().unwrap_or("Error").to_owned(),
             status: status.as_u16(),
+            code: self.code(),
             detail,
             errors: match self {
                 ApiError::Validation(e) | ApiError::ConflictFields(e) => e.clone(),
@@ -165,8 +203,11 @@ impl IntoResponse for ApiError {
             tracing::error!(%cause, "request failed");
         }
         let status = self.status();
-        let body = serde_json::to_vec(&self.problem()).unwrap_or_default();
+        let problem = self.problem();
+        let body = serde_json::to_vec(&problem).unwrap_or_default();
         let mut response = (status, body).into_response();
+        // Kept for [`localize`], which re-renders it when Turkish is asked for.
+        response.extensions_mut().insert(problem);
         response.headers_mut().insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
@@ -258,7 +299,7 @@ impl From<ulak_core::model::ValidationErrors> for ApiError {
             e.0.into_iter()
                 .map(|f| FieldError {
                     field: f.field,
-                    code: f.code.to_owned(),
+                    code: f.code,
                     message: f.message,
                 })
                 .collect(),
@@ -272,19 +313,39 @@ impl From<ulak_store::StoreError> for ApiError {
         match e {
             S::NotFound => ApiError::NotFound,
             S::Conflict { field } => ApiError::ConflictFields(vec![FieldError {
-                code: "conflict".to_owned(),
+                code: Code::ValueTaken,
                 message: format!("{field} already exists"),
                 field,
             }]),
             S::Validation(v) => v.into(),
-            S::InsufficientCredit { balance, amount } => ApiError::Conflict(format!(
-                "insufficient credit: balance {balance}, change {amount}"
-            )),
-            S::IdempotencyConflict => ApiError::Conflict(
-                "the Idempotency-Key was already used in the last 24 hours for a different request"
+            S::InsufficientCredit { balance, amount } => ApiError::Refused {
+                status: StatusCode::CONFLICT,
+                code: Code::CreditInsufficient,
+                detail: format!("insufficient credit: balance {balance}, change {amount}"),
+            },
+            S::IdempotencyConflict => ApiError::Refused {
+                status: StatusCode::CONFLICT,
+                code: Code::IdempotencyBodyMismatch,
+                detail: "the Idempotency-Key was already used in the last 24 hours for a \
+                         different request"
                     .to_owned(),
-            ),
+            },
             other => ApiError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<ulak_engine::send::SendError> for ApiError {
+    fn from(e: ulak_engine::send::SendError) -> Self {
+        use ulak_engine::send::SendError as E;
+        match e {
+            E::Invalid(v) => v.into(),
+            E::NoSettings => ApiError::NotFound,
+            E::InsufficientCredit { balance, amount } => {
+                ulak_store::StoreError::InsufficientCredit { balance, amount }.into()
+            }
+            E::IdempotencyMismatch => ulak_store::StoreError::IdempotencyConflict.into(),
+            E::Store(s) => s.into(),
         }
     }
 }
@@ -335,4 +396,73 @@ where
             .map(|axum::extract::Query(v)| Query(v))
             .map_err(|r| ApiError::BadRequest(r.body_text()))
     }
+}
+
+/// The problem documents of a request in the language its `Accept-Language` prefers: Turkish
+/// texts (title, detail, each field's message) replace the English ones when `tr` is asked
+/// for; codes stay as they are. Every answer that carries a problem says its language in
+/// `Content-Language`.
+pub async fn localize(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let lang = request
+        .headers()
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
+        .map_or(Lang::En, Lang::from_accept_language);
+    let mut response = next.run(request).await;
+    let Some(problem) = response.extensions_mut().remove::<Problem>() else {
+        return response;
+    };
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_LANGUAGE,
+        HeaderValue::from_static(lang.tag()),
+    );
+    if lang == Lang::En {
+        return response;
+    }
+    let body = serde_json::to_vec(&problem.in_lang(lang)).unwrap_or_default();
+    headers.remove(header::CONTENT_LENGTH);
+    let (parts, _) = response.into_parts();
+    Response::from_parts(parts, axum::body::Body::from(body))
+}
+
+impl Problem {
+    /// This problem with its texts in `lang` (the codes' texts; details that only English
+    /// has, such as a limit's figure, give way to the code's general text).
+    pub fn in_lang(mut self, lang: Lang) -> Problem {
+        if lang == Lang::En {
+            return self;
+        }
+        if let Some(t) = status_title(self.status, lang) {
+            t.clone_into(&mut self.title);
+        }
+        self.detail = Some(self.code.text(lang).to_owned());
+        for e in &mut self.errors {
+            e.code.text(lang).clone_into(&mut e.message);
+        }
+        self
+    }
+}
+
+/// A status's title in Turkish.
+fn status_title(status: u16, lang: Lang) -> Option<&'static str> {
+    if lang != Lang::Tr {
+        return None;
+    }
+    Some(match status {
+        400 => "Hatalı İstek",
+        401 => "Kimlik Doğrulanmadı",
+        403 => "Yetkisiz",
+        404 => "Bulunamadı",
+        405 => "Yönteme İzin Verilmiyor",
+        408 => "İstek Zaman Aşımı",
+        409 => "Çakışma",
+        413 => "İstek Çok Büyük",
+        414 => "Adres Çok Uzun",
+        422 => "Geçersiz Veri",
+        429 => "Çok Fazla İstek",
+        500 => "Sunucu Hatası",
+        503 => "Hizmet Kullanılamıyor",
+        _ => return None,
+    })
 }

@@ -1,5 +1,6 @@
 //! Companies (tenants).
 
+use crate::Code;
 use std::fmt;
 
 use serde::Serialize;
@@ -21,7 +22,7 @@ impl CompanyName {
         check_controls(s, Lines::One)?;
         let s = s.trim().to_ascii_lowercase();
         if s.is_empty() {
-            return Err(RuleError::new("empty", "must not be empty"));
+            return Err(RuleError::new(Code::ValueEmpty, "must not be empty"));
         }
         if !s
             .bytes()
@@ -29,7 +30,7 @@ impl CompanyName {
             || s.starts_with('-')
         {
             return Err(RuleError::new(
-                "invalid",
+                Code::ValueInvalid,
                 "only a-z, 0-9 and '-' (not first) are allowed",
             ));
         }

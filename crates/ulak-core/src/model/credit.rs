@@ -1,6 +1,7 @@
 //! The credit ledger: every change of a company's SMS credit is an entry; the balance is their
 //! sum, so it can always be explained.
 
+use crate::Code;
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
@@ -51,7 +52,7 @@ impl FromStr for LedgerKind {
         ]
         .into_iter()
         .find(|k| k.as_str() == s)
-        .ok_or_else(|| RuleError::new("invalid", "unknown ledger entry kind"))
+        .ok_or_else(|| RuleError::new(Code::ValueInvalid, "unknown ledger entry kind"))
     }
 }
 
@@ -84,13 +85,13 @@ impl NewCreditEntry {
         if amount.checked_neg().is_none() {
             e.push(
                 "amount",
-                "out_of_range",
+                Code::ValueOutOfRange,
                 format!("must be {} to {}", -i64::MAX, i64::MAX),
             );
         } else if !ok {
             e.push(
                 "amount",
-                "invalid_sign",
+                Code::CreditInvalidSign,
                 format!("wrong sign or zero for {}", kind.as_str()),
             );
         }

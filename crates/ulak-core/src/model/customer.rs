@@ -1,5 +1,6 @@
 //! Customer accounts ("cari hesap").
 
+use crate::Code;
 use std::collections::BTreeMap;
 use std::str::FromStr;
 
@@ -37,7 +38,10 @@ impl FromStr for CustomerKind {
         match s {
             "customer" => Ok(Self::Customer),
             "supplier" => Ok(Self::Supplier),
-            _ => Err(RuleError::new("invalid", "expected customer or supplier")),
+            _ => Err(RuleError::new(
+                Code::ValueInvalid,
+                "expected customer or supplier",
+            )),
         }
     }
 }
@@ -50,7 +54,7 @@ fn phones(e: &mut ValidationErrors, raw: &[&str], country: CountryType) -> Optio
     if raw.len() > MAX_PHONES {
         e.push(
             "phones",
-            "too_many",
+            Code::ValueTooMany,
             format!("{} phones, at most {MAX_PHONES} allowed", raw.len()),
         );
         return None;
@@ -96,7 +100,7 @@ impl NewCustomerAccount {
         let code = e.take("code", text(code, limits::CUSTOMER_CODE));
         let title = e.take("title", text(title, limits::CUSTOMER_TITLE));
         if raw_phones.is_empty() {
-            e.push("phones", "empty", "at least one phone");
+            e.push("phones", Code::ValueEmpty, "at least one phone");
         }
         let phones = phones(&mut e, raw_phones, country);
         let attributes = match Attributes::new(attributes) {
@@ -147,7 +151,7 @@ impl CustomerAccountPatch {
         let mut e = ValidationErrors::default();
         let title = title.and_then(|t| e.take("title", text(t, limits::CUSTOMER_TITLE)));
         if raw_phones.is_some_and(<[&str]>::is_empty) {
-            e.push("phones", "empty", "at least one phone");
+            e.push("phones", Code::ValueEmpty, "at least one phone");
         }
         let phones = raw_phones.and_then(|p| phones(&mut e, p, country));
         let attributes = attributes.and_then(|a| match Attributes::new(a) {

@@ -1,6 +1,7 @@
 //! Outgoing messages: who gets what, from which header, at what cost, and the states a
 //! message moves through (docs/decisions/0005-sending-engine.md).
 
+use crate::Code;
 use std::fmt;
 use std::str::FromStr;
 
@@ -41,6 +42,42 @@ pub enum MessageState {
 }
 
 impl MessageState {
+    /// Every state.
+    pub const ALL: [MessageState; 12] = [
+        Self::Scheduled,
+        Self::Queued,
+        Self::Sending,
+        Self::Submitted,
+        Self::Delivered,
+        Self::Undeliverable,
+        Self::Expired,
+        Self::Rejected,
+        Self::Unknown,
+        Self::Failed,
+        Self::Cancelled,
+        Self::Skipped,
+    ];
+
+    /// Whether a message in this state may move to `next`: the one table of message
+    /// transitions. A message enters as `scheduled`, `queued` or (a campaign recipient left
+    /// out) `skipped`. Waiting ones become due, expire, are cancelled with their campaign or
+    /// skipped when the number opts out; a worker claims a queued one; a claimed one is taken
+    /// by the operator, refused for good, or goes back to the queue (a retry, a lost lease, a
+    /// stop); the operator's report settles a submitted one.
+    pub fn may_become(self, next: MessageState) -> bool {
+        use MessageState as S;
+        match self {
+            S::Scheduled => matches!(next, S::Queued | S::Expired | S::Cancelled | S::Skipped),
+            S::Queued => matches!(next, S::Sending | S::Expired | S::Cancelled | S::Skipped),
+            S::Sending => matches!(next, S::Submitted | S::Queued | S::Failed),
+            S::Submitted => matches!(
+                next,
+                S::Delivered | S::Undeliverable | S::Expired | S::Rejected | S::Unknown
+            ),
+            _ => false,
+        }
+    }
+
     /// Whether nothing more will happen to it.
     pub fn is_final(self) -> bool {
         !matches!(
@@ -64,7 +101,7 @@ macro_rules! names {
             fn from_str(s: &str) -> Result<Self, Self::Err> {
                 match s {
                     $($s => Ok(Self::$v),)*
-                    _ => Err(RuleError::new("invalid", concat!("expected one of:", $(" ", $s),*))),
+                    _ => Err(RuleError::new(Code::ValueInvalid, concat!("expected one of:", $(" ", $s),*))),
                 }
             }
         }
@@ -150,7 +187,7 @@ pub fn check_schedule(at: i64, now: i64) -> Result<i64, RuleError> {
         Ok(at)
     } else {
         Err(RuleError::new(
-            "out_of_range",
+            Code::ScheduleOutOfRange,
             "must be from now to one year ahead (unix milliseconds)",
         ))
     }
@@ -164,7 +201,7 @@ pub fn check_validity(seconds: Option<u64>) -> Result<u64, RuleError> {
         Ok(v)
     } else {
         Err(RuleError::new(
-            "out_of_range",
+            Code::ValidityOutOfRange,
             format!("must be {MIN_VALIDITY_S} to {MAX_VALIDITY_S} seconds"),
         ))
     }
@@ -251,7 +288,7 @@ impl NewMessage {
     ) -> Result<Self, ValidationErrors> {
         let mut e = ValidationErrors::default();
         if body.trim().is_empty() {
-            e.push("text", "empty", "must not be empty");
+            e.push("text", Code::TextEmpty, "must not be empty");
         }
         // Rendered texts too: a template field's value may carry one.
         if let Err(err) = check_controls(body, Lines::Many) {
@@ -268,7 +305,7 @@ impl NewMessage {
             Ok(c) if c.too_long => {
                 e.push(
                     "text",
-                    "too_long",
+                    Code::TextTooLong,
                     format!(
                         "{} segments; at most {MAX_MESSAGE_SEGMENTS} per message",
                         c.count.segments
@@ -278,7 +315,7 @@ impl NewMessage {
             }
             Ok(c) => Some(c.count),
             Err(err) => {
-                e.push("text", "unencodable", err.to_string());
+                e.push("text", Code::TextUnencodable, err.to_string());
                 None
             }
         };

@@ -4,6 +4,7 @@
 
 #![warn(missing_docs)]
 
+mod campaign;
 mod company;
 mod credit;
 mod customer;
@@ -23,6 +24,7 @@ mod webhook;
 
 use crate::CountryType;
 
+pub use campaign::{CampaignAction, CampaignState};
 pub use company::{Company, CompanyName, NewCompany};
 pub use credit::{CreditEntry, LedgerKind, NewCreditEntry};
 pub use customer::{

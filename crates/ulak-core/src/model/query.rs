@@ -1,5 +1,6 @@
 //! List queries and cursor pagination.
 
+use crate::Code;
 use serde::{Deserialize, Serialize};
 
 use super::validation::{Lines, check_controls, check_length};
@@ -43,13 +44,13 @@ impl ListQuery {
     ) -> Result<Self, ValidationErrors> {
         let mut e = ValidationErrors::default();
         if limit.is_some_and(|l| !(1..=MAX_LIMIT).contains(&l)) {
-            e.push("limit", "out_of_range", "must be from 1 to 500");
+            e.push("limit", Code::ValueOutOfRange, "must be from 1 to 500");
         }
         if cursor
             .as_deref()
             .is_some_and(|c| decode_cursor(c).is_none())
         {
-            e.push("cursor", "invalid", "invalid cursor");
+            e.push("cursor", Code::CursorInvalid, "invalid cursor");
         }
         if let Some(s) = &search {
             e.take(
@@ -76,9 +77,9 @@ impl ListQuery {
     pub fn after_id(&self) -> Result<Option<i64>, ValidationErrors> {
         match self.cursor.as_deref() {
             None => Ok(None),
-            Some(c) => decode_cursor(c)
-                .map(Some)
-                .ok_or_else(|| ValidationErrors::single("cursor", "invalid", "invalid cursor")),
+            Some(c) => decode_cursor(c).map(Some).ok_or_else(|| {
+                ValidationErrors::single("cursor", Code::CursorInvalid, "invalid cursor")
+            }),
         }
     }
 

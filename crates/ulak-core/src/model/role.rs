@@ -1,5 +1,6 @@
 //! What a user or API key may do.
 
+use crate::Code;
 use std::fmt;
 use std::str::FromStr;
 
@@ -45,7 +46,7 @@ impl FromStr for Role {
             "operator" => Ok(Self::Operator),
             "viewer" => Ok(Self::Viewer),
             _ => Err(RuleError::new(
-                "invalid",
+                Code::ValueInvalid,
                 "expected admin, operator or viewer",
             )),
         }

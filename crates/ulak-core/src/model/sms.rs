@@ -1,6 +1,7 @@
 //! A company's SMS settings: provider (operator) accounts, sender headers and the OTP and
 //! TC-ID sending options. Secrets enter here in clear and leave only encrypted (ulak-store).
 
+use crate::Code;
 use std::fmt;
 use std::str::FromStr;
 
@@ -21,7 +22,7 @@ impl Secret {
     /// 1..=256 characters, no control character.
     pub fn parse(s: &str) -> Result<Self, RuleError> {
         if s.is_empty() {
-            return Err(RuleError::new("empty", "must not be empty"));
+            return Err(RuleError::new(Code::ValueEmpty, "must not be empty"));
         }
         check_length(s, limits::SECRET)?;
         check_controls(s, Lines::One)?;
@@ -54,12 +55,12 @@ impl SenderName {
         check_controls(s, Lines::One)?;
         let s = s.trim();
         if s.is_empty() {
-            return Err(RuleError::new("empty", "must not be empty"));
+            return Err(RuleError::new(Code::ValueEmpty, "must not be empty"));
         }
         if s.bytes().all(|b| b.is_ascii_digit()) {
             if !(3..=15).contains(&s.len()) {
                 return Err(RuleError::new(
-                    "invalid_length",
+                    Code::SenderNumericLength,
                     "a numeric sender has 3..=15 digits",
                 ));
             }
@@ -67,7 +68,7 @@ impl SenderName {
         }
         if s.chars().any(|c| "çğıöşüÇĞİÖŞÜ".contains(c)) {
             return Err(RuleError::new(
-                "turkish_letter",
+                Code::SenderTurkishLetter,
                 "Turkish letters are not allowed",
             ));
         }
@@ -76,19 +77,19 @@ impl SenderName {
             .all(|c| c.is_ascii_alphanumeric() || " .-_&".contains(c))
         {
             return Err(RuleError::new(
-                "invalid_character",
+                Code::SenderInvalidCharacter,
                 "only A-Z, a-z, 0-9, space and .-_&",
             ));
         }
         if s.len() > limits::SENDER_ALPHANUMERIC {
             return Err(RuleError::new(
-                "too_long",
+                Code::SenderTooLong,
                 "an alphanumeric sender has at most 11 characters",
             ));
         }
         if !s.bytes().any(|b| b.is_ascii_alphabetic()) {
             return Err(RuleError::new(
-                "no_letter",
+                Code::SenderNoLetter,
                 "an alphanumeric sender has at least one letter (or is 3 to 15 digits)",
             ));
         }
@@ -251,7 +252,11 @@ impl SmsSettingsPatch {
 /// characters as typed (surrounding spaces included), kept in upper case.
 fn opt_out_keywords(k: &[String], e: &mut ValidationErrors) -> Option<Vec<String>> {
     if k.is_empty() || k.len() > 10 {
-        e.push("opt_out_keywords", "invalid_length", "1 to 10 keywords");
+        e.push(
+            "opt_out_keywords",
+            Code::ValueOutOfRange,
+            "1 to 10 keywords",
+        );
         return None;
     }
     let mut ok = true;
@@ -263,7 +268,7 @@ fn opt_out_keywords(k: &[String], e: &mut ValidationErrors) -> Option<Vec<String
                 let t = w.trim();
                 if t.is_empty() || !t.chars().all(char::is_alphanumeric) {
                     Err(RuleError::new(
-                        "invalid",
+                        Code::ValueInvalid,
                         "a keyword is one word of letters and digits (at most 20)",
                     ))
                 } else {
@@ -313,7 +318,7 @@ macro_rules! names {
             fn from_str(s: &str) -> Result<Self, Self::Err> {
                 match s {
                     $($s => Ok(Self::$v),)*
-                    _ => Err(RuleError::new("invalid", concat!("expected one of:", $(" ", $s),*))),
+                    _ => Err(RuleError::new(Code::ValueInvalid, concat!("expected one of:", $(" ", $s),*))),
                 }
             }
         }
@@ -413,7 +418,7 @@ fn sendable(kind: ProviderKind) -> Result<ProviderKind, RuleError> {
     match kind {
         ProviderKind::Simulator | ProviderKind::Smpp => Ok(kind),
         ProviderKind::Http => Err(RuleError::new(
-            "not_supported",
+            Code::ProviderKindUnsupported,
             "http provider accounts cannot send yet; use smpp",
         )),
     }
@@ -425,7 +430,7 @@ fn range(v: u32, lo: u32, hi: u32) -> Result<u32, RuleError> {
         Ok(v)
     } else {
         Err(RuleError::new(
-            "out_of_range",
+            Code::ValueOutOfRange,
             format!("must be {lo}..={hi}"),
         ))
     }
@@ -451,7 +456,7 @@ impl NewProviderAccount {
             }),
         );
         if d.port == 0 {
-            e.push("port", "out_of_range", "must be 1..=65535");
+            e.push("port", Code::ValueOutOfRange, "must be 1..=65535");
         }
         // SMPP 3.4 limits system_id to 15 and system_type to 12 octets (plus NUL).
         let system_id = e.take("system_id", text(&d.system_id, limits::SYSTEM_ID));
@@ -481,7 +486,7 @@ impl NewProviderAccount {
             Some(p) => match p.parse::<Policy>() {
                 Ok(p) => Some(p),
                 Err(err) => {
-                    e.push("text_policy", "invalid", err.to_string());
+                    e.push("text_policy", Code::ValueInvalid, err.to_string());
                     None
                 }
             },

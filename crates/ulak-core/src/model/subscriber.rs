@@ -1,5 +1,6 @@
 //! Mobile subscribers, their groups and the opt-out list.
 
+use crate::Code;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
@@ -37,7 +38,7 @@ impl Attributes {
             // One error, not one per attribute: the count alone refuses the set.
             return Err(ValidationErrors::single(
                 "attributes",
-                "too_many",
+                Code::ValueTooMany,
                 format!("{} attributes, at most {MAX_ATTRIBUTES} allowed", map.len()),
             ));
         }
@@ -49,7 +50,7 @@ impl Attributes {
             {
                 e.push(
                     format!("attributes.{}", field_name(k)),
-                    "invalid_name",
+                    Code::AttributeNameInvalid,
                     "names are 1..=64 letters, digits, '_' or '.'",
                 );
             }
@@ -60,7 +61,7 @@ impl Attributes {
             if v.chars().count() > MAX_ATTRIBUTE_VALUE_CHARS {
                 e.push(
                     format!("attributes.{}", field_name(k)),
-                    "too_long",
+                    Code::ValueTooLong,
                     "at most 1000 characters",
                 );
             }
@@ -69,7 +70,7 @@ impl Attributes {
         if bytes > MAX_ATTRIBUTES_BYTES {
             e.push(
                 "attributes",
-                "too_large",
+                Code::ValueTooLarge,
                 format!(
                     "{bytes} bytes of names and values, at most {MAX_ATTRIBUTES_BYTES} allowed"
                 ),
@@ -154,7 +155,7 @@ impl FromStr for Consent {
             "opted_in" => Ok(Self::OptedIn),
             "opted_out" => Ok(Self::OptedOut),
             _ => Err(RuleError::new(
-                "invalid",
+                Code::ValueInvalid,
                 "expected unknown, opted_in or opted_out",
             )),
         }

@@ -2,6 +2,7 @@
 //! recipient. Deliberately tiny (no loops, filters or escapes): an SMS needs only field
 //! substitution, and a small grammar gives users exact error positions.
 
+use crate::Code;
 use std::collections::BTreeMap;
 
 use serde::Serialize;
@@ -62,14 +63,14 @@ pub enum TemplateError {
 }
 
 impl ErrorCode for TemplateError {
-    fn code(&self) -> &'static str {
+    fn code(&self) -> Code {
         match self {
-            Self::Unclosed { .. } => "unclosed_placeholder",
-            Self::UnexpectedClose { .. } => "unexpected_close",
-            Self::EmptyName { .. } => "empty_placeholder",
-            Self::InvalidName { .. } => "invalid_placeholder_name",
-            Self::Length => "length",
-            Self::ControlCharacter { .. } => "control_character",
+            Self::Unclosed { .. }
+            | Self::UnexpectedClose { .. }
+            | Self::EmptyName { .. }
+            | Self::InvalidName { .. } => Code::TemplatePlaceholderInvalid,
+            Self::Length => Code::ValueTooLong,
+            Self::ControlCharacter { .. } => Code::ValueControlCharacter,
         }
     }
 }

@@ -2,6 +2,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+use crate::Code;
 use std::collections::BTreeMap;
 
 use super::*;
@@ -25,7 +26,7 @@ fn new_subscriber_reports_every_bad_field() {
     )
     .unwrap_err();
     assert_eq!(fields(&e), ["name", "phone", "tckn", "attributes.bad key"]);
-    assert_eq!(e.0[1].code, "landline");
+    assert_eq!(e.0[1].code, Code::PhoneLandline);
     // Messages never echo the personal value.
     assert!(e.0.iter().all(|f| !f.message.contains("123")));
 }
@@ -107,18 +108,21 @@ fn sender_names() {
     assert!(SenderName::parse("ULAK A.S.").is_ok());
     assert_eq!(
         SenderName::parse("ULAK A.Ş.").unwrap_err().code,
-        "turkish_letter"
+        Code::SenderTurkishLetter
     );
     assert_eq!(
         SenderName::parse("ABCDEFGHIJKL").unwrap_err().code,
-        "too_long"
+        Code::SenderTooLong
     );
     assert_eq!(
         SenderName::parse("ULAK!").unwrap_err().code,
-        "invalid_character"
+        Code::SenderInvalidCharacter
     );
     assert!(SenderName::parse("905321234567").unwrap().is_numeric());
-    assert_eq!(SenderName::parse("12").unwrap_err().code, "invalid_length");
+    assert_eq!(
+        SenderName::parse("12").unwrap_err().code,
+        Code::SenderNumericLength
+    );
 }
 
 #[test]
@@ -156,7 +160,10 @@ fn credit_signs() {
     assert!(NewCreditEntry::new(LedgerKind::Adjustment, 0, None).is_err());
     // i64::MIN has no negation: it could not be checked against the balance.
     let e = NewCreditEntry::new(LedgerKind::Adjustment, i64::MIN, None).unwrap_err();
-    assert_eq!((fields(&e), e.0[0].code), (vec!["amount"], "out_of_range"));
+    assert_eq!(
+        (fields(&e), e.0[0].code),
+        (vec!["amount"], Code::ValueOutOfRange)
+    );
     assert!(NewCreditEntry::new(LedgerKind::Charge, i64::MIN, None).is_err());
     assert!(NewCreditEntry::new(LedgerKind::Adjustment, -i64::MAX, None).is_ok());
     assert!(NewCreditEntry::new(LedgerKind::Purchase, i64::MAX, None).is_ok());
@@ -178,7 +185,7 @@ fn schedules_and_validity_are_bounded_and_expiry_never_overflows() {
     ] {
         assert_eq!(
             check_schedule(bad, now).unwrap_err().code,
-            "out_of_range",
+            Code::ScheduleOutOfRange,
             "{bad}"
         );
     }
@@ -238,7 +245,7 @@ fn attributes_are_bounded_in_count_length_and_total_size() {
     let e = codes(set(20_000, 1));
     assert_eq!(
         (e.len(), e[0].field.as_str(), e[0].code),
-        (1, "attributes", "too_many")
+        (1, "attributes", Code::ValueTooMany)
     );
     assert!(Attributes::new(set(MAX_ATTRIBUTES, 1)).is_ok());
     // Values are counted in characters, the total in bytes (ş is two).
@@ -246,14 +253,14 @@ fn attributes_are_bounded_in_count_length_and_total_size() {
     let e = codes(set(1, MAX_ATTRIBUTE_VALUE_CHARS + 1));
     assert_eq!(
         (e[0].field.as_str(), e[0].code),
-        ("attributes.a0", "too_long")
+        ("attributes.a0", Code::ValueTooLong)
     );
     let e = codes(set(9, 1000));
-    assert_eq!((e.len(), e[0].code), (1, "too_large"));
+    assert_eq!((e.len(), e[0].code), (1, Code::ValueTooLarge));
     // A long key is named, cut short.
     let long: BTreeMap<String, String> = [("k".repeat(10_000), "v".to_owned())].into();
     let e = codes(long);
-    assert_eq!(e[0].code, "invalid_name");
+    assert_eq!(e[0].code, Code::AttributeNameInvalid);
     assert!(e[0].field.len() < 100, "{}", e[0].field);
 }
 
@@ -276,7 +283,7 @@ fn a_customer_account_has_at_most_twenty_phones() {
     };
     let e = new(&refs).unwrap_err();
     assert_eq!(fields(&e), ["phones"]);
-    assert_eq!(e.0[0].code, "too_many");
+    assert_eq!(e.0[0].code, Code::ValueTooMany);
     assert!(new(&refs[..MAX_PHONES]).is_ok());
 }
 
@@ -314,7 +321,7 @@ fn provider_hosts_must_be_allowed_targets() {
     ] {
         let e = NewProviderAccount::new(draft(host), CountryType::Tr, &strict).unwrap_err();
         assert_eq!(fields(&e), ["host"], "{host}");
-        assert_eq!(e.0[0].code, "target_not_allowed", "{host}");
+        assert_eq!(e.0[0].code, Code::UrlTargetNotAllowed, "{host}");
         assert!(
             NewProviderAccount::new(draft(host), CountryType::Tr, &OutboundPolicy::any()).is_ok(),
             "allowed by configuration: {host}"
@@ -340,11 +347,11 @@ fn control_characters_are_refused_in_every_kind_of_field() {
         let s = format!("a{c}b");
         assert_eq!(
             check_controls(&s, Lines::One).unwrap_err().code,
-            "control_character"
+            Code::ValueControlCharacter
         );
         assert_eq!(
             check_controls(&s, Lines::Many).unwrap_err().code,
-            "control_character"
+            Code::ValueControlCharacter
         );
         assert!(TemplateBody::parse(&s).is_err());
     }
@@ -373,7 +380,7 @@ fn maxima_count_characters_as_given() {
     let over = format!("{} ", "ş".repeat(limits::SUBSCRIBER_NAME));
     assert_eq!(
         text(&over, limits::SUBSCRIBER_NAME).unwrap_err().code,
-        "too_long"
+        Code::ValueTooLong
     );
     let q = ListQuery::parse(None, None, Some("a".repeat(limits::SEARCH + 1)), None);
     assert_eq!(fields(&q.unwrap_err()), ["search"]);
@@ -404,7 +411,53 @@ fn a_bracketed_webhook_host_ends_at_its_bracket() {
 
 #[test]
 fn alphanumeric_senders_have_a_letter() {
-    assert_eq!(SenderName::parse("12-34").unwrap_err().code, "no_letter");
+    assert_eq!(
+        SenderName::parse("12-34").unwrap_err().code,
+        Code::SenderNoLetter
+    );
     assert!(SenderName::parse(" A-1 ").is_ok());
     assert!(SenderName::parse("1234").is_ok());
+}
+
+/// Every (from, to) pair of message states, written out as the allowed targets of each.
+#[test]
+fn the_message_transition_table() {
+    use MessageState as S;
+    let table: [(S, &[S]); 12] = [
+        (
+            S::Scheduled,
+            &[S::Queued, S::Expired, S::Cancelled, S::Skipped],
+        ),
+        (
+            S::Queued,
+            &[S::Sending, S::Expired, S::Cancelled, S::Skipped],
+        ),
+        (S::Sending, &[S::Submitted, S::Queued, S::Failed]),
+        (
+            S::Submitted,
+            &[
+                S::Delivered,
+                S::Undeliverable,
+                S::Expired,
+                S::Rejected,
+                S::Unknown,
+            ],
+        ),
+        (S::Delivered, &[]),
+        (S::Undeliverable, &[]),
+        (S::Expired, &[]),
+        (S::Rejected, &[]),
+        (S::Unknown, &[]),
+        (S::Failed, &[]),
+        (S::Cancelled, &[]),
+        (S::Skipped, &[]),
+    ];
+    for (from, allowed) in table {
+        for to in S::ALL {
+            assert_eq!(from.may_become(to), allowed.contains(&to), "{from} -> {to}");
+        }
+        // A state is final exactly when it goes nowhere.
+        assert_eq!(from.is_final(), allowed.is_empty(), "{from}");
+        assert_eq!(from.as_str().parse::<S>(), Ok(from));
+    }
 }

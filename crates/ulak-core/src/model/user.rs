@@ -1,5 +1,6 @@
 //! Users, passwords and API keys.
 
+use crate::Code;
 use std::fmt;
 
 use serde::Serialize;
@@ -23,14 +24,14 @@ impl LoginName {
         check_controls(s, Lines::One)?;
         let s = super::fold(s.trim());
         if s.is_empty() {
-            return Err(RuleError::new("empty", "must not be empty"));
+            return Err(RuleError::new(Code::ValueEmpty, "must not be empty"));
         }
         if !s
             .chars()
             .all(|c| c.is_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'))
         {
             return Err(RuleError::new(
-                "invalid",
+                Code::ValueInvalid,
                 "only letters, digits, '.', '_', '-' and '@' are allowed",
             ));
         }
@@ -60,7 +61,7 @@ impl Email {
     pub fn parse(s: &str) -> Result<Self, RuleError> {
         check_length(s, limits::EMAIL)?;
         check_controls(s, Lines::One)?;
-        let bad = || RuleError::new("invalid", "not an e-mail address");
+        let bad = || RuleError::new(Code::EmailInvalid, "not an e-mail address");
         if s.chars().any(char::is_whitespace) {
             return Err(bad());
         }
@@ -90,7 +91,10 @@ impl Password {
         check_length(s, limits::PASSWORD)?;
         check_controls(s, Lines::One)?;
         if s.chars().count() < 8 {
-            return Err(RuleError::new("too_short", "at least 8 characters"));
+            return Err(RuleError::new(
+                Code::PasswordTooShort,
+                "at least 8 characters",
+            ));
         }
         Ok(Self(s.to_owned()))
     }

@@ -5,15 +5,15 @@ use std::fmt;
 use serde::Serialize;
 
 use super::limits;
-use crate::{CountryType, Msisdn, Tckn};
+use crate::{Code, CountryType, Msisdn, Tckn};
 
 /// One rule a field broke.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FieldError {
     /// The input field name as the API spells it (e.g. `phone`, `attributes.ad`).
     pub field: String,
-    /// A stable machine-readable code (e.g. `too_long`, `invalid_number`).
-    pub code: &'static str,
+    /// A stable machine-readable code (e.g. `value.too_long`, `phone.landline`).
+    pub code: Code,
     /// A human message; never contains the rejected value (it may be personal data).
     pub message: String,
 }
@@ -38,23 +38,14 @@ impl fmt::Display for ValidationErrors {
 
 impl ValidationErrors {
     /// One error for one field.
-    pub fn single(
-        field: impl Into<String>,
-        code: &'static str,
-        message: impl Into<String>,
-    ) -> Self {
+    pub fn single(field: impl Into<String>, code: Code, message: impl Into<String>) -> Self {
         let mut e = Self::default();
         e.push(field, code, message);
         e
     }
 
     /// Adds an error.
-    pub fn push(
-        &mut self,
-        field: impl Into<String>,
-        code: &'static str,
-        message: impl Into<String>,
-    ) {
+    pub fn push(&mut self, field: impl Into<String>, code: Code, message: impl Into<String>) {
         self.0.push(FieldError {
             field: field.into(),
             code,
@@ -90,7 +81,7 @@ impl ValidationErrors {
         }
         // When nothing was recorded every `take` returned Some, so `v` yields a value; the
         // fallback only guards against a constructor forgetting to record an error.
-        v().ok_or_else(|| Self::single("input", "invalid", "invalid input"))
+        v().ok_or_else(|| Self::single("input", Code::ValueInvalid, "invalid input"))
     }
 
     /// Moves every error of `other` in, with `prefix.` before the field names.
@@ -104,19 +95,19 @@ impl ValidationErrors {
 
 /// Errors that have a stable machine-readable code.
 pub trait ErrorCode {
-    /// The code, e.g. `too_short`.
-    fn code(&self) -> &'static str;
+    /// The code, e.g. `phone.too_short`.
+    fn code(&self) -> Code;
 }
 
 impl ErrorCode for crate::PhoneError {
-    fn code(&self) -> &'static str {
-        crate::PhoneError::code(self)
+    fn code(&self) -> Code {
+        Code::from(self)
     }
 }
 
 impl ErrorCode for crate::TcknError {
-    fn code(&self) -> &'static str {
-        crate::TcknError::code(self)
+    fn code(&self) -> Code {
+        Code::from(self)
     }
 }
 
@@ -125,14 +116,14 @@ impl ErrorCode for crate::TcknError {
 #[error("{message}")]
 pub struct RuleError {
     /// Machine-readable code.
-    pub code: &'static str,
+    pub code: Code,
     /// Human message.
     pub message: String,
 }
 
 impl RuleError {
     /// Builds one.
-    pub fn new(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn new(code: Code, message: impl Into<String>) -> Self {
         Self {
             code,
             message: message.into(),
@@ -141,7 +132,7 @@ impl RuleError {
 }
 
 impl ErrorCode for RuleError {
-    fn code(&self) -> &'static str {
+    fn code(&self) -> Code {
         self.code
     }
 }
@@ -165,7 +156,7 @@ pub fn check_controls(s: &str, lines: Lines) -> Result<(), RuleError> {
     match s.chars().position(|c| refused(c, lines)) {
         None => Ok(()),
         Some(i) => Err(RuleError::new(
-            "control_character",
+            Code::ValueControlCharacter,
             format!("control character at position {}", i + 1),
         )),
     }
@@ -182,7 +173,7 @@ pub fn check_length(s: &str, max: usize) -> Result<(), RuleError> {
     let n = s.chars().take(max + 1).count();
     if n > max {
         return Err(RuleError::new(
-            "too_long",
+            Code::ValueTooLong,
             format!("at most {max} characters allowed"),
         ));
     }
@@ -196,7 +187,7 @@ pub fn text(s: &str, max: usize) -> Result<String, RuleError> {
     check_controls(s, Lines::One)?;
     let t = s.trim();
     if t.is_empty() {
-        return Err(RuleError::new("empty", "must not be empty"));
+        return Err(RuleError::new(Code::ValueEmpty, "must not be empty"));
     }
     Ok(t.to_owned())
 }
@@ -219,7 +210,7 @@ pub fn opt_text(s: Option<&str>, max: usize) -> Result<Option<String>, RuleError
 pub fn phone(s: &str, country: CountryType) -> Result<Msisdn, RuleError> {
     check_length(s, limits::PHONE)?;
     check_controls(s, Lines::One)?;
-    Msisdn::parse(s, country).map_err(|e| RuleError::new(e.code(), e.to_string()))
+    Msisdn::parse(s, country).map_err(|e| RuleError::new(Code::from(&e), e.to_string()))
 }
 
 /// A TC ID number as typed: at most [`limits::TCKN`] characters, no control character, then
@@ -227,5 +218,5 @@ pub fn phone(s: &str, country: CountryType) -> Result<Msisdn, RuleError> {
 pub fn tckn(s: &str) -> Result<Tckn, RuleError> {
     check_length(s, limits::TCKN)?;
     check_controls(s, Lines::One)?;
-    Tckn::parse(s).map_err(|e| RuleError::new(e.code(), e.to_string()))
+    Tckn::parse(s).map_err(|e| RuleError::new(Code::from(&e), e.to_string()))
 }

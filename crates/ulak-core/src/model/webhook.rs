@@ -3,6 +3,7 @@
 //! deliveries follow the Standard Webhooks specification (`webhook-id`,
 //! `webhook-timestamp`, `webhook-signature`).
 
+use crate::Code;
 use std::fmt;
 use std::net::IpAddr;
 use std::str::FromStr;
@@ -69,7 +70,7 @@ impl FromStr for WebhookEventType {
             .find(|t| t.as_str() == s)
             .ok_or_else(|| {
                 RuleError::new(
-                    "unknown_event_type",
+                    Code::WebhookEventUnknown,
                     "expected one of: message.sent message.delivered message.failed \
                      inbound.received campaign.finished",
                 )
@@ -114,7 +115,7 @@ impl FromStr for WebhookDeliveryState {
             "delivered" => Ok(Self::Delivered),
             "failed" => Ok(Self::Failed),
             _ => Err(RuleError::new(
-                "invalid",
+                Code::ValueInvalid,
                 "expected one of: pending delivered failed",
             )),
         }
@@ -129,18 +130,18 @@ impl FromStr for WebhookDeliveryState {
 pub fn parse_webhook_url(s: &str, policy: &OutboundPolicy) -> Result<String, RuleError> {
     let t = s.trim();
     if t.is_empty() {
-        return Err(RuleError::new("empty", "must not be empty"));
+        return Err(RuleError::new(Code::ValueEmpty, "must not be empty"));
     }
     let n = t.chars().count();
     if n > MAX_WEBHOOK_URL {
         return Err(RuleError::new(
-            "too_long",
+            Code::ValueTooLong,
             format!("{n} characters, at most {MAX_WEBHOOK_URL} allowed"),
         ));
     }
     if t.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return Err(RuleError::new(
-            "invalid_url",
+            Code::UrlInvalid,
             "must not contain spaces or control characters",
         ));
     }
@@ -151,19 +152,19 @@ pub fn parse_webhook_url(s: &str, policy: &OutboundPolicy) -> Result<String, Rul
         &t["http://".len()..]
     } else {
         return Err(RuleError::new(
-            "invalid_scheme",
+            Code::UrlScheme,
             "must start with http:// or https://",
         ));
     };
     let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
     if authority.contains('@') {
         return Err(RuleError::new(
-            "credentials_in_url",
+            Code::UrlCredentials,
             "must not contain a user name or password",
         ));
     }
     // `[v6]` or `[v6]:port` (nothing else after the bracket), or `host` or `host:port`.
-    let bad = |m: &str| RuleError::new("invalid_url", m);
+    let bad = |m: &str| RuleError::new(Code::UrlInvalid, m);
     let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
         let (host, rest) = v6
             .split_once(']')
@@ -197,12 +198,12 @@ pub fn parse_webhook_url(s: &str, policy: &OutboundPolicy) -> Result<String, Rul
     // The host as the HTTP client will see it: the WHATWG parser turns `0x7f.1`, `%31...`
     // and full-width digits into the address they stand for.
     let parsed =
-        url::Url::parse(t).map_err(|_| RuleError::new("invalid_url", "not a valid URL"))?;
+        url::Url::parse(t).map_err(|_| RuleError::new(Code::UrlInvalid, "not a valid URL"))?;
     let ip = match parsed.host() {
         Some(url::Host::Ipv4(ip)) => Some(IpAddr::V4(ip)),
         Some(url::Host::Ipv6(ip)) => Some(IpAddr::V6(ip)),
         Some(url::Host::Domain(d)) => host_ip(d),
-        None => return Err(RuleError::new("invalid_url", "must name a host")),
+        None => return Err(RuleError::new(Code::UrlInvalid, "must name a host")),
     };
     if ip.is_some_and(|ip| !policy.allows(ip)) {
         return Err(crate::net::not_allowed());
@@ -405,7 +406,7 @@ mod tests {
         }
         assert_eq!(
             "message.read".parse::<WebhookEventType>().unwrap_err().code,
-            "unknown_event_type"
+            Code::WebhookEventUnknown
         );
     }
 
@@ -421,17 +422,17 @@ mod tests {
             assert!(parse_webhook_url(ok, &strict).is_ok(), "{ok}");
         }
         let code = |u: &str| parse_webhook_url(u, &strict).unwrap_err().code;
-        assert_eq!(code(""), "empty");
-        assert_eq!(code("ftp://example.com"), "invalid_scheme");
-        assert_eq!(code("example.com/hook"), "invalid_scheme");
-        assert_eq!(code("https://"), "invalid_url");
-        assert_eq!(code("https:///path"), "invalid_url");
-        assert_eq!(code("https://a b.com"), "invalid_url");
-        assert_eq!(code("https://user:pw@example.com"), "credentials_in_url");
-        assert_eq!(code("http://example.com:0/"), "invalid_url");
-        assert_eq!(code("http://example.com:99999/"), "invalid_url");
+        assert_eq!(code(""), Code::ValueEmpty);
+        assert_eq!(code("ftp://example.com"), Code::UrlScheme);
+        assert_eq!(code("example.com/hook"), Code::UrlScheme);
+        assert_eq!(code("https://"), Code::UrlInvalid);
+        assert_eq!(code("https:///path"), Code::UrlInvalid);
+        assert_eq!(code("https://a b.com"), Code::UrlInvalid);
+        assert_eq!(code("https://user:pw@example.com"), Code::UrlCredentials);
+        assert_eq!(code("http://example.com:0/"), Code::UrlInvalid);
+        assert_eq!(code("http://example.com:99999/"), Code::UrlInvalid);
         let long = format!("https://example.com/{}", "a".repeat(MAX_WEBHOOK_URL));
-        assert_eq!(code(&long), "too_long");
+        assert_eq!(code(&long), Code::ValueTooLong);
     }
 
     /// Loopback, private, link-local, metadata and other special addresses are refused in
@@ -483,7 +484,7 @@ mod tests {
         ] {
             assert_eq!(
                 parse_webhook_url(url, &strict).map_err(|e| e.code),
-                Err("target_not_allowed"),
+                Err(Code::UrlTargetNotAllowed),
                 "{url}"
             );
             assert!(

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use crate::text_list::TextList;
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
-use ulak_core::model::NewMessage;
+use ulak_core::model::{CampaignAction, CampaignState, NewMessage};
 use ulak_store::{
     Campaign, CampaignQueueing, QUEUEING_ACTIVE, QUEUEING_HALTED, SkippedRow, Store, StoreError,
 };
@@ -95,6 +95,8 @@ pub enum PlanError {
     Setup {
         /// The field to fix.
         field: &'static str,
+        /// Why, as a stable code.
+        code: ulak_core::Code,
         /// What is missing.
         message: String,
     },
@@ -194,8 +196,7 @@ pub async fn start_with(
             .set_campaign_state(
                 company,
                 campaign.id,
-                &["draft", "paused"],
-                "paused",
+                CampaignAction::WaitForCredit,
                 Some(&reason),
             )
             .await
@@ -293,7 +294,7 @@ async fn write_from(
     };
     let mut planner = match Planner::new(store, campaign).await {
         Ok(p) => p,
-        Err(PlanError::Setup { field, message }) => {
+        Err(PlanError::Setup { field, message, .. }) => {
             return halt(
                 pos,
                 format!("queueing stopped: {field}: {message}; fix it and resume"),
@@ -397,13 +398,13 @@ pub async fn resume(
     campaign: &Campaign,
     audience: &Audience,
 ) -> Result<Campaign, PlanError> {
-    if campaign.state == "paused" && campaign.started_at.is_none() {
+    if campaign.state == CampaignState::Paused && campaign.started_at.is_none() {
         return start(store, campaign, audience).await;
     }
     let (company, id) = (campaign.company_id, campaign.id);
     let before = store.campaign_queueing(company, id).await?;
     let c = store
-        .set_campaign_state(company, id, &["paused"], "running", None)
+        .set_campaign_state(company, id, CampaignAction::Resume, None)
         .await?;
     // Only the request that turned a halted queueing active goes on with it (a concurrent
     // second resume finds the campaign running and fails above).

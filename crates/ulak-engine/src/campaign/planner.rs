@@ -2,13 +2,16 @@
 //! (recipients deduplicated as 8-byte keys), and the whole audience's totals.
 
 use std::collections::HashSet;
+use ulak_core::Code;
 
 use ulak_core::CountryType;
 use ulak_core::model::{
-    CompanyId, ListQuery, MAX_LIMIT, NewMessage, ProviderAccount, Recipient, SenderName,
-    TemplateBody, valid_until,
+    CompanyId, ListQuery, MAX_LIMIT, NewMessage, ProviderAccount, Recipient, TemplateBody,
+    valid_until,
 };
 use ulak_store::{Campaign, Store, StoreError};
+
+use crate::send::{SenderSetup, message_for, sender_for};
 
 use super::{Audience, Candidate, Candidates, Plan, PlanError, SAMPLES, Skipped};
 
@@ -56,9 +59,8 @@ pub enum Decision {
 pub struct Planner {
     country: CountryType,
     provider: ProviderAccount,
-    sender: SenderName,
-    /// The TC-ID header when the company's TC-ID subscription is active.
-    tckn_sender: Option<SenderName>,
+    /// The campaign's header, the TC-ID header and subscription: [`sender_for`] decides.
+    senders: SenderSetup,
     body: TemplateBody,
     scheduled_at: Option<i64>,
     valid_until: i64,
@@ -80,6 +82,7 @@ impl Planner {
                 .await?
                 .ok_or_else(|| PlanError::Setup {
                     field: "provider",
+                    code: Code::ProviderNone,
                     message: "the company has no enabled provider account".to_owned(),
                 })?;
         let sender = store
@@ -88,11 +91,13 @@ impl Planner {
             .map(|h| h.name)
             .ok_or_else(|| PlanError::Setup {
                 field: "sender",
+                code: Code::SenderUnknown,
                 message: "not one of the company's sender headers (or no default is set)"
                     .to_owned(),
             })?;
         let body = TemplateBody::parse(&campaign.body).map_err(|e| PlanError::Setup {
             field: "text",
+            code: Code::TemplatePlaceholderInvalid,
             message: e.to_string(),
         })?;
         let mut opted_out: HashSet<u64> = HashSet::new();
@@ -114,16 +119,18 @@ impl Planner {
             valid_until(campaign.scheduled_at, now, campaign.validity_s).ok_or_else(|| {
                 PlanError::Setup {
                     field: "scheduled_at",
+                    code: Code::ScheduleOutOfRange,
                     message: "the send time and validity pass the largest possible time".to_owned(),
                 }
             })?;
         Ok(Planner {
             country: settings.country_type,
-            tckn_sender: settings
-                .tckn_sender
-                .filter(|_| settings.tckn_subscription_active),
+            senders: SenderSetup {
+                header: Some(sender),
+                tckn_header: settings.tckn_sender,
+                tckn_subscription: settings.tckn_subscription_active,
+            },
             provider,
-            sender,
             body,
             scheduled_at: campaign.scheduled_at,
             valid_until,
@@ -165,29 +172,20 @@ impl Planner {
         if kind == "msisdn" && self.opted_out.contains(&k) {
             return skipped("on the opt-out list".into());
         }
-        let sender = match &to {
-            Recipient::Tckn(_) => match &self.tckn_sender {
-                Some(h) => h.clone(),
-                None => {
-                    return skipped(
-                        "TC ID sends need an active TC-ID subscription and header".into(),
-                    );
-                }
-            },
-            Recipient::Msisdn(_) => self.sender.clone(),
+        let sender = match sender_for(&self.senders, (&to).into(), None) {
+            Ok(h) => h,
+            Err(refusal) => return skipped(refusal.message),
         };
         let text = match self.body.render(|f| fields.get(&to, f)) {
             Ok(t) => t,
             Err(missing) => return skipped(format!("no value for {}", missing.0.join(", "))),
         };
         let address = to.address();
-        match NewMessage::new(
+        match message_for(
+            &self.provider,
             to,
             sender,
             &text,
-            self.provider.text_policy,
-            1,
-            Some(self.provider.id),
             self.scheduled_at,
             self.valid_until,
         ) {
@@ -244,6 +242,7 @@ pub(super) async fn survey(
                     .checked_add(m.cost)
                     .ok_or_else(|| PlanError::Setup {
                         field: "audience",
+                        code: Code::ValueOutOfRange,
                         message: "the cost passes the largest possible amount".to_owned(),
                     })?;
                 if plan.samples.len() < SAMPLES {

@@ -2,14 +2,15 @@
 //! cancel, and follow its counts per state.
 
 use std::collections::BTreeMap;
+use ulak_core::Code;
 
 use axum::Json as JsonOut;
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use ulak_core::model::{
-    DEFAULT_VALIDITY_S, Role, SenderName, TemplateBody, TemplateId, ValidationErrors,
-    check_schedule, check_validity, limits, validation,
+    CampaignAction, CampaignState, DEFAULT_VALIDITY_S, Role, SenderName, TemplateBody, TemplateId,
+    ValidationErrors, check_schedule, check_validity, limits, validation,
 };
 use ulak_engine::campaign::{self, Audience, PlanError};
 use ulak_engine::text_list::TextList;
@@ -123,7 +124,7 @@ fn out(c: Campaign, counts: BTreeMap<String, i64>) -> CampaignOut {
     CampaignOut {
         id: c.id,
         name: c.name,
-        state: c.state,
+        state: c.state.as_str().to_owned(),
         state_reason: c.state_reason,
         sender: c.sender,
         text: c.body,
@@ -185,9 +186,13 @@ pub fn routes() -> OpenApiRouter<AppState> {
 /// conflict with its setup, not a fault of the request: 409 naming the field to fix.
 fn plan_error(e: PlanError) -> ApiError {
     match e {
-        PlanError::Setup { field, message } => ApiError::ConflictFields(vec![FieldError {
+        PlanError::Setup {
+            field,
+            code,
+            message,
+        } => ApiError::ConflictFields(vec![FieldError {
             field: field.to_owned(),
-            code: "setup".to_owned(),
+            code,
             message,
         }]),
         PlanError::Store(s) => s.into(),
@@ -233,19 +238,23 @@ async fn campaign_text(
                 .get_template(caller.company, TemplateId(id))
                 .await?;
             if t.is_none() {
-                errors.push("template_id", "not_found", "no such template");
+                errors.push("template_id", Code::TemplateUnknown, "no such template");
             }
             t.map(|t| t.body.as_str().to_owned())
         }
         _ => {
-            errors.push("text", "invalid", "give text or template_id (one of them)");
+            errors.push(
+                "text",
+                Code::TextMissing,
+                "give text or template_id (one of them)",
+            );
             None
         }
     };
     Ok(body.and_then(|t| {
         let parsed = errors.take("text", TemplateBody::parse(&t));
         if parsed.is_some() && t.trim().is_empty() {
-            errors.push("text", "empty", "must not be empty");
+            errors.push("text", Code::TextEmpty, "must not be empty");
             return None;
         }
         parsed.map(|_| t)
@@ -272,7 +281,7 @@ async fn campaign_sender(
         .await?;
     if found.is_none() {
         let m = "not one of the company's sender headers";
-        errors.push("sender", "not_found", m);
+        errors.push("sender", Code::SenderUnknown, m);
         return Ok(None);
     }
     Ok(Some(Some(name)))
@@ -432,7 +441,7 @@ async fn start(
 ) -> Result<JsonOut<CampaignOut>, ApiError> {
     caller.require(Role::Operator)?;
     let (c, audience) = load(&state, &caller, id).await?;
-    if c.state != "draft" {
+    if c.state != CampaignState::Draft {
         return Err(ApiError::Conflict(format!(
             "the campaign is {}, not a draft",
             c.state
@@ -459,8 +468,7 @@ async fn pause(
         .set_campaign_state(
             caller.company,
             id,
-            &["running"],
-            "paused",
+            CampaignAction::Pause,
             Some("paused by a user"),
         )
         .await?;
@@ -498,8 +506,7 @@ async fn cancel(
         .set_campaign_state(
             caller.company,
             id,
-            &["draft", "running", "paused"],
-            "cancelled",
+            CampaignAction::Cancel,
             Some("cancelled by a user"),
         )
         .await?;

@@ -4,6 +4,7 @@
 use axum::Json as JsonOut;
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
+use ulak_core::Code;
 use ulak_core::model::{Lines, RuleError, TextCount, ValidationErrors, limits, validation};
 use ulak_text::{ConcatRef, Options, Policy};
 use utoipa::ToSchema;
@@ -135,7 +136,7 @@ pub async fn count(
         Some(p) => e.take(
             "policy",
             p.parse::<Policy>()
-                .map_err(|err| RuleError::new("invalid", err.to_string())),
+                .map_err(|err| RuleError::new(Code::ValueInvalid, err.to_string())),
         ),
     };
     let concat_ref = match req.concat_ref {
@@ -144,7 +145,7 @@ pub async fn count(
         Some(other) => {
             e.push(
                 "concat_ref",
-                "invalid",
+                Code::ValueInvalid,
                 format!("must be 8 or 16, not {other}"),
             );
             None
@@ -161,5 +162,5 @@ pub async fn count(
     };
     TextCount::new(&req.text, &Options { policy, concat_ref })
         .map(JsonOut)
-        .map_err(|e| ApiError::field("text", e.to_string()))
+        .map_err(|e| ApiError::field("text", Code::TextUnencodable, e.to_string()))
 }

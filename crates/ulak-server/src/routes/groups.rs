@@ -81,7 +81,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
 }
 
 fn group_in(body: GroupIn) -> Result<(GroupName, Option<String>), ApiError> {
-    let name = GroupName::parse(&body.name).map_err(|e| ApiError::field("name", e.message))?;
+    let name = GroupName::parse(&body.name).map_err(|e| ApiError::rule("name", e))?;
     let description = Group::description(body.description.as_deref())?;
     Ok((name, description))
 }
@@ -215,6 +215,7 @@ fn member_ids(body: &MembersIn) -> Result<Vec<SubscriberId>, ApiError> {
     if body.subscriber_ids.len() > 10_000 {
         return Err(ApiError::field(
             "subscriber_ids",
+            ulak_core::Code::ValueTooMany,
             "at most 10,000 ids per call",
         ));
     }

@@ -3,6 +3,7 @@
 //! column, reason).
 
 use std::collections::BTreeMap;
+use ulak_core::Code;
 
 use axum::Json as JsonOut;
 use axum::extract::{Multipart, State};
@@ -136,7 +137,11 @@ async fn read_form(
                 if !text.trim().is_empty() {
                     let map: BTreeMap<String, String> =
                         serde_json::from_str(&text).map_err(|e| {
-                            ApiError::field("mapping", format!("not a JSON object of strings: {e}"))
+                            ApiError::field(
+                                "mapping",
+                                Code::ImportColumn,
+                                format!("not a JSON object of strings: {e}"),
+                            )
                         })?;
                     form.mapping = Mapping(map);
                 }
@@ -149,6 +154,7 @@ async fn read_form(
                     other => {
                         return Err(ApiError::field(
                             "mode",
+                            Code::ValueInvalid,
                             format!("{other:?}: expected all-or-nothing or skip-invalid"),
                         ));
                     }
@@ -159,10 +165,16 @@ async fn read_form(
                 let id = text
                     .trim()
                     .parse::<i64>()
-                    .map_err(|_| ApiError::field("group_id", "not a number"))?;
+                    .map_err(|_| ApiError::field("group_id", Code::ValueInvalid, "not a number"))?;
                 form.group_id = Some(id);
             }
-            other => return Err(ApiError::field(other, "unknown form field")),
+            other => {
+                return Err(ApiError::field(
+                    other,
+                    Code::ValueInvalid,
+                    "unknown form field",
+                ));
+            }
         }
     }
     Ok(form)
@@ -174,7 +186,7 @@ fn open_file(
 ) -> Result<(Format, std::fs::File), ApiError> {
     use std::io::{Read, Seek, SeekFrom};
     let (content_type, mut f) =
-        file.ok_or_else(|| ApiError::field("file", "the form has no file"))?;
+        file.ok_or_else(|| ApiError::field("file", Code::ValueEmpty, "the form has no file"))?;
     let io = |e: std::io::Error| ApiError::Internal(format!("reading the spooled upload: {e}"));
     f.seek(SeekFrom::Start(0)).map_err(io)?;
     let mut magic = [0u8; 4];
@@ -187,9 +199,9 @@ fn open_file(
 /// `mapping`.
 fn file_error(e: FileError) -> ApiError {
     match e {
-        FileError::Mapping(m) => ApiError::field("mapping", m.to_string()),
+        FileError::Mapping(m) => ApiError::field("mapping", Code::ImportColumn, m.to_string()),
         FileError::Table(TableError::TooLarge(why)) => ApiError::TooLarge(why),
-        FileError::Table(t) => ApiError::field("file", t.to_string()),
+        FileError::Table(t) => ApiError::field("file", Code::ImportUnreadable, t.to_string()),
         FileError::Stopped => stopped(),
     }
 }
@@ -426,7 +438,12 @@ async fn import_customers(
     let multipart = multipart.map_err(|r| ApiError::BadRequest(r.body_text()))?;
     let form = read_form(multipart, &state.settings().data_dir).await?;
     if form.group_id.is_some() {
-        return Err(ApiError::field("group_id", "customer accounts have no groups").into());
+        return Err(ApiError::field(
+            "group_id",
+            Code::ValueInvalid,
+            "customer accounts have no groups",
+        )
+        .into());
     }
     let country = caller.country(&state).await?;
     let (format, file) = open_file(form.file)?;

@@ -10,13 +10,10 @@ use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
-use sha2::Digest;
-use ulak_core::model::{
-    Attributes, CompanyId, DEFAULT_VALIDITY_S, MessageId, NewMessage, ProviderAccount, Recipient,
-    Role, RuleError, SenderName, SmsSettings, TemplateId, ValidationErrors, check_schedule,
-    check_validity, limits, valid_until, validation,
-};
-use ulak_store::{Enqueued, Idempotency, MessageDetail, StoredAnswer};
+use ulak_core::Code;
+use ulak_core::model::{MessageId, Role};
+use ulak_engine::send::{self, Content, IdempotentBy, SendRequest, Sent};
+use ulak_store::{MessageDetail, StoredAnswer};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -211,12 +208,6 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(get_one))
 }
 
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-}
-
 /// The idempotency key from the header: 1 to 255 visible ASCII characters.
 fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     let Some(v) = headers.get("idempotency-key") else {
@@ -229,31 +220,11 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
         .ok_or_else(|| {
             ApiError::field(
                 "Idempotency-Key",
+                Code::IdempotencyKeyInvalid,
                 "1 to 255 visible ASCII characters expected",
             )
         })?;
     Ok(Some(s.to_owned()))
-}
-
-/// The request's fingerprint for its idempotency key, on its normalized form: the recipient
-/// as E.164 or TC ID number (`0532 123 45 67` and `+905321234567` are one request), the
-/// sender trimmed, the validity with its default.
-fn fingerprint(body: &MessageIn, to: Option<&Recipient>) -> String {
-    let to = match to {
-        Some(r) => format!("{}:{}", r.kind(), r.address()),
-        None => format!("raw:{}", body.to.trim()),
-    };
-    let canonical = serde_json::json!({
-        "to": to,
-        "text": body.text,
-        "template_id": body.template_id,
-        "fields": body.fields,
-        "sender": body.sender.as_deref().map(str::trim),
-        "validity": body.validity.unwrap_or(DEFAULT_VALIDITY_S),
-        "scheduled_at": body.scheduled_at,
-    });
-    let digest = sha2::Sha256::digest(canonical.to_string().as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The 202 answer of an accepted message.
@@ -280,8 +251,8 @@ fn stored(m: &ulak_core::model::Message) -> StoredAnswer {
 
 /// A replay: the first answer exactly (rebuilt from the message for keys stored before
 /// answers were), marked `Idempotent-Replayed: true`.
-fn replay(e: Enqueued) -> Response {
-    let answer = e.answer.unwrap_or_else(|| stored(&e.message));
+fn replay(message: &ulak_core::model::Message, answer: Option<StoredAnswer>) -> Response {
+    let answer = answer.unwrap_or_else(|| stored(message));
     let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::ACCEPTED);
     let mut res = (status, answer.body).into_response();
     let headers = res.headers_mut();
@@ -311,191 +282,29 @@ async fn send(
 ) -> Result<Response, ApiError> {
     caller.require(Role::Operator)?;
     let key = idempotency_key(&headers)?;
-    let store = state.store();
-    let company = caller.company;
-    let settings = store
-        .get_sms_settings(company)
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    let to = Recipient::parse(&body.to, settings.country_type);
-    let hash = fingerprint(&body, to.as_ref().ok());
-    if let Some(k) = key.as_deref()
-        && let Some(first) = store.idempotent_replay(company, k, &hash).await?
-    {
-        return Ok(replay(first));
-    }
-    let new = checked(&state, company, &settings, body, to).await?;
-    let idem = key.as_deref().map(|k| Idempotency {
-        key: k,
-        request_hash: &hash,
+    let idempotency = key.as_deref().map(|key| IdempotentBy {
+        key,
         answer: &stored,
     });
-    let enqueued = store.enqueue_message(company, new, idem).await?;
-    if enqueued.replayed {
-        return Ok(replay(enqueued));
-    }
-    Ok((StatusCode::ACCEPTED, JsonOut(accepted(&enqueued.message))).into_response())
-}
-
-/// Every rule of a send, each broken one reported: the text (or the rendered template), the
-/// sender, a provider account, the validity and schedule, the opt-out list.
-async fn checked(
-    state: &AppState,
-    company: CompanyId,
-    settings: &SmsSettings,
-    body: MessageIn,
-    to: Result<Recipient, RuleError>,
-) -> Result<NewMessage, ApiError> {
-    let store = state.store();
-    let mut e = ValidationErrors::default();
-    let to = e.take("to", to);
-    // Values for placeholders follow the attribute rules (they fill the same placeholders).
-    let fields = Attributes::fields(body.fields)
-        .map_err(|errs| e.0.extend(errs.0))
-        .ok();
-    let text = message_text(state, company, body.text, body.template_id, fields, &mut e).await?;
-    let sender = message_sender(state, company, settings, to.as_ref(), body.sender, &mut e).await?;
-    let provider: Option<ProviderAccount> = store.sending_account(company).await?;
-    if provider.is_none() {
-        let m = "the company has no enabled provider account to send through";
-        e.push("to", "invalid", m);
-    }
-    let validity = match check_validity(body.validity) {
-        Ok(v) => v,
-        Err(err) => {
-            e.push("validity", err.code, err.message);
-            DEFAULT_VALIDITY_S
-        }
+    let request = SendRequest {
+        to: body.to,
+        content: match (body.text, body.template_id) {
+            (Some(t), None) => Content::Text(t),
+            (None, Some(id)) => Content::Template {
+                id,
+                fields: body.fields,
+            },
+            (Some(_), Some(_)) => Content::Both,
+            (None, None) => Content::None,
+        },
+        sender: body.sender,
+        validity: body.validity,
+        scheduled_at: body.scheduled_at,
     };
-    let now = now_ms();
-    if let Some(at) = body.scheduled_at
-        && let Err(err) = check_schedule(at, now)
-    {
-        e.push("scheduled_at", err.code, err.message);
+    match send::send(state.store(), caller.company, request, idempotency).await? {
+        Sent::Queued(m) => Ok((StatusCode::ACCEPTED, JsonOut(accepted(&m))).into_response()),
+        Sent::Replayed { message, answer } => Ok(replay(&message, answer)),
     }
-    if let (Some(Recipient::Msisdn(m)), Some(_)) = (&to, &provider)
-        && store.is_opted_out(company, m).await?
-    {
-        e.push("to", "invalid", "the number is on the opt-out list");
-    }
-    let (Some(to), Some(text), Some(sender), Some(provider), true) =
-        (to, text, sender, provider, e.is_empty())
-    else {
-        return Err(e.into());
-    };
-    // Both are bounded above, so this cannot overflow; checked all the same.
-    let valid_until = valid_until(body.scheduled_at, now, i64::try_from(validity).unwrap_or(0))
-        .ok_or_else(|| ApiError::field("scheduled_at", "too far ahead"))?;
-    Ok(NewMessage::new(
-        to,
-        sender,
-        &text,
-        provider.text_policy,
-        1,
-        Some(provider.id),
-        body.scheduled_at,
-        valid_until,
-    )?)
-}
-
-/// A send's text: the given one (at most [`limits::MESSAGE_TEXT`] characters), or a template
-/// rendered with `fields`.
-async fn message_text(
-    state: &AppState,
-    company: CompanyId,
-    text: Option<String>,
-    template_id: Option<i64>,
-    fields: Option<Attributes>,
-    e: &mut ValidationErrors,
-) -> Result<Option<String>, ApiError> {
-    Ok(match (text, template_id) {
-        (Some(t), None) => e
-            .take("text", validation::check_length(&t, limits::MESSAGE_TEXT))
-            .map(|()| t),
-        (None, Some(id)) => {
-            let template = state.store().get_template(company, TemplateId(id)).await?;
-            match (template, fields) {
-                (None, _) => {
-                    e.push("template_id", "invalid", "no such template");
-                    None
-                }
-                (Some(_), None) => None,
-                (Some(t), Some(values)) => match t.body.render_map(values.as_map()) {
-                    Ok(text) => Some(text),
-                    Err(missing) => {
-                        for f in missing.0 {
-                            let m = format!("no value for {{{{{f}}}}}");
-                            e.push(format!("fields.{f}"), "invalid", m);
-                        }
-                        None
-                    }
-                },
-            }
-        }
-        (Some(_), Some(_)) => {
-            e.push("text", "invalid", "give text or template_id, not both");
-            None
-        }
-        (None, None) => {
-            e.push("text", "invalid", "give text or template_id");
-            None
-        }
-    })
-}
-
-/// A send's sender header: TC ID sends use the TC-ID header (with the subscription active);
-/// others the one named, which must be the company's, or its default.
-async fn message_sender(
-    state: &AppState,
-    company: CompanyId,
-    settings: &SmsSettings,
-    to: Option<&Recipient>,
-    asked: Option<String>,
-    e: &mut ValidationErrors,
-) -> Result<Option<SenderName>, ApiError> {
-    let asked = match asked.as_deref().map(SenderName::parse) {
-        None => None,
-        Some(Ok(s)) => Some(s),
-        Some(Err(err)) => {
-            e.push("sender", err.code, err.message);
-            return Ok(None);
-        }
-    };
-    if let Some(Recipient::Tckn(_)) = to {
-        let header = settings.tckn_sender.as_ref();
-        return Ok(match header {
-            _ if !settings.tckn_subscription_active => {
-                let m = "the company's TC-ID subscription is not active";
-                e.push("to", "invalid", m);
-                None
-            }
-            None => {
-                let m = "no TC-ID sender header is set in the SMS settings";
-                e.push("to", "invalid", m);
-                None
-            }
-            Some(h) if asked.as_ref().is_some_and(|s| s != h) => {
-                let m = format!("TC ID sends use the TC-ID header {}", h.as_str());
-                e.push("sender", "invalid", m);
-                None
-            }
-            Some(h) => Some(h.clone()),
-        });
-    }
-    let name = asked.as_ref().map(SenderName::as_str);
-    let found = state.store().find_sender_header(company, name).await?;
-    Ok(match (found, asked) {
-        (Some(h), _) => Some(h.name),
-        (None, Some(_)) => {
-            let m = "not one of the company's sender headers";
-            e.push("sender", "invalid", m);
-            None
-        }
-        (None, None) => {
-            e.push("sender", "invalid", "no default sender header is set");
-            None
-        }
-    })
 }
 
 /// Reads a message: its state (and why, since when), segments with the operator's ids, and

@@ -173,6 +173,7 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             limit_per_source,
         ))
+        .layer(axum::middleware::from_fn(crate::error::localize))
         .with_state(state)
 }
 

@@ -419,3 +419,21 @@ fn constant(value: &str) -> ObjectBuilder {
         .schema_type(Type::String)
         .enum_values(Some([value]))
 }
+
+/// A stable error code: one of docs/errors.md.
+pub struct ErrorCode;
+
+impl PartialSchema for ErrorCode {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .enum_values(Some(ulak_core::Code::ALL.iter().map(|c| c.as_str())))
+            .description(Some(
+                "A stable error code (`subject.reason`); docs/errors.md lists each with its \
+                 English and Turkish text",
+            ))
+            .into()
+    }
+}
+
+impl ToSchema for ErrorCode {}

@@ -254,7 +254,7 @@ async fn preview(
                 .map(|f| crate::error::FieldError {
                     message: format!("no value for {{{{{f}}}}}"),
                     field: format!("fields.{f}"),
-                    code: "missing".to_owned(),
+                    code: ulak_core::Code::TemplateFieldMissing,
                 })
                 .collect(),
         )
@@ -268,7 +268,7 @@ async fn preview(
             ..ulak_text::Options::default()
         },
     )
-    .map_err(|e| ApiError::field("body", e.to_string()))?;
+    .map_err(|e| ApiError::field("body", ulak_core::Code::TextUnencodable, e.to_string()))?;
     Ok(JsonOut(PreviewOut { text, count }))
 }
 

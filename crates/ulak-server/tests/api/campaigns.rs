@@ -328,7 +328,7 @@ async fn unknown_ids_in_an_audience_are_refused_at_creation() {
             ),
         ]
     );
-    assert!(errors.iter().all(|e| e["code"] == "not_found"));
+    assert!(errors.iter().all(|e| e["code"] == "value.unknown"));
     // Nothing was created.
     let list = app.call("GET", "/campaigns", k, None).await;
     assert_eq!(list.body["items"], json!([]));

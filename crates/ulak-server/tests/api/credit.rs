@@ -43,7 +43,7 @@ async fn credit_entries_are_checked() {
     // shortfall of some made-up balance.
     assert_eq!(r.status, 422, "{}", r.body);
     assert_eq!(r.body["errors"][0]["field"], "amount");
-    assert_eq!(r.body["errors"][0]["code"], "out_of_range");
+    assert_eq!(r.body["errors"][0]["code"], "value.out_of_range");
     assert_eq!(
         app.call("GET", "/credit", k, None).await.body["balance"],
         500

@@ -7,6 +7,7 @@ mod campaigns;
 mod count;
 mod credit;
 mod customers;
+mod error_codes;
 mod files;
 mod frontdoor;
 mod helpers;

@@ -277,7 +277,7 @@ async fn provider_accounts_of_a_kind_that_cannot_send_are_refused() {
         .await;
     assert_eq!(a.status, 422, "{}", a.body);
     assert_eq!(a.body["errors"][0]["field"], "kind");
-    assert_eq!(a.body["errors"][0]["code"], "not_supported");
+    assert_eq!(a.body["errors"][0]["code"], "provider.kind_unsupported");
     // Nor can an account become one.
     let sim = app
         .call(
@@ -293,5 +293,5 @@ async fn provider_accounts_of_a_kind_that_cannot_send_are_refused() {
         .call("PUT", &format!("/provider-accounts/{id}"), k, Some(http))
         .await;
     assert_eq!(r.status, 422, "{}", r.body);
-    assert_eq!(r.body["errors"][0]["code"], "not_supported");
+    assert_eq!(r.body["errors"][0]["code"], "provider.kind_unsupported");
 }

@@ -353,7 +353,7 @@ async fn endpoints_are_checked_admin_only_and_per_company() {
         )
         .await;
     assert_eq!(creds.status, 422);
-    assert_eq!(creds.body["errors"][0]["code"], "credentials_in_url");
+    assert_eq!(creds.body["errors"][0]["code"], "url.credentials");
 
     let rx = receiver(0).await;
     let c = app
@@ -447,7 +447,7 @@ async fn endpoints_are_checked_admin_only_and_per_company() {
 }
 
 /// Webhook URLs and operator hosts naming loopback, private, link-local, metadata or other
-/// special addresses, in any notation, are refused with a field error (`target_not_allowed`)
+/// special addresses, in any notation, are refused with a field error (`url.target_not_allowed`)
 /// on a server with the default settings, and accepted where the system administrator
 /// allows them; the built-in simulator account needs no allowance.
 #[tokio::test]
@@ -459,7 +459,7 @@ async fn special_targets_are_refused_unless_the_administrator_allows_them() {
         assert_eq!(r.status, 422, "{}", r.body);
         assert_eq!(r.body["errors"][0]["field"], field, "{}", r.body);
         assert_eq!(
-            r.body["errors"][0]["code"], "target_not_allowed",
+            r.body["errors"][0]["code"], "url.target_not_allowed",
             "{}",
             r.body
         );

@@ -3,6 +3,7 @@
 //! their own credit handling (repo/campaigns.rs).
 
 use sqlx::{Any, Transaction};
+use ulak_core::Code;
 use ulak_core::model::{CompanyId, LedgerKind, MessageId, MessageState, NewMessage};
 
 use super::credit::write_entry;
@@ -45,7 +46,7 @@ pub(crate) fn total_cost(messages: &[NewMessage]) -> Result<i64> {
         .ok_or_else(|| {
             StoreError::Validation(ulak_core::model::ValidationErrors::single(
                 "cost",
-                "too_large",
+                Code::ValueOutOfRange,
                 "the total cost passes the largest possible amount",
             ))
         })

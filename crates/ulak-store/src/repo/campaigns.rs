@@ -15,7 +15,9 @@ use futures_util::TryStreamExt;
 use serde_json::json;
 use sqlx::any::AnyRow;
 use sqlx::{Any, Transaction};
-use ulak_core::model::{CompanyId, LedgerKind, ListQuery, Page, WebhookEventType};
+use ulak_core::model::{
+    CampaignAction, CampaignState, CompanyId, LedgerKind, ListQuery, Page, WebhookEventType,
+};
 
 use super::credit::write_entry;
 use super::queueing::{QUEUEING_ACTIVE, QUEUEING_DONE, QUEUEING_HALTED};
@@ -40,8 +42,8 @@ pub struct Campaign {
     pub company_id: CompanyId,
     /// Name.
     pub name: String,
-    /// draft, running, paused, finished or cancelled.
-    pub state: String,
+    /// Where it is in its life.
+    pub state: CampaignState,
     /// Why it is in that state (a pause for credit, say).
     pub state_reason: Option<String>,
     /// Sender header (`None`: the company's default).
@@ -90,7 +92,11 @@ fn campaign(r: &AnyRow) -> Result<Campaign> {
         id: col(r, "id")?,
         company_id: CompanyId(col(r, "company_id")?),
         name: col(r, "name")?,
-        state: col(r, "state")?,
+        state: col::<String>(r, "state")?
+            .parse()
+            .map_err(|_| StoreError::Corrupt {
+                what: "campaigns.state",
+            })?,
         state_reason: col(r, "state_reason")?,
         sender: col(r, "sender")?,
         body: col(r, "body")?,
@@ -195,15 +201,14 @@ impl Store {
         Ok(rows.into_iter().collect())
     }
 
-    /// Moves a campaign from one of `from` to `to` with `reason`; `Conflict` naming the state
-    /// when it is in none of them.
+    /// Applies `action` to a campaign with `reason`, as [`CampaignState::after`] allows;
+    /// `Conflict` naming the state when it does not apply there.
     #[tracing::instrument(skip(self))]
     pub async fn set_campaign_state(
         &self,
         company: CompanyId,
         id: i64,
-        from: &[&str],
-        to: &str,
+        action: CampaignAction,
         reason: Option<&str>,
     ) -> Result<Campaign> {
         let now = now_ms();
@@ -229,13 +234,18 @@ impl Store {
         .bind(id)
         .fetch_optional(&mut *tx)
         .await?;
-        if !from.contains(&current.as_str()) {
+        let next = current
+            .parse::<CampaignState>()
+            .ok()
+            .and_then(|s| s.after(action));
+        let Some(next) = next else {
             tx.rollback().await?;
             return Err(StoreError::Conflict {
                 field: format!("state (the campaign is {current})"),
             });
-        }
-        if to == "cancelled" {
+        };
+        let to = next.as_str();
+        if next == CampaignState::Cancelled {
             // Whatever has not been submitted is not: cancelled, its credit released, with the
             // reservation of the recipients not queued yet.
             let rows: Vec<(i64, i64)> = sqlx::query_as(
@@ -270,7 +280,7 @@ impl Store {
         // A cancel ends the queueing (its reservation was released above); a resume of a
         // campaign whose queueing stopped lets it go on, stamped as being worked on now so the
         // caller continues it before another node would take it over.
-        if to == "cancelled" || (to == "running" && queue.is_some()) {
+        if next == CampaignState::Cancelled || (next == CampaignState::Running && queue.is_some()) {
             sqlx::query(sql!(
                 "UPDATE campaign_queueing SET \
                  queueing = CASE WHEN $2 = 'cancelled' THEN {QUEUEING_DONE} \

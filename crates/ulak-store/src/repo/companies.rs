@@ -1,6 +1,7 @@
 //! Companies (tenants). Only the system administrator manages them; the server checks that.
 
 use sqlx::any::AnyRow;
+use ulak_core::Code;
 use ulak_core::model::{Company, CompanyId, ListQuery, NewCompany, Page, ValidationErrors};
 
 use ulak_core::model::search_fold;
@@ -81,9 +82,12 @@ impl Store {
     pub async fn update_company(&self, id: CompanyId, display_name: &str) -> Result<Company> {
         let dn = display_name.trim();
         if dn.is_empty() || dn.chars().count() > 200 {
-            return Err(
-                ValidationErrors::single("display_name", "invalid", "1..=200 characters").into(),
-            );
+            return Err(ValidationErrors::single(
+                "display_name",
+                Code::ValueInvalid,
+                "1..=200 characters",
+            )
+            .into());
         }
         let row = sqlx::query(sql!(
             "UPDATE companies SET display_name = $2, updated_at = $3, \

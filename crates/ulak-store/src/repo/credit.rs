@@ -5,6 +5,7 @@
 
 use sqlx::any::AnyRow;
 use sqlx::{Any, Transaction};
+use ulak_core::Code;
 use ulak_core::model::{
     CompanyId, CreditEntry, CreditEntryId, LedgerKind, ListQuery, NewCreditEntry, Page,
 };
@@ -76,7 +77,7 @@ pub(crate) async fn write_entry(
             Some(_) if amount >= 0 => Err(StoreError::Validation(
                 ulak_core::model::ValidationErrors::single(
                     "amount",
-                    "too_large",
+                    Code::ValueOutOfRange,
                     "the balance would pass the largest possible value",
                 ),
             )),

@@ -150,7 +150,7 @@ async fn a_start_reserves_once_or_changes_nothing(db: &TestDb) {
         matches!(err, StoreError::InsufficientCredit { balance: 100, .. }),
         "{err:?}"
     );
-    assert_eq!(get(s, &k).await.state, "draft");
+    assert_eq!(get(s, &k).await.state, CampaignState::Draft);
     assert_eq!(ledger_len(s, c).await, entries);
     // Within it: one reservation, running with its cursor at 0.
     assert!(s.campaign_queueing(c, k.id).await.unwrap().is_none());
@@ -358,13 +358,7 @@ async fn cancelling_mid_queueing_releases_what_is_left_of_the_reservation(db: &T
     assert_eq!(queue(s, &k).await.reserve_left, 7);
     assert_eq!(balance(s, c).await, 90);
     let x = s
-        .set_campaign_state(
-            c,
-            k.id,
-            &["running", "paused"],
-            "cancelled",
-            Some("cancelled by a user"),
-        )
+        .set_campaign_state(c, k.id, CampaignAction::Cancel, Some("cancelled by a user"))
         .await
         .unwrap();
     assert_eq!(
@@ -397,14 +391,14 @@ async fn a_campaign_still_queueing_is_not_finished(db: &TestDb) {
     let k = get(s, &k).await;
     // Nothing queued yet, so no message is left to send: but the queueing is not done.
     s.finish_done_campaigns().await.unwrap();
-    assert_eq!(get(s, &k).await.state, "running");
+    assert_eq!(get(s, &k).await.state, CampaignState::Running);
     assert!(
         s.queue_campaign_chunk(c, k.id, 0, 1, &[], &skips(1))
             .await
             .unwrap()
     );
     s.finish_done_campaigns().await.unwrap();
-    assert_eq!(get(s, &k).await.state, "running");
+    assert_eq!(get(s, &k).await.state, CampaignState::Running);
     assert!(s.finish_campaign_queueing(c, k.id, 1).await.unwrap());
     s.finish_done_campaigns().await.unwrap();
     let k = get(s, &k).await;
@@ -453,7 +447,7 @@ async fn stale_queueing_is_taken_over_by_one_claimer(db: &TestDb) {
     assert!(s.touch_campaign_queueing(c, k.id, 0).await.unwrap());
     assert!(!s.touch_campaign_queueing(c, k.id, 1).await.unwrap());
     // Cancelled: never taken over.
-    s.set_campaign_state(c, k.id, &["running"], "cancelled", None)
+    s.set_campaign_state(c, k.id, CampaignAction::Cancel, None)
         .await
         .unwrap();
     assert!(
@@ -554,10 +548,10 @@ async fn a_halted_queueing_waits_for_a_resume(db: &TestDb) {
             .is_empty()
     );
     s.finish_done_campaigns().await.unwrap();
-    assert_eq!(get(s, &k).await.state, "paused");
+    assert_eq!(get(s, &k).await.state, CampaignState::Paused);
     // A resume lets the queueing go on, stamped as worked on now.
     let r = s
-        .set_campaign_state(c, k.id, &["paused"], "running", None)
+        .set_campaign_state(c, k.id, CampaignAction::Resume, None)
         .await
         .unwrap();
     let rq = queue(s, &k).await;
@@ -579,11 +573,11 @@ async fn a_halted_queueing_waits_for_a_resume(db: &TestDb) {
     let k2 = draft(s, c).await;
     s.begin_campaign_queueing(c, k2.id, 0, 0, 0).await.unwrap();
     let before = queue(s, &k2).await;
-    s.set_campaign_state(c, k2.id, &["running"], "paused", None)
+    s.set_campaign_state(c, k2.id, CampaignAction::Pause, None)
         .await
         .unwrap();
     tokio::time::sleep(Duration::from_millis(5)).await;
-    s.set_campaign_state(c, k2.id, &["paused"], "running", None)
+    s.set_campaign_state(c, k2.id, CampaignAction::Resume, None)
         .await
         .unwrap();
     assert_eq!(queue(s, &k2).await, before);
@@ -602,15 +596,9 @@ async fn histories_are_told_from_the_columns_without_event_rows(db: &TestDb) {
             .await
             .unwrap()
     );
-    s.set_campaign_state(
-        c,
-        k.id,
-        &["running"],
-        "cancelled",
-        Some("cancelled by a user"),
-    )
-    .await
-    .unwrap();
+    s.set_campaign_state(c, k.id, CampaignAction::Cancel, Some("cancelled by a user"))
+        .await
+        .unwrap();
     // A fresh schema per test: the campaign's rows are the first messages.
     let mut seen = Vec::new();
     for id in 1..=3 {

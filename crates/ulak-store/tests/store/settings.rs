@@ -303,7 +303,7 @@ async fn templates_crud_and_render(db: &TestDb) {
     let c = company(s, CountryType::Tr).await;
     let err = NewTemplate::new("borç", "Sayın {{ad}, borcunuz").unwrap_err();
     assert_eq!(err.0[0].field, "body");
-    assert_eq!(err.0[0].code, "unclosed_placeholder");
+    assert_eq!(err.0[0].code, ulak_core::Code::TemplatePlaceholderInvalid);
     let t = s
         .create_template(
             c.id,

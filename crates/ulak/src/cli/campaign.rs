@@ -7,6 +7,7 @@ use anyhow::bail;
 use clap::{Args, Subcommand};
 use reqwest::Method;
 use serde_json::{Value, json};
+use ulak_core::model::{CampaignState, MessageState};
 
 use super::api::{Client, Connection, run_async, text};
 use super::out::{err, errln, outln};
@@ -85,13 +86,19 @@ enum CampaignCommand {
     },
 }
 
+/// The state of a campaign the API answered with.
+fn campaign_state(v: &Value) -> Option<CampaignState> {
+    v["state"].as_str().and_then(|s| s.parse().ok())
+}
+
 /// One line: state, counts, and a bar of the final share.
 fn line(c: &Value) -> String {
     let counts = c["counts"].as_object().cloned().unwrap_or_default();
     let total: i64 = counts.values().filter_map(Value::as_i64).sum();
-    let open: i64 = ["scheduled", "queued", "sending", "submitted"]
+    let open: i64 = counts
         .iter()
-        .filter_map(|s| counts.get(*s).and_then(Value::as_i64))
+        .filter(|(k, _)| k.parse::<MessageState>().is_ok_and(|s| !s.is_final()))
+        .filter_map(|(_, v)| v.as_i64())
         .sum();
     let done = total - open;
     let width = 30;
@@ -115,12 +122,12 @@ async fn wait(c: &Client, id: i64, json_out: bool) -> anyhow::Result<Value> {
     let start = Instant::now();
     loop {
         let v = c.get(&format!("/campaigns/{id}"), &[]).await?;
-        let state = v["state"].as_str().unwrap_or_default().to_owned();
+        let state = campaign_state(&v);
         if !json_out {
             err!("\r{}", line(&v));
         }
-        if ["finished", "cancelled"].contains(&state.as_str())
-            || (state == "paused" && start.elapsed() > Duration::from_secs(1))
+        if state.is_some_and(CampaignState::is_final)
+            || (state == Some(CampaignState::Paused) && start.elapsed() > Duration::from_secs(1))
         {
             if !json_out {
                 errln!();
@@ -246,7 +253,7 @@ pub fn run(args: CampaignArgs) -> ExitCode {
         };
         let clock = if j { None } else { Some(c.clock().await) };
         show(&v, clock.as_ref());
-        if wait_for && v["state"] == "paused" {
+        if wait_for && campaign_state(&v) == Some(CampaignState::Paused) {
             bail!(super::api::Refused(
                 200,
                 json!({"detail": format!("campaign paused: {}", text(&v["state_reason"]))})

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 use anyhow::bail;
 use clap::{Args, Subcommand};
 use serde_json::{Map, Value, json};
+use ulak_core::model::MessageState;
 
 use super::api::{Client, Connection, run_async, table, text};
 use super::out::outln;
@@ -142,7 +143,8 @@ pub fn send(args: SendArgs) -> ExitCode {
         let m = loop {
             let m = c.get(&format!("/messages/{id}"), &[]).await?;
             let state = m["state"].as_str().unwrap_or_default();
-            if !["scheduled", "queued", "sending", "submitted"].contains(&state) {
+            // Final, or a state this build does not know: nothing more to wait for.
+            if !state.parse::<MessageState>().is_ok_and(|s| !s.is_final()) {
                 break m;
             }
             if Instant::now() > deadline {
@@ -155,7 +157,7 @@ pub fn send(args: SendArgs) -> ExitCode {
         } else {
             print_message(&m, &c.clock().await);
         }
-        if m["state"] != "delivered" {
+        if m["state"].as_str().and_then(|s| s.parse().ok()) != Some(MessageState::Delivered) {
             bail!(super::api::Refused(
                 200,
                 json!({"detail": format!("message {id} ended {}", text(&m["state"]))})
