@@ -115,13 +115,21 @@ impl Engine {
     /// Starts the supervisor.
     pub fn start(store: Store, cfg: EngineConfig) -> Engine {
         let stop = CancellationToken::new();
+        let stop_for_supervisor = stop.clone();
         let webhooks = tokio::spawn(webhooks::run(
             store.clone(),
             cfg.webhooks.clone(),
             cfg.outbound.clone(),
             stop.child_token(),
         ));
-        let supervisor = tokio::spawn(supervise(store, cfg, stop.clone()));
+        // Other nodes' enqueues wake this node's workers (PostgreSQL; nothing on SQLite).
+        let listener = store.listen_for_queued(stop.child_token());
+        let supervisor = tokio::spawn(async move {
+            supervise(store, cfg, stop_for_supervisor).await;
+            if let Some(l) = listener {
+                let _ = l.await;
+            }
+        });
         Engine {
             stop,
             supervisor,

@@ -20,6 +20,7 @@ mod error;
 mod files;
 mod repo;
 mod secret;
+mod signal;
 
 use std::sync::Once;
 use std::time::Duration;
@@ -70,6 +71,10 @@ pub struct Store {
     /// The node this handle writes for ([`Store::for_node`]): it signs the work a crash can
     /// leave behind (a campaign's queueing), so the node takes it back at once on restart.
     node: Option<std::sync::Arc<str>>,
+    /// Wakes the sending workers when messages are queued ([`Store::queue_waiter`]).
+    signal: std::sync::Arc<signal::QueueSignal>,
+    /// The database URL, for the PostgreSQL listener ([`Store::listen_for_queued`]).
+    url: std::sync::Arc<str>,
 }
 
 impl std::fmt::Debug for Store {
@@ -146,6 +151,7 @@ impl Store {
                     })
                 })
         };
+        let listen_url: std::sync::Arc<str> = url.as_str().into();
         let pool = pool_options(max)
             .connect_with(options.clone())
             .await
@@ -168,6 +174,8 @@ impl Store {
             backend,
             secrets: SecretBox::new(secret_key),
             node: None,
+            signal: std::sync::Arc::default(),
+            url: listen_url,
         };
         store.ensure_default_company().await?;
         info!(backend = ?backend, "store ready");

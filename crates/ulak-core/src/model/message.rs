@@ -128,6 +128,49 @@ names!(MessageState {
     Skipped => "skipped"
 });
 
+/// What kind of traffic a message is: its lane. A worker hands out the lower priority first,
+/// so an OTP code overtakes a single send, and both overtake a running campaign on the same
+/// account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TrafficClass {
+    /// One-time codes: the most urgent.
+    Otp,
+    /// Single sends (the API's `POST /messages`, alerts, replies).
+    Transactional,
+    /// A campaign's messages.
+    Campaign,
+}
+
+impl TrafficClass {
+    /// Every class, most urgent first.
+    pub const ALL: [TrafficClass; 3] = [Self::Otp, Self::Transactional, Self::Campaign];
+
+    /// The stored priority: 0 is handed out first.
+    pub fn priority(self) -> i64 {
+        match self {
+            Self::Otp => 0,
+            Self::Transactional => 1,
+            Self::Campaign => 2,
+        }
+    }
+
+    /// The class of a stored priority (anything unknown counts as a campaign's: last).
+    pub fn from_priority(p: i64) -> TrafficClass {
+        match p {
+            0 => Self::Otp,
+            1 => Self::Transactional,
+            _ => Self::Campaign,
+        }
+    }
+}
+
+names!(TrafficClass {
+    Otp => "otp",
+    Transactional => "transactional",
+    Campaign => "campaign"
+});
+
 /// Whom a message goes to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Recipient {
@@ -270,9 +313,18 @@ pub struct NewMessage {
     pub scheduled_at: Option<i64>,
     /// Give up (state `expired`) if not submitted by then (unix ms).
     pub valid_until: i64,
+    /// Its lane ([`NewMessage::new`] makes a transactional one).
+    pub class: TrafficClass,
 }
 
 impl NewMessage {
+    /// This message in lane `class`.
+    #[must_use]
+    pub fn in_class(mut self, class: TrafficClass) -> Self {
+        self.class = class;
+        self
+    }
+
     /// Counts `body` under `policy` and prices it; refuses empty texts and texts over
     /// [`MAX_MESSAGE_SEGMENTS`].
     #[allow(clippy::too_many_arguments)]
@@ -332,6 +384,7 @@ impl NewMessage {
                 provider,
                 scheduled_at,
                 valid_until,
+                class: TrafficClass::Transactional,
             })
         })
     }
@@ -382,6 +435,8 @@ pub struct Message {
     pub submitted_at: Option<i64>,
     /// Reached a final state (unix ms).
     pub final_at: Option<i64>,
+    /// Its lane.
+    pub class: TrafficClass,
 }
 
 /// One segment as the operator took it.

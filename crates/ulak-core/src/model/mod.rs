@@ -37,7 +37,7 @@ pub use ids::{
 pub use message::{
     DEFAULT_VALIDITY_S, MAX_MESSAGE_SEGMENTS, MAX_SCHEDULE_AHEAD_MS, MAX_VALIDITY_S,
     MIN_VALIDITY_S, Message, MessageEvent, MessagePart, MessageState, NewMessage, Recipient,
-    SCHEDULE_SKEW_MS, TextCount, check_schedule, check_validity, valid_until,
+    SCHEDULE_SKEW_MS, TextCount, TrafficClass, check_schedule, check_validity, valid_until,
 };
 pub use query::{ListQuery, MAX_LIMIT, Page, encode_cursor, fold, search_fold};
 pub use role::Role;

@@ -7,7 +7,7 @@ use ulak_core::Code;
 use ulak_core::CountryType;
 use ulak_core::model::{
     CompanyId, ListQuery, MAX_LIMIT, NewMessage, ProviderAccount, Recipient, TemplateBody,
-    valid_until,
+    TrafficClass, valid_until,
 };
 use ulak_store::{Campaign, Store, StoreError};
 
@@ -189,7 +189,7 @@ impl Planner {
             self.scheduled_at,
             self.valid_until,
         ) {
-            Ok(m) => Decision::Message(m),
+            Ok(m) => Decision::Message(m.in_class(TrafficClass::Campaign)),
             Err(e) => Decision::Skipped(Skipped {
                 kind: kind.to_owned(),
                 address,

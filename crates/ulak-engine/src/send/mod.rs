@@ -13,8 +13,8 @@ use sha2::Digest;
 use ulak_core::Code;
 use ulak_core::model::{
     Attributes, CompanyId, DEFAULT_VALIDITY_S, Message, NewMessage, Recipient, RuleError,
-    SenderName, SmsSettings, TemplateId, ValidationErrors, check_schedule, check_validity, limits,
-    valid_until, validation,
+    SenderName, SmsSettings, TemplateId, TrafficClass, ValidationErrors, check_schedule,
+    check_validity, limits, valid_until, validation,
 };
 use ulak_store::{Idempotency, Store, StoreError, StoredAnswer};
 
@@ -52,6 +52,8 @@ pub struct SendRequest {
     pub validity: Option<u64>,
     /// When to send (unix ms; `None`: now).
     pub scheduled_at: Option<i64>,
+    /// Its lane: an OTP code overtakes a single send, both overtake campaigns.
+    pub class: TrafficClass,
 }
 
 /// Makes a send safe to repeat: the key, and the answer the caller gives for the message it
@@ -241,6 +243,7 @@ async fn checked(
             ))
         })?;
     message_for(&account, to, sender, &text, r.scheduled_at, valid_until)
+        .map(|m| m.in_class(r.class))
         .map_err(SendError::Invalid)
 }
 

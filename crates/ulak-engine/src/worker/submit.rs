@@ -107,11 +107,39 @@ pub async fn submit_loop<P: Provider>(
     ));
     let mut ready: VecDeque<Message> = VecDeque::new();
     let mut claiming: Option<Claiming> = None;
+    // Messages queued for the account wake the loop ([`Store::queue_waiter`]): an idle loop
+    // claims at once; one holding a campaign's batch claims the urgent lanes and puts them
+    // first, so a single send overtakes the campaign.
+    let wake = store.queue_waiter(account);
+    let mut woken = false;
+    let mut urgent: Option<Claiming> = None;
     let mut next_claim = Instant::now();
     let mut submitting = FuturesUnordered::new();
     loop {
+        if woken && claiming.is_none() && urgent.is_none() {
+            woken = false;
+            if ready.is_empty() {
+                next_claim = Instant::now();
+            } else {
+                urgent = Some(claim(
+                    &store,
+                    account,
+                    version,
+                    &s,
+                    flight.claim,
+                    Lanes::Urgent,
+                ));
+            }
+        }
         if claiming.is_none() && ready.len() <= flight.claim / 2 && Instant::now() >= next_claim {
-            claiming = Some(claim(&store, account, version, &s, flight.claim));
+            claiming = Some(claim(
+                &store,
+                account,
+                version,
+                &s,
+                flight.claim,
+                Lanes::All,
+            ));
         }
         let need = ready.front().map(|m| flight.slots_for(m));
         tokio::select! {
@@ -120,6 +148,18 @@ pub async fn submit_loop<P: Provider>(
             Some(done) = submitting.next(), if !submitting.is_empty() => {
                 // The recorder lives until this sender is dropped.
                 let _ = done_tx.send(done);
+            }
+            () = wake.notified() => woken = true,
+            r = poll_claim(&mut urgent), if urgent.is_some() => {
+                urgent = None;
+                match r {
+                    // In their claim order, ahead of what was claimed before.
+                    Ok(claimed) => claimed.into_iter().rev().for_each(|m| ready.push_front(m)),
+                    Err(e) => {
+                        tracing::warn!(account = account.0, error = %e, "claiming urgent messages failed");
+                        woken = true;
+                    }
+                }
             }
             r = poll_claim(&mut claiming), if claiming.is_some() => {
                 claiming = None;
@@ -139,11 +179,11 @@ pub async fn submit_loop<P: Provider>(
             () = tokio::time::sleep_until(next_claim), if claiming.is_none() && ready.is_empty() => {}
         }
     }
-    // Stopping. A claim under way is let finish, so what it took can be given back.
-    if let Some(c) = claiming.take()
-        && let Ok(Ok(claimed)) = tokio::time::timeout(Duration::from_secs(1), c).await
-    {
-        ready.extend(claimed);
+    // Stopping. Claims under way are let finish, so what they took can be given back.
+    for c in [claiming.take(), urgent.take()].into_iter().flatten() {
+        if let Ok(Ok(claimed)) = tokio::time::timeout(Duration::from_secs(1), c).await {
+            ready.extend(claimed);
+        }
     }
     give_back(&store, account, &s.owner, ready).await;
     let deadline = Instant::now() + DRAIN;
@@ -169,6 +209,15 @@ pub async fn submit_loop<P: Provider>(
     let _ = housekeeping.await;
 }
 
+/// Which lanes a claim reads.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Lanes {
+    /// Every lane, the most urgent first.
+    All,
+    /// Only what overtakes a campaign (OTP codes, single sends).
+    Urgent,
+}
+
 /// Starts a claim of up to `n` due messages under this worker's lease, if the account is
 /// still as it was when the worker started (`version`, its `updated_at`); else nothing is
 /// claimed and the supervisor soon replaces or ends the worker.
@@ -178,6 +227,7 @@ fn claim(
     version: i64,
     s: &SubmitSettings,
     n: usize,
+    lanes: Lanes,
 ) -> Claiming {
     let store = store.clone();
     let owner = s.owner.clone();
@@ -186,7 +236,10 @@ fn claim(
         if !store.provider_account_unchanged(account, version).await? {
             return Ok(Vec::new());
         }
-        store.claim_messages(account, &owner, n, lease).await
+        match lanes {
+            Lanes::All => store.claim_messages(account, &owner, n, lease).await,
+            Lanes::Urgent => store.claim_urgent_messages(account, &owner, n, lease).await,
+        }
     })
 }
 

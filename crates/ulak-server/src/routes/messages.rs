@@ -11,7 +11,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use ulak_core::Code;
-use ulak_core::model::{MessageId, Role};
+use ulak_core::model::{MessageId, Role, TrafficClass};
 use ulak_engine::send::{self, Content, IdempotentBy, SendRequest, Sent};
 use ulak_store::{MessageDetail, StoredAnswer};
 use utoipa::ToSchema;
@@ -300,6 +300,7 @@ async fn send(
         sender: body.sender,
         validity: body.validity,
         scheduled_at: body.scheduled_at,
+        class: TrafficClass::Transactional,
     };
     match send::send(state.store(), caller.company, request, idempotency).await? {
         Sent::Queued(m) => Ok((StatusCode::ACCEPTED, JsonOut(accepted(&m))).into_response()),

@@ -32,9 +32,25 @@ impl Store {
             return Err(e);
         }
         let ids = insert_messages(&mut tx, company, campaign, messages, now).await?;
+        let accounts = accounts_of(messages);
+        crate::signal::announce_all(&mut tx, self.backend, &accounts).await?;
         tx.commit().await?;
+        for a in accounts {
+            self.queued_for(Some(a));
+        }
         Ok(ids)
     }
+}
+
+/// The accounts `messages` go through, each once.
+pub(crate) fn accounts_of(messages: &[NewMessage]) -> Vec<i64> {
+    let mut a: Vec<i64> = messages
+        .iter()
+        .filter_map(|m| m.provider.map(|p| p.0))
+        .collect();
+    a.sort_unstable();
+    a.dedup();
+    a
 }
 
 /// What `messages` cost together; a sum past `i64` is refused (no balance covers it, and
@@ -93,7 +109,7 @@ pub(crate) async fn insert_messages(
                 values.push(',');
             }
             values.push_str(&format!(
-                "({}, {campaign}, {provider}, {}, {}, {}, {}, {}, {}, {}, '{}', {now}, 0, {due}, {}, {now})",
+                "({}, {campaign}, {provider}, {}, {}, {}, {}, {}, {}, {}, '{}', {now}, 0, {due}, {}, {now}, {})",
                 company.0,
                 texts.sql(m.recipient.kind()),
                 texts.sql(address),
@@ -104,6 +120,7 @@ pub(crate) async fn insert_messages(
                 m.cost,
                 state.as_str(),
                 m.valid_until,
+                m.class.priority(),
             ));
             rows += 1;
         }
@@ -112,7 +129,7 @@ pub(crate) async fn insert_messages(
         let mut q = sqlx::query_scalar::<_, i64>(sql!(
             "INSERT INTO messages (company_id, campaign_id, provider_account_id, \
              recipient_kind, recipient, sender, body, encoding, segments, cost, state, \
-             state_at, attempts, next_attempt_at, valid_until, created_at) VALUES {values} \
+             state_at, attempts, next_attempt_at, valid_until, created_at, priority) VALUES {values} \
              RETURNING id"
         ))
         .persistent(false);

@@ -8,7 +8,7 @@ use sqlx::any::AnyRow;
 use sqlx::{Any, Transaction};
 use ulak_core::model::{
     CompanyId, LedgerKind, Message, MessageEvent, MessageId, MessagePart, MessageState, NewMessage,
-    ProviderAccountId,
+    ProviderAccountId, TrafficClass,
 };
 
 use serde_json::json;
@@ -22,7 +22,7 @@ use crate::{Backend, Result, Store, StoreError};
 /// Columns of [`message`].
 const COLS: &str = "id, company_id, campaign_id, provider_account_id, recipient_kind, recipient, \
     sender, body, encoding, segments, cost, state, state_reason, state_at, attempts, \
-    next_attempt_at, valid_until, error_code, created_at, submitted_at, final_at";
+    next_attempt_at, valid_until, error_code, created_at, submitted_at, final_at, priority";
 
 /// Maps a row.
 fn message(r: &AnyRow) -> Result<Message> {
@@ -51,6 +51,7 @@ fn message(r: &AnyRow) -> Result<Message> {
         created_at: col(r, "created_at")?,
         submitted_at: col(r, "submitted_at")?,
         final_at: col(r, "final_at")?,
+        class: TrafficClass::from_priority(col(r, "priority")?),
     })
 }
 
@@ -285,8 +286,8 @@ impl Store {
         let row = sqlx::query(sql!(
             "INSERT INTO messages (company_id, provider_account_id, recipient_kind, recipient, \
              sender, body, encoding, segments, cost, state, state_at, attempts, next_attempt_at, \
-             valid_until, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 0, $12, $13, $11) \
+             valid_until, created_at, priority) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 0, $12, $13, $11, $14) \
              RETURNING {COLS}"
         ))
         .bind(company.0)
@@ -302,6 +303,7 @@ impl Store {
         .bind(now)
         .bind(due)
         .bind(new.valid_until)
+        .bind(new.class.priority())
         .fetch_one(&mut *tx)
         .await?;
         let message = message(&row)?;
@@ -313,7 +315,10 @@ impl Store {
             Some(idem) => Some(idempotency::remember(&mut tx, company, idem, &message, now).await?),
             None => None,
         };
+        let account = new.provider.map(|p| p.0);
+        crate::signal::announce(&mut tx, self.backend, account).await?;
         tx.commit().await?;
+        self.queued_for(account);
         Ok(Enqueued {
             message,
             replayed: false,
@@ -386,9 +391,10 @@ impl Store {
     }
 
     /// Claims up to `limit` due messages of one provider account for `owner`, under a lease
-    /// of `lease_ms`: they move to `sending` and their attempt count goes up. On PostgreSQL
-    /// concurrent claimers skip each other's rows (`FOR UPDATE SKIP LOCKED`); on SQLite the
-    /// write transaction serialises them.
+    /// of `lease_ms`: they move to `sending` and their attempt count goes up. The most urgent
+    /// lane first ([`TrafficClass`]), then by due time. On PostgreSQL concurrent claimers
+    /// skip each other's rows (`FOR UPDATE SKIP LOCKED`); on SQLite the write transaction
+    /// serialises them.
     #[tracing::instrument(skip(self))]
     pub async fn claim_messages(
         &self,
@@ -396,6 +402,40 @@ impl Store {
         owner: &str,
         limit: usize,
         lease_ms: i64,
+    ) -> Result<Vec<Message>> {
+        self.claim_lanes(provider, owner, limit, lease_ms, TrafficClass::Campaign)
+            .await
+    }
+
+    /// Like [`Store::claim_messages`], but only messages more urgent than a campaign's (OTP
+    /// codes, single sends): what a worker already holding a campaign's batch claims when it
+    /// is woken, to submit them first.
+    #[tracing::instrument(skip(self))]
+    pub async fn claim_urgent_messages(
+        &self,
+        provider: ProviderAccountId,
+        owner: &str,
+        limit: usize,
+        lease_ms: i64,
+    ) -> Result<Vec<Message>> {
+        self.claim_lanes(
+            provider,
+            owner,
+            limit,
+            lease_ms,
+            TrafficClass::Transactional,
+        )
+        .await
+    }
+
+    /// Claims from the lanes up to `last` (inclusive).
+    async fn claim_lanes(
+        &self,
+        provider: ProviderAccountId,
+        owner: &str,
+        limit: usize,
+        lease_ms: i64,
+        last: TrafficClass,
     ) -> Result<Vec<Message>> {
         let now = now_ms();
         let lock = match self.backend {
@@ -431,13 +471,13 @@ impl Store {
             "UPDATE messages SET state = 'sending', state_at = $2, lease_owner = $3, \
              lease_until = $4, attempts = attempts + 1 \
              WHERE id IN (SELECT id FROM messages WHERE provider_account_id = $1 \
-               AND state = 'queued' AND next_attempt_at <= $2 \
+               AND state = 'queued' AND priority <= $6 AND next_attempt_at <= $2 \
                AND valid_until > $2 \
                AND NOT EXISTS (SELECT 1 FROM opt_outs o WHERE o.company_id = messages.company_id \
                                AND o.phone = messages.recipient) \
                AND (campaign_id IS NULL OR EXISTS (SELECT 1 FROM campaigns k \
                     WHERE k.id = messages.campaign_id AND k.state = 'running')) \
-               ORDER BY next_attempt_at, id LIMIT $5 {lock}) \
+               ORDER BY priority, next_attempt_at, id LIMIT $5 {lock}) \
              RETURNING {COLS}"
         ))
         .bind(provider.0)
@@ -445,11 +485,12 @@ impl Store {
         .bind(owner)
         .bind(now.saturating_add(lease_ms))
         .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .bind(last.priority())
         .fetch_all(&mut *tx)
         .await?;
         tx.commit().await?;
         let mut out = rows.iter().map(message).collect::<Result<Vec<_>>>()?;
-        out.sort_by_key(|m| (m.next_attempt_at, m.id));
+        out.sort_by_key(|m| (m.class, m.next_attempt_at, m.id));
         Ok(out)
     }
 

@@ -11,7 +11,7 @@ use sqlx::any::AnyRow;
 use sqlx::{Any, Transaction};
 use ulak_core::model::{CompanyId, LedgerKind, NewMessage};
 
-use super::batch::{insert_messages, total_cost};
+use super::batch::{accounts_of, insert_messages, total_cost};
 use super::credit::write_entry;
 use crate::db::{Interned, col, now_ms};
 use crate::{Result, Store, StoreError};
@@ -295,7 +295,12 @@ impl Store {
             )
             .await?;
         }
+        let accounts = accounts_of(messages);
+        crate::signal::announce_all(&mut tx, self.backend, &accounts).await?;
         tx.commit().await?;
+        for a in accounts {
+            self.queued_for(Some(a));
+        }
         Ok(true)
     }
 

@@ -41,7 +41,7 @@ async fn provider(s: &Store, c: CompanyId) -> ProviderAccountId {
     .id
 }
 
-async fn funded(s: &Store, credit: i64) -> (CompanyId, ProviderAccountId) {
+pub(crate) async fn funded(s: &Store, credit: i64) -> (CompanyId, ProviderAccountId) {
     let c = company(s, CountryType::Tr).await.id;
     if credit > 0 {
         s.add_credit_entry(
@@ -55,7 +55,7 @@ async fn funded(s: &Store, credit: i64) -> (CompanyId, ProviderAccountId) {
     (c, p)
 }
 
-fn msg(p: ProviderAccountId, to: &str, text: &str) -> NewMessage {
+pub(crate) fn msg(p: ProviderAccountId, to: &str, text: &str) -> NewMessage {
     NewMessage::new(
         Recipient::Msisdn(ulak_core::Msisdn::parse(to, CountryType::Tr).unwrap()),
         SenderName::parse("ULAK").unwrap(),
