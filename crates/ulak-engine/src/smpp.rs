@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use tokio::sync::mpsc;
-use ulak_core::model::{Message, MessageState, ProviderAccount};
+use ulak_core::model::{BindMode, MAX_VALIDITY_S, Message, MessageState, ProviderAccount};
 use ulak_smpp::CommandStatus;
 use ulak_smpp::client::{Client, ClientConfig, ConnectFilter, Event, SubmitError, TextMessage};
 use ulak_smpp::receipt::{Receipt, ReceiptState};
@@ -15,6 +15,10 @@ use crate::provider::{Attempt, Provider};
 /// An SMPP account, bound.
 pub struct SmppProvider {
     client: Client,
+    /// The sender's TON/NPI the account sets (`None`: by the header's form).
+    source: Option<(u8, u8)>,
+    /// The recipient's TON/NPI the account sets.
+    dest: (u8, u8),
     /// TC ID numbers are only addressable through the simulator (operators take them over
     /// their HTTP APIs).
     accepts_tckn: bool,
@@ -37,10 +41,9 @@ impl SmppProvider {
             password,
             system_type: account.system_type.clone(),
             bind_mode: match account.bind_mode {
-                ulak_core::model::BindMode::TransmitterReceiver => {
-                    ulak_smpp::client::BindMode::TransmitterReceiver
-                }
-                _ => ulak_smpp::client::BindMode::Transceiver,
+                BindMode::TransmitterReceiver => ulak_smpp::client::BindMode::TransmitterReceiver,
+                BindMode::Transmitter => ulak_smpp::client::BindMode::Transmitter,
+                BindMode::Transceiver => ulak_smpp::client::BindMode::Transceiver,
             },
             binds: account.binds as usize,
             window: account.window as usize,
@@ -57,9 +60,15 @@ impl SmppProvider {
             ..ClientConfig::default()
         };
         let (client, events) = Client::start(cfg);
+        let s = account.source;
         (
             SmppProvider {
                 client,
+                // 5/0 is the account's default: headers then get the TON/NPI of their form
+                // (an alphanumeric one 5/0, a number 1/1); anything else was chosen for the
+                // operator and applies to every header.
+                source: ((s.ton, s.npi) != DEFAULT_SOURCE).then_some((s.ton, s.npi)),
+                dest: (account.destination.ton, account.destination.npi),
                 accepts_tckn,
             },
             events,
@@ -76,6 +85,9 @@ impl SmppProvider {
         self.client.shutdown().await;
     }
 }
+
+/// The source TON/NPI an account has unless it was set otherwise (alphanumeric).
+const DEFAULT_SOURCE: (u8, u8) = (5, 0);
 
 /// A refused submit as an attempt: throttling and system errors are worth another try,
 /// the rest are final.
@@ -99,11 +111,21 @@ impl Provider for SmppProvider {
                 code: None,
             };
         }
+        let left_ms = m.valid_until.saturating_sub(crate::worker::now_ms()).max(0);
         let msg = TextMessage {
             from: m.sender.clone(),
             to: m.recipient.clone(),
             text: m.body.clone(),
             receipt: true,
+            source_ton_npi: self.source,
+            dest_ton_npi: Some(self.dest),
+            // What is left of the message's validity, so the operator stops trying when
+            // Ulak would call it expired (at least a minute; at most the longest validity).
+            validity_secs: Some(
+                u64::try_from(left_ms / 1000)
+                    .unwrap_or(0)
+                    .clamp(60, MAX_VALIDITY_S),
+            ),
         };
         let pending = match self.client.send_text(&msg).await {
             Ok(p) => p,

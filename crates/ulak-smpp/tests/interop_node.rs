@@ -124,6 +124,7 @@ async fn ulak_client_against_node_smpp_smsc() {
                 to: "905321234567".into(),
                 text: "Merhaba @ dünya {1}".into(),
                 receipt: true,
+                ..Default::default()
             })
             .await
             .unwrap();
@@ -154,6 +155,7 @@ async fn ulak_client_against_node_smpp_smsc() {
                 to: "905321234567".into(),
                 text: text.clone(),
                 receipt: true,
+                ..Default::default()
             })
             .await
             .unwrap();
@@ -192,6 +194,7 @@ async fn ulak_client_against_node_smpp_smsc() {
                 to: "900000000000".into(),
                 text: "inbound please".into(),
                 receipt: false,
+                ..Default::default()
             })
             .await
             .unwrap()

@@ -172,6 +172,7 @@ async fn long_texts_go_out_as_udh_payload_or_sar() {
             to: "+905321234567".into(),
             text: text.clone(),
             receipt: true,
+            ..Default::default()
         };
         let pending = c.send_text(&msg).await.unwrap();
         let n = pending.len();

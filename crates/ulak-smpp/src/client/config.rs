@@ -37,6 +37,8 @@ pub enum BindMode {
     Transceiver,
     /// `binds` bind_transmitter links plus `binds` bind_receiver links.
     TransmitterReceiver,
+    /// `binds` bind_transmitter links only: no receipts or inbound messages come back.
+    Transmitter,
 }
 
 /// How a text longer than one SMS is sent (an account setting: operators differ).

@@ -314,6 +314,7 @@ impl Client {
             BindMode::TransmitterReceiver => (0..n)
                 .flat_map(|_| [session::Role::Transmitter, session::Role::Receiver])
                 .collect(),
+            BindMode::Transmitter => vec![session::Role::Transmitter; n],
         };
         let mut workers: Vec<JoinHandle<()>> = roles
             .into_iter()

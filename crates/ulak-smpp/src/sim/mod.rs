@@ -174,9 +174,21 @@ fn lock_outstanding(o: &Outstanding) -> std::sync::MutexGuard<'_, HashMap<u32, D
     o.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// How a link bound.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum LinkRole {
+    /// bind_transmitter: submits only.
+    Transmitter,
+    /// bind_receiver: receipts and inbound messages only.
+    Receiver,
+    /// bind_transceiver: both.
+    Transceiver,
+}
+
 struct Link {
     system_id: String,
     receiver: bool,
+    role: LinkRole,
     writer: Writer,
     seq: Arc<AtomicU32>,
     outstanding: Outstanding,
@@ -423,6 +435,18 @@ impl SimHandle {
     /// Number of bound links.
     pub fn bound_links(&self) -> usize {
         self.shared.lock_links().len()
+    }
+
+    /// The bound links: system_id and how each bound, sorted.
+    pub fn links(&self) -> Vec<(String, LinkRole)> {
+        let mut l: Vec<(String, LinkRole)> = self
+            .shared
+            .lock_links()
+            .values()
+            .map(|l| (l.system_id.clone(), l.role))
+            .collect();
+        l.sort_by_key(|(s, r)| (s.clone(), *r as u8));
+        l
     }
 
     /// Sends an inbound message as one or more deliver_sm; returns how many PDUs went out.

@@ -15,12 +15,7 @@ use crate::CommandStatus;
 use crate::conn::{self, Writer};
 use crate::pdu::{Bind, BindResp, Body, MessageIdResp, Pdu, QuerySmResp, ShortMessage, Tlvs, tag};
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Role {
-    Transmitter,
-    Receiver,
-    Transceiver,
-}
+pub use super::LinkRole as Role;
 
 struct Session {
     shared: Arc<Shared>,
@@ -264,6 +259,7 @@ impl Session {
             Link {
                 system_id: b.system_id.clone(),
                 receiver: role != Role::Transmitter,
+                role,
                 writer: self.writer.clone(),
                 seq: self.seq.clone(),
                 outstanding: self.deliveries.clone(),

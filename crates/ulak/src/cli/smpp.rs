@@ -295,6 +295,7 @@ async fn send(a: SendArgs) -> Result<bool> {
         to: to.e164().to_owned(),
         text: a.text,
         receipt: a.dlr,
+        ..Default::default()
     };
     let mut pending = Vec::new();
     for n in 0..a.count {
