@@ -12,6 +12,7 @@ mod credit_property;
 mod import;
 mod inbox;
 mod isolation;
+mod message_list;
 mod messages;
 mod pages;
 mod schema_parity;
