@@ -83,6 +83,14 @@ enum CampaignCommand {
         /// Campaign id.
         id: i64,
     },
+    /// Its messages as CSV (one row per recipient, with state and times), streamed.
+    Export {
+        /// Campaign id.
+        id: i64,
+        /// Write to this file (default: standard output).
+        #[arg(long, short)]
+        output: Option<std::path::PathBuf>,
+    },
 }
 
 /// One line: state, counts, and a bar of the final share.
@@ -228,6 +236,9 @@ pub fn run(args: CampaignArgs) -> ExitCode {
                 .await?,
                 false,
             ),
+            CampaignCommand::Export { id, output } => {
+                return super::export::campaign(&c, id, output.as_deref()).await;
+            }
             CampaignCommand::Cancel { id } => (
                 c.call(
                     Method::POST,
