@@ -92,40 +92,26 @@ const STATES: [MessageState; 4] = [
     MessageState::Skipped,
 ];
 
-async fn filters_and_pages_match_a_model(db: &TestDb) {
-    let s = &db.store;
-    let raw = db.raw().await;
-    let a = company(s, CountryType::Tr).await.id;
-    let b = company(s, CountryType::Tr).await.id;
-    let (ka, kb) = (campaign_row(&raw, a).await, campaign_row(&raw, b).await);
-    let mut rows = Vec::new();
-    for i in 0..60_i64 {
-        let mut r = Row {
-            id: 0,
-            company: a.0,
-            campaign: (i % 3 == 0).then_some(ka),
-            recipient: NUMBERS[(i % 4) as usize].into(),
-            sender: if i % 5 == 0 { "FIRMA" } else { "ULAK" }.into(),
-            state: STATES[(i % 7 % 4) as usize],
-            // Three rows per millisecond, and not in id order: ties and order by time.
-            created_at: 1_000_000 + (59 - i) / 3 * 1000,
-        };
-        insert(&raw, &mut r).await;
-        rows.push(r);
-    }
-    // Company B: the same numbers, sender and times, its own campaign.
-    for i in 0..10_i64 {
-        let mut r = Row {
-            id: 0,
-            company: b.0,
-            campaign: Some(kb),
-            recipient: NUMBERS[(i % 4) as usize].into(),
-            sender: "ULAK".into(),
-            state: MessageState::Delivered,
-            created_at: 1_000_000 + i * 1000,
-        };
-        insert(&raw, &mut r).await;
-    }
+/// What the model says a filter lists for company `c`, newest first.
+fn model(rows: &[Row], c: CompanyId, f: &MessageFilter) -> Vec<i64> {
+    let mut want: Vec<&Row> = rows
+        .iter()
+        .filter(|r| {
+            r.company == c.0
+                && f.state.is_none_or(|s| s == r.state)
+                && f.campaign.is_none_or(|k| Some(k) == r.campaign)
+                && f.recipient.as_ref().is_none_or(|x| *x == r.recipient)
+                && f.sender.as_ref().is_none_or(|x| *x == r.sender)
+                && f.from.is_none_or(|t| r.created_at >= t)
+                && f.to.is_none_or(|t| r.created_at < t)
+        })
+        .collect();
+    want.sort_by_key(|r| std::cmp::Reverse((r.created_at, r.id)));
+    want.iter().map(|r| r.id).collect()
+}
+
+/// Each filter alone, and combinations, empty ones and a reversed range included.
+fn sample_filters(ka: i64, kb: i64) -> Vec<MessageFilter> {
     let mut filters = vec![MessageFilter::default()];
     for st in STATES {
         filters.push(MessageFilter {
@@ -183,21 +169,46 @@ async fn filters_and_pages_match_a_model(db: &TestDb) {
             to,
         });
     }
+    filters
+}
+
+async fn filters_and_pages_match_a_model(db: &TestDb) {
+    let s = &db.store;
+    let raw = db.raw().await;
+    let a = company(s, CountryType::Tr).await.id;
+    let b = company(s, CountryType::Tr).await.id;
+    let (ka, kb) = (campaign_row(&raw, a).await, campaign_row(&raw, b).await);
+    let mut rows = Vec::new();
+    for i in 0..60_i64 {
+        let mut r = Row {
+            id: 0,
+            company: a.0,
+            campaign: (i % 3 == 0).then_some(ka),
+            recipient: NUMBERS[(i % 4) as usize].into(),
+            sender: if i % 5 == 0 { "FIRMA" } else { "ULAK" }.into(),
+            state: STATES[(i % 7 % 4) as usize],
+            // Three rows per millisecond, and not in id order: ties and order by time.
+            created_at: 1_000_000 + (59 - i) / 3 * 1000,
+        };
+        insert(&raw, &mut r).await;
+        rows.push(r);
+    }
+    // Company B: the same numbers, sender and times, its own campaign.
+    for i in 0..10_i64 {
+        let mut r = Row {
+            id: 0,
+            company: b.0,
+            campaign: Some(kb),
+            recipient: NUMBERS[(i % 4) as usize].into(),
+            sender: "ULAK".into(),
+            state: MessageState::Delivered,
+            created_at: 1_000_000 + i * 1000,
+        };
+        insert(&raw, &mut r).await;
+    }
+    let filters = sample_filters(ka, kb);
     for f in &filters {
-        let mut want: Vec<&Row> = rows
-            .iter()
-            .filter(|r| {
-                r.company == a.0
-                    && f.state.is_none_or(|s| s == r.state)
-                    && f.campaign.is_none_or(|c| Some(c) == r.campaign)
-                    && f.recipient.as_ref().is_none_or(|x| *x == r.recipient)
-                    && f.sender.as_ref().is_none_or(|x| *x == r.sender)
-                    && f.from.is_none_or(|t| r.created_at >= t)
-                    && f.to.is_none_or(|t| r.created_at < t)
-            })
-            .collect();
-        want.sort_by_key(|r| std::cmp::Reverse((r.created_at, r.id)));
-        let want: Vec<i64> = want.iter().map(|r| r.id).collect();
+        let want = model(&rows, a, f);
         for limit in [1, 7, 500] {
             let got: Vec<i64> = walk(s, a, f, limit).await.iter().map(|m| m.id).collect();
             assert_eq!(got, want, "filter {f:?}, pages of {limit}");

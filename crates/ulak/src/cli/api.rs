@@ -142,7 +142,7 @@ enum CreditCommand {
 pub(crate) struct Client {
     pub(crate) http: reqwest::Client,
     pub(crate) base: String,
-    key: String,
+    pub(crate) key: String,
 }
 
 impl Client {
@@ -160,7 +160,7 @@ impl Client {
 
     /// A transport error as [`Unreachable`]; a request that could not even be built (a bad
     /// header value) stays a usage error.
-    fn transport(&self, e: reqwest::Error) -> anyhow::Error {
+    pub(crate) fn transport(&self, e: reqwest::Error) -> anyhow::Error {
         if e.is_builder() {
             return anyhow::Error::new(e).context("cannot build the request");
         }
@@ -192,30 +192,6 @@ impl Client {
             bail!(Refused(status.as_u16(), body));
         }
         Ok(body)
-    }
-
-    /// A GET whose body the caller reads as it comes (downloads); a refusal is read whole
-    /// as a problem document, as [`send`](Self::send) does.
-    pub(crate) async fn get_streamed(&self, path: &str) -> anyhow::Result<reqwest::Response> {
-        let res = self
-            .http
-            .get(format!("{}{path}", self.base))
-            .bearer_auth(&self.key)
-            .send()
-            .await
-            .map_err(|e| self.transport(e))?;
-        let status = res.status();
-        if status.is_success() {
-            return Ok(res);
-        }
-        let text = res.text().await.map_err(|e| self.transport(e))?;
-        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
-        bail!(Refused(status.as_u16(), body));
-    }
-
-    /// A transport error while reading a body: the server went away mid-transfer.
-    pub(crate) fn cut(&self, e: reqwest::Error) -> anyhow::Error {
-        self.transport(e)
     }
 
     pub(crate) async fn get(&self, path: &str, query: &[(&str, String)]) -> anyhow::Result<Value> {
