@@ -36,6 +36,9 @@ pub use repo::campaigns::{Campaign, NewCampaign};
 pub use repo::idempotency::{IDEMPOTENCY_TTL_MS, Idempotency, StoredAnswer};
 pub use repo::import::{CustomerImport, ImportMode, ImportReport, ImportSession, SubscriberImport};
 pub use repo::inbox::{InboundIn, InboundMessage, InboundStats, is_opt_out};
+pub use repo::message_list::{
+    MESSAGE_CURSOR_PATTERN, MessageCursor, MessageFilter, MessageSummary, UnmatchedReceipt,
+};
 pub use repo::messages::{Enqueued, MessageDetail, SubmitOutcome, SubmitResult, id_keys};
 pub use repo::owned::Owned;
 pub use repo::queueing::{

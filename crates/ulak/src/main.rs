@@ -39,10 +39,11 @@ enum Command {
     SmsSettings(cli::manage::SmsSettingsArgs),
     /// Send one SMS over the API (optionally wait for its delivery report).
     Send(cli::send::SendArgs),
-    /// Campaigns (bulk SMS) over the API: create, preview, start, status, pause, resume, cancel.
+    /// Campaigns (bulk SMS) over the API: create, preview, start, status, pause, resume, cancel,
+    /// export.
     Campaign(cli::campaign::CampaignArgs),
-    /// Messages over the API: show one with its history.
-    Messages(cli::send::MessagesArgs),
+    /// Messages over the API: list what was sent (filters), show one with its history.
+    Messages(cli::messages::MessagesArgs),
     /// The remaining credit; `credit history` lists the ledger.
     Credit(cli::api::CreditArgs),
     /// Inbound messages (replies, requests, opt-outs) over the API: list.
@@ -102,7 +103,7 @@ fn main() -> ExitCode {
         Command::SenderHeaders(args) => cli::manage::sender_headers(args),
         Command::SmsSettings(args) => cli::manage::sms_settings(args),
         Command::Send(args) => cli::send::send(args),
-        Command::Messages(args) => cli::send::messages(args),
+        Command::Messages(args) => cli::messages::run(args),
         Command::Campaign(args) => cli::campaign::run(args),
         Command::Credit(args) => cli::api::credit(args),
         Command::Inbound(args) => cli::inbox::inbound(args),

@@ -11,6 +11,7 @@ pub mod groups;
 pub mod health;
 pub mod imports;
 pub mod inbox;
+pub mod message_list;
 pub mod messages;
 pub mod schema;
 pub mod sms_settings;
@@ -224,6 +225,7 @@ fn build() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(customers::routes())
         .merge(sms_settings::routes())
         .merge(messages::routes())
+        .merge(message_list::routes())
         .merge(inbox::routes())
         .merge(campaigns::routes())
         .merge(webhooks::routes());

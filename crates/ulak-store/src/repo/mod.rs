@@ -12,6 +12,7 @@ pub(crate) mod import;
 pub(crate) mod inbox;
 mod leases;
 mod maintenance;
+pub(crate) mod message_list;
 pub(crate) mod messages;
 mod opt_outs;
 pub(crate) mod owned;

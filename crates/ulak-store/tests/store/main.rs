@@ -13,6 +13,7 @@ mod import;
 mod inbox;
 mod isolation;
 mod lanes;
+mod message_list;
 mod messages;
 mod pages;
 mod schema_parity;

@@ -142,7 +142,7 @@ enum CreditCommand {
 pub(crate) struct Client {
     pub(crate) http: reqwest::Client,
     pub(crate) base: String,
-    key: String,
+    pub(crate) key: String,
 }
 
 impl Client {
@@ -160,7 +160,7 @@ impl Client {
 
     /// A transport error as [`Unreachable`]; a request that could not even be built (a bad
     /// header value) stays a usage error.
-    fn transport(&self, e: reqwest::Error) -> anyhow::Error {
+    pub(crate) fn transport(&self, e: reqwest::Error) -> anyhow::Error {
         if e.is_builder() {
             return anyhow::Error::new(e).context("cannot build the request");
         }

@@ -84,6 +84,14 @@ enum CampaignCommand {
         /// Campaign id.
         id: i64,
     },
+    /// Its messages as CSV (one row per recipient, with state and times), streamed.
+    Export {
+        /// Campaign id.
+        id: i64,
+        /// Write to this file (default: standard output).
+        #[arg(long, short)]
+        output: Option<std::path::PathBuf>,
+    },
 }
 
 /// The state of a campaign the API answered with.
@@ -235,6 +243,9 @@ pub fn run(args: CampaignArgs) -> ExitCode {
                 .await?,
                 false,
             ),
+            CampaignCommand::Export { id, output } => {
+                return super::export::campaign(&c, id, output.as_deref()).await;
+            }
             CampaignCommand::Cancel { id } => (
                 c.call(
                     Method::POST,

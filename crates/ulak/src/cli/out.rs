@@ -32,6 +32,29 @@ pub(crate) fn write_out(args: fmt::Arguments<'_>) {
     }
 }
 
+/// Writes bytes as they are to standard output (a download), like [`write_out`]; `false`
+/// once standard output is gone, so the caller can stop producing.
+pub(crate) fn write_out_bytes(bytes: &[u8]) -> bool {
+    if STDOUT_CLOSED.load(Ordering::Relaxed) {
+        return false;
+    }
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = out.write_all(bytes).and_then(|()| out.flush()) {
+        STDOUT_CLOSED.store(true, Ordering::Relaxed);
+        if e.kind() != ErrorKind::BrokenPipe {
+            STDOUT_FAILED.store(true, Ordering::Relaxed);
+            write_err(format_args!("ulak: cannot write to standard output: {e}\n"));
+        }
+        return false;
+    }
+    true
+}
+
+/// Whether standard output is gone (a closed pipe): producing more is wasted.
+pub(crate) fn stdout_closed() -> bool {
+    STDOUT_CLOSED.load(Ordering::Relaxed)
+}
+
 /// Writes to standard error; a closed stderr leaves nothing better to do than go on.
 pub(crate) fn write_err(args: fmt::Arguments<'_>) {
     let mut err = std::io::stderr().lock();

@@ -1,10 +1,10 @@
-//! `ulak send` and `ulak messages show`: single sends over the API.
+//! `ulak send`: single sends over the API.
 
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::bail;
-use clap::{Args, Subcommand};
+use clap::Args;
 use serde_json::{Map, Value, json};
 use ulak_core::model::MessageState;
 
@@ -43,26 +43,8 @@ pub struct SendArgs {
     timeout: u64,
 }
 
-/// `ulak messages …`
-#[derive(Debug, Args)]
-pub struct MessagesArgs {
-    #[command(flatten)]
-    conn: Connection,
-    #[command(subcommand)]
-    command: MessagesCommand,
-}
-
-#[derive(Debug, Subcommand)]
-enum MessagesCommand {
-    /// A message's state, segments and history.
-    Show {
-        /// Message id.
-        id: i64,
-    },
-}
-
 /// Prints a message's state and history, times on the company's clock.
-fn print_message(m: &Value, clock: &Clock) {
+pub(crate) fn print_message(m: &Value, clock: &Clock) {
     let reason = match m["state_reason"].as_str() {
         Some(r) => format!(" ({r})"),
         None => String::new(),
@@ -162,24 +144,6 @@ pub fn send(args: SendArgs) -> ExitCode {
                 200,
                 json!({"detail": format!("message {id} ended {}", text(&m["state"]))})
             ));
-        }
-        Ok(())
-    })
-}
-
-/// Runs `ulak messages …`.
-pub fn messages(args: MessagesArgs) -> ExitCode {
-    run_async(async move {
-        let c = Client::new(&args.conn)?;
-        match args.command {
-            MessagesCommand::Show { id } => {
-                let m = c.get(&format!("/messages/{id}"), &[]).await?;
-                if args.conn.json {
-                    outln!("{m}");
-                } else {
-                    print_message(&m, &c.clock().await);
-                }
-            }
         }
         Ok(())
     })

@@ -37,6 +37,25 @@ impl Clock {
         Clock { tz }
     }
 
+    /// Unix milliseconds from what a person types: the milliseconds themselves, an RFC 3339
+    /// time with its offset, or a local date (`2026-12-04`, its midnight) or date-time
+    /// (`2026-12-04 22:15`, `2026-12-04T22:15:30`) on this clock's zone.
+    pub(crate) fn parse(&self, s: &str) -> Option<i64> {
+        let s = s.trim();
+        if let Ok(ms) = s.parse::<i64>() {
+            return Some(ms);
+        }
+        if let Ok(t) = s.parse::<Timestamp>() {
+            return Some(t.as_millisecond());
+        }
+        let civil = s.parse::<jiff::civil::DateTime>().ok().or_else(|| {
+            s.parse::<jiff::civil::Date>()
+                .ok()
+                .map(|d| d.to_datetime(jiff::civil::Time::midnight()))
+        })?;
+        self.tz.to_timestamp(civil).ok().map(|t| t.as_millisecond())
+    }
+
     /// `2026-12-04 22:15:30 +03` (the zone's abbreviation: `+03`, `+04`, `EET`, `EEST`),
     /// or "" when `v` holds no time (a `null` field).
     pub(crate) fn at(&self, v: &Value) -> String {
@@ -83,5 +102,24 @@ mod tests {
             Clock::for_country("TR").at(&json!(i64::MAX)),
             format!("{} (unix ms)", i64::MAX)
         );
+    }
+
+    #[test]
+    fn typed_times_read_on_the_companys_clock() {
+        let tr = Clock::for_country("TR");
+        let t = 1_796_411_730_000_i64;
+        assert_eq!(tr.parse("2026-12-04 22:15:30"), Some(t));
+        assert_eq!(tr.parse("2026-12-04T22:15:30"), Some(t));
+        assert_eq!(tr.parse("2026-12-04T19:15:30Z"), Some(t));
+        assert_eq!(tr.parse(&t.to_string()), Some(t));
+        assert_eq!(
+            Clock::for_country("AZ").parse("2026-12-04 23:15:30"),
+            Some(t)
+        );
+        assert_eq!(
+            tr.parse("2026-12-04"),
+            Some(t - (22 * 3600 + 15 * 60 + 30) * 1000)
+        );
+        assert_eq!(tr.parse("yesterday"), None);
     }
 }
