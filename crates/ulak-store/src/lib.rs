@@ -18,6 +18,7 @@ mod auth;
 mod db;
 mod error;
 mod files;
+mod key_cache;
 mod repo;
 mod secret;
 mod signal;
@@ -32,6 +33,7 @@ use ulak_core::model::{CompanyId, CompanyName, NewCompany};
 
 pub use db::PAGE_BYTES;
 pub use error::{ImportRowError, StoreError};
+pub use key_cache::KEY_TTL;
 pub use repo::campaigns::{Campaign, NewCampaign};
 pub use repo::idempotency::{IDEMPOTENCY_TTL_MS, Idempotency, StoredAnswer};
 pub use repo::import::{CustomerImport, ImportMode, ImportReport, ImportSession, SubscriberImport};
@@ -78,6 +80,8 @@ pub struct Store {
     signal: std::sync::Arc<signal::QueueSignal>,
     /// The database URL, for the PostgreSQL listener ([`Store::listen_for_queued`]).
     url: std::sync::Arc<str>,
+    /// Recently verified API keys ([`key_cache::KEY_TTL`]).
+    keys: std::sync::Arc<key_cache::KeyCache>,
 }
 
 impl std::fmt::Debug for Store {
@@ -179,6 +183,7 @@ impl Store {
             node: None,
             signal: std::sync::Arc::default(),
             url: listen_url,
+            keys: std::sync::Arc::default(),
         };
         store.ensure_default_company().await?;
         info!(backend = ?backend, "store ready");

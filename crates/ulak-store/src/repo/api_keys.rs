@@ -102,12 +102,18 @@ impl Store {
     }
 
     /// Looks a presented key up by its hash; `None` if unknown or revoked. Records the use.
+    /// A key that verified in the last [`crate::KEY_TTL`] is believed without a read (so a
+    /// key revoked elsewhere stops within that time; through this handle, at once).
     #[tracing::instrument(skip_all)]
     pub async fn authenticate_api_key(&self, key: &str) -> Result<Option<ApiKeyAuth>> {
+        let hash = key_hash(key.trim());
+        if let Some(auth) = self.keys.get(&hash) {
+            return Ok(Some(auth));
+        }
         let row = sqlx::query(sql!(
             "SELECT {COLS} FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL"
         ))
-        .bind(key_hash(key.trim()))
+        .bind(&hash)
         .fetch_optional(&self.pool)
         .await?;
         let Some(row) = row else {
@@ -124,12 +130,14 @@ impl Store {
         .bind(now - LAST_USED_GRANULARITY_MS)
         .execute(&self.pool)
         .await?;
-        Ok(Some(ApiKeyAuth {
+        let auth = ApiKeyAuth {
             key_id: k.id,
             company_id: k.company_id,
             role: k.role,
             system_admin: k.system_admin,
-        }))
+        };
+        self.keys.put(hash, auth);
+        Ok(Some(auth))
     }
 
     /// A key's metadata by id.
@@ -157,6 +165,7 @@ impl Store {
         .bind(now_ms())
         .fetch_optional(&self.pool)
         .await?;
+        self.keys.forget(id);
         row.as_ref()
             .map(api_key)
             .transpose()?

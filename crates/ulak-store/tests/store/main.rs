@@ -12,6 +12,7 @@ mod credit_property;
 mod import;
 mod inbox;
 mod isolation;
+mod key_cache;
 mod lanes;
 mod message_list;
 mod messages;

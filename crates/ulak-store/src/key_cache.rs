@@ -1,0 +1,50 @@
+//! Recently verified API keys, so a busy client's every request does not read `api_keys`:
+//! an entry serves for at most [`KEY_TTL`], so a key revoked anywhere (another node, another
+//! process) stops working within that time; one revoked through this handle stops at once.
+//! Only keys that verified are kept (a wrong key is the rate limiter's business), under the
+//! hash of the key, never the key itself, and at most [`MAX_KEYS`] of them.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use ulak_core::model::{ApiKeyAuth, ApiKeyId};
+
+/// How long a verified key is believed without asking the database again.
+pub const KEY_TTL: Duration = Duration::from_secs(1);
+
+/// Most keys remembered; past it the cache starts afresh (each key costs one read then).
+const MAX_KEYS: usize = 10_000;
+
+#[derive(Debug, Default)]
+pub(crate) struct KeyCache {
+    keys: Mutex<HashMap<String, (ApiKeyAuth, Instant)>>,
+}
+
+impl KeyCache {
+    /// The key with this hash, if it verified less than [`KEY_TTL`] ago.
+    pub(crate) fn get(&self, hash: &str) -> Option<ApiKeyAuth> {
+        let keys = self.keys.lock().unwrap_or_else(PoisonError::into_inner);
+        keys.get(hash)
+            .filter(|(_, at)| at.elapsed() < KEY_TTL)
+            .map(|(auth, _)| *auth)
+    }
+
+    /// Remembers a key that verified now.
+    pub(crate) fn put(&self, hash: String, auth: ApiKeyAuth) {
+        let mut keys = self.keys.lock().unwrap_or_else(PoisonError::into_inner);
+        if keys.len() >= MAX_KEYS {
+            keys.retain(|_, (_, at)| at.elapsed() < KEY_TTL);
+            if keys.len() >= MAX_KEYS {
+                keys.clear();
+            }
+        }
+        keys.insert(hash, (auth, Instant::now()));
+    }
+
+    /// Forgets key `id` (revoked through this handle).
+    pub(crate) fn forget(&self, id: ApiKeyId) {
+        let mut keys = self.keys.lock().unwrap_or_else(PoisonError::into_inner);
+        keys.retain(|_, (auth, _)| auth.key_id != id);
+    }
+}
