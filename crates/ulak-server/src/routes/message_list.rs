@@ -104,35 +104,23 @@ impl From<CampaignMessageParams> for MessageParams {
     }
 }
 
-/// A message state.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum StateName {
-    /// Waiting for its send time.
-    Scheduled,
-    /// Waiting for a worker.
-    Queued,
-    /// Being submitted.
-    Sending,
-    /// The operator took it.
-    Submitted,
-    /// The handset got it.
-    Delivered,
-    /// The operator could not deliver it.
-    Undeliverable,
-    /// Its validity ran out.
-    Expired,
-    /// The operator refused it.
-    Rejected,
-    /// The operator does not know.
-    Unknown,
-    /// It could not be submitted.
-    Failed,
-    /// Cancelled before it was submitted.
-    Cancelled,
-    /// Never sent (opted out, invalid).
-    Skipped,
+/// A message state: one of `ulak_core`'s (`MessageState`), listed from the enum itself.
+pub struct StateName;
+
+impl utoipa::PartialSchema for StateName {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::schema::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .enum_values(Some(MessageState::ALL.iter().map(|s| s.as_str())))
+            .description(Some(
+                "scheduled, queued, sending, submitted, delivered, undeliverable, expired, \
+                 rejected, unknown, failed, cancelled or skipped",
+            ))
+            .into()
+    }
 }
+
+impl ToSchema for StateName {}
 
 /// The checked filters, cursor and page size.
 struct ListRequest {
