@@ -155,9 +155,10 @@ pub async fn submit_loop<P: Provider>(
                 match r {
                     // In their claim order, ahead of what was claimed before.
                     Ok(claimed) => claimed.into_iter().rev().for_each(|m| ready.push_front(m)),
+                    // Not retried at once (a failing store would spin): the next wake-up or
+                    // the regular claim takes them.
                     Err(e) => {
                         tracing::warn!(account = account.0, error = %e, "claiming urgent messages failed");
-                        woken = true;
                     }
                 }
             }
