@@ -318,6 +318,7 @@ impl From<ulak_store::StoreError> for ApiError {
                 field,
             }]),
             S::Validation(v) => v.into(),
+            S::WrongState(why) => ApiError::Conflict(why),
             S::InsufficientCredit { balance, amount } => ApiError::Refused {
                 status: StatusCode::CONFLICT,
                 code: Code::CreditInsufficient,

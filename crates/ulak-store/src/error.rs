@@ -28,6 +28,10 @@ pub enum StoreError {
         /// The change refused.
         amount: i64,
     },
+    /// The object is in a state where this is not possible (a campaign already finished,
+    /// say).
+    #[error("{0}")]
+    WrongState(String),
     /// The idempotency key was used in the last 24 hours for a different request.
     #[error("the idempotency key was already used for a different request")]
     IdempotencyConflict,

@@ -145,6 +145,19 @@ async fn a_campaign_to_a_group_is_delivered_and_explains_every_left_out_recipien
         .call("POST", &format!("/campaigns/{id}/start"), k, None)
         .await;
     assert_eq!(again.status, 409, "{}", again.body);
+    // Nor paused, resumed or cancelled: each a state conflict, not a taken value.
+    for action in ["start", "pause", "resume", "cancel"] {
+        let r = app
+            .call("POST", &format!("/campaigns/{id}/{action}"), k, None)
+            .await;
+        assert_eq!(
+            (r.status, r.body["code"].as_str()),
+            (409, Some("state.conflict")),
+            "{action}: {}",
+            r.body
+        );
+        assert!(r.body["errors"].is_null(), "{}", r.body);
+    }
     // Another company sees none of it.
     let other = app.company("diger").await;
     assert_eq!(

@@ -242,9 +242,9 @@ impl Store {
             .and_then(|s| s.after(action));
         let Some(next) = next else {
             tx.rollback().await?;
-            return Err(StoreError::Conflict {
-                field: format!("state (the campaign is {current})"),
-            });
+            return Err(StoreError::WrongState(format!(
+                "not possible: the campaign is {current}"
+            )));
         };
         let to = next.as_str();
         if next == CampaignState::Cancelled {

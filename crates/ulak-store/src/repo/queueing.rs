@@ -153,9 +153,9 @@ impl Store {
             tx.rollback().await?;
             return Err(match state {
                 None => StoreError::NotFound,
-                Some(s) => StoreError::Conflict {
-                    field: format!("state (the campaign is {s} and started)"),
-                },
+                Some(s) => {
+                    StoreError::WrongState(format!("not possible: the campaign is {s} and started"))
+                }
             });
         }
         sqlx::query(sql!(

@@ -177,7 +177,7 @@ async fn a_start_reserves_once_or_changes_nothing(db: &TestDb) {
         .begin_campaign_queueing(c, k.id, 10, 2, 10)
         .await
         .unwrap_err();
-    assert!(matches!(err, StoreError::Conflict { .. }), "{err:?}");
+    assert!(matches!(err, StoreError::WrongState(_)), "{err:?}");
     assert_eq!(balance(s, c).await, 90);
     // Another company's campaign is not found.
     let other = company(s, CountryType::Tr).await.id;

@@ -7,9 +7,10 @@
 //!
 //! Spreadsheets run a cell that begins with `=`, `+`, `-` or `@` as a formula (CSV
 //! injection). Free-text columns (`state_reason`, `error_code`: operators write those)
-//! that begin so get a leading `'`. `recipient` is left as it is: it is always an E.164
-//! number (`+905321234567`, which a spreadsheet reads as that number, no formula) or 11
-//! digits, and changing it would break matching the file against other data.
+//! that begin so get a leading `'`. So does `recipient`, unless it is what a valid one is:
+//! an E.164 number (`+905321234567`, which a spreadsheet reads as that number, no formula)
+//! or 11 digits, left as they are so the file still matches other data. A pasted entry that
+//! was no number is stored as typed on its skipped message, so it may be anything.
 
 use std::io;
 
@@ -51,6 +52,17 @@ fn inert(s: &str) -> String {
     }
 }
 
+/// A recipient cell: a valid address (`+` and digits, or digits) as it is, anything else
+/// made inert.
+fn recipient(s: &str) -> String {
+    let digits = s.strip_prefix('+').unwrap_or(s);
+    if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+        s.to_owned()
+    } else {
+        inert(s)
+    }
+}
+
 /// CSV of `rows` (with the header row first when `header`), RFC 4180 quoting.
 pub(super) fn csv_rows(rows: &[MessageSummary], header: bool) -> io::Result<Vec<u8>> {
     let mut w = csv::WriterBuilder::new()
@@ -63,7 +75,7 @@ pub(super) fn csv_rows(rows: &[MessageSummary], header: bool) -> io::Result<Vec<
     for m in rows {
         w.write_record([
             m.id.to_string(),
-            m.recipient.clone(),
+            recipient(&m.recipient),
             m.state.as_str().to_owned(),
             m.state_reason.as_deref().map(inert).unwrap_or_default(),
             m.error_code.as_deref().map(inert).unwrap_or_default(),
@@ -130,7 +142,8 @@ impl Export {
 /// id, recipient, state, state_reason, error_code, segments, cost, created_at,
 /// submitted_at, final_at (times RFC 3339 UTC, empty when not yet). Free-text cells that
 /// begin with `=`, `+`, `-` or `@` get a leading `'` so spreadsheets do not run them;
-/// recipients are left as they are (E.164 or 11 digits). Streamed: any size, constant
+/// a valid recipient (E.164 or 11 digits) is left as it is, any other (a pasted entry that
+/// was skipped, stored as typed) made inert the same way. Streamed: any size, constant
 /// memory; a transfer cut short (the server stopped) ends without the final chunk.
 #[utoipa::path(get, path = "/campaigns/{id}/export", tag = "campaigns",
     params(("id" = i64, Path, description = "Campaign id")),
@@ -222,5 +235,22 @@ mod tests {
             "7,+905321234567,failed,,,2,2,2023-01-19T00:13:51.123Z,,2023-01-19T00:13:52.000Z"
         );
         assert_eq!(lines[4], "");
+    }
+
+    /// A skipped recipient is stored as it was pasted: only a real number passes untouched.
+    #[test]
+    fn recipients_that_are_no_number_are_made_inert() {
+        for (stored, cell) in [
+            ("+905321234567", "+905321234567"),
+            ("10000000078", "10000000078"),
+            ("+cmd|x!A0", "'+cmd|x!A0"),
+            ("=cmd|' /C calc'!A0", "'=cmd|' /C calc'!A0"),
+            ("-2+3", "'-2+3"),
+            ("@SUM(1)", "'@SUM(1)"),
+            ("+", "'+"),
+            ("0532 123", "0532 123"),
+        ] {
+            assert_eq!(recipient(stored), cell, "{stored}");
+        }
     }
 }
