@@ -6,73 +6,25 @@
 #![allow(clippy::unwrap_used)]
 
 use std::io::{BufRead, BufReader};
-use std::net::TcpListener;
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+mod common;
+
+use common::{Proc, bin, free_port, serve_for_cli, ulak_with};
+
 const KEY: &str = "ulak_cli-edges-key-0123456789abcdef01234";
 
-/// A child process, killed on drop.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_ulak"))
-}
-
 /// `ulak serve` on a free port; its URL.
-fn serve(data: &Path) -> (Running, String) {
-    let port = free_port();
-    let child = bin()
-        .args([
-            "serve",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--data-dir",
-        ])
-        .arg(data)
-        .env("ULAK_BOOTSTRAP_API_KEY", KEY)
-        .env_remove("ULAK_DATABASE_URL")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let server = Running(child);
-    let url = format!("http://127.0.0.1:{port}");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while Instant::now() < deadline {
-        if ulak(&url, &["credit"]).status.success() {
-            return (server, url);
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    panic!("the server did not come up");
+fn serve(data: &Path) -> (Proc, String) {
+    serve_for_cli(data, KEY)
 }
 
 fn ulak(url: &str, args: &[&str]) -> Output {
-    bin()
-        .args(args)
-        .env("ULAK_URL", url)
-        .env("ULAK_API_KEY", KEY)
-        .output()
-        .unwrap()
+    ulak_with(url, KEY, args)
 }
 
 /// Runs with standard output a pipe whose reading end is already closed, as after
@@ -285,7 +237,7 @@ fn times_are_local_date_times_of_the_companys_zone() {
 }
 
 /// `ulak smsc-sim` on a free port accepting test/secret; its port.
-fn smsc_sim() -> (Running, u16) {
+fn smsc_sim() -> (Proc, u16) {
     let mut child = bin()
         .args([
             "smsc-sim",
@@ -310,7 +262,7 @@ fn smsc_sim() -> (Running, u16) {
         .next()
         .and_then(|p| p.parse().ok())
         .unwrap_or_else(|| panic!("no address in {line:?}"));
-    (Running(child), port)
+    (Proc(child), port)
 }
 
 fn smpp_send(port: u16, password: &str, to: &str, extra: &[&str]) -> Output {

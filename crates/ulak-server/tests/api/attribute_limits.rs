@@ -195,15 +195,7 @@ async fn list_pages_stop_early_when_rows_are_large() {
 #[tokio::test]
 async fn the_document_states_the_limits() {
     let app = spawn_app().await;
-    let doc: Value = app
-        .http
-        .get(format!("{}/api/v1/openapi.json", app.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc: Value = app.openapi().await;
     let schemas = &doc["components"]["schemas"];
     for (schema, nullable) in [
         ("SubscriberIn", false),

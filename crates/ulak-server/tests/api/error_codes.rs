@@ -302,15 +302,7 @@ async fn turkish_texts_when_asked_codes_unchanged() {
 #[tokio::test]
 async fn the_document_lists_the_codes_of_docs_errors_md() {
     let app = spawn_app().await;
-    let doc: Value = app
-        .http
-        .get(format!("{}/api/v1/openapi.json", app.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc: Value = app.openapi().await;
     let schemas = &doc["components"]["schemas"];
     // The code's schema, named or inline.
     let resolve = |s: &Value| match s["$ref"].as_str() {

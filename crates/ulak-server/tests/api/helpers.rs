@@ -213,6 +213,18 @@ pub struct Answer {
 }
 
 impl TestApp {
+    /// The OpenAPI document the server serves.
+    pub async fn openapi(&self) -> Value {
+        self.http
+            .get(format!("{}/api/v1/openapi.json", self.base))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
     /// Sends a request with `key`; `body` as JSON when given.
     pub async fn call(&self, method: &str, path: &str, key: &str, body: Option<Value>) -> Answer {
         let url = format!("{}/api/v1{path}", self.base);

@@ -7,15 +7,7 @@ use crate::helpers::spawn_app;
 #[tokio::test]
 async fn document_is_served_and_complete() {
     let app = spawn_app().await;
-    let doc: Value = app
-        .http
-        .get(format!("{}/api/v1/openapi.json", app.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc: Value = app.openapi().await;
     assert_eq!(doc["openapi"], "3.1.0");
     for path in ["/api/v1/count", "/healthz", "/readyz"] {
         assert!(doc["paths"].get(path).is_some(), "{path} missing");
