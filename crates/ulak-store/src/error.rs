@@ -62,6 +62,9 @@ pub enum StoreError {
     /// Any other database failure.
     #[error("database error: {0}")]
     Database(sqlx::Error),
+    /// The store is shutting down: the accept was not taken.
+    #[error("the store is shutting down")]
+    Closed,
 }
 
 impl StoreError {

@@ -34,6 +34,7 @@ use ulak_core::model::{CompanyId, CompanyName, NewCompany};
 pub use db::PAGE_BYTES;
 pub use error::{ImportRowError, StoreError};
 pub use key_cache::KEY_TTL;
+pub use repo::accept::{AcceptStats, GROUP_MAX};
 pub use repo::campaigns::{Campaign, NewCampaign};
 pub use repo::idempotency::{IDEMPOTENCY_TTL_MS, Idempotency, StoredAnswer};
 pub use repo::import::{CustomerImport, ImportMode, ImportReport, ImportSession, SubscriberImport};
@@ -82,6 +83,8 @@ pub struct Store {
     url: std::sync::Arc<str>,
     /// Recently verified API keys ([`key_cache::KEY_TTL`]).
     keys: std::sync::Arc<key_cache::KeyCache>,
+    /// The group committer of accepts ([`repo::accept`]).
+    accepts: std::sync::Arc<repo::accept::Accepts>,
 }
 
 impl std::fmt::Debug for Store {
@@ -184,6 +187,7 @@ impl Store {
             signal: std::sync::Arc::default(),
             url: listen_url,
             keys: std::sync::Arc::default(),
+            accepts: std::sync::Arc::default(),
         };
         store.ensure_default_company().await?;
         info!(backend = ?backend, "store ready");

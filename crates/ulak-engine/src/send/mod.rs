@@ -62,7 +62,7 @@ pub struct IdempotentBy<'a> {
     /// The client's key (already checked by the caller's own rules of form).
     pub key: &'a str,
     /// The first answer, built from the new message.
-    pub answer: &'a (dyn Fn(&Message) -> StoredAnswer + Send + Sync),
+    pub answer: fn(&Message) -> StoredAnswer,
 }
 
 /// What a send did.

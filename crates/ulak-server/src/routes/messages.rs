@@ -284,7 +284,7 @@ async fn send(
     let key = idempotency_key(&headers)?;
     let idempotency = key.as_deref().map(|key| IdempotentBy {
         key,
-        answer: &stored,
+        answer: stored,
     });
     let request = SendRequest {
         to: body.to,

@@ -30,7 +30,7 @@ pub struct Idempotency<'a> {
     /// written is the same request).
     pub request_hash: &'a str,
     /// Builds the first answer from the new message; stored in the same transaction.
-    pub answer: &'a (dyn Fn(&Message) -> StoredAnswer + Send + Sync),
+    pub answer: fn(&Message) -> StoredAnswer,
 }
 
 impl std::fmt::Debug for Idempotency<'_> {

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use sqlx::any::AnyRow;
 use sqlx::{Any, Transaction};
 use ulak_core::model::{
-    CompanyId, LedgerKind, Message, MessageEvent, MessageId, MessagePart, MessageState, NewMessage,
+    CompanyId, LedgerKind, Message, MessageEvent, MessageId, MessagePart, MessageState,
     ProviderAccountId, TrafficClass,
 };
 
@@ -15,17 +15,17 @@ use serde_json::json;
 use ulak_core::model::WebhookEventType as Hook;
 
 use super::credit::{add_cost, write_entry};
-use super::idempotency::{self, Idempotency, StoredAnswer};
+use super::idempotency::StoredAnswer;
 use crate::db::{col, int_list, literal_or_bind, now_ms, parse};
 use crate::{Backend, Result, Store, StoreError};
 
 /// Columns of [`message`].
-const COLS: &str = "id, company_id, campaign_id, provider_account_id, recipient_kind, recipient, \
+pub(crate) const COLS: &str = "id, company_id, campaign_id, provider_account_id, recipient_kind, recipient, \
     sender, body, encoding, segments, cost, state, state_reason, state_at, attempts, \
     next_attempt_at, valid_until, error_code, created_at, submitted_at, final_at, priority";
 
 /// Maps a row.
-fn message(r: &AnyRow) -> Result<Message> {
+pub(crate) fn message(r: &AnyRow) -> Result<Message> {
     let small = |name: &'static str| -> Result<u32> {
         u32::try_from(col::<i64>(r, name)?).map_err(|_| StoreError::Corrupt { what: "messages" })
     };
@@ -134,7 +134,7 @@ pub struct MessageDetail {
 }
 
 /// Records a state in a message's history.
-async fn event(
+pub(crate) async fn event(
     tx: &mut Transaction<'static, Any>,
     id: MessageId,
     state: MessageState,
@@ -228,104 +228,6 @@ pub(crate) fn history(
 }
 
 impl Store {
-    /// Accepts a message: reserves its cost (`InsufficientCredit` if the balance cannot cover
-    /// it, nothing stored) and queues it, in one transaction. With an idempotency key, a key
-    /// seen in the last 24 hours returns the first message and answer (`replayed`) when the
-    /// request hash matches and `IdempotencyConflict` when it does not; a new key is stored
-    /// with the answer `idempotency.answer` builds, in the same transaction.
-    #[tracing::instrument(skip_all, fields(company = company.0, segments = new.segments))]
-    pub async fn enqueue_message(
-        &self,
-        company: CompanyId,
-        new: NewMessage,
-        idempotency: Option<Idempotency<'_>>,
-    ) -> Result<Enqueued> {
-        // Two requests with the same new key race: the loser's key insert conflicts, and its
-        // second pass finds the winner's message.
-        for _ in 0..2 {
-            match self.try_enqueue(company, &new, idempotency.as_ref()).await {
-                // SQLite names the column, PostgreSQL the primary key constraint.
-                Err(StoreError::Conflict { field }) if field.contains("idem") => continue,
-                other => return other,
-            }
-        }
-        Err(StoreError::IdempotencyConflict)
-    }
-
-    async fn try_enqueue(
-        &self,
-        company: CompanyId,
-        new: &NewMessage,
-        idempotency: Option<&Idempotency<'_>>,
-    ) -> Result<Enqueued> {
-        let now = now_ms();
-        let mut tx = self.begin_write().await?;
-        if let Some(idem) = idempotency {
-            match idempotency::seen(&mut tx, company, idem, now).await {
-                Ok(None) => {}
-                Ok(Some(seen)) => {
-                    tx.rollback().await?;
-                    return self.replayed(company, seen).await;
-                }
-                Err(e) => {
-                    tx.rollback().await?;
-                    return Err(e);
-                }
-            }
-        }
-        if let Err(e) =
-            write_entry(&mut tx, company, LedgerKind::Reservation, -new.cost, None).await
-        {
-            tx.rollback().await?;
-            return Err(e);
-        }
-        let (state, due) = match new.scheduled_at {
-            Some(at) if at > now => (MessageState::Scheduled, at),
-            _ => (MessageState::Queued, now),
-        };
-        let row = sqlx::query(sql!(
-            "INSERT INTO messages (company_id, provider_account_id, recipient_kind, recipient, \
-             sender, body, encoding, segments, cost, state, state_at, attempts, next_attempt_at, \
-             valid_until, created_at, priority) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 0, $12, $13, $11, $14) \
-             RETURNING {COLS}"
-        ))
-        .bind(company.0)
-        .bind(new.provider.map(|p| p.0))
-        .bind(new.recipient.kind())
-        .bind(new.recipient.address())
-        .bind(new.sender.as_str())
-        .bind(&new.body)
-        .bind(&new.encoding)
-        .bind(i64::from(new.segments))
-        .bind(new.cost)
-        .bind(state.as_str())
-        .bind(now)
-        .bind(due)
-        .bind(new.valid_until)
-        .bind(new.class.priority())
-        .fetch_one(&mut *tx)
-        .await?;
-        let message = message(&row)?;
-        // Being accepted is in `created_at` (see [`history`]); a schedule is worth a row.
-        if state == MessageState::Scheduled {
-            event(&mut tx, message.id, state, None, now).await?;
-        }
-        let answer = match idempotency {
-            Some(idem) => Some(idempotency::remember(&mut tx, company, idem, &message, now).await?),
-            None => None,
-        };
-        let account = new.provider.map(|p| p.0);
-        crate::signal::announce(&mut tx, self.backend, account).await?;
-        tx.commit().await?;
-        self.queued_for(account);
-        Ok(Enqueued {
-            message,
-            replayed: false,
-            answer,
-        })
-    }
-
     /// A message with its segments and history.
     #[tracing::instrument(skip(self))]
     pub async fn get_message(

@@ -1,5 +1,6 @@
 //! One file per entity; each adds its methods to [`crate::Store`].
 
+pub(crate) mod accept;
 mod api_keys;
 mod batch;
 pub(crate) mod campaigns;

@@ -5,6 +5,7 @@
 
 mod helpers;
 
+mod accept;
 mod basics;
 mod bounds;
 mod campaigns;

@@ -81,7 +81,7 @@ fn idem<'a>(key: &'a str, request_hash: &'a str) -> Idempotency<'a> {
     Idempotency {
         key,
         request_hash,
-        answer: &first_answer,
+        answer: first_answer,
     }
 }
 

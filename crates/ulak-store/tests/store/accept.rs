@@ -1,0 +1,224 @@
+//! Group commit of accepts: concurrent accepts share transactions, yet each is answered as if
+//! alone — its own credit check, its own idempotency key, its own failure.
+
+use std::sync::Arc;
+
+use ulak_core::model::*;
+use ulak_store::{Idempotency, StoreError, StoredAnswer};
+
+use crate::helpers::TestDb;
+use crate::messages::{funded, msg};
+
+crate::store_tests!(
+    concurrent_accepts_share_commits_and_all_land,
+    a_short_balance_refuses_only_what_it_cannot_cover,
+    one_new_key_sent_many_times_at_once_makes_one_message,
+    a_batch_is_answered_item_by_item_in_order,
+    a_failing_message_does_not_fail_its_group
+);
+
+fn answer(m: &Message) -> StoredAnswer {
+    StoredAnswer {
+        status: 202,
+        body: format!("{{\"id\":{}}}", m.id.0),
+    }
+}
+
+fn key<'a>(key: &'a str, hash: &'a str) -> Idempotency<'a> {
+    Idempotency {
+        key,
+        request_hash: hash,
+        answer,
+    }
+}
+
+async fn count_messages(db: &TestDb, c: CompanyId) -> i64 {
+    let pool = db.raw().await;
+    sqlx::query_scalar("SELECT COUNT(*) FROM messages WHERE company_id = $1")
+        .bind(c.0)
+        .fetch_one(&pool)
+        .await
+        .unwrap()
+}
+
+/// Runs `n` accepts at once, each from its own task, and returns their results in order.
+async fn at_once<F, Fut>(n: usize, f: F) -> Vec<ulak_store::Result<ulak_store::Enqueued>>
+where
+    F: Fn(usize) -> Fut,
+    Fut: std::future::Future<Output = ulak_store::Result<ulak_store::Enqueued>> + Send + 'static,
+{
+    let barrier = Arc::new(tokio::sync::Barrier::new(n));
+    let mut tasks = Vec::new();
+    for i in 0..n {
+        let b = barrier.clone();
+        let fut = f(i);
+        tasks.push(tokio::spawn(async move {
+            b.wait().await;
+            fut.await
+        }));
+    }
+    let mut out = Vec::new();
+    for t in tasks {
+        out.push(t.await.unwrap());
+    }
+    out
+}
+
+async fn concurrent_accepts_share_commits_and_all_land(db: &TestDb) {
+    let s = &db.store;
+    let (c, p) = funded(s, 10_000).await;
+    let before = s.accept_stats();
+    let n = 300;
+    let results = at_once(n, |i| {
+        let s = s.clone();
+        async move {
+            s.enqueue_message(c, msg(p, &format!("0532{:07}", i), "Merhaba"), None)
+                .await
+        }
+    })
+    .await;
+    let ids: std::collections::HashSet<i64> = results
+        .into_iter()
+        .map(|r| r.unwrap().message.id.0)
+        .collect();
+    assert_eq!(ids.len(), n, "every accept made its own message");
+    assert_eq!(count_messages(db, c).await, n as i64);
+    assert_eq!(s.credit_balance(c).await.unwrap(), 10_000 - n as i64);
+    assert_eq!(
+        s.credit_ledger_sum(c).await.unwrap(),
+        10_000 - n as i64,
+        "one reservation per message, as before"
+    );
+    let after = s.accept_stats();
+    assert_eq!(after.messages - before.messages, n as u64);
+    assert!(
+        after.commits - before.commits < n as u64,
+        "accepts waiting together share a commit: {} commits for {n} messages",
+        after.commits - before.commits
+    );
+}
+
+async fn a_short_balance_refuses_only_what_it_cannot_cover(db: &TestDb) {
+    let s = &db.store;
+    let (c, p) = funded(s, 50).await;
+    let results = at_once(80, |i| {
+        let s = s.clone();
+        async move {
+            s.enqueue_message(c, msg(p, &format!("0533{:07}", i), "Merhaba"), None)
+                .await
+        }
+    })
+    .await;
+    let ok = results.iter().filter(|r| r.is_ok()).count();
+    let short = results
+        .iter()
+        .filter(|r| matches!(r, Err(StoreError::InsufficientCredit { .. })))
+        .count();
+    assert_eq!(
+        (ok, short),
+        (50, 30),
+        "each is checked against the balance left"
+    );
+    assert_eq!(s.credit_balance(c).await.unwrap(), 0);
+    assert_eq!(s.credit_ledger_sum(c).await.unwrap(), 0);
+    assert_eq!(count_messages(db, c).await, 50);
+}
+
+async fn one_new_key_sent_many_times_at_once_makes_one_message(db: &TestDb) {
+    let s = &db.store;
+    let (c, p) = funded(s, 100).await;
+    let results = at_once(40, |i| {
+        let s = s.clone();
+        async move {
+            // Half ask with the same request, half with another under the same key.
+            let hash = if i % 2 == 0 { "same" } else { "other" };
+            s.enqueue_message(c, msg(p, "05321234567", "Merhaba"), Some(key("k-1", hash)))
+                .await
+        }
+    })
+    .await;
+    let made: Vec<_> = results
+        .iter()
+        .filter_map(|r| r.as_ref().ok())
+        .filter(|e| !e.replayed)
+        .collect();
+    assert_eq!(made.len(), 1, "one message for one key");
+    let first = made[0].message.id;
+    let first_hash_even = results
+        .iter()
+        .enumerate()
+        .find(|(_, r)| r.as_ref().is_ok_and(|e| !e.replayed))
+        .map(|(i, _)| i % 2 == 0)
+        .unwrap();
+    for (i, r) in results.iter().enumerate() {
+        let same_as_first = (i % 2 == 0) == first_hash_even;
+        match r {
+            Ok(e) => {
+                assert!(same_as_first, "request {i} replayed another request's key");
+                assert_eq!(e.message.id, first);
+                let body = format!("{{\"id\":{}}}", first.0);
+                assert_eq!(e.answer.as_ref().map(|a| a.body.as_str()), Some(&*body));
+            }
+            Err(StoreError::IdempotencyConflict) => assert!(!same_as_first),
+            Err(e) => panic!("request {i}: {e}"),
+        }
+    }
+    assert_eq!(count_messages(db, c).await, 1);
+    assert_eq!(s.credit_balance(c).await.unwrap(), 99);
+}
+
+async fn a_batch_is_answered_item_by_item_in_order(db: &TestDb) {
+    let s = &db.store;
+    let (c, p) = funded(s, 3).await;
+    let first = s
+        .enqueue_message(c, msg(p, "05320000001", "Bir"), Some(key("seen", "h")))
+        .await
+        .unwrap();
+    let batch = vec![
+        (msg(p, "05320000002", "İki"), None),
+        (msg(p, "05320000001", "Bir"), Some(key("seen", "h"))),
+        (msg(p, "05320000003", "Üç"), Some(key("seen", "other"))),
+        (msg(p, "05320000004", "Dört"), Some(key("new", "h"))),
+        (msg(p, "05320000005", "Beş"), None),
+        (msg(p, "05320000004", "Dört"), Some(key("new", "h"))),
+    ];
+    let r = s.enqueue_messages(c, batch).await;
+    assert_eq!(r.len(), 6);
+    let two = r[0].as_ref().unwrap();
+    assert!(!two.replayed && two.message.body == "İki");
+    let again = r[1].as_ref().unwrap();
+    assert!(again.replayed && again.message.id == first.message.id);
+    assert!(matches!(r[2], Err(StoreError::IdempotencyConflict)));
+    let four = r[3].as_ref().unwrap();
+    assert!(!four.replayed && four.message.body == "Dört");
+    assert!(
+        matches!(r[4], Err(StoreError::InsufficientCredit { .. })),
+        "the balance of 3 covered the first, İki and Dört"
+    );
+    let four_again = r[5].as_ref().unwrap();
+    assert!(
+        four_again.replayed && four_again.message.id == four.message.id,
+        "a key used earlier in the same batch is a replay"
+    );
+    assert_eq!(count_messages(db, c).await, 3);
+    assert_eq!(s.credit_ledger_sum(c).await.unwrap(), 0);
+}
+
+async fn a_failing_message_does_not_fail_its_group(db: &TestDb) {
+    let s = &db.store;
+    let (c, p) = funded(s, 100).await;
+    // A provider account that does not exist breaks the insert (a foreign key): the group
+    // rolls back and the others are accepted one by one.
+    let broken = msg(ProviderAccountId(p.0 + 1_000_000), "05320000009", "Kırık");
+    let batch = vec![
+        (msg(p, "05320000010", "A"), None),
+        (broken, None),
+        (msg(p, "05320000011", "B"), None),
+    ];
+    let r = s.enqueue_messages(c, batch).await;
+    assert!(r[0].is_ok() && r[2].is_ok(), "{r:?}");
+    assert!(matches!(r[1], Err(StoreError::Database(_))), "{:?}", r[1]);
+    assert_eq!(count_messages(db, c).await, 2);
+    assert_eq!(s.credit_balance(c).await.unwrap(), 98);
+    assert_eq!(s.credit_ledger_sum(c).await.unwrap(), 98);
+}
