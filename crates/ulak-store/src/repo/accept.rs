@@ -79,6 +79,7 @@ pub(crate) struct Item {
 }
 
 /// What accepting one message did inside the group.
+#[allow(clippy::large_enum_variant)] // Built once per message and moved, never stored in bulk.
 enum Accepted {
     /// Queued (or scheduled).
     New(Enqueued),
