@@ -5,6 +5,8 @@
 //! key with the message in one transaction. Callers map the request in and the [`SendError`]
 //! out; no rule lives in them. Campaigns apply the same rules per recipient ([`rules`]).
 
+mod batch;
+mod lookups;
 pub mod rules;
 
 use std::collections::BTreeMap;
@@ -13,11 +15,13 @@ use sha2::Digest;
 use ulak_core::Code;
 use ulak_core::model::{
     Attributes, CompanyId, DEFAULT_VALIDITY_S, Message, NewMessage, Recipient, RuleError,
-    SenderName, SmsSettings, TemplateId, TrafficClass, ValidationErrors, check_schedule,
-    check_validity, limits, valid_until, validation,
+    SenderName, SmsSettings, TrafficClass, ValidationErrors, check_schedule, check_validity,
+    limits, valid_until, validation,
 };
 use ulak_store::{Idempotency, Store, StoreError, StoredAnswer};
 
+pub use batch::{BATCH_MAX, BatchItem, send_batch};
+use lookups::Lookups;
 pub use rules::{RecipientKind, SenderRefusal, SenderSetup, message_for, sender_for};
 
 /// What a message says: a text, or a saved template with values for its placeholders.
@@ -126,10 +130,8 @@ pub async fn send(
     request: SendRequest,
     idempotency: Option<IdempotentBy<'_>>,
 ) -> Result<Sent, SendError> {
-    let settings = store
-        .get_sms_settings(company)
-        .await?
-        .ok_or(SendError::NoSettings)?;
+    let mut lookups = Lookups::new(store, company).await?;
+    let settings = lookups.settings.clone();
     let to = Recipient::parse(&request.to, settings.country_type);
     let hash = fingerprint(&request, to.as_ref().ok());
     if let Some(i) = &idempotency
@@ -137,7 +139,7 @@ pub async fn send(
     {
         return Ok(replayed(first));
     }
-    let new = checked(store, company, &settings, request, to).await?;
+    let new = checked(&mut lookups, &settings, request, to).await?;
     let idem = idempotency.as_ref().map(|i| Idempotency {
         key: i.key,
         request_hash: &hash,
@@ -191,17 +193,16 @@ fn fingerprint(r: &SendRequest, to: Option<&Recipient>) -> String {
 /// Every rule of a send, each broken one reported: the text (or the rendered template), the
 /// sender, a provider account, the validity and schedule, the opt-out list.
 async fn checked(
-    store: &Store,
-    company: CompanyId,
+    l: &mut Lookups<'_>,
     settings: &SmsSettings,
     r: SendRequest,
     to: Result<Recipient, RuleError>,
 ) -> Result<NewMessage, SendError> {
     let mut e = ValidationErrors::default();
     let to = e.take("to", to);
-    let text = message_text(store, company, r.content, &mut e).await?;
-    let sender = message_sender(store, company, settings, to.as_ref(), r.sender, &mut e).await?;
-    let account = store.sending_account(company).await?;
+    let text = message_text(l, r.content, &mut e).await?;
+    let sender = message_sender(l, settings, to.as_ref(), r.sender, &mut e).await?;
+    let account = l.account().await?;
     if account.is_none() {
         let m = "the company has no enabled provider account to send through";
         e.push("to", Code::ProviderNone, m);
@@ -220,7 +221,7 @@ async fn checked(
         e.push("scheduled_at", err.code, err.message);
     }
     if let (Some(Recipient::Msisdn(m)), Some(_)) = (&to, &account)
-        && store.is_opted_out(company, m).await?
+        && l.opted_out(m).await?
     {
         e.push(
             "to",
@@ -251,8 +252,7 @@ async fn checked(
 /// rendered with its values (which follow the attribute rules: they fill the same
 /// placeholders).
 async fn message_text(
-    store: &Store,
-    company: CompanyId,
+    l: &mut Lookups<'_>,
     content: Content,
     e: &mut ValidationErrors,
 ) -> Result<Option<String>, SendError> {
@@ -264,7 +264,7 @@ async fn message_text(
             let values = Attributes::fields(fields)
                 .map_err(|errs| e.0.extend(errs.0))
                 .ok();
-            let template = store.get_template(company, TemplateId(id)).await?;
+            let template = l.template(id).await?;
             match (template, values) {
                 (None, _) => {
                     e.push("template_id", Code::TemplateUnknown, "no such template");
@@ -298,8 +298,7 @@ async fn message_text(
 /// A send's sender header, by [`sender_for`]: the one asked for must be the company's. An
 /// unreadable recipient is checked as a phone, so the header's own faults are still told.
 async fn message_sender(
-    store: &Store,
-    company: CompanyId,
+    l: &mut Lookups<'_>,
     settings: &SmsSettings,
     to: Option<&Recipient>,
     asked: Option<String>,
@@ -318,10 +317,7 @@ async fn message_sender(
         RecipientKind::Tckn => None,
         RecipientKind::Phone => {
             let name = asked.as_ref().map(SenderName::as_str);
-            store
-                .find_sender_header(company, name)
-                .await?
-                .map(|h| h.name)
+            l.header(name).await?
         }
     };
     let setup = SenderSetup {

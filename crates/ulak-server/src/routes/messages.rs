@@ -205,6 +205,7 @@ impl From<MessageDetail> for MessageOut {
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(send))
+        .routes(routes!(super::message_batch::send_batch))
         .routes(routes!(get_one))
 }
 
@@ -228,7 +229,7 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
 }
 
 /// The 202 answer of an accepted message.
-fn accepted(m: &ulak_core::model::Message) -> MessageAccepted {
+pub(super) fn accepted(m: &ulak_core::model::Message) -> MessageAccepted {
     MessageAccepted {
         id: m.id.0,
         state: m.state.as_str().to_owned(),
@@ -242,7 +243,7 @@ fn accepted(m: &ulak_core::model::Message) -> MessageAccepted {
 }
 
 /// The stored form of [`accepted`], replayed byte for byte.
-fn stored(m: &ulak_core::model::Message) -> StoredAnswer {
+pub(super) fn stored(m: &ulak_core::model::Message) -> StoredAnswer {
     StoredAnswer {
         status: StatusCode::ACCEPTED.as_u16(),
         body: serde_json::to_string(&accepted(m)).unwrap_or_default(),
@@ -286,7 +287,16 @@ async fn send(
         key,
         answer: stored,
     });
-    let request = SendRequest {
+    let request = request_of(body, TrafficClass::Transactional);
+    match send::send(state.store(), caller.company, request, idempotency).await? {
+        Sent::Queued(m) => Ok((StatusCode::ACCEPTED, JsonOut(accepted(&m))).into_response()),
+        Sent::Replayed { message, answer } => Ok(replay(&message, answer)),
+    }
+}
+
+/// The send service's request for `body`, in lane `class`.
+pub(super) fn request_of(body: MessageIn, class: TrafficClass) -> SendRequest {
+    SendRequest {
         to: body.to,
         content: match (body.text, body.template_id) {
             (Some(t), None) => Content::Text(t),
@@ -300,11 +310,7 @@ async fn send(
         sender: body.sender,
         validity: body.validity,
         scheduled_at: body.scheduled_at,
-        class: TrafficClass::Transactional,
-    };
-    match send::send(state.store(), caller.company, request, idempotency).await? {
-        Sent::Queued(m) => Ok((StatusCode::ACCEPTED, JsonOut(accepted(&m))).into_response()),
-        Sent::Replayed { message, answer } => Ok(replay(&message, answer)),
+        class,
     }
 }
 

@@ -11,6 +11,7 @@ pub mod groups;
 pub mod health;
 pub mod imports;
 pub mod inbox;
+pub mod message_batch;
 pub mod message_list;
 pub mod messages;
 pub mod schema;

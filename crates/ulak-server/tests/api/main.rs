@@ -16,6 +16,7 @@ mod import_limits;
 mod inbox;
 mod invalid_input;
 mod isolation;
+mod message_batch;
 mod message_list;
 mod messages;
 mod openapi;

@@ -6,7 +6,7 @@ use ulak_core::model::{CompanyId, ListQuery, OptOut, OptOutId, Page};
 
 use ulak_core::model::search_fold;
 
-use crate::db::{ListSql, Param, col, like_pattern, now_ms, phone, search_key};
+use crate::db::{ListSql, Param, col, like_pattern, now_ms, phone, search_key, string_lists};
 use crate::{Result, Store, StoreError};
 
 /// Columns of [`opt_out`].
@@ -60,6 +60,29 @@ impl Store {
         .fetch_one(&self.pool)
         .await?;
         Ok(n > 0)
+    }
+
+    /// Which of `phones` (E.164) are on the company's opt-out list: one read for a batch of
+    /// sends.
+    #[tracing::instrument(skip_all, fields(company = company.0, phones = phones.len()))]
+    pub async fn opted_out_among(
+        &self,
+        company: CompanyId,
+        phones: &[&str],
+    ) -> Result<std::collections::HashSet<String>> {
+        let mut out = std::collections::HashSet::new();
+        for (list, binds) in string_lists(phones, 2) {
+            let mut q = sqlx::query_scalar::<_, String>(sql!(
+                "SELECT phone FROM opt_outs WHERE company_id = $1 AND phone IN ({list})"
+            ))
+            .persistent(false)
+            .bind(company.0);
+            for v in binds {
+                q = q.bind(v);
+            }
+            out.extend(q.fetch_all(&self.pool).await?);
+        }
+        Ok(out)
     }
 
     /// A mark that moves when an opt-out is added (the newest entry's id), so the sending

@@ -1,0 +1,96 @@
+//! What a send's rules read from the store, read once per request — or once per batch: a
+//! thousand sends of one company share its settings, provider account, sender headers and
+//! templates, and ask for their opt-outs in one read.
+
+use std::collections::{HashMap, HashSet};
+
+use ulak_core::Msisdn;
+use ulak_core::model::{CompanyId, ProviderAccount, SenderName, SmsSettings, Template, TemplateId};
+use ulak_store::{Store, StoreError};
+
+use super::SendError;
+
+/// The store's answers for one company, each read at most once.
+pub(super) struct Lookups<'s> {
+    store: &'s Store,
+    company: CompanyId,
+    /// The company's SMS settings (a send needs them before anything else).
+    pub(super) settings: SmsSettings,
+    account: Option<Option<ProviderAccount>>,
+    headers: HashMap<Option<String>, Option<SenderName>>,
+    templates: HashMap<i64, Option<Template>>,
+    /// Opted-out numbers among a batch's recipients, read up front; `None`: ask per number.
+    opted_out: Option<HashSet<String>>,
+}
+
+impl<'s> Lookups<'s> {
+    /// Reads the company's SMS settings (`NoSettings` without them).
+    pub(super) async fn new(store: &'s Store, company: CompanyId) -> Result<Self, SendError> {
+        let settings = store
+            .get_sms_settings(company)
+            .await?
+            .ok_or(SendError::NoSettings)?;
+        Ok(Lookups {
+            store,
+            company,
+            settings,
+            account: None,
+            headers: HashMap::new(),
+            templates: HashMap::new(),
+            opted_out: None,
+        })
+    }
+
+    /// The account new messages go through.
+    pub(super) async fn account(&mut self) -> Result<Option<ProviderAccount>, StoreError> {
+        if self.account.is_none() {
+            self.account = Some(self.store.sending_account(self.company).await?);
+        }
+        Ok(self.account.clone().flatten())
+    }
+
+    /// A template of the company.
+    pub(super) async fn template(&mut self, id: i64) -> Result<Option<Template>, StoreError> {
+        if let Some(t) = self.templates.get(&id) {
+            return Ok(t.clone());
+        }
+        let t = self
+            .store
+            .get_template(self.company, TemplateId(id))
+            .await?;
+        self.templates.insert(id, t.clone());
+        Ok(t)
+    }
+
+    /// The sender header named `name` (`None`: the default), if the company has it.
+    pub(super) async fn header(
+        &mut self,
+        name: Option<&str>,
+    ) -> Result<Option<SenderName>, StoreError> {
+        let key = name.map(str::to_owned);
+        if let Some(h) = self.headers.get(&key) {
+            return Ok(h.clone());
+        }
+        let h = self
+            .store
+            .find_sender_header(self.company, name)
+            .await?
+            .map(|h| h.name);
+        self.headers.insert(key, h.clone());
+        Ok(h)
+    }
+
+    /// Reads at once which of `phones` (E.164) opted out; later checks ask no more.
+    pub(super) async fn read_opt_outs(&mut self, phones: &[&str]) -> Result<(), StoreError> {
+        self.opted_out = Some(self.store.opted_out_among(self.company, phones).await?);
+        Ok(())
+    }
+
+    /// Whether `m` is on the opt-out list.
+    pub(super) async fn opted_out(&mut self, m: &Msisdn) -> Result<bool, StoreError> {
+        match &self.opted_out {
+            Some(set) => Ok(set.contains(m.e164())),
+            None => self.store.is_opted_out(self.company, m).await,
+        }
+    }
+}

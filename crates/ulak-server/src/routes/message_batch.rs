@@ -1,0 +1,216 @@
+//! `POST /api/v1/messages/batch`: up to [`BATCH_MAX`] single sends in one request, each
+//! decided by the send service's rules and answered on its own (its status, and the message
+//! or a problem document), each with its own optional idempotency key. The accepted ones are
+//! committed together.
+
+use axum::Json as JsonOut;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::http::header::ACCEPT_LANGUAGE;
+use serde::{Deserialize, Serialize};
+use ulak_core::model::{Role, TrafficClass};
+use ulak_core::{Code, Lang};
+use ulak_engine::send::{self, BATCH_MAX, BatchItem, SendError, Sent};
+use utoipa::ToSchema;
+
+use super::messages::{MessageAccepted, MessageIn, accepted, request_of, stored};
+use crate::auth::Caller;
+use crate::error::{ApiError, Json, Problem};
+use crate::startup::AppState;
+
+/// One send of a batch: a message as `POST /messages` takes it, and its own idempotency key.
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(try_from = "serde_json::Map<String, serde_json::Value>")]
+pub struct BatchMessageIn {
+    /// The message.
+    #[serde(flatten)]
+    pub message: MessageIn,
+    /// Makes this item safe to repeat (as the `Idempotency-Key` header of a single send, and
+    /// shared with it): a repeat within 24 hours gets the first answer and creates nothing.
+    #[serde(default)]
+    #[schema(max_length = 255, pattern = r"^[!-~]+$")]
+    pub idempotency_key: Option<String>,
+}
+
+// `flatten` would let unknown fields through (serde cannot deny them across a flattened
+// struct): the key is taken out and the rest read as a single send's body, which denies them.
+impl TryFrom<serde_json::Map<String, serde_json::Value>> for BatchMessageIn {
+    type Error = String;
+    fn try_from(mut m: serde_json::Map<String, serde_json::Value>) -> Result<Self, Self::Error> {
+        let idempotency_key = match m.remove("idempotency_key") {
+            None | Some(serde_json::Value::Null) => None,
+            Some(serde_json::Value::String(s)) => Some(s),
+            Some(_) => return Err("idempotency_key: a string expected".to_owned()),
+        };
+        let message =
+            serde_json::from_value(serde_json::Value::Object(m)).map_err(|e| e.to_string())?;
+        Ok(BatchMessageIn {
+            message,
+            idempotency_key,
+        })
+    }
+}
+
+/// A batch of sends.
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BatchIn {
+    /// 1 to 1,000 messages.
+    #[schema(min_items = 1, max_items = 1000)]
+    pub messages: Vec<BatchMessageIn>,
+}
+
+/// The answer to one item.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BatchResult {
+    /// The item's place in the request, from 0.
+    pub index: usize,
+    /// What a single send would have answered: 202 queued, 4xx refused.
+    pub status: u16,
+    /// The queued message (for a replay: as first answered).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<MessageAccepted>)]
+    pub message: Option<serde_json::Value>,
+    /// The item's key was used before for the same request: nothing new was created.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub replayed: bool,
+    /// Why it was refused.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub problem: Option<Problem>,
+}
+
+/// The answers of a batch.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BatchOut {
+    /// Items queued now (replays not counted).
+    pub accepted: usize,
+    /// Items refused.
+    pub refused: usize,
+    /// One answer per item, in the request's order.
+    pub results: Vec<BatchResult>,
+}
+
+/// Queues up to 1,000 messages in one request. Each item is answered on its own, in order, as
+/// `POST /messages` would answer it (`status` 202 with the message, or a problem document
+/// with its stable code and field errors); one refused item does not refuse the others.
+/// Credit is reserved per message, so a short balance refuses the items it cannot cover
+/// (`credit.insufficient`). An item's `idempotency_key` works as the header of a single send.
+#[utoipa::path(post, path = "/messages/batch", tag = "messages", request_body = BatchIn,
+    responses(
+        (status = 200, description = "Every item answered", body = BatchOut),
+    ),
+    security(("api_key" = [])))]
+pub(super) async fn send_batch(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Json(body): Json<BatchIn>,
+) -> Result<JsonOut<BatchOut>, ApiError> {
+    caller.require(Role::Operator)?;
+    let n = body.messages.len();
+    if n == 0 || n > BATCH_MAX {
+        return Err(ApiError::field(
+            "messages",
+            if n == 0 {
+                Code::ValueEmpty
+            } else {
+                Code::ValueTooMany
+            },
+            format!("1 to {BATCH_MAX} messages expected"),
+        ));
+    }
+    let lang = headers
+        .get(ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
+        .map_or(Lang::En, Lang::from_accept_language);
+    // An item whose key is malformed is refused alone; the others go on.
+    let mut refused_keys: Vec<(usize, ApiError)> = Vec::new();
+    let mut items = Vec::with_capacity(n);
+    let mut slots = Vec::with_capacity(n);
+    for (i, m) in body.messages.into_iter().enumerate() {
+        if let Some(k) = &m.idempotency_key
+            && !valid_key(k)
+        {
+            refused_keys.push((
+                i,
+                ApiError::field(
+                    "idempotency_key",
+                    Code::IdempotencyKeyInvalid,
+                    "1 to 255 visible ASCII characters expected",
+                ),
+            ));
+            continue;
+        }
+        slots.push(i);
+        items.push(BatchItem {
+            request: request_of(m.message, TrafficClass::Transactional),
+            key: m.idempotency_key,
+        });
+    }
+    let answers = send::send_batch(state.store(), caller.company, items, stored).await?;
+    let mut results: Vec<BatchResult> = refused_keys
+        .into_iter()
+        .map(|(i, e)| refusal(i, &e, lang))
+        .collect();
+    for (i, a) in slots.into_iter().zip(answers) {
+        results.push(match a {
+            Ok(sent) => answer(i, sent),
+            Err(e) => refusal(i, &item_error(e), lang),
+        });
+    }
+    results.sort_by_key(|r| r.index);
+    let accepted = results
+        .iter()
+        .filter(|r| r.status == 202 && !r.replayed)
+        .count();
+    let refused = results.iter().filter(|r| r.problem.is_some()).count();
+    Ok(JsonOut(BatchOut {
+        accepted,
+        refused,
+        results,
+    }))
+}
+
+fn valid_key(k: &str) -> bool {
+    !k.is_empty() && k.len() <= 255 && k.bytes().all(|b| b.is_ascii_graphic())
+}
+
+/// An item's error as a single send would have answered it.
+fn item_error(e: SendError) -> ApiError {
+    match e {
+        // Per item, a store failure is that item's: it was not queued.
+        SendError::Store(s) => {
+            tracing::error!(cause = %s, "a batch item failed");
+            ApiError::Internal(s.to_string())
+        }
+        other => other.into(),
+    }
+}
+
+fn answer(index: usize, sent: Sent) -> BatchResult {
+    let (message, replayed) = match sent {
+        Sent::Queued(m) => (serde_json::to_value(accepted(&m)).ok(), false),
+        Sent::Replayed { message, answer } => {
+            let first = answer.unwrap_or_else(|| stored(&message));
+            (serde_json::from_str(&first.body).ok(), true)
+        }
+    };
+    BatchResult {
+        index,
+        status: 202,
+        message,
+        replayed,
+        problem: None,
+    }
+}
+
+fn refusal(index: usize, e: &ApiError, lang: Lang) -> BatchResult {
+    let problem = e.problem().in_lang(lang);
+    BatchResult {
+        index,
+        status: problem.status,
+        message: None,
+        replayed: false,
+        problem: Some(problem),
+    }
+}
