@@ -37,11 +37,18 @@ pub struct SegmentKey {
 /// (system_id, destination, reference, total) of a concatenated message.
 type MessageKey = (String, String, u16, u8);
 
-/// The concatenated messages seen while [`RefuseSegment`] is on: each one's place in the
-/// order of arrival, and whether its segment was refused already.
+/// The concatenated messages seen while [`RefuseSegment`] is on.
 #[derive(Default)]
 pub(super) struct Refusals {
-    seen: Mutex<(u64, HashMap<MessageKey, (u64, bool)>)>,
+    seen: Mutex<Seen>,
+}
+
+/// How many messages were seen, and for each its place in the order of arrival (from 1) and
+/// whether its segment was refused already.
+#[derive(Default)]
+struct Seen {
+    count: u64,
+    messages: HashMap<MessageKey, (u64, bool)>,
 }
 
 impl Refusals {
@@ -53,8 +60,8 @@ impl Refusals {
         };
         let key = (system_id.to_owned(), sm.dest.addr.clone(), reference, total);
         let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
-        let (count, map) = &mut *seen;
-        let entry = map.entry(key).or_insert_with(|| {
+        let Seen { count, messages } = &mut *seen;
+        let entry = messages.entry(key).or_insert_with(|| {
             *count += 1;
             (*count, false)
         });

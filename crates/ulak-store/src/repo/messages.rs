@@ -16,7 +16,7 @@ use ulak_core::model::WebhookEventType as Hook;
 
 use super::credit::{add_cost, write_entry};
 use super::idempotency::{self, Idempotency, StoredAnswer};
-use crate::db::{col, int_list, literal_or_bind, now_ms, parse};
+use crate::db::{col, now_ms, parse};
 use crate::{Backend, Result, Store, StoreError};
 
 /// Columns of [`message`].
@@ -89,39 +89,6 @@ pub struct Enqueued {
     pub answer: Option<StoredAnswer>,
 }
 
-/// What became of one submit.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SubmitResult {
-    /// The operator took every segment; its ids in segment order.
-    Submitted {
-        /// Operator message ids.
-        operator_ids: Vec<String>,
-    },
-    /// A transient failure: try again at `at` (unix ms).
-    Retry {
-        /// Why.
-        reason: String,
-        /// When.
-        at: i64,
-    },
-    /// A permanent failure before the operator took it: the reservation is released.
-    Failed {
-        /// Why.
-        reason: String,
-        /// The operator's error code, if any.
-        code: Option<String>,
-    },
-}
-
-/// One submit's outcome, for [`Store::record_submits`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SubmitOutcome {
-    /// The message.
-    pub id: MessageId,
-    /// What happened.
-    pub result: SubmitResult,
-}
-
 /// A message and its history.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MessageDetail {
@@ -134,7 +101,7 @@ pub struct MessageDetail {
 }
 
 /// Records a state in a message's history.
-async fn event(
+pub(crate) async fn event(
     tx: &mut Transaction<'static, Any>,
     id: MessageId,
     state: MessageState,
@@ -578,180 +545,6 @@ impl Store {
         }
         tx.commit().await?;
         Ok(rows.len() as u64)
-    }
-
-    /// Records a batch of submit outcomes in one transaction: submitted messages get their
-    /// segments with the operator's ids and their reservation becomes a charge (one release
-    /// and one charge entry per company and batch); retries go back to the queue; failures
-    /// release their reservation. Receipts that arrived before their submit response are
-    /// applied here. An outcome for a message that is no longer `sending`/`queued` (a
-    /// duplicate worker after a lost lease) changes nothing.
-    #[tracing::instrument(skip_all, fields(outcomes = outcomes.len()))]
-    pub async fn record_submits(&self, outcomes: Vec<SubmitOutcome>) -> Result<()> {
-        if outcomes.is_empty() {
-            return Ok(());
-        }
-        let now = now_ms();
-        let mut tx = self.begin_write().await?;
-        // Ids are integers from the database: safe to inline.
-        let ids = int_list(outcomes.iter().map(|o| o.id.0));
-        let providers: Vec<Option<i64>> = sqlx::query_scalar(sql!(
-            "SELECT DISTINCT provider_account_id FROM messages WHERE id IN ({ids}) \
-             ORDER BY provider_account_id"
-        ))
-        .persistent(false)
-        .fetch_all(&mut *tx)
-        .await?;
-        for p in providers.into_iter().flatten() {
-            self.lock_receipts(&mut tx, ProviderAccountId(p)).await?;
-        }
-        let mut charged: BTreeMap<i64, i64> = BTreeMap::new();
-        let mut released: BTreeMap<i64, i64> = BTreeMap::new();
-        let mut submitted: BTreeMap<i64, Vec<String>> = BTreeMap::new();
-        for o in outcomes {
-            match o.result {
-                SubmitResult::Submitted { operator_ids } => {
-                    submitted.insert(o.id.0, operator_ids);
-                }
-                // Retries and failures are rare (faults): one statement each is fine.
-                SubmitResult::Retry { reason, at } => {
-                    let changed = sqlx::query(
-                        "UPDATE messages SET state = 'queued', state_at = $2, state_reason = $3, \
-                         next_attempt_at = $4, lease_owner = NULL, lease_until = NULL \
-                         WHERE id = $1 AND state IN ('sending', 'queued')",
-                    )
-                    .bind(o.id.0)
-                    .bind(now)
-                    .bind(&reason)
-                    .bind(at)
-                    .execute(&mut *tx)
-                    .await?;
-                    if changed.rows_affected() > 0 {
-                        event(&mut tx, o.id, MessageState::Queued, Some(&reason), now).await?;
-                    }
-                }
-                SubmitResult::Failed { reason, code } => {
-                    let row: Option<(i64, i64)> = sqlx::query_as(
-                        "UPDATE messages SET state = 'failed', state_at = $2, final_at = $2, \
-                         state_reason = $3, error_code = $4, lease_owner = NULL, \
-                         lease_until = NULL WHERE id = $1 AND state IN ('sending', 'queued') \
-                         RETURNING company_id, cost",
-                    )
-                    .bind(o.id.0)
-                    .bind(now)
-                    .bind(&reason)
-                    .bind(&code)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                    if let Some((company, cost)) = row {
-                        event(&mut tx, o.id, MessageState::Failed, Some(&reason), now).await?;
-                        super::webhooks::emit_message_event(
-                            &mut tx,
-                            o.id,
-                            Hook::MessageFailed,
-                            json!({}),
-                        )
-                        .await?;
-                        add_cost(&mut released, company, cost)?;
-                    }
-                }
-            }
-        }
-        // Submitted: one update and one multi-row insert of segments per chunk, and a single
-        // webhook check.
-        let keys: Vec<i64> = submitted.keys().copied().collect();
-        let mut done: Vec<(i64, Option<i64>)> = Vec::new();
-        for chunk in keys.chunks(1000) {
-            let list = int_list(chunk.iter().copied());
-            let rows: Vec<(i64, i64, i64, Option<i64>)> = sqlx::query_as(sql!(
-                "UPDATE messages SET state = 'submitted', state_at = $1, submitted_at = $1, \
-                 state_reason = NULL, lease_owner = NULL, lease_until = NULL \
-                 WHERE id IN ({list}) AND state IN ('sending', 'queued') \
-                 RETURNING id, company_id, cost, provider_account_id"
-            ))
-            .persistent(false)
-            .bind(now)
-            .fetch_all(&mut *tx)
-            .await?;
-            for (id, company, cost, provider) in rows {
-                add_cost(&mut charged, company, cost)?;
-                done.push((id, provider));
-            }
-        }
-        done.sort_unstable();
-        // (message, part, provider, key, alt) of every new segment.
-        let mut parts: Vec<(i64, i64, i64, String, Option<String>)> = Vec::new();
-        // (message, part, provider, operator id, key, alt) for the insert.
-        type PartRow<'a> = (i64, i64, Option<i64>, &'a str, String, Option<String>);
-        let mut rows: Vec<PartRow> = Vec::new();
-        for (id, provider) in &done {
-            for (k, op) in submitted[id].iter().enumerate() {
-                let (key, alt) = id_keys(op);
-                let part = k as i64 + 1;
-                if let Some(p) = provider {
-                    parts.push((*id, part, *p, key.clone(), alt.clone()));
-                }
-                rows.push((*id, part, *provider, op.as_str(), key, alt));
-            }
-        }
-        for chunk in rows.chunks(200) {
-            // Integers inline, plain text inline, anything else bound.
-            let mut binds: Vec<&str> = Vec::new();
-            let mut values = Vec::with_capacity(chunk.len());
-            for (id, part, provider, op, key, alt) in chunk {
-                let p = provider.map_or("NULL".to_owned(), |p| p.to_string());
-                let op_sql = literal_or_bind(op, &mut binds, 1);
-                let key_sql = literal_or_bind(key, &mut binds, 1);
-                let alt_sql = match alt {
-                    None => "NULL".to_owned(),
-                    Some(a) => literal_or_bind(a, &mut binds, 1),
-                };
-                values.push(format!(
-                    "({id}, {part}, {p}, {op_sql}, {key_sql}, {alt_sql}, 'submitted', $1)"
-                ));
-            }
-            let values = values.join(",");
-            let mut q = sqlx::query(sql!(
-                "INSERT INTO message_parts (message_id, part_no, provider_account_id, \
-                 operator_id, id_key, id_alt, state, submitted_at) VALUES {values} \
-                 ON CONFLICT (message_id, part_no) DO NOTHING"
-            ))
-            .persistent(false)
-            .bind(now);
-            for b in binds {
-                q = q.bind(b);
-            }
-            q.execute(&mut *tx).await?;
-        }
-        // The submitted step of the history is `submitted_at` with the segments (see
-        // [`history`]): no event rows.
-        let sent: Vec<i64> = done.iter().map(|d| d.0).collect();
-        super::webhooks::emit_message_events(
-            &mut tx,
-            &sent,
-            Hook::MessageSent,
-            |id| json!({"operator_ids": submitted.get(&id).cloned().unwrap_or_default()}),
-        )
-        .await?;
-        // Receipts that overtook their submit record.
-        self.apply_pending_receipts(&mut tx, &parts).await?;
-        for (company, amount) in charged.into_iter().filter(|(_, a)| *a > 0) {
-            let c = CompanyId(company);
-            write_entry(&mut tx, c, LedgerKind::Release, amount, Some("submitted")).await?;
-            write_entry(&mut tx, c, LedgerKind::Charge, -amount, Some("submitted")).await?;
-        }
-        for (company, amount) in released.into_iter().filter(|(_, a)| *a > 0) {
-            write_entry(
-                &mut tx,
-                CompanyId(company),
-                LedgerKind::Release,
-                amount,
-                Some("failed"),
-            )
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(())
     }
 
     /// How many delivery reports of the company match no message (yet).

@@ -19,5 +19,6 @@ mod messages;
 mod pages;
 mod schema_parity;
 mod secrets;
+mod segments;
 mod settings;
 mod webhooks;
