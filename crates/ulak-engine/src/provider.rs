@@ -6,11 +6,28 @@ use std::time::Duration;
 
 use ulak_core::model::Message;
 
-/// What one submit attempt came to.
+/// What one submit attempt came to: the segments the operator took, and why the others
+/// did not go through, if some did not.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Attempt {
-    /// The operator took every segment; its message ids in segment order.
-    Accepted(Vec<String>),
+pub struct Attempt {
+    /// The segments taken in this attempt, in segment order.
+    pub taken: Vec<Taken>,
+    /// Why the segments left were not taken; `None` when every segment sent was.
+    pub failure: Option<Failure>,
+}
+
+/// A segment the operator took.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Taken {
+    /// The segment's number in the message, from 1.
+    pub part: u32,
+    /// The operator's message id for it (receipts refer to it).
+    pub operator_id: String,
+}
+
+/// Why segments were not taken.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Failure {
     /// Worth trying again later (throttling, a link down, no answer in time).
     Transient(String),
     /// Will never work as it is (refused destination, text that cannot be encoded).
@@ -22,10 +39,51 @@ pub enum Attempt {
     },
 }
 
+impl Failure {
+    /// The worse of two: a permanent failure outweighs a transient one.
+    pub fn worst(self, other: Option<Failure>) -> Failure {
+        match (self, other) {
+            (Failure::Transient(_), Some(p @ Failure::Permanent { .. })) => p,
+            (f, _) => f,
+        }
+    }
+}
+
+impl Attempt {
+    /// Every segment sent was taken.
+    pub fn accepted(taken: Vec<Taken>) -> Attempt {
+        Attempt {
+            taken,
+            failure: None,
+        }
+    }
+
+    /// Nothing was taken; worth trying again.
+    pub fn transient(reason: impl Into<String>) -> Attempt {
+        Attempt {
+            taken: Vec::new(),
+            failure: Some(Failure::Transient(reason.into())),
+        }
+    }
+
+    /// Nothing was taken, and never will be as it is.
+    pub fn permanent(reason: impl Into<String>, code: Option<String>) -> Attempt {
+        Attempt {
+            taken: Vec::new(),
+            failure: Some(Failure::Permanent {
+                reason: reason.into(),
+                code,
+            }),
+        }
+    }
+}
+
 /// Something that can submit messages to an operator.
 pub trait Provider: Send + Sync {
-    /// Submits one message (all its segments).
-    fn submit(&self, message: &Message) -> impl Future<Output = Attempt> + Send;
+    /// Submits one message: every segment but the `taken` ones (numbers from 1), which an
+    /// earlier attempt got through. The segments sent again carry the same concatenation
+    /// reference and numbers as the first attempt, so the handset joins them with the others.
+    fn submit(&self, message: &Message, taken: &[u32]) -> impl Future<Output = Attempt> + Send;
 }
 
 /// When to try again after `attempts` failed attempts: exponential from `base`, capped at

@@ -4,13 +4,15 @@
 use std::time::Duration;
 
 use tokio::sync::mpsc;
-use ulak_core::model::{BindMode, MAX_VALIDITY_S, Message, MessageState, ProviderAccount};
+use ulak_core::model::{
+    BindMode, MAX_VALIDITY_S, Message, MessageId, MessageState, ProviderAccount,
+};
 use ulak_smpp::CommandStatus;
 use ulak_smpp::client::{Client, ClientConfig, ConnectFilter, Event, SubmitError, TextMessage};
 use ulak_smpp::receipt::{Receipt, ReceiptState};
 use ulak_store::ReceiptIn;
 
-use crate::provider::{Attempt, Provider};
+use crate::provider::{Attempt, Failure, Provider, Taken};
 
 /// An SMPP account, bound.
 pub struct SmppProvider {
@@ -89,27 +91,35 @@ impl SmppProvider {
 /// The source TON/NPI an account has unless it was set otherwise (alphanumeric).
 const DEFAULT_SOURCE: (u8, u8) = (5, 0);
 
-/// A refused submit as an attempt: throttling and system errors are worth another try,
-/// the rest are final.
-fn refused(status: CommandStatus) -> Attempt {
+/// A refused segment: throttling and system errors are worth another try, the rest are
+/// final.
+fn refused(status: CommandStatus) -> Failure {
     if status.is_throttling() || status == CommandStatus::ESME_RSYSERR {
-        Attempt::Transient(format!("the SMSC answered {status}"))
+        Failure::Transient(format!("the SMSC answered {status}"))
     } else {
-        Attempt::Permanent {
+        Failure::Permanent {
             reason: format!("the SMSC refused it: {status}"),
             code: Some(format!("0x{:08X}", status.0)),
         }
     }
 }
 
+/// The concatenation reference of a message: the low 16 bits of its id (an 8-bit UDH
+/// reference takes the low 8). Derived, not drawn, so that every attempt — on any node,
+/// after any restart — gives the message the same one, and segments sent again join those
+/// an earlier attempt got through; nothing needs storing. Messages close in id (as those
+/// to one handset at one time are) get different references, as a counter gave them.
+pub fn concat_reference(id: MessageId) -> u16 {
+    (id.0 & 0xFFFF) as u16
+}
+
 impl Provider for SmppProvider {
-    async fn submit(&self, m: &Message) -> Attempt {
+    async fn submit(&self, m: &Message, taken: &[u32]) -> Attempt {
         if m.recipient_kind == "tckn" && !self.accepts_tckn {
-            return Attempt::Permanent {
-                reason: "TC ID numbers are sent through the operator's HTTP API, not SMPP"
-                    .to_owned(),
-                code: None,
-            };
+            return Attempt::permanent(
+                "TC ID numbers are sent through the operator's HTTP API, not SMPP",
+                None,
+            );
         }
         let left_ms = m.valid_until.saturating_sub(crate::worker::now_ms()).max(0);
         let msg = TextMessage {
@@ -127,24 +137,45 @@ impl Provider for SmppProvider {
                     .clamp(60, MAX_VALIDITY_S),
             ),
         };
-        let pending = match self.client.send_text(&msg).await {
-            Ok(p) => p,
-            Err(e) => {
-                return Attempt::Permanent {
-                    reason: format!("the text cannot be sent: {e}"),
-                    code: None,
-                };
-            }
+        let bodies = match self.client.text_submits(&msg, concat_reference(m.id)) {
+            Ok(b) => b,
+            Err(e) => return Attempt::permanent(format!("the text cannot be sent: {e}"), None),
         };
-        let mut ids = Vec::with_capacity(pending.len());
-        for p in pending {
-            match p.outcome().await {
-                Ok(s) => ids.push(s.message_id),
-                Err(SubmitError::Rejected(status)) => return refused(status),
-                Err(e) => return Attempt::Transient(e.to_string()),
+        // Segments come out the same for the same text and account settings; if those
+        // changed since the earlier attempt, resending some of them would garble the message.
+        if taken.iter().any(|&t| t == 0 || t as usize > bodies.len()) {
+            return Attempt::permanent(
+                "its segments changed since an earlier attempt took some of them",
+                None,
+            );
+        }
+        let mut pending = Vec::with_capacity(bodies.len());
+        for (part, body) in (1u32..).zip(bodies) {
+            if !taken.contains(&part) {
+                pending.push((part, self.client.enqueue(body).await));
             }
         }
-        Attempt::Accepted(ids)
+        // Every outcome is awaited, so a segment taken is known even when another failed.
+        let mut attempt = Attempt::accepted(Vec::with_capacity(pending.len()));
+        for (part, p) in pending {
+            let outcome = match p {
+                Ok(p) => p.outcome().await,
+                Err(e) => Err(e),
+            };
+            let failure = match outcome {
+                Ok(s) => {
+                    attempt.taken.push(Taken {
+                        part,
+                        operator_id: s.message_id,
+                    });
+                    continue;
+                }
+                Err(SubmitError::Rejected(status)) => refused(status),
+                Err(e) => Failure::Transient(e.to_string()),
+            };
+            attempt.failure = Some(failure.worst(attempt.failure.take()));
+        }
+        attempt
     }
 }
 

@@ -91,6 +91,12 @@ impl Part {
     pub fn text(&self) -> Option<&str> {
         self.text.as_deref()
     }
+
+    /// Where it stands in a concatenated message, from its UDH or SAR TLVs: (reference,
+    /// total, sequence number from 1).
+    pub fn concat(&self) -> Option<(u16, u8, u8)> {
+        self.concat
+    }
 }
 
 type Key = (String, String, u16, u8);

@@ -42,12 +42,13 @@ pub use repo::inbox::{InboundIn, InboundMessage, InboundStats, is_opt_out};
 pub use repo::message_list::{
     MESSAGE_CURSOR_PATTERN, MessageCursor, MessageFilter, MessageSummary, UnmatchedReceipt,
 };
-pub use repo::messages::{Enqueued, MessageDetail, SubmitOutcome, SubmitResult, id_keys};
+pub use repo::messages::{Enqueued, MessageDetail, id_keys};
 pub use repo::owned::Owned;
 pub use repo::queueing::{
     CampaignQueueing, QUEUEING_ACTIVE, QUEUEING_DONE, QUEUEING_HALTED, SkippedRow,
 };
 pub use repo::receipts::{ReceiptIn, ReceiptStats};
+pub use repo::submits::{Rest, SubmitOutcome, SubmitResult};
 pub use repo::webhooks::{ClaimedWebhook, TEST_EVENT_TYPE, WebhookOutcome, WebhookResult, rfc3339};
 pub use secret::{SecretBox, SecretError};
 

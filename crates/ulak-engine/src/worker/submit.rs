@@ -7,6 +7,11 @@
 //! it, and a crash (SIGKILL) can make the operator see at most that many again after the
 //! restart requeues the node's leases. Claimed messages that were never submitted are no
 //! risk: they are simply submitted once after the restart.
+//!
+//! A long message can go through in pieces: the segments an attempt got through are stored
+//! with the outcome even when others failed, and a later claim of the message (a retry, or
+//! after a restart) sends only the others ([`Claimed::taken`]), under the same
+//! concatenation reference. So a segment taken and recorded is never sent again either.
 
 use std::collections::VecDeque;
 use std::future::Future;
@@ -20,7 +25,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use ulak_core::model::{Message, ProviderAccount, ProviderAccountId};
-use ulak_store::{Store, StoreError, SubmitOutcome, SubmitResult};
+use ulak_store::{Rest, Store, StoreError, SubmitOutcome, SubmitResult};
 
 use super::{SubmitSettings, now_ms, outcome};
 use crate::metrics::SubmitKind;
@@ -50,12 +55,26 @@ impl Flight {
         }
     }
 
-    /// Slots a message takes: one per segment (a message longer than the whole window takes
-    /// the whole window).
-    fn slots_for(&self, m: &Message) -> u32 {
-        let n = usize::try_from(m.segments.max(1)).unwrap_or(usize::MAX);
+    /// Slots a message takes: one per segment it still has to send (a message longer than
+    /// the whole window takes the whole window).
+    fn slots_for(&self, c: &Claimed) -> u32 {
+        let left = c.message.segments.saturating_sub(len_u32(&c.taken)).max(1);
+        let n = usize::try_from(left).unwrap_or(usize::MAX);
         u32::try_from(n.min(self.slots)).unwrap_or(u32::MAX)
     }
+}
+
+fn len_u32<T>(v: &[T]) -> u32 {
+    u32::try_from(v.len()).unwrap_or(u32::MAX)
+}
+
+/// A claimed message, with the segments earlier attempts got through (sent no more).
+#[derive(Debug, Clone)]
+pub struct Claimed {
+    /// The message.
+    pub message: Message,
+    /// Its segments the operator has taken already (numbers from 1).
+    pub taken: Vec<u32>,
 }
 
 /// How long a stopping loop waits for submits in flight to be answered; what is still
@@ -77,7 +96,7 @@ struct Done {
     _slots: OwnedSemaphorePermit,
 }
 
-type Claiming = Pin<Box<dyn Future<Output = Result<Vec<Message>, StoreError>> + Send>>;
+type Claiming = Pin<Box<dyn Future<Output = Result<Vec<Claimed>, StoreError>> + Send>>;
 
 /// Runs the submit loop of account `current` until `stop`: claims, submits within its
 /// [`Flight`], records outcomes as they come. Waits `idle` after a claim found nothing, backs off on store errors
@@ -105,7 +124,7 @@ pub async fn submit_loop<P: Provider>(
         done_rx,
         give_up.clone(),
     ));
-    let mut ready: VecDeque<Message> = VecDeque::new();
+    let mut ready: VecDeque<Claimed> = VecDeque::new();
     let mut claiming: Option<Claiming> = None;
     // Messages queued for the account wake the loop ([`Store::queue_waiter`]): an idle loop
     // claims at once; one holding a campaign's batch claims the urgent lanes and puts them
@@ -237,15 +256,42 @@ fn claim(
         if !store.provider_account_unchanged(account, version).await? {
             return Ok(Vec::new());
         }
-        match lanes {
-            Lanes::All => store.claim_messages(account, &owner, n, lease).await,
-            Lanes::Urgent => store.claim_urgent_messages(account, &owner, n, lease).await,
-        }
+        let claimed = match lanes {
+            Lanes::All => store.claim_messages(account, &owner, n, lease).await?,
+            Lanes::Urgent => {
+                store
+                    .claim_urgent_messages(account, &owner, n, lease)
+                    .await?
+            }
+        };
+        with_taken(&store, claimed).await
     })
 }
 
+/// Pairs claimed messages with the segments earlier attempts got through. Only a long
+/// message tried before can have some, so the store is asked about those alone (rare: a
+/// retry after a partial attempt, or a requeue after a crash).
+async fn with_taken(store: &Store, claimed: Vec<Message>) -> Result<Vec<Claimed>, StoreError> {
+    let retried: Vec<_> = claimed
+        .iter()
+        .filter(|m| m.attempts > 1 && m.segments > 1)
+        .map(|m| m.id)
+        .collect();
+    let mut taken = match retried.is_empty() {
+        true => Default::default(),
+        false => store.taken_parts(&retried).await?,
+    };
+    Ok(claimed
+        .into_iter()
+        .map(|message| Claimed {
+            taken: taken.remove(&message.id).unwrap_or_default(),
+            message,
+        })
+        .collect())
+}
+
 /// Awaits the claim under way (only polled while there is one).
-async fn poll_claim(claiming: &mut Option<Claiming>) -> Result<Vec<Message>, StoreError> {
+async fn poll_claim(claiming: &mut Option<Claiming>) -> Result<Vec<Claimed>, StoreError> {
     match claiming.as_mut() {
         Some(c) => c.await,
         None => std::future::pending().await,
@@ -258,16 +304,28 @@ async fn submit_one<P: Provider>(
     provider: &P,
     account: ProviderAccountId,
     s: &SubmitSettings,
-    m: Message,
+    c: Claimed,
     slots: OwnedSemaphorePermit,
 ) -> Done {
     let started = std::time::Instant::now();
-    let attempt = provider.submit(&m).await;
-    let o = outcome(&m, attempt, s, now_ms());
+    let attempt = provider.submit(&c.message, &c.taken).await;
+    let o = outcome(&c.message, &c.taken, attempt, s, now_ms());
     let kind = match o.result {
-        SubmitResult::Submitted { .. } => SubmitKind::Submitted,
-        SubmitResult::Retry { .. } => SubmitKind::Retried,
-        SubmitResult::Failed { .. } => SubmitKind::Failed,
+        SubmitResult::Submitted { .. }
+        | SubmitResult::Segments {
+            rest: Rest::Submitted,
+            ..
+        } => SubmitKind::Submitted,
+        SubmitResult::Retry { .. }
+        | SubmitResult::Segments {
+            rest: Rest::Retry { .. },
+            ..
+        } => SubmitKind::Retried,
+        SubmitResult::Failed { .. }
+        | SubmitResult::Segments {
+            rest: Rest::Failed { .. },
+            ..
+        } => SubmitKind::Failed,
     };
     s.metrics.submit(account.0, kind, started.elapsed());
     Done {
@@ -281,12 +339,12 @@ async fn give_back(
     store: &Store,
     account: ProviderAccountId,
     owner: &str,
-    ready: VecDeque<Message>,
+    ready: VecDeque<Claimed>,
 ) {
     if ready.is_empty() {
         return;
     }
-    let ids: Vec<_> = ready.iter().map(|m| m.id).collect();
+    let ids: Vec<_> = ready.iter().map(|c| c.message.id).collect();
     if let Err(e) = store.release_claims(owner, &ids).await {
         tracing::warn!(account = account.0, error = %e, "giving back claimed messages failed; their lease will run out");
     }

@@ -399,7 +399,7 @@ impl Client {
     /// Queues a text as its segments (UDH, message_payload or SAR, by `long_text`).
     pub async fn send_text(&self, msg: &TextMessage) -> Result<Vec<Pending>, ulak_text::TextError> {
         let reference = self.reference.fetch_add(1, Ordering::Relaxed);
-        let bodies = text::submits(&self.shared.cfg, msg, reference)?;
+        let bodies = self.text_submits(msg, reference)?;
         let mut out = Vec::with_capacity(bodies.len());
         for b in bodies {
             match self.enqueue(b).await {
@@ -412,6 +412,19 @@ impl Client {
             }
         }
         Ok(out)
+    }
+
+    /// The submit_sm bodies of a text, one per part in segment order (UDH, message_payload
+    /// or SAR, by `long_text`), with the concatenation `reference` given, not queued: for a
+    /// caller that sends a long message's parts itself, such as resending only the parts an
+    /// earlier try did not get through, under the reference of that try. The same text,
+    /// settings and reference give the same bodies.
+    pub fn text_submits(
+        &self,
+        msg: &TextMessage,
+        reference: u16,
+    ) -> Result<Vec<Body>, ulak_text::TextError> {
+        text::submits(&self.shared.cfg, msg, reference)
     }
 
     /// Counters so far.

@@ -131,6 +131,8 @@ pub struct SimConfig {
     pub resp_delay: Duration,
     /// Close every link once, without answering, when this many submits have arrived.
     pub drop_after_submits: Option<u64>,
+    /// Refuse one segment of some concatenated messages once with ESME_RSYSERR.
+    pub refuse_segment: Option<super::RefuseSegment>,
     /// Answer enquire_link (false simulates a peer that stopped responding).
     pub answer_enquire_link: bool,
     /// Write message ids in hex (true) or decimal.
@@ -152,6 +154,7 @@ impl Default for SimConfig {
             throttle_per_s: None,
             resp_delay: Duration::ZERO,
             drop_after_submits: None,
+            refuse_segment: None,
             answer_enquire_link: true,
             hex_ids: true,
             record_submits: false,

@@ -12,6 +12,8 @@
 
 mod build;
 mod config;
+mod counts;
+mod segments;
 mod session;
 
 use std::collections::HashMap;
@@ -30,86 +32,12 @@ pub use build::address;
 pub(crate) use build::mix64;
 use build::{inbound_parts, receipt_for};
 pub use config::{DlrMix, Outcome, SimConfig};
+use counts::AtomicCounts;
+pub use counts::Counts;
+pub use segments::{RefuseSegment, SegmentKey};
 
 use crate::conn::Writer;
 use crate::pdu::{Body, Pdu, ShortMessage};
-
-/// Counters the simulator keeps; printed as JSON by `ulak smsc-sim` on exit.
-#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
-pub struct Counts {
-    /// TCP connections accepted.
-    pub connections: u64,
-    /// Successful binds.
-    pub binds: u64,
-    /// Binds refused (bad credentials, already bound).
-    pub bind_failures: u64,
-    /// unbind requests answered.
-    pub unbinds: u64,
-    /// submit_sm / data_sm / submit_multi accepted (one per PDU, i.e. per segment).
-    pub submits: u64,
-    /// Submits answered with ESME_RTHROTTLED.
-    pub throttled: u64,
-    /// Delivery receipts sent (first deliveries; repeats are in `redelivered`).
-    pub receipts_sent: u64,
-    /// Inbound (MO) deliver_sm sent (first deliveries; repeats are in `redelivered`).
-    pub inbound_sent: u64,
-    /// deliver_sm sent again (receipts and inbound) after an error answer or a lost link.
-    pub redelivered: u64,
-    /// deliver_sm answered with ESME_ROK (each delivery at most once).
-    pub deliver_acked: u64,
-    /// deliver_sm answered with an error status (generic_nack included).
-    pub deliver_nacked: u64,
-    /// enquire_link received.
-    pub enquire_links: u64,
-    /// Malformed PDUs, unknown commands, PDUs in the wrong bind state.
-    pub errors: u64,
-    /// Links closed by fault injection.
-    pub dropped_links: u64,
-    /// Most submits seen waiting for their response on one link at once.
-    pub max_outstanding: u64,
-}
-
-#[derive(Default)]
-struct AtomicCounts {
-    connections: AtomicU64,
-    binds: AtomicU64,
-    bind_failures: AtomicU64,
-    unbinds: AtomicU64,
-    submits: AtomicU64,
-    throttled: AtomicU64,
-    receipts_sent: AtomicU64,
-    inbound_sent: AtomicU64,
-    redelivered: AtomicU64,
-    deliver_acked: AtomicU64,
-    deliver_nacked: AtomicU64,
-    enquire_links: AtomicU64,
-    errors: AtomicU64,
-    dropped_links: AtomicU64,
-    max_outstanding: AtomicU64,
-}
-
-impl AtomicCounts {
-    fn snapshot(&self) -> Counts {
-        let g = |a: &AtomicU64| a.load(Ordering::Relaxed);
-        Counts {
-            connections: g(&self.connections),
-            binds: g(&self.binds),
-            bind_failures: g(&self.bind_failures),
-            unbinds: g(&self.unbinds),
-            submits: g(&self.submits),
-            throttled: g(&self.throttled),
-            receipts_sent: g(&self.receipts_sent),
-            inbound_sent: g(&self.inbound_sent),
-            redelivered: g(&self.redelivered),
-            deliver_acked: g(&self.deliver_acked),
-            deliver_nacked: g(&self.deliver_nacked),
-            enquire_links: g(&self.enquire_links),
-            errors: g(&self.errors),
-            dropped_links: g(&self.dropped_links),
-            max_outstanding: g(&self.max_outstanding),
-        }
-    }
-}
 
 /// A copy of one accepted submit (kept when `record_submits` is on).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -262,6 +190,8 @@ struct Shared {
     kill: Mutex<CancellationToken>,
     root: CancellationToken,
     records: Mutex<Vec<SubmitRecord>>,
+    /// Long messages seen, for [`SimConfig::refuse_segment`].
+    refusals: segments::Refusals,
 }
 
 impl Shared {
@@ -390,6 +320,7 @@ impl Simulator {
             kill: Mutex::new(root.child_token()),
             root: root.clone(),
             records: Mutex::new(Vec::new()),
+            refusals: segments::Refusals::default(),
         });
         let accept = tokio::spawn(accept_loop(shared.clone(), listener));
         let dlr = tokio::spawn(dlr_loop(shared.clone(), dlr_rx, redeliver_rx));
@@ -430,6 +361,13 @@ impl SimHandle {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
+    }
+
+    /// How many times each handset got each segment of a concatenated message (UDH or SAR),
+    /// from the recorded submits: empty unless `record_submits` is on. Refused submits are
+    /// not counted; a segment sent twice is.
+    pub fn segments_received(&self) -> std::collections::BTreeMap<SegmentKey, u32> {
+        segments::tally(&self.submits())
     }
 
     /// Number of bound links.

@@ -289,6 +289,13 @@ impl Session {
             self.error(pdu, CommandStatus::ESME_RTHROTTLED);
             return true;
         }
+        if let Some(rule) = shared.cfg.refuse_segment
+            && shared.refusals.refuse(rule, &system_id, &sm)
+        {
+            c.refused_segments.fetch_add(1, Ordering::Relaxed);
+            self.error(pdu, CommandStatus::ESME_RSYSERR);
+            return true;
+        }
         let message_id = shared.new_message_id();
         let count = c.submits.fetch_add(1, Ordering::Relaxed);
         let body = match pdu.body {

@@ -21,6 +21,7 @@ mod providers;
 pub(crate) mod queueing;
 pub(crate) mod receipts;
 mod settings;
+pub(crate) mod submits;
 pub(crate) mod subscribers;
 mod templates;
 mod users;

@@ -20,5 +20,6 @@ mod messages;
 mod pages;
 mod schema_parity;
 mod secrets;
+mod segments;
 mod settings;
 mod webhooks;

@@ -1,0 +1,355 @@
+//! Recording submit outcomes in batches: segments the operator took (with their ids, for
+//! receipts), messages submitted, retried or failed, and the credit that follows. A long
+//! message can go through in pieces: the segments an attempt got through are recorded even
+//! when others failed, and a later attempt sends only the rest ([`Store::taken_parts`]).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::json;
+use ulak_core::model::{
+    CompanyId, LedgerKind, MessageId, MessageState, ProviderAccountId, WebhookEventType as Hook,
+};
+
+use super::credit::{add_cost, write_entry};
+use super::messages::{event, id_keys};
+use crate::db::{int_list, literal_or_bind, now_ms};
+use crate::{Result, Store};
+
+/// What became of one submit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SubmitResult {
+    /// The operator took every segment in this attempt; its ids in segment order.
+    Submitted {
+        /// Operator message ids.
+        operator_ids: Vec<String>,
+    },
+    /// A transient failure: try again at `at` (unix ms).
+    Retry {
+        /// Why.
+        reason: String,
+        /// When.
+        at: i64,
+    },
+    /// A permanent failure before the operator took it: the reservation is released.
+    Failed {
+        /// Why.
+        reason: String,
+        /// The operator's error code, if any.
+        code: Option<String>,
+    },
+    /// Part of a long message's segments went through in this attempt (the others failed,
+    /// or were taken by earlier attempts). The `taken` ones are recorded whatever `rest`
+    /// says, so no later attempt sends them again and their receipts find the message.
+    Segments {
+        /// (segment number from 1, the operator's id) of each segment taken in this attempt.
+        taken: Vec<(u32, String)>,
+        /// What becomes of the message.
+        rest: Rest,
+    },
+}
+
+/// What becomes of a message after an attempt that got some of its segments through.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rest {
+    /// No segment is left: the message is submitted.
+    Submitted,
+    /// The segments left are tried again at `at` (unix ms).
+    Retry {
+        /// Why.
+        reason: String,
+        /// When.
+        at: i64,
+    },
+    /// The message fails (a segment refused for good, or the attempts ran out); its
+    /// reservation is released as for any failure.
+    Failed {
+        /// Why.
+        reason: String,
+        /// The operator's error code, if any.
+        code: Option<String>,
+    },
+}
+
+/// One submit's outcome, for [`Store::record_submits`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubmitOutcome {
+    /// The message.
+    pub id: MessageId,
+    /// What happened.
+    pub result: SubmitResult,
+}
+
+/// Segments to insert: (message, part, provider, operator id).
+type NewPart = (i64, i64, Option<i64>, String);
+
+impl Store {
+    /// The segments of these messages that the operator has taken already, by message (part
+    /// numbers in order; messages with none are left out). A message retried after an
+    /// attempt that got only some of its segments through sends only the others.
+    #[tracing::instrument(skip_all, fields(messages = ids.len()))]
+    pub async fn taken_parts(&self, ids: &[MessageId]) -> Result<BTreeMap<MessageId, Vec<u32>>> {
+        let mut out: BTreeMap<MessageId, Vec<u32>> = BTreeMap::new();
+        for chunk in ids.chunks(1000) {
+            // Ids come from the database: safe to inline.
+            let list = int_list(chunk.iter().map(|m| m.0));
+            let rows: Vec<(i64, i64)> = sqlx::query_as(sql!(
+                "SELECT message_id, part_no FROM message_parts WHERE message_id IN ({list}) \
+                 ORDER BY message_id, part_no"
+            ))
+            .persistent(false)
+            .fetch_all(&self.pool)
+            .await?;
+            for (m, part) in rows {
+                if let Ok(part) = u32::try_from(part) {
+                    out.entry(MessageId(m)).or_default().push(part);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Records a batch of submit outcomes in one transaction: segments taken get their rows
+    /// with the operator's ids; submitted messages' reservation becomes a charge (one release
+    /// and one charge entry per company and batch); retries go back to the queue; failures
+    /// release their reservation. Receipts that arrived before their submit response are
+    /// applied here. An outcome for a message that is no longer `sending`/`queued` (a
+    /// duplicate worker after a lost lease) changes nothing.
+    #[tracing::instrument(skip_all, fields(outcomes = outcomes.len()))]
+    pub async fn record_submits(&self, outcomes: Vec<SubmitOutcome>) -> Result<()> {
+        if outcomes.is_empty() {
+            return Ok(());
+        }
+        let now = now_ms();
+        let mut tx = self.begin_write().await?;
+        // Ids are integers from the database: safe to inline.
+        let ids = int_list(outcomes.iter().map(|o| o.id.0));
+        let providers: Vec<Option<i64>> = sqlx::query_scalar(sql!(
+            "SELECT DISTINCT provider_account_id FROM messages WHERE id IN ({ids}) \
+             ORDER BY provider_account_id"
+        ))
+        .persistent(false)
+        .fetch_all(&mut *tx)
+        .await?;
+        for p in providers.into_iter().flatten() {
+            self.lock_receipts(&mut tx, ProviderAccountId(p)).await?;
+        }
+        let mut charged: BTreeMap<i64, i64> = BTreeMap::new();
+        let mut released: BTreeMap<i64, i64> = BTreeMap::new();
+        // Segments taken in this batch, by message: (part, operator id).
+        let mut taken: BTreeMap<i64, Vec<(u32, String)>> = BTreeMap::new();
+        // Messages now submitted whose earlier attempts took some of their segments.
+        let mut completed: BTreeSet<i64> = BTreeSet::new();
+        let mut new_parts: Vec<NewPart> = Vec::new();
+        for o in outcomes {
+            let (parts, rest) = match o.result {
+                SubmitResult::Submitted { operator_ids } => {
+                    let parts = (1..).zip(operator_ids).collect();
+                    (parts, Rest::Submitted)
+                }
+                SubmitResult::Retry { reason, at } => (Vec::new(), Rest::Retry { reason, at }),
+                SubmitResult::Failed { reason, code } => {
+                    (Vec::new(), Rest::Failed { reason, code })
+                }
+                SubmitResult::Segments { taken: parts, rest } => {
+                    if rest == Rest::Submitted {
+                        completed.insert(o.id.0);
+                    }
+                    (parts, rest)
+                }
+            };
+            match rest {
+                // Submitted: one statement for the whole batch, below.
+                Rest::Submitted => {
+                    taken.insert(o.id.0, parts);
+                }
+                // Retries and failures are rare (faults): one statement each is fine.
+                Rest::Retry { reason, at } => {
+                    let changed: Option<Option<i64>> = sqlx::query_scalar(
+                        "UPDATE messages SET state = 'queued', state_at = $2, state_reason = $3, \
+                         next_attempt_at = $4, lease_owner = NULL, lease_until = NULL \
+                         WHERE id = $1 AND state IN ('sending', 'queued') \
+                         RETURNING provider_account_id",
+                    )
+                    .bind(o.id.0)
+                    .bind(now)
+                    .bind(&reason)
+                    .bind(at)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                    if let Some(provider) = changed {
+                        event(&mut tx, o.id, MessageState::Queued, Some(&reason), now).await?;
+                        new_parts
+                            .extend(parts.into_iter().map(|(k, op)| part(o.id, k, provider, op)));
+                    }
+                }
+                Rest::Failed { reason, code } => {
+                    let row: Option<(i64, i64, Option<i64>)> = sqlx::query_as(
+                        "UPDATE messages SET state = 'failed', state_at = $2, final_at = $2, \
+                         state_reason = $3, error_code = $4, lease_owner = NULL, \
+                         lease_until = NULL WHERE id = $1 AND state IN ('sending', 'queued') \
+                         RETURNING company_id, cost, provider_account_id",
+                    )
+                    .bind(o.id.0)
+                    .bind(now)
+                    .bind(&reason)
+                    .bind(&code)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                    if let Some((company, cost, provider)) = row {
+                        event(&mut tx, o.id, MessageState::Failed, Some(&reason), now).await?;
+                        super::webhooks::emit_message_event(
+                            &mut tx,
+                            o.id,
+                            Hook::MessageFailed,
+                            json!({}),
+                        )
+                        .await?;
+                        add_cost(&mut released, company, cost)?;
+                        new_parts
+                            .extend(parts.into_iter().map(|(k, op)| part(o.id, k, provider, op)));
+                    }
+                }
+            }
+        }
+        // Submitted: one update per chunk.
+        let keys: Vec<i64> = taken.keys().copied().collect();
+        let mut sent: Vec<i64> = Vec::new();
+        for chunk in keys.chunks(1000) {
+            let list = int_list(chunk.iter().copied());
+            let rows: Vec<(i64, i64, i64, Option<i64>)> = sqlx::query_as(sql!(
+                "UPDATE messages SET state = 'submitted', state_at = $1, submitted_at = $1, \
+                 state_reason = NULL, lease_owner = NULL, lease_until = NULL \
+                 WHERE id IN ({list}) AND state IN ('sending', 'queued') \
+                 RETURNING id, company_id, cost, provider_account_id"
+            ))
+            .persistent(false)
+            .bind(now)
+            .fetch_all(&mut *tx)
+            .await?;
+            for (id, company, cost, provider) in rows {
+                add_cost(&mut charged, company, cost)?;
+                sent.push(id);
+                if let Some(parts) = taken.remove(&id) {
+                    new_parts.extend(
+                        parts
+                            .into_iter()
+                            .map(|(k, op)| part(MessageId(id), k, provider, op)),
+                    );
+                }
+            }
+        }
+        sent.sort_unstable();
+        new_parts.sort_by_key(|p| (p.0, p.1));
+        let pending = insert_parts(&mut tx, &new_parts, now).await?;
+        // The submitted step of the history is `submitted_at` with the segments (see
+        // `messages::history`): no event rows. The webhook names every segment's id, those
+        // of earlier attempts too.
+        let mut operator_ids: BTreeMap<i64, Vec<String>> = BTreeMap::new();
+        for (id, _, _, op) in &new_parts {
+            operator_ids.entry(*id).or_default().push(op.clone());
+        }
+        let earlier: Vec<i64> = sent
+            .iter()
+            .copied()
+            .filter(|id| completed.contains(id))
+            .collect();
+        if !earlier.is_empty() {
+            let list = int_list(earlier.iter().copied());
+            let rows: Vec<(i64, String)> = sqlx::query_as(sql!(
+                "SELECT message_id, operator_id FROM message_parts \
+                 WHERE message_id IN ({list}) ORDER BY message_id, part_no"
+            ))
+            .persistent(false)
+            .fetch_all(&mut *tx)
+            .await?;
+            for id in &earlier {
+                operator_ids.remove(id);
+            }
+            for (id, op) in rows {
+                operator_ids.entry(id).or_default().push(op);
+            }
+        }
+        super::webhooks::emit_message_events(
+            &mut tx,
+            &sent,
+            Hook::MessageSent,
+            |id| json!({"operator_ids": operator_ids.get(&id).cloned().unwrap_or_default()}),
+        )
+        .await?;
+        // Receipts that overtook their submit record.
+        self.apply_pending_receipts(&mut tx, &pending).await?;
+        for (company, amount) in charged.into_iter().filter(|(_, a)| *a > 0) {
+            let c = CompanyId(company);
+            write_entry(&mut tx, c, LedgerKind::Release, amount, Some("submitted")).await?;
+            write_entry(&mut tx, c, LedgerKind::Charge, -amount, Some("submitted")).await?;
+        }
+        for (company, amount) in released.into_iter().filter(|(_, a)| *a > 0) {
+            write_entry(
+                &mut tx,
+                CompanyId(company),
+                LedgerKind::Release,
+                amount,
+                Some("failed"),
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+/// A segment row to insert.
+fn part(id: MessageId, part: u32, provider: Option<i64>, operator_id: String) -> NewPart {
+    (id.0, i64::from(part), provider, operator_id)
+}
+
+/// Inserts segment rows (one multi-row statement per 200; a segment already recorded is
+/// kept as it was). Returns (message, part, provider, key, alternative key) of each, for
+/// the receipts that may be waiting for them.
+async fn insert_parts(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    parts: &[NewPart],
+    now: i64,
+) -> Result<Vec<(i64, i64, i64, String, Option<String>)>> {
+    let mut pending = Vec::new();
+    // (message, part, provider, operator id, key, alt) for the insert.
+    type PartRow<'a> = (i64, i64, Option<i64>, &'a str, String, Option<String>);
+    let mut rows: Vec<PartRow> = Vec::with_capacity(parts.len());
+    for (id, part, provider, op) in parts {
+        let (key, alt) = id_keys(op);
+        if let Some(p) = provider {
+            pending.push((*id, *part, *p, key.clone(), alt.clone()));
+        }
+        rows.push((*id, *part, *provider, op.as_str(), key, alt));
+    }
+    for chunk in rows.chunks(200) {
+        // Integers inline, plain text inline, anything else bound.
+        let mut binds: Vec<&str> = Vec::new();
+        let mut values = Vec::with_capacity(chunk.len());
+        for (id, part, provider, op, key, alt) in chunk {
+            let p = provider.map_or("NULL".to_owned(), |p| p.to_string());
+            let op_sql = literal_or_bind(op, &mut binds, 1);
+            let key_sql = literal_or_bind(key, &mut binds, 1);
+            let alt_sql = match alt {
+                None => "NULL".to_owned(),
+                Some(a) => literal_or_bind(a, &mut binds, 1),
+            };
+            values.push(format!(
+                "({id}, {part}, {p}, {op_sql}, {key_sql}, {alt_sql}, 'submitted', $1)"
+            ));
+        }
+        let values = values.join(",");
+        let mut q = sqlx::query(sql!(
+            "INSERT INTO message_parts (message_id, part_no, provider_account_id, \
+             operator_id, id_key, id_alt, state, submitted_at) VALUES {values} \
+             ON CONFLICT (message_id, part_no) DO NOTHING"
+        ))
+        .persistent(false)
+        .bind(now);
+        for b in binds {
+            q = q.bind(b);
+        }
+        q.execute(&mut **tx).await?;
+    }
+    Ok(pending)
+}
