@@ -21,6 +21,7 @@ mod files;
 mod key_cache;
 mod repo;
 mod secret;
+mod setup_cache;
 mod signal;
 
 use std::sync::Once;
@@ -51,6 +52,7 @@ pub use repo::receipts::{ReceiptIn, ReceiptStats};
 pub use repo::submits::{Rest, SubmitOutcome, SubmitResult};
 pub use repo::webhooks::{ClaimedWebhook, TEST_EVENT_TYPE, WebhookOutcome, WebhookResult, rfc3339};
 pub use secret::{SecretBox, SecretError};
+pub use setup_cache::SETUP_TTL;
 
 /// Result of a store call.
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -86,6 +88,8 @@ pub struct Store {
     keys: std::sync::Arc<key_cache::KeyCache>,
     /// The group committer of accepts ([`repo::accept`]).
     accepts: std::sync::Arc<repo::accept::Accepts>,
+    /// Companies' sending setups as the send service reads them ([`setup_cache::SETUP_TTL`]).
+    setup: std::sync::Arc<setup_cache::SetupCache>,
 }
 
 impl std::fmt::Debug for Store {
@@ -189,6 +193,7 @@ impl Store {
             url: listen_url,
             keys: std::sync::Arc::default(),
             accepts: std::sync::Arc::default(),
+            setup: std::sync::Arc::default(),
         };
         store.ensure_default_company().await?;
         info!(backend = ?backend, "store ready");

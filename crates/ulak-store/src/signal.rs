@@ -82,17 +82,8 @@ impl Store {
     }
 }
 
-/// Tells the other nodes, with the commit of `tx`, that messages were queued for `account`
+/// Tells the other nodes, with the commit of `tx`, that messages were queued for `accounts`
 /// (PostgreSQL delivers a notification when, and only if, its transaction commits).
-pub(crate) async fn announce(
-    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
-    backend: Backend,
-    account: Option<i64>,
-) -> crate::Result<()> {
-    announce_all(tx, backend, account.as_slice()).await
-}
-
-/// [`announce`] for several accounts.
 pub(crate) async fn announce_all(
     tx: &mut sqlx::Transaction<'static, sqlx::Any>,
     backend: Backend,

@@ -27,7 +27,7 @@ impl<'s> Lookups<'s> {
     /// Reads the company's SMS settings (`NoSettings` without them).
     pub(super) async fn new(store: &'s Store, company: CompanyId) -> Result<Self, SendError> {
         let settings = store
-            .get_sms_settings(company)
+            .sending_settings(company)
             .await?
             .ok_or(SendError::NoSettings)?;
         Ok(Lookups {
@@ -44,7 +44,7 @@ impl<'s> Lookups<'s> {
     /// The account new messages go through.
     pub(super) async fn account(&mut self) -> Result<Option<ProviderAccount>, StoreError> {
         if self.account.is_none() {
-            self.account = Some(self.store.sending_account(self.company).await?);
+            self.account = Some(self.store.sending_account_cached(self.company).await?);
         }
         Ok(self.account.clone().flatten())
     }
@@ -73,7 +73,7 @@ impl<'s> Lookups<'s> {
         }
         let h = self
             .store
-            .find_sender_header(self.company, name)
+            .sending_header(self.company, name)
             .await?
             .map(|h| h.name);
         self.headers.insert(key, h.clone());

@@ -1,27 +1,29 @@
 //! Accepting messages with group commit. One transaction per message through SQLite's single
 //! writer (or one PostgreSQL commit, one WAL flush, each) capped single sends at about a
 //! thousand a second whatever the concurrency. So accepts queue to a committer task that takes
-//! everything waiting (up to [`GROUP_MAX`] messages, any companies), writes each message with
-//! exactly the statements of a lone accept — the idempotency check, the credit reservation,
-//! the insert, the key — in one transaction, commits once and answers them all. Nobody is
-//! answered before the commit that holds their message, so durability is what it was.
+//! everything waiting (up to [`GROUP_MAX`] messages, any companies) and writes it in one
+//! transaction: per message the checks of a lone accept in the same order — its idempotency
+//! key, then the balance left — and then, per company, one balance update, one reservation
+//! entry per message and the messages in multi-row statements; one commit answers them all.
+//! Nobody is answered before the commit that holds their message, so durability is what it
+//! was.
 //!
-//! A message refused on its own (a key used for another request, a balance that cannot cover
-//! it) is refused before it writes anything, so its group goes on without it. Any other
-//! failure rolls the group back and each of its messages is then tried in a transaction of its
-//! own, so one bad message never fails its neighbours.
+//! A message refused on its own (a key used for another request, a balance that no longer
+//! covers it) is decided before anything is written, so its group goes on without it. Any
+//! other failure rolls the group back and each of its messages is then tried in a transaction
+//! of its own, so one bad message never fails its neighbours.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use sqlx::{Any, Transaction};
 use tokio::sync::{Semaphore, mpsc, oneshot};
-use ulak_core::model::{CompanyId, LedgerKind, Message, MessageState, NewMessage};
+use ulak_core::model::{CompanyId, LedgerKind, Message, MessageId, MessageState, NewMessage};
 
-use super::credit::write_entry;
+use super::batch::insert_messages;
 use super::idempotency::{self, Idempotency, StoredAnswer};
-use super::messages::{COLS, Enqueued, event, message};
+use super::messages::Enqueued;
 use crate::db::now_ms;
 use crate::{Backend, Result, Store, StoreError};
 
@@ -289,38 +291,38 @@ async fn run_group(store: &Store, jobs: Vec<Job>, counts: &Counts) {
 }
 
 impl Store {
-    /// One transaction for all of `items`, in company order (so parallel groups take the
-    /// companies' rows in the same order); answers in `items`' order. `Err` when the group as
-    /// a whole failed and nothing of it was written.
+    /// One transaction for all of `items`, company by company in id order (so parallel
+    /// groups take the companies' rows in the same order); answers in `items`' order. `Err`
+    /// when the group as a whole failed and nothing of it was written.
     async fn commit_group(&self, items: &[&Item]) -> Result<Vec<Result<Accepted>>> {
-        let mut order: Vec<usize> = (0..items.len()).collect();
-        order.sort_by_key(|&i| items[i].company.0);
+        let mut by_company: BTreeMap<i64, Vec<usize>> = BTreeMap::new();
+        for (i, item) in items.iter().enumerate() {
+            by_company.entry(item.company.0).or_default().push(i);
+        }
         let now = now_ms();
         let mut tx = self.begin_write().await?;
         let mut results: Vec<Option<Result<Accepted>>> = (0..items.len()).map(|_| None).collect();
         let mut accounts = BTreeSet::new();
-        for i in order {
-            let r = match accept_in(&mut tx, items[i], now).await {
-                Ok(a) => Ok(a),
-                // Refused before writing anything: the group goes on without it.
-                Err(
-                    e @ (StoreError::IdempotencyConflict | StoreError::InsufficientCredit { .. }),
-                ) => Err(e),
-                Err(e) => {
-                    tx.rollback().await?;
-                    return Err(e);
-                }
+        for (company, mine) in by_company {
+            let group = CompanyGroup {
+                backend: self.backend,
+                company: CompanyId(company),
+                items,
+                mine: &mine,
+                now,
             };
-            if let Ok(Accepted::New(_)) = &r
-                && let Some(p) = items[i].new.provider
-            {
+            if let Err(e) = group.accept(&mut tx, &mut results).await {
+                tx.rollback().await?;
+                return Err(e);
+            }
+        }
+        for (r, item) in results.iter().zip(items) {
+            if let (Some(Ok(Accepted::New(_))), Some(p)) = (r, item.new.provider) {
                 accounts.insert(p.0);
             }
-            results[i] = Some(r);
         }
-        for a in &accounts {
-            crate::signal::announce(&mut tx, self.backend, Some(*a)).await?;
-        }
+        let accounts: Vec<i64> = accounts.into_iter().collect();
+        crate::signal::announce_all(&mut tx, self.backend, &accounts).await?;
         tx.commit().await?;
         for a in accounts {
             self.queued_for(Some(a));
@@ -346,56 +348,221 @@ impl Store {
     }
 }
 
-/// Accepts one message inside the group's transaction: exactly the statements of a lone
-/// accept.
-async fn accept_in(tx: &mut Transaction<'static, Any>, item: &Item, now: i64) -> Result<Accepted> {
-    let (company, new) = (item.company, &item.new);
-    let key = item.key.as_ref().map(Key::borrowed);
-    if let Some(idem) = &key
-        && let Some((id, answer)) = idempotency::seen(tx, company, idem, now).await?
-    {
-        return Ok(Accepted::Seen(id, answer));
+/// What happens to one message of a group, decided before anything is written.
+enum Plan {
+    /// Queue it.
+    Queue,
+    /// An earlier message of the group has the same new key and request: its replay.
+    SameAs(usize),
+}
+
+/// The messages of one company in a group.
+struct CompanyGroup<'a> {
+    backend: Backend,
+    company: CompanyId,
+    items: &'a [&'a Item],
+    /// Indexes into `items`, in order.
+    mine: &'a [usize],
+    now: i64,
+}
+
+impl CompanyGroup<'_> {
+    /// Decides and writes this company's messages, filling their `results`: per message the
+    /// same checks in the same order as a lone accept (its key, then the balance left), then
+    /// one balance update, the ledger's entries (one reservation per message, as ever) and
+    /// the messages in multi-row statements.
+    async fn accept(
+        &self,
+        tx: &mut Transaction<'static, Any>,
+        results: &mut [Option<Result<Accepted>>],
+    ) -> Result<()> {
+        let mut plans: Vec<(usize, Plan)> = Vec::new();
+        let mut new_keys: HashMap<&str, (&str, usize)> = HashMap::new();
+        for &i in self.mine {
+            let Some(key) = &self.items[i].key else {
+                plans.push((i, Plan::Queue));
+                continue;
+            };
+            if let Some(&(hash, first)) = new_keys.get(key.key.as_str()) {
+                if hash == key.request_hash {
+                    plans.push((i, Plan::SameAs(first)));
+                } else {
+                    results[i] = Some(Err(StoreError::IdempotencyConflict));
+                }
+                continue;
+            }
+            match idempotency::seen(tx, self.company, &key.borrowed(), self.now).await {
+                Ok(Some((id, answer))) => results[i] = Some(Ok(Accepted::Seen(id, answer))),
+                Ok(None) => {
+                    new_keys.insert(&key.key, (&key.request_hash, i));
+                    plans.push((i, Plan::Queue));
+                }
+                Err(e @ StoreError::IdempotencyConflict) => results[i] = Some(Err(e)),
+                Err(e) => return Err(e),
+            }
+        }
+        let taken = self.reserve(tx, &plans, results).await?;
+        if taken.is_empty() {
+            return self.copy_to_repeats(&plans, results);
+        }
+        let news: Vec<NewMessage> = taken.iter().map(|&i| self.items[i].new.clone()).collect();
+        let ids = insert_messages(tx, self.company, None, &news, self.now).await?;
+        for (&i, id) in taken.iter().zip(ids) {
+            let message = accepted_message(id, self.company, &self.items[i].new, self.now);
+            let answer = match &self.items[i].key {
+                Some(k) => Some(
+                    idempotency::remember(tx, self.company, &k.borrowed(), &message, self.now)
+                        .await?,
+                ),
+                None => None,
+            };
+            results[i] = Some(Ok(Accepted::New(Enqueued {
+                message,
+                replayed: false,
+                answer,
+            })));
+        }
+        self.copy_to_repeats(&plans, results)
     }
-    write_entry(tx, company, LedgerKind::Reservation, -new.cost, None).await?;
+
+    /// Takes each queued message's cost from the balance in order, refusing the ones it no
+    /// longer covers; writes the new balance and one ledger entry per message taken. Returns
+    /// the messages taken.
+    async fn reserve(
+        &self,
+        tx: &mut Transaction<'static, Any>,
+        plans: &[(usize, Plan)],
+        results: &mut [Option<Result<Accepted>>],
+    ) -> Result<Vec<usize>> {
+        // The row is the company's lock on PostgreSQL; SQLite's writer already holds its own.
+        let lock = match self.backend {
+            Backend::Sqlite => "",
+            Backend::Postgres => " FOR UPDATE",
+        };
+        let balance: Option<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT credit_balance FROM companies WHERE id = $1{lock}"
+        )))
+        .bind(self.company.0)
+        .fetch_optional(&mut **tx)
+        .await?;
+        let mut left = balance.ok_or(StoreError::NotFound)?;
+        let mut taken = Vec::new();
+        let mut entries: Vec<(i64, i64)> = Vec::new();
+        for (i, plan) in plans {
+            if !matches!(plan, Plan::Queue) {
+                continue;
+            }
+            let cost = self.items[*i].new.cost;
+            if cost < 0 || cost > left {
+                results[*i] = Some(Err(StoreError::InsufficientCredit {
+                    balance: left,
+                    amount: -cost,
+                }));
+                continue;
+            }
+            left -= cost;
+            entries.push((-cost, left));
+            taken.push(*i);
+        }
+        if !taken.is_empty() {
+            write_reservations(tx, self.company, &entries, self.now).await?;
+        }
+        Ok(taken)
+    }
+
+    /// A repeat of a new key within the group answers what its first got (a refusal too).
+    fn copy_to_repeats(
+        &self,
+        plans: &[(usize, Plan)],
+        results: &mut [Option<Result<Accepted>>],
+    ) -> Result<()> {
+        for (i, plan) in plans {
+            let Plan::SameAs(first) = plan else { continue };
+            results[*i] = Some(match &results[*first] {
+                Some(Ok(Accepted::New(e))) => Ok(Accepted::Seen(e.message.id.0, e.answer.clone())),
+                Some(Err(StoreError::InsufficientCredit { balance, amount })) => {
+                    Err(StoreError::InsufficientCredit {
+                        balance: *balance,
+                        amount: *amount,
+                    })
+                }
+                _ => Err(StoreError::IdempotencyConflict),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Moves the balance by the entries' sum and writes them (amount, balance after), in one
+/// update and multi-row inserts. The caller checked the balance under the company's lock;
+/// the update checks again, so a mistake there cannot make it negative.
+async fn write_reservations(
+    tx: &mut Transaction<'static, Any>,
+    company: CompanyId,
+    entries: &[(i64, i64)],
+    now: i64,
+) -> Result<()> {
+    let total: i64 = entries.iter().map(|(a, _)| -a).sum();
+    let moved = sqlx::query(
+        "UPDATE companies SET credit_balance = credit_balance - $2 \
+         WHERE id = $1 AND credit_balance >= $2",
+    )
+    .bind(company.0)
+    .bind(total)
+    .execute(&mut **tx)
+    .await?;
+    if moved.rows_affected() != 1 {
+        return Err(StoreError::Corrupt {
+            what: "companies.credit_balance",
+        });
+    }
+    let kind = LedgerKind::Reservation.as_str();
+    for chunk in entries.chunks(500) {
+        // Integers and a fixed kind name only: inlined.
+        let values: Vec<String> = chunk
+            .iter()
+            .map(|(amount, after)| format!("({}, '{kind}', {amount}, {after}, {now})", company.0))
+            .collect();
+        let values = values.join(",");
+        sqlx::query(sql!(
+            "INSERT INTO credit_ledger (company_id, kind, amount, balance_after, created_at) \
+             VALUES {values}"
+        ))
+        .persistent(false)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
+/// The message as its row was just written.
+fn accepted_message(id: MessageId, company: CompanyId, new: &NewMessage, now: i64) -> Message {
     let (state, due) = match new.scheduled_at {
         Some(at) if at > now => (MessageState::Scheduled, at),
         _ => (MessageState::Queued, now),
     };
-    let row = sqlx::query(sql!(
-        "INSERT INTO messages (company_id, provider_account_id, recipient_kind, recipient, \
-         sender, body, encoding, segments, cost, state, state_at, attempts, next_attempt_at, \
-         valid_until, created_at, priority) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 0, $12, $13, $11, $14) \
-         RETURNING {COLS}"
-    ))
-    .bind(company.0)
-    .bind(new.provider.map(|p| p.0))
-    .bind(new.recipient.kind())
-    .bind(new.recipient.address())
-    .bind(new.sender.as_str())
-    .bind(&new.body)
-    .bind(&new.encoding)
-    .bind(i64::from(new.segments))
-    .bind(new.cost)
-    .bind(state.as_str())
-    .bind(now)
-    .bind(due)
-    .bind(new.valid_until)
-    .bind(new.class.priority())
-    .fetch_one(&mut **tx)
-    .await?;
-    let message = message(&row)?;
-    // Being accepted is in `created_at` (see `history`); a schedule is worth a row.
-    if state == MessageState::Scheduled {
-        event(tx, message.id, state, None, now).await?;
+    Message {
+        id,
+        company_id: company,
+        campaign_id: None,
+        provider_account_id: new.provider,
+        recipient_kind: new.recipient.kind().to_owned(),
+        recipient: new.recipient.address(),
+        sender: new.sender.as_str().to_owned(),
+        body: new.body.clone(),
+        encoding: new.encoding.clone(),
+        segments: new.segments,
+        cost: new.cost,
+        state,
+        state_reason: None,
+        state_at: now,
+        attempts: 0,
+        next_attempt_at: due,
+        valid_until: new.valid_until,
+        error_code: None,
+        created_at: now,
+        submitted_at: None,
+        final_at: None,
+        class: new.class,
     }
-    let answer = match &key {
-        Some(idem) => Some(idempotency::remember(tx, company, idem, &message, now).await?),
-        None => None,
-    };
-    Ok(Accepted::New(Enqueued {
-        message,
-        replayed: false,
-        answer,
-    }))
 }

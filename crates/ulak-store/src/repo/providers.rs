@@ -77,6 +77,7 @@ impl Store {
         company: CompanyId,
         new: NewProviderAccount,
     ) -> Result<ProviderAccount> {
+        let _forget = self.setup_change();
         let mut tx = self.begin_write().await?;
         let now = now_ms();
         let id: Option<i64> = sqlx::query_scalar(
@@ -129,6 +130,7 @@ impl Store {
         id: ProviderAccountId,
         new: NewProviderAccount,
     ) -> Result<ProviderAccount> {
+        let _forget = self.setup_change();
         let sealed = match &new.password {
             Some(p) => Some(self.secrets.seal(p.expose(), &aad(company, id.0))?),
             None => None,
@@ -219,6 +221,7 @@ impl Store {
         company: CompanyId,
         id: ProviderAccountId,
     ) -> Result<()> {
+        let _forget = self.setup_change();
         let r = sqlx::query("DELETE FROM provider_accounts WHERE company_id = $1 AND id = $2")
             .bind(company.0)
             .bind(id.0)

@@ -67,6 +67,7 @@ impl Store {
         company: CompanyId,
         patch: SmsSettingsPatch,
     ) -> Result<SmsSettings> {
+        let _forget = self.setup_change();
         let otp = match &patch.otp_password {
             Some(Some(p)) => Some(self.secrets.seal(p.expose(), &otp_aad(company))?),
             _ => None,
@@ -130,6 +131,7 @@ impl Store {
         company: CompanyId,
         new: NewSenderHeader,
     ) -> Result<SenderHeader> {
+        let _forget = self.setup_change();
         let mut tx = self.begin_write().await?;
         if new.is_default {
             sqlx::query("UPDATE sender_headers SET is_default = 0 WHERE company_id = $1")
@@ -159,6 +161,7 @@ impl Store {
         company: CompanyId,
         id: SenderHeaderId,
     ) -> Result<SenderHeader> {
+        let _forget = self.setup_change();
         let mut tx = self.begin_write().await?;
         sqlx::query("UPDATE sender_headers SET is_default = 0 WHERE company_id = $1 AND id <> $2")
             .bind(company.0)
@@ -193,6 +196,7 @@ impl Store {
     /// Deletes a sender header.
     #[tracing::instrument(skip(self))]
     pub async fn delete_sender_header(&self, company: CompanyId, id: SenderHeaderId) -> Result<()> {
+        let _forget = self.setup_change();
         let r = sqlx::query("DELETE FROM sender_headers WHERE company_id = $1 AND id = $2")
             .bind(company.0)
             .bind(id.0)

@@ -22,4 +22,5 @@ mod schema_parity;
 mod secrets;
 mod segments;
 mod settings;
+mod setup_cache;
 mod webhooks;
