@@ -315,9 +315,21 @@ pub struct NewMessage {
     pub valid_until: i64,
     /// Its lane ([`NewMessage::new`] makes a transactional one).
     pub class: TrafficClass,
+    /// Refuse it (`phone.opted_out`) if its number is on the company's opt-out list when it
+    /// is committed: checked in the accepting transaction, so an opt-out that lands while it
+    /// is being decided still counts. Campaigns leave it off (they skip opted-out
+    /// recipients before).
+    pub unless_opted_out: bool,
 }
 
 impl NewMessage {
+    /// This message, refused if its number opted out (see [`NewMessage::unless_opted_out`]).
+    #[must_use]
+    pub fn unless_opted_out(mut self) -> Self {
+        self.unless_opted_out = matches!(self.recipient, Recipient::Msisdn(_));
+        self
+    }
+
     /// This message in lane `class`.
     #[must_use]
     pub fn in_class(mut self, class: TrafficClass) -> Self {
@@ -385,6 +397,7 @@ impl NewMessage {
                 scheduled_at,
                 valid_until,
                 class: TrafficClass::Transactional,
+                unless_opted_out: false,
             })
         })
     }

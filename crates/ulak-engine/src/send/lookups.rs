@@ -19,7 +19,7 @@ pub(super) struct Lookups<'s> {
     account: Option<Option<ProviderAccount>>,
     headers: HashMap<Option<String>, Option<SenderName>>,
     templates: HashMap<i64, Option<Template>>,
-    /// Opted-out numbers among a batch's recipients, read up front; `None`: ask per number.
+    /// Opted-out numbers among a batch's recipients, read up front.
     opted_out: Option<HashSet<String>>,
 }
 
@@ -86,11 +86,11 @@ impl<'s> Lookups<'s> {
         Ok(())
     }
 
-    /// Whether `m` is on the opt-out list.
-    pub(super) async fn opted_out(&mut self, m: &Msisdn) -> Result<bool, StoreError> {
-        match &self.opted_out {
-            Some(set) => Ok(set.contains(m.e164())),
-            None => self.store.is_opted_out(self.company, m).await,
-        }
+    /// Whether `m` is among the opted-out numbers read up front (`false` when none were:
+    /// the accepting transaction checks).
+    pub(super) fn opted_out(&self, m: &Msisdn) -> bool {
+        self.opted_out
+            .as_ref()
+            .is_some_and(|set| set.contains(m.e164()))
     }
 }

@@ -220,8 +220,10 @@ async fn checked(
     {
         e.push("scheduled_at", err.code, err.message);
     }
+    // A batch read its opt-outs up front and reports them with the other faults; a single
+    // send leaves the check to the accepting transaction (`unless_opted_out` below).
     if let (Some(Recipient::Msisdn(m)), Some(_)) = (&to, &account)
-        && l.opted_out(m).await?
+        && l.opted_out(m)
     {
         e.push(
             "to",
@@ -244,7 +246,7 @@ async fn checked(
             ))
         })?;
     message_for(&account, to, sender, &text, r.scheduled_at, valid_until)
-        .map(|m| m.in_class(r.class))
+        .map(|m| m.in_class(r.class).unless_opted_out())
         .map_err(SendError::Invalid)
 }
 

@@ -13,18 +13,21 @@
 //! other failure rolls the group back and each of its messages is then tried in a transaction
 //! of its own, so one bad message never fails its neighbours.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use sqlx::{Any, Transaction};
 use tokio::sync::{Semaphore, mpsc, oneshot};
-use ulak_core::model::{CompanyId, LedgerKind, Message, MessageId, MessageState, NewMessage};
+use ulak_core::Code;
+use ulak_core::model::{
+    CompanyId, LedgerKind, Message, MessageId, MessageState, NewMessage, ValidationErrors,
+};
 
 use super::batch::insert_messages;
 use super::idempotency::{self, Idempotency, StoredAnswer};
 use super::messages::Enqueued;
-use crate::db::now_ms;
+use crate::db::{now_ms, string_lists};
 use crate::{Backend, Result, Store, StoreError};
 
 /// Messages one group commit takes at most (a batch request larger than this is its own
@@ -401,6 +404,7 @@ impl CompanyGroup<'_> {
                 Err(e) => return Err(e),
             }
         }
+        self.refuse_opted_out(tx, &mut plans, results).await?;
         let taken = self.reserve(tx, &plans, results).await?;
         if taken.is_empty() {
             return self.copy_to_repeats(&plans, results);
@@ -423,6 +427,44 @@ impl CompanyGroup<'_> {
             })));
         }
         self.copy_to_repeats(&plans, results)
+    }
+
+    /// Refuses the messages to be queued whose number is on the opt-out list now (one read
+    /// for the company's part of the group).
+    async fn refuse_opted_out(
+        &self,
+        tx: &mut Transaction<'static, Any>,
+        plans: &mut Vec<(usize, Plan)>,
+        results: &mut [Option<Result<Accepted>>],
+    ) -> Result<()> {
+        let asked: Vec<String> = plans
+            .iter()
+            .filter(|(i, p)| matches!(p, Plan::Queue) && self.items[*i].new.unless_opted_out)
+            .map(|(i, _)| self.items[*i].new.recipient.address())
+            .collect();
+        if asked.is_empty() {
+            return Ok(());
+        }
+        let asked: Vec<&str> = asked.iter().map(String::as_str).collect();
+        let out = opted_out_among(tx, self.company, &asked).await?;
+        if out.is_empty() {
+            return Ok(());
+        }
+        plans.retain(|(i, p)| {
+            let new = &self.items[*i].new;
+            let refused = matches!(p, Plan::Queue)
+                && new.unless_opted_out
+                && out.contains(&new.recipient.address());
+            if refused {
+                results[*i] = Some(Err(StoreError::Validation(ValidationErrors::single(
+                    "to",
+                    Code::PhoneOptedOut,
+                    "the number is on the opt-out list",
+                ))));
+            }
+            !refused
+        });
+        Ok(())
     }
 
     /// Takes each queued message's cost from the balance in order, refusing the ones it no
@@ -486,6 +528,7 @@ impl CompanyGroup<'_> {
                         amount: *amount,
                     })
                 }
+                Some(Err(StoreError::Validation(v))) => Err(StoreError::Validation(v.clone())),
                 _ => Err(StoreError::IdempotencyConflict),
             });
         }
@@ -533,6 +576,27 @@ async fn write_reservations(
         .await?;
     }
     Ok(())
+}
+
+/// Which of `phones` (E.164) are on the company's opt-out list, read inside `tx`.
+async fn opted_out_among(
+    tx: &mut Transaction<'static, Any>,
+    company: CompanyId,
+    phones: &[&str],
+) -> Result<HashSet<String>> {
+    let mut out = HashSet::new();
+    for (list, binds) in string_lists(phones, 2) {
+        let mut q = sqlx::query_scalar::<_, String>(sql!(
+            "SELECT phone FROM opt_outs WHERE company_id = $1 AND phone IN ({list})"
+        ))
+        .persistent(false)
+        .bind(company.0);
+        for v in binds {
+            q = q.bind(v);
+        }
+        out.extend(q.fetch_all(&mut **tx).await?);
+    }
+    Ok(out)
 }
 
 /// The message as its row was just written.

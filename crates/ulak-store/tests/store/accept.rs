@@ -14,7 +14,8 @@ crate::store_tests!(
     a_short_balance_refuses_only_what_it_cannot_cover,
     one_new_key_sent_many_times_at_once_makes_one_message,
     a_batch_is_answered_item_by_item_in_order,
-    a_failing_message_does_not_fail_its_group
+    a_failing_message_does_not_fail_its_group,
+    an_opt_out_is_checked_in_the_accepting_transaction
 );
 
 fn answer(m: &Message) -> StoredAnswer {
@@ -221,4 +222,42 @@ async fn a_failing_message_does_not_fail_its_group(db: &TestDb) {
     assert_eq!(count_messages(db, c).await, 2);
     assert_eq!(s.credit_balance(c).await.unwrap(), 98);
     assert_eq!(s.credit_ledger_sum(c).await.unwrap(), 98);
+}
+
+async fn an_opt_out_is_checked_in_the_accepting_transaction(db: &TestDb) {
+    let s = &db.store;
+    let (c, p) = funded(s, 10).await;
+    let phone = ulak_core::Msisdn::parse("05320000020", ulak_core::CountryType::Tr).unwrap();
+    s.add_opt_out(c, &phone, None).await.unwrap();
+    let batch = vec![
+        (msg(p, "05320000020", "Kontrollü").unless_opted_out(), None),
+        (msg(p, "05320000021", "Kontrollü").unless_opted_out(), None),
+        // A campaign's message skips the check (its planner skipped opted-out numbers).
+        (msg(p, "05320000020", "Kampanya"), None),
+        (
+            msg(p, "05320000020", "Kontrollü").unless_opted_out(),
+            Some(key("o-1", "h")),
+        ),
+    ];
+    let r = s.enqueue_messages(c, batch).await;
+    let refused = |i: usize| match &r[i] {
+        Err(StoreError::Validation(v)) => {
+            v.0.iter().any(|e| e.code == ulak_core::Code::PhoneOptedOut)
+        }
+        _ => false,
+    };
+    assert!(refused(0) && refused(3), "{r:?}");
+    assert!(r[1].is_ok() && r[2].is_ok(), "{r:?}");
+    assert_eq!(count_messages(db, c).await, 2);
+    assert_eq!(
+        s.credit_balance(c).await.unwrap(),
+        8,
+        "refused ones reserve nothing"
+    );
+    // The refused key was left unused.
+    let again = s
+        .enqueue_message(c, msg(p, "05320000022", "Yeni"), Some(key("o-1", "h")))
+        .await
+        .unwrap();
+    assert!(!again.replayed);
 }
