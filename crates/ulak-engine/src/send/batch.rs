@@ -44,7 +44,11 @@ pub async fn send_batch(
         .iter()
         .map(|it| {
             let to = Recipient::parse(&it.request.to, settings.country_type);
-            let hash = fingerprint(&it.request, to.as_ref().ok());
+            let hash = it
+                .key
+                .as_ref()
+                .map(|_| fingerprint(&it.request, to.as_ref().ok()))
+                .unwrap_or_default();
             (to, hash)
         })
         .collect();

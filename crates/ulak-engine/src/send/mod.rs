@@ -133,7 +133,11 @@ pub async fn send(
     let mut lookups = Lookups::new(store, company).await?;
     let settings = lookups.settings.clone();
     let to = Recipient::parse(&request.to, settings.country_type);
-    let hash = fingerprint(&request, to.as_ref().ok());
+    // Only a keyed request needs its fingerprint (a canonical JSON and its SHA-256).
+    let hash = idempotency
+        .as_ref()
+        .map(|_| fingerprint(&request, to.as_ref().ok()))
+        .unwrap_or_default();
     if let Some(i) = &idempotency
         && let Some(first) = store.idempotent_replay(company, i.key, &hash).await?
     {
