@@ -42,6 +42,15 @@ impl TryFrom<serde_json::Map<String, serde_json::Value>> for BatchMessageIn {
             Some(serde_json::Value::String(s)) => Some(s),
             Some(_) => return Err("idempotency_key: a string expected".to_owned()),
         };
+        // The document's integers are int64: a larger one is a malformed item, not a rule broken.
+        for field in ["validity", "scheduled_at", "template_id"] {
+            if let Some(serde_json::Value::Number(n)) = m.get(field)
+                && n.is_u64()
+                && n.as_i64().is_none()
+            {
+                return Err(format!("{field}: out of the int64 range"));
+            }
+        }
         let message =
             serde_json::from_value(serde_json::Value::Object(m)).map_err(|e| e.to_string())?;
         Ok(BatchMessageIn {
@@ -56,8 +65,35 @@ impl TryFrom<serde_json::Map<String, serde_json::Value>> for BatchMessageIn {
 #[serde(deny_unknown_fields)]
 pub struct BatchIn {
     /// 1 to 1,000 messages.
-    #[schema(min_items = 1, max_items = 1000)]
+    #[schema(min_items = 1, max_items = 1000, value_type = Vec<BatchItemDoc>)]
     pub messages: Vec<BatchMessageIn>,
+}
+
+/// One send of a batch as the document describes it: a single send's fields with their types
+/// only. Their rules (lengths, ranges, forms) are each item's own: an item that breaks one is
+/// answered 422 in its place and the others go on, so the request as a whole stays valid.
+#[derive(Deserialize, ToSchema)]
+#[allow(dead_code)] // The schema of `BatchMessageIn`; never built.
+#[serde(deny_unknown_fields)]
+#[schema(as = BatchItem)]
+struct BatchItemDoc {
+    /// A mobile number in any common form, or an 11-digit TC ID number.
+    to: String,
+    /// The text; or give `template_id` (and `fields`).
+    text: Option<String>,
+    /// A saved template to render with `fields`.
+    template_id: Option<i64>,
+    /// Values for the template's placeholders.
+    #[serde(default)]
+    fields: std::collections::BTreeMap<String, String>,
+    /// One of the company's sender headers (default: the default header).
+    sender: Option<String>,
+    /// Seconds the operator may keep trying, 60 to 259200 (default 86400).
+    validity: Option<u64>,
+    /// Send at this time (unix milliseconds) instead of now.
+    scheduled_at: Option<i64>,
+    /// Makes this item safe to repeat: 1 to 255 visible ASCII characters.
+    idempotency_key: Option<String>,
 }
 
 /// The answer to one item.
