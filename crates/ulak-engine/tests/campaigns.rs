@@ -378,7 +378,13 @@ async fn credit_running_short_mid_way_halts_until_a_resume() {
     )
     .await
     .unwrap();
-    let done = campaign::resume(&s, &halted, &a).await.unwrap();
+    // The resume answers at once; its task goes on queueing.
+    let writers = campaign::Writers::default();
+    campaign::resume(&s, &writers, &halted, a.clone())
+        .await
+        .unwrap();
+    writers.join().await;
+    let done = s.get_campaign(c, k.id).await.unwrap().unwrap();
     assert_eq!(
         (
             done.state.as_str(),
@@ -450,7 +456,9 @@ async fn peak_memory_of_starting_a_million_number_campaign() {
 
     let rss = reset_peak();
     let t = Instant::now();
-    let done = campaign::start(&s, &k, &a).await.unwrap();
+    let done = campaign::start_with(&s, &k, &a, Chunking::default())
+        .await
+        .unwrap();
     println!(
         "start of {n} numbers: {:.1?}; RSS before {}, peak {}, after {}",
         t.elapsed(),
@@ -607,7 +615,9 @@ async fn an_expiry_past_the_largest_time_is_refused_not_wrapped() {
             .unwrap();
         for r in [
             campaign::plan(&s, &k, &audience).await.map(|_| ()),
-            campaign::start(&s, &k, &audience).await.map(|_| ()),
+            campaign::start(&s, &campaign::Writers::default(), &k, audience.clone())
+                .await
+                .map(|_| ()),
         ] {
             match r {
                 Err(campaign::PlanError::Setup { field, .. }) => assert_eq!(field, "scheduled_at"),

@@ -43,8 +43,10 @@ pub use repo::message_list::{
 };
 pub use repo::messages::{Enqueued, MessageDetail, SubmitOutcome, SubmitResult, id_keys};
 pub use repo::owned::Owned;
+pub use repo::campaign_start::Opening;
 pub use repo::queueing::{
-    CampaignQueueing, QUEUEING_ACTIVE, QUEUEING_DONE, QUEUEING_HALTED, SkippedRow,
+    CampaignQueueing, QUEUEING_ACTIVE, QUEUEING_DONE, QUEUEING_HALTED, QUEUEING_PRICING,
+    SkippedRow,
 };
 pub use repo::receipts::{ReceiptIn, ReceiptStats};
 pub use repo::webhooks::{ClaimedWebhook, TEST_EVENT_TYPE, WebhookOutcome, WebhookResult, rfc3339};

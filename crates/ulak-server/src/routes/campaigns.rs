@@ -12,9 +12,11 @@ use ulak_core::model::{
     CampaignAction, CampaignState, DEFAULT_VALIDITY_S, Role, SenderName, TemplateBody, TemplateId,
     ValidationErrors, check_schedule, check_validity, limits, validation,
 };
-use ulak_engine::campaign::{self, Audience, PlanError};
+use ulak_engine::campaign::{self, Audience, PlanError, Started};
 use ulak_engine::text_list::TextList;
-use ulak_store::Campaign;
+use ulak_store::{
+    Campaign, CampaignQueueing, QUEUEING_ACTIVE, QUEUEING_DONE, QUEUEING_HALTED, QUEUEING_PRICING,
+};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -102,11 +104,15 @@ pub struct CampaignOut {
     pub sender: Option<String>,
     /// The text.
     pub text: String,
-    /// Messages queued at start.
+    /// Recipients with a message: the plan's count once the start has priced the audience,
+    /// the final count once the queueing is done (0 before either: a large audience the
+    /// balance covers at once is queued without a plan; see `queueing`).
     pub recipients: i64,
-    /// Recipients left out (see the `skipped` messages for each reason).
+    /// Recipients left out (see the `skipped` messages for each reason); counted like
+    /// `recipients`.
     pub skipped: i64,
-    /// Credits reserved.
+    /// Credits reserved: the plan's cost, or while a start queues without a plan the most it
+    /// can cost (the excess is released when the queueing is done); then what was queued.
     pub cost: i64,
     /// Messages per state, live.
     pub counts: BTreeMap<String, i64>,
@@ -118,10 +124,70 @@ pub struct CampaignOut {
     /// Finished or cancelled, unix ms.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub finished_at: Option<Millis>,
+    /// How the queueing of its recipients stands; absent until it starts (and for one paused
+    /// for credit at its start).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub queueing: Option<QueueingOut>,
 }
 
-fn out(c: Campaign, counts: BTreeMap<String, i64>) -> CampaignOut {
+/// Where the queueing of a campaign's recipients is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum QueueingState {
+    /// The start is recorded and the audience is being priced; nothing is reserved or sent
+    /// until its cost is reserved (if the balance cannot cover it, the campaign ends `paused`
+    /// with the reason and nothing sent).
+    Pricing,
+    /// Recipients are being written; those written are sent while the campaign runs.
+    Active,
+    /// Stopped until a resume (credit ran short, the setup broke: see `state_reason`).
+    Halted,
+    /// Every recipient is written, or the campaign was cancelled.
+    Done,
+}
+
+/// The progress of a campaign's queueing, in audience entries (each recipient as given:
+/// queued, left out or collapsed as a repeat).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct QueueingOut {
+    /// Where it is.
+    pub state: QueueingState,
+    /// Entries written so far.
+    pub written: i64,
+    /// Entries in all: counted when the start was recorded, exact once done.
+    pub total: Option<i64>,
+    /// Entries never written because the campaign was cancelled first (total minus written):
+    /// no message, nothing sent, nothing charged. 0 otherwise.
+    pub not_queued: i64,
+}
+
+fn queueing_out(c: &Campaign, q: &CampaignQueueing) -> Option<QueueingOut> {
+    let state = match q.queueing {
+        QUEUEING_PRICING => QueueingState::Pricing,
+        QUEUEING_ACTIVE => QueueingState::Active,
+        QUEUEING_HALTED => QueueingState::Halted,
+        QUEUEING_DONE => QueueingState::Done,
+        _ => return None,
+    };
+    let not_queued = match (c.state, q.total) {
+        (CampaignState::Cancelled, Some(total)) => total.saturating_sub(q.queued_pos).max(0),
+        _ => 0,
+    };
+    Some(QueueingOut {
+        state,
+        written: q.queued_pos,
+        total: q.total,
+        not_queued,
+    })
+}
+
+fn out(
+    c: Campaign,
+    counts: BTreeMap<String, i64>,
+    queueing: Option<&CampaignQueueing>,
+) -> CampaignOut {
     CampaignOut {
+        queueing: queueing.and_then(|q| queueing_out(&c, q)),
         id: c.id,
         name: c.name,
         state: c.state.as_str().to_owned(),
@@ -217,9 +283,22 @@ async fn load(
     Ok((c, audience))
 }
 
+/// The campaign with its live counts and queueing.
 async fn answer(state: &AppState, c: Campaign) -> Result<JsonOut<CampaignOut>, ApiError> {
+    let q = state.store().campaign_queueing(c.company_id, c.id).await?;
     let counts = state.store().campaign_counts(c.company_id, c.id).await?;
-    Ok(JsonOut(out(c, counts)))
+    Ok(JsonOut(out(c, counts, q.as_ref())))
+}
+
+/// A start or resume as recorded, with the live counts: its queueing as the call left it (a
+/// task may have written some since; `GET` shows the progress).
+async fn answer_started(state: &AppState, s: Started) -> Result<JsonOut<CampaignOut>, ApiError> {
+    let Some(q) = s.queueing else {
+        return answer(state, s.campaign).await;
+    };
+    let c = s.campaign;
+    let counts = state.store().campaign_counts(c.company_id, c.id).await?;
+    Ok(JsonOut(out(c, counts, Some(&q))))
 }
 
 /// A campaign's text: the given one, or the template's body; a valid template, not blank.
@@ -347,13 +426,15 @@ async fn create(
             },
         )
         .await?;
-    let c = match audience {
-        Some(audience) => campaign::start(state.store(), &c, &audience)
-            .await
-            .map_err(plan_error)?,
-        None => c,
+    let JsonOut(o) = match audience {
+        Some(audience) => {
+            let s = campaign::start(state.store(), state.writers(), &c, audience)
+                .await
+                .map_err(plan_error)?;
+            answer_started(&state, s).await?
+        }
+        None => answer(&state, c).await?,
     };
-    let JsonOut(o) = answer(&state, c).await?;
     Ok((StatusCode::CREATED, JsonOut(o)))
 }
 
@@ -369,8 +450,14 @@ async fn list(
         .store()
         .list_campaigns(caller.company, &params.query()?)
         .await?;
+    let ids: Vec<i64> = page.items.iter().map(|c| c.id).collect();
+    let queueings = state
+        .store()
+        .campaign_queueings(caller.company, &ids)
+        .await?;
     Ok(JsonOut(PageOut::from_page(page, |c| {
-        out(c, BTreeMap::new())
+        let q = queueings.get(&c.id);
+        out(c, BTreeMap::new(), q)
     })))
 }
 
@@ -430,8 +517,11 @@ async fn preview(
     }))
 }
 
-/// Starts a draft: queues its messages (one credit reservation) and records who is left out;
-/// pauses it with the reason when the balance cannot cover it.
+/// Starts a draft and answers at once, the campaign `running` with its `queueing` under way:
+/// its messages are queued (one credit reservation) and sent from the first ones on, and who
+/// is left out is recorded. A campaign the balance cannot cover sends nothing: it is `paused`
+/// with the reason, in the answer for an audience of up to 5,000 entries, once the audience is
+/// priced (`queueing.state` `pricing`) for a larger one.
 #[utoipa::path(post, path = "/campaigns/{id}/start", tag = "campaigns", params(("id" = i64, Path, description = "Campaign id")),
     responses((status = 200, body = CampaignOut)), security(("api_key" = [])))]
 async fn start(
@@ -447,14 +537,15 @@ async fn start(
             c.state
         )));
     }
-    let c = campaign::start(state.store(), &c, &audience)
+    let s = campaign::start(state.store(), state.writers(), &c, audience)
         .await
         .map_err(plan_error)?;
-    answer(&state, c).await
+    answer_started(&state, s).await
 }
 
 /// Pauses a running campaign: its remaining messages are not handed out any more (what is
-/// already at the operator finishes).
+/// already at the operator finishes). A queueing under way goes on writing its recipients,
+/// which wait, paused.
 #[utoipa::path(post, path = "/campaigns/{id}/pause", tag = "campaigns", params(("id" = i64, Path, description = "Campaign id")),
     responses((status = 200, body = CampaignOut)), security(("api_key" = [])))]
 async fn pause(
@@ -475,8 +566,8 @@ async fn pause(
     answer(&state, c).await
 }
 
-/// Resumes a paused campaign (one paused for credit before anything was queued starts now;
-/// one whose queueing stopped for credit goes on queueing).
+/// Resumes a paused campaign (one paused for credit before anything was queued starts now, as
+/// a start does; one whose queueing stopped for credit goes on queueing). Answers at once.
 #[utoipa::path(post, path = "/campaigns/{id}/resume", tag = "campaigns", params(("id" = i64, Path, description = "Campaign id")),
     responses((status = 200, body = CampaignOut)), security(("api_key" = [])))]
 async fn resume(
@@ -486,13 +577,15 @@ async fn resume(
 ) -> Result<JsonOut<CampaignOut>, ApiError> {
     caller.require(Role::Operator)?;
     let (c, audience) = load(&state, &caller, id).await?;
-    let c = campaign::resume(state.store(), &c, &audience)
+    let s = campaign::resume(state.store(), state.writers(), &c, audience)
         .await
         .map_err(plan_error)?;
-    answer(&state, c).await
+    answer_started(&state, s).await
 }
 
-/// Cancels a campaign: messages not yet submitted are cancelled and their credit released.
+/// Cancels a campaign: messages not yet submitted are cancelled and their credit released; a
+/// queueing under way stops, and the recipients it had not written are counted in
+/// `queueing.not_queued`.
 #[utoipa::path(post, path = "/campaigns/{id}/cancel", tag = "campaigns", params(("id" = i64, Path, description = "Campaign id")),
     responses((status = 200, body = CampaignOut)), security(("api_key" = [])))]
 async fn cancel(

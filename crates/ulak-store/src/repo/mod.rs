@@ -2,6 +2,7 @@
 
 mod api_keys;
 mod batch;
+pub(crate) mod campaign_start;
 pub(crate) mod campaigns;
 mod companies;
 mod credit;
