@@ -323,10 +323,7 @@ fn spawn_queueing(
     campaigns: Vec<ulak_store::CampaignQueueing>,
 ) {
     for q in campaigns {
-        writers.spawn(
-            q.campaign_id,
-            campaign::continue_queueing(store.clone(), q),
-        );
+        writers.spawn(q.campaign_id, campaign::continue_queueing(store.clone(), q));
     }
 }
 

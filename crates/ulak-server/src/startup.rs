@@ -241,7 +241,10 @@ impl App {
             // left is taken back from its cursor when this node starts again.
             let queueing = async {
                 let limit = ulak_engine::SHUTDOWN_LIMIT;
-                if tokio::time::timeout(limit, writers.shutdown()).await.is_err() {
+                if tokio::time::timeout(limit, writers.shutdown())
+                    .await
+                    .is_err()
+                {
                     tracing::warn!("campaign queueing did not stop in time");
                 }
             };

@@ -34,6 +34,7 @@ use ulak_core::model::{CompanyId, CompanyName, NewCompany};
 pub use db::PAGE_BYTES;
 pub use error::{ImportRowError, StoreError};
 pub use key_cache::KEY_TTL;
+pub use repo::campaign_start::Opening;
 pub use repo::campaigns::{Campaign, NewCampaign};
 pub use repo::idempotency::{IDEMPOTENCY_TTL_MS, Idempotency, StoredAnswer};
 pub use repo::import::{CustomerImport, ImportMode, ImportReport, ImportSession, SubscriberImport};
@@ -43,10 +44,8 @@ pub use repo::message_list::{
 };
 pub use repo::messages::{Enqueued, MessageDetail, SubmitOutcome, SubmitResult, id_keys};
 pub use repo::owned::Owned;
-pub use repo::campaign_start::Opening;
 pub use repo::queueing::{
-    CampaignQueueing, QUEUEING_ACTIVE, QUEUEING_DONE, QUEUEING_HALTED, QUEUEING_PRICING,
-    SkippedRow,
+    CampaignQueueing, QUEUEING_ACTIVE, QUEUEING_DONE, QUEUEING_HALTED, QUEUEING_PRICING, SkippedRow,
 };
 pub use repo::receipts::{ReceiptIn, ReceiptStats};
 pub use repo::webhooks::{ClaimedWebhook, TEST_EVENT_TYPE, WebhookOutcome, WebhookResult, rfc3339};

@@ -359,7 +359,9 @@ pub async fn continue_queueing(store: Store, q: CampaignQueueing) {
                 let action = ulak_core::model::CampaignAction::Halt;
                 store.unstart_campaign(company, id, action, &reason).await
             } else {
-                store.halt_campaign_queueing(company, id, pos, &reason).await
+                store
+                    .halt_campaign_queueing(company, id, pos, &reason)
+                    .await
             };
             if let Err(e) = halted {
                 tracing::warn!(campaign = id, error = %e, "halting a campaign's queueing failed");

@@ -217,7 +217,8 @@ async fn price(store: &Store, campaign: &Campaign, audience: &Audience) -> Resul
         return Ok(false);
     }
     let cost = s.plan.cost;
-    let (recipients, skipped, total) = (count(s.plan.recipients), count(s.skipped), count(s.entries));
+    let (recipients, skipped, total) =
+        (count(s.plan.recipients), count(s.skipped), count(s.entries));
     drop(s);
     match store
         .price_campaign_queueing(company, id, recipients, skipped, cost, total)
@@ -314,7 +315,13 @@ pub async fn resume(
         && let Some(q) = now
         && q.queueing == QUEUEING_ACTIVE
     {
-        spawn(store, writers, campaign, audience, Work::Write(q.queued_pos));
+        spawn(
+            store,
+            writers,
+            campaign,
+            audience,
+            Work::Write(q.queued_pos),
+        );
     }
     Ok(Started {
         campaign: with_audience(c, campaign),

@@ -32,7 +32,10 @@ impl std::fmt::Debug for Writers {
 impl Writers {
     fn tasks(&self) -> std::sync::MutexGuard<'_, HashMap<i64, JoinHandle<()>>> {
         // A panic elsewhere cannot leave the map half-changed: every change is one call.
-        self.inner.tasks.lock().unwrap_or_else(PoisonError::into_inner)
+        self.inner
+            .tasks
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Runs `work` for campaign `id` in a task of its own, unless a task of this process still

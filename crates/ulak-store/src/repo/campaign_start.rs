@@ -311,8 +311,12 @@ impl Store {
                 phones.insert(id, i64::try_from(list.len()).unwrap_or(i64::MAX));
             }
         }
-        let groups = group_ids.iter().map(|g| per_group.get(g).copied().unwrap_or(1));
-        let customers = customer_ids.iter().map(|c| phones.get(c).copied().unwrap_or(1));
+        let groups = group_ids
+            .iter()
+            .map(|g| per_group.get(g).copied().unwrap_or(1));
+        let customers = customer_ids
+            .iter()
+            .map(|c| phones.get(c).copied().unwrap_or(1));
         Ok(groups.chain(customers).fold(0i64, i64::saturating_add))
     }
 

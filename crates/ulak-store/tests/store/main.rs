@@ -7,6 +7,7 @@ mod helpers;
 
 mod basics;
 mod bounds;
+mod campaign_start;
 mod campaigns;
 mod credit_property;
 mod import;

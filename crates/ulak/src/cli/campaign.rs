@@ -135,7 +135,11 @@ fn queueing(q: &Value) -> String {
     };
     match q["state"].as_str() {
         Some(s @ ("pricing" | "active" | "halted")) => {
-            format!("  (queueing {s} {}{})", text(&q["written"]), of(&q["total"]))
+            format!(
+                "  (queueing {s} {}{})",
+                text(&q["written"]),
+                of(&q["total"])
+            )
         }
         _ => match q["not_queued"].as_i64() {
             Some(n) if n > 0 => format!("  (not queued {n})"),
