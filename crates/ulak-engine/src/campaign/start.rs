@@ -3,8 +3,8 @@
 //! and returns; the audience is priced and written by a task of [`Writers`].
 //!
 //! The credit guarantee stays: a campaign the balance cannot cover sends nothing. A small
-//! audience (at most [`PRICED_AT_ONCE`] candidates) is priced in the call itself, as every
-//! start was before. A larger one reserves at once the most it can cost (its candidates, counted
+//! audience (at most [`PRICED_AT_ONCE`] candidates, one chunk) is priced and queued in the call
+//! itself, as every start was before (milliseconds). A larger one reserves at once the most it can cost (its candidates, counted
 //! with a few indexed queries, times the most a message of its text can cost) when the balance
 //! covers that, and is queued from the first chunk on, the excess released when the queueing
 //! ends; otherwise nothing is reserved until the task has priced it exactly, and nothing is
@@ -19,8 +19,9 @@ use ulak_store::{
 use super::planner::{Beat, Setup, survey};
 use super::{Audience, CHUNK, Chunking, PlanError, Writers, current, insufficient, write_from};
 
-/// Audiences of at most this many candidates are priced in the start call itself (a few
-/// milliseconds), so a start the balance cannot cover is refused in its answer, as before.
+/// Audiences of at most this many candidates (one chunk) are priced and queued in the start
+/// call itself (milliseconds), as before: a start the balance cannot cover is refused in its
+/// answer, and the messages of one it can are there when it answers.
 pub const PRICED_AT_ONCE: i64 = CHUNK as i64;
 
 /// A start or resume as recorded: what the call answers. The pricing and writing go on after.
@@ -256,10 +257,10 @@ fn spawn(store: &Store, writers: &Writers, campaign: &Campaign, audience: Audien
 }
 
 /// Starts a draft (or a campaign paused before anything was queued): checks its setup, records
-/// the start and returns at once, the campaign `running` and its queueing opened (or, for a
-/// small audience the balance cannot cover, paused saying so, as before). A task of `writers`
-/// then prices the audience if needed and queues it; its messages are handed out from the
-/// first chunk.
+/// the start and returns at once, the campaign `running` and its queueing opened; a task of
+/// `writers` then prices the audience if needed and queues it, its messages handed out from
+/// the first chunk. A small audience is priced and queued before the call returns (or, if the
+/// balance cannot cover it, the campaign is paused saying so), as before.
 pub async fn start(
     store: &Store,
     writers: &Writers,
@@ -267,8 +268,22 @@ pub async fn start(
     audience: Audience,
 ) -> Result<Started, PlanError> {
     let (started, work) = record(store, campaign, &audience).await?;
-    if let Some(work) = work {
-        spawn(store, writers, campaign, audience, work);
+    let small = matches!(started.queueing.and_then(|q| q.total), Some(t) if t <= PRICED_AT_ONCE);
+    match work {
+        // One chunk: written here, the start answered as it always was.
+        Some(Work::Write(0)) if small => {
+            let (company, id) = (campaign.company_id, campaign.id);
+            if let Err(e) = write_from(store, campaign, &audience, 0, Chunking::default()).await {
+                // Recorded and reserved: left to be taken over, like a task that failed.
+                tracing::warn!(campaign = id, error = %e, "campaign queueing failed; it will be taken up again");
+            }
+            return Ok(Started {
+                campaign: current(store, campaign).await?,
+                queueing: store.campaign_queueing(company, id).await?,
+            });
+        }
+        Some(work) => spawn(store, writers, campaign, audience, work),
+        None => {}
     }
     Ok(started)
 }

@@ -519,9 +519,10 @@ async fn preview(
 
 /// Starts a draft and answers at once, the campaign `running` with its `queueing` under way:
 /// its messages are queued (one credit reservation) and sent from the first ones on, and who
-/// is left out is recorded. A campaign the balance cannot cover sends nothing: it is `paused`
-/// with the reason, in the answer for an audience of up to 5,000 entries, once the audience is
-/// priced (`queueing.state` `pricing`) for a larger one.
+/// is left out is recorded (before the answer for an audience of up to 5,000 entries). A
+/// campaign the balance cannot cover sends nothing: it is `paused` with the reason, in the
+/// answer for an audience of up to 5,000 entries, once the audience is priced
+/// (`queueing.state` `pricing`) for a larger one.
 #[utoipa::path(post, path = "/campaigns/{id}/start", tag = "campaigns", params(("id" = i64, Path, description = "Campaign id")),
     responses((status = 200, body = CampaignOut)), security(("api_key" = [])))]
 async fn start(
