@@ -79,6 +79,9 @@ pub struct EngineConfig {
     /// Where webhook deliveries and operator (SMPP) links may connect: public addresses,
     /// plus what the system administrator allows. The built-in simulator is exempt.
     pub outbound: OutboundPolicy,
+    /// This process's campaign queueing tasks: the supervisor's takeovers run there, beside
+    /// the starts and resumes of requests, and stop with the engine.
+    pub writers: campaign::Writers,
 }
 
 impl Default for EngineConfig {
@@ -100,6 +103,7 @@ impl Default for EngineConfig {
             webhooks: WebhookSettings::default(),
             queue_stale: campaign::QUEUE_STALE,
             outbound: OutboundPolicy::default(),
+            writers: campaign::Writers::default(),
         }
     }
 }
@@ -204,11 +208,10 @@ async fn supervise(store: Store, cfg: EngineConfig, stop: CancellationToken) {
         );
     }
     let mut running: HashMap<ProviderAccountId, Running> = HashMap::new();
-    let mut queueing: HashMap<i64, JoinHandle<()>> = HashMap::new();
     // Campaign queueing this node was writing when it stopped: taken back at once, like its
     // leases, rather than after the stale time that covers other nodes' crashes.
     match store.claim_own_campaign_queueing().await {
-        Ok(own) => spawn_queueing(&store, &stop, &mut queueing, own),
+        Ok(own) => spawn_queueing(&store, &cfg.writers, own),
         Err(e) => tracing::warn!(error = %e, "taking back this node's campaign queueing failed"),
     }
     while !stop.is_cancelled() {
@@ -220,7 +223,7 @@ async fn supervise(store: Store, cfg: EngineConfig, stop: CancellationToken) {
         if let Err(e) = store.finish_done_campaigns().await {
             tracing::warn!(error = %e, "finishing campaigns failed");
         }
-        take_up_queueing(&store, &cfg, &stop, &mut queueing).await;
+        take_up_queueing(&store, &cfg).await;
         match store.requeue_expired_leases().await {
             Ok(0) => {}
             Ok(n) => tracing::warn!(messages = n, "requeued messages whose worker stopped"),
@@ -285,36 +288,29 @@ async fn supervise(store: Store, cfg: EngineConfig, stop: CancellationToken) {
     // Every account stops at once (each drains its own link), not one after another.
     let stopping = running.drain().map(|(_, r)| r.stop());
     futures_util::future::join_all(stopping).await;
-    for (_, task) in queueing.drain() {
-        let _ = task.await;
-    }
+    cfg.writers.shutdown().await;
 }
 
-/// Takes up campaigns whose queueing nobody carries on (the node writing it died, or the start
-/// request was dropped mid-way): each in its own task, at most one per campaign here.
+/// Takes up campaigns whose queueing nobody carries on (the node writing it died, or its task
+/// failed): each in its own task, at most one per campaign here.
 ///
 /// Who queues a campaign is decided by freshness, not by a registry: the writer stamps
-/// `queue_at` with every chunk (and every few seconds while it replays up to its cursor), and
-/// the store hands out only campaigns whose stamp is older than `queue_stale`, stamping them
-/// in the same statement, so of several nodes asking at once one gets each. A start or resume
-/// running in a request here is therefore left alone as long as it makes progress, without
-/// the request knowing about the engine. Correctness never rests on this: if two writers do
+/// `queue_at` with every chunk (and every few seconds while it prices the audience or replays
+/// it up to its cursor), and the store hands out only campaigns whose stamp is older than
+/// `queue_stale`, stamping them in the same statement, so of several nodes asking at once one
+/// gets each. Another node's writer is therefore left alone as long as it makes progress.
+/// Correctness never rests on this: if two writers do
 /// meet (a stalled one wakes up), every chunk moves the campaign's cursor only from where its
-/// writer found it, so the second writer's chunk is refused whole and it stops. The map below
-/// only keeps this node from starting a second task for a campaign its own task still holds.
-async fn take_up_queueing(
-    store: &Store,
-    cfg: &EngineConfig,
-    stop: &CancellationToken,
-    queueing: &mut HashMap<i64, JoinHandle<()>>,
-) {
-    queueing.retain(|_, task| !task.is_finished());
+/// writer found it, so the second writer's chunk is refused whole and it stops. The writers'
+/// registry only keeps this node from starting a second task for a campaign its own task
+/// (a request's, or an earlier takeover) still holds.
+async fn take_up_queueing(store: &Store, cfg: &EngineConfig) {
     let stale = i64::try_from(cfg.queue_stale.as_millis()).unwrap_or(i64::MAX);
     match store
         .claim_stale_campaign_queueing(worker::now_ms().saturating_sub(stale))
         .await
     {
-        Ok(campaigns) => spawn_queueing(store, stop, queueing, campaigns),
+        Ok(campaigns) => spawn_queueing(store, &cfg.writers, campaigns),
         Err(e) => tracing::warn!(error = %e, "looking for campaigns to queue failed"),
     }
 }
@@ -323,21 +319,11 @@ async fn take_up_queueing(
 /// it still runs.
 fn spawn_queueing(
     store: &Store,
-    stop: &CancellationToken,
-    queueing: &mut HashMap<i64, JoinHandle<()>>,
+    writers: &campaign::Writers,
     campaigns: Vec<ulak_store::CampaignQueueing>,
 ) {
     for q in campaigns {
-        if queueing.contains_key(&q.campaign_id) {
-            continue;
-        }
-        let id = q.campaign_id;
-        let task = tokio::spawn(campaign::continue_queueing(
-            store.clone(),
-            q,
-            stop.child_token(),
-        ));
-        queueing.insert(id, task);
+        writers.spawn(q.campaign_id, campaign::continue_queueing(store.clone(), q));
     }
 }
 

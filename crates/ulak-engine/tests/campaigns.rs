@@ -11,104 +11,13 @@ mod common;
 use std::collections::{BTreeMap, HashSet};
 use std::time::{Duration, Instant};
 
-use common::{account, funded_default, sqlite_store};
+use common::campaign::{add_members, balance, counts, draft, queue, recipients, setup};
+use common::sqlite_store;
 use ulak_core::CountryType;
 use ulak_core::model::*;
 use ulak_engine::campaign::{self, Audience, Chunking};
 use ulak_engine::{Engine, EngineConfig};
-use ulak_store::{
-    Campaign, CampaignQueueing, NewCampaign, QUEUEING_ACTIVE, QUEUEING_DONE, QUEUEING_HALTED, Store,
-};
-
-/// The default company with `credit`, a provider account, a default sender header, and a
-/// group of `members` subscribers (the second one opted out) named `Üye i`.
-async fn setup(s: &Store, credit: i64, members: usize) -> (CompanyId, GroupId) {
-    let c = funded_default(s, credit).await;
-    account(s, c, |_| {}).await;
-    s.create_sender_header(c, NewSenderHeader::new("ULAK", true).unwrap())
-        .await
-        .unwrap();
-    let g = s
-        .create_group(c, GroupName::parse("Üyeler").unwrap(), None)
-        .await
-        .unwrap()
-        .id;
-    if members > 0 {
-        add_members(s, c, g, 0, members).await;
-    }
-    (c, g)
-}
-
-/// Adds subscribers `from..from + n` (phones 0533000iiii) to group `g`.
-async fn add_members(s: &Store, c: CompanyId, g: GroupId, from: usize, n: usize) {
-    let mut ids = Vec::new();
-    for i in from..from + n {
-        let consent = if i == 1 {
-            Consent::OptedOut
-        } else {
-            Consent::OptedIn
-        };
-        let new = NewSubscriber::new(
-            &format!("Üye {i}"),
-            &format!("0533000{i:04}"),
-            CountryType::Tr,
-            None,
-            BTreeMap::new(),
-            consent,
-        )
-        .unwrap();
-        ids.push(s.create_subscriber(c, new).await.unwrap().id);
-    }
-    s.add_group_members(c, g, &ids).await.unwrap();
-}
-
-async fn draft(s: &Store, c: CompanyId, audience: &Audience, text: &str) -> Campaign {
-    s.create_campaign(
-        c,
-        NewCampaign {
-            name: "Kampanya".into(),
-            sender: None,
-            body: text.into(),
-            audience: serde_json::to_string(audience).unwrap(),
-            scheduled_at: None,
-            validity_s: 3600,
-        },
-    )
-    .await
-    .unwrap()
-}
-
-/// Every recipient the campaign has a message for (skipped ones left out).
-async fn recipients(s: &Store, k: &Campaign) -> Vec<String> {
-    let mut out = Vec::new();
-    s.for_each_campaign_recipient(k.company_id, k.id, |_, address| {
-        out.push(address.to_owned());
-    })
-    .await
-    .unwrap();
-    out
-}
-
-async fn queue(s: &Store, k: &Campaign) -> CampaignQueueing {
-    s.campaign_queueing(k.company_id, k.id)
-        .await
-        .unwrap()
-        .unwrap()
-}
-
-async fn counts(s: &Store, k: &Campaign) -> BTreeMap<String, i64> {
-    s.campaign_counts(k.company_id, k.id).await.unwrap()
-}
-
-async fn balance(s: &Store, c: CompanyId) -> i64 {
-    let b = s.credit_balance(c).await.unwrap();
-    assert_eq!(
-        b,
-        s.credit_ledger_sum(c).await.unwrap(),
-        "balance == ledger"
-    );
-    b
-}
+use ulak_store::{NewCampaign, QUEUEING_ACTIVE, QUEUEING_DONE, QUEUEING_HALTED};
 
 /// Group of 6 (one opted out), pasted numbers: 20 new ones, two members again, one twice,
 /// one on the opt-out list, two unreadable.
@@ -378,7 +287,13 @@ async fn credit_running_short_mid_way_halts_until_a_resume() {
     )
     .await
     .unwrap();
-    let done = campaign::resume(&s, &halted, &a).await.unwrap();
+    // The resume answers at once; its task goes on queueing.
+    let writers = campaign::Writers::default();
+    campaign::resume(&s, &writers, &halted, a.clone())
+        .await
+        .unwrap();
+    writers.join().await;
+    let done = s.get_campaign(c, k.id).await.unwrap().unwrap();
     assert_eq!(
         (
             done.state.as_str(),
@@ -450,7 +365,9 @@ async fn peak_memory_of_starting_a_million_number_campaign() {
 
     let rss = reset_peak();
     let t = Instant::now();
-    let done = campaign::start(&s, &k, &a).await.unwrap();
+    let done = campaign::start_with(&s, &k, &a, Chunking::default())
+        .await
+        .unwrap();
     println!(
         "start of {n} numbers: {:.1?}; RSS before {}, peak {}, after {}",
         t.elapsed(),
@@ -607,7 +524,9 @@ async fn an_expiry_past_the_largest_time_is_refused_not_wrapped() {
             .unwrap();
         for r in [
             campaign::plan(&s, &k, &audience).await.map(|_| ()),
-            campaign::start(&s, &k, &audience).await.map(|_| ()),
+            campaign::start(&s, &campaign::Writers::default(), &k, audience.clone())
+                .await
+                .map(|_| ()),
         ] {
             match r {
                 Err(campaign::PlanError::Setup { field, .. }) => assert_eq!(field, "scheduled_at"),

@@ -35,6 +35,8 @@ struct Inner {
     limits: crate::ratelimit::RateLimits,
     /// Imports in progress, for `/metrics`.
     imports: crate::import::Gauge,
+    /// The campaign queueing this process carries out (starts and resumes return at once).
+    writers: ulak_engine::campaign::Writers,
 }
 
 impl AppState {
@@ -72,6 +74,11 @@ impl AppState {
     /// Imports in progress (their reading threads included), for `/metrics`.
     pub fn imports(&self) -> &crate::import::Gauge {
         &self.inner.imports
+    }
+
+    /// The campaign queueing tasks of this process, which the engine shares.
+    pub fn writers(&self) -> &ulak_engine::campaign::Writers {
+        &self.inner.writers
     }
 
     /// Whether the database answers.
@@ -155,11 +162,14 @@ impl App {
         };
         let metrics = ulak_engine::Metrics::default();
         let outbound = OutboundPolicy::allowing(settings.outbound_allow.clone());
+        // Also without the engine: an API-only node queues the campaigns it starts.
+        let writers = ulak_engine::campaign::Writers::default();
         let engine = settings.engine.then(|| {
             ulak_engine::Engine::start(store.clone(), {
                 let mut cfg = ulak_engine::EngineConfig {
                     simulator: link,
                     outbound: outbound.clone(),
+                    writers: writers.clone(),
                     ..ulak_engine::EngineConfig::default()
                 };
                 cfg.submit.owner = settings.node_id();
@@ -176,6 +186,7 @@ impl App {
                 metrics,
                 shutdown: CancellationToken::new(),
                 imports: crate::import::Gauge::default(),
+                writers,
             }),
         };
         let router = crate::routes::router(state.clone());
@@ -221,13 +232,28 @@ impl App {
         let shutdown = self.state.shutdown().clone();
         let http_stop = CancellationToken::new();
         let engine = self.engine;
+        let writers = self.state.writers().clone();
         let stopping = async {
             stop.cancelled().await;
             shutdown.cancel();
             http_stop.cancel();
-            if let Some(engine) = engine {
-                engine.shutdown().await;
-            }
+            // Queueing stops at its next step (the engine stops it too, when it runs); what is
+            // left is taken back from its cursor when this node starts again.
+            let queueing = async {
+                let limit = ulak_engine::SHUTDOWN_LIMIT;
+                if tokio::time::timeout(limit, writers.shutdown())
+                    .await
+                    .is_err()
+                {
+                    tracing::warn!("campaign queueing did not stop in time");
+                }
+            };
+            let engine = async {
+                if let Some(engine) = engine {
+                    engine.shutdown().await;
+                }
+            };
+            tokio::join!(queueing, engine);
         };
         let serve = crate::http::serve(self.listener, self.router, self.limits, http_stop.clone());
         let serve = async {

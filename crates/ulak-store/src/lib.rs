@@ -36,6 +36,7 @@ pub use db::PAGE_BYTES;
 pub use error::{ImportRowError, StoreError};
 pub use key_cache::KEY_TTL;
 pub use repo::accept::{AcceptStats, GROUP_MAX};
+pub use repo::campaign_start::Opening;
 pub use repo::campaigns::{Campaign, NewCampaign};
 pub use repo::idempotency::{IDEMPOTENCY_TTL_MS, Idempotency, StoredAnswer};
 pub use repo::import::{CustomerImport, ImportMode, ImportReport, ImportSession, SubscriberImport};
@@ -46,7 +47,7 @@ pub use repo::message_list::{
 pub use repo::messages::{Enqueued, MessageDetail, id_keys};
 pub use repo::owned::Owned;
 pub use repo::queueing::{
-    CampaignQueueing, QUEUEING_ACTIVE, QUEUEING_DONE, QUEUEING_HALTED, SkippedRow,
+    CampaignQueueing, QUEUEING_ACTIVE, QUEUEING_DONE, QUEUEING_HALTED, QUEUEING_PRICING, SkippedRow,
 };
 pub use repo::receipts::{ReceiptIn, ReceiptStats};
 pub use repo::submits::{Rest, SubmitOutcome, SubmitResult};

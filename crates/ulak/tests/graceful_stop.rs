@@ -1,7 +1,7 @@
 //! A SIGTERM ends `ulak serve` within 10 s whatever it is doing: sending to an SMSC that went
 //! silent after the bind, retrying SMSCs that refuse or swallow connections, delivering
-//! webhooks to an endpoint that never answers, or serving a request that runs for a long
-//! time. What it was doing is left as a crash would leave it, which the crash test covers.
+//! webhooks to an endpoint that never answers, serving a request that runs for a long time, or
+//! queueing a large campaign. What it was doing is left as a crash would leave it, which the crash test covers.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -241,10 +241,36 @@ async fn with_webhooks_in_flight_to_an_endpoint_that_never_answers() {
     held.abort();
 }
 
-/// A request that runs long (a campaign of 300,000 pasted numbers being planned and queued)
-/// is cut off rather than awaited; its queueing is left to be taken up again.
+/// A request that runs long (the preview of a campaign of 300,000 pasted numbers, planned in
+/// the request) is cut off rather than awaited.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_a_long_request_running() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path()).await;
+    let numbers: Vec<String> = (0..300_000).map(|i| format!("0532{i:07}")).collect();
+    let draft = server
+        .call(
+            "POST",
+            "/campaigns",
+            Some(json!({"name": "uzun", "audience": {"numbers": numbers}, "text": "Kampanya"})),
+        )
+        .await;
+    let url = format!("{}/api/v1/campaigns/{}/preview", server.base, draft["id"]);
+    let http = server.http.clone();
+    let request = tokio::spawn(async move { http.get(url).bearer_auth(KEY).send().await });
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(
+        !request.is_finished(),
+        "the request ended too soon to test anything"
+    );
+    within_limit("long request", server.terminate());
+    request.abort();
+}
+
+/// A start answers at once and leaves its queueing (300,000 pasted numbers) to a task: that is
+/// stopped rather than awaited, and left to be taken up again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_a_campaign_being_queued() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(dir.path()).await;
     server
@@ -255,18 +281,21 @@ async fn with_a_long_request_running() {
         )
         .await;
     let numbers: Vec<String> = (0..300_000).map(|i| format!("0532{i:07}")).collect();
-    let body = json!({"name": "uzun", "audience": {"numbers": numbers},
-                      "text": "Kampanya", "start": true});
-    let url = format!("{}/api/v1/campaigns", server.base);
-    let http = server.http.clone();
-    let request =
-        tokio::spawn(async move { http.post(url).bearer_auth(KEY).json(&body).send().await });
-    // Well into the request (the body alone takes a moment to arrive and parse).
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    assert!(
-        !request.is_finished(),
-        "the request ended too soon to test anything"
+    let started = server
+        .call(
+            "POST",
+            "/campaigns",
+            Some(json!({"name": "uzun", "audience": {"numbers": numbers},
+                        "text": "Kampanya", "start": true})),
+        )
+        .await;
+    assert_eq!(started["queueing"]["state"], "active", "{started}");
+    let now = server
+        .call("GET", &format!("/campaigns/{}", started["id"]), None)
+        .await;
+    assert_eq!(
+        now["queueing"]["state"], "active",
+        "the queueing ended too soon to test anything: {now}"
     );
-    within_limit("long request", server.terminate());
-    request.abort();
+    within_limit("campaign queueing", server.terminate());
 }

@@ -32,11 +32,13 @@ pub enum CampaignAction {
     /// A user starts a draft (or one paused for credit before it started) and its
     /// reservation is made.
     Start,
-    /// Starting found the balance short: it waits, paused, with the reason.
+    /// Starting found the balance short (at once, or once the audience was priced while it
+    /// ran): it waits, paused, with the reason.
     WaitForCredit,
     /// A user pauses it.
     Pause,
-    /// Queueing stopped (credit ran short, the setup broke): paused with the reason.
+    /// Queueing stopped (credit ran short, the setup broke): paused (or left paused) with the
+    /// reason.
     Halt,
     /// A user resumes it.
     Resume,
@@ -63,8 +65,9 @@ impl CampaignState {
         use CampaignState as S;
         match (self, action) {
             (S::Draft | S::Paused, A::Start) => Some(S::Running),
-            (S::Draft | S::Paused, A::WaitForCredit) => Some(S::Paused),
-            (S::Running, A::Pause | A::Halt) => Some(S::Paused),
+            (S::Draft | S::Running | S::Paused, A::WaitForCredit) => Some(S::Paused),
+            (S::Running, A::Pause) => Some(S::Paused),
+            (S::Running | S::Paused, A::Halt) => Some(S::Paused),
             (S::Paused, A::Resume) => Some(S::Running),
             (S::Draft | S::Running | S::Paused, A::Cancel) => Some(S::Cancelled),
             (S::Running, A::Finish) => Some(S::Finished),
@@ -158,7 +161,7 @@ mod tests {
                 S::Running,
                 [
                     None,
-                    None,
+                    Some(S::Paused),
                     Some(S::Paused),
                     Some(S::Paused),
                     None,
@@ -172,7 +175,7 @@ mod tests {
                     Some(S::Running),
                     Some(S::Paused),
                     None,
-                    None,
+                    Some(S::Paused),
                     Some(S::Running),
                     Some(S::Cancelled),
                     None,

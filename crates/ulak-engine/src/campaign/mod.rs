@@ -6,24 +6,28 @@
 //! time, a [`Planner`] turns each candidate into a message, a skip or a duplicate (with a
 //! dedupe set of 8 bytes per recipient), and a start writes the messages in chunks of
 //! [`CHUNK`], each one transaction that advances a cursor on the campaign, so sending begins
-//! with the first chunk and a crash leaves a point to go on from.
+//! with the first chunk and a crash leaves a point to go on from. A start is recorded and
+//! answered at once; the pricing and writing go on in a task of [`Writers`] ([`start`]).
 
 mod candidates;
 mod planner;
+mod start;
+mod writers;
 
 use std::time::{Duration, Instant};
 
 use crate::text_list::TextList;
 use serde::{Deserialize, Serialize};
-use tokio_util::sync::CancellationToken;
-use ulak_core::model::{CampaignAction, CampaignState, NewMessage};
+use ulak_core::model::NewMessage;
 use ulak_store::{
-    Campaign, CampaignQueueing, QUEUEING_ACTIVE, QUEUEING_HALTED, SkippedRow, Store, StoreError,
+    Campaign, CampaignQueueing, QUEUEING_ACTIVE, QUEUEING_PRICING, SkippedRow, Store, StoreError,
 };
 
 pub use candidates::{Candidate, Candidates, Fields};
 use planner::survey;
-pub use planner::{Decision, Planner};
+pub use planner::{Decision, Planner, Setup};
+pub use start::{PRICED_AT_ONCE, Started, resume, start, start_with};
+pub use writers::Writers;
 
 /// Who a campaign goes to.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -140,7 +144,7 @@ pub async fn plan(
     campaign: &Campaign,
     audience: &Audience,
 ) -> Result<Plan, PlanError> {
-    Ok(survey(store, campaign, audience, true).await?.0)
+    Ok(survey(store, campaign, audience, true, None).await?.plan)
 }
 
 /// How a start or a resume writes the messages.
@@ -164,66 +168,6 @@ impl Default for Chunking {
 
 fn insufficient(cost: i64, balance: i64) -> String {
     format!("insufficient credit: it needs {cost}, the balance is {balance}; add credit and resume")
-}
-
-/// Starts a draft (or a campaign paused before anything was queued): plans it, and either
-/// queues its messages with one credit reservation and records the skipped recipients, or —
-/// when the balance cannot cover it — pauses it saying so. Returns once every recipient is
-/// queued; the messages are handed out from the first chunk on.
-pub async fn start(
-    store: &Store,
-    campaign: &Campaign,
-    audience: &Audience,
-) -> Result<Campaign, PlanError> {
-    start_with(store, campaign, audience, Chunking::default()).await
-}
-
-/// [`start`] with the given chunking.
-///
-/// Pass 1 plans the whole audience keeping only totals; one transaction then reserves the
-/// total cost, makes the campaign `running` and sets its queueing cursor to 0; pass 2
-/// ([`queue_with`]) plans the audience again and writes it chunk by chunk.
-pub async fn start_with(
-    store: &Store,
-    campaign: &Campaign,
-    audience: &Audience,
-    chunking: Chunking,
-) -> Result<Campaign, PlanError> {
-    let company = campaign.company_id;
-    let (plan, skipped) = survey(store, campaign, audience, false).await?;
-    let pause = |reason: String| async move {
-        store
-            .set_campaign_state(
-                company,
-                campaign.id,
-                CampaignAction::WaitForCredit,
-                Some(&reason),
-            )
-            .await
-    };
-    let balance = store.credit_balance(company).await?;
-    if balance < plan.cost {
-        return Ok(pause(insufficient(plan.cost, balance)).await?);
-    }
-    let count = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
-    match store
-        .begin_campaign_queueing(
-            company,
-            campaign.id,
-            count(plan.recipients),
-            count(skipped),
-            plan.cost,
-        )
-        .await
-    {
-        Ok(()) => {}
-        Err(StoreError::InsufficientCredit { balance, .. }) => {
-            return Ok(pause(insufficient(plan.cost, balance)).await?);
-        }
-        Err(e) => return Err(e.into()),
-    }
-    write_from(store, campaign, audience, 0, chunking).await?;
-    current(store, campaign).await
 }
 
 /// The campaign as stored now. Its audience is not read again (a million pasted numbers are
@@ -390,50 +334,11 @@ async fn write_from(
     Ok(())
 }
 
-/// Resumes a paused campaign: one paused for credit before anything was queued starts now;
-/// one whose queueing halted (credit ran short, the setup broke) runs again and its queueing
-/// goes on from the cursor (returning once it is done); any other just runs again.
-pub async fn resume(
-    store: &Store,
-    campaign: &Campaign,
-    audience: &Audience,
-) -> Result<Campaign, PlanError> {
-    if campaign.state == CampaignState::Paused && campaign.started_at.is_none() {
-        return start(store, campaign, audience).await;
-    }
-    let (company, id) = (campaign.company_id, campaign.id);
-    let before = store.campaign_queueing(company, id).await?;
-    let c = store
-        .set_campaign_state(company, id, CampaignAction::Resume, None)
-        .await?;
-    // Only the request that turned a halted queueing active goes on with it (a concurrent
-    // second resume finds the campaign running and fails above).
-    if before.is_some_and(|q| q.queueing == QUEUEING_HALTED)
-        && let Some(q) = store.campaign_queueing(company, id).await?
-        && q.queueing == QUEUEING_ACTIVE
-    {
-        drop(c);
-        write_from(store, campaign, audience, q.queued_pos, Chunking::default()).await?;
-        return current(store, campaign).await;
-    }
-    Ok(c)
-}
-
 /// Takes up the queueing `q`, left by a writer that stopped (the supervisor's recovery), until
-/// it is done or `stop` fires. An unreadable stored audience halts it.
-pub async fn continue_queueing(store: Store, q: CampaignQueueing, stop: CancellationToken) {
+/// it is done: prices the audience first if that was not done, then writes from the cursor.
+/// An unreadable stored audience halts it.
+pub async fn continue_queueing(store: Store, q: CampaignQueueing) {
     let (company, id, pos) = (q.company_id, q.campaign_id, q.queued_pos);
-    let halt = |reason: String| {
-        let store = store.clone();
-        async move {
-            if let Err(e) = store
-                .halt_campaign_queueing(company, id, pos, &reason)
-                .await
-            {
-                tracing::warn!(campaign = id, error = %e, "halting a campaign's queueing failed");
-            }
-        }
-    };
     let mut campaign = match store.get_campaign(company, id).await {
         Ok(Some(c)) => c,
         Ok(None) => return,
@@ -449,21 +354,34 @@ pub async fn continue_queueing(store: Store, q: CampaignQueueing, stop: Cancella
     let audience = match parsed {
         Ok(a) => a,
         Err(e) => {
-            return halt(format!(
-                "queueing stopped: the stored audience is unreadable: {e}"
-            ))
-            .await;
+            let reason = format!("queueing stopped: the stored audience is unreadable: {e}");
+            let halted = if q.queueing == QUEUEING_PRICING {
+                let action = ulak_core::model::CampaignAction::Halt;
+                store.unstart_campaign(company, id, action, &reason).await
+            } else {
+                store
+                    .halt_campaign_queueing(company, id, pos, &reason)
+                    .await
+            };
+            if let Err(e) = halted {
+                tracing::warn!(campaign = id, error = %e, "halting a campaign's queueing failed");
+            }
+            return;
         }
     };
     tracing::info!(campaign = id, from = pos, "taking up a campaign's queueing");
-    tokio::select! {
-        // Dropping the work mid-chunk rolls that chunk back; the next taker goes on from the
-        // cursor.
-        () = stop.cancelled() => {}
-        r = write_from(&store, &campaign, &audience, pos, Chunking::default()) => match r {
-            Ok(()) => tracing::info!(campaign = id, "campaign queueing taken up and left"),
-            Err(e) => tracing::warn!(campaign = id, error = %e, "campaign queueing failed; it will be taken up again"),
-        },
+    let work = if q.queueing == QUEUEING_PRICING {
+        start::Work::Price
+    } else {
+        start::Work::Write(pos)
+    };
+    // Dropped mid-chunk (the writers stop), the chunk is rolled back; the next taker goes on
+    // from the cursor.
+    match start::run(&store, &campaign, &audience, work, Chunking::default()).await {
+        Ok(()) => tracing::info!(campaign = id, "campaign queueing taken up and left"),
+        Err(e) => {
+            tracing::warn!(campaign = id, error = %e, "campaign queueing failed; it will be taken up again");
+        }
     }
 }
 

@@ -2,18 +2,20 @@
 //! (recipients deduplicated as 8-byte keys), and the whole audience's totals.
 
 use std::collections::HashSet;
+use std::time::Instant;
+
 use ulak_core::Code;
 
 use ulak_core::CountryType;
 use ulak_core::model::{
-    CompanyId, ListQuery, MAX_LIMIT, NewMessage, ProviderAccount, Recipient, TemplateBody,
-    TrafficClass, valid_until,
+    CompanyId, ListQuery, MAX_LIMIT, MAX_MESSAGE_SEGMENTS, NewMessage, ProviderAccount, Recipient,
+    TemplateBody, TextCount, TrafficClass, valid_until,
 };
 use ulak_store::{Campaign, Store, StoreError};
 
-use crate::send::{SenderSetup, message_for, sender_for};
+use crate::send::{PRICE_PER_SEGMENT, SenderSetup, message_for, sender_for};
 
-use super::{Audience, Candidate, Candidates, Plan, PlanError, SAMPLES, Skipped};
+use super::{Audience, Candidate, Candidates, Plan, PlanError, SAMPLES, Skipped, TOUCH_EVERY};
 
 /// Marks TC ID numbers in a recipient key; a phone's key is its E.164 digits (at most 15, so
 /// under 2⁵⁰), a TC ID number's its 11 digits with this bit.
@@ -54,9 +56,10 @@ pub enum Decision {
     Duplicate,
 }
 
-/// A campaign's setup (provider account, sender, template, opt-out list) and the recipients
-/// planned so far: turns candidates into messages, one at a time.
-pub struct Planner {
+/// What a campaign's messages are made with: the company's provider account, sender headers
+/// and country type, the text, the send time and validity. Loading it is what a start checks
+/// at once (the same errors as planning).
+pub struct Setup {
     country: CountryType,
     provider: ProviderAccount,
     /// The campaign's header, the TC-ID header and subscription: [`sender_for`] decides.
@@ -64,13 +67,11 @@ pub struct Planner {
     body: TemplateBody,
     scheduled_at: Option<i64>,
     valid_until: i64,
-    opted_out: HashSet<u64>,
-    seen: HashSet<u64>,
 }
 
-impl Planner {
+impl Setup {
     /// Loads the setup of `campaign` as the data stands now.
-    pub async fn new(store: &Store, campaign: &Campaign) -> Result<Self, PlanError> {
+    pub async fn load(store: &Store, campaign: &Campaign) -> Result<Self, PlanError> {
         let company = campaign.company_id;
         let settings = store
             .get_sms_settings(company)
@@ -100,19 +101,6 @@ impl Planner {
             code: Code::TemplatePlaceholderInvalid,
             message: e.to_string(),
         })?;
-        let mut opted_out: HashSet<u64> = HashSet::new();
-        let mut q = ListQuery {
-            limit: Some(MAX_LIMIT),
-            ..ListQuery::default()
-        };
-        loop {
-            let page = store.list_opt_outs(company, &q).await?;
-            opted_out.extend(page.items.iter().map(|o| digits(o.phone.e164())));
-            match page.next_cursor {
-                Some(c) => q.cursor = Some(c),
-                None => break,
-            }
-        }
         let now = crate::worker::now_ms();
         // Checked: a schedule stored before schedules were bounded may be anything.
         let valid_until =
@@ -123,7 +111,7 @@ impl Planner {
                     message: "the send time and validity pass the largest possible time".to_owned(),
                 }
             })?;
-        Ok(Planner {
+        Ok(Setup {
             country: settings.country_type,
             senders: SenderSetup {
                 header: Some(sender),
@@ -134,6 +122,60 @@ impl Planner {
             body,
             scheduled_at: campaign.scheduled_at,
             valid_until,
+        })
+    }
+
+    /// The most one of the campaign's messages can cost. A text without placeholders is the
+    /// same for everyone: its own cost. `{{telefon}}` is a national number (digits and
+    /// spaces, one septet or character each in every encoding): counted as 40 digits, which
+    /// no number reaches. Any other field can hold anything: the most a message may have,
+    /// [`MAX_MESSAGE_SEGMENTS`].
+    pub fn most_per_message(&self) -> i64 {
+        let most = i64::try_from(MAX_MESSAGE_SEGMENTS).unwrap_or(i64::MAX);
+        let widest = |f: &str| (f == "telefon").then(|| "0".repeat(40));
+        let Ok(text) = self.body.render(widest) else {
+            return most.saturating_mul(PRICE_PER_SEGMENT);
+        };
+        let opts = ulak_text::Options {
+            policy: self.provider.text_policy,
+            ..ulak_text::Options::default()
+        };
+        let segments = match TextCount::new(&text, &opts) {
+            Ok(c) if !c.too_long => i64::try_from(c.count.segments).unwrap_or(most),
+            // Refused for everyone (every recipient is skipped): the bound does not matter.
+            _ => most,
+        };
+        segments.saturating_mul(PRICE_PER_SEGMENT)
+    }
+}
+
+/// A campaign's setup and opt-out list and the recipients planned so far: turns candidates
+/// into messages, one at a time.
+pub struct Planner {
+    setup: Setup,
+    opted_out: HashSet<u64>,
+    seen: HashSet<u64>,
+}
+
+impl Planner {
+    /// Loads the setup of `campaign` and the company's opt-out list as the data stands now.
+    pub async fn new(store: &Store, campaign: &Campaign) -> Result<Self, PlanError> {
+        let setup = Setup::load(store, campaign).await?;
+        let mut opted_out: HashSet<u64> = HashSet::new();
+        let mut q = ListQuery {
+            limit: Some(MAX_LIMIT),
+            ..ListQuery::default()
+        };
+        loop {
+            let page = store.list_opt_outs(campaign.company_id, &q).await?;
+            opted_out.extend(page.items.iter().map(|o| digits(o.phone.e164())));
+            match page.next_cursor {
+                Some(c) => q.cursor = Some(c),
+                None => break,
+            }
+        }
+        Ok(Planner {
+            setup,
             opted_out,
             seen: HashSet::new(),
         })
@@ -146,7 +188,7 @@ impl Planner {
         company: CompanyId,
         audience: &'a Audience,
     ) -> Candidates<'a> {
-        Candidates::new(store, company, audience, self.country)
+        Candidates::new(store, company, audience, self.setup.country)
     }
 
     /// Plans one candidate: a repeat is a duplicate; an opted-out number, a TC ID number
@@ -172,22 +214,23 @@ impl Planner {
         if kind == "msisdn" && self.opted_out.contains(&k) {
             return skipped("on the opt-out list".into());
         }
-        let sender = match sender_for(&self.senders, (&to).into(), None) {
+        let setup = &self.setup;
+        let sender = match sender_for(&setup.senders, (&to).into(), None) {
             Ok(h) => h,
             Err(refusal) => return skipped(refusal.message),
         };
-        let text = match self.body.render(|f| fields.get(&to, f)) {
+        let text = match setup.body.render(|f| fields.get(&to, f)) {
             Ok(t) => t,
             Err(missing) => return skipped(format!("no value for {}", missing.0.join(", "))),
         };
         let address = to.address();
         match message_for(
-            &self.provider,
+            &setup.provider,
             to,
             sender,
             &text,
-            self.scheduled_at,
-            self.valid_until,
+            setup.scheduled_at,
+            setup.valid_until,
         ) {
             Ok(m) => Decision::Message(m.in_class(TrafficClass::Campaign)),
             Err(e) => Decision::Skipped(Skipped {
@@ -219,20 +262,73 @@ impl Planner {
     }
 }
 
+/// What a survey of the whole audience found.
+pub(super) struct Survey {
+    /// The totals (and the skipped recipients, when kept).
+    pub plan: Plan,
+    /// Recipients left out.
+    pub skipped: u64,
+    /// Candidates read (queued, skipped and duplicates alike): what a queueing cursor counts.
+    pub entries: u64,
+}
+
+/// Keeps the stamp of a campaign's queueing fresh while its audience is priced, so no node
+/// takes it over, and finds out when the queueing ended meanwhile (the campaign was cancelled).
+pub(super) struct Beat<'a> {
+    store: &'a Store,
+    company: CompanyId,
+    id: i64,
+    at: Instant,
+    /// The queueing is no longer being priced: the survey stopped early.
+    pub gone: bool,
+}
+
+impl<'a> Beat<'a> {
+    /// A beat for campaign `id`, stamped now.
+    pub fn new(store: &'a Store, company: CompanyId, id: i64) -> Self {
+        Beat {
+            store,
+            company,
+            id,
+            at: Instant::now(),
+            gone: false,
+        }
+    }
+
+    /// Stamps the queueing if [`TOUCH_EVERY`] has passed; `false` once it is gone.
+    async fn alive(&mut self) -> Result<bool, StoreError> {
+        if self.at.elapsed() >= TOUCH_EVERY {
+            self.gone = !self
+                .store
+                .touch_campaign_queueing(self.company, self.id, 0)
+                .await?;
+            self.at = Instant::now();
+        }
+        Ok(!self.gone)
+    }
+}
+
 /// Plans the whole audience; the list of skipped recipients is kept when `keep_skipped`, else
-/// only counted. Returns the plan and the number skipped.
+/// only counted. With a `beat`, stops early (`beat.gone`) when the queueing it prices ended.
 pub(super) async fn survey(
     store: &Store,
     campaign: &Campaign,
     audience: &Audience,
     keep_skipped: bool,
-) -> Result<(Plan, u64), PlanError> {
+    mut beat: Option<&mut Beat<'_>>,
+) -> Result<Survey, PlanError> {
     let mut planner = Planner::new(store, campaign).await?;
     planner.expect(audience);
     let mut source = planner.candidates(store, campaign.company_id, audience);
     let mut plan = Plan::default();
-    let mut skipped = 0u64;
+    let (mut skipped, mut entries) = (0u64, 0u64);
     while let Some(c) = source.next().await? {
+        entries += 1;
+        if let Some(b) = beat.as_deref_mut()
+            && !b.alive().await?
+        {
+            break;
+        }
         match planner.decide(c) {
             Decision::Message(m) => {
                 plan.recipients += 1;
@@ -258,5 +354,9 @@ pub(super) async fn survey(
             Decision::Duplicate => plan.duplicates += 1,
         }
     }
-    Ok((plan, skipped))
+    Ok(Survey {
+        plan,
+        skipped,
+        entries,
+    })
 }

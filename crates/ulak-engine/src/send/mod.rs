@@ -22,7 +22,9 @@ use ulak_store::{Idempotency, Store, StoreError, StoredAnswer};
 
 pub use batch::{BATCH_MAX, BatchItem, send_batch};
 use lookups::Lookups;
-pub use rules::{RecipientKind, SenderRefusal, SenderSetup, message_for, sender_for};
+pub use rules::{
+    PRICE_PER_SEGMENT, RecipientKind, SenderRefusal, SenderSetup, message_for, sender_for,
+};
 
 /// What a message says: a text, or a saved template with values for its placeholders.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]

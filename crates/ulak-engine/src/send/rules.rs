@@ -93,6 +93,9 @@ pub fn sender_for(
     }
 }
 
+/// Credits one segment costs.
+pub const PRICE_PER_SEGMENT: i64 = 1;
+
 /// The message to `to`: its text encoded under `account`'s policy, priced, bound to the
 /// account. Refused for an empty, unencodable or over-long text.
 pub fn message_for(
@@ -108,7 +111,7 @@ pub fn message_for(
         sender,
         text,
         account.text_policy,
-        1,
+        PRICE_PER_SEGMENT,
         Some(account.id),
         scheduled_at,
         valid_until,

@@ -2,6 +2,8 @@
 //! PostgreSQL schema, a funded default company, provider accounts and messages.
 #![allow(dead_code, clippy::unwrap_used)]
 
+pub mod campaign;
+
 use std::path::Path;
 
 use ulak_core::CountryType;

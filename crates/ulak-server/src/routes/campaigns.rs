@@ -12,17 +12,22 @@ use ulak_core::model::{
     CampaignAction, CampaignState, DEFAULT_VALIDITY_S, Role, SenderName, TemplateBody, TemplateId,
     ValidationErrors, check_schedule, check_validity, limits, validation,
 };
-use ulak_engine::campaign::{self, Audience, PlanError};
+use ulak_engine::campaign::{self, Audience, PlanError, Started};
 use ulak_engine::text_list::TextList;
 use ulak_store::Campaign;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+mod out;
+
+pub use out::{CampaignOut, PreviewOut, QueueingOut, QueueingState, SkippedOut};
+
 use super::common::{ListParams, Millis, PageOut};
 use crate::auth::Caller;
 use crate::error::{ApiError, FieldError, Json, Path, Query};
 use crate::startup::AppState;
+use out::out;
 
 /// Who a campaign goes to; duplicates are collapsed.
 #[derive(Debug, Default, Deserialize, Serialize, ToSchema)]
@@ -85,91 +90,6 @@ pub struct CampaignIn {
     pub start: bool,
 }
 
-/// A campaign with its counts.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct CampaignOut {
-    /// Id.
-    pub id: i64,
-    /// Name.
-    pub name: String,
-    /// draft, running, paused, finished or cancelled.
-    pub state: String,
-    /// Why (a pause for credit, say).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub state_reason: Option<String>,
-    /// Sender header.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub sender: Option<String>,
-    /// The text.
-    pub text: String,
-    /// Messages queued at start.
-    pub recipients: i64,
-    /// Recipients left out (see the `skipped` messages for each reason).
-    pub skipped: i64,
-    /// Credits reserved.
-    pub cost: i64,
-    /// Messages per state, live.
-    pub counts: BTreeMap<String, i64>,
-    /// Created, unix ms.
-    pub created_at: Millis,
-    /// Started, unix ms.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub started_at: Option<Millis>,
-    /// Finished or cancelled, unix ms.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub finished_at: Option<Millis>,
-}
-
-fn out(c: Campaign, counts: BTreeMap<String, i64>) -> CampaignOut {
-    CampaignOut {
-        id: c.id,
-        name: c.name,
-        state: c.state.as_str().to_owned(),
-        state_reason: c.state_reason,
-        sender: c.sender,
-        text: c.body,
-        recipients: c.recipients,
-        skipped: c.skipped,
-        cost: c.cost,
-        counts,
-        created_at: c.created_at,
-        started_at: c.started_at,
-        finished_at: c.finished_at,
-    }
-}
-
-/// A recipient left out.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct SkippedOut {
-    /// `msisdn`, `tckn` or `unknown`.
-    pub kind: String,
-    /// The address or the input.
-    pub address: String,
-    /// Why.
-    pub reason: String,
-}
-
-/// What a campaign would send now.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct PreviewOut {
-    /// Messages it would send.
-    pub recipients: usize,
-    /// Segments in all.
-    pub segments: u64,
-    /// Credits in all.
-    pub cost: i64,
-    /// The company's balance now.
-    pub balance: i64,
-    /// Repeats collapsed.
-    pub duplicates: u64,
-    /// Recipients left out, with the reason (at most 1,000 listed).
-    pub skipped: Vec<SkippedOut>,
-    /// How many are left out in all.
-    pub skipped_total: usize,
-    /// The first messages as they would be sent (at most 5).
-    pub samples: Vec<String>,
-}
-
 /// Routes of this module.
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -217,9 +137,22 @@ async fn load(
     Ok((c, audience))
 }
 
+/// The campaign with its live counts and queueing.
 async fn answer(state: &AppState, c: Campaign) -> Result<JsonOut<CampaignOut>, ApiError> {
+    let q = state.store().campaign_queueing(c.company_id, c.id).await?;
     let counts = state.store().campaign_counts(c.company_id, c.id).await?;
-    Ok(JsonOut(out(c, counts)))
+    Ok(JsonOut(out(c, counts, q.as_ref())))
+}
+
+/// A start or resume as recorded, with the live counts: its queueing as the call left it (a
+/// task may have written some since; `GET` shows the progress).
+async fn answer_started(state: &AppState, s: Started) -> Result<JsonOut<CampaignOut>, ApiError> {
+    let Some(q) = s.queueing else {
+        return answer(state, s.campaign).await;
+    };
+    let c = s.campaign;
+    let counts = state.store().campaign_counts(c.company_id, c.id).await?;
+    Ok(JsonOut(out(c, counts, Some(&q))))
 }
 
 /// A campaign's text: the given one, or the template's body; a valid template, not blank.
@@ -347,13 +280,15 @@ async fn create(
             },
         )
         .await?;
-    let c = match audience {
-        Some(audience) => campaign::start(state.store(), &c, &audience)
-            .await
-            .map_err(plan_error)?,
-        None => c,
+    let JsonOut(o) = match audience {
+        Some(audience) => {
+            let s = campaign::start(state.store(), state.writers(), &c, audience)
+                .await
+                .map_err(plan_error)?;
+            answer_started(&state, s).await?
+        }
+        None => answer(&state, c).await?,
     };
-    let JsonOut(o) = answer(&state, c).await?;
     Ok((StatusCode::CREATED, JsonOut(o)))
 }
 
@@ -369,8 +304,14 @@ async fn list(
         .store()
         .list_campaigns(caller.company, &params.query()?)
         .await?;
+    let ids: Vec<i64> = page.items.iter().map(|c| c.id).collect();
+    let queueings = state
+        .store()
+        .campaign_queueings(caller.company, &ids)
+        .await?;
     Ok(JsonOut(PageOut::from_page(page, |c| {
-        out(c, BTreeMap::new())
+        let q = queueings.get(&c.id);
+        out(c, BTreeMap::new(), q)
     })))
 }
 
@@ -430,8 +371,12 @@ async fn preview(
     }))
 }
 
-/// Starts a draft: queues its messages (one credit reservation) and records who is left out;
-/// pauses it with the reason when the balance cannot cover it.
+/// Starts a draft and answers at once, the campaign `running` with its `queueing` under way:
+/// its messages are queued (one credit reservation) and sent from the first ones on, and who
+/// is left out is recorded (before the answer for an audience of up to 5,000 entries). A
+/// campaign the balance cannot cover sends nothing: it is `paused` with the reason, in the
+/// answer for an audience of up to 5,000 entries, once the audience is priced
+/// (`queueing.state` `pricing`) for a larger one.
 #[utoipa::path(post, path = "/campaigns/{id}/start", tag = "campaigns", params(("id" = i64, Path, description = "Campaign id")),
     responses((status = 200, body = CampaignOut)), security(("api_key" = [])))]
 async fn start(
@@ -447,14 +392,15 @@ async fn start(
             c.state
         )));
     }
-    let c = campaign::start(state.store(), &c, &audience)
+    let s = campaign::start(state.store(), state.writers(), &c, audience)
         .await
         .map_err(plan_error)?;
-    answer(&state, c).await
+    answer_started(&state, s).await
 }
 
 /// Pauses a running campaign: its remaining messages are not handed out any more (what is
-/// already at the operator finishes).
+/// already at the operator finishes). A queueing under way goes on writing its recipients,
+/// which wait, paused.
 #[utoipa::path(post, path = "/campaigns/{id}/pause", tag = "campaigns", params(("id" = i64, Path, description = "Campaign id")),
     responses((status = 200, body = CampaignOut)), security(("api_key" = [])))]
 async fn pause(
@@ -475,8 +421,8 @@ async fn pause(
     answer(&state, c).await
 }
 
-/// Resumes a paused campaign (one paused for credit before anything was queued starts now;
-/// one whose queueing stopped for credit goes on queueing).
+/// Resumes a paused campaign (one paused for credit before anything was queued starts now, as
+/// a start does; one whose queueing stopped for credit goes on queueing). Answers at once.
 #[utoipa::path(post, path = "/campaigns/{id}/resume", tag = "campaigns", params(("id" = i64, Path, description = "Campaign id")),
     responses((status = 200, body = CampaignOut)), security(("api_key" = [])))]
 async fn resume(
@@ -486,13 +432,15 @@ async fn resume(
 ) -> Result<JsonOut<CampaignOut>, ApiError> {
     caller.require(Role::Operator)?;
     let (c, audience) = load(&state, &caller, id).await?;
-    let c = campaign::resume(state.store(), &c, &audience)
+    let s = campaign::resume(state.store(), state.writers(), &c, audience)
         .await
         .map_err(plan_error)?;
-    answer(&state, c).await
+    answer_started(&state, s).await
 }
 
-/// Cancels a campaign: messages not yet submitted are cancelled and their credit released.
+/// Cancels a campaign: messages not yet submitted are cancelled and their credit released; a
+/// queueing under way stops, and the recipients it had not written are counted in
+/// `queueing.not_queued`.
 #[utoipa::path(post, path = "/campaigns/{id}/cancel", tag = "campaigns", params(("id" = i64, Path, description = "Campaign id")),
     responses((status = 200, body = CampaignOut)), security(("api_key" = [])))]
 async fn cancel(

@@ -3,6 +3,7 @@
 
 mod access;
 mod attribute_limits;
+mod campaign_start;
 mod campaigns;
 mod count;
 mod credit;

@@ -279,6 +279,24 @@ impl Store {
                 .await?;
             }
         }
+        // Cancelled while its recipients were being queued: its totals become what was queued
+        // (a start on a reserved bound has none until then), the rest never will be.
+        if next == CampaignState::Cancelled && queue.is_some_and(|(q, _)| q != QUEUEING_DONE) {
+            sqlx::query(
+                "UPDATE campaigns SET \
+                 recipients = (SELECT COUNT(*) FROM messages m WHERE m.company_id = $1 \
+                   AND m.campaign_id = $2 AND m.segments > 0), \
+                 skipped = (SELECT COUNT(*) FROM messages m WHERE m.company_id = $1 \
+                   AND m.campaign_id = $2 AND m.segments = 0), \
+                 cost = (SELECT CAST(COALESCE(SUM(m.cost), 0) AS BIGINT) FROM messages m \
+                   WHERE m.company_id = $1 AND m.campaign_id = $2 AND m.segments > 0) \
+                 WHERE company_id = $1 AND id = $2",
+            )
+            .bind(company.0)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        }
         // A cancel ends the queueing (its reservation was released above); a resume of a
         // campaign whose queueing stopped lets it go on, stamped as being worked on now so the
         // caller continues it before another node would take it over.

@@ -3,6 +3,7 @@
 pub(crate) mod accept;
 mod api_keys;
 mod batch;
+pub(crate) mod campaign_start;
 pub(crate) mod campaigns;
 mod companies;
 mod credit;

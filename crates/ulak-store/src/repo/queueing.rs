@@ -1,23 +1,25 @@
-//! A campaign's queueing (docs/decisions/0005-sending-engine.md): one transaction reserves the
-//! whole cost, makes the campaign `running` and opens its queueing (a row of
-//! `campaign_queueing`: a cursor, what is left of the reservation, a timestamp, the node
-//! writing it); then the engine writes the messages in chunks, each in one transaction that
-//! moves the cursor only if it still is where the writer read it (so two writers never queue
-//! the same chunk) and takes its cost from the reservation; the last one releases what is left
-//! and closes the queueing. A queueing nobody carries on is taken over by another node after a
-//! while, or at once by the node that wrote it when it starts again.
+//! A campaign's queueing (docs/decisions/0005-sending-engine.md, 0006-sending-core.md): a start
+//! makes the campaign `running` and opens its queueing (a row of `campaign_queueing`: a
+//! cursor, what is left of the reservation, a timestamp, the node writing it), either with its
+//! credit reserved or to be priced first ([`super::campaign_start`]); then the engine writes
+//! the messages in chunks, each in one transaction that moves the cursor only if it still is
+//! where the writer read it (so two writers never queue the same chunk) and takes its cost from
+//! the reservation; the last one releases what is left and closes the queueing. A queueing
+//! nobody carries on is taken over by another node after a while, or at once by the node that
+//! wrote it when it starts again.
 
 use sqlx::any::AnyRow;
 use sqlx::{Any, Transaction};
-use ulak_core::model::{CompanyId, LedgerKind, NewMessage};
+use ulak_core::model::{CampaignAction, CampaignState, CompanyId, LedgerKind, NewMessage};
 
 use super::batch::{accounts_of, insert_messages, total_cost};
 use super::credit::write_entry;
 use crate::db::{Interned, col, now_ms};
-use crate::{Result, Store, StoreError};
+use crate::{Result, Store};
 
 /// Columns of [`queueing`].
-const QCOLS: &str = "campaign_id, company_id, queueing, queued_pos, reserve_left, queue_at";
+pub(super) const QCOLS: &str =
+    "campaign_id, company_id, queueing, queued_pos, reserve_left, queue_at, queue_total";
 
 /// `queueing`: every recipient is queued, or the campaign was cancelled.
 pub const QUEUEING_DONE: i64 = 0;
@@ -25,6 +27,10 @@ pub const QUEUEING_DONE: i64 = 0;
 pub const QUEUEING_ACTIVE: i64 = 1;
 /// `queueing`: stopped (credit ran short, the setup broke) until a user resumes the campaign.
 pub const QUEUEING_HALTED: i64 = 2;
+/// `queueing`: the start is recorded and its audience is being priced; nothing is reserved or
+/// queued yet. Then it becomes [`QUEUEING_ACTIVE`] with the cost reserved, or the row goes
+/// and the campaign waits, paused, for credit.
+pub const QUEUEING_PRICING: i64 = 3;
 
 /// Where a started campaign's queueing stands. Kept in a row of its own, not in the
 /// campaign's: that one holds the audience (15 MB of JSON for a million pasted numbers), and
@@ -36,7 +42,7 @@ pub struct CampaignQueueing {
     pub campaign_id: i64,
     /// Its company.
     pub company_id: CompanyId,
-    /// [`QUEUEING_DONE`], [`QUEUEING_ACTIVE`] or [`QUEUEING_HALTED`].
+    /// [`QUEUEING_DONE`], [`QUEUEING_ACTIVE`], [`QUEUEING_HALTED`] or [`QUEUEING_PRICING`].
     pub queueing: i64,
     /// Audience candidates consumed by the chunks written so far (queued, skipped and
     /// duplicates alike).
@@ -45,9 +51,12 @@ pub struct CampaignQueueing {
     pub reserve_left: i64,
     /// When a node last wrote a chunk or said it is working on one (unix ms).
     pub queue_at: Option<i64>,
+    /// Audience candidates in all: as counted when the start was recorded, exact once the
+    /// queueing is done (`None` for queueing begun by an older version).
+    pub total: Option<i64>,
 }
 
-fn queueing(r: &AnyRow) -> Result<CampaignQueueing> {
+pub(super) fn queueing(r: &AnyRow) -> Result<CampaignQueueing> {
     Ok(CampaignQueueing {
         campaign_id: col(r, "campaign_id")?,
         company_id: CompanyId(col(r, "company_id")?),
@@ -55,6 +64,7 @@ fn queueing(r: &AnyRow) -> Result<CampaignQueueing> {
         queued_pos: col(r, "queued_pos")?,
         reserve_left: col(r, "reserve_left")?,
         queue_at: col(r, "queue_at")?,
+        total: col(r, "queue_total")?,
     })
 }
 
@@ -111,83 +121,6 @@ async fn insert_skipped(
 }
 
 impl Store {
-    /// Starts a draft, or a campaign paused before anything was queued, in one transaction:
-    /// reserves `cost` (one ledger entry), records the totals planned, makes it `running` and
-    /// opens its queueing (cursor 0, `reserve_left = cost`). `InsufficientCredit` when the
-    /// balance cannot cover it and `Conflict` when it is no longer startable: nothing changes.
-    /// (Returns nothing: the campaign's row holds the audience, which can be megabytes, and
-    /// the caller has it.)
-    #[tracing::instrument(skip(self))]
-    pub async fn begin_campaign_queueing(
-        &self,
-        company: CompanyId,
-        id: i64,
-        recipients: i64,
-        skipped: i64,
-        cost: i64,
-    ) -> Result<()> {
-        let now = now_ms();
-        let mut tx = self.begin_write().await?;
-        let started = sqlx::query(
-            "UPDATE campaigns SET state = 'running', state_reason = NULL, recipients = $3, \
-             skipped = $4, cost = $5, started_at = $6 \
-             WHERE company_id = $1 AND id = $2 \
-             AND (state = 'draft' OR (state = 'paused' AND started_at IS NULL))",
-        )
-        .bind(company.0)
-        .bind(id)
-        .bind(recipients)
-        .bind(skipped)
-        .bind(cost)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if started != 1 {
-            let state: Option<String> =
-                sqlx::query_scalar("SELECT state FROM campaigns WHERE company_id = $1 AND id = $2")
-                    .bind(company.0)
-                    .bind(id)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-            tx.rollback().await?;
-            return Err(match state {
-                None => StoreError::NotFound,
-                Some(s) => {
-                    StoreError::WrongState(format!("not possible: the campaign is {s} and started"))
-                }
-            });
-        }
-        sqlx::query(sql!(
-            "INSERT INTO campaign_queueing ({QCOLS}, queue_owner) \
-             VALUES ($1, $2, {QUEUEING_ACTIVE}, 0, $3, $4, $5)"
-        ))
-        .bind(id)
-        .bind(company.0)
-        .bind(cost)
-        .bind(now)
-        .bind(self.node().map(str::to_owned))
-        .execute(&mut *tx)
-        .await?;
-        if cost > 0 {
-            let note = format!("campaign {id}");
-            if let Err(e) = write_entry(
-                &mut tx,
-                company,
-                LedgerKind::Reservation,
-                -cost,
-                Some(&note),
-            )
-            .await
-            {
-                tx.rollback().await?;
-                return Err(e);
-            }
-        }
-        tx.commit().await?;
-        Ok(())
-    }
-
     /// Where the campaign's queueing stands; `None` if it never started.
     #[tracing::instrument(skip(self))]
     pub async fn campaign_queueing(
@@ -305,8 +238,9 @@ impl Store {
     }
 
     /// Says a writer is still working on the campaign's queueing at cursor `pos` (it is
-    /// replaying the audience up to there), so no node takes it over. `false` when the cursor
-    /// has moved or the queueing ended: the writer should stop.
+    /// replaying the audience up to there, or pricing it at 0), so no node takes it over.
+    /// `false` when the cursor has moved or the queueing ended or halted: the writer should
+    /// stop.
     #[tracing::instrument(skip(self))]
     pub async fn touch_campaign_queueing(
         &self,
@@ -319,7 +253,7 @@ impl Store {
         let mut tx = self.begin_write().await?;
         let n = sqlx::query(sql!(
             "UPDATE campaign_queueing SET queue_at = $4, queue_owner = $5 WHERE company_id = $1 \
-             AND campaign_id = $2 AND queued_pos = $3 AND queueing = {QUEUEING_ACTIVE}"
+             AND campaign_id = $2 AND queued_pos = $3 AND queueing IN ({QUEUEING_ACTIVE}, {QUEUEING_PRICING})"
         ))
         .bind(company.0)
         .bind(id)
@@ -380,10 +314,11 @@ impl Store {
         let now = now_ms();
         sqlx::query(sql!(
             "UPDATE campaign_queueing SET queueing = {QUEUEING_DONE}, reserve_left = 0, \
-             queue_at = $2 WHERE campaign_id = $1"
+             queue_at = $2, queue_total = $3 WHERE campaign_id = $1"
         ))
         .bind(id)
         .bind(now)
+        .bind(pos)
         .execute(&mut *tx)
         .await?;
         // Only when they changed since the start: the row holds the audience, and rewriting
@@ -434,10 +369,12 @@ impl Store {
             tx.rollback().await?;
             return Ok(false);
         }
-        sqlx::query(
+        // Paused (or left paused) with the reason, from the states the table lets halt.
+        sqlx::query(sql!(
             "UPDATE campaigns SET state = 'paused', state_reason = $3 \
-             WHERE company_id = $1 AND id = $2 AND state IN ('running', 'paused')",
-        )
+             WHERE company_id = $1 AND id = $2 AND state IN ({})",
+            state_list(CampaignAction::Halt)
+        ))
         .bind(company.0)
         .bind(id)
         .bind(reason)
@@ -447,7 +384,7 @@ impl Store {
         Ok(true)
     }
 
-    /// Takes over the queueing nobody works on: active queueing whose `queue_at` is before
+    /// Takes over the queueing nobody works on: active (or pricing) queueing whose `queue_at` is before
     /// `stale_before` (unix ms) or unset. Each is stamped with the time now in the same
     /// statement, so of several nodes asking at once only one gets it (PostgreSQL re-checks
     /// the condition on the locked row).
@@ -459,7 +396,7 @@ impl Store {
         let mut tx = self.begin_write().await?;
         let rows = sqlx::query(sql!(
             "UPDATE campaign_queueing SET queue_at = $1, queue_owner = $3 \
-             WHERE queueing = {QUEUEING_ACTIVE} AND (queue_at IS NULL OR queue_at < $2) \
+             WHERE queueing IN ({QUEUEING_ACTIVE}, {QUEUEING_PRICING}) AND (queue_at IS NULL OR queue_at < $2) \
              RETURNING {QCOLS}"
         ))
         .bind(now_ms())
@@ -482,7 +419,7 @@ impl Store {
         let mut tx = self.begin_write().await?;
         let rows = sqlx::query(sql!(
             "UPDATE campaign_queueing SET queue_at = $1 \
-             WHERE queueing = {QUEUEING_ACTIVE} AND queue_owner = $2 RETURNING {QCOLS}"
+             WHERE queueing IN ({QUEUEING_ACTIVE}, {QUEUEING_PRICING}) AND queue_owner = $2 RETURNING {QCOLS}"
         ))
         .bind(now_ms())
         .bind(node.to_owned())
@@ -491,4 +428,14 @@ impl Store {
         tx.commit().await?;
         rows.iter().map(queueing).collect()
     }
+}
+
+/// The states `action` applies to, as an SQL list of literals (`'running', 'paused'`), from
+/// [`CampaignState::after`].
+pub(super) fn state_list(action: CampaignAction) -> String {
+    CampaignState::sources(action)
+        .iter()
+        .map(|s| format!("'{}'", s.as_str()))
+        .collect::<Vec<_>>()
+        .join(", ")
 }

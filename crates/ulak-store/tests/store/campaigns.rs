@@ -27,7 +27,7 @@ crate::store_tests!(
     planner_statistics_are_refreshed_after_a_big_batch
 );
 
-async fn funded(s: &Store, credit: i64) -> (CompanyId, ProviderAccountId) {
+pub(crate) async fn funded(s: &Store, credit: i64) -> (CompanyId, ProviderAccountId) {
     let c = company(s, CountryType::Tr).await.id;
     if credit > 0 {
         s.add_credit_entry(
@@ -41,7 +41,7 @@ async fn funded(s: &Store, credit: i64) -> (CompanyId, ProviderAccountId) {
     (c, p)
 }
 
-async fn draft(s: &Store, c: CompanyId) -> Campaign {
+pub(crate) async fn draft(s: &Store, c: CompanyId) -> Campaign {
     s.create_campaign(
         c,
         NewCampaign {
@@ -58,7 +58,7 @@ async fn draft(s: &Store, c: CompanyId) -> Campaign {
 }
 
 /// `n` one-segment messages (one credit each) to numbers from `from` on.
-fn msgs(p: ProviderAccountId, from: usize, n: usize) -> Vec<NewMessage> {
+pub(crate) fn msgs(p: ProviderAccountId, from: usize, n: usize) -> Vec<NewMessage> {
     (from..from + n)
         .map(|i| {
             NewMessage::new(
@@ -91,7 +91,7 @@ fn skips(n: usize) -> Vec<SkippedRow> {
 }
 
 /// The balance, checked against the ledger.
-async fn balance(s: &Store, c: CompanyId) -> i64 {
+pub(crate) async fn balance(s: &Store, c: CompanyId) -> i64 {
     let b = s.credit_balance(c).await.unwrap();
     assert_eq!(
         b,
@@ -116,18 +116,18 @@ async fn ledger_len(s: &Store, c: CompanyId) -> usize {
     .len()
 }
 
-async fn get(s: &Store, k: &Campaign) -> Campaign {
+pub(crate) async fn get(s: &Store, k: &Campaign) -> Campaign {
     s.get_campaign(k.company_id, k.id).await.unwrap().unwrap()
 }
 
-async fn queue(s: &Store, k: &Campaign) -> CampaignQueueing {
+pub(crate) async fn queue(s: &Store, k: &Campaign) -> CampaignQueueing {
     s.campaign_queueing(k.company_id, k.id)
         .await
         .unwrap()
         .unwrap()
 }
 
-async fn count(s: &Store, k: &Campaign, state: &str) -> i64 {
+pub(crate) async fn count(s: &Store, k: &Campaign, state: &str) -> i64 {
     s.campaign_counts(k.company_id, k.id)
         .await
         .unwrap()
@@ -369,8 +369,9 @@ async fn cancelling_mid_queueing_releases_what_is_left_of_the_reservation(db: &T
         ),
         ("cancelled", QUEUEING_DONE, 0)
     );
-    // The 3 queued and the 7 not queued yet: all back.
+    // The 3 queued and the 7 not queued yet: all back; its totals are what was queued.
     assert_eq!(balance(s, c).await, 100);
+    assert_eq!((x.recipients, x.skipped, x.cost), (3, 0, 3));
     assert_eq!(count(s, &k, "cancelled").await, 3);
     // The writer's next chunk is refused, and nothing more is released.
     assert!(

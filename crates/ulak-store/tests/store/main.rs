@@ -8,6 +8,7 @@ mod helpers;
 mod accept;
 mod basics;
 mod bounds;
+mod campaign_start;
 mod campaigns;
 mod credit_property;
 mod import;

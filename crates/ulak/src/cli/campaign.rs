@@ -117,13 +117,35 @@ fn line(c: &Value) -> String {
     };
     let parts: Vec<String> = counts.iter().map(|(k, v)| format!("{k} {v}")).collect();
     format!(
-        "campaign {} {:<9} [{}{}] {done}/{total}  {}",
+        "campaign {} {:<9} [{}{}] {done}/{total}  {}{}",
         text(&c["id"]),
         text(&c["state"]),
         "#".repeat(filled),
         " ".repeat(width as usize - filled),
-        parts.join(", ")
+        parts.join(", "),
+        queueing(&c["queueing"])
     )
+}
+
+/// The queueing's progress while it is under way, and what a cancel left unwritten.
+fn queueing(q: &Value) -> String {
+    let of = |n: &Value| match n.as_i64() {
+        Some(n) => format!("/{n}"),
+        None => String::new(),
+    };
+    match q["state"].as_str() {
+        Some(s @ ("pricing" | "active" | "halted")) => {
+            format!(
+                "  (queueing {s} {}{})",
+                text(&q["written"]),
+                of(&q["total"])
+            )
+        }
+        _ => match q["not_queued"].as_i64() {
+            Some(n) if n > 0 => format!("  (not queued {n})"),
+            _ => String::new(),
+        },
+    }
 }
 
 async fn wait(c: &Client, id: i64, json_out: bool) -> anyhow::Result<Value> {
