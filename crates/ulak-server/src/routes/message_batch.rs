@@ -34,30 +34,61 @@ pub struct BatchMessageIn {
 
 // `flatten` would let unknown fields through (serde cannot deny them across a flattened
 // struct): the key is taken out and the rest read as a single send's body, which denies them.
+// First the item must have the form the document gives it ([`BatchItemDoc`]): a value out of
+// that form makes the request malformed (400), as the document promises; the rules beyond it
+// are the item's own (422 in its place).
 impl TryFrom<serde_json::Map<String, serde_json::Value>> for BatchMessageIn {
     type Error = String;
     fn try_from(mut m: serde_json::Map<String, serde_json::Value>) -> Result<Self, Self::Error> {
+        use serde_json::Value;
         let idempotency_key = match m.remove("idempotency_key") {
-            None | Some(serde_json::Value::Null) => None,
-            Some(serde_json::Value::String(s)) => Some(s),
-            Some(_) => return Err("idempotency_key: a string expected".to_owned()),
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) if valid_key(&s) => Some(s),
+            Some(_) => return Err("idempotency_key: 1 to 255 visible ASCII characters".to_owned()),
         };
-        // The document's integers are int64: a larger one is a malformed item, not a rule broken.
+        for (field, max) in [("to", 64), ("text", 1530), ("sender", 64)] {
+            if let Some(Value::String(s)) = m.get(field)
+                && !text_any(s, max)
+            {
+                return Err(format!(
+                    "{field}: at most {max} characters, no control characters"
+                ));
+            }
+        }
+        if let Some(Value::Object(fields)) = m.get("fields") {
+            for (name, value) in fields {
+                let value_ok = value.as_str().is_none_or(|v| text_any(v, 1000));
+                if !text_any(name, 64) || !value_ok {
+                    return Err("fields: names of at most 64 and values of at most 1000 \
+                                characters, no control characters"
+                        .to_owned());
+                }
+            }
+        }
+        // The document's integers are int64: a larger one is malformed, not a rule broken.
         for field in ["validity", "scheduled_at", "template_id"] {
-            if let Some(serde_json::Value::Number(n)) = m.get(field)
+            if let Some(Value::Number(n)) = m.get(field)
                 && n.is_u64()
                 && n.as_i64().is_none()
             {
                 return Err(format!("{field}: out of the int64 range"));
             }
         }
-        let message =
-            serde_json::from_value(serde_json::Value::Object(m)).map_err(|e| e.to_string())?;
+        let message = serde_json::from_value(Value::Object(m)).map_err(|e| e.to_string())?;
         Ok(BatchMessageIn {
             message,
             idempotency_key,
         })
     }
+}
+
+/// A text of the document's form `TEXT_ANY` (no control characters but tab, line feed and
+/// carriage return) of at most `max` characters.
+fn text_any(s: &str, max: usize) -> bool {
+    s.chars().count() <= max
+        && !s.chars().any(
+            |c| matches!(c, '\0'..='\x08' | '\x0B' | '\x0C' | '\x0E'..='\x1F' | '\x7F'..='\u{9F}'),
+        )
 }
 
 /// A batch of sends.
@@ -78,23 +109,60 @@ pub struct BatchIn {
 #[schema(as = BatchItem)]
 struct BatchItemDoc {
     /// A mobile number in any common form, or an 11-digit TC ID number.
+    #[schema(
+        max_length = 64,
+        pattern = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*$"
+    )]
     to: String,
     /// The text; or give `template_id` (and `fields`).
+    #[schema(
+        max_length = 1530,
+        pattern = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*$"
+    )]
     text: Option<String>,
     /// A saved template to render with `fields`.
     template_id: Option<i64>,
     /// Values for the template's placeholders.
     #[serde(default)]
+    #[schema(value_type = BatchFields)]
     fields: std::collections::BTreeMap<String, String>,
     /// One of the company's sender headers (default: the default header).
+    #[schema(
+        max_length = 64,
+        pattern = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*$"
+    )]
     sender: Option<String>,
     /// Seconds the operator may keep trying, 60 to 259200 (default 86400).
     validity: Option<u64>,
     /// Send at this time (unix milliseconds) instead of now.
     scheduled_at: Option<i64>,
     /// Makes this item safe to repeat: 1 to 255 visible ASCII characters.
+    #[schema(max_length = 255, pattern = r"^[!-~]+$")]
     idempotency_key: Option<String>,
 }
+
+/// A batch item's `fields`: names of at most 64 and values of at most 1,000 characters of the
+/// document's form (the names' own rules are the item's, as for a single send).
+struct BatchFields;
+
+impl utoipa::PartialSchema for BatchFields {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, Type};
+        let text = |max: usize| {
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .max_length(Some(max))
+                .pattern(Some(super::schema::TEXT_ANY))
+        };
+        ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .additional_properties(Some(text(1000)))
+            .property_names(Some(text(64)))
+            .into()
+    }
+}
+
+impl ToSchema for BatchFields {}
 
 /// The answer to one item.
 #[derive(Debug, Serialize, ToSchema)]
@@ -159,42 +227,22 @@ pub(super) async fn send_batch(
         .get(ACCEPT_LANGUAGE)
         .and_then(|v| v.to_str().ok())
         .map_or(Lang::En, Lang::from_accept_language);
-    // An item whose key is malformed is refused alone; the others go on.
-    let mut refused_keys: Vec<(usize, ApiError)> = Vec::new();
     let mut items = Vec::with_capacity(n);
-    let mut slots = Vec::with_capacity(n);
-    for (i, m) in body.messages.into_iter().enumerate() {
-        if let Some(k) = &m.idempotency_key
-            && !valid_key(k)
-        {
-            refused_keys.push((
-                i,
-                ApiError::field(
-                    "idempotency_key",
-                    Code::IdempotencyKeyInvalid,
-                    "1 to 255 visible ASCII characters expected",
-                ),
-            ));
-            continue;
-        }
-        slots.push(i);
+    for m in body.messages {
         items.push(BatchItem {
             request: request_of(m.message, TrafficClass::Transactional),
             key: m.idempotency_key,
         });
     }
     let answers = send::send_batch(state.store(), caller.company, items, stored).await?;
-    let mut results: Vec<BatchResult> = refused_keys
+    let results: Vec<BatchResult> = answers
         .into_iter()
-        .map(|(i, e)| refusal(i, &e, lang))
-        .collect();
-    for (i, a) in slots.into_iter().zip(answers) {
-        results.push(match a {
+        .enumerate()
+        .map(|(i, a)| match a {
             Ok(sent) => answer(i, sent),
             Err(e) => refusal(i, &item_error(e), lang),
-        });
-    }
-    results.sort_by_key(|r| r.index);
+        })
+        .collect();
     let accepted = results
         .iter()
         .filter(|r| r.status == 202 && !r.replayed)

@@ -72,7 +72,7 @@ async fn items_are_answered_on_their_own(backend: Backend) {
         {"to": "0212 555 00 00", "text": "Sabit hat"},
         {"to": "05321110009", "text": "Ret listesinde"},
         {"to": "05321110004", "text": "", "idempotency_key": "b-2"},
-        {"to": "05321110005", "text": "Anahtar", "idempotency_key": "bad key"},
+        {"to": "05321110005", "text": "Başlık", "sender": "YOK"},
         {"to": "05321110006", "text": "Üç"},
         {"to": "05321110007", "text": "Dört"},
         {"to": "05321110008", "text": "Beş: kredi yetmez"},
@@ -108,7 +108,7 @@ async fn items_are_answered_on_their_own(backend: Backend) {
     );
     assert_eq!(field_code(4), "phone.opted_out");
     assert_eq!(field_code(5), "text.empty");
-    assert_eq!(field_code(6), "idempotency.key_invalid");
+    assert_eq!(field_code(6), "sender.unknown");
     assert_eq!(
         (res[7]["status"].as_u64(), res[8]["status"].as_u64()),
         (Some(202), Some(202))
