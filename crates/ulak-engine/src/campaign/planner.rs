@@ -6,10 +6,9 @@ use ulak_core::Code;
 
 use ulak_core::CountryType;
 use ulak_core::model::{
-    CompanyId, ListQuery, MAX_LIMIT, NewMessage, ProviderAccount, Recipient, TemplateBody,
-    TrafficClass, valid_until,
+    CompanyId, ListQuery, MAX_LIMIT, NewMessage, Recipient, TemplateBody, TrafficClass, valid_until,
 };
-use ulak_store::{Campaign, Store, StoreError};
+use ulak_store::{Campaign, Routing, Store, StoreError};
 
 use crate::send::{SenderSetup, message_for, sender_for};
 
@@ -54,11 +53,13 @@ pub enum Decision {
     Duplicate,
 }
 
-/// A campaign's setup (provider account, sender, template, opt-out list) and the recipients
-/// planned so far: turns candidates into messages, one at a time.
+/// A campaign's setup (routes and provider accounts, sender, template, opt-out list) and the
+/// recipients planned so far: turns candidates into messages, one at a time.
 pub struct Planner {
     country: CountryType,
-    provider: ProviderAccount,
+    /// Each recipient's account is chosen by the company's routes (the same recipient the
+    /// same account, so the totals and the queueing agree).
+    routing: Routing,
     /// The campaign's header, the TC-ID header and subscription: [`sender_for`] decides.
     senders: SenderSetup,
     body: TemplateBody,
@@ -76,15 +77,14 @@ impl Planner {
             .get_sms_settings(company)
             .await?
             .ok_or(StoreError::NotFound)?;
-        let provider: ProviderAccount =
-            store
-                .sending_account(company)
-                .await?
-                .ok_or_else(|| PlanError::Setup {
-                    field: "provider",
-                    code: Code::ProviderNone,
-                    message: "the company has no enabled provider account".to_owned(),
-                })?;
+        let routing = store.routing(company).await?;
+        if routing.accounts.is_empty() {
+            return Err(PlanError::Setup {
+                field: "provider",
+                code: Code::ProviderNone,
+                message: "the company has no enabled provider account".to_owned(),
+            });
+        }
         let sender = store
             .find_sender_header(company, campaign.sender.as_deref())
             .await?
@@ -130,7 +130,7 @@ impl Planner {
                 tckn_header: settings.tckn_sender,
                 tckn_subscription: settings.tckn_subscription_active,
             },
-            provider,
+            routing,
             body,
             scheduled_at: campaign.scheduled_at,
             valid_until,
@@ -181,15 +181,20 @@ impl Planner {
             Err(missing) => return skipped(format!("no value for {}", missing.0.join(", "))),
         };
         let address = to.address();
+        let Some((route, account)) = self.routing.pick(&to, TrafficClass::Campaign, |_| false)
+        else {
+            // `new` refused a company without accounts; kept as a skip rather than a panic.
+            return skipped("no enabled provider account".into());
+        };
         match message_for(
-            &self.provider,
+            account,
             to,
             sender,
             &text,
             self.scheduled_at,
             self.valid_until,
         ) {
-            Ok(m) => Decision::Message(m.in_class(TrafficClass::Campaign)),
+            Ok(m) => Decision::Message(m.in_class(TrafficClass::Campaign).routed(route)),
             Err(e) => Decision::Skipped(Skipped {
                 kind: kind.to_owned(),
                 address,

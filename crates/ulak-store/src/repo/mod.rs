@@ -20,6 +20,7 @@ pub(crate) mod owned;
 mod providers;
 pub(crate) mod queueing;
 pub(crate) mod receipts;
+pub(crate) mod routes;
 mod settings;
 pub(crate) mod submits;
 pub(crate) mod subscribers;
