@@ -7,6 +7,7 @@ pub(crate) mod campaigns;
 mod companies;
 mod credit;
 pub(crate) mod customers;
+mod failover;
 mod groups;
 pub(crate) mod idempotency;
 pub(crate) mod import;

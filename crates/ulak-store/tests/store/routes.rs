@@ -16,6 +16,7 @@ crate::store_tests!(
     a_deleted_account_leaves_its_routes_without_it,
     messages_record_their_route,
     route_writes_are_seen_by_the_send_service_at_once,
+    queued_messages_of_a_route_move_to_another_account,
 );
 
 fn new_route(position: u32, zone: Option<&str>, targets: &[ProviderAccountId]) -> NewRoute {
@@ -250,4 +251,54 @@ async fn route_writes_are_seen_by_the_send_service_at_once(db: &TestDb) {
     assert_eq!(s.sending_routing(c).await.unwrap().routes.len(), 1);
     s.delete_route(c, r.id).await.unwrap();
     assert!(s.sending_routing(c).await.unwrap().routes.is_empty());
+}
+
+async fn queued_messages_of_a_route_move_to_another_account(db: &TestDb) {
+    let s = &db.store;
+    let (c, a) = funded(s, 100).await;
+    let b = simulator_account(s, c, "b").await;
+    let r = s
+        .create_route(c, new_route(1, None, &[a, b]))
+        .await
+        .unwrap();
+    let mut routed = Vec::new();
+    for i in 0..4 {
+        let m = msg(a, &format!("0532123450{i}"), "Merhaba").routed(Some(r.id));
+        routed.push(s.enqueue_message(c, m, None).await.unwrap().message.id);
+    }
+    let unrouted = s
+        .enqueue_message(c, msg(a, "05321234599", "Merhaba"), None)
+        .await
+        .unwrap()
+        .message
+        .id;
+    // One is being submitted (leased): it stays with its account.
+    let claimed = s.claim_messages(a, "node", 1, 60_000).await.unwrap();
+    assert_eq!(claimed.len(), 1);
+    assert_eq!(claimed[0].id, routed[0]);
+
+    let moved = s
+        .move_queued(a, r.id, b, "account a is down")
+        .await
+        .unwrap();
+    assert_eq!(moved, routed[1..].to_vec());
+    for id in &routed[1..] {
+        let d = s.get_message(c, *id).await.unwrap().unwrap();
+        assert_eq!(d.message.provider_account_id, Some(b));
+        assert_eq!(d.message.route_id, Some(r.id));
+        assert_eq!(d.message.state, MessageState::Queued);
+        let why = d.events.iter().find_map(|e| e.detail.clone()).unwrap();
+        assert!(
+            why.contains("moved from provider account") && why.contains("down"),
+            "{why}"
+        );
+    }
+    for id in [routed[0], unrouted] {
+        let m = s.get_message(c, id).await.unwrap().unwrap().message;
+        assert_eq!(m.provider_account_id, Some(a));
+    }
+    // Account b's worker takes them now; nothing is left to move.
+    let taken = s.claim_messages(b, "node", 10, 60_000).await.unwrap();
+    assert_eq!(taken.len(), 3);
+    assert!(s.move_queued(a, r.id, b, "again").await.unwrap().is_empty());
 }
