@@ -4,6 +4,8 @@
 
 use std::path::Path;
 
+pub mod proxy;
+
 use ulak_core::CountryType;
 use ulak_core::model::*;
 use ulak_core::net::OutboundPolicy;
