@@ -169,9 +169,11 @@ pub(crate) async fn watch_account(
     provider: &SmppProvider,
     id: ProviderAccountId,
     health: &Health,
+    metrics: &crate::Metrics,
     stop: CancellationToken,
 ) {
     health.set(id, true, None);
+    metrics.provider_up(id.0, true);
     let mut watch = Watch::default();
     let mut reason: Option<String> = None;
     let mut last_sweep: Option<Instant> = None;
@@ -192,6 +194,7 @@ pub(crate) async fn watch_account(
                 tracing::warn!(account = id.0, reason = %why, "provider account down; its routes' messages move to their next account");
                 provider.set_down(true);
                 health.set(id, false, Some(why.clone()));
+                metrics.provider_up(id.0, false);
                 reason = Some(why);
             }
             Some(Change::Up) => {
@@ -199,6 +202,7 @@ pub(crate) async fn watch_account(
                 provider.reset_streak();
                 provider.set_down(false);
                 health.set(id, true, None);
+                metrics.provider_up(id.0, true);
                 reason = None;
             }
             None => {}

@@ -429,9 +429,10 @@ async fn run_account(
             }
         })
     };
+    let metrics = cfg.submit.metrics.clone();
     // The watch ends with the loop: both stop on `stop`.
     tokio::join!(
-        failover::watch_account(&store, &provider, id, &health, stop.clone()),
+        failover::watch_account(&store, &provider, id, &health, &metrics, stop.clone()),
         worker::submit_loop(
             store.clone(),
             &provider,

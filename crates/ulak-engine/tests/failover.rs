@@ -109,15 +109,14 @@ async fn first_account_goes_away(s: Store) {
         .create_route(c, NewRoute::new(draft).unwrap())
         .await
         .unwrap();
-    let engine = Engine::start(
-        s.clone(),
-        EngineConfig {
-            refresh: Duration::from_millis(200),
-            idle: Duration::from_millis(20),
-            outbound: OutboundPolicy::any(),
-            ..EngineConfig::default()
-        },
-    );
+    let cfg = EngineConfig {
+        refresh: Duration::from_millis(200),
+        idle: Duration::from_millis(20),
+        outbound: OutboundPolicy::any(),
+        ..EngineConfig::default()
+    };
+    let metrics = cfg.submit.metrics.clone();
+    let engine = Engine::start(s.clone(), cfg);
 
     // Both up: the route sends through its accounts by weight.
     let before = queue(&s, c, 0, 30).await;
@@ -155,6 +154,15 @@ async fn first_account_goes_away(s: Store) {
     assert!(!health.up, "{health:?}");
     assert!(health.last_error.is_some());
     assert!(engine.health().get(b).unwrap().up);
+    let text = metrics.render(&[]);
+    assert!(
+        text.contains(&format!("ulak_provider_up{{provider=\"{a}\"}} 0")),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("ulak_provider_up{{provider=\"{b}\"}} 1")),
+        "{text}"
+    );
 
     // Back: the account is up again.
     proxy.up();
