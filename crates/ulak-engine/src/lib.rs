@@ -5,6 +5,7 @@
 
 pub mod audience;
 pub mod campaign;
+pub mod failover;
 pub mod metrics;
 pub mod outbound;
 pub mod provider;
@@ -24,6 +25,7 @@ use ulak_core::model::{ProviderAccount, ProviderAccountId, ProviderKind};
 use ulak_core::net::OutboundPolicy;
 use ulak_store::Store;
 
+pub use failover::{AccountHealth, Health};
 pub use metrics::Metrics;
 pub use provider::{Attempt, Provider};
 pub use smpp::SmppProvider;
@@ -110,6 +112,7 @@ impl Default for EngineConfig {
 
 /// The running engine.
 pub struct Engine {
+    health: Health,
     stop: CancellationToken,
     supervisor: JoinHandle<()>,
     webhooks: JoinHandle<()>,
@@ -128,17 +131,25 @@ impl Engine {
         ));
         // Other nodes' enqueues wake this node's workers (PostgreSQL; nothing on SQLite).
         let listener = store.listen_for_queued(stop.child_token());
+        let health = Health::default();
+        let watched = health.clone();
         let supervisor = tokio::spawn(async move {
-            supervise(store, cfg, stop_for_supervisor).await;
+            supervise(store, cfg, watched, stop_for_supervisor).await;
             if let Some(l) = listener {
                 let _ = l.await;
             }
         });
         Engine {
+            health,
             stop,
             supervisor,
             webhooks,
         }
+    }
+
+    /// The health of the accounts this node sends through ([`failover`]).
+    pub fn health(&self) -> &Health {
+        &self.health
     }
 
     /// Stops taking new work, lets in-flight submits finish and be recorded, and unbinds,
@@ -190,7 +201,7 @@ impl Running {
 
 /// Keeps one worker per enabled account (restarting it when the account changes), requeues
 /// messages whose lease ran out, and takes up campaign queueing left unfinished.
-async fn supervise(store: Store, cfg: EngineConfig, stop: CancellationToken) {
+async fn supervise(store: Store, cfg: EngineConfig, health: Health, stop: CancellationToken) {
     // What this node held when it last stopped was in flight: back to the queue at once
     // rather than after the lease (the owner is a stable node id in production).
     match store.requeue_leases_of(&cfg.submit.owner).await {
@@ -255,8 +266,13 @@ async fn supervise(store: Store, cfg: EngineConfig, stop: CancellationToken) {
                     let token = stop.child_token();
                     let updated_at = a.updated_at;
                     let id = a.id;
-                    let task =
-                        tokio::spawn(run_account(store.clone(), a, cfg.clone(), token.clone()));
+                    let task = tokio::spawn(run_account(
+                        store.clone(),
+                        a,
+                        cfg.clone(),
+                        health.clone(),
+                        token.clone(),
+                    ));
                     running.insert(
                         id,
                         Running {
@@ -333,6 +349,7 @@ async fn run_account(
     store: Store,
     account: ProviderAccount,
     cfg: EngineConfig,
+    health: Health,
     stop: CancellationToken,
 ) {
     let mut account = account;
@@ -398,7 +415,19 @@ async fn run_account(
             }
         })
     };
-    worker::submit_loop(store, &provider, &account, cfg.submit, cfg.idle, stop).await;
+    let metrics = cfg.submit.metrics.clone();
+    // The watch ends with the loop: both stop on `stop`.
+    tokio::join!(
+        failover::watch_account(&store, &provider, id, &health, &metrics, stop.clone()),
+        worker::submit_loop(
+            store.clone(),
+            &provider,
+            &account,
+            cfg.submit,
+            cfg.idle,
+            stop
+        ),
+    );
     provider.shutdown().await;
     // The client's event channel closes with it; give receipts in the pipe a moment to land
     // (an unstored one is not acknowledged, so the SMSC delivers it again).

@@ -50,6 +50,8 @@ struct Account {
     receipts: AtomicU64,
     receipts_unmatched: AtomicU64,
     store_errors: AtomicU64,
+    /// 1 while the account is down ([`crate::failover`]), else 0.
+    down: AtomicU64,
     latency: Histogram,
 }
 
@@ -99,6 +101,13 @@ impl Metrics {
         let a = self.account(account);
         a.receipts.fetch_add(applied, Ordering::Relaxed);
         a.receipts_unmatched.fetch_add(unmatched, Ordering::Relaxed);
+    }
+
+    /// Records whether `account` is up ([`crate::failover`]).
+    pub fn provider_up(&self, account: i64, up: bool) {
+        self.account(account)
+            .down
+            .store(u64::from(!up), Ordering::Relaxed);
     }
 
     /// Counts a failed store write.
@@ -162,6 +171,16 @@ impl Metrics {
                 );
             }
         }
+        let name = "ulak_provider_up";
+        let _ = writeln!(
+            out,
+            "# HELP {name} 1 while the account takes messages, 0 while it is down (its routes' messages move on)."
+        );
+        let _ = writeln!(out, "# TYPE {name} gauge");
+        for (id, a) in &accounts {
+            let up = 1 - a.down.load(Ordering::Relaxed).min(1);
+            let _ = writeln!(out, "{name}{{provider=\"{id}\"}} {up}");
+        }
         let name = "ulak_submit_seconds";
         let _ = writeln!(
             out,
@@ -200,10 +219,13 @@ mod tests {
         m.submit(3, SubmitKind::Submitted, Duration::from_millis(30));
         m.submit(3, SubmitKind::Retried, Duration::from_secs(20));
         m.receipts(3, 2, 1);
+        m.provider_up(4, false);
         let text = m.render(&[("queued".into(), 5), ("delivered".into(), 2)]);
         for line in [
             "ulak_messages{state=\"queued\"} 5",
             "ulak_submits_total{provider=\"3\"} 2",
+            "ulak_provider_up{provider=\"3\"} 1",
+            "ulak_provider_up{provider=\"4\"} 0",
             "ulak_submit_retries_total{provider=\"3\"} 1",
             "ulak_receipts_total{provider=\"3\"} 2",
             "ulak_receipts_unmatched_total{provider=\"3\"} 1",

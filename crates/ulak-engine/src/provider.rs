@@ -84,6 +84,12 @@ pub trait Provider: Send + Sync {
     /// earlier attempt got through. The segments sent again carry the same concatenation
     /// reference and numbers as the first attempt, so the handset joins them with the others.
     fn submit(&self, message: &Message, taken: &[u32]) -> impl Future<Output = Attempt> + Send;
+
+    /// Whether the account is down: its submit loop claims nothing and gives back what it
+    /// holds until it is up ([`crate::failover`]).
+    fn paused(&self) -> bool {
+        false
+    }
 }
 
 /// When to try again after `attempts` failed attempts: exponential from `base`, capped at

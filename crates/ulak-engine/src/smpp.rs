@@ -1,9 +1,10 @@
 //! The SMPP provider: an `ulak-smpp` client per account (binds, window, rate and data coding
 //! from the account), and the conversion of its receipts for the store.
 
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use ulak_core::model::{
     BindMode, MAX_VALIDITY_S, Message, MessageId, MessageState, ProviderAccount,
 };
@@ -24,6 +25,11 @@ pub struct SmppProvider {
     /// TC ID numbers are only addressable through the simulator (operators take them over
     /// their HTTP APIs).
     accepts_tckn: bool,
+    /// Whether the account is down ([`crate::failover`]): submits not yet written to a link
+    /// are withdrawn, and the submit loop holds back.
+    down: watch::Sender<bool>,
+    /// Submits in a row that went unanswered or stayed throttled.
+    streak: AtomicU32,
 }
 
 impl SmppProvider {
@@ -72,6 +78,8 @@ impl SmppProvider {
                 source: ((s.ton, s.npi) != DEFAULT_SOURCE).then_some((s.ton, s.npi)),
                 dest: (account.destination.ton, account.destination.npi),
                 accepts_tckn,
+                down: watch::channel(false).0,
+                streak: AtomicU32::new(0),
             },
             events,
         )
@@ -80,6 +88,50 @@ impl SmppProvider {
     /// Waits until a link is bound (for tests and start-up logs).
     pub async fn wait_bound(&self, timeout: Duration) -> bool {
         self.client.wait_bound(timeout).await
+    }
+
+    /// Links bound now.
+    pub fn bound_links(&self) -> usize {
+        self.client.bound_links()
+    }
+
+    /// The last failed connect or bind, said without personal data.
+    pub fn last_bind_error(&self) -> Option<String> {
+        self.client.last_bind_error().map(|e| e.to_string())
+    }
+
+    /// Submits in a row that went unanswered (timeouts, links lost under them) or stayed
+    /// throttled past the retry budget.
+    pub fn failing_streak(&self) -> u32 {
+        self.streak.load(Ordering::Relaxed)
+    }
+
+    /// Starts counting failing submits afresh.
+    pub fn reset_streak(&self) {
+        self.streak.store(0, Ordering::Relaxed);
+    }
+
+    /// Marks the account down (submits not yet written are withdrawn) or up.
+    pub fn set_down(&self, down: bool) {
+        self.down.send_replace(down);
+    }
+
+    /// Resolves once the account is down.
+    async fn until_down(&self) {
+        let mut rx = self.down.subscribe();
+        // The sender lives as long as `self`.
+        let _ = rx.wait_for(|d| *d).await;
+    }
+
+    /// Counts an answer (or its absence) toward the failing streak.
+    fn count(&self, r: &Result<ulak_smpp::client::Submitted, SubmitError>) {
+        match r {
+            Ok(_) | Err(SubmitError::Rejected(_)) => self.streak.store(0, Ordering::Relaxed),
+            Err(SubmitError::Timeout | SubmitError::Throttled(_)) => {
+                self.streak.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(_) => {}
+        }
     }
 
     /// Unbinds after the windows drain.
@@ -114,6 +166,10 @@ pub fn concat_reference(id: MessageId) -> u16 {
 }
 
 impl Provider for SmppProvider {
+    fn paused(&self) -> bool {
+        *self.down.borrow()
+    }
+
     async fn submit(&self, m: &Message, taken: &[u32]) -> Attempt {
         if m.recipient_kind == "tckn" && !self.accepts_tckn {
             return Attempt::permanent(
@@ -159,9 +215,10 @@ impl Provider for SmppProvider {
         let mut attempt = Attempt::accepted(Vec::with_capacity(pending.len()));
         for (part, p) in pending {
             let outcome = match p {
-                Ok(p) => p.outcome().await,
+                Ok(p) => p.outcome_unless(self.until_down()).await,
                 Err(e) => Err(e),
             };
+            self.count(&outcome);
             let failure = match outcome {
                 Ok(s) => {
                     attempt.taken.push(Taken {

@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::time::{Duration, Instant};
 
 use common::campaign::{add_members, balance, counts, draft, queue, recipients, setup};
-use common::sqlite_store;
+use common::{account, sqlite_store};
 use ulak_core::CountryType;
 use ulak_core::model::*;
 use ulak_engine::campaign::{self, Audience, Chunking};
@@ -536,4 +536,53 @@ async fn an_expiry_past_the_largest_time_is_refused_not_wrapped() {
         assert!(recipients(&s, &k).await.is_empty());
     }
     assert_eq!(balance(&s, c).await, 100, "nothing reserved");
+}
+
+/// Each recipient of a campaign goes through the account the company's routes choose for it:
+/// here KKTC numbers through an account of their own, the rest through the first account.
+#[tokio::test]
+async fn each_recipient_is_routed_by_its_own_number() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = sqlite_store(dir.path()).await;
+    let (c, _) = setup(&s, 1000, 0).await;
+    let first = s.sending_account(c).await.unwrap().unwrap().id;
+    let kktc = account(&s, c, |d| d.name = "kktc".into()).await;
+    let draft_route = RouteDraft {
+        position: 1,
+        zone: Some("kktc".into()),
+        class: Some("campaign".into()),
+        targets: vec![RouteTargetDraft {
+            account_id: kktc.0,
+            weight: None,
+        }],
+        ..RouteDraft::default()
+    };
+    let route = s
+        .create_route(c, NewRoute::new(draft_route).unwrap())
+        .await
+        .unwrap();
+    let a = Audience {
+        numbers: (0..3)
+            .map(|i| format!("0532111000{i}"))
+            .chain((0..3).map(|i| format!("0533840123{i}")))
+            .collect(),
+        ..Audience::default()
+    };
+    let k = draft(&s, c, &a, "Merhaba").await;
+    let writers = campaign::Writers::default();
+    let done = campaign::start(&s, &writers, &k, a.clone()).await.unwrap();
+    writers.join().await;
+    let ms = s
+        .campaign_messages_after(c, done.campaign.id, None, 100)
+        .await
+        .unwrap();
+    assert_eq!(ms.len(), 6);
+    for m in ms {
+        let want = if m.recipient.starts_with("+90533") {
+            (Some(kktc.0), Some(route.id.0))
+        } else {
+            (Some(first.0), None)
+        };
+        assert_eq!((m.provider_account_id, m.route_id), want, "{}", m.recipient);
+    }
 }

@@ -561,3 +561,45 @@ async fn the_connect_filter_decides_on_resolved_addresses() {
     c.shutdown().await;
     assert_eq!(s.counts().binds, 1);
 }
+
+/// A submit withdrawn before any link took it never reaches the SMSC; one already written
+/// cannot be withdrawn and ends with its real outcome.
+#[tokio::test]
+async fn a_withdrawn_submit_is_never_sent() {
+    // A port nothing listens on yet: the client keeps trying to connect.
+    let addr = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let (c, _events) = Client::start(ClientConfig {
+        addr: addr.to_string(),
+        system_id: "ulak".into(),
+        password: "secret".into(),
+        reconnect_min: Duration::from_millis(20),
+        reconnect_max: Duration::from_millis(100),
+        ..Default::default()
+    });
+    let withdrawn = c.enqueue(Body::SubmitSm(sm(1, false))).await.unwrap();
+    let kept = c.enqueue(Body::SubmitSm(sm(2, false))).await.unwrap();
+    assert_eq!(
+        withdrawn.outcome_unless(async {}).await,
+        Err(SubmitError::Withdrawn)
+    );
+    let s = sim(SimConfig {
+        listen: addr,
+        resp_delay: Duration::from_millis(200),
+        ..Default::default()
+    })
+    .await;
+    assert!(kept.outcome().await.is_ok());
+    // Written: giving up once the SMSC has it withdraws nothing.
+    let written = c.enqueue(Body::SubmitSm(sm(3, false))).await.unwrap();
+    let sim_has_it = async {
+        while s.counts().submits < 2 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    };
+    assert!(written.outcome_unless(sim_has_it).await.is_ok());
+    c.shutdown().await;
+    assert_eq!(s.shutdown().await.submits, 2);
+}

@@ -50,6 +50,7 @@ pub use repo::queueing::{
     CampaignQueueing, QUEUEING_ACTIVE, QUEUEING_DONE, QUEUEING_HALTED, QUEUEING_PRICING, SkippedRow,
 };
 pub use repo::receipts::{ReceiptIn, ReceiptStats};
+pub use repo::routes::Routing;
 pub use repo::submits::{Rest, SubmitOutcome, SubmitResult};
 pub use repo::webhooks::{ClaimedWebhook, TEST_EVENT_TYPE, WebhookOutcome, WebhookResult, rfc3339};
 pub use secret::{SecretBox, SecretError};

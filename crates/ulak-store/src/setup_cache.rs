@@ -1,17 +1,17 @@
-//! A company's sending setup — its SMS settings, the account new messages go through, its
-//! sender headers — as the send service reads it for every message, kept for at most
+//! A company's sending setup — its SMS settings, the accounts and routes new messages go
+//! through, its sender headers — as the send service reads it for every message, kept for at most
 //! [`SETUP_TTL`]: a busy client's every send does not read three tables. A change made through
 //! this handle is seen at once (every write to those tables forgets the cache); one made by
 //! another node within [`SETUP_TTL`]. The API's own reads of these objects are never cached.
 
 use std::collections::HashMap;
 use std::hash::Hash;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use ulak_core::model::{CompanyId, ProviderAccount, SenderHeader, SmsSettings};
 
-use crate::{Result, Store};
+use crate::{Result, Routing, Store};
 
 /// How long a company's setup is believed without reading it again.
 pub const SETUP_TTL: Duration = Duration::from_secs(1);
@@ -67,6 +67,7 @@ impl<K: Eq + Hash, V: Clone> Timed<K, V> {
 pub(crate) struct SetupCache {
     settings: Timed<i64, Option<SmsSettings>>,
     accounts: Timed<i64, Option<ProviderAccount>>,
+    routing: Timed<i64, Arc<Routing>>,
     headers: Timed<(i64, Option<String>), Option<SenderHeader>>,
     cleared_at: Mutex<Instant>,
 }
@@ -76,6 +77,7 @@ impl Default for SetupCache {
         SetupCache {
             settings: Timed::default(),
             accounts: Timed::default(),
+            routing: Timed::default(),
             headers: Timed::default(),
             cleared_at: Mutex::new(Instant::now()),
         }
@@ -91,6 +93,7 @@ impl SetupCache {
             .unwrap_or_else(PoisonError::into_inner) = Instant::now();
         self.settings.clear();
         self.accounts.clear();
+        self.routing.clear();
         self.headers.clear();
     }
 
@@ -143,6 +146,18 @@ impl Store {
         let at = Instant::now();
         let v = self.sending_account(company).await?;
         c.accounts.put(company.0, v.clone(), at, c.cleared_at());
+        Ok(v)
+    }
+
+    /// [`Store::routing`], as the send service reads it (see the module).
+    pub async fn sending_routing(&self, company: CompanyId) -> Result<Arc<Routing>> {
+        let c = &self.setup;
+        if let Some(v) = c.routing.get(&company.0) {
+            return Ok(v);
+        }
+        let at = Instant::now();
+        let v = Arc::new(self.routing(company).await?);
+        c.routing.put(company.0, Arc::clone(&v), at, c.cleared_at());
         Ok(v)
     }
 

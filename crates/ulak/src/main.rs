@@ -37,6 +37,9 @@ enum Command {
     SenderHeaders(cli::manage::SenderHeadersArgs),
     /// The company's SMS settings over the API: show, set.
     SmsSettings(cli::manage::SmsSettingsArgs),
+    /// Routes over the API: which provider account each message goes through (list, add,
+    /// remove).
+    Routes(cli::routes::RoutesArgs),
     /// Send one SMS over the API (optionally wait for its delivery report).
     Send(cli::send::SendArgs),
     /// Campaigns (bulk SMS) over the API: create, preview, start, status, pause, resume, cancel,
@@ -102,6 +105,7 @@ fn main() -> ExitCode {
         Command::Templates(args) => cli::manage::templates(args),
         Command::SenderHeaders(args) => cli::manage::sender_headers(args),
         Command::SmsSettings(args) => cli::manage::sms_settings(args),
+        Command::Routes(args) => cli::routes::run(args),
         Command::Send(args) => cli::send::send(args),
         Command::Messages(args) => cli::messages::run(args),
         Command::Campaign(args) => cli::campaign::run(args),

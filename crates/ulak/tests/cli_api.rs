@@ -340,3 +340,54 @@ fn a_campaign_to_a_group_from_the_command_line() {
     let cancelled = ok(&ulak(&s, &["campaign", "cancel", &draft["id"].to_string()]));
     assert!(cancelled.contains("cancelled"), "{cancelled}");
 }
+
+#[test]
+fn routes_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(&dir.path().join("data"));
+    // A fresh start has no routes: everything goes through the simulator account (id 1).
+    let none = json(&ulak(&s, &["routes", "list", "--json"]));
+    assert_eq!(none["items"], serde_json::json!([]));
+    let out = ok(&ulak(
+        &s,
+        &[
+            "routes",
+            "add",
+            "--position",
+            "5",
+            "--zone",
+            "kktc",
+            "--class",
+            "otp",
+            "--account",
+            "1:5",
+        ],
+    ));
+    assert!(out.contains("added route 1 (position 5)"), "{out}");
+    let table = ok(&ulak(&s, &["routes", "list"]));
+    assert!(
+        table.contains("zone=kktc class=otp") && table.contains("1×5"),
+        "{table}"
+    );
+    // The server's refusals, by field; nothing added.
+    let o = ulak(
+        &s,
+        &["routes", "add", "--zone", "cyprus", "--account", "999"],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("zone: expected one of"), "{err}");
+    let o = ulak(&s, &["routes", "add", "--account", "999"]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("targets[0].account_id"), "{err}");
+    // A malformed option is the caller's mistake (2), not the server's refusal (1).
+    let o = ulak(&s, &["routes", "add", "--account", "1:heavy"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("weight"));
+    assert!(ok(&ulak(&s, &["routes", "remove", "1"])).contains("removed route 1"));
+    let o = ulak(&s, &["routes", "remove", "1"]);
+    assert_eq!(o.status.code(), Some(1));
+    let none = json(&ulak(&s, &["routes", "list", "--json"]));
+    assert_eq!(none["items"], serde_json::json!([]));
+}

@@ -8,7 +8,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 use super::validation::{Lines, RuleError, ValidationErrors, check_controls};
-use super::{CompanyId, MessageId, ProviderAccountId, SenderName};
+use super::{CompanyId, MessageId, ProviderAccountId, RouteId, SenderName};
 use crate::{Msisdn, Tckn};
 
 /// Where a message is in its life.
@@ -309,6 +309,8 @@ pub struct NewMessage {
     pub cost: i64,
     /// The account that will send it.
     pub provider: Option<ProviderAccountId>,
+    /// The route that chose the account (`None`: the company's first enabled account).
+    pub route: Option<RouteId>,
     /// Not before this time (unix ms); `None` = now.
     pub scheduled_at: Option<i64>,
     /// Give up (state `expired`) if not submitted by then (unix ms).
@@ -327,6 +329,13 @@ impl NewMessage {
     #[must_use]
     pub fn unless_opted_out(mut self) -> Self {
         self.unless_opted_out = matches!(self.recipient, Recipient::Msisdn(_));
+        self
+    }
+
+    /// This message, its account chosen by `route`.
+    #[must_use]
+    pub fn routed(mut self, route: Option<RouteId>) -> Self {
+        self.route = route;
         self
     }
 
@@ -394,6 +403,7 @@ impl NewMessage {
                 segments: n,
                 cost: i64::from(n).checked_mul(price_per_segment)?,
                 provider,
+                route: None,
                 scheduled_at,
                 valid_until,
                 class: TrafficClass::Transactional,
@@ -414,6 +424,8 @@ pub struct Message {
     pub campaign_id: Option<i64>,
     /// Sending account.
     pub provider_account_id: Option<ProviderAccountId>,
+    /// The route that chose the account (`None`: no route, the company's first account).
+    pub route_id: Option<RouteId>,
     /// `msisdn` or `tckn`.
     pub recipient_kind: String,
     /// E.164 or TC ID number.

@@ -13,6 +13,7 @@ pub mod limits;
 mod message;
 mod query;
 mod role;
+mod route;
 mod sms;
 mod subscriber;
 pub mod template;
@@ -41,6 +42,11 @@ pub use message::{
 };
 pub use query::{ListQuery, MAX_LIMIT, Page, encode_cursor, fold, search_fold};
 pub use role::Role;
+pub use route::{
+    MAX_ROUTE_POSITION, MAX_ROUTE_PREFIX, MAX_ROUTE_TARGETS, MAX_ROUTE_WEIGHT, MAX_ROUTES,
+    NewRoute, Route, RouteChoice, RouteDraft, RouteId, RouteMatch, RouteRecipient, RouteTarget,
+    RouteTargetDraft, RouteZone, choose, failover_target, route_seed,
+};
 pub use sms::{
     BindMode, NewProviderAccount, NewSenderHeader, ProviderAccount, ProviderAccountDraft,
     ProviderKind, Secret, SenderHeader, SenderName, SmsSettings, SmsSettingsDraft,

@@ -8,10 +8,10 @@ use ulak_core::Code;
 
 use ulak_core::CountryType;
 use ulak_core::model::{
-    CompanyId, ListQuery, MAX_LIMIT, MAX_MESSAGE_SEGMENTS, NewMessage, ProviderAccount, Recipient,
-    TemplateBody, TextCount, TrafficClass, valid_until,
+    CompanyId, ListQuery, MAX_LIMIT, MAX_MESSAGE_SEGMENTS, NewMessage, Recipient, TemplateBody,
+    TextCount, TrafficClass, valid_until,
 };
-use ulak_store::{Campaign, Store, StoreError};
+use ulak_store::{Campaign, Routing, Store, StoreError};
 
 use crate::send::{PRICE_PER_SEGMENT, SenderSetup, message_for, sender_for};
 
@@ -61,7 +61,9 @@ pub enum Decision {
 /// at once (the same errors as planning).
 pub struct Setup {
     country: CountryType,
-    provider: ProviderAccount,
+    /// Each recipient's account is chosen by the company's routes (the same recipient the
+    /// same account, so the totals and the queueing agree).
+    routing: Routing,
     /// The campaign's header, the TC-ID header and subscription: [`sender_for`] decides.
     senders: SenderSetup,
     body: TemplateBody,
@@ -77,15 +79,14 @@ impl Setup {
             .get_sms_settings(company)
             .await?
             .ok_or(StoreError::NotFound)?;
-        let provider: ProviderAccount =
-            store
-                .sending_account(company)
-                .await?
-                .ok_or_else(|| PlanError::Setup {
-                    field: "provider",
-                    code: Code::ProviderNone,
-                    message: "the company has no enabled provider account".to_owned(),
-                })?;
+        let routing = store.routing(company).await?;
+        if routing.accounts.is_empty() {
+            return Err(PlanError::Setup {
+                field: "provider",
+                code: Code::ProviderNone,
+                message: "the company has no enabled provider account".to_owned(),
+            });
+        }
         let sender = store
             .find_sender_header(company, campaign.sender.as_deref())
             .await?
@@ -118,7 +119,7 @@ impl Setup {
                 tckn_header: settings.tckn_sender,
                 tckn_subscription: settings.tckn_subscription_active,
             },
-            provider,
+            routing,
             body,
             scheduled_at: campaign.scheduled_at,
             valid_until,
@@ -136,15 +137,25 @@ impl Setup {
         let Ok(text) = self.body.render(widest) else {
             return most.saturating_mul(PRICE_PER_SEGMENT);
         };
-        let opts = ulak_text::Options {
-            policy: self.provider.text_policy,
-            ..ulak_text::Options::default()
-        };
-        let segments = match TextCount::new(&text, &opts) {
-            Ok(c) if !c.too_long => i64::try_from(c.count.segments).unwrap_or(most),
-            // Refused for everyone (every recipient is skipped): the bound does not matter.
-            _ => most,
-        };
+        // Routes may send through accounts of different text policies: the dearest counts.
+        let segments = self
+            .routing
+            .accounts
+            .iter()
+            .map(|a| {
+                let opts = ulak_text::Options {
+                    policy: a.text_policy,
+                    ..ulak_text::Options::default()
+                };
+                match TextCount::new(&text, &opts) {
+                    Ok(c) if !c.too_long => i64::try_from(c.count.segments).unwrap_or(most),
+                    // Refused for everyone (every recipient is skipped): the bound does not
+                    // matter.
+                    _ => most,
+                }
+            })
+            .max()
+            .unwrap_or(most);
         segments.saturating_mul(PRICE_PER_SEGMENT)
     }
 }
@@ -224,15 +235,20 @@ impl Planner {
             Err(missing) => return skipped(format!("no value for {}", missing.0.join(", "))),
         };
         let address = to.address();
+        let Some((route, account)) = setup.routing.pick(&to, TrafficClass::Campaign, |_| false)
+        else {
+            // `Setup::load` refused a company without accounts; kept as a skip, not a panic.
+            return skipped("no enabled provider account".into());
+        };
         match message_for(
-            &setup.provider,
+            account,
             to,
             sender,
             &text,
             setup.scheduled_at,
             setup.valid_until,
         ) {
-            Ok(m) => Decision::Message(m.in_class(TrafficClass::Campaign)),
+            Ok(m) => Decision::Message(m.in_class(TrafficClass::Campaign).routed(route)),
             Err(e) => Decision::Skipped(Skipped {
                 kind: kind.to_owned(),
                 address,

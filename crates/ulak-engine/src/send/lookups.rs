@@ -1,12 +1,16 @@
 //! What a send's rules read from the store, read once per request — or once per batch: a
-//! thousand sends of one company share its settings, provider account, sender headers and
-//! templates, and ask for their opt-outs in one read.
+//! thousand sends of one company share its settings, routes and provider accounts, sender
+//! headers and templates, and ask for their opt-outs in one read.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use ulak_core::Msisdn;
-use ulak_core::model::{CompanyId, ProviderAccount, SenderName, SmsSettings, Template, TemplateId};
-use ulak_store::{Store, StoreError};
+use ulak_core::model::{
+    CompanyId, ProviderAccount, Recipient, RouteId, SenderName, SmsSettings, Template, TemplateId,
+    TrafficClass,
+};
+use ulak_store::{Routing, Store, StoreError};
 
 use super::SendError;
 
@@ -16,7 +20,7 @@ pub(super) struct Lookups<'s> {
     company: CompanyId,
     /// The company's SMS settings (a send needs them before anything else).
     pub(super) settings: SmsSettings,
-    account: Option<Option<ProviderAccount>>,
+    routing: Option<Arc<Routing>>,
     headers: HashMap<Option<String>, Option<SenderName>>,
     templates: HashMap<i64, Option<Template>>,
     /// Opted-out numbers among a batch's recipients, read up front.
@@ -34,19 +38,35 @@ impl<'s> Lookups<'s> {
             store,
             company,
             settings,
-            account: None,
+            routing: None,
             headers: HashMap::new(),
             templates: HashMap::new(),
             opted_out: None,
         })
     }
 
-    /// The account new messages go through.
-    pub(super) async fn account(&mut self) -> Result<Option<ProviderAccount>, StoreError> {
-        if self.account.is_none() {
-            self.account = Some(self.store.sending_account_cached(self.company).await?);
-        }
-        Ok(self.account.clone().flatten())
+    /// The account a message to `to` in lane `class` goes through and the route that chose
+    /// it ([`Routing::pick`]); for an unreadable recipient, whether the company has any
+    /// account at all (the first).
+    pub(super) async fn account(
+        &mut self,
+        to: Option<&Recipient>,
+        class: TrafficClass,
+    ) -> Result<Option<(Option<RouteId>, ProviderAccount)>, StoreError> {
+        let routing = match &self.routing {
+            Some(r) => Arc::clone(r),
+            None => {
+                let r = self.store.sending_routing(self.company).await?;
+                self.routing = Some(Arc::clone(&r));
+                r
+            }
+        };
+        Ok(match to {
+            Some(to) => routing
+                .pick(to, class, |_| false)
+                .map(|(route, a)| (route, a.clone())),
+            None => routing.accounts.first().map(|a| (None, a.clone())),
+        })
     }
 
     /// A template of the company.

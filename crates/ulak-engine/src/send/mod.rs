@@ -208,7 +208,7 @@ async fn checked(
     let to = e.take("to", to);
     let text = message_text(l, r.content, &mut e).await?;
     let sender = message_sender(l, settings, to.as_ref(), r.sender, &mut e).await?;
-    let account = l.account().await?;
+    let account = l.account(to.as_ref(), r.class).await?;
     if account.is_none() {
         let m = "the company has no enabled provider account to send through";
         e.push("to", Code::ProviderNone, m);
@@ -237,7 +237,7 @@ async fn checked(
             "the number is on the opt-out list",
         );
     }
-    let (Some(to), Some(text), Some(sender), Some(account), true) =
+    let (Some(to), Some(text), Some(sender), Some((route, account)), true) =
         (to, text, sender, account, e.is_empty())
     else {
         return Err(SendError::Invalid(e));
@@ -252,7 +252,7 @@ async fn checked(
             ))
         })?;
     message_for(&account, to, sender, &text, r.scheduled_at, valid_until)
-        .map(|m| m.in_class(r.class).unless_opted_out())
+        .map(|m| m.in_class(r.class).routed(route).unless_opted_out())
         .map_err(SendError::Invalid)
 }
 

@@ -142,6 +142,7 @@ mod tests {
             company_id: CompanyId(1),
             campaign_id: None,
             provider_account_id: Some(ProviderAccountId(1)),
+            route_id: None,
             recipient_kind: "msisdn".into(),
             recipient: "+905320000000".into(),
             sender: "ULAK".into(),

@@ -87,6 +87,9 @@ const RECORD_DRAIN: Duration = Duration::from_secs(1);
 /// Longest pause between two tries of a failing outcome write.
 const RECORD_RETRY_MAX: Duration = Duration::from_secs(5);
 
+/// How often a paused loop looks whether its account is up again.
+const PAUSED_LOOK: Duration = Duration::from_millis(200);
+
 /// Most outcomes written in one transaction.
 const GROUP_MAX: usize = 2000;
 
@@ -135,6 +138,18 @@ pub async fn submit_loop<P: Provider>(
     let mut next_claim = Instant::now();
     let mut submitting = FuturesUnordered::new();
     loop {
+        // A down account ([`crate::failover`]) claims nothing and gives back what it holds,
+        // so its routes' messages can move to another account; it looks again shortly.
+        let paused = provider.paused();
+        if paused {
+            woken = false;
+            if !ready.is_empty() {
+                give_back(&store, account, &s.owner, std::mem::take(&mut ready)).await;
+            }
+            if Instant::now() >= next_claim {
+                next_claim = Instant::now() + PAUSED_LOOK;
+            }
+        }
         if woken && claiming.is_none() && urgent.is_none() {
             woken = false;
             if ready.is_empty() {
@@ -150,7 +165,11 @@ pub async fn submit_loop<P: Provider>(
                 ));
             }
         }
-        if claiming.is_none() && ready.len() <= flight.claim / 2 && Instant::now() >= next_claim {
+        if !paused
+            && claiming.is_none()
+            && ready.len() <= flight.claim / 2
+            && Instant::now() >= next_claim
+        {
             claiming = Some(claim(
                 &store,
                 account,

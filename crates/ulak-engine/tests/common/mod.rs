@@ -6,6 +6,8 @@ pub mod campaign;
 
 use std::path::Path;
 
+pub mod proxy;
+
 use ulak_core::CountryType;
 use ulak_core::model::*;
 use ulak_core::net::OutboundPolicy;

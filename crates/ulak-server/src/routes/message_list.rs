@@ -237,6 +237,12 @@ pub struct MessageSummaryOut {
     /// The operator's error code.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error_code: Option<String>,
+    /// The provider account it goes (or went) through (none for a skipped recipient).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub provider_account_id: Option<i64>,
+    /// The route that chose the account (none: the company's first enabled account).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub route_id: Option<i64>,
 }
 
 impl From<MessageSummary> for MessageSummaryOut {
@@ -255,6 +261,8 @@ impl From<MessageSummary> for MessageSummaryOut {
             submitted_at: m.submitted_at,
             final_at: m.final_at,
             error_code: m.error_code,
+            provider_account_id: m.provider_account_id,
+            route_id: m.route_id,
         }
     }
 }

@@ -150,6 +150,12 @@ pub struct MessageOut {
     /// Final, unix ms.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub final_at: Option<Millis>,
+    /// The provider account it goes (or went) through.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub provider_account_id: Option<i64>,
+    /// The route that chose the account (none: the company's first enabled account).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub route_id: Option<i64>,
     /// Segments as submitted.
     pub parts: Vec<PartOut>,
     /// History, oldest first.
@@ -176,6 +182,8 @@ impl From<MessageDetail> for MessageOut {
             created_at: m.created_at,
             submitted_at: m.submitted_at,
             final_at: m.final_at,
+            provider_account_id: m.provider_account_id.map(|p| p.0),
+            route_id: m.route_id.map(|r| r.0),
             parts: d
                 .parts
                 .into_iter()

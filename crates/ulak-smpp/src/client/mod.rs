@@ -24,7 +24,7 @@ mod text;
 
 use std::collections::VecDeque;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU16, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use tokio::sync::{Mutex, Notify, mpsc, oneshot, watch};
@@ -58,6 +58,10 @@ pub enum SubmitError {
     /// The client shut down before it was sent.
     #[error("client shut down before sending")]
     Shutdown,
+    /// The caller withdrew it before it was written to any link ([`Pending::outcome_unless`]):
+    /// it never reached the SMSC and never will.
+    #[error("withdrawn before it was sent")]
+    Withdrawn,
 }
 
 /// Why a connect or bind attempt failed.
@@ -135,9 +139,19 @@ impl Event {
     }
 }
 
+/// A job not yet written to a link (it may still be withdrawn).
+const WAITING: u8 = 0;
+/// A job written to a link at least once (its outcome must be awaited).
+const WRITTEN: u8 = 1;
+/// A job its caller withdrew before it was written (never sent).
+const WITHDRAWN: u8 = 2;
+
 /// The outcome of one enqueued submit, to await.
 #[derive(Debug)]
-pub struct Pending(oneshot::Receiver<Result<Submitted, SubmitError>>);
+pub struct Pending(
+    oneshot::Receiver<Result<Submitted, SubmitError>>,
+    Arc<AtomicU8>,
+);
 
 impl Pending {
     /// Waits for the outcome.
@@ -145,6 +159,29 @@ impl Pending {
         // A dropped sender means the job was dropped without an answer, which the workers
         // never do on purpose; report it as unknown rather than panic.
         self.0.await.unwrap_or(Err(SubmitError::Unknown))
+    }
+
+    /// Waits for the outcome; if `give_up` ends first and the submit was never written to a
+    /// link, withdraws it ([`SubmitError::Withdrawn`]: it will not be sent). One already
+    /// written cannot be taken back (the SMSC may have it), so its outcome is awaited as
+    /// usual. The check and the link's write exclude each other, so a withdrawn submit is
+    /// certain never to have reached the SMSC.
+    pub async fn outcome_unless(
+        self,
+        give_up: impl std::future::Future<Output = ()>,
+    ) -> Result<Submitted, SubmitError> {
+        let Pending(mut rx, state) = self;
+        tokio::select! {
+            r = &mut rx => return r.unwrap_or(Err(SubmitError::Unknown)),
+            () = give_up => {}
+        }
+        if state
+            .compare_exchange(WAITING, WITHDRAWN, Ordering::SeqCst, Ordering::SeqCst)
+            .is_ok()
+        {
+            return Err(SubmitError::Withdrawn);
+        }
+        rx.await.unwrap_or(Err(SubmitError::Unknown))
     }
 }
 
@@ -224,12 +261,25 @@ impl Stats {
 /// One submit waiting to be sent or answered.
 struct Job {
     body: Body,
+    /// [`WAITING`], [`WRITTEN`] or [`WITHDRAWN`], shared with its [`Pending`].
+    state: Arc<AtomicU8>,
     reply: oneshot::Sender<Result<Submitted, SubmitError>>,
     attempts: u32,
     throttle_retries: u32,
 }
 
 impl Job {
+    /// Marks the job as written, unless its caller withdrew it (then `false`: drop it).
+    fn claim_for_writing(&self) -> bool {
+        match self
+            .state
+            .compare_exchange(WAITING, WRITTEN, Ordering::SeqCst, Ordering::SeqCst)
+        {
+            Ok(_) => true,
+            Err(current) => current == WRITTEN,
+        }
+    }
+
     fn finish(self, r: Result<Submitted, SubmitError>) {
         // The caller may have stopped waiting; that is its choice, not an error here.
         let _ = self.reply.send(r);
@@ -372,6 +422,11 @@ impl Client {
             .unwrap_or(Err(BindError::Timeout(timeout)))
     }
 
+    /// How many links that can submit are bound now.
+    pub fn bound_links(&self) -> usize {
+        *self.shared.bound_tx.borrow()
+    }
+
     /// The last failed connect or bind attempt, if there was one.
     pub fn last_bind_error(&self) -> Option<BindError> {
         self.shared.bind_error.borrow().clone()
@@ -380,15 +435,17 @@ impl Client {
     /// Queues one submit_sm (or data_sm) body; waits only while the queue is full.
     pub async fn enqueue(&self, body: Body) -> Result<Pending, SubmitError> {
         let (tx, rx) = oneshot::channel();
+        let state = Arc::new(AtomicU8::new(WAITING));
         let job = Job {
             body,
+            state: Arc::clone(&state),
             reply: tx,
             attempts: 0,
             throttle_retries: 0,
         };
         let jobs = self.jobs.as_ref().ok_or(SubmitError::Shutdown)?;
         jobs.send(job).await.map_err(|_| SubmitError::Shutdown)?;
-        Ok(Pending(rx))
+        Ok(Pending(rx, state))
     }
 
     /// Submits one short message and waits for its outcome.
@@ -407,7 +464,7 @@ impl Client {
                 Err(e) => {
                     let (tx, rx) = oneshot::channel();
                     let _ = tx.send(Err(e));
-                    out.push(Pending(rx));
+                    out.push(Pending(rx, Arc::new(AtomicU8::new(WRITTEN))));
                 }
             }
         }

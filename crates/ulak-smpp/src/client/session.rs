@@ -299,6 +299,10 @@ impl Session {
     }
 
     fn send_job(&mut self, mut job: Job, now: Instant) {
+        if !job.claim_for_writing() {
+            job.finish(Err(SubmitError::Withdrawn));
+            return;
+        }
         let seq = self.next_seq();
         job.attempts += 1;
         // A failed send means the link is gone; the reader notices and the job is requeued

@@ -610,6 +610,7 @@ fn accepted_message(id: MessageId, company: CompanyId, new: &NewMessage, now: i6
         company_id: company,
         campaign_id: None,
         provider_account_id: new.provider,
+        route_id: new.route,
         recipient_kind: new.recipient.kind().to_owned(),
         recipient: new.recipient.address(),
         sender: new.sender.as_str().to_owned(),

@@ -105,11 +105,12 @@ pub(crate) async fn insert_messages(
             }
             let (state, due) = due_state(m, now);
             let provider = m.provider.map_or("NULL".to_owned(), |p| p.0.to_string());
+            let route = m.route.map_or("NULL".to_owned(), |r| r.0.to_string());
             if rows > 0 {
                 values.push(',');
             }
             values.push_str(&format!(
-                "({}, {campaign}, {provider}, {}, {}, {}, {}, {}, {}, {}, '{}', {now}, 0, {due}, {}, {now}, {})",
+                "({}, {campaign}, {provider}, {route}, {}, {}, {}, {}, {}, {}, {}, '{}', {now}, 0, {due}, {}, {now}, {})",
                 company.0,
                 texts.sql(m.recipient.kind()),
                 texts.sql(address),
@@ -127,7 +128,7 @@ pub(crate) async fn insert_messages(
         let (part, next) = rest.split_at(rows);
         rest = next;
         let mut q = sqlx::query_scalar::<_, i64>(sql!(
-            "INSERT INTO messages (company_id, campaign_id, provider_account_id, \
+            "INSERT INTO messages (company_id, campaign_id, provider_account_id, route_id, \
              recipient_kind, recipient, sender, body, encoding, segments, cost, state, \
              state_at, attempts, next_attempt_at, valid_until, created_at, priority) VALUES {values} \
              RETURNING id"

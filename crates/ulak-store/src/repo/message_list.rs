@@ -106,6 +106,10 @@ pub struct MessageSummary {
     pub submitted_at: Option<i64>,
     /// Final (unix ms).
     pub final_at: Option<i64>,
+    /// The account it goes (or went) through.
+    pub provider_account_id: Option<i64>,
+    /// The route that chose the account (`None`: no route).
+    pub route_id: Option<i64>,
 }
 
 impl MessageSummary {
@@ -136,7 +140,8 @@ pub struct UnmatchedReceipt {
 }
 
 const COLS: &str = "id, campaign_id, state, state_reason, state_at, recipient_kind, recipient, \
-    sender, segments, cost, error_code, created_at, submitted_at, final_at";
+    sender, segments, cost, error_code, created_at, submitted_at, final_at, provider_account_id, \
+    route_id";
 
 fn summary(r: &AnyRow) -> Result<MessageSummary> {
     let segments = u32::try_from(col::<i64>(r, "segments")?)
@@ -156,6 +161,8 @@ fn summary(r: &AnyRow) -> Result<MessageSummary> {
         created_at: col(r, "created_at")?,
         submitted_at: col(r, "submitted_at")?,
         final_at: col(r, "final_at")?,
+        provider_account_id: col(r, "provider_account_id")?,
+        route_id: col(r, "route_id")?,
     })
 }
 

@@ -8,7 +8,7 @@ use sqlx::any::AnyRow;
 use sqlx::{Any, Transaction};
 use ulak_core::model::{
     CompanyId, LedgerKind, Message, MessageEvent, MessageId, MessagePart, MessageState,
-    ProviderAccountId, TrafficClass,
+    ProviderAccountId, RouteId, TrafficClass,
 };
 
 use serde_json::json;
@@ -22,7 +22,7 @@ use crate::{Backend, Result, Store, StoreError};
 /// Columns of [`message`].
 pub(crate) const COLS: &str = "id, company_id, campaign_id, provider_account_id, recipient_kind, recipient, \
     sender, body, encoding, segments, cost, state, state_reason, state_at, attempts, \
-    next_attempt_at, valid_until, error_code, created_at, submitted_at, final_at, priority";
+    next_attempt_at, valid_until, error_code, created_at, submitted_at, final_at, priority, route_id";
 
 /// Maps a row.
 pub(crate) fn message(r: &AnyRow) -> Result<Message> {
@@ -34,6 +34,7 @@ pub(crate) fn message(r: &AnyRow) -> Result<Message> {
         company_id: CompanyId(col(r, "company_id")?),
         campaign_id: col(r, "campaign_id")?,
         provider_account_id: col::<Option<i64>>(r, "provider_account_id")?.map(ProviderAccountId),
+        route_id: col::<Option<i64>>(r, "route_id")?.map(RouteId),
         recipient_kind: col(r, "recipient_kind")?,
         recipient: col(r, "recipient")?,
         sender: col(r, "sender")?,

@@ -296,6 +296,19 @@ impl Store {
         row.as_ref().map(account).transpose()
     }
 
+    /// A company's enabled accounts, oldest first (the first is [`Store::sending_account`]).
+    #[tracing::instrument(skip(self))]
+    pub async fn enabled_accounts(&self, company: CompanyId) -> Result<Vec<ProviderAccount>> {
+        let rows = sqlx::query(sql!(
+            "SELECT {COLS} FROM provider_accounts WHERE company_id = $1 AND enabled = 1 \
+             ORDER BY id"
+        ))
+        .bind(company.0)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(account).collect()
+    }
+
     /// The text policy the company's new messages are sent with, and so counted with: its
     /// sending account's ([`Store::sending_account`]), or without one its country's default
     /// (the policy a new account starts with). `NotFound` for no such company.

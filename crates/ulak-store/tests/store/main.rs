@@ -19,6 +19,7 @@ mod lanes;
 mod message_list;
 mod messages;
 mod pages;
+mod routes;
 mod schema_parity;
 mod secrets;
 mod segments;

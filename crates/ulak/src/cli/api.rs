@@ -204,6 +204,11 @@ impl Client {
             .await
     }
 
+    pub(crate) async fn delete(&self, path: &str) -> anyhow::Result<Value> {
+        self.send(self.http.delete(format!("{}{path}", self.base)))
+            .await
+    }
+
     /// The company's clock for showing times: its country type's zone, Europe/Istanbul when
     /// the settings cannot be read (a key without a company, an old server).
     pub(crate) async fn clock(&self) -> Clock {

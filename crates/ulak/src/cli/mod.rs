@@ -11,6 +11,7 @@ pub mod inbox;
 pub mod manage;
 pub mod messages;
 pub mod out;
+pub mod routes;
 pub mod send;
 pub mod serve;
 pub mod smpp;

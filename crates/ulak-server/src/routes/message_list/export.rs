@@ -206,6 +206,8 @@ mod tests {
             created_at: 1_674_087_231_123,
             submitted_at: None,
             final_at: Some(1_674_087_232_000),
+            provider_account_id: Some(1),
+            route_id: None,
         }
     }
 
