@@ -20,7 +20,7 @@ use crate::startup::AppState;
 
 /// One send of a batch: a message as `POST /messages` takes it, and its own idempotency key.
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
-#[serde(try_from = "serde_json::Map<String, serde_json::Value>")]
+#[serde(try_from = "UniqueMap")]
 pub struct BatchMessageIn {
     /// The message.
     #[serde(flatten)]
@@ -37,9 +37,9 @@ pub struct BatchMessageIn {
 // First the item must have the form the document gives it ([`BatchItemDoc`]): a value out of
 // that form makes the request malformed (400), as the document promises; the rules beyond it
 // are the item's own (422 in its place).
-impl TryFrom<serde_json::Map<String, serde_json::Value>> for BatchMessageIn {
+impl TryFrom<UniqueMap> for BatchMessageIn {
     type Error = String;
-    fn try_from(mut m: serde_json::Map<String, serde_json::Value>) -> Result<Self, Self::Error> {
+    fn try_from(UniqueMap(mut m): UniqueMap) -> Result<Self, Self::Error> {
         use serde_json::Value;
         let idempotency_key = match m.remove("idempotency_key") {
             None | Some(Value::Null) => None,
@@ -79,6 +79,34 @@ impl TryFrom<serde_json::Map<String, serde_json::Value>> for BatchMessageIn {
             message,
             idempotency_key,
         })
+    }
+}
+
+/// A JSON object whose names each appear once: a repeated name is malformed, as in any other
+/// body (a `Map` would keep the last value, so a proxy reading the first `to` would see
+/// another recipient than Ulak sends to).
+pub struct UniqueMap(serde_json::Map<String, serde_json::Value>);
+
+impl<'de> Deserialize<'de> for UniqueMap {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = UniqueMap;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut a: A) -> Result<UniqueMap, A::Error> {
+                let mut m = serde_json::Map::new();
+                while let Some((k, v)) = a.next_entry::<String, serde_json::Value>()? {
+                    if m.contains_key(&k) {
+                        return Err(serde::de::Error::custom(format_args!("duplicate field `{k}`")));
+                    }
+                    m.insert(k, v);
+                }
+                Ok(UniqueMap(m))
+            }
+        }
+        d.deserialize_map(Visit)
     }
 }
 
