@@ -95,11 +95,16 @@ impl<'de> Deserialize<'de> for UniqueMap {
             fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
                 f.write_str("an object")
             }
-            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut a: A) -> Result<UniqueMap, A::Error> {
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut a: A,
+            ) -> Result<UniqueMap, A::Error> {
                 let mut m = serde_json::Map::new();
                 while let Some((k, v)) = a.next_entry::<String, serde_json::Value>()? {
                     if m.contains_key(&k) {
-                        return Err(serde::de::Error::custom(format_args!("duplicate field `{k}`")));
+                        return Err(serde::de::Error::custom(format_args!(
+                            "duplicate field `{k}`"
+                        )));
                     }
                     m.insert(k, v);
                 }

@@ -219,3 +219,47 @@ async fn the_batch_is_bounded_read_only_keys_are_refused_and_turkish_is_spoken()
     assert_eq!(p["errors"][0]["code"], "phone.landline");
     assert_eq!(p["title"], "Geçersiz Veri", "{p}");
 }
+
+/// An item must have the form the document gives it (types, and its text fields' maximum and
+/// characters): out of it the request is malformed (400); a rule beyond it is the item's own.
+#[tokio::test]
+async fn an_item_out_of_the_documented_form_is_malformed() {
+    let app = spawn_app().await;
+    credit(&app, 10).await;
+    let malformed = [
+        r#"{"messages":[{"to":"05321110001","text":"x","validity":9223372036854775808}]}"#,
+        r#"{"messages":[{"to":"05321110001","text":"x","idempotency_key":"bad key"}]}"#,
+        r#"{"messages":[{"to":"05321110001","text":"a\u0000b"}]}"#,
+        r#"{"messages":[{"to":"05321112233","to":"05321112299","text":"x"}]}"#,
+        r#"{"messages":[{"to":"05321110001","text":"x","idempotency_key":"a","idempotency_key":"b"}]}"#,
+    ];
+    for raw in malformed {
+        let res = app
+            .http
+            .post(format!("{}/api/v1/messages/batch", app.base))
+            .bearer_auth(ADMIN_KEY)
+            .header("Content-Type", "application/json")
+            .body(raw)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status().as_u16(), 400, "{raw}");
+    }
+    let (s, r) = batch(
+        &app,
+        ADMIN_KEY,
+        None,
+        json!({"messages": [{"to": "05321110001", "text": "x", "validity": 59}]}),
+    )
+    .await;
+    assert_eq!(
+        (s, r["results"][0]["problem"]["errors"][0]["code"].as_str()),
+        (200, Some("validity.out_of_range")),
+        "{r}"
+    );
+    assert_eq!(
+        app.call("GET", "/credit", ADMIN_KEY, None).await.body["balance"],
+        10,
+        "nothing was accepted"
+    );
+}
