@@ -17,12 +17,12 @@ use ulak_store::{
 };
 
 use super::planner::{Beat, Setup, survey};
-use super::{Audience, CHUNK, Chunking, PlanError, Writers, current, insufficient, write_from};
+use super::{Audience, Chunking, PlanError, Writers, current, insufficient, write_from};
 
-/// Audiences of at most this many candidates (one chunk) are priced and queued in the start
-/// call itself (milliseconds), as before: a start the balance cannot cover is refused in its
-/// answer, and the messages of one it can are there when it answers.
-pub const PRICED_AT_ONCE: i64 = CHUNK as i64;
+/// Audiences of at most this many candidates are priced and queued in the start call itself
+/// (milliseconds), as before: a start the balance cannot cover is refused in its answer, and
+/// the messages of one it can are there when it answers.
+pub const PRICED_AT_ONCE: i64 = 5_000;
 
 /// A start or resume as recorded: what the call answers. The pricing and writing go on after.
 #[derive(Debug, Clone)]
