@@ -219,9 +219,18 @@ pub fn routes() -> OpenApiRouter<AppState> {
 
 /// The idempotency key from the header: 1 to 255 visible ASCII characters.
 fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
-    let Some(v) = headers.get("idempotency-key") else {
+    let mut all = headers.get_all("idempotency-key").iter();
+    let Some(v) = all.next() else {
         return Ok(None);
     };
+    // Two keys: a proxy may read one and Ulak the other. Neither is taken.
+    if all.next().is_some() {
+        return Err(ApiError::field(
+            "Idempotency-Key",
+            Code::IdempotencyKeyInvalid,
+            "give one Idempotency-Key header, not several",
+        ));
+    }
     let s = v
         .to_str()
         .ok()

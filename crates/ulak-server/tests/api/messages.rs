@@ -460,3 +460,31 @@ async fn a_replaced_account_sends_through_its_own_link_at_once() {
     assert_eq!(submits.len(), 1, "the new account's SMSC got it");
     assert_eq!(submits[0].sm.dest.addr, "905321234567");
 }
+
+/// Two `Idempotency-Key` headers are refused: a proxy may read one and Ulak the other.
+#[tokio::test]
+async fn two_idempotency_keys_are_refused() {
+    let app = spawn_app().await;
+    credit(&app, ADMIN_KEY, 10).await;
+    let res = app
+        .http
+        .post(format!("{}/api/v1/messages", app.base))
+        .bearer_auth(ADMIN_KEY)
+        .header("Idempotency-Key", "k-1")
+        .header("Idempotency-Key", "k-2")
+        .json(&json!({"to": "0532 123 45 67", "text": "Merhaba"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 422);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(
+        body["errors"][0]["code"], "idempotency.key_invalid",
+        "{body}"
+    );
+    assert_eq!(
+        app.call("GET", "/credit", ADMIN_KEY, None).await.body["balance"],
+        10,
+        "nothing was accepted"
+    );
+}
