@@ -13,7 +13,7 @@
 //! other failure rolls the group back and each of its messages is then tried in a transaction
 //! of its own, so one bad message never fails its neighbours.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
@@ -27,7 +27,7 @@ use ulak_core::model::{
 use super::batch::insert_messages;
 use super::idempotency::{self, Idempotency, StoredAnswer};
 use super::messages::Enqueued;
-use crate::db::{now_ms, string_lists};
+use crate::db::now_ms;
 use crate::{Backend, Result, Store, StoreError};
 
 /// Messages one group commit takes at most (a batch request larger than this is its own
@@ -446,7 +446,7 @@ impl CompanyGroup<'_> {
             return Ok(());
         }
         let asked: Vec<&str> = asked.iter().map(String::as_str).collect();
-        let out = opted_out_among(tx, self.company, &asked).await?;
+        let out = super::opt_outs::opted_out_among(tx, self.company, &asked).await?;
         if out.is_empty() {
             return Ok(());
         }
@@ -576,27 +576,6 @@ async fn write_reservations(
         .await?;
     }
     Ok(())
-}
-
-/// Which of `phones` (E.164) are on the company's opt-out list, read inside `tx`.
-async fn opted_out_among(
-    tx: &mut Transaction<'static, Any>,
-    company: CompanyId,
-    phones: &[&str],
-) -> Result<HashSet<String>> {
-    let mut out = HashSet::new();
-    for (list, binds) in string_lists(phones, 2) {
-        let mut q = sqlx::query_scalar::<_, String>(sql!(
-            "SELECT phone FROM opt_outs WHERE company_id = $1 AND phone IN ({list})"
-        ))
-        .persistent(false)
-        .bind(company.0);
-        for v in binds {
-            q = q.bind(v);
-        }
-        out.extend(q.fetch_all(&mut **tx).await?);
-    }
-    Ok(out)
 }
 
 /// The message as its row was just written.

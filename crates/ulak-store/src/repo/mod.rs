@@ -17,7 +17,7 @@ mod leases;
 mod maintenance;
 pub(crate) mod message_list;
 pub(crate) mod messages;
-mod opt_outs;
+pub(crate) mod opt_outs;
 pub(crate) mod owned;
 mod providers;
 pub(crate) mod queueing;

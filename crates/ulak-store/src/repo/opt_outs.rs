@@ -70,19 +70,8 @@ impl Store {
         company: CompanyId,
         phones: &[&str],
     ) -> Result<std::collections::HashSet<String>> {
-        let mut out = std::collections::HashSet::new();
-        for (list, binds) in string_lists(phones, 2) {
-            let mut q = sqlx::query_scalar::<_, String>(sql!(
-                "SELECT phone FROM opt_outs WHERE company_id = $1 AND phone IN ({list})"
-            ))
-            .persistent(false)
-            .bind(company.0);
-            for v in binds {
-                q = q.bind(v);
-            }
-            out.extend(q.fetch_all(&self.pool).await?);
-        }
-        Ok(out)
+        let mut conn = self.pool.acquire().await?;
+        opted_out_among(&mut conn, company, phones).await
     }
 
     /// A mark that moves when an opt-out is added (the newest entry's id), so the sending
@@ -123,4 +112,26 @@ impl Store {
         };
         self.list_page(sql, q, opt_out, |o| o.id.0).await
     }
+}
+
+/// Which of `phones` (E.164) are on the company's opt-out list, read on `conn` (a pooled
+/// connection, or an accepting transaction's).
+pub(crate) async fn opted_out_among(
+    conn: &mut sqlx::AnyConnection,
+    company: CompanyId,
+    phones: &[&str],
+) -> Result<std::collections::HashSet<String>> {
+    let mut out = std::collections::HashSet::new();
+    for (list, binds) in string_lists(phones, 2) {
+        let mut q = sqlx::query_scalar::<_, String>(sql!(
+            "SELECT phone FROM opt_outs WHERE company_id = $1 AND phone IN ({list})"
+        ))
+        .persistent(false)
+        .bind(company.0);
+        for v in binds {
+            q = q.bind(v);
+        }
+        out.extend(q.fetch_all(&mut *conn).await?);
+    }
+    Ok(out)
 }
