@@ -176,6 +176,7 @@ codes! {
     ValidityOutOfRange => "validity.out_of_range", "Validity is 60 seconds to 72 hours.", "Geçerlilik süresi 60 saniye ile 72 saat arasında olmalı.";
     ProviderNone => "provider.none", "The company has no enabled provider account to send through.", "Şirketin gönderim yapabilecek etkin bir operatör hesabı yok.";
     ProviderKindUnsupported => "provider.kind_unsupported", "This kind of provider account cannot send yet.", "Bu tür operatör hesabı henüz gönderim yapamıyor.";
+    ProviderSettingOtherKind => "provider.setting_other_kind", "Not a setting of this kind of provider account.", "Bu tür operatör hesabının bir ayarı değil.";
     CreditInsufficient => "credit.insufficient", "Not enough credit.", "Yeterli kredi yok.";
     IdempotencyKeyInvalid => "idempotency.key_invalid", "An Idempotency-Key is 1 to 255 visible ASCII characters.", "Idempotency-Key 1-255 görünür ASCII karakterdir.";
     IdempotencyBodyMismatch => "idempotency.body_mismatch", "The Idempotency-Key was used for a different request.", "Idempotency-Key başka bir istek için kullanılmış.";

@@ -352,13 +352,19 @@ async fn run_account(
     health: Health,
     stop: CancellationToken,
 ) {
-    let mut account = account;
+    let Some(mut smpp) = account.smpp().cloned() else {
+        tracing::warn!(
+            account = account.id.0,
+            "HTTP operator accounts are not supported yet; not sending"
+        );
+        return;
+    };
     // The simulator is this process's own loopback listener: exempt from the outbound rule.
     let (addr, password, tckn, filter) = match account.kind {
         ProviderKind::Simulator => match &cfg.simulator {
             Some(sim) => {
                 let (system_id, password) = sim.credentials(account.id);
-                account.system_id = system_id;
+                smpp.system_id = system_id;
                 (sim.addr.to_string(), password, true, None)
             }
             None => {
@@ -381,7 +387,7 @@ async fn run_account(
                 }
             };
             (
-                host_port(&account.host, account.port),
+                host_port(&smpp.host, smpp.port),
                 password,
                 false,
                 Some(outbound::smpp_filter(&cfg.outbound)),
@@ -395,7 +401,7 @@ async fn run_account(
             return;
         }
     };
-    let (provider, mut events) = SmppProvider::start(&account, addr, password, tckn, filter);
+    let (provider, mut events) = SmppProvider::start(&account, &smpp, addr, password, tckn, filter);
     let (company, id) = (account.company_id, account.id);
     let receipts = {
         let store = store.clone();

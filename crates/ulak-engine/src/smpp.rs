@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, watch};
 use ulak_core::model::{
-    BindMode, MAX_VALIDITY_S, Message, MessageId, MessageState, ProviderAccount,
+    BindMode, MAX_VALIDITY_S, Message, MessageId, MessageState, ProviderAccount, SmppSettings,
 };
 use ulak_smpp::CommandStatus;
 use ulak_smpp::client::{Client, ClientConfig, ConnectFilter, Event, SubmitError, TextMessage};
@@ -37,6 +37,7 @@ impl SmppProvider {
     /// addresses `filter` allows; receipts and inbound messages arrive on the receiver.
     pub fn start(
         account: &ProviderAccount,
+        smpp: &SmppSettings,
         addr: String,
         password: String,
         accepts_tckn: bool,
@@ -45,17 +46,17 @@ impl SmppProvider {
         let cfg = ClientConfig {
             addr,
             connect_filter: filter,
-            system_id: account.system_id.clone(),
+            system_id: smpp.system_id.clone(),
             password,
-            system_type: account.system_type.clone(),
-            bind_mode: match account.bind_mode {
+            system_type: smpp.system_type.clone(),
+            bind_mode: match smpp.bind_mode {
                 BindMode::TransmitterReceiver => ulak_smpp::client::BindMode::TransmitterReceiver,
                 BindMode::Transmitter => ulak_smpp::client::BindMode::Transmitter,
                 BindMode::Transceiver => ulak_smpp::client::BindMode::Transceiver,
             },
-            binds: account.binds as usize,
-            window: account.window as usize,
-            rate_per_s: Some(f64::from(account.rate_per_sec) / f64::from(account.binds.max(1))),
+            binds: smpp.binds as usize,
+            window: smpp.window as usize,
+            rate_per_s: Some(f64::from(account.rate_per_sec) / f64::from(smpp.binds.max(1))),
             text_options: ulak_text::Options {
                 policy: account.text_policy,
                 ..ulak_text::Options::default()
@@ -68,7 +69,7 @@ impl SmppProvider {
             ..ClientConfig::default()
         };
         let (client, events) = Client::start(cfg);
-        let s = account.source;
+        let s = smpp.source;
         (
             SmppProvider {
                 client,
@@ -76,7 +77,7 @@ impl SmppProvider {
                 // (an alphanumeric one 5/0, a number 1/1); anything else was chosen for the
                 // operator and applies to every header.
                 source: ((s.ton, s.npi) != DEFAULT_SOURCE).then_some((s.ton, s.npi)),
-                dest: (account.destination.ton, account.destination.npi),
+                dest: (smpp.destination.ton, smpp.destination.npi),
                 accepts_tckn,
                 down: watch::channel(false).0,
                 streak: AtomicU32::new(0),

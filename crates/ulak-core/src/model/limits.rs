@@ -64,6 +64,10 @@ pub const OPT_OUT_KEYWORD: usize = 20;
 pub const PROVIDER_NAME: usize = 100;
 /// A provider account's host name or address.
 pub const PROVIDER_HOST: usize = 253;
+/// An operator HTTP API's user name.
+pub const PROVIDER_USERNAME: usize = 100;
+/// An operator HTTP API's token.
+pub const PROVIDER_TOKEN: usize = 4096;
 /// SMPP 3.4's system_id (15 octets plus NUL).
 pub const SYSTEM_ID: usize = 15;
 /// SMPP 3.4's system_type (12 octets plus NUL).

@@ -11,6 +11,7 @@ mod customer;
 mod ids;
 pub mod limits;
 mod message;
+mod provider;
 mod query;
 mod role;
 mod route;
@@ -40,6 +41,10 @@ pub use message::{
     MIN_VALIDITY_S, Message, MessageEvent, MessagePart, MessageState, NewMessage, Recipient,
     SCHEDULE_SKEW_MS, TextCount, TrafficClass, check_schedule, check_validity, valid_until,
 };
+pub use provider::{
+    BindMode, HttpSettings, MAX_HTTP_IN_FLIGHT, NewProviderAccount, ProviderAccount,
+    ProviderAccountDraft, ProviderFamily, ProviderKind, ProviderSettings, SmppSettings, TonNpi,
+};
 pub use query::{ListQuery, MAX_LIMIT, Page, encode_cursor, fold, search_fold};
 pub use role::Role;
 pub use route::{
@@ -48,9 +53,8 @@ pub use route::{
     RouteTargetDraft, RouteZone, choose, failover_target, route_seed,
 };
 pub use sms::{
-    BindMode, NewProviderAccount, NewSenderHeader, ProviderAccount, ProviderAccountDraft,
-    ProviderKind, Secret, SenderHeader, SenderName, SmsSettings, SmsSettingsDraft,
-    SmsSettingsPatch, TonNpi,
+    NewSenderHeader, Secret, SenderHeader, SenderName, SmsSettings, SmsSettingsDraft,
+    SmsSettingsPatch,
 };
 pub use subscriber::{
     Attributes, Consent, Group, GroupName, MAX_ATTRIBUTE_NAME_CHARS, MAX_ATTRIBUTE_VALUE_CHARS,

@@ -3,16 +3,13 @@
 
 use crate::Code;
 use std::fmt;
-use std::str::FromStr;
 
-use serde::{Deserialize, Serialize};
-use ulak_text::Policy;
+use serde::Serialize;
 
 use super::limits;
 use super::validation::{Lines, RuleError, ValidationErrors, check_controls, check_length, text};
-use super::{CompanyId, ProviderAccountId, SenderHeaderId};
+use super::{CompanyId, SenderHeaderId};
 use crate::CountryType;
-use crate::net::OutboundPolicy;
 
 /// A secret in clear (operator password), held only until it is encrypted; `Debug` hides it.
 #[derive(Clone, PartialEq, Eq)]
@@ -21,10 +18,15 @@ pub struct Secret(String);
 impl Secret {
     /// 1..=256 characters, no control character.
     pub fn parse(s: &str) -> Result<Self, RuleError> {
+        Self::parse_within(s, limits::SECRET)
+    }
+
+    /// 1..=`max` characters, no control character (tokens are longer than passwords).
+    pub fn parse_within(s: &str, max: usize) -> Result<Self, RuleError> {
         if s.is_empty() {
             return Err(RuleError::new(Code::ValueEmpty, "must not be empty"));
         }
-        check_length(s, limits::SECRET)?;
+        check_length(s, max)?;
         check_controls(s, Lines::One)?;
         Ok(Self(s.to_owned()))
     }
@@ -278,281 +280,4 @@ fn opt_out_keywords(k: &[String], e: &mut ValidationErrors) -> Option<Vec<String
         ok &= e.take(&field, rules).is_some();
     }
     ok.then(|| k.iter().map(|w| w.trim().to_uppercase()).collect())
-}
-
-/// Which kind of interface an operator account uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ProviderKind {
-    /// Ulak's built-in SMSC simulator.
-    Simulator,
-    /// SMPP 3.4.
-    Smpp,
-    /// An operator's HTTP API (later: accounts of this kind cannot be created yet).
-    Http,
-}
-
-/// How SMPP sessions bind.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum BindMode {
-    /// One transceiver session per bind.
-    Transceiver,
-    /// A transmitter plus a receiver session per bind.
-    TransmitterReceiver,
-    /// Transmitter only (no delivery reports on this account).
-    Transmitter,
-}
-
-/// Declares `as_str`/`FromStr` for a snake-case enum.
-macro_rules! names {
-    ($t:ty { $($v:ident => $s:literal),* }) => {
-        impl $t {
-            /// Stable name.
-            pub fn as_str(self) -> &'static str {
-                match self { $(Self::$v => $s),* }
-            }
-        }
-        impl FromStr for $t {
-            type Err = RuleError;
-            fn from_str(s: &str) -> Result<Self, Self::Err> {
-                match s {
-                    $($s => Ok(Self::$v),)*
-                    _ => Err(RuleError::new(Code::ValueInvalid, concat!("expected one of:", $(" ", $s),*))),
-                }
-            }
-        }
-    };
-}
-
-names!(ProviderKind { Simulator => "simulator", Smpp => "smpp", Http => "http" });
-names!(BindMode {
-    Transceiver => "transceiver",
-    TransmitterReceiver => "transmitter_receiver",
-    Transmitter => "transmitter"
-});
-
-/// SMPP type of number and numbering plan indicator of an address.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub struct TonNpi {
-    /// TON (0 unknown, 1 international, 5 alphanumeric…).
-    pub ton: u8,
-    /// NPI (0 unknown, 1 E.164…).
-    pub npi: u8,
-}
-
-/// Raw input for a provider account, as the API receives it; checked by
-/// [`NewProviderAccount::new`].
-#[derive(Debug, Clone, Default)]
-pub struct ProviderAccountDraft {
-    /// Name, unique per company.
-    pub name: String,
-    /// `simulator`, `smpp` or `http`.
-    pub kind: String,
-    /// Host name or address.
-    pub host: String,
-    /// TCP port.
-    pub port: u16,
-    /// SMPP system_id (the operator user name).
-    pub system_id: String,
-    /// Operator password in clear; `None` on update keeps the stored one.
-    pub password: Option<String>,
-    /// SMPP system_type.
-    pub system_type: String,
-    /// `transceiver`, `transmitter_receiver` or `transmitter`; default transceiver.
-    pub bind_mode: Option<String>,
-    /// Number of binds (sessions); default 1.
-    pub binds: Option<u32>,
-    /// Outstanding requests per session; default 10.
-    pub window: Option<u32>,
-    /// Messages per second for the account; default 50.
-    pub rate_per_sec: Option<u32>,
-    /// Text policy name; default from the country type.
-    pub text_policy: Option<String>,
-    /// Source address TON/NPI; default 5/0 (alphanumeric).
-    pub source: Option<TonNpi>,
-    /// Destination address TON/NPI; default 1/1 (international, E.164).
-    pub destination: Option<TonNpi>,
-    /// Whether the sending engine may use it.
-    pub enabled: bool,
-}
-
-/// A checked provider account (also used to replace one).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NewProviderAccount {
-    /// Name.
-    pub name: String,
-    /// Kind.
-    pub kind: ProviderKind,
-    /// Host.
-    pub host: String,
-    /// Port.
-    pub port: u16,
-    /// SMPP system_id.
-    pub system_id: String,
-    /// Operator password; `None` on update keeps the stored one.
-    pub password: Option<Secret>,
-    /// SMPP system_type.
-    pub system_type: String,
-    /// Bind mode.
-    pub bind_mode: BindMode,
-    /// Binds, 1..=32.
-    pub binds: u32,
-    /// Window, 1..=1000.
-    pub window: u32,
-    /// Messages per second, 1..=100000.
-    pub rate_per_sec: u32,
-    /// Data coding policy.
-    pub text_policy: Policy,
-    /// Source TON/NPI.
-    pub source: TonNpi,
-    /// Destination TON/NPI.
-    pub destination: TonNpi,
-    /// Enabled.
-    pub enabled: bool,
-}
-
-/// Refuses kinds the engine cannot send through yet: an account of such a kind would take
-/// the company's messages and never submit them.
-fn sendable(kind: ProviderKind) -> Result<ProviderKind, RuleError> {
-    match kind {
-        ProviderKind::Simulator | ProviderKind::Smpp => Ok(kind),
-        ProviderKind::Http => Err(RuleError::new(
-            Code::ProviderKindUnsupported,
-            "http provider accounts cannot send yet; use smpp",
-        )),
-    }
-}
-
-/// Checks `v` is in `lo..=hi`.
-fn range(v: u32, lo: u32, hi: u32) -> Result<u32, RuleError> {
-    if (lo..=hi).contains(&v) {
-        Ok(v)
-    } else {
-        Err(RuleError::new(
-            Code::ValueOutOfRange,
-            format!("must be {lo}..={hi}"),
-        ))
-    }
-}
-
-impl NewProviderAccount {
-    /// Validates every field of the draft; defaults come from `country`. The host of an
-    /// operator account must be one `policy` allows when it is an address (the simulator's
-    /// host is not used).
-    pub fn new(
-        d: ProviderAccountDraft,
-        country: CountryType,
-        policy: &OutboundPolicy,
-    ) -> Result<Self, ValidationErrors> {
-        let mut e = ValidationErrors::default();
-        let name = e.take("name", text(&d.name, limits::PROVIDER_NAME));
-        let kind = e.take("kind", d.kind.parse::<ProviderKind>().and_then(sendable));
-        let host = e.take(
-            "host",
-            text(&d.host, limits::PROVIDER_HOST).and_then(|h| match kind {
-                Some(ProviderKind::Simulator) => Ok(h),
-                _ => policy.check_host(&h).map(|()| h),
-            }),
-        );
-        if d.port == 0 {
-            e.push("port", Code::ValueOutOfRange, "must be 1..=65535");
-        }
-        // SMPP 3.4 limits system_id to 15 and system_type to 12 octets (plus NUL).
-        let system_id = e.take("system_id", text(&d.system_id, limits::SYSTEM_ID));
-        // May be empty (most operators leave it so).
-        let system_type = e.take(
-            "system_type",
-            check_length(&d.system_type, limits::SYSTEM_TYPE)
-                .and_then(|()| check_controls(&d.system_type, Lines::One))
-                .map(|()| d.system_type.trim().to_owned()),
-        );
-        let password = match d.password.as_deref() {
-            None => Some(None),
-            Some(p) => e.take("password", Secret::parse(p)).map(Some),
-        };
-        let bind_mode = match d.bind_mode.as_deref() {
-            None => Some(BindMode::Transceiver),
-            Some(b) => e.take("bind_mode", b.parse()),
-        };
-        let binds = e.take("binds", range(d.binds.unwrap_or(1), 1, 32));
-        let window = e.take("window", range(d.window.unwrap_or(10), 1, 1000));
-        let rate = e.take(
-            "rate_per_sec",
-            range(d.rate_per_sec.unwrap_or(50), 1, 100_000),
-        );
-        let text_policy = match d.text_policy.as_deref() {
-            None => Some(country.default_text_policy()),
-            Some(p) => match p.parse::<Policy>() {
-                Ok(p) => Some(p),
-                Err(err) => {
-                    e.push("text_policy", Code::ValueInvalid, err.to_string());
-                    None
-                }
-            },
-        };
-        e.finish(|| {
-            Some(Self {
-                name: name?,
-                kind: kind?,
-                host: host?,
-                port: d.port,
-                system_id: system_id?,
-                password: password?,
-                system_type: system_type?,
-                bind_mode: bind_mode?,
-                binds: binds?,
-                window: window?,
-                rate_per_sec: rate?,
-                text_policy: text_policy?,
-                source: d.source.unwrap_or(TonNpi { ton: 5, npi: 0 }),
-                destination: d.destination.unwrap_or(TonNpi { ton: 1, npi: 1 }),
-                enabled: d.enabled,
-            })
-        })
-    }
-}
-
-/// A stored provider account; the password is never part of it (see
-/// `Store::decrypt_provider_password`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ProviderAccount {
-    /// Row id.
-    pub id: ProviderAccountId,
-    /// Owning company.
-    pub company_id: CompanyId,
-    /// Name.
-    pub name: String,
-    /// Kind.
-    pub kind: ProviderKind,
-    /// Host.
-    pub host: String,
-    /// Port.
-    pub port: u16,
-    /// SMPP system_id.
-    pub system_id: String,
-    /// Whether a password is stored.
-    pub has_password: bool,
-    /// SMPP system_type.
-    pub system_type: String,
-    /// Bind mode.
-    pub bind_mode: BindMode,
-    /// Binds.
-    pub binds: u32,
-    /// Window.
-    pub window: u32,
-    /// Messages per second.
-    pub rate_per_sec: u32,
-    /// Data coding policy.
-    pub text_policy: Policy,
-    /// Source TON/NPI.
-    pub source: TonNpi,
-    /// Destination TON/NPI.
-    pub destination: TonNpi,
-    /// Enabled.
-    pub enabled: bool,
-    /// Creation time, unix milliseconds.
-    pub created_at: i64,
-    /// Last change, unix milliseconds.
-    pub updated_at: i64,
 }

@@ -41,11 +41,11 @@ pub struct Flight {
 }
 
 impl Flight {
-    /// The account's window × binds, and claims of at most `batch` messages and of at most
+    /// The account's submits in flight ([`ProviderAccount::in_flight`]: an SMPP account's
+    /// window × binds), and claims of at most `batch` messages and of at most
     /// ten seconds of its rate, so a claimed message is submitted long before its lease ends.
     pub fn for_account(account: &ProviderAccount, batch: usize) -> Flight {
-        let slots = usize::try_from(account.window.max(1).saturating_mul(account.binds.max(1)))
-            .unwrap_or(usize::MAX);
+        let slots = usize::try_from(account.in_flight()).unwrap_or(usize::MAX);
         let by_rate = usize::try_from(account.rate_per_sec)
             .unwrap_or(usize::MAX)
             .saturating_mul(10);
@@ -450,37 +450,43 @@ const OPT_OUT_PASS: Duration = Duration::from_secs(300);
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ulak_core::model::ProviderSettings;
 
     fn account(window: u32, binds: u32, rate: u32) -> ProviderAccount {
         let mut a = blank();
-        a.window = window;
-        a.binds = binds;
+        if let ProviderSettings::Smpp(s) = &mut a.settings {
+            s.window = window;
+            s.binds = binds;
+        }
         a.rate_per_sec = rate;
         a
     }
 
     fn blank() -> ProviderAccount {
-        use ulak_core::model::{BindMode, CompanyId, ProviderKind, TonNpi};
+        use ulak_core::model::{BindMode, CompanyId, ProviderKind, SmppSettings, TonNpi};
         ProviderAccount {
             id: ProviderAccountId(1),
             company_id: CompanyId(1),
             name: "a".into(),
             kind: ProviderKind::Smpp,
-            host: "h".into(),
-            port: 1,
-            system_id: "s".into(),
             has_password: false,
-            system_type: String::new(),
-            bind_mode: BindMode::Transceiver,
-            binds: 1,
-            window: 10,
+            has_token: false,
             rate_per_sec: 50,
             text_policy: ulak_text::Policy::default(),
-            source: TonNpi { ton: 5, npi: 0 },
-            destination: TonNpi { ton: 1, npi: 1 },
             enabled: true,
             created_at: 0,
             updated_at: 0,
+            settings: ProviderSettings::Smpp(SmppSettings {
+                host: "h".into(),
+                port: 1,
+                system_id: "s".into(),
+                system_type: String::new(),
+                bind_mode: BindMode::Transceiver,
+                binds: 1,
+                window: 10,
+                source: TonNpi { ton: 5, npi: 0 },
+                destination: TonNpi { ton: 1, npi: 1 },
+            }),
         }
     }
 

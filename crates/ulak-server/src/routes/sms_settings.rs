@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use ulak_core::model::{
     CompanyId, NewProviderAccount, ProviderAccount, ProviderAccountDraft, ProviderAccountId,
-    ProviderKind, Role, SmsSettings, SmsSettingsDraft, SmsSettingsPatch, TonNpi,
+    ProviderKind, ProviderSettings, Role, SmsSettings, SmsSettingsDraft, SmsSettingsPatch, TonNpi,
 };
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -226,6 +226,25 @@ pub struct ProviderIn {
     /// Destination address TON/NPI (default 1/1, international E.164).
     #[serde(default)]
     pub destination: Option<TonNpiDto>,
+    /// HTTP API accounts only (a setting of another kind is refused,
+    /// `provider.setting_other_kind`): the API's base URL, as a webhook's address is checked.
+    #[serde(default)]
+    #[schema(value_type = Option<super::schema::WebhookUrl>)]
+    pub base_url: Option<String>,
+    /// HTTP API accounts only: the API user name.
+    #[serde(default)]
+    #[schema(max_length = 100, pattern = r"^[^\x00-\x1F\x7F-\x9F]*$")]
+    pub username: Option<String>,
+    /// HTTP API accounts only: an API token (write-only, encrypted at rest); omitted on a
+    /// replace keeps the stored one.
+    #[serde(default)]
+    #[schema(
+        write_only,
+        min_length = 1,
+        max_length = 4096,
+        pattern = r"^[^\x00-\x1F\x7F-\x9F]*$"
+    )]
+    pub token: Option<String>,
     /// Whether sending may use it (default true).
     #[serde(default = "yes")]
     pub enabled: bool,
@@ -257,12 +276,16 @@ impl ProviderIn {
             text_policy: self.text_policy,
             source: self.source.map(Into::into),
             destination: self.destination.map(Into::into),
+            base_url: self.base_url,
+            username: self.username,
+            token: self.token,
             enabled: self.enabled,
         }
     }
 }
 
-/// A provider account; the password is never shown.
+/// A provider account; the password and token are never shown. The SMPP settings of an
+/// account of another kind are empty values.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ProviderOut {
     /// Id.
@@ -295,6 +318,14 @@ pub struct ProviderOut {
     pub source: TonNpiDto,
     /// Destination TON/NPI.
     pub destination: TonNpiDto,
+    /// HTTP API accounts: the API's base URL.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub base_url: Option<String>,
+    /// HTTP API accounts: the API user name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    /// Whether an HTTP API token is stored.
+    pub has_token: bool,
     /// Whether sending may use it.
     pub enabled: bool,
     /// Created, unix milliseconds.
@@ -305,22 +336,37 @@ pub struct ProviderOut {
 
 impl From<ProviderAccount> for ProviderOut {
     fn from(a: ProviderAccount) -> Self {
+        let (smpp, http) = match a.settings {
+            ProviderSettings::Smpp(s) => (Some(s), None),
+            ProviderSettings::Http(h) => (None, Some(h)),
+        };
+        let none = TonNpiDto { ton: 0, npi: 0 };
+        let bind_mode = smpp.as_ref().map(|s| s.bind_mode.as_str().to_owned());
         ProviderOut {
             id: a.id.0,
             name: a.name,
             kind: a.kind.into(),
-            host: a.host,
-            port: a.port,
-            system_id: a.system_id,
+            host: smpp.as_ref().map(|s| s.host.clone()).unwrap_or_default(),
+            port: smpp.as_ref().map_or(0, |s| s.port),
+            system_id: smpp
+                .as_ref()
+                .map(|s| s.system_id.clone())
+                .unwrap_or_default(),
             has_password: a.has_password,
-            system_type: a.system_type,
-            bind_mode: a.bind_mode.as_str().to_owned(),
-            binds: a.binds,
-            window: a.window,
+            system_type: smpp
+                .as_ref()
+                .map(|s| s.system_type.clone())
+                .unwrap_or_default(),
+            bind_mode: bind_mode.unwrap_or_default(),
+            binds: smpp.as_ref().map_or(0, |s| s.binds),
+            window: smpp.as_ref().map_or(0, |s| s.window),
             rate_per_sec: a.rate_per_sec,
             text_policy: a.text_policy.as_str().to_owned(),
-            source: a.source.into(),
-            destination: a.destination.into(),
+            source: smpp.as_ref().map_or(none, |s| s.source.into()),
+            destination: smpp.as_ref().map_or(none, |s| s.destination.into()),
+            base_url: http.as_ref().map(|h| h.base_url.clone()),
+            username: http.map(|h| h.username),
+            has_token: a.has_token,
             enabled: a.enabled,
             created_at: a.created_at,
             updated_at: a.updated_at,

@@ -295,3 +295,71 @@ async fn provider_accounts_of_a_kind_that_cannot_send_are_refused() {
     assert_eq!(r.status, 422, "{}", r.body);
     assert_eq!(r.body["errors"][0]["code"], "provider.kind_unsupported");
 }
+
+/// Each kind has its own settings: an HTTP setting on an SMPP account (and an SMPP one on an
+/// HTTP account) is refused by name, not ignored; HTTP settings are checked although the
+/// kind cannot send yet.
+#[tokio::test]
+async fn provider_settings_of_another_kind_are_refused() {
+    let app = spawn_app().await;
+    let k = ADMIN_KEY;
+    let smpp = json!({
+        "name": "Operatör", "kind": "smpp", "host": "smpp.example.net", "port": 2775,
+        "system_id": "firma", "password": "operator-pass-1",
+        "base_url": "https://api.example.net", "token": "abc"
+    });
+    let r = app.call("POST", "/provider-accounts", k, Some(smpp)).await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    let errors: Vec<(String, String)> = r.body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["field"].as_str().unwrap().into(),
+                e["code"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    let other = "provider.setting_other_kind".to_owned();
+    assert_eq!(
+        errors,
+        [
+            ("base_url".to_owned(), other.clone()),
+            ("token".to_owned(), other.clone())
+        ]
+    );
+    let http = json!({
+        "name": "Operatör HTTP", "kind": "http", "base_url": "https://10.0.0.1/api",
+        "username": "firma", "token": "abc", "window": 5
+    });
+    let r = app.call("POST", "/provider-accounts", k, Some(http)).await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    let fields: Vec<(&str, &str)> = r.body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["field"].as_str().unwrap(), e["code"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        fields,
+        [
+            ("kind", "provider.kind_unsupported"),
+            ("window", "provider.setting_other_kind"),
+            ("base_url", "url.target_not_allowed"),
+        ]
+    );
+    // An SMPP account shows no HTTP settings and no token.
+    let ok = app
+        .call(
+            "POST",
+            "/provider-accounts",
+            k,
+            Some(json!({"name": "Test", "kind": "simulator"})),
+        )
+        .await;
+    assert_eq!(ok.status, 201, "{}", ok.body);
+    assert_eq!(ok.body["has_token"], false);
+    assert!(ok.body.get("base_url").is_none(), "{}", ok.body);
+    assert!(ok.body.get("token").is_none(), "{}", ok.body);
+}

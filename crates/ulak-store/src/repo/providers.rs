@@ -3,7 +3,8 @@
 
 use sqlx::any::AnyRow;
 use ulak_core::model::{
-    CompanyId, ListQuery, NewProviderAccount, Page, ProviderAccount, ProviderAccountId, Secret,
+    CompanyId, HttpSettings, ListQuery, NewProviderAccount, Page, ProviderAccount,
+    ProviderAccountId, ProviderFamily, ProviderKind, ProviderSettings, Secret, SmppSettings,
     TonNpi,
 };
 
@@ -14,15 +15,11 @@ use crate::{Result, Store, StoreError};
 /// Columns of [`account`].
 const COLS: &str = "id, company_id, name, kind, host, port, system_id, password, system_type, \
     bind_mode, binds, window_size, rate_per_sec, text_policy, source_ton, source_npi, dest_ton, \
-    dest_npi, enabled, created_at, updated_at";
+    dest_npi, enabled, created_at, updated_at, base_url, username, token";
 
-/// The associated data of an account's password.
-fn aad(company: CompanyId, id: i64) -> String {
-    SecretBox::aad(
-        "provider_accounts",
-        &format!("{}:{id}", company.0),
-        "password",
-    )
+/// The associated data of an account's secret in `column` (`password` or `token`).
+fn aad(company: CompanyId, id: i64, column: &str) -> String {
+    SecretBox::aad("provider_accounts", &format!("{}:{id}", company.0), column)
 }
 
 /// Reads a small integer column.
@@ -30,18 +27,45 @@ fn small<T: TryFrom<i64>>(r: &AnyRow, name: &'static str, what: &'static str) ->
     T::try_from(col::<i64>(r, name)?).map_err(|_| StoreError::Corrupt { what })
 }
 
-/// Maps a row (without the password).
+/// Maps a row (without the password and token).
 fn account(r: &AnyRow) -> Result<ProviderAccount> {
     const W: &str = "provider_accounts";
+    let kind: ProviderKind = parse(&col::<String>(r, "kind")?, "provider_accounts.kind")?;
+    let settings = match kind.family() {
+        ProviderFamily::Smpp => ProviderSettings::Smpp(smpp_settings(r)?),
+        ProviderFamily::Http => ProviderSettings::Http(HttpSettings {
+            base_url: col::<Option<String>>(r, "base_url")?.ok_or(StoreError::Corrupt {
+                what: "provider_accounts.base_url",
+            })?,
+            username: col::<Option<String>>(r, "username")?.unwrap_or_default(),
+        }),
+    };
     Ok(ProviderAccount {
         id: ProviderAccountId(col(r, "id")?),
         company_id: CompanyId(col(r, "company_id")?),
         name: col(r, "name")?,
-        kind: parse(&col::<String>(r, "kind")?, "provider_accounts.kind")?,
+        kind,
+        has_password: col::<Option<String>>(r, "password")?.is_some(),
+        has_token: col::<Option<String>>(r, "token")?.is_some(),
+        rate_per_sec: small(r, "rate_per_sec", W)?,
+        text_policy: parse(
+            &col::<String>(r, "text_policy")?,
+            "provider_accounts.text_policy",
+        )?,
+        enabled: col::<i64>(r, "enabled")? != 0,
+        created_at: col(r, "created_at")?,
+        updated_at: col(r, "updated_at")?,
+        settings,
+    })
+}
+
+/// The SMPP columns of a row.
+fn smpp_settings(r: &AnyRow) -> Result<SmppSettings> {
+    const W: &str = "provider_accounts";
+    Ok(SmppSettings {
         host: col(r, "host")?,
         port: small(r, "port", W)?,
         system_id: col(r, "system_id")?,
-        has_password: col::<Option<String>>(r, "password")?.is_some(),
         system_type: col(r, "system_type")?,
         bind_mode: parse(
             &col::<String>(r, "bind_mode")?,
@@ -49,11 +73,6 @@ fn account(r: &AnyRow) -> Result<ProviderAccount> {
         )?,
         binds: small(r, "binds", W)?,
         window: small(r, "window_size", W)?,
-        rate_per_sec: small(r, "rate_per_sec", W)?,
-        text_policy: parse(
-            &col::<String>(r, "text_policy")?,
-            "provider_accounts.text_policy",
-        )?,
         source: TonNpi {
             ton: small(r, "source_ton", W)?,
             npi: small(r, "source_npi", W)?,
@@ -62,10 +81,33 @@ fn account(r: &AnyRow) -> Result<ProviderAccount> {
             ton: small(r, "dest_ton", W)?,
             npi: small(r, "dest_npi", W)?,
         },
-        enabled: col::<i64>(r, "enabled")? != 0,
-        created_at: col(r, "created_at")?,
-        updated_at: col(r, "updated_at")?,
     })
+}
+
+/// The SMPP columns an account stores: its settings, or empty values for another family.
+fn smpp_columns(new: &NewProviderAccount) -> SmppSettings {
+    match &new.settings {
+        ProviderSettings::Smpp(s) => s.clone(),
+        ProviderSettings::Http(_) => SmppSettings {
+            host: String::new(),
+            port: 0,
+            system_id: String::new(),
+            system_type: String::new(),
+            bind_mode: ulak_core::model::BindMode::Transceiver,
+            binds: 0,
+            window: 0,
+            source: TonNpi { ton: 0, npi: 0 },
+            destination: TonNpi { ton: 0, npi: 0 },
+        },
+    }
+}
+
+/// The HTTP columns an account stores (`None` for another family).
+fn http_columns(new: &NewProviderAccount) -> (Option<&str>, Option<&str>) {
+    match &new.settings {
+        ProviderSettings::Http(h) => (Some(&h.base_url), Some(&h.username)),
+        ProviderSettings::Smpp(_) => (None, None),
+    }
 }
 
 impl Store {
@@ -80,39 +122,45 @@ impl Store {
         let _forget = self.setup_change();
         let mut tx = self.begin_write().await?;
         let now = now_ms();
+        let smpp = smpp_columns(&new);
+        let (base_url, username) = http_columns(&new);
         let id: Option<i64> = sqlx::query_scalar(
             "INSERT INTO provider_accounts (company_id, name, kind, host, port, system_id, \
              system_type, bind_mode, binds, window_size, rate_per_sec, text_policy, source_ton, \
-             source_npi, dest_ton, dest_npi, enabled, created_at, updated_at) \
+             source_npi, dest_ton, dest_npi, enabled, created_at, updated_at, base_url, \
+             username) \
              SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
-             $18, $18 FROM companies WHERE id = $1 RETURNING id",
+             $18, $18, $19, $20 FROM companies WHERE id = $1 RETURNING id",
         )
         .bind(company.0)
         .bind(&new.name)
         .bind(new.kind.as_str())
-        .bind(&new.host)
-        .bind(i64::from(new.port))
-        .bind(&new.system_id)
-        .bind(&new.system_type)
-        .bind(new.bind_mode.as_str())
-        .bind(i64::from(new.binds))
-        .bind(i64::from(new.window))
+        .bind(&smpp.host)
+        .bind(i64::from(smpp.port))
+        .bind(&smpp.system_id)
+        .bind(&smpp.system_type)
+        .bind(smpp.bind_mode.as_str())
+        .bind(i64::from(smpp.binds))
+        .bind(i64::from(smpp.window))
         .bind(i64::from(new.rate_per_sec))
         .bind(new.text_policy.as_str())
-        .bind(i64::from(new.source.ton))
-        .bind(i64::from(new.source.npi))
-        .bind(i64::from(new.destination.ton))
-        .bind(i64::from(new.destination.npi))
+        .bind(i64::from(smpp.source.ton))
+        .bind(i64::from(smpp.source.npi))
+        .bind(i64::from(smpp.destination.ton))
+        .bind(i64::from(smpp.destination.npi))
         .bind(i64::from(new.enabled))
         .bind(now)
+        .bind(base_url)
+        .bind(username)
         .fetch_optional(&mut *tx)
         .await?;
         let id = id.ok_or(StoreError::NotFound)?;
-        if let Some(p) = &new.password {
-            let sealed = self.secrets.seal(p.expose(), &aad(company, id))?;
-            sqlx::query("UPDATE provider_accounts SET password = $2 WHERE id = $1")
+        let (password, token) = self.seal_secrets(company, id, &new)?;
+        if password.is_some() || token.is_some() {
+            sqlx::query("UPDATE provider_accounts SET password = $2, token = $3 WHERE id = $1")
                 .bind(id)
-                .bind(sealed)
+                .bind(password)
+                .bind(token)
                 .execute(&mut *tx)
                 .await?;
         }
@@ -122,7 +170,23 @@ impl Store {
             .ok_or(StoreError::NotFound)
     }
 
-    /// Replaces a provider account's settings; a `None` password keeps the stored one.
+    /// The account's password and token, sealed with the row's identity.
+    fn seal_secrets(
+        &self,
+        company: CompanyId,
+        id: i64,
+        new: &NewProviderAccount,
+    ) -> Result<(Option<String>, Option<String>)> {
+        let seal = |s: &Option<Secret>, column: &str| {
+            s.as_ref()
+                .map(|s| self.secrets.seal(s.expose(), &aad(company, id, column)))
+                .transpose()
+        };
+        Ok((seal(&new.password, "password")?, seal(&new.token, "token")?))
+    }
+
+    /// Replaces a provider account's settings; a `None` password or token keeps the stored
+    /// one (while the account stays of the same family: a token means nothing to SMPP).
     #[tracing::instrument(skip(self, new))]
     pub async fn update_provider_account(
         &self,
@@ -131,38 +195,41 @@ impl Store {
         new: NewProviderAccount,
     ) -> Result<ProviderAccount> {
         let _forget = self.setup_change();
-        let sealed = match &new.password {
-            Some(p) => Some(self.secrets.seal(p.expose(), &aad(company, id.0))?),
-            None => None,
-        };
+        let (password, token) = self.seal_secrets(company, id.0, &new)?;
+        let smpp = smpp_columns(&new);
+        let (base_url, username) = http_columns(&new);
         let row = sqlx::query(sql!(
             "UPDATE provider_accounts SET name = $3, kind = $4, host = $5, port = $6, \
              system_id = $7, system_type = $8, bind_mode = $9, binds = $10, window_size = $11, \
              rate_per_sec = $12, text_policy = $13, source_ton = $14, source_npi = $15, \
              dest_ton = $16, dest_npi = $17, enabled = $18, updated_at = $19, \
-             password = COALESCE($20, password) \
+             password = COALESCE($20, password), base_url = $21, username = $22, \
+             token = CASE WHEN $21 IS NULL THEN NULL ELSE COALESCE($23, token) END \
              WHERE company_id = $1 AND id = $2 RETURNING {COLS}"
         ))
         .bind(company.0)
         .bind(id.0)
         .bind(&new.name)
         .bind(new.kind.as_str())
-        .bind(&new.host)
-        .bind(i64::from(new.port))
-        .bind(&new.system_id)
-        .bind(&new.system_type)
-        .bind(new.bind_mode.as_str())
-        .bind(i64::from(new.binds))
-        .bind(i64::from(new.window))
+        .bind(&smpp.host)
+        .bind(i64::from(smpp.port))
+        .bind(&smpp.system_id)
+        .bind(&smpp.system_type)
+        .bind(smpp.bind_mode.as_str())
+        .bind(i64::from(smpp.binds))
+        .bind(i64::from(smpp.window))
         .bind(i64::from(new.rate_per_sec))
         .bind(new.text_policy.as_str())
-        .bind(i64::from(new.source.ton))
-        .bind(i64::from(new.source.npi))
-        .bind(i64::from(new.destination.ton))
-        .bind(i64::from(new.destination.npi))
+        .bind(i64::from(smpp.source.ton))
+        .bind(i64::from(smpp.source.npi))
+        .bind(i64::from(smpp.destination.ton))
+        .bind(i64::from(smpp.destination.npi))
         .bind(i64::from(new.enabled))
         .bind(now_ms())
-        .bind(sealed)
+        .bind(password)
+        .bind(base_url)
+        .bind(username)
+        .bind(token)
         .fetch_optional(&self.pool)
         .await?;
         row.as_ref()
@@ -206,10 +273,38 @@ impl Store {
         let stored = stored.ok_or(StoreError::NotFound)?;
         stored
             .map(|s| {
-                let plain = self.secrets.open(&s, &aad(company, id.0))?;
+                let plain = self.secrets.open(&s, &aad(company, id.0, "password"))?;
                 Secret::parse(&plain).map_err(|_| StoreError::Corrupt {
                     what: "provider_accounts.password",
                 })
+            })
+            .transpose()
+    }
+
+    /// The HTTP API token in clear — for the sending engine only, never for an API
+    /// response. `None` if the account has no token.
+    #[tracing::instrument(skip(self))]
+    pub async fn decrypt_provider_token(
+        &self,
+        company: CompanyId,
+        id: ProviderAccountId,
+    ) -> Result<Option<Secret>> {
+        let stored: Option<Option<String>> = sqlx::query_scalar(
+            "SELECT token FROM provider_accounts WHERE company_id = $1 AND id = $2",
+        )
+        .bind(company.0)
+        .bind(id.0)
+        .fetch_optional(&self.pool)
+        .await?;
+        let stored = stored.ok_or(StoreError::NotFound)?;
+        stored
+            .map(|s| {
+                let plain = self.secrets.open(&s, &aad(company, id.0, "token"))?;
+                Secret::parse_within(&plain, ulak_core::model::limits::PROVIDER_TOKEN).map_err(
+                    |_| StoreError::Corrupt {
+                        what: "provider_accounts.token",
+                    },
+                )
             })
             .transpose()
     }
