@@ -117,8 +117,14 @@ impl FromRequestParts<AppState> for Caller {
             .map(|c| c.0.ip());
         let limits = state.limits();
         if let Some(ip) = source {
-            // An address that guessed wrong too often is refused before its key is looked at.
-            limits.auth_allowed(ip)?;
+            // An address that guessed wrong too often is refused before its key is verified,
+            // unless the key is one known to have verified (a guesser's cannot be), so a
+            // guesser sharing a client's address does not lock the client out.
+            if let Err(e) = limits.auth_allowed(ip)
+                && !state.store().api_key_known(key)
+            {
+                return Err(e);
+            }
         }
         let Some(auth) = state.store().authenticate_api_key(key).await? else {
             if let Some(ip) = source {

@@ -16,9 +16,15 @@ pub const KEY_TTL: Duration = Duration::from_secs(1);
 /// Most keys remembered; past it the cache starts afresh (each key costs one read then).
 const MAX_KEYS: usize = 10_000;
 
+/// How long a key that verified is known as a good one: an address throttled for guessing
+/// still gets through with a known key ([`KeyCache::known`]).
+pub const KNOWN_TTL: Duration = Duration::from_secs(24 * 3600);
+
 #[derive(Debug, Default)]
 pub(crate) struct KeyCache {
     keys: Mutex<HashMap<String, (ApiKeyAuth, Instant)>>,
+    /// Hashes of keys that verified within [`KNOWN_TTL`], when.
+    known: Mutex<HashMap<String, Instant>>,
 }
 
 impl KeyCache {
@@ -39,7 +45,22 @@ impl KeyCache {
                 keys.clear();
             }
         }
+        let mut known = self.known.lock().unwrap_or_else(PoisonError::into_inner);
+        if known.len() >= MAX_KEYS && !known.contains_key(&hash) {
+            known.retain(|_, at| at.elapsed() < KNOWN_TTL);
+            if known.len() >= MAX_KEYS {
+                known.clear();
+            }
+        }
+        known.insert(hash.clone(), Instant::now());
         keys.insert(hash, (auth, Instant::now()));
+    }
+
+    /// Whether the key with this hash verified within [`KNOWN_TTL`]. Only real keys get
+    /// here, so a guesser cannot: it says nothing about whether the key still works.
+    pub(crate) fn known(&self, hash: &str) -> bool {
+        let known = self.known.lock().unwrap_or_else(PoisonError::into_inner);
+        known.get(hash).is_some_and(|at| at.elapsed() < KNOWN_TTL)
     }
 
     /// Forgets key `id` (revoked through this handle).

@@ -237,6 +237,17 @@ async fn per_address_limits_spare_health_checks() {
 #[tokio::test]
 async fn guessing_keys_from_one_address_is_throttled_before_the_key_is_checked() {
     let app = spawn_app_with(|s| s.auth_failures_per_minute = 5).await;
+    // A client's key that verified before the guessing, and one never used yet.
+    let r = app
+        .call(
+            "POST",
+            "/api-keys",
+            ADMIN_KEY,
+            Some(serde_json::json!({"name": "fresh", "role": "admin"})),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let fresh = r.body["key"].as_str().unwrap().to_owned();
     for i in 0..5 {
         let r = app
             .call("GET", "/credit", &format!("ulak_guess-{i}"), None)
@@ -249,9 +260,18 @@ async fn guessing_keys_from_one_address_is_throttled_before_the_key_is_checked()
         r.body["type"],
         "https://ulak.dev/problems/too-many-requests"
     );
-    // Even the right key waits: the address is refused before its key is looked at.
+    // A key that verified before still gets through (a guesser sharing the address does not
+    // lock its client out); a right key never seen from anywhere waits like a guess: the
+    // address is refused before it is verified.
     assert_eq!(
         app.call("GET", "/credit", ADMIN_KEY, None).await.status,
+        200
+    );
+    assert_eq!(app.call("GET", "/credit", &fresh, None).await.status, 429);
+    assert_eq!(
+        app.call("GET", "/credit", "ulak_guess-7", None)
+            .await
+            .status,
         429
     );
 }

@@ -101,6 +101,13 @@ impl Store {
             .ok_or(StoreError::NotFound)
     }
 
+    /// Whether a presented key verified through this handle within a day: a known good key,
+    /// let past the throttle of an address that guesses (it is still verified). Reads
+    /// nothing.
+    pub fn api_key_known(&self, key: &str) -> bool {
+        self.keys.known(&key_hash(key.trim()))
+    }
+
     /// Looks a presented key up by its hash; `None` if unknown or revoked. Records the use.
     /// A key that verified in the last [`crate::KEY_TTL`] is believed without a read (so a
     /// key revoked elsewhere stops within that time; through this handle, at once).
