@@ -174,6 +174,15 @@ async fn checked(
             );
         }
     }
+    if let (Some(from), Some(to)) = (p.from, p.to)
+        && from > to
+    {
+        e.push(
+            "to",
+            Code::ValueOutOfRange,
+            "must not be before `from` (the range would be empty)",
+        );
+    }
     let after = p.cursor.as_deref().and_then(|c| {
         let decoded = MessageCursor::decode(c);
         if decoded.is_none() {

@@ -186,6 +186,7 @@ async fn bad_filters_are_refused_by_field() {
         ("recipient=10000000147", "recipient"),
         ("sender=%20", "sender"),
         ("from=-1", "from"),
+        ("from=2000&to=1999", "to"),
         ("campaign=0", "campaign"),
         ("limit=0", "limit"),
         ("limit=501", "limit"),
