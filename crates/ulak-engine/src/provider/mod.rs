@@ -129,7 +129,7 @@ pub trait Provider: Send + Sync {
 /// An account's link as failover sees it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LinkHealth {
-    /// Links up now (SMPP: sessions bound; an HTTP API: 1 while it answers).
+    /// Links that can submit, up now (SMPP: sessions bound; an HTTP API: 1 while it answers).
     pub bound: usize,
     /// Links the account asks for.
     pub wanted: usize,
