@@ -19,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 use ulak_core::model::{ProviderAccountId, failover_target};
 use ulak_store::Store;
 
-use crate::smpp::SmppProvider;
+use crate::provider::Provider;
 
 /// How long an account may have no bound link before it is down.
 pub const DOWN_AFTER: Duration = Duration::from_secs(3);
@@ -166,7 +166,7 @@ impl Watch {
 /// queued messages on.
 pub(crate) async fn watch_account(
     store: &Store,
-    provider: &SmppProvider,
+    provider: &dyn Provider,
     id: ProviderAccountId,
     health: &Health,
     metrics: &crate::Metrics,
@@ -183,13 +183,8 @@ pub(crate) async fn watch_account(
             () = tokio::time::sleep(LOOK) => {}
         }
         let now = Instant::now();
-        let bind_error = provider.last_bind_error();
-        match watch.look(
-            now,
-            provider.bound_links(),
-            provider.failing_streak(),
-            bind_error,
-        ) {
+        let link = provider.health();
+        match watch.look(now, link.bound, link.failing_streak, link.last_error) {
             Some(Change::Down(why)) => {
                 tracing::warn!(account = id.0, reason = %why, "provider account down; its routes' messages move to their next account");
                 provider.set_down(true);

@@ -10,7 +10,6 @@ pub mod metrics;
 pub mod outbound;
 pub mod provider;
 pub mod send;
-pub mod smpp;
 pub mod text_list;
 pub mod webhooks;
 pub mod worker;
@@ -21,14 +20,13 @@ use std::time::Duration;
 
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
-use ulak_core::model::{ProviderAccount, ProviderAccountId, ProviderKind};
+use ulak_core::model::{ProviderAccount, ProviderAccountId};
 use ulak_core::net::OutboundPolicy;
 use ulak_store::Store;
 
 pub use failover::{AccountHealth, Health};
 pub use metrics::Metrics;
-pub use provider::{Attempt, Provider};
-pub use smpp::SmppProvider;
+pub use provider::{Ack, Attempt, Events, Provider, ProviderEvent};
 pub use webhooks::WebhookSettings;
 pub use worker::SubmitSettings;
 
@@ -343,8 +341,7 @@ fn spawn_queueing(
     }
 }
 
-/// One account: bind, run the submit loop until stopped, drain, unbind, and keep applying
-/// receipts until the link closes.
+/// One account: start its provider, then [`drive`] it until stopped.
 async fn run_account(
     store: Store,
     account: ProviderAccount,
@@ -352,56 +349,31 @@ async fn run_account(
     health: Health,
     stop: CancellationToken,
 ) {
-    let Some(mut smpp) = account.smpp().cloned() else {
-        tracing::warn!(
-            account = account.id.0,
-            "HTTP operator accounts are not supported yet; not sending"
-        );
-        return;
+    let ctx = provider::StartContext {
+        store: &store,
+        simulator: cfg.simulator.as_ref(),
+        outbound: &cfg.outbound,
     };
-    // The simulator is this process's own loopback listener: exempt from the outbound rule.
-    let (addr, password, tckn, filter) = match account.kind {
-        ProviderKind::Simulator => match &cfg.simulator {
-            Some(sim) => {
-                let (system_id, password) = sim.credentials(account.id);
-                smpp.system_id = system_id;
-                (sim.addr.to_string(), password, true, None)
-            }
-            None => {
-                tracing::warn!(
-                    account = account.id.0,
-                    "simulator account but the built-in simulator is off; not sending"
-                );
-                return;
-            }
-        },
-        ProviderKind::Smpp => {
-            let password = match store
-                .decrypt_provider_password(account.company_id, account.id)
-                .await
-            {
-                Ok(p) => p.map(|p| p.expose().to_owned()).unwrap_or_default(),
-                Err(e) => {
-                    tracing::warn!(account = account.id.0, error = %e, "cannot read the account password");
-                    return;
-                }
-            };
-            (
-                host_port(&smpp.host, smpp.port),
-                password,
-                false,
-                Some(outbound::smpp_filter(&cfg.outbound)),
-            )
+    match provider::registry::start(&account, ctx).await {
+        Ok(p) => drive(store, &account, p.provider, p.events, &cfg, &health, stop).await,
+        Err(e) => {
+            tracing::warn!(account = account.id.0, error = %e, "the provider did not start; not sending");
         }
-        ProviderKind::Http => {
-            tracing::warn!(
-                account = account.id.0,
-                "HTTP operator accounts are not supported yet; not sending"
-            );
-            return;
-        }
-    };
-    let (provider, mut events) = SmppProvider::start(&account, &smpp, addr, password, tckn, filter);
+    }
+}
+
+/// Runs a started provider for `account` until `stop`, whatever its kind: applies its
+/// events, watches its health ([`failover`]), runs the submit loop; then stops the provider
+/// (drain, unbind) and lets the events still in the pipe be stored.
+pub async fn drive(
+    store: Store,
+    account: &ProviderAccount,
+    provider: Box<dyn Provider>,
+    mut events: Events,
+    cfg: &EngineConfig,
+    health: &Health,
+    stop: CancellationToken,
+) {
     let (company, id) = (account.company_id, account.id);
     let receipts = {
         let store = store.clone();
@@ -424,33 +396,24 @@ async fn run_account(
     let metrics = cfg.submit.metrics.clone();
     // The watch ends with the loop: both stop on `stop`.
     tokio::join!(
-        failover::watch_account(&store, &provider, id, &health, &metrics, stop.clone()),
+        failover::watch_account(&store, &*provider, id, health, &metrics, stop.clone()),
         worker::submit_loop(
             store.clone(),
-            &provider,
-            &account,
-            cfg.submit,
+            &*provider,
+            account,
+            cfg.submit.clone(),
             cfg.idle,
             stop
         ),
     );
     provider.shutdown().await;
-    // The client's event channel closes with it; give receipts in the pipe a moment to land
-    // (an unstored one is not acknowledged, so the SMSC delivers it again).
+    // The provider's event channel closes with it; give events in the pipe a moment to land
+    // (an unstored one is not acknowledged, so the operator delivers it again).
     let mut receipts = receipts;
     if tokio::time::timeout(Duration::from_secs(2), &mut receipts)
         .await
         .is_err()
     {
         receipts.abort();
-    }
-}
-
-/// `host:port` for connecting, with an IPv6 address in brackets.
-fn host_port(host: &str, port: u16) -> String {
-    if host.contains(':') && !host.starts_with('[') {
-        format!("[{host}]:{port}")
-    } else {
-        format!("{host}:{port}")
     }
 }

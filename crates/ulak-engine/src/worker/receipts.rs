@@ -1,15 +1,13 @@
 //! The receipt loop's step: delivery reports and inbound messages from the provider, stored
-//! in batches and acknowledged to the SMSC only once stored.
+//! in batches and acknowledged to the operator only once stored.
 
 use std::time::{Duration, Instant};
 
-use tokio::sync::mpsc;
 use ulak_core::model::{CompanyId, ProviderAccountId};
-use ulak_smpp::client::{Ack, Event};
 use ulak_store::{InboundIn, ReceiptIn, ReceiptStats, Store, StoreError};
 
 use super::retrying;
-use crate::smpp::receipt_in;
+use crate::provider::{Ack, Events, ProviderEvent};
 
 /// How long a receipt that matches no recorded submit is held, unacknowledged, before it
 /// is kept as unmatched: long enough for the submit record it overtook to be written.
@@ -31,8 +29,8 @@ pub struct HeldReceipt {
 /// receipts with the held ones in one write. `None` when the channel closed and nothing
 /// is held.
 ///
-/// Receipts are acknowledged to the SMSC only once that write succeeded; when it finally
-/// fails their acks are dropped, which asks the SMSC to deliver them again, so a crash or a
+/// Receipts are acknowledged to the operator only once that write succeeded; when it finally
+/// fails their acks are dropped, which asks the operator to deliver them again, so a crash or a
 /// store outage never loses one (a repeat is recorded as a duplicate). A receipt that
 /// matches nothing is held up to [`RECEIPT_HOLD`] (it usually overtook its submit record,
 /// which is being written) and then kept as unmatched.
@@ -40,7 +38,7 @@ pub async fn receipt_step(
     store: &Store,
     company: CompanyId,
     account: ProviderAccountId,
-    events: &mut mpsc::UnboundedReceiver<Event>,
+    events: &mut Events,
     max: usize,
     held: &mut Vec<HeldReceipt>,
 ) -> Option<Result<ReceiptStats, StoreError>> {
@@ -61,26 +59,14 @@ pub async fn receipt_step(
     let mut batch: Vec<HeldReceipt> = std::mem::take(held);
     let mut inbound: Vec<InboundIn> = Vec::new();
     let mut inbound_acks: Vec<Ack> = Vec::new();
-    let mut take = |e: Event| match e {
-        Event::Receipt(r, ack) => match receipt_in(&r) {
-            Some(receipt) => batch.push(HeldReceipt {
-                receipt,
-                ack,
-                since: now,
-            }),
-            // Intermediate (en route, accepted): nothing to record.
-            None => ack.accept(),
-        },
-        Event::Inbound(m, ack) => {
-            inbound.push(InboundIn {
-                sender: m.source.clone(),
-                recipient: m.dest.clone(),
-                body: m.text.clone().unwrap_or_default(),
-                // No text (8-bit data): keep the bytes rather than store an empty message.
-                body_raw: m.text.is_none().then(|| m.payload.clone()),
-                data_coding: Some(m.data_coding),
-                complete: m.complete,
-            });
+    let mut take = |e: ProviderEvent| match e {
+        ProviderEvent::Receipt(receipt, ack) => batch.push(HeldReceipt {
+            receipt,
+            ack,
+            since: now,
+        }),
+        ProviderEvent::Inbound(m, ack) => {
+            inbound.push(m);
             inbound_acks.push(ack);
         }
     };
@@ -106,7 +92,7 @@ pub async fn receipt_step(
         }
     }
     // Receipts first, then the inbox; each is acknowledged only once stored. A write is
-    // retried for a while; giving up drops the acks unanswered, so the SMSC delivers them
+    // retried for a while; giving up drops the acks unanswered, so the operator delivers them
     // again (a repeat is recorded as a duplicate), and nothing is lost.
     let receipts = if batch.is_empty() {
         Ok(ReceiptStats::default())
@@ -135,7 +121,7 @@ pub async fn receipt_step(
                 }
                 Ok(stats)
             }
-            // The acks go unanswered: the SMSC delivers these again.
+            // The acks go unanswered: the operator delivers these again.
             Err(e) => Err(e),
         }
     };
@@ -168,29 +154,26 @@ pub async fn receipt_step(
 mod tests {
     #![allow(clippy::unwrap_used)]
 
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use tokio::sync::mpsc;
     use ulak_core::CountryType;
-    use ulak_core::model::{NewProviderAccount, ProviderAccountDraft};
-    use ulak_smpp::client::{Client, ClientConfig};
-    use ulak_smpp::pdu::{Address, ShortMessage};
-    use ulak_smpp::sim::{Counts, InboundConcat, Inject, SimConfig, SimHandle, Simulator};
+    use ulak_core::model::{ListQuery, MessageState, NewProviderAccount, ProviderAccountDraft};
     use ulak_store::DEFAULT_COMPANY;
 
     use super::*;
 
-    async fn counts_until(s: &SimHandle, done: impl Fn(&Counts) -> bool) -> Counts {
-        let end = Instant::now() + Duration::from_secs(10);
-        loop {
-            let c = s.counts();
-            if done(&c) || Instant::now() > end {
-                return c;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+    fn ack() -> (Ack, Arc<AtomicBool>) {
+        let done = Arc::new(AtomicBool::new(false));
+        let seen = done.clone();
+        (Ack::new(move || seen.store(true, Ordering::SeqCst)), done)
     }
 
-    /// Receipts are answered to the SMSC only once `receipt_step` has stored them.
+    /// Events are acknowledged only once `receipt_step` has stored them; a receipt that
+    /// matches nothing is held unacknowledged for a while first.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn receipts_are_acknowledged_after_they_are_stored() {
+    async fn events_are_acknowledged_after_they_are_stored() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::connect(
             &format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display()),
@@ -221,57 +204,61 @@ mod tests {
             .await
             .unwrap()
             .id;
-        let sim = Simulator::start(SimConfig::default()).await.unwrap();
-        let (client, mut events) = Client::start(ClientConfig {
-            addr: sim.local_addr().to_string(),
-            system_id: "ulak".into(),
-            password: "secret".into(),
-            ..ClientConfig::default()
-        });
-        assert!(client.wait_bound(Duration::from_secs(5)).await);
+        let (tx, mut events) = mpsc::unbounded_channel();
+        let mut receipts = Vec::new();
         for i in 0..2 {
-            client
-                .submit(ShortMessage {
-                    source: Address::new(5, 0, "ULAK"),
-                    dest: Address::new(1, 1, format!("90532000000{i}")),
-                    registered_delivery: 1,
-                    short_message: "hello".into(),
-                    ..Default::default()
-                })
-                .await
-                .unwrap();
+            let (a, done) = ack();
+            let r = ReceiptIn {
+                operator_ids: vec![format!("nowhere-{i}")],
+                state: MessageState::Delivered,
+                error_code: None,
+                raw: String::new(),
+            };
+            tx.send(ProviderEvent::Receipt(r, a)).unwrap();
+            receipts.push(done);
         }
-        sim.inject_inbound(&Inject {
-            system_id: None,
-            from: "905321234567".into(),
-            to: "4545".into(),
-            text: "merhaba".into(),
-            concat: InboundConcat::Udh8,
-            reverse: false,
-        })
-        .unwrap();
-        let c = counts_until(&sim, |c| c.receipts_sent == 2 && c.inbound_sent == 1).await;
-        assert_eq!((c.receipts_sent, c.inbound_sent), (2, 1));
-        // Sent, received by the client, but not answered while nothing stored them.
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        assert_eq!(sim.counts().deliver_acked, 0);
+        let (a, inbound) = ack();
+        let m = InboundIn {
+            sender: "905321234567".into(),
+            recipient: "4545".into(),
+            body: "merhaba".into(),
+            body_raw: None,
+            data_coding: Some(0),
+            complete: true,
+        };
+        tx.send(ProviderEvent::Inbound(m, a)).unwrap();
+
+        let mut held = Vec::new();
+        let first = receipt_step(&store, company, account, &mut events, 1000, &mut held)
+            .await
+            .unwrap()
+            .unwrap();
+        // The inbound message is stored and acknowledged; the receipts match nothing yet and
+        // are held, unanswered.
+        assert_eq!(first.unmatched, 0);
+        assert_eq!(held.len(), 2);
+        assert!(inbound.load(Ordering::SeqCst));
+        assert!(receipts.iter().all(|d| !d.load(Ordering::SeqCst)));
+        let page = store
+            .list_inbound(company, &ListQuery::default())
+            .await
+            .unwrap();
+        assert_eq!(page.items.len(), 1);
 
         let mut unmatched = 0;
-        let mut held = Vec::new();
         let end = Instant::now() + Duration::from_secs(10);
-        while sim.counts().deliver_acked < 3 && Instant::now() < end {
-            let step = receipt_step(&store, company, account, &mut events, 1000, &mut held);
-            if let Ok(r) = tokio::time::timeout(Duration::from_secs(2), step).await {
-                unmatched += r.unwrap().unwrap().unmatched;
-            }
+        while !held.is_empty() && Instant::now() < end {
+            let r = receipt_step(&store, company, account, &mut events, 1000, &mut held).await;
+            unmatched += r.unwrap().unwrap().unmatched;
         }
-        // Neither matches a stored message; both are kept as unmatched, then acknowledged.
+        // Past the hold they are kept as unmatched, and only then acknowledged.
         assert_eq!(unmatched, 2);
-        let c = counts_until(&sim, |c| c.deliver_acked == 3).await;
-        assert_eq!(
-            (c.deliver_acked, c.deliver_nacked, c.redelivered),
-            (3, 0, 0)
+        assert!(receipts.iter().all(|d| d.load(Ordering::SeqCst)));
+        drop(tx);
+        assert!(
+            receipt_step(&store, company, account, &mut events, 1000, &mut held)
+                .await
+                .is_none()
         );
-        client.shutdown().await;
     }
 }

@@ -105,7 +105,7 @@ type Claiming = Pin<Box<dyn Future<Output = Result<Vec<Claimed>, StoreError>> + 
 /// [`Flight`], records outcomes as they come. Waits `idle` after a claim found nothing, backs off on store errors
 /// (logged, never fatal). On stop, claimed messages not submitted go back to the queue, and
 /// submits in flight get a moment to be answered and recorded.
-pub async fn submit_loop<P: Provider>(
+pub async fn submit_loop<P: Provider + ?Sized>(
     store: Store,
     provider: &P,
     current: &ProviderAccount,
@@ -319,7 +319,7 @@ async fn poll_claim(claiming: &mut Option<Claiming>) -> Result<Vec<Claimed>, Sto
 
 /// Submits one message and turns the attempt into the outcome to record; the slots travel
 /// with it to the recorder.
-async fn submit_one<P: Provider>(
+async fn submit_one<P: Provider + ?Sized>(
     provider: &P,
     account: ProviderAccountId,
     s: &SubmitSettings,
