@@ -49,7 +49,8 @@ pub struct Settings {
     /// checks are not counted); 0: no limit.
     pub rate_limit_per_ip: u32,
     /// Unknown API keys a source address may present per minute before it gets 429 without
-    /// its key being looked at; 0: no limit.
+    /// its key being verified (a key that verified on this node within a day still passes);
+    /// 0: no limit.
     pub auth_failures_per_minute: u32,
     /// Address blocks webhook deliveries and operator links may reach besides public
     /// addresses (loopback, private networks…); empty by default. Only the system

@@ -159,7 +159,8 @@ impl RateLimits {
         }
     }
 
-    /// Refuses, before any key is looked at, an address that presented too many unknown keys.
+    /// Refuses, before its key is verified, an address that presented too many unknown keys
+    /// (the caller lets a key known to have verified through).
     pub fn auth_allowed(&self, ip: IpAddr) -> Result<(), ApiError> {
         match &self.auth_failures {
             Some(l) => l

@@ -23,8 +23,8 @@ pub const KNOWN_TTL: Duration = Duration::from_secs(24 * 3600);
 #[derive(Debug, Default)]
 pub(crate) struct KeyCache {
     keys: Mutex<HashMap<String, (ApiKeyAuth, Instant)>>,
-    /// Hashes of keys that verified within [`KNOWN_TTL`], when.
-    known: Mutex<HashMap<String, Instant>>,
+    /// Hashes of keys that verified within [`KNOWN_TTL`]: which key, when.
+    known: Mutex<HashMap<String, (ApiKeyId, Instant)>>,
 }
 
 impl KeyCache {
@@ -47,12 +47,17 @@ impl KeyCache {
         }
         let mut known = self.known.lock().unwrap_or_else(PoisonError::into_inner);
         if known.len() >= MAX_KEYS && !known.contains_key(&hash) {
-            known.retain(|_, at| at.elapsed() < KNOWN_TTL);
+            known.retain(|_, (_, at)| at.elapsed() < KNOWN_TTL);
+            // Still full: the older half goes, so one tenant's many fresh keys cannot wipe
+            // out every other client's entry at once.
             if known.len() >= MAX_KEYS {
-                known.clear();
+                let mut ages: Vec<Instant> = known.values().map(|(_, at)| *at).collect();
+                ages.sort_unstable();
+                let cut = ages[ages.len() / 2];
+                known.retain(|_, (_, at)| *at > cut);
             }
         }
-        known.insert(hash.clone(), Instant::now());
+        known.insert(hash.clone(), (auth.key_id, Instant::now()));
         keys.insert(hash, (auth, Instant::now()));
     }
 
@@ -60,12 +65,23 @@ impl KeyCache {
     /// here, so a guesser cannot: it says nothing about whether the key still works.
     pub(crate) fn known(&self, hash: &str) -> bool {
         let known = self.known.lock().unwrap_or_else(PoisonError::into_inner);
-        known.get(hash).is_some_and(|at| at.elapsed() < KNOWN_TTL)
+        known
+            .get(hash)
+            .is_some_and(|(_, at)| at.elapsed() < KNOWN_TTL)
     }
 
     /// Forgets key `id` (revoked through this handle).
     pub(crate) fn forget(&self, id: ApiKeyId) {
         let mut keys = self.keys.lock().unwrap_or_else(PoisonError::into_inner);
         keys.retain(|_, (auth, _)| auth.key_id != id);
+        let mut known = self.known.lock().unwrap_or_else(PoisonError::into_inner);
+        known.retain(|_, (key, _)| *key != id);
+    }
+
+    /// Forgets the key with this hash as a known one (it no longer verifies: revoked on
+    /// another node).
+    pub(crate) fn unknown(&self, hash: &str) {
+        let mut known = self.known.lock().unwrap_or_else(PoisonError::into_inner);
+        known.remove(hash);
     }
 }

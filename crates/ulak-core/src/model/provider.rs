@@ -104,7 +104,8 @@ pub struct TonNpi {
 
 /// Raw input for a provider account, as the API receives it; checked by
 /// [`NewProviderAccount::new`]. Empty strings, a zero port and `None` mean "not given".
-#[derive(Debug, Clone, Default)]
+/// `Debug` shows whether a password or token was given, never them.
+#[derive(Clone, Default)]
 pub struct ProviderAccountDraft {
     /// Name, unique per company.
     pub name: String,
@@ -142,6 +143,21 @@ pub struct ProviderAccountDraft {
     pub token: Option<String>,
     /// Whether the sending engine may use it.
     pub enabled: bool,
+}
+
+impl std::fmt::Debug for ProviderAccountDraft {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProviderAccountDraft")
+            .field("name", &self.name)
+            .field("kind", &self.kind)
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("base_url", &self.base_url)
+            .field("password", &self.password.as_ref().map(|_| "***"))
+            .field("token", &self.token.as_ref().map(|_| "***"))
+            .field("enabled", &self.enabled)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The settings of an SMPP account (the simulator's too, which connects to its own host).
@@ -373,17 +389,17 @@ fn http_settings(
         }
         Some(u) => e.take("base_url", parse_webhook_url(u, policy)),
     };
+    // Given, a user name is not blank (leave it out for an API that takes a token alone).
     let username = match d.username.as_deref() {
         None => Some(String::new()),
-        Some(u) => e.take(
-            "username",
-            check_length(u, limits::PROVIDER_USERNAME)
-                .and_then(|()| check_controls(u, Lines::One))
-                .map(|()| u.trim().to_owned()),
-        ),
+        Some(u) => e.take("username", text(u, limits::PROVIDER_USERNAME)),
     };
     let token = match d.token.as_deref() {
         None => Some(None),
+        Some(t) if t.trim().is_empty() => {
+            e.push("token", Code::ValueEmpty, "must not be blank");
+            None
+        }
         Some(t) => e
             .take("token", Secret::parse_within(t, limits::PROVIDER_TOKEN))
             .map(Some),
@@ -576,6 +592,31 @@ mod tests {
             ["host", "port", "system_id", "bind_mode", "window", "source"]
                 .map(|f| (f.to_owned(), other))
         );
+    }
+
+    #[test]
+    fn blank_http_credentials_are_refused_and_debug_hides_secrets() {
+        let strict = OutboundPolicy::default();
+        let d = ProviderAccountDraft {
+            username: Some("   ".into()),
+            token: Some(" \t ".into()),
+            ..http()
+        };
+        let e = NewProviderAccount::new(d, CountryType::Tr, &strict).unwrap_err();
+        assert_eq!(
+            fields(&e),
+            [
+                ("kind", Code::ProviderKindUnsupported),
+                ("username", Code::ValueEmpty),
+                ("token", Code::ValueEmpty)
+            ]
+        );
+        let shown = format!("{:?}", http());
+        assert!(
+            !shown.contains("secret") && !shown.contains("ttttt"),
+            "{shown}"
+        );
+        assert!(shown.contains("***"), "{shown}");
     }
 
     #[test]

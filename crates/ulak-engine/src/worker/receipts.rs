@@ -170,6 +170,79 @@ mod tests {
         (Ack::new(move || seen.store(true, Ordering::SeqCst)), done)
     }
 
+    /// When the store cannot take them (after its retries), no event is acknowledged: the
+    /// acks are dropped unanswered, so the operator delivers the events again.
+    #[tokio::test]
+    async fn events_the_store_cannot_take_are_not_acknowledged() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::connect(
+            &format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display()),
+            [7; 32],
+        )
+        .await
+        .unwrap();
+        store.close().await;
+        // The writes' retries wait about a minute in all: let the clock jump over them.
+        tokio::time::pause();
+        let (tx, mut events) = mpsc::unbounded_channel();
+        let dropped = Arc::new(AtomicBool::new(false));
+        let mut answers = Vec::new();
+        for i in 0..2 {
+            // Each ack notes whether it was accepted, and (through what it owns) when it goes.
+            let guard = DropFlag(dropped.clone());
+            let (a, done) = ack();
+            let a = Ack::new(move || {
+                let _keep = &guard;
+                a.accept();
+            });
+            answers.push(done);
+            if i == 0 {
+                let r = ReceiptIn {
+                    operator_ids: vec!["op-1".into()],
+                    state: MessageState::Delivered,
+                    error_code: None,
+                    raw: String::new(),
+                };
+                tx.send(ProviderEvent::Receipt(r, a)).unwrap();
+            } else {
+                let m = InboundIn {
+                    sender: "905321234567".into(),
+                    recipient: "4545".into(),
+                    body: "merhaba".into(),
+                    body_raw: None,
+                    data_coding: Some(0),
+                    complete: true,
+                };
+                tx.send(ProviderEvent::Inbound(m, a)).unwrap();
+            }
+        }
+        drop(tx);
+        let mut held = Vec::new();
+        let r = receipt_step(
+            &store,
+            ulak_core::model::CompanyId(1),
+            ulak_core::model::ProviderAccountId(1),
+            &mut events,
+            1000,
+            &mut held,
+        )
+        .await
+        .unwrap();
+        assert!(r.is_err(), "{r:?}");
+        assert!(held.is_empty());
+        assert!(answers.iter().all(|d| !d.load(Ordering::SeqCst)));
+        assert!(dropped.load(Ordering::SeqCst), "the acks were dropped");
+    }
+
+    /// Sets its flag when dropped.
+    struct DropFlag(Arc<AtomicBool>);
+
+    impl Drop for DropFlag {
+        fn drop(&mut self) {
+            self.0.store(true, Ordering::SeqCst);
+        }
+    }
+
     /// Events are acknowledged only once `receipt_step` has stored them; a receipt that
     /// matches nothing is held unacknowledged for a while first.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -152,8 +152,9 @@ impl From<TonNpi> for TonNpiDto {
     }
 }
 
-/// A provider account's settings (creating one, or replacing one's settings).
-#[derive(Debug, Deserialize, ToSchema)]
+/// A provider account's settings (creating one, or replacing one's settings). `Debug` shows
+/// the domain draft's fields, never the password or token.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProviderIn {
     /// Name, unique in the company.
@@ -248,6 +249,17 @@ pub struct ProviderIn {
     /// Whether sending may use it (default true).
     #[serde(default = "yes")]
     pub enabled: bool,
+}
+
+impl std::fmt::Debug for ProviderIn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProviderIn")
+            .field("name", &self.name)
+            .field("kind", &self.kind)
+            .field("password", &self.password.as_ref().map(|_| "***"))
+            .field("token", &self.token.as_ref().map(|_| "***"))
+            .finish_non_exhaustive()
+    }
 }
 
 /// Serde default `true`.

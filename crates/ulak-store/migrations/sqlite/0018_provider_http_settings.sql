@@ -5,3 +5,7 @@
 ALTER TABLE provider_accounts ADD COLUMN base_url TEXT;
 ALTER TABLE provider_accounts ADD COLUMN username TEXT;
 ALTER TABLE provider_accounts ADD COLUMN token TEXT;
+-- Before HTTP accounts were refused, some could be created; they never sent (no HTTP operator
+-- is supported yet) but, enabled, could take a company's messages. They stay, disabled, with
+-- an empty base URL until an administrator gives them one.
+UPDATE provider_accounts SET enabled = 0, base_url = '' WHERE kind = 'http' AND base_url IS NULL;

@@ -124,6 +124,7 @@ impl Store {
         .fetch_optional(&self.pool)
         .await?;
         let Some(row) = row else {
+            self.keys.unknown(&hash);
             return Ok(None);
         };
         let k = api_key(&row)?;

@@ -33,10 +33,10 @@ fn account(r: &AnyRow) -> Result<ProviderAccount> {
     let kind: ProviderKind = parse(&col::<String>(r, "kind")?, "provider_accounts.kind")?;
     let settings = match kind.family() {
         ProviderFamily::Smpp => ProviderSettings::Smpp(smpp_settings(r)?),
+        // An account made before HTTP settings existed has none: empty, not a reason to
+        // fail every list that holds it (migration 0018 also disabled it).
         ProviderFamily::Http => ProviderSettings::Http(HttpSettings {
-            base_url: col::<Option<String>>(r, "base_url")?.ok_or(StoreError::Corrupt {
-                what: "provider_accounts.base_url",
-            })?,
+            base_url: col::<Option<String>>(r, "base_url")?.unwrap_or_default(),
             username: col::<Option<String>>(r, "username")?.unwrap_or_default(),
         }),
     };

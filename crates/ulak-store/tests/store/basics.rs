@@ -196,8 +196,32 @@ async fn api_keys_lifecycle(db: &TestDb) {
             .unwrap()
             .is_none()
     );
+    // A key that verified is known (it may pass an address's guessing throttle); a wrong
+    // one never is, and a revoked one is no longer.
+    assert!(s.api_key_known(&key));
+    assert!(!s.api_key_known("ulak_wrong"));
     s.revoke_api_key(c.id, meta.id).await.unwrap();
+    assert!(!s.api_key_known(&key));
     assert!(s.authenticate_api_key(&key).await.unwrap().is_none());
+    // Revoked behind this handle's back (another node): known until a check finds it gone.
+    let (other, key2) = s
+        .create_api_key(
+            c.id,
+            NewApiKey::new("other", Role::Operator, false).unwrap(),
+        )
+        .await
+        .unwrap();
+    assert!(s.authenticate_api_key(&key2).await.unwrap().is_some());
+    let raw = db.raw().await;
+    sqlx::query("UPDATE api_keys SET revoked_at = 1 WHERE id = $1")
+        .bind(other.id.0)
+        .execute(&raw)
+        .await
+        .unwrap();
+    raw.close().await;
+    tokio::time::sleep(ulak_store::KEY_TTL + std::time::Duration::from_millis(50)).await;
+    assert!(s.authenticate_api_key(&key2).await.unwrap().is_none());
+    assert!(!s.api_key_known(&key2));
     // Bootstrap key: idempotent, system admin of `default`.
     let boot = "ulak_bootstrap-key-from-config-0123456789abcdef";
     let k1 = s.ensure_bootstrap_key(boot).await.unwrap();
@@ -213,8 +237,8 @@ async fn api_keys_lifecycle(db: &TestDb) {
     assert!(s.authenticate_api_key(boot).await.unwrap().is_some());
     assert!(s.ensure_bootstrap_key("short").await.is_err());
     let page = s.list_api_keys(c.id, &ListQuery::default()).await.unwrap();
-    assert_eq!(page.items.len(), 1);
-    assert!(page.items[0].revoked_at.is_some());
+    assert_eq!(page.items.len(), 2);
+    assert!(page.items.iter().all(|k| k.revoked_at.is_some()));
 }
 
 async fn subscribers_crud_search_pages(db: &TestDb) {

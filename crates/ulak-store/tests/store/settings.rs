@@ -443,6 +443,22 @@ async fn http_provider_account_settings_and_token(db: &TestDb) {
     assert!(stored.starts_with("v1:") && !stored.contains("tok-456"));
     raw.close().await;
     assert!(s.decrypt_provider_token(c.id, other.id).await.is_err());
+    // An HTTP account from before HTTP settings (no base URL) reads back, rather than
+    // failing every list of accounts it is in.
+    let raw = db.raw().await;
+    sqlx::query("UPDATE provider_accounts SET base_url = NULL, username = NULL WHERE id = $1")
+        .bind(other.id.0)
+        .execute(&raw)
+        .await
+        .unwrap();
+    raw.close().await;
+    let listed = s
+        .list_provider_accounts(c.id, &ListQuery::default())
+        .await
+        .unwrap();
+    let old = listed.items.iter().find(|x| x.id == other.id).unwrap();
+    assert_eq!(old.http().unwrap().base_url, "");
+    s.list_active_provider_accounts().await.unwrap();
     // Becoming an SMPP account drops the token: it means nothing there.
     let smpp =
         NewProviderAccount::new(draft("api", None), CountryType::Tr, &Default::default()).unwrap();
