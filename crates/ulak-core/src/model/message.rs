@@ -2,8 +2,6 @@
 //! message moves through (docs/decisions/0005-sending-engine.md).
 
 use crate::Code;
-use std::fmt;
-use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
@@ -87,33 +85,7 @@ impl MessageState {
     }
 }
 
-/// Declares `as_str`/`FromStr`/`Display` for a snake-case enum.
-macro_rules! names {
-    ($t:ty { $($v:ident => $s:literal),* }) => {
-        impl $t {
-            /// Stable name.
-            pub fn as_str(self) -> &'static str {
-                match self { $(Self::$v => $s),* }
-            }
-        }
-        impl FromStr for $t {
-            type Err = RuleError;
-            fn from_str(s: &str) -> Result<Self, Self::Err> {
-                match s {
-                    $($s => Ok(Self::$v),)*
-                    _ => Err(RuleError::new(Code::ValueInvalid, concat!("expected one of:", $(" ", $s),*))),
-                }
-            }
-        }
-        impl fmt::Display for $t {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-    };
-}
-
-names!(MessageState {
+stable_names!(MessageState {
     Scheduled => "scheduled",
     Queued => "queued",
     Sending => "sending",
@@ -165,7 +137,7 @@ impl TrafficClass {
     }
 }
 
-names!(TrafficClass {
+stable_names!(TrafficClass {
     Otp => "otp",
     Transactional => "transactional",
     Campaign => "campaign"

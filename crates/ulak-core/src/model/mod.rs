@@ -4,6 +4,8 @@
 
 #![warn(missing_docs)]
 
+#[macro_use]
+mod names;
 mod campaign;
 mod company;
 mod credit;

@@ -2,8 +2,6 @@
 //! kind has, checked per kind. Secrets enter here in clear and leave only encrypted
 //! (ulak-store).
 
-use std::str::FromStr;
-
 use serde::{Deserialize, Serialize};
 use ulak_text::Policy;
 
@@ -65,29 +63,8 @@ pub enum BindMode {
     Transmitter,
 }
 
-/// Declares `as_str`/`FromStr` for a snake-case enum.
-macro_rules! names {
-    ($t:ty { $($v:ident => $s:literal),* }) => {
-        impl $t {
-            /// Stable name.
-            pub fn as_str(self) -> &'static str {
-                match self { $(Self::$v => $s),* }
-            }
-        }
-        impl FromStr for $t {
-            type Err = RuleError;
-            fn from_str(s: &str) -> Result<Self, Self::Err> {
-                match s {
-                    $($s => Ok(Self::$v),)*
-                    _ => Err(RuleError::new(Code::ValueInvalid, concat!("expected one of:", $(" ", $s),*))),
-                }
-            }
-        }
-    };
-}
-
-names!(ProviderKind { Simulator => "simulator", Smpp => "smpp", Http => "http" });
-names!(BindMode {
+stable_names!(ProviderKind { Simulator => "simulator", Smpp => "smpp", Http => "http" });
+stable_names!(BindMode {
     Transceiver => "transceiver",
     TransmitterReceiver => "transmitter_receiver",
     Transmitter => "transmitter"

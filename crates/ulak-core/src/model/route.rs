@@ -35,30 +35,6 @@ pub const MAX_ROUTE_POSITION: u32 = 1_000_000;
 /// The longest number prefix, in digits (an E.164 number has at most 15).
 pub const MAX_ROUTE_PREFIX: usize = 15;
 
-/// Declares a closed set of stable names with `as_str` and `FromStr`.
-macro_rules! route_names {
-    ($t:ty { $($v:ident => $s:literal),* }) => {
-        impl $t {
-            /// Stable name.
-            pub fn as_str(self) -> &'static str {
-                match self { $(Self::$v => $s),* }
-            }
-        }
-        impl FromStr for $t {
-            type Err = RuleError;
-            fn from_str(s: &str) -> Result<Self, Self::Err> {
-                match s {
-                    $($s => Ok(Self::$v),)*
-                    _ => Err(RuleError::new(
-                        Code::ValueInvalid,
-                        concat!("expected one of:", $(" ", $s),*),
-                    )),
-                }
-            }
-        }
-    };
-}
-
 /// The kind of recipient a route matches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -69,7 +45,7 @@ pub enum RouteRecipient {
     Tckn,
 }
 
-route_names!(RouteRecipient { Msisdn => "msisdn", Tckn => "tckn" });
+stable_names!(RouteRecipient { Msisdn => "msisdn", Tckn => "tckn" });
 
 /// The zone a route matches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -86,7 +62,7 @@ pub enum RouteZone {
     Other,
 }
 
-route_names!(RouteZone { Tr => "tr", Kktc => "kktc", Az => "az", Other => "other" });
+stable_names!(RouteZone { Tr => "tr", Kktc => "kktc", Az => "az", Other => "other" });
 
 impl RouteZone {
     /// The zone of a recipient.

@@ -2,6 +2,7 @@
 //! associated data and is only readable through [`Store::decrypt_provider_password`].
 
 use sqlx::any::AnyRow;
+use ulak_core::model::limits;
 use ulak_core::model::{
     CompanyId, HttpSettings, ListQuery, NewProviderAccount, Page, ProviderAccount,
     ProviderAccountId, ProviderFamily, ProviderKind, ProviderSettings, Secret, SmppSettings,
@@ -16,6 +17,15 @@ use crate::{Result, Store, StoreError};
 const COLS: &str = "id, company_id, name, kind, host, port, system_id, password, system_type, \
     bind_mode, binds, window_size, rate_per_sec, text_policy, source_ton, source_npi, dest_ton, \
     dest_npi, enabled, created_at, updated_at, base_url, username, token";
+
+/// The sealed columns of an account.
+#[derive(Debug, Clone, Copy)]
+enum Sealed {
+    /// The operator password.
+    Password,
+    /// The HTTP API token.
+    Token,
+}
 
 /// The associated data of an account's secret in `column` (`password` or `token`).
 fn aad(company: CompanyId, id: i64, column: &str) -> String {
@@ -263,22 +273,7 @@ impl Store {
         company: CompanyId,
         id: ProviderAccountId,
     ) -> Result<Option<Secret>> {
-        let stored: Option<Option<String>> = sqlx::query_scalar(
-            "SELECT password FROM provider_accounts WHERE company_id = $1 AND id = $2",
-        )
-        .bind(company.0)
-        .bind(id.0)
-        .fetch_optional(&self.pool)
-        .await?;
-        let stored = stored.ok_or(StoreError::NotFound)?;
-        stored
-            .map(|s| {
-                let plain = self.secrets.open(&s, &aad(company, id.0, "password"))?;
-                Secret::parse(&plain).map_err(|_| StoreError::Corrupt {
-                    what: "provider_accounts.password",
-                })
-            })
-            .transpose()
+        self.decrypt_secret(company, id, Sealed::Password).await
     }
 
     /// The HTTP API token in clear — for the sending engine only, never for an API
@@ -289,9 +284,23 @@ impl Store {
         company: CompanyId,
         id: ProviderAccountId,
     ) -> Result<Option<Secret>> {
-        let stored: Option<Option<String>> = sqlx::query_scalar(
-            "SELECT token FROM provider_accounts WHERE company_id = $1 AND id = $2",
-        )
+        self.decrypt_secret(company, id, Sealed::Token).await
+    }
+
+    /// Opens the secret in `column` of the account.
+    async fn decrypt_secret(
+        &self,
+        company: CompanyId,
+        id: ProviderAccountId,
+        column: Sealed,
+    ) -> Result<Option<Secret>> {
+        let (name, what, max) = match column {
+            Sealed::Password => ("password", "provider_accounts.password", limits::SECRET),
+            Sealed::Token => ("token", "provider_accounts.token", limits::PROVIDER_TOKEN),
+        };
+        let stored: Option<Option<String>> = sqlx::query_scalar(sql!(
+            "SELECT {name} FROM provider_accounts WHERE company_id = $1 AND id = $2"
+        ))
         .bind(company.0)
         .bind(id.0)
         .fetch_optional(&self.pool)
@@ -299,12 +308,8 @@ impl Store {
         let stored = stored.ok_or(StoreError::NotFound)?;
         stored
             .map(|s| {
-                let plain = self.secrets.open(&s, &aad(company, id.0, "token"))?;
-                Secret::parse_within(&plain, ulak_core::model::limits::PROVIDER_TOKEN).map_err(
-                    |_| StoreError::Corrupt {
-                        what: "provider_accounts.token",
-                    },
-                )
+                let plain = self.secrets.open(&s, &aad(company, id.0, name))?;
+                Secret::parse_within(&plain, max).map_err(|_| StoreError::Corrupt { what })
             })
             .transpose()
     }
