@@ -174,11 +174,6 @@ async fn checked(
             );
         }
     }
-    if let (Some(from), Some(to)) = (p.from, p.to)
-        && from > to
-    {
-        e.push("to", Code::ValueOutOfRange, "must not be before `from`");
-    }
     let after = p.cursor.as_deref().and_then(|c| {
         let decoded = MessageCursor::decode(c);
         if decoded.is_none() {

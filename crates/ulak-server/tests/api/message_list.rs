@@ -186,7 +186,6 @@ async fn bad_filters_are_refused_by_field() {
         ("recipient=10000000147", "recipient"),
         ("sender=%20", "sender"),
         ("from=-1", "from"),
-        ("from=2000&to=1999", "to"),
         ("campaign=0", "campaign"),
         ("limit=0", "limit"),
         ("limit=501", "limit"),
@@ -200,6 +199,12 @@ async fn bad_filters_are_refused_by_field() {
         assert_eq!(a.status, 422, "{query}: {}", a.body);
         assert_eq!(a.body["errors"][0]["field"], field, "{query}: {}", a.body);
     }
+    // An inverted time range is schema-valid and matches nothing.
+    let a = app
+        .call("GET", "/messages?from=2000&to=1999", k, None)
+        .await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(a.body["items"].as_array().map(Vec::len), Some(0));
     for query in ["cursor=m1.1", "limit=500"] {
         let a = app
             .call("GET", &format!("/receipts/unmatched?{query}"), k, None)
