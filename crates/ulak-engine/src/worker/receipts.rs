@@ -164,6 +164,36 @@ mod tests {
 
     use super::*;
 
+    /// A store in a directory of its own (kept as long as the returned guard).
+    async fn temp_store() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
+        let store = Store::connect(&url, [7; 32]).await.unwrap();
+        (dir, store)
+    }
+
+    /// A delivery report for `operator_id`.
+    fn delivered(operator_id: &str) -> ReceiptIn {
+        ReceiptIn {
+            operator_ids: vec![operator_id.to_owned()],
+            state: MessageState::Delivered,
+            error_code: None,
+            raw: String::new(),
+        }
+    }
+
+    /// An inbound text message.
+    fn text_in() -> InboundIn {
+        InboundIn {
+            sender: "905321234567".into(),
+            recipient: "4545".into(),
+            body: "merhaba".into(),
+            body_raw: None,
+            data_coding: Some(0),
+            complete: true,
+        }
+    }
+
     fn ack() -> (Ack, Arc<AtomicBool>) {
         let done = Arc::new(AtomicBool::new(false));
         let seen = done.clone();
@@ -174,13 +204,7 @@ mod tests {
     /// acks are dropped unanswered, so the operator delivers the events again.
     #[tokio::test]
     async fn events_the_store_cannot_take_are_not_acknowledged() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::connect(
-            &format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display()),
-            [7; 32],
-        )
-        .await
-        .unwrap();
+        let (_dir, store) = temp_store().await;
         store.close().await;
         // The writes' retries wait about a minute in all: let the clock jump over them.
         tokio::time::pause();
@@ -197,22 +221,10 @@ mod tests {
             });
             answers.push(done);
             if i == 0 {
-                let r = ReceiptIn {
-                    operator_ids: vec!["op-1".into()],
-                    state: MessageState::Delivered,
-                    error_code: None,
-                    raw: String::new(),
-                };
+                let r = delivered("op-1");
                 tx.send(ProviderEvent::Receipt(r, a)).unwrap();
             } else {
-                let m = InboundIn {
-                    sender: "905321234567".into(),
-                    recipient: "4545".into(),
-                    body: "merhaba".into(),
-                    body_raw: None,
-                    data_coding: Some(0),
-                    complete: true,
-                };
+                let m = text_in();
                 tx.send(ProviderEvent::Inbound(m, a)).unwrap();
             }
         }
@@ -247,13 +259,7 @@ mod tests {
     /// matches nothing is held unacknowledged for a while first.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn events_are_acknowledged_after_they_are_stored() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::connect(
-            &format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display()),
-            [7; 32],
-        )
-        .await
-        .unwrap();
+        let (_dir, store) = temp_store().await;
         let company = store
             .get_company_by_name(DEFAULT_COMPANY)
             .await
@@ -281,24 +287,12 @@ mod tests {
         let mut receipts = Vec::new();
         for i in 0..2 {
             let (a, done) = ack();
-            let r = ReceiptIn {
-                operator_ids: vec![format!("nowhere-{i}")],
-                state: MessageState::Delivered,
-                error_code: None,
-                raw: String::new(),
-            };
+            let r = delivered(&format!("nowhere-{i}"));
             tx.send(ProviderEvent::Receipt(r, a)).unwrap();
             receipts.push(done);
         }
         let (a, inbound) = ack();
-        let m = InboundIn {
-            sender: "905321234567".into(),
-            recipient: "4545".into(),
-            body: "merhaba".into(),
-            body_raw: None,
-            data_coding: Some(0),
-            complete: true,
-        };
+        let m = text_in();
         tx.send(ProviderEvent::Inbound(m, a)).unwrap();
 
         let mut held = Vec::new();
