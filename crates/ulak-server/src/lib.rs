@@ -11,6 +11,7 @@ pub mod ratelimit;
 pub mod recovery;
 pub mod routes;
 pub mod startup;
+pub mod web;
 
 pub use config::{Layer, Settings};
 pub use startup::{App, AppState};

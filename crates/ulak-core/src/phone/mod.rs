@@ -35,6 +35,17 @@ pub enum CountryType {
 }
 
 impl CountryType {
+    /// The IANA time zone its companies' times are shown in: Europe/Istanbul (TR),
+    /// Asia/Baku (AZ), Asia/Famagusta (KKTC: Northern Cyprus keeps EU summer time, one hour
+    /// behind Türkiye in winter).
+    pub fn time_zone(self) -> &'static str {
+        match self {
+            Self::Tr => "Europe/Istanbul",
+            Self::Az => "Asia/Baku",
+            Self::Kktc => "Asia/Famagusta",
+        }
+    }
+
     /// The canonical upper-case name: "TR", "AZ" or "KKTC".
     pub fn as_str(self) -> &'static str {
         match self {

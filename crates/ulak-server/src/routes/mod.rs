@@ -168,6 +168,7 @@ pub fn router(state: AppState) -> Router {
     let limit = state.settings().max_body_bytes;
     build()
         .0
+        .merge(crate::web::router())
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(axum::middleware::from_fn(uri_limit))

@@ -26,4 +26,5 @@ mod routes;
 mod sms_settings;
 mod subscribers;
 mod templates;
+mod web;
 mod webhooks;

@@ -8,6 +8,7 @@ pub(crate) mod campaigns;
 mod companies;
 mod credit;
 pub(crate) mod customers;
+mod dashboard;
 mod failover;
 mod groups;
 pub(crate) mod idempotency;

@@ -17,11 +17,9 @@ const DEFAULT_ZONE: &str = "Europe/Istanbul";
 
 /// The IANA zone of a country type (`TR`, `AZ`, `KKTC`).
 pub(crate) fn zone_of(country_type: &str) -> &'static str {
-    match country_type.to_ascii_uppercase().as_str() {
-        "AZ" => "Asia/Baku",
-        "KKTC" => "Asia/Famagusta",
-        _ => DEFAULT_ZONE,
-    }
+    let upper = country_type.to_ascii_uppercase();
+    serde_json::from_value::<ulak_core::CountryType>(Value::String(upper))
+        .map_or(DEFAULT_ZONE, ulak_core::CountryType::time_zone)
 }
 
 /// Formats unix milliseconds in one time zone.

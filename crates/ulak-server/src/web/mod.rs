@@ -1,0 +1,61 @@
+//! The web UI, Turkish first: server-rendered pages from compile-time checked templates
+//! (`templates/web/<screen>.html`, one handler file per screen here), small hand-written
+//! JavaScript that only enhances, and every asset compiled into the binary
+//! (docs/decisions/0007-web-ui.md). Pages call the same store and services as the API.
+
+mod dashboard;
+mod format;
+pub mod i18n;
+mod login;
+mod pages;
+pub mod session;
+
+use axum::Router;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+
+use crate::startup::AppState;
+
+/// The UI's routes, beside the API's.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/", get(dashboard::show))
+        .route("/login", get(login::form).post(login::submit))
+        .route("/logout", post(login::logout))
+        .route("/language", post(login::language))
+        .route("/static/{file}", get(asset))
+        .layer(axum::middleware::from_fn(pages::security_headers))
+}
+
+/// The embedded assets: name, content type, bytes.
+const ASSETS: &[(&str, &str, &[u8])] = &[
+    (
+        "ulak.css",
+        "text/css; charset=utf-8",
+        include_bytes!("../../web/static/ulak.css"),
+    ),
+    (
+        "ulak.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../web/static/ulak.js"),
+    ),
+];
+
+/// `GET /static/{file}`: an embedded asset, cached by the browser for an hour.
+async fn asset(axum::extract::Path(file): axum::extract::Path<String>) -> Response {
+    let Some((_, kind, body)) = ASSETS.iter().find(|(name, _, _)| *name == file) else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let mut r = body.into_response();
+    let h = r.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(kind));
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=3600"),
+    );
+    r
+}
+
+#[cfg(test)]
+mod tests;
