@@ -11,6 +11,7 @@ mod company;
 mod credit;
 mod customer;
 mod ids;
+mod language;
 pub mod limits;
 mod message;
 mod provider;
@@ -38,6 +39,7 @@ pub use ids::{
     ApiKeyId, CompanyId, CreditEntryId, CustomerAccountId, GroupId, MessageId, OptOutId,
     ProviderAccountId, SenderHeaderId, SubscriberId, TemplateId, UserId, WebhookEndpointId,
 };
+pub use language::Language;
 pub use message::{
     DEFAULT_VALIDITY_S, MAX_MESSAGE_SEGMENTS, MAX_SCHEDULE_AHEAD_MS, MAX_VALIDITY_S,
     MIN_VALIDITY_S, Message, MessageEvent, MessagePart, MessageState, NewMessage, Recipient,

@@ -29,4 +29,5 @@ pub(crate) mod submits;
 pub(crate) mod subscribers;
 mod templates;
 mod users;
+pub(crate) mod web_sessions;
 pub(crate) mod webhooks;

@@ -10,11 +10,11 @@ use crate::db::{ListSql, Param, col, like_pattern, now_ms, parse, phone};
 use crate::{Result, Store, StoreError};
 
 /// Columns of [`user`] (never the password hash).
-const COLS: &str =
+pub(crate) const COLS: &str =
     "id, company_id, login, display_name, phone, email, role, created_at, updated_at";
 
 /// Maps a row.
-fn user(r: &AnyRow) -> Result<User> {
+pub(crate) fn user(r: &AnyRow) -> Result<User> {
     let ph: Option<String> = col(r, "phone")?;
     Ok(User {
         id: UserId(col(r, "id")?),

@@ -25,4 +25,5 @@ mod secrets;
 mod segments;
 mod settings;
 mod setup_cache;
+mod web_sessions;
 mod webhooks;

@@ -21,6 +21,8 @@ const TABLES: &[&str] = &[
     "provider_accounts",
     "customer_accounts",
     "sms_templates",
+    "web_sessions",
+    "sign_in_failures",
 ];
 
 async fn no_secret_in_clear_at_rest(db: &TestDb) {
@@ -29,21 +31,28 @@ async fn no_secret_in_clear_at_rest(db: &TestDb) {
     let user_pw = "Kullanici-Parola-77";
     let op_pw = "Operator-Sifre-88";
     let otp_pw = "Otp-Sifre-99";
-    s.create_user(
-        c.id,
-        NewUser::new(
-            "veli",
-            user_pw,
-            None,
-            None,
-            None,
-            Role::Admin,
-            CountryType::Tr,
+    let veli = s
+        .create_user(
+            c.id,
+            NewUser::new(
+                "veli",
+                user_pw,
+                None,
+                None,
+                None,
+                Role::Admin,
+                CountryType::Tr,
+            )
+            .unwrap(),
         )
-        .unwrap(),
-    )
-    .await
-    .unwrap();
+        .await
+        .unwrap();
+    // A web session's token, and a failed sign-in's login and client address.
+    let session = s.create_web_session(c.id, veli.id).await.unwrap();
+    let (tried, address) = ("olmayan-kullanici", "198.51.100.23");
+    s.record_sign_in_failure(c.id, tried, address, &Default::default())
+        .await
+        .unwrap();
     let (_, key) = s
         .create_api_key(c.id, NewApiKey::new("k", Role::Admin, false).unwrap())
         .await
@@ -88,7 +97,16 @@ async fn no_secret_in_clear_at_rest(db: &TestDb) {
     );
     let secret_key_body = &key["ulak_".len() + 6..];
     for (col, v) in &texts {
-        for secret in [user_pw, op_pw, otp_pw, key.as_str(), secret_key_body] {
+        for secret in [
+            user_pw,
+            op_pw,
+            otp_pw,
+            key.as_str(),
+            secret_key_body,
+            session.as_str(),
+            tried,
+            address,
+        ] {
             assert!(!v.contains(secret), "{col} holds a secret in clear");
         }
     }
@@ -101,6 +119,8 @@ async fn no_secret_in_clear_at_rest(db: &TestDb) {
     };
     assert!(get("users.password_hash")[0].starts_with("$argon2id$"));
     assert_eq!(get("api_keys.key_hash").last().unwrap().len(), 64);
+    assert_eq!(get("web_sessions.token_hash")[0].len(), 64);
+    assert_eq!(get("sign_in_failures.subject").len(), 2);
     assert!(get("provider_accounts.password")[0].starts_with("v1:"));
     assert!(
         get("companies.otp_password")
