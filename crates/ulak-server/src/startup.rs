@@ -255,6 +255,10 @@ impl App {
             };
             tokio::join!(queueing, engine);
         };
+        tokio::spawn(crate::web::session::purge_now_and_then(
+            store.clone(),
+            shutdown.clone(),
+        ));
         let serve = crate::http::serve(self.listener, self.router, self.limits, http_stop.clone());
         let serve = async {
             tokio::pin!(serve);

@@ -34,6 +34,8 @@ pub enum SecretError {
 #[derive(Clone)]
 pub struct SecretBox {
     cipher: Aes256Gcm,
+    /// Key of [`SecretBox::keyed_digest`], derived from the same key (never the key itself).
+    digest_key: [u8; 32],
 }
 
 impl std::fmt::Debug for SecretBox {
@@ -45,9 +47,25 @@ impl std::fmt::Debug for SecretBox {
 impl SecretBox {
     /// A box with the given 32-byte key.
     pub fn new(key: [u8; 32]) -> Self {
+        use sha2::Digest;
+        let mut derive = sha2::Sha256::new();
+        derive.update(b"ulak keyed digest\0");
+        derive.update(key);
         Self {
             cipher: Aes256Gcm::new(&key.into()),
+            digest_key: derive.finalize().into(),
         }
+    }
+
+    /// A digest of `text` under this box's key (SHA-256 of a derived key and the text), hex:
+    /// equal texts give equal digests, but without the key a short text such as an IP address
+    /// cannot be found by trying every value.
+    pub fn keyed_digest(&self, text: &str) -> String {
+        use sha2::Digest;
+        let mut h = sha2::Sha256::new();
+        h.update(self.digest_key);
+        h.update(text.as_bytes());
+        h.finalize().iter().map(|b| format!("{b:02x}")).collect()
     }
 
     /// Reads a 32-byte key from configuration text: 64 hex digits or standard base64.
@@ -116,6 +134,26 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
+
+    #[test]
+    fn keyed_digests_depend_on_the_key() {
+        let (a, b) = (SecretBox::new([1; 32]), SecretBox::new([2; 32]));
+        let d = a.keyed_digest("127.0.0.1");
+        assert_eq!(d, a.keyed_digest("127.0.0.1"));
+        assert_eq!(d.len(), 64);
+        assert_ne!(d, a.keyed_digest("127.0.0.2"));
+        assert_ne!(
+            d,
+            b.keyed_digest("127.0.0.1"),
+            "another key, another digest"
+        );
+        use sha2::Digest;
+        let plain: String = sha2::Sha256::digest(b"127.0.0.1")
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert_ne!(d, plain, "not a plain hash anyone can recompute");
+    }
 
     #[test]
     fn round_trip_and_aad_binding() {

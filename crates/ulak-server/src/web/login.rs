@@ -219,7 +219,7 @@ pub async fn logout(
     let Ok(Form(f)) = form else {
         return pages::bad_request(user.texts());
     };
-    if let Err(r) = user.check_csrf(&f.csrf) {
+    if let Some(r) = user.csrf_refusal(&f.csrf) {
         return r;
     }
     if let Err(e) = state.store().delete_web_session(&user.token).await {
@@ -257,7 +257,7 @@ pub async fn language(
     let Ok(Form(f)) = form else {
         return pages::bad_request(user.texts());
     };
-    if let Err(r) = user.check_csrf(&f.csrf) {
+    if let Some(r) = user.csrf_refusal(&f.csrf) {
         return r;
     }
     let Ok(language) = f.language.parse::<Language>() else {

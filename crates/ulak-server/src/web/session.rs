@@ -46,13 +46,9 @@ impl WebUser {
         rank(self.session.user.role) >= rank(role)
     }
 
-    /// Checks a form's CSRF token against this session's.
-    pub fn check_csrf(&self, sent: &str) -> Result<(), Response> {
-        if same(sent, &self.csrf) {
-            Ok(())
-        } else {
-            Err(super::pages::csrf_refused(self.texts()))
-        }
+    /// The refusal of a form whose CSRF token is not this session's (`None`: it is).
+    pub fn csrf_refusal(&self, sent: &str) -> Option<Response> {
+        (!same(sent, &self.csrf)).then(|| super::pages::csrf_refused(self.texts()))
     }
 }
 
@@ -84,6 +80,28 @@ impl FromRequestParts<AppState> for WebUser {
                 tracing::error!(error = %e, "reading a web session failed");
                 Err(super::pages::internal(Texts::new(Language::default())))
             }
+        }
+    }
+}
+
+/// How often ended sessions and old sign-in failure counts are deleted.
+const PURGE_EVERY: Duration = Duration::from_secs(600);
+
+/// Deletes ended sessions and old failure counts every [`PURGE_EVERY`] until `stop`
+/// (expired sessions are otherwise deleted only when presented again).
+pub async fn purge_now_and_then(
+    store: ulak_store::Store,
+    stop: tokio_util::sync::CancellationToken,
+) {
+    loop {
+        match store.purge_web_sign_in().await {
+            Ok(0) => {}
+            Ok(n) => tracing::debug!(rows = n, "purged ended web sessions"),
+            Err(e) => tracing::warn!(error = %e, "purging ended web sessions failed"),
+        }
+        tokio::select! {
+            () = stop.cancelled() => return,
+            () = tokio::time::sleep(PURGE_EVERY) => {}
         }
     }
 }

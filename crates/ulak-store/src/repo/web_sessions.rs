@@ -100,13 +100,15 @@ fn user_cols_of_u() -> String {
 
 /// The subject a login is counted under: hashed so no login name is kept with the counts,
 /// and folded the way [`Store::verify_user_password`] folds it ("Admin" is "admin").
-fn user_subject(company: CompanyId, login: &str) -> String {
-    key_hash(&format!("{}:{}", company.0, fold(login.trim())))
+fn user_subject(secrets: &crate::SecretBox, company: CompanyId, login: &str) -> String {
+    secrets.keyed_digest(&format!("{}:{}", company.0, fold(login.trim())))
 }
 
-/// The subject an address is counted under (hashed: addresses are personal data).
-fn address_subject(address: &str) -> String {
-    key_hash(address)
+/// The subject an address is counted under: a keyed digest
+/// ([`crate::SecretBox::keyed_digest`]), as addresses are personal data and the few billion
+/// IPv4 addresses could otherwise simply be tried against the table.
+fn address_subject(secrets: &crate::SecretBox, address: &str) -> String {
+    secrets.keyed_digest(address)
 }
 
 impl Store {
@@ -261,9 +263,9 @@ impl Store {
              AND locked_until > $5",
         )
         .bind(SCOPE_USER)
-        .bind(user_subject(company, login))
+        .bind(user_subject(&self.secrets, company, login))
         .bind(SCOPE_ADDRESS)
-        .bind(address_subject(address))
+        .bind(address_subject(&self.secrets, address))
         .bind(now_ms())
         .fetch_all(&self.pool)
         .await?;
@@ -287,7 +289,7 @@ impl Store {
         let by_user = count_failure(
             &mut tx,
             SCOPE_USER,
-            &user_subject(company, login),
+            &user_subject(&self.secrets, company, login),
             policy.user_failures,
             policy,
             now,
@@ -296,7 +298,7 @@ impl Store {
         let by_address = count_failure(
             &mut tx,
             SCOPE_ADDRESS,
-            &address_subject(address),
+            &address_subject(&self.secrets, address),
             policy.address_failures,
             policy,
             now,
@@ -319,7 +321,7 @@ impl Store {
     pub async fn clear_sign_in_failures(&self, company: CompanyId, login: &str) -> Result<()> {
         sqlx::query("DELETE FROM sign_in_failures WHERE scope = $1 AND subject = $2")
             .bind(SCOPE_USER)
-            .bind(user_subject(company, login))
+            .bind(user_subject(&self.secrets, company, login))
             .execute(&self.pool)
             .await?;
         Ok(())
