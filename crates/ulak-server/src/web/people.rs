@@ -245,7 +245,7 @@ mod tests {
         assert_eq!(money(123_456, tr), "1.234,56");
         assert_eq!(money(-5, tr), "-0,05");
         assert_eq!(money(-150, tr), "-1,50");
-        assert_eq!(money(100_000_07, Texts::new(Language::En)), "100,000.07");
+        assert_eq!(money(10_000_007, Texts::new(Language::En)), "100,000.07");
     }
 
     #[test]
