@@ -3,12 +3,16 @@
 //! JavaScript that only enhances, and every asset compiled into the binary
 //! (docs/decisions/0007-web-ui.md). Pages call the same store and services as the API.
 
+mod customers;
 mod dashboard;
 mod format;
+mod groups;
 pub mod i18n;
 mod login;
 mod pages;
+mod people;
 pub mod session;
+mod subscribers;
 
 use axum::Router;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -24,6 +28,13 @@ pub fn router() -> Router<AppState> {
         .route("/login", get(login::form).post(login::submit))
         .route("/logout", post(login::logout))
         .route("/language", post(login::language))
+        .route("/subscribers", get(subscribers::list))
+        .route("/subscribers/{id}", get(subscribers::card))
+        .route("/groups", get(groups::list))
+        .route("/groups/{id}", get(groups::show))
+        .route("/groups/{id}/members/add", post(groups::add))
+        .route("/groups/{id}/members/remove", post(groups::remove))
+        .route("/customers", get(customers::list))
         .route("/static/{file}", get(asset))
         .layer(axum::middleware::from_fn(pages::security_headers))
 }

@@ -27,7 +27,7 @@ fn used_keys() -> BTreeSet<String> {
     let in_templates =
         regex::Regex::new(r#"t\.(?:get|with)\("([^"]+)""#).unwrap_or_else(|e| panic!("{e}"));
     let in_code =
-        regex::Regex::new(r#""((?:app|nav|lang|login|logout|dashboard|error|role)\.[a-z_.]+)""#)
+        regex::Regex::new(r#""((?:app|nav|lang|login|logout|dashboard|error|role|people|subscribers|groups|customers)\.[a-z_.]+)""#)
             .unwrap_or_else(|e| panic!("{e}"));
     let mut used = BTreeSet::new();
     for (dir, re) in [("templates/web", &in_templates), ("src/web", &in_code)] {
