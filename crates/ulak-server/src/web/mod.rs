@@ -6,7 +6,9 @@
 mod dashboard;
 mod format;
 pub mod i18n;
+mod inbox;
 mod login;
+mod messages;
 mod pages;
 pub mod session;
 
@@ -24,6 +26,11 @@ pub fn router() -> Router<AppState> {
         .route("/login", get(login::form).post(login::submit))
         .route("/logout", post(login::logout))
         .route("/language", post(login::language))
+        .route("/messages", get(messages::list))
+        .route("/messages/export", get(messages::export))
+        .route("/messages/{id}", get(messages::show))
+        .route("/inbox", get(inbox::show))
+        .route("/inbox/reply", post(inbox::reply))
         .route("/static/{file}", get(asset))
         .layer(axum::middleware::from_fn(pages::security_headers))
 }
