@@ -9,7 +9,7 @@ use serde_json::json;
 use crate::helpers::{ADMIN_KEY, TestApp, spawn_app};
 
 /// A browser without redirects, keeping the cookies the server sets by hand.
-struct Browser<'a> {
+pub(crate) struct Browser<'a> {
     app: &'a TestApp,
     http: reqwest::Client,
     cookies: Vec<(String, String)>,
@@ -25,7 +25,7 @@ fn encode(v: &str) -> String {
 }
 
 impl<'a> Browser<'a> {
-    fn new(app: &'a TestApp) -> Self {
+    pub(crate) fn new(app: &'a TestApp) -> Self {
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()
@@ -64,7 +64,7 @@ impl<'a> Browser<'a> {
             .map(|(_, v)| v.clone())
     }
 
-    async fn get(&mut self, path: &str) -> (StatusCode, String, Option<String>) {
+    pub(crate) async fn get(&mut self, path: &str) -> (StatusCode, String, Option<String>) {
         let r = self
             .http
             .get(format!("{}{path}", self.app.base))
@@ -80,7 +80,7 @@ impl<'a> Browser<'a> {
         (r.status(), r.text().await.unwrap(), location)
     }
 
-    async fn post(
+    pub(crate) async fn post(
         &mut self,
         path: &str,
         form: &[(&str, &str)],
@@ -108,12 +108,12 @@ impl<'a> Browser<'a> {
     }
 
     /// The CSRF token the page's forms carry.
-    fn csrf_in(page: &str) -> String {
+    pub(crate) fn csrf_in(page: &str) -> String {
         let at = page.find(r#"name="csrf" value=""#).expect("a csrf field") + 19;
         page[at..].split('"').next().unwrap().to_owned()
     }
 
-    async fn sign_in(
+    pub(crate) async fn sign_in(
         &mut self,
         login: &str,
         password: &str,
@@ -133,7 +133,7 @@ impl<'a> Browser<'a> {
     }
 }
 
-async fn user(app: &TestApp, login: &str, password: &str, role: &str) {
+pub(crate) async fn user(app: &TestApp, login: &str, password: &str, role: &str) {
     let r = app
         .call(
             "POST",
