@@ -147,6 +147,7 @@ test('an inbound message shows in the inbox and is answered from there', withPag
   await check(page, body.includes(XSS), `the inbound text shows as typed: "${body}"`);
   const meta = await item.locator('.meta').innerText();
   await check(page, meta.includes(INBOUND_FROM) && meta.includes(XSS), `the sender and the subscriber's name show: "${meta}"`);
+  await check(page, (await item.locator('[data-testid="unread"]').count()) === 1, 'a new inbound message is marked unread');
   await find(page, '#unmatched', 'the unmatched receipts section (administrator)');
   await axeCheck(page, 'the inbox');
   await screenshot(page, 'inbox');
@@ -156,6 +157,8 @@ test('an inbound message shows in the inbox and is answered from there', withPag
   await item.getByRole('button', { name: 'Yanıtı gönder', exact: true }).click();
   await page.waitForLoadState('load');
   await find(page, '[data-testid="reply-sent"]', 'the confirmation of the reply');
+  const answered = page.locator('[data-testid="inbox"] li', { hasText: 'Randevumu ertelemek' }).last();
+  await check(page, (await answered.locator('[data-testid="unread"]').count()) === 0, 'an answered message is read');
   await axeCheck(page, 'the inbox after a reply');
   await page.locator('[data-testid="reply-sent"] a').click();
   await page.waitForLoadState('load');
@@ -175,6 +178,7 @@ test('a viewer sees the inbox without a reply button and is refused when posting
   await page.goto('/inbox');
   await find(page, '[data-testid="inbox"]', 'the inbox');
   await check(page, (await page.locator('form[action="/inbox/reply"]').count()) === 0, 'a viewer gets no reply form');
+  await check(page, (await page.locator('form[action="/inbox/read"]').count()) === 0, 'a viewer gets no mark-read button');
   await check(page, (await page.locator('#unmatched').count()) === 0, 'a viewer gets no unmatched receipts');
   const csrf = await page.locator('form[action="/logout"] input[name="csrf"]').inputValue();
   const r = await page.request.post('/inbox/reply', {

@@ -1,7 +1,7 @@
 //! `GET /inbox`: messages subscribers sent to the company (oldest first, as the API lists
-//! them), each with its subscriber and opt-out mark; `POST /inbox/reply` answers one through
-//! the send service the API uses (operators and administrators); administrators also see the
-//! delivery reports that matched no message.
+//! them), each with its subscriber, opt-out and unread marks; `POST /inbox/reply` answers one
+//! through the send service the API uses and `POST /inbox/read` marks one read (operators and
+//! administrators); administrators also see the delivery reports that matched no message.
 
 use askama::Template;
 use axum::extract::rejection::{FormRejection, QueryRejection};
@@ -42,6 +42,7 @@ struct Item {
     complete: bool,
     subscriber: Option<(i64, String)>,
     opt_out: bool,
+    unread: bool,
 }
 
 /// A delivery report that matched no message.
@@ -226,6 +227,7 @@ fn item(m: InboundMessage, subscriber: Option<(i64, String)>, zone: &jiff::tz::T
         complete: m.complete,
         subscriber,
         opt_out: m.opt_out,
+        unread: m.read_at.is_none(),
     }
 }
 
@@ -283,12 +285,52 @@ pub async fn reply(
     };
     match send::send(state.store(), company, request, None).await {
         Ok(Sent::Queued(m) | Sent::Replayed { message: m, .. }) => {
+            // Answered is read; the reply is queued whatever this says.
+            if let Err(e) = state.store().mark_inbound_read(company, form.inbound).await {
+                tracing::warn!(error = %e, "marking an answered inbound message read failed");
+            }
             Redirect::to(&format!("/inbox?sent={}", m.id.0)).into_response()
         }
         Err(e) => {
             let errors = problem_texts(&ApiError::from(e), t.language());
             let failed = Some((form.inbound, form.text));
             page(&state, &user, &InboxQuery::default(), errors, failed).await
+        }
+    }
+}
+
+/// The mark-read form.
+#[derive(Debug, Deserialize)]
+pub struct ReadForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    inbound: i64,
+}
+
+/// `POST /inbox/read`: marks inbound message `inbound` read, then back to the inbox.
+pub async fn read_one(
+    State(state): State<AppState>,
+    user: WebUser,
+    form: Result<Form<ReadForm>, FormRejection>,
+) -> Response {
+    let t = user.texts();
+    let Ok(Form(form)) = form else {
+        return pages::bad_request(t);
+    };
+    if let Some(r) = user.csrf_refusal(&form.csrf) {
+        return r;
+    }
+    if !user.may(Role::Operator) {
+        return pages::error(StatusCode::FORBIDDEN, t, "error.forbidden");
+    }
+    let company = user.session.user.company_id;
+    match state.store().mark_inbound_read(company, form.inbound).await {
+        Ok(true) => Redirect::to("/inbox").into_response(),
+        Ok(false) => pages::error(StatusCode::NOT_FOUND, t, "inbox.not_found"),
+        Err(e) => {
+            tracing::error!(error = %e, "marking an inbound message read failed");
+            pages::internal(t)
         }
     }
 }

@@ -31,6 +31,7 @@ pub fn router() -> Router<AppState> {
         .route("/messages/{id}", get(messages::show))
         .route("/inbox", get(inbox::show))
         .route("/inbox/reply", post(inbox::reply))
+        .route("/inbox/read", post(inbox::read_one))
         .route("/static/{file}", get(asset))
         .layer(axum::middleware::from_fn(pages::security_headers))
 }

@@ -202,6 +202,10 @@ async fn the_inbox_escapes_replies_through_the_send_service_and_refuses_viewers(
     ];
     let (status, _, _) = viewer.post("/inbox/reply", &form).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _, _) = viewer
+        .post("/inbox/read", &[("csrf", csrf.as_str()), ("inbound", "1")])
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
 
     let mut op = Browser::new(&app);
     op.sign_in("ayse", "Dogru-Parola-1").await;
@@ -229,6 +233,8 @@ async fn the_inbox_escapes_replies_through_the_send_service_and_refuses_viewers(
     let id: i64 = to.strip_prefix("/inbox?sent=").unwrap().parse().unwrap();
     let (_, page, _) = op.get(&to).await;
     assert!(page.contains(r#"data-testid="reply-sent""#), "{page}");
+    // Answered is read.
+    assert!(!page.contains(r#"data-testid="unread""#), "{page}");
     let m = app
         .call("GET", &format!("/messages/{id}"), ADMIN_KEY, None)
         .await;
@@ -239,6 +245,22 @@ async fn the_inbox_escapes_replies_through_the_send_service_and_refuses_viewers(
             &"Tesekkurler, ilgileniyoruz.".into()
         )
     );
+    // A message read without a reply: marked by hand, once; another id is the 404 page.
+    inbound(&app, "ikinci").await;
+    let (_, page, _) = op.get("/inbox").await;
+    assert!(page.contains(r#"action="/inbox/read""#), "{page}");
+    let read = [("csrf", csrf.as_str()), ("inbound", "2")];
+    let (status, _, to) = op.post("/inbox/read", &read).await;
+    assert_eq!(
+        (status, to.as_deref()),
+        (StatusCode::SEE_OTHER, Some("/inbox"))
+    );
+    let (_, page, _) = op.get("/inbox").await;
+    assert!(!page.contains(r#"data-testid="unread""#), "{page}");
+    let (status, _, _) = op
+        .post("/inbox/read", &[("csrf", csrf.as_str()), ("inbound", "99")])
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
     // Administrators see the unmatched receipts' section.
     let mut admin = Browser::new(&app);
     user(&app, "yonetici", "Dogru-Parola-1", "admin").await;
