@@ -111,6 +111,33 @@ async fn the_log_filters_escapes_and_shows_only_the_companys_messages() {
     }
     let (status, _, _) = b.get("/messages/export?campaign=1").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+    let (_, page, _) = b.get("/messages?campaign=7").await;
+    assert!(
+        page.contains(r#"href="/messages/export?campaign=7""#),
+        "{page}"
+    );
+
+    // Pages of 50, newest first: the next page, filters kept, holds the oldest.
+    for i in 0..50 {
+        send(&app, ADMIN_KEY, "05321234567", &format!("toplu {i}")).await;
+    }
+    let (_, page, _) = b.get("/messages?recipient=05321234567").await;
+    assert!(!page.contains(&format!(r#"data-id="{first}""#)), "{page}");
+    let next = page
+        .split(r#"" rel="next""#)
+        .next()
+        .and_then(|before| before.rsplit(r#"href=""#).next())
+        .unwrap()
+        .replace("&#38;", "&");
+    assert!(
+        next.starts_with("/messages?recipient=") && next.contains("&cursor=m"),
+        "{next}"
+    );
+    let (status, page, _) = b.get(&next).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(page.contains(&format!(r#"data-id="{first}""#)), "{page}");
+    assert!(!page.contains(&format!(r#"data-id="{second}""#)), "{page}");
+    assert!(!page.contains(r#"rel="next""#), "{page}");
 }
 
 #[tokio::test]
