@@ -8,7 +8,9 @@ mod dashboard;
 mod format;
 mod groups;
 pub mod i18n;
+mod inbox;
 mod login;
+mod messages;
 mod pages;
 mod people;
 pub mod session;
@@ -35,6 +37,12 @@ pub fn router() -> Router<AppState> {
         .route("/groups/{id}/members/add", post(groups::add))
         .route("/groups/{id}/members/remove", post(groups::remove))
         .route("/customers", get(customers::list))
+        .route("/messages", get(messages::list))
+        .route("/messages/export", get(messages::export))
+        .route("/messages/{id}", get(messages::show))
+        .route("/inbox", get(inbox::show))
+        .route("/inbox/reply", post(inbox::reply))
+        .route("/inbox/read", post(inbox::read_one))
         .route("/static/{file}", get(asset))
         .layer(axum::middleware::from_fn(pages::security_headers))
 }
