@@ -3,11 +3,14 @@
 //! JavaScript that only enhances, and every asset compiled into the binary
 //! (docs/decisions/0007-web-ui.md). Pages call the same store and services as the API.
 
+mod campaign;
 mod dashboard;
 mod format;
 pub mod i18n;
 mod login;
 mod pages;
+mod send;
+mod send_view;
 pub mod session;
 
 use axum::Router;
@@ -24,6 +27,11 @@ pub fn router() -> Router<AppState> {
         .route("/login", get(login::form).post(login::submit))
         .route("/logout", post(login::logout))
         .route("/language", post(login::language))
+        .route("/send", get(send::form).post(send::submit))
+        .route("/send/count", post(send::count))
+        .route("/campaigns/{id}", get(campaign::show))
+        .route("/campaigns/{id}/progress", get(campaign::poll))
+        .route("/campaigns/{id}/{action}", post(campaign::act))
         .route("/static/{file}", get(asset))
         .layer(axum::middleware::from_fn(pages::security_headers))
 }

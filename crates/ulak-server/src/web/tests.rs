@@ -26,9 +26,10 @@ fn used_keys() -> BTreeSet<String> {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let in_templates =
         regex::Regex::new(r#"t\.(?:get|with)\("([^"]+)""#).unwrap_or_else(|e| panic!("{e}"));
-    let in_code =
-        regex::Regex::new(r#""((?:app|nav|lang|login|logout|dashboard|error|role)\.[a-z_.]+)""#)
-            .unwrap_or_else(|e| panic!("{e}"));
+    let in_code = regex::Regex::new(
+        r#""((?:app|nav|lang|login|logout|dashboard|error|role|send|campaign)\.[a-z_.]+)""#,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
     let mut used = BTreeSet::new();
     for (dir, re) in [("templates/web", &in_templates), ("src/web", &in_code)] {
         let entries = std::fs::read_dir(root.join(dir)).unwrap_or_else(|e| panic!("{dir}: {e}"));
