@@ -27,4 +27,5 @@ mod sms_settings;
 mod subscribers;
 mod templates;
 mod web;
+mod web_send;
 mod webhooks;

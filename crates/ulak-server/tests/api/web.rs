@@ -9,10 +9,10 @@ use serde_json::json;
 use crate::helpers::{ADMIN_KEY, TestApp, spawn_app};
 
 /// A browser without redirects, keeping the cookies the server sets by hand.
-struct Browser<'a> {
-    app: &'a TestApp,
-    http: reqwest::Client,
-    cookies: Vec<(String, String)>,
+pub(crate) struct Browser<'a> {
+    pub(crate) app: &'a TestApp,
+    pub(crate) http: reqwest::Client,
+    pub(crate) cookies: Vec<(String, String)>,
 }
 
 fn encode(v: &str) -> String {
@@ -25,7 +25,7 @@ fn encode(v: &str) -> String {
 }
 
 impl<'a> Browser<'a> {
-    fn new(app: &'a TestApp) -> Self {
+    pub(crate) fn new(app: &'a TestApp) -> Self {
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()
@@ -37,7 +37,7 @@ impl<'a> Browser<'a> {
         }
     }
 
-    fn cookie_header(&self) -> String {
+    pub(crate) fn cookie_header(&self) -> String {
         self.cookies
             .iter()
             .map(|(k, v)| format!("{k}={v}"))
@@ -45,7 +45,7 @@ impl<'a> Browser<'a> {
             .join("; ")
     }
 
-    fn keep(&mut self, r: &Response) {
+    pub(crate) fn keep(&mut self, r: &Response) {
         for c in r.headers().get_all(SET_COOKIE) {
             let c = c.to_str().unwrap();
             let (pair, attrs) = c.split_once(';').unwrap_or((c, ""));
@@ -57,14 +57,14 @@ impl<'a> Browser<'a> {
         }
     }
 
-    fn cookie(&self, name: &str) -> Option<String> {
+    pub(crate) fn cookie(&self, name: &str) -> Option<String> {
         self.cookies
             .iter()
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.clone())
     }
 
-    async fn get(&mut self, path: &str) -> (StatusCode, String, Option<String>) {
+    pub(crate) async fn get(&mut self, path: &str) -> (StatusCode, String, Option<String>) {
         let r = self
             .http
             .get(format!("{}{path}", self.app.base))
@@ -80,7 +80,7 @@ impl<'a> Browser<'a> {
         (r.status(), r.text().await.unwrap(), location)
     }
 
-    async fn post(
+    pub(crate) async fn post(
         &mut self,
         path: &str,
         form: &[(&str, &str)],
@@ -108,12 +108,12 @@ impl<'a> Browser<'a> {
     }
 
     /// The CSRF token the page's forms carry.
-    fn csrf_in(page: &str) -> String {
+    pub(crate) fn csrf_in(page: &str) -> String {
         let at = page.find(r#"name="csrf" value=""#).expect("a csrf field") + 19;
         page[at..].split('"').next().unwrap().to_owned()
     }
 
-    async fn sign_in(
+    pub(crate) async fn sign_in(
         &mut self,
         login: &str,
         password: &str,
@@ -133,7 +133,7 @@ impl<'a> Browser<'a> {
     }
 }
 
-async fn user(app: &TestApp, login: &str, password: &str, role: &str) {
+pub(crate) async fn user(app: &TestApp, login: &str, password: &str, role: &str) {
     let r = app
         .call(
             "POST",
