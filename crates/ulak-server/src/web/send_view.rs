@@ -86,7 +86,9 @@ pub(super) struct GroupRow {
 /// A subscriber or customer account passed in.
 pub(super) struct Picked {
     pub id: i64,
-    pub label: String,
+    pub name: String,
+    /// Its phone, or its account code.
+    pub detail: String,
     /// Phones it stands for (a customer account may have several).
     pub phones: i64,
 }
@@ -185,50 +187,10 @@ pub(super) async fn load(
         .get_company(company)
         .await?
         .map_or("Europe/Istanbul", |c| c.country_type.time_zone());
-    let groups = store.list_groups(company, &first(LIST_MAX)).await?.items;
-    let ids: Vec<GroupId> = groups.iter().map(|g| g.id).collect();
-    let counts = store.group_member_counts(company, &ids).await?;
-    let groups: Vec<GroupRow> = groups
-        .into_iter()
-        .map(|g| {
-            let members = counts.get(&g.id.0).copied().unwrap_or(0);
-            GroupRow {
-                id: g.id.0,
-                name: g.name.as_str().to_owned(),
-                members,
-                members_text: format::integer(members, t.language()),
-                checked: form.groups.contains(&g.id.0),
-            }
-        })
-        .collect();
+    let groups = groups(state, company, form, t).await?;
     let subscribers = picked_subscribers(state, company, &form.subscribers).await?;
     let customers = picked_customers(state, company, &form.customers).await?;
-    let templates = store
-        .list_templates(company, &first(LIST_MAX))
-        .await?
-        .items
-        .into_iter()
-        .map(|x| TemplateRow {
-            selected: form.template == Some(x.id.0),
-            id: x.id.0,
-            name: x.name,
-            body: x.body.as_str().to_owned(),
-        })
-        .collect();
-    let senders = store
-        .list_sender_headers(company, &first(LIST_MAX))
-        .await?
-        .items
-        .into_iter()
-        .map(|h| SenderRow {
-            selected: if form.sender.is_empty() {
-                h.is_default
-            } else {
-                form.sender == h.name.as_str()
-            },
-            name: h.name.as_str().to_owned(),
-        })
-        .collect();
+    let (templates, senders) = choices(state, company, form).await?;
     let tckn_on = settings.is_some_and(|s| s.tckn_subscription_active);
     let recipients = groups
         .iter()
@@ -262,6 +224,69 @@ pub(super) async fn load(
     })
 }
 
+/// The company's groups with their member counts, those of `form` checked.
+async fn groups(
+    state: &AppState,
+    company: CompanyId,
+    form: &SendForm,
+    t: Texts,
+) -> Result<Vec<GroupRow>, StoreError> {
+    let store = state.store();
+    let groups = store.list_groups(company, &first(LIST_MAX)).await?.items;
+    let ids: Vec<GroupId> = groups.iter().map(|g| g.id).collect();
+    let counts = store.group_member_counts(company, &ids).await?;
+    Ok(groups
+        .into_iter()
+        .map(|g| {
+            let members = counts.get(&g.id.0).copied().unwrap_or(0);
+            GroupRow {
+                id: g.id.0,
+                name: g.name.as_str().to_owned(),
+                members,
+                members_text: format::integer(members, t.language()),
+                checked: form.groups.contains(&g.id.0),
+            }
+        })
+        .collect())
+}
+
+/// The company's templates and sender headers, `form`'s choice (or the default header)
+/// selected.
+async fn choices(
+    state: &AppState,
+    company: CompanyId,
+    form: &SendForm,
+) -> Result<(Vec<TemplateRow>, Vec<SenderRow>), StoreError> {
+    let store = state.store();
+    let templates = store
+        .list_templates(company, &first(LIST_MAX))
+        .await?
+        .items
+        .into_iter()
+        .map(|x| TemplateRow {
+            selected: form.template == Some(x.id.0),
+            id: x.id.0,
+            name: x.name,
+            body: x.body.as_str().to_owned(),
+        })
+        .collect();
+    let senders = store
+        .list_sender_headers(company, &first(LIST_MAX))
+        .await?
+        .items
+        .into_iter()
+        .map(|h| SenderRow {
+            selected: if form.sender.is_empty() {
+                h.is_default
+            } else {
+                form.sender == h.name.as_str()
+            },
+            name: h.name.as_str().to_owned(),
+        })
+        .collect();
+    Ok((templates, senders))
+}
+
 fn len(n: usize) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
@@ -281,7 +306,8 @@ async fn picked_subscribers(
         {
             out.push(Picked {
                 id,
-                label: format!("{} ({})", s.name, s.phone.national()),
+                detail: s.phone.national(),
+                name: s.name,
                 phones: 1,
             });
         }
@@ -303,7 +329,8 @@ async fn picked_customers(
         if let Some(c) = found {
             out.push(Picked {
                 id,
-                label: format!("{} · {}", c.code, c.title),
+                name: c.title,
+                detail: c.code,
                 phones: len(c.phones.len()),
             });
         }

@@ -85,6 +85,21 @@ async fn the_window_lists_the_company_s_groups_and_templates_escaped() {
         !page.contains("Başkasının grubu"),
         "another company's group never shows"
     );
+    assert!(
+        !page.contains(r#"id="tckns""#),
+        "no TC ID field without the subscription"
+    );
+    let a = app
+        .call(
+            "PUT",
+            "/companies/1/tckn-subscription",
+            ADMIN_KEY,
+            Some(json!({"active": true})),
+        )
+        .await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    let (_, page, _) = b.get("/send").await;
+    assert!(page.contains(r#"id="tckns""#), "the TC ID field with it");
 }
 
 #[tokio::test]
