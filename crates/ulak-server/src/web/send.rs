@@ -11,7 +11,7 @@ use axum::extract::rejection::{FormRejection, QueryRejection};
 use axum::extract::{Form, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use ulak_core::Code;
 use ulak_core::model::{CampaignAction, CompanyId, Role, TemplateId, TextCount};
 use ulak_engine::send::PRICE_PER_SEGMENT;
@@ -52,27 +52,27 @@ struct SendPage<'a> {
     errors: &'a [ErrorLine],
 }
 
-/// Subscribers and customer accounts the window opens with: `?subscribers=1,2&customers=3`.
-#[derive(Debug, Deserialize)]
-pub struct Preselect {
-    subscribers: Option<String>,
-    customers: Option<String>,
-}
-
-/// `GET /send`.
+/// `GET /send`: opens with the subscribers, customer accounts and groups the query names,
+/// as lists (`?subscribers=1,2`) or repeated (`?customers=3&customers=4`, as the lists'
+/// "Toplu SMS" forms send them).
 pub async fn form(
     State(state): State<AppState>,
     user: WebUser,
-    query: Result<Query<Preselect>, QueryRejection>,
+    query: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> Response {
-    let Ok(Query(q)) = query else {
+    let Ok(Query(pairs)) = query else {
         return pages::bad_request(user.texts());
     };
-    let f = SendForm {
-        subscribers: send_view::ids(q.subscribers.as_deref()),
-        customers: send_view::ids(q.customers.as_deref()),
-        ..SendForm::default()
-    };
+    let mut f = SendForm::default();
+    for (k, v) in &pairs {
+        let list = match k.as_str() {
+            "subscribers" => &mut f.subscribers,
+            "customers" => &mut f.customers,
+            "groups" => &mut f.groups,
+            _ => continue,
+        };
+        list.extend(send_view::ids(Some(v)));
+    }
     page(&state, &user, &f, &[], StatusCode::OK).await
 }
 

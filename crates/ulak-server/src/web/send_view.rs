@@ -66,7 +66,7 @@ pub(super) fn pasted(text: &str) -> Vec<&str> {
         .collect()
 }
 
-/// Ids from a query value such as `1,2,3` (what is not a number is left out).
+/// Ids from a query value such as `1,2,3` (what is not a number is left out; at most 500).
 pub(super) fn ids(list: Option<&str>) -> Vec<i64> {
     list.unwrap_or("")
         .split(',')

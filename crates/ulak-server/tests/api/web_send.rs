@@ -63,8 +63,14 @@ async fn the_window_lists_the_company_s_groups_and_templates_escaped() {
     let other = app.company("baska").await;
     created(&app, &other, "/groups", json!({"name": "Başkasının grubu"})).await;
     let mut b = admin(&app).await;
-    let (status, page, _) = b.get(&format!("/send?subscribers={s}")).await;
+    let (status, page, _) = b
+        .get(&format!("/send?subscribers={s}&groups={g}&customers=999"))
+        .await;
     assert_eq!(status, StatusCode::OK);
+    assert!(
+        page.contains(&format!(r#"value="{g}" data-phones="1" checked"#)),
+        "the group passed in is checked: {page}"
+    );
     assert!(page.contains("Toplu Mesaj Gönder"), "{page}");
     assert!(
         page.contains(r#"value="send""#),
