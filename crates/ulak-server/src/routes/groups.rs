@@ -211,7 +211,7 @@ async fn members(
     Ok(JsonOut(PageOut::from_page(page, SubscriberOut::from)))
 }
 
-fn member_ids(body: &MembersIn) -> Result<Vec<SubscriberId>, ApiError> {
+pub(crate) fn member_ids(body: &MembersIn) -> Result<Vec<SubscriberId>, ApiError> {
     if body.subscriber_ids.len() > 10_000 {
         return Err(ApiError::field(
             "subscriber_ids",

@@ -2,7 +2,7 @@
 //! delivery reports kept without a message, and a campaign's messages as a streamed CSV file.
 //! Pages are keyset reads (see `ulak_store::MessageFilter`), newest first.
 
-mod export;
+pub(crate) mod export;
 
 use axum::Json as JsonOut;
 use axum::extract::State;
@@ -123,15 +123,16 @@ impl utoipa::PartialSchema for StateName {
 impl ToSchema for StateName {}
 
 /// The checked filters, cursor and page size.
-struct ListRequest {
-    filter: MessageFilter,
-    after: Option<MessageCursor>,
-    limit: u32,
+pub(crate) struct ListRequest {
+    pub(crate) filter: MessageFilter,
+    pub(crate) after: Option<MessageCursor>,
+    pub(crate) limit: u32,
 }
 
 /// Checks every parameter, each broken one reported; a recipient is read with the
-/// company's country type exactly as a send reads `to`.
-async fn checked(
+/// company's country type exactly as a send reads `to`. The web UI's message log reads its
+/// filters through this too.
+pub(crate) async fn checked(
     state: &AppState,
     company: CompanyId,
     p: MessageParams,

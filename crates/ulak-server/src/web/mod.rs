@@ -4,14 +4,20 @@
 //! (docs/decisions/0007-web-ui.md). Pages call the same store and services as the API.
 
 mod campaign;
+mod customers;
 mod dashboard;
 mod format;
+mod groups;
 pub mod i18n;
+mod inbox;
 mod login;
+mod messages;
 mod pages;
+mod people;
 mod send;
 mod send_view;
 pub mod session;
+mod subscribers;
 
 use axum::Router;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -32,6 +38,19 @@ pub fn router() -> Router<AppState> {
         .route("/campaigns/{id}", get(campaign::show))
         .route("/campaigns/{id}/progress", get(campaign::poll))
         .route("/campaigns/{id}/{action}", post(campaign::act))
+        .route("/subscribers", get(subscribers::list))
+        .route("/subscribers/{id}", get(subscribers::card))
+        .route("/groups", get(groups::list))
+        .route("/groups/{id}", get(groups::show))
+        .route("/groups/{id}/members/add", post(groups::add))
+        .route("/groups/{id}/members/remove", post(groups::remove))
+        .route("/customers", get(customers::list))
+        .route("/messages", get(messages::list))
+        .route("/messages/export", get(messages::export))
+        .route("/messages/{id}", get(messages::show))
+        .route("/inbox", get(inbox::show))
+        .route("/inbox/reply", post(inbox::reply))
+        .route("/inbox/read", post(inbox::read_one))
         .route("/static/{file}", get(asset))
         .layer(axum::middleware::from_fn(pages::security_headers))
 }

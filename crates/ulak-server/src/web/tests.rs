@@ -20,23 +20,28 @@ fn every_catalogue_has_the_same_keys() {
     );
 }
 
-/// Keys the templates (`t.get("…")`, `t.with("…"`) and the handlers (string literals of a
-/// catalogue section) name.
+/// Keys the templates (`t.get("…")`, `t.with("…"`) and the handlers (string literals
+/// `section.key…` whose section is one of the catalogues') name.
 fn used_keys() -> BTreeSet<String> {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    let in_templates =
-        regex::Regex::new(r#"t\.(?:get|with)\("([^"]+)""#).unwrap_or_else(|e| panic!("{e}"));
-    let in_code = regex::Regex::new(
-        r#""((?:app|nav|lang|login|logout|dashboard|error|role|send|campaign)\.[a-z_.]+)""#,
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
+    let pattern = |p: &str| regex::Regex::new(p).unwrap_or_else(|e| panic!("{e}"));
+    let in_templates = pattern(r#"t\.(?:get|with)\("([^"]+)""#);
+    let in_code = pattern(r#""(([a-z_]+)(?:\.[a-z_]+)+)""#);
+    let tr = keys(sources()[0].1);
+    let sections: BTreeSet<&str> = tr.iter().filter_map(|k| k.split('.').next()).collect();
     let mut used = BTreeSet::new();
-    for (dir, re) in [("templates/web", &in_templates), ("src/web", &in_code)] {
+    for (dir, code) in [("templates/web", false), ("src/web", true)] {
         let entries = std::fs::read_dir(root.join(dir)).unwrap_or_else(|e| panic!("{dir}: {e}"));
         for entry in entries.flatten() {
             let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
-            for c in re.captures_iter(&text) {
-                used.insert(c[1].to_owned());
+            if code {
+                let found = in_code.captures_iter(&text);
+                let keys = found
+                    .filter(|c| sections.contains(&c[2]))
+                    .map(|c| c[1].to_owned());
+                used.extend(keys);
+            } else {
+                used.extend(in_templates.captures_iter(&text).map(|c| c[1].to_owned()));
             }
         }
     }

@@ -204,6 +204,7 @@ async fn signing_in_opens_the_dashboard_and_signing_out_ends_the_session() {
         page.contains("<h1>Gösterge paneli</h1>") && page.contains(r#"data-testid="credit""#),
         "{page}"
     );
+    assert!(!page.contains('{'), "every placeholder filled: {page}");
     // Signed in, the form sends to the dashboard.
     assert_eq!(b.get("/login").await.2.as_deref(), Some("/"));
     // Signing in again (a form opened before) starts a new session and ends the old one.

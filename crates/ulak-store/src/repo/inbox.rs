@@ -14,7 +14,7 @@ use crate::db::{ListSql, col, now_ms, parse, search_key};
 use crate::{Result, Store, StoreError};
 
 /// Columns of [`inbound`].
-const COLS: &str = "id, company_id, provider_account_id, sender, recipient, body, body_raw, data_coding, complete, subscriber_id, opt_out, received_at";
+const COLS: &str = "id, company_id, provider_account_id, sender, recipient, body, body_raw, data_coding, complete, subscriber_id, opt_out, received_at, read_at";
 
 /// A repeat of the same text from the same sender within this long is the operator
 /// delivering it again, not a new message.
@@ -65,6 +65,8 @@ pub struct InboundMessage {
     pub opt_out: bool,
     /// Received (unix ms).
     pub received_at: i64,
+    /// Marked read in the inbox (unix ms); `None` while unread.
+    pub read_at: Option<i64>,
 }
 
 /// What [`Store::store_inbound`] did.
@@ -100,6 +102,7 @@ fn inbound(r: &AnyRow) -> Result<InboundMessage> {
         subscriber_id: col::<Option<i64>>(r, "subscriber_id")?.map(SubscriberId),
         opt_out: col::<i64>(r, "opt_out")? != 0,
         received_at: col(r, "received_at")?,
+        read_at: col(r, "read_at")?,
     })
 }
 
@@ -259,6 +262,22 @@ impl Store {
         }
         tx.commit().await?;
         Ok(stats)
+    }
+
+    /// Marks the company's inbound message `id` read (the first time counts; marking again
+    /// keeps it). False when the company has no such message.
+    #[tracing::instrument(skip(self))]
+    pub async fn mark_inbound_read(&self, company: CompanyId, id: i64) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE inbound_messages SET read_at = COALESCE(read_at, $3) \
+             WHERE company_id = $1 AND id = $2",
+        )
+        .bind(company.0)
+        .bind(id)
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
     }
 
     /// Lists the company's inbound messages, newest last; `search` matches the sender.

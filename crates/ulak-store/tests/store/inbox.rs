@@ -9,7 +9,8 @@ use crate::helpers::{TestDb, company, simulator_account};
 
 crate::store_tests!(
     inbound_is_stored_once_and_keywords_opt_out,
-    undecodable_inbound_keeps_its_bytes
+    undecodable_inbound_keeps_its_bytes,
+    inbound_is_marked_read_once_and_only_in_its_company
 );
 
 fn inb(from: &str, text: &str) -> InboundIn {
@@ -198,4 +199,39 @@ async fn inbound_is_stored_once_and_keywords_opt_out(db: &TestDb) {
             .items
             .is_empty()
     );
+}
+
+async fn inbox(s: &ulak_store::Store, c: CompanyId) -> Vec<ulak_store::InboundMessage> {
+    s.list_inbound(c, &ListQuery::default())
+        .await
+        .unwrap()
+        .items
+}
+
+async fn inbound_is_marked_read_once_and_only_in_its_company(db: &TestDb) {
+    let s = &db.store;
+    let c = company(s, CountryType::Tr).await.id;
+    let other = company(s, CountryType::Tr).await.id;
+    s.store_inbound(
+        c,
+        None,
+        vec![inb("905321112233", "bir"), inb("905321112244", "iki")],
+    )
+    .await
+    .unwrap();
+    let items = inbox(s, c).await;
+    assert!(items.iter().all(|m| m.read_at.is_none()), "{items:?}");
+    let (first, second) = (items[0].id, items[1].id);
+    // Another company cannot mark it; no such message is no row.
+    assert!(!s.mark_inbound_read(other, first).await.unwrap());
+    assert!(!s.mark_inbound_read(c, second + 1000).await.unwrap());
+    assert!(inbox(s, c).await[0].read_at.is_none());
+    assert!(s.mark_inbound_read(c, first).await.unwrap());
+    let at = inbox(s, c).await[0].read_at.expect("read");
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    // Marking again keeps the first time; the other message stays unread.
+    assert!(s.mark_inbound_read(c, first).await.unwrap());
+    let items = inbox(s, c).await;
+    assert_eq!(items[0].read_at, Some(at));
+    assert_eq!(items[1].read_at, None);
 }

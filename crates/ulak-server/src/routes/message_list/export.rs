@@ -160,9 +160,15 @@ pub(super) async fn export(
         .get_campaign_lean(caller.company, id)
         .await?
         .ok_or(ApiError::NotFound)?;
+    Ok(stream(state, caller.company, id))
+}
+
+/// The streamed CSV answer of campaign `id` of `company` (the caller checked that it is the
+/// company's); the web UI's download answers with it too.
+pub(crate) fn stream(state: AppState, company: CompanyId, id: i64) -> Response {
     let start = Export {
         state,
-        company: caller.company,
+        company,
         campaign: id,
         after: None,
         header: true,
@@ -180,7 +186,7 @@ pub(super) async fn export(
     if let Ok(v) = HeaderValue::from_str(&disposition) {
         h.insert(CONTENT_DISPOSITION, v);
     }
-    Ok(res)
+    res
 }
 
 #[cfg(test)]
