@@ -178,3 +178,27 @@ test('the send window and the progress page fit a 375-px phone', withPages(async
   await check(page, width <= 375, `the progress page scrolls sideways: scrollWidth ${width} > 375`);
   await axeCheck(page, 'the progress page on a phone');
 }));
+
+test('three customer accounts passed from "Toplu SMS" are the recipients', withPages(async (pages) => {
+  const run = Date.now() % 100000;
+  const ids = [];
+  for (let i = 1; i <= 3; i += 1) {
+    const body = { code: `GND-${run}-${i}`, title: `Gönderim carisi ${i}`, phones: [`0533${run.toString().padStart(5, '0')}${i}0`.slice(0, 11)] };
+    ids.push((await api('POST', '/customers', body)).body.id);
+  }
+  const page = await pages.make('desktop');
+  await signIn(page, 'default', 'admin', env.adminPassword);
+  await page.goto(`/send?${ids.map((id) => `customers=${id}`).join('&')}`);
+  const boxes = page.locator('input[name="customer"]:checked');
+  await check(page, (await boxes.count()) === 3, `expected the 3 accounts checked, found ${await boxes.count()}`);
+  await page.locator('#text').fill('Cari hesabınız için bilgilendirme');
+  await page.getByRole('button', { name: 'SMS gönder', exact: true }).click();
+  await page.waitForURL(/\/campaigns\/\d+$/);
+  await page.waitForFunction(
+    () => document.getElementById('progress-state')?.dataset.state === 'finished',
+    null,
+    { timeout: 30000 },
+  );
+  const delivered = await page.locator('[data-count="delivered"]').innerText();
+  await check(page, delivered.trim() === '3', `expected 3 delivered messages, the page shows "${delivered}"`);
+}));
