@@ -202,3 +202,35 @@ test('three customer accounts passed from "Toplu SMS" are the recipients', withP
   const delivered = await page.locator('[data-count="delivered"]').innerText();
   await check(page, delivered.trim() === '3', `expected 3 delivered messages, the page shows "${delivered}"`);
 }));
+
+test('a 5,000-number send is paused and resumed from its page', withPages(async (pages) => {
+  await api('POST', '/credit/entries', { kind: 'purchase', amount: 20000 });
+  const numbers = [];
+  for (let i = 0; i < 5000; i += 1) numbers.push(`0535${String(1000000 + i).slice(1)}0`.slice(0, 11));
+  const page = await pages.make('desktop');
+  await openSend(page);
+  // 60 kB typed key by key takes too long: pasted, as a person would.
+  await page.locator('#numbers').evaluate((el, value) => {
+    el.value = value;
+    el.dispatchEvent(new Event('input'));
+  }, numbers.join('\n'));
+  await page.locator('#text').fill('Büyük gönderim');
+  await page.getByRole('button', { name: 'SMS gönder', exact: true }).click();
+  await page.waitForURL(/\/campaigns\/\d+$/);
+  await page.getByRole('button', { name: 'Duraklat', exact: true }).click();
+  await page.waitForLoadState('load');
+  const paused = await page.locator('#progress-state').getAttribute('data-state');
+  await check(page, paused === 'paused', `expected the send paused, it is ${paused}`);
+  const settled = async () => Number((await page.locator('#progress-done').innerText()).replace(/[^0-9]/g, ''));
+  const atPause = await settled();
+  await check(page, atPause < 5000, `the pause came after every message settled (${atPause})`);
+  await page.getByRole('button', { name: 'Sürdür', exact: true }).click();
+  await page.waitForLoadState('load');
+  await page.waitForFunction(
+    () => document.getElementById('progress-state')?.dataset.state === 'finished',
+    null,
+    { timeout: 120000 },
+  );
+  const delivered = Number((await page.locator('[data-count="delivered"]').innerText()).replace(/[^0-9]/g, ''));
+  await check(page, delivered === 5000, `expected 5.000 delivered after the resume, the page shows ${delivered}`);
+}));
