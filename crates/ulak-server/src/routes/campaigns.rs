@@ -9,8 +9,8 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use ulak_core::model::{
-    CampaignAction, CampaignState, DEFAULT_VALIDITY_S, Role, SenderName, TemplateBody, TemplateId,
-    ValidationErrors, check_schedule, check_validity, limits, validation,
+    CampaignAction, CampaignState, CompanyId, DEFAULT_VALIDITY_S, Role, SenderName, TemplateBody,
+    TemplateId, ValidationErrors, check_schedule, check_validity, limits, validation,
 };
 use ulak_engine::campaign::{self, Audience, PlanError, Started};
 use ulak_engine::text_list::TextList;
@@ -121,12 +121,12 @@ fn plan_error(e: PlanError) -> ApiError {
 
 async fn load(
     state: &AppState,
-    caller: &Caller,
+    company: CompanyId,
     id: i64,
 ) -> Result<(Campaign, Audience), ApiError> {
     let mut c = state
         .store()
-        .get_campaign(caller.company, id)
+        .get_campaign(company, id)
         .await?
         .ok_or(ApiError::NotFound)?;
     // Parsed once and the text dropped: a million pasted numbers are 15 MB of JSON, and nothing
@@ -158,7 +158,7 @@ async fn answer_started(state: &AppState, s: Started) -> Result<JsonOut<Campaign
 /// A campaign's text: the given one, or the template's body; a valid template, not blank.
 async fn campaign_text(
     state: &AppState,
-    caller: &Caller,
+    company: CompanyId,
     text: Option<String>,
     template_id: Option<i64>,
     errors: &mut ValidationErrors,
@@ -166,10 +166,7 @@ async fn campaign_text(
     let body = match (text, template_id) {
         (Some(t), None) => Some(t),
         (None, Some(id)) => {
-            let t = state
-                .store()
-                .get_template(caller.company, TemplateId(id))
-                .await?;
+            let t = state.store().get_template(company, TemplateId(id)).await?;
             if t.is_none() {
                 errors.push("template_id", Code::TemplateUnknown, "no such template");
             }
@@ -198,7 +195,7 @@ async fn campaign_text(
 /// every id the request names (`Some(None)` for none, `None` when refused).
 async fn campaign_sender(
     state: &AppState,
-    caller: &Caller,
+    company: CompanyId,
     sender: Option<&str>,
     errors: &mut ValidationErrors,
 ) -> Result<Option<Option<SenderName>>, ApiError> {
@@ -210,7 +207,7 @@ async fn campaign_sender(
     };
     let found = state
         .store()
-        .find_sender_header(caller.company, Some(name.as_str()))
+        .find_sender_header(company, Some(name.as_str()))
         .await?;
     if found.is_none() {
         let m = "not one of the company's sender headers";
@@ -231,10 +228,30 @@ async fn create(
     Json(b): Json<CampaignIn>,
 ) -> Result<(StatusCode, JsonOut<CampaignOut>), ApiError> {
     caller.require(Role::Operator)?;
+    let (c, audience) = create_draft(&state, caller.company, b).await?;
+    let JsonOut(o) = match audience {
+        Some(audience) => {
+            let s = campaign::start(state.store(), state.writers(), &c, audience)
+                .await
+                .map_err(plan_error)?;
+            answer_started(&state, s).await?
+        }
+        None => answer(&state, c).await?,
+    };
+    Ok((StatusCode::CREATED, JsonOut(o)))
+}
+
+/// Checks `b` and stores it as a draft of `company` (the web's send window creates its
+/// campaigns here too); the audience comes back when `b.start` asks to start it at once.
+pub(crate) async fn create_draft(
+    state: &AppState,
+    company: CompanyId,
+    b: CampaignIn,
+) -> Result<(Campaign, Option<Audience>), ApiError> {
     let mut errors = ValidationErrors::default();
     let name = errors.take("name", validation::text(&b.name, limits::CAMPAIGN_NAME));
-    let body = campaign_text(&state, &caller, b.text, b.template_id, &mut errors).await?;
-    let sender = campaign_sender(&state, &caller, b.sender.as_deref(), &mut errors).await?;
+    let body = campaign_text(state, company, b.text, b.template_id, &mut errors).await?;
+    let sender = campaign_sender(state, company, b.sender.as_deref(), &mut errors).await?;
     let audience = Audience {
         subscriber_ids: b.audience.subscriber_ids,
         group_ids: b.audience.group_ids,
@@ -243,8 +260,7 @@ async fn create(
         tckns: b.audience.tckns,
     };
     // Unknown ids are refused now, not skipped when the campaign starts.
-    let audience_errors =
-        ulak_engine::audience::check(state.store(), caller.company, &audience).await?;
+    let audience_errors = ulak_engine::audience::check(state.store(), company, &audience).await?;
     errors.0.extend(audience_errors.0);
     let validity = match check_validity(b.validity) {
         Ok(v) => v,
@@ -269,7 +285,7 @@ async fn create(
     let c = state
         .store()
         .create_campaign(
-            caller.company,
+            company,
             ulak_store::NewCampaign {
                 name,
                 sender: sender.map(|s| s.as_str().to_owned()),
@@ -280,16 +296,7 @@ async fn create(
             },
         )
         .await?;
-    let JsonOut(o) = match audience {
-        Some(audience) => {
-            let s = campaign::start(state.store(), state.writers(), &c, audience)
-                .await
-                .map_err(plan_error)?;
-            answer_started(&state, s).await?
-        }
-        None => answer(&state, c).await?,
-    };
-    Ok((StatusCode::CREATED, JsonOut(o)))
+    Ok((c, audience))
 }
 
 /// Lists campaigns.
@@ -323,13 +330,22 @@ async fn get_one(
     caller: Caller,
     Path(id): Path<i64>,
 ) -> Result<JsonOut<CampaignOut>, ApiError> {
+    read(&state, caller.company, id).await.map(JsonOut)
+}
+
+/// `company`'s campaign `id` with its live counts (the API's `GET` and the web's progress).
+pub(crate) async fn read(
+    state: &AppState,
+    company: CompanyId,
+    id: i64,
+) -> Result<CampaignOut, ApiError> {
     // Without the audience: it can be megabytes, and progress is polled.
     let c = state
         .store()
-        .get_campaign_lean(caller.company, id)
+        .get_campaign_lean(company, id)
         .await?
         .ok_or(ApiError::NotFound)?;
-    answer(&state, c).await
+    answer(state, c).await.map(|JsonOut(o)| o)
 }
 
 /// What the campaign would send now: recipients, segments, cost, the balance, and who is
@@ -345,12 +361,21 @@ async fn preview(
     caller: Caller,
     Path(id): Path<i64>,
 ) -> Result<JsonOut<PreviewOut>, ApiError> {
-    let (c, audience) = load(&state, &caller, id).await?;
+    previewed(&state, caller.company, id).await.map(JsonOut)
+}
+
+/// What `company`'s campaign `id` would send now.
+pub(crate) async fn previewed(
+    state: &AppState,
+    company: CompanyId,
+    id: i64,
+) -> Result<PreviewOut, ApiError> {
+    let (c, audience) = load(state, company, id).await?;
     let p = campaign::plan(state.store(), &c, &audience)
         .await
         .map_err(plan_error)?;
-    let balance = state.store().credit_balance(caller.company).await?;
-    Ok(JsonOut(PreviewOut {
+    let balance = state.store().credit_balance(company).await?;
+    Ok(PreviewOut {
         recipients: usize::try_from(p.recipients).unwrap_or(usize::MAX),
         segments: p.segments,
         cost: p.cost,
@@ -368,7 +393,7 @@ async fn preview(
             })
             .collect(),
         samples: p.samples,
-    }))
+    })
 }
 
 /// Starts a draft and answers at once, the campaign `running` with its `queueing` under way:
@@ -385,7 +410,16 @@ async fn start(
     Path(id): Path<i64>,
 ) -> Result<JsonOut<CampaignOut>, ApiError> {
     caller.require(Role::Operator)?;
-    let (c, audience) = load(&state, &caller, id).await?;
+    started(&state, caller.company, id).await.map(JsonOut)
+}
+
+/// Starts `company`'s draft `id`.
+pub(crate) async fn started(
+    state: &AppState,
+    company: CompanyId,
+    id: i64,
+) -> Result<CampaignOut, ApiError> {
+    let (c, audience) = load(state, company, id).await?;
     if c.state != CampaignState::Draft {
         return Err(ApiError::Conflict(format!(
             "the campaign is {}, not a draft",
@@ -395,7 +429,7 @@ async fn start(
     let s = campaign::start(state.store(), state.writers(), &c, audience)
         .await
         .map_err(plan_error)?;
-    answer_started(&state, s).await
+    answer_started(state, s).await.map(|JsonOut(o)| o)
 }
 
 /// Pauses a running campaign: its remaining messages are not handed out any more (what is
@@ -409,16 +443,27 @@ async fn pause(
     Path(id): Path<i64>,
 ) -> Result<JsonOut<CampaignOut>, ApiError> {
     caller.require(Role::Operator)?;
+    acted(&state, caller.company, id, CampaignAction::Pause)
+        .await
+        .map(JsonOut)
+}
+
+/// Pauses or cancels `company`'s campaign `id`, by a user (the API's and the web's buttons).
+pub(crate) async fn acted(
+    state: &AppState,
+    company: CompanyId,
+    id: i64,
+    action: CampaignAction,
+) -> Result<CampaignOut, ApiError> {
+    let reason = match action {
+        CampaignAction::Cancel => "cancelled by a user",
+        _ => "paused by a user",
+    };
     let c = state
         .store()
-        .set_campaign_state(
-            caller.company,
-            id,
-            CampaignAction::Pause,
-            Some("paused by a user"),
-        )
+        .set_campaign_state(company, id, action, Some(reason))
         .await?;
-    answer(&state, c).await
+    answer(state, c).await.map(|JsonOut(o)| o)
 }
 
 /// Resumes a paused campaign (one paused for credit before anything was queued starts now, as
@@ -431,11 +476,20 @@ async fn resume(
     Path(id): Path<i64>,
 ) -> Result<JsonOut<CampaignOut>, ApiError> {
     caller.require(Role::Operator)?;
-    let (c, audience) = load(&state, &caller, id).await?;
+    resumed(&state, caller.company, id).await.map(JsonOut)
+}
+
+/// Resumes `company`'s paused campaign `id`.
+pub(crate) async fn resumed(
+    state: &AppState,
+    company: CompanyId,
+    id: i64,
+) -> Result<CampaignOut, ApiError> {
+    let (c, audience) = load(state, company, id).await?;
     let s = campaign::resume(state.store(), state.writers(), &c, audience)
         .await
         .map_err(plan_error)?;
-    answer_started(&state, s).await
+    answer_started(state, s).await.map(|JsonOut(o)| o)
 }
 
 /// Cancels a campaign: messages not yet submitted are cancelled and their credit released; a
@@ -449,14 +503,7 @@ async fn cancel(
     Path(id): Path<i64>,
 ) -> Result<JsonOut<CampaignOut>, ApiError> {
     caller.require(Role::Operator)?;
-    let c = state
-        .store()
-        .set_campaign_state(
-            caller.company,
-            id,
-            CampaignAction::Cancel,
-            Some("cancelled by a user"),
-        )
-        .await?;
-    answer(&state, c).await
+    acted(&state, caller.company, id, CampaignAction::Cancel)
+        .await
+        .map(JsonOut)
 }

@@ -125,6 +125,16 @@ pub async fn count(
     caller: Caller,
     Json(req): Json<CountRequest>,
 ) -> Result<JsonOut<TextCount>, ApiError> {
+    counted(&state, caller.company, req).await.map(JsonOut)
+}
+
+/// The count of `req` under `company`'s sending policy unless it names one (the API's
+/// endpoint and the web's live counter answer the same).
+pub(crate) async fn counted(
+    state: &AppState,
+    company: ulak_core::model::CompanyId,
+    req: CountRequest,
+) -> Result<TextCount, ApiError> {
     let mut e = ValidationErrors::default();
     e.take(
         "text",
@@ -158,9 +168,8 @@ pub async fn count(
         (Some(p), _) => p,
         // Sending uses the company's policy: counting under another one misleads (an AZ
         // company was told 1 segment where sending charged 3).
-        _ => state.store().sending_text_policy(caller.company).await?,
+        _ => state.store().sending_text_policy(company).await?,
     };
     TextCount::new(&req.text, &Options { policy, concat_ref })
-        .map(JsonOut)
         .map_err(|e| ApiError::field("text", Code::TextUnencodable, e.to_string()))
 }

@@ -3,6 +3,7 @@
 //! JavaScript that only enhances, and every asset compiled into the binary
 //! (docs/decisions/0007-web-ui.md). Pages call the same store and services as the API.
 
+mod campaign;
 mod customers;
 mod dashboard;
 mod format;
@@ -13,6 +14,8 @@ mod login;
 mod messages;
 mod pages;
 mod people;
+mod send;
+mod send_view;
 pub mod session;
 mod subscribers;
 
@@ -30,6 +33,11 @@ pub fn router() -> Router<AppState> {
         .route("/login", get(login::form).post(login::submit))
         .route("/logout", post(login::logout))
         .route("/language", post(login::language))
+        .route("/send", get(send::form).post(send::submit))
+        .route("/send/count", post(send::count))
+        .route("/campaigns/{id}", get(campaign::show))
+        .route("/campaigns/{id}/progress", get(campaign::poll))
+        .route("/campaigns/{id}/{action}", post(campaign::act))
         .route("/subscribers", get(subscribers::list))
         .route("/subscribers/{id}", get(subscribers::card))
         .route("/groups", get(groups::list))

@@ -29,4 +29,5 @@ mod templates;
 mod web;
 mod web_log;
 mod web_people;
+mod web_send;
 mod webhooks;

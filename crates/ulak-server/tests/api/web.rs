@@ -10,9 +10,9 @@ use crate::helpers::{ADMIN_KEY, TestApp, spawn_app};
 
 /// A browser without redirects, keeping the cookies the server sets by hand.
 pub(crate) struct Browser<'a> {
-    app: &'a TestApp,
-    http: reqwest::Client,
-    cookies: Vec<(String, String)>,
+    pub(crate) app: &'a TestApp,
+    pub(crate) http: reqwest::Client,
+    pub(crate) cookies: Vec<(String, String)>,
 }
 
 fn encode(v: &str) -> String {
@@ -37,7 +37,7 @@ impl<'a> Browser<'a> {
         }
     }
 
-    fn cookie_header(&self) -> String {
+    pub(crate) fn cookie_header(&self) -> String {
         self.cookies
             .iter()
             .map(|(k, v)| format!("{k}={v}"))
@@ -45,7 +45,7 @@ impl<'a> Browser<'a> {
             .join("; ")
     }
 
-    fn keep(&mut self, r: &Response) {
+    pub(crate) fn keep(&mut self, r: &Response) {
         for c in r.headers().get_all(SET_COOKIE) {
             let c = c.to_str().unwrap();
             let (pair, attrs) = c.split_once(';').unwrap_or((c, ""));
@@ -57,7 +57,7 @@ impl<'a> Browser<'a> {
         }
     }
 
-    fn cookie(&self, name: &str) -> Option<String> {
+    pub(crate) fn cookie(&self, name: &str) -> Option<String> {
         self.cookies
             .iter()
             .find(|(k, _)| k == name)

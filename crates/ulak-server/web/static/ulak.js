@@ -9,4 +9,138 @@ document.addEventListener("DOMContentLoaded", () => {
       }
     });
   }
+  const text = document.getElementById("text");
+  if (text && text.dataset.countUrl) counter(text);
+  const progress = document.getElementById("progress");
+  if (progress && progress.dataset.poll && !("over" in progress.dataset)) poll(progress);
 });
+
+const byId = (id) => document.getElementById(id);
+const show = (el, on) => { if (el) el.hidden = !on; };
+const number = (n) => new Intl.NumberFormat(document.documentElement.lang).format(n);
+
+// The send window: the text is counted by the server's text engine (the same count the API,
+// billing and the SMPP splitter use), 150 ms after the last keystroke; the estimated cost
+// follows the count and the chosen recipients.
+function counter(text) {
+  let timer = null;
+  let asked = 0;
+  let segments = Number(text.dataset.segments || 0);
+  const cost = () => {
+    let recipients = 0;
+    for (const box of document.querySelectorAll("input[data-phones]:checked")) {
+      recipients += Number(box.dataset.phones) || 0;
+    }
+    for (const area of document.querySelectorAll("textarea[data-pasted]")) {
+      recipients += area.value.split(/[\n,;]/).filter((s) => s.trim() !== "").length;
+    }
+    const box = byId("cost");
+    const price = Number(box.dataset.price) || 1;
+    const total = segments * recipients * price;
+    byId("cost-recipients").textContent = number(recipients);
+    byId("cost-value").textContent = number(total);
+    show(byId("cost-over"), total > Number(box.dataset.credit));
+  };
+  const render = (value, c) => {
+    segments = c ? c.segments : 0;
+    byId("count-chars").textContent = number(c ? c.total_chars : 0);
+    byId("count-segments").textContent = number(segments);
+    const enc = byId("count-encoding");
+    enc.textContent = c ? c.encoding_label : "–";
+    enc.dataset.encoding = c ? c.encoding : "";
+    byId("count-left").textContent = c ? number(c.remaining) : "–";
+    show(byId("count-too-long"), Boolean(c && c.too_long));
+    const hint = c && c.hint;
+    show(byId("count-hint"), Boolean(hint));
+    byId("hint-char").textContent = hint ? hint.char : "";
+    byId("hint-code").textContent = hint ? hint.code : "";
+    const replace = byId("hint-replace");
+    if (replace) {
+      show(replace, Boolean(hint && hint.replacement));
+      byId("hint-with").textContent = hint && hint.replacement ? hint.replacement : "";
+    }
+    byId("counter").dataset.counted = value;
+    cost();
+  };
+  const ask = async () => {
+    const mine = ++asked;
+    const value = text.value;
+    if (value === "") { render(value, null); return; }
+    try {
+      const r = await fetch(text.dataset.countUrl, {
+        method: "POST",
+        credentials: "same-origin",
+        headers: { "Content-Type": "application/json", "X-CSRF-Token": text.dataset.csrf },
+        body: JSON.stringify({ text: value }),
+      });
+      if (!r.ok) return;
+      const c = await r.json();
+      // An older answer arriving late must not overwrite a newer one.
+      if (mine === asked) render(value, c);
+    } catch (_) {
+      // Offline: the count shows again with the next answer of the server.
+    }
+  };
+  const later = () => { clearTimeout(timer); timer = setTimeout(ask, 150); };
+  text.addEventListener("input", later);
+  const picker = byId("template");
+  if (picker) {
+    picker.addEventListener("change", () => {
+      const chosen = picker.selectedOptions[0];
+      if (chosen && chosen.dataset.body !== undefined) {
+        text.value = chosen.dataset.body;
+        later();
+      }
+    });
+  }
+  const replace = byId("hint-replace");
+  if (replace) {
+    replace.addEventListener("click", (event) => {
+      event.preventDefault();
+      const from = byId("hint-char").textContent;
+      const to = byId("hint-with").textContent;
+      if (from !== "" && to !== "") {
+        text.value = text.value.split(from).join(to);
+        later();
+      }
+    });
+  }
+  for (const box of document.querySelectorAll("input[data-phones]")) {
+    box.addEventListener("change", cost);
+  }
+  for (const area of document.querySelectorAll("textarea[data-pasted]")) {
+    area.addEventListener("input", cost);
+  }
+  byId("counter").dataset.counted = text.value;
+  if (text.value !== "") later();
+}
+
+// A campaign's progress page: its figures every 2 seconds until it is over; when its state
+// changes the page is loaded again, so the buttons fit the new state.
+function poll(section) {
+  const shown = byId("progress-state").dataset.state;
+  const tick = async () => {
+    try {
+      const r = await fetch(section.dataset.poll, { credentials: "same-origin" });
+      if (r.ok) {
+        const p = await r.json();
+        if (p.state !== shown) { window.location.reload(); return; }
+        const bar = byId("progress-bar");
+        bar.max = Math.max(p.total, 1);
+        bar.value = p.done;
+        bar.textContent = p.done_text + " / " + p.total_text;
+        byId("progress-done").textContent = p.done_text;
+        byId("progress-total").textContent = p.total_text;
+        for (const row of p.rows) {
+          const cell = section.querySelector('[data-count="' + row.state + '"]');
+          if (cell) cell.textContent = row.text;
+        }
+        if (p.over) return;
+      }
+    } catch (_) {
+      // Try again at the next tick.
+    }
+    setTimeout(tick, 2000);
+  };
+  setTimeout(tick, 2000);
+}

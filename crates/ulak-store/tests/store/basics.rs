@@ -441,6 +441,29 @@ async fn groups_and_members(db: &TestDb) {
         2
     );
     assert_eq!(s.add_group_members(c.id, g.id, &[a.id]).await.unwrap(), 0);
+    let other = company(s, CountryType::Tr).await;
+    let og = s
+        .create_group(other.id, GroupName::parse("VIP").unwrap(), None)
+        .await
+        .unwrap();
+    let empty = s
+        .create_group(c.id, GroupName::parse("Boş").unwrap(), None)
+        .await
+        .unwrap();
+    let counts = s
+        .group_member_counts(c.id, &[g.id, empty.id, og.id])
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            counts.get(&g.id.0),
+            counts.get(&empty.id.0),
+            counts.get(&og.id.0)
+        ),
+        (Some(&2), Some(&0), None),
+        "another company's group is not counted"
+    );
+    s.delete_group(c.id, empty.id).await.unwrap();
     let q = ListQuery {
         group_id: Some(g.id),
         ..ListQuery::default()

@@ -1,0 +1,229 @@
+//! `GET /campaigns/{id}`: a campaign's progress: its messages by state, a progress bar, and
+//! pause / resume / cancel (the same functions as the API's). `GET /campaigns/{id}/progress`:
+//! the figures as JSON, which the page's script polls; without it a link reloads the page.
+
+use askama::Template;
+use axum::Json as JsonOut;
+use axum::extract::rejection::FormRejection;
+use axum::extract::{Form, Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::{Deserialize, Serialize};
+use ulak_core::model::{CampaignAction, CampaignState, MessageState, Role};
+
+use super::format;
+use super::i18n::Texts;
+use super::pages::{self, render};
+use super::session::WebUser;
+use crate::error::ApiError;
+use crate::routes::campaigns::{CampaignOut, acted, read, resumed};
+use crate::startup::AppState;
+
+/// One row of the counts table.
+#[derive(Serialize)]
+struct Row {
+    state: &'static str,
+    #[serde(skip)]
+    label: &'static str,
+    n: i64,
+    text: String,
+}
+
+/// The figures the page shows and its script refreshes.
+#[derive(Serialize)]
+struct Progress {
+    state: String,
+    state_label: &'static str,
+    /// Messages that reached a final state (left-out recipients not counted).
+    done: i64,
+    /// Messages in all (left-out recipients not counted).
+    total: i64,
+    done_text: String,
+    total_text: String,
+    rows: Vec<Row>,
+    /// Nothing will change any more: the script stops polling.
+    over: bool,
+}
+
+fn progress(c: &CampaignOut, t: Texts) -> Progress {
+    let n = |v: i64| format::integer(v, t.language());
+    let rows: Vec<Row> = MessageState::ALL
+        .iter()
+        .map(|s| {
+            let count = c.counts.get(s.as_str()).copied().unwrap_or(0);
+            Row {
+                state: s.as_str(),
+                label: t.get(message_state_key(*s)),
+                n: count,
+                text: n(count),
+            }
+        })
+        .collect();
+    let sent = |r: &&Row| r.state != MessageState::Skipped.as_str();
+    let total: i64 = rows.iter().filter(sent).map(|r| r.n).sum();
+    let done: i64 = rows
+        .iter()
+        .filter(sent)
+        .filter(|r| {
+            MessageState::ALL
+                .iter()
+                .any(|s| s.as_str() == r.state && s.is_final())
+        })
+        .map(|r| r.n)
+        .sum();
+    let state = c.state.parse::<CampaignState>().ok();
+    Progress {
+        state_label: t.get(campaign_state_key(state)),
+        over: matches!(
+            state,
+            Some(CampaignState::Finished | CampaignState::Cancelled)
+        ),
+        state: c.state.clone(),
+        done,
+        total,
+        done_text: n(done),
+        total_text: n(total),
+        rows,
+    }
+}
+
+fn message_state_key(s: MessageState) -> &'static str {
+    match s {
+        MessageState::Scheduled => "campaign.msg.scheduled",
+        MessageState::Queued => "campaign.msg.queued",
+        MessageState::Sending => "campaign.msg.sending",
+        MessageState::Submitted => "campaign.msg.submitted",
+        MessageState::Delivered => "campaign.msg.delivered",
+        MessageState::Undeliverable => "campaign.msg.undeliverable",
+        MessageState::Expired => "campaign.msg.expired",
+        MessageState::Rejected => "campaign.msg.rejected",
+        MessageState::Unknown => "campaign.msg.unknown",
+        MessageState::Failed => "campaign.msg.failed",
+        MessageState::Cancelled => "campaign.msg.cancelled",
+        MessageState::Skipped => "campaign.msg.skipped",
+    }
+}
+
+fn campaign_state_key(s: Option<CampaignState>) -> &'static str {
+    match s {
+        Some(CampaignState::Draft) => "campaign.state.draft",
+        Some(CampaignState::Running) => "campaign.state.running",
+        Some(CampaignState::Paused) => "campaign.state.paused",
+        Some(CampaignState::Finished) => "campaign.state.finished",
+        Some(CampaignState::Cancelled) | None => "campaign.state.cancelled",
+    }
+}
+
+#[derive(Template)]
+#[template(path = "web/campaign.html")]
+struct CampaignPage<'a> {
+    t: Texts,
+    active: &'a str,
+    who: &'a ulak_core::model::User,
+    csrf: &'a str,
+    other_language: &'a str,
+    c: &'a CampaignOut,
+    p: &'a Progress,
+    may_act: bool,
+    may_pause: bool,
+    may_resume: bool,
+    may_cancel: bool,
+}
+
+/// `company`'s campaign, or the answer to give instead (404 for another company's).
+async fn find(state: &AppState, user: &WebUser, id: i64) -> Result<CampaignOut, Response> {
+    let t = user.texts();
+    match read(state, user.session.user.company_id, id).await {
+        Ok(c) => Ok(c),
+        Err(ApiError::NotFound) => {
+            Err(pages::error(StatusCode::NOT_FOUND, t, "campaign.not_found"))
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "reading a campaign failed");
+            Err(pages::internal(t))
+        }
+    }
+}
+
+/// `GET /campaigns/{id}`.
+pub async fn show(State(state): State<AppState>, user: WebUser, Path(id): Path<i64>) -> Response {
+    let t = user.texts();
+    let c = match find(&state, &user, id).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let p = progress(&c, t);
+    let s = c.state.parse::<CampaignState>().ok();
+    let may_act = user.may(Role::Operator);
+    render(
+        StatusCode::OK,
+        &CampaignPage {
+            t,
+            active: "send",
+            who: &user.session.user,
+            csrf: &user.csrf,
+            other_language: super::dashboard::other(t.language()).as_str(),
+            may_pause: may_act && s == Some(CampaignState::Running),
+            may_resume: may_act && s == Some(CampaignState::Paused),
+            may_cancel: may_act
+                && matches!(
+                    s,
+                    Some(CampaignState::Draft | CampaignState::Running | CampaignState::Paused)
+                ),
+            may_act,
+            c: &c,
+            p: &p,
+        },
+    )
+}
+
+/// `GET /campaigns/{id}/progress`: the page's figures as JSON.
+pub async fn poll(State(state): State<AppState>, user: WebUser, Path(id): Path<i64>) -> Response {
+    match find(&state, &user, id).await {
+        Ok(c) => JsonOut(progress(&c, user.texts())).into_response(),
+        Err(r) => r,
+    }
+}
+
+/// A button's form: the CSRF token only.
+#[derive(Debug, Deserialize)]
+pub struct ActionForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+/// `POST /campaigns/{id}/{action}`: pause, resume or cancel, then back to the page.
+pub async fn act(
+    State(state): State<AppState>,
+    user: WebUser,
+    Path((id, action)): Path<(i64, String)>,
+    form: Result<Form<ActionForm>, FormRejection>,
+) -> Response {
+    let t = user.texts();
+    let Ok(Form(form)) = form else {
+        return pages::bad_request(t);
+    };
+    if let Some(r) = user.csrf_refusal(&form.csrf) {
+        return r;
+    }
+    if !user.may(Role::Operator) {
+        return pages::error(StatusCode::FORBIDDEN, t, "error.forbidden");
+    }
+    let company = user.session.user.company_id;
+    let done = match action.as_str() {
+        "pause" => acted(&state, company, id, CampaignAction::Pause).await,
+        "cancel" => acted(&state, company, id, CampaignAction::Cancel).await,
+        "resume" => resumed(&state, company, id).await,
+        _ => return pages::error(StatusCode::NOT_FOUND, t, "campaign.not_found"),
+    };
+    match done {
+        Ok(_) => Redirect::to(&format!("/campaigns/{id}")).into_response(),
+        Err(ApiError::NotFound) => pages::error(StatusCode::NOT_FOUND, t, "campaign.not_found"),
+        Err(ApiError::Internal(cause)) => {
+            tracing::error!(%cause, "a campaign action failed");
+            pages::internal(t)
+        }
+        // Not possible in its state now (it finished meanwhile), or the setup is lacking.
+        Err(_) => pages::error(StatusCode::CONFLICT, t, "campaign.action_refused"),
+    }
+}
