@@ -25,10 +25,10 @@ use crate::startup::AppState;
 pub const MAX_ROWS: usize = 1_000_000;
 
 /// Fields a subscriber import fills; other columns become attributes when mapped as `attr.<name>`.
-const SUBSCRIBER_FIELDS: &[&str] = &["name", "phone", "tckn", "consent"];
+pub(crate) const SUBSCRIBER_FIELDS: &[&str] = &["name", "phone", "tckn", "consent"];
 
 /// Fields a customer account import fills; `attr.<name>` mappings add attributes.
-const CUSTOMER_FIELDS: &[&str] = &[
+pub(crate) const CUSTOMER_FIELDS: &[&str] = &[
     "code",
     "title",
     "kind",
@@ -181,7 +181,7 @@ async fn read_form(
 }
 
 /// The spooled file rewound, with its format (from the content type or the first bytes).
-fn open_file(
+pub(crate) fn open_file(
     file: Option<(Option<String>, std::fs::File)>,
 ) -> Result<(Format, std::fs::File), ApiError> {
     use std::io::{Read, Seek, SeekFrom};
@@ -264,16 +264,48 @@ async fn import_subscribers(
     let form = read_form(multipart, &state.settings().data_dir).await?;
     let country = caller.country(&state).await?;
     let (format, file) = open_file(form.file)?;
+    let upload = Upload {
+        format,
+        file,
+        mapping: form.mapping,
+        mode: form.mode,
+    };
     let group = form.group_id.map(GroupId);
+    subscribers(&state, caller.company, country, group, upload)
+        .await
+        .map(JsonOut)
+}
+
+/// A spooled upload ready to import: the file, its format, the mapping and the mode.
+pub(crate) struct Upload {
+    /// CSV or XLSX.
+    pub format: Format,
+    /// The file, from its start.
+    pub file: std::fs::File,
+    /// Field → column.
+    pub mapping: Mapping,
+    /// All-or-nothing or skip-invalid.
+    pub mode: Mode,
+}
+
+/// Imports subscribers of `company` from `upload` (into `group` when given): the API's import
+/// and the web wizard's.
+pub(crate) async fn subscribers(
+    state: &AppState,
+    company: ulak_core::model::CompanyId,
+    country: ulak_core::CountryType,
+    group: Option<GroupId>,
+    upload: Upload,
+) -> Result<ImportResult, ImportError> {
     let session = state
         .store()
-        .begin_subscriber_import(caller.company, group)
+        .begin_subscriber_import(company, group)
         .await
         .map_err(ApiError::from)?;
     let spec = pipeline::Spec {
-        format,
-        known: known_fields(SUBSCRIBER_FIELDS, &form.mapping),
-        mapping: form.mapping,
+        format: upload.format,
+        known: known_fields(SUBSCRIBER_FIELDS, &upload.mapping),
+        mapping: upload.mapping,
         required: &["phone"],
         max_rows: MAX_ROWS,
     };
@@ -302,11 +334,11 @@ async fn import_subscribers(
     };
     let job = Job {
         spec,
-        file,
-        mode: form.mode,
+        file: upload.file,
+        mode: upload.mode,
         convert,
     };
-    drive(&state, session, job, SUBSCRIBER_KEY).await
+    drive(state, session, job, SUBSCRIBER_KEY).await
 }
 
 /// Runs the import (see [`crate::import::run`]) and answers with its result, or the
@@ -316,7 +348,7 @@ async fn drive<T, S, F>(
     session: S,
     job: Job<F>,
     key: KeyNames,
-) -> Result<JsonOut<ImportResult>, ImportError>
+) -> Result<ImportResult, ImportError>
 where
     T: Send + Sync + 'static,
     S: ImportSession<T> + 'static,
@@ -341,7 +373,7 @@ fn respond(
     outcome: Result<ulak_store::ImportReport, Vec<ulak_store::ImportRowError>>,
     mode: Mode,
     key: KeyNames,
-) -> Result<JsonOut<ImportResult>, ImportError> {
+) -> Result<ImportResult, ImportError> {
     let mut errors = parsed.errors;
     let (report, rejected) = match outcome {
         Ok(mut r) => {
@@ -360,7 +392,7 @@ fn respond(
             errors,
         ))));
     };
-    Ok(JsonOut(ImportResult {
+    Ok(ImportResult {
         rows: parsed.rows,
         imported: report.inserted,
         added_to_group: report.grouped_existing,
@@ -370,7 +402,7 @@ fn respond(
         errors: errors.list,
         errors_omitted: errors.omitted,
         mode,
-    }))
+    })
 }
 
 /// The fields an import takes: its own plus the `attr.*` names the mapping brings.
@@ -447,25 +479,44 @@ async fn import_customers(
     }
     let country = caller.country(&state).await?;
     let (format, file) = open_file(form.file)?;
+    let upload = Upload {
+        format,
+        file,
+        mapping: form.mapping,
+        mode: form.mode,
+    };
+    customers(&state, caller.company, country, upload)
+        .await
+        .map(JsonOut)
+}
+
+/// Imports customer accounts of `company` from `upload`: the API's import and the web
+/// wizard's.
+pub(crate) async fn customers(
+    state: &AppState,
+    company: ulak_core::model::CompanyId,
+    country: ulak_core::CountryType,
+    upload: Upload,
+) -> Result<ImportResult, ImportError> {
     let session = state
         .store()
-        .begin_customer_import(caller.company)
+        .begin_customer_import(company)
         .await
         .map_err(ApiError::from)?;
     let spec = pipeline::Spec {
-        format,
-        known: known_fields(CUSTOMER_FIELDS, &form.mapping),
-        mapping: form.mapping,
+        format: upload.format,
+        known: known_fields(CUSTOMER_FIELDS, &upload.mapping),
+        mapping: upload.mapping,
         required: &["code", "title", "phones"],
         max_rows: MAX_ROWS,
     };
     let job = Job {
         spec,
-        file,
-        mode: form.mode,
+        file: upload.file,
+        mode: upload.mode,
         convert: move |row: usize, fields: &Fields<'_>| customer_row(row, fields, country),
     };
-    drive(&state, session, job, CUSTOMER_KEY).await
+    drive(state, session, job, CUSTOMER_KEY).await
 }
 
 /// One customer account row, or its errors.

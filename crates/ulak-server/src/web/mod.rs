@@ -9,6 +9,8 @@ mod dashboard;
 mod format;
 mod groups;
 pub mod i18n;
+mod import;
+mod import_run;
 mod inbox;
 mod login;
 mod messages;
@@ -51,6 +53,9 @@ pub fn router() -> Router<AppState> {
         .route("/inbox", get(inbox::show))
         .route("/inbox/reply", post(inbox::reply))
         .route("/inbox/read", post(inbox::read_one))
+        .route("/import", get(import::start).post(import::upload))
+        .route("/import/run", post(import_run::run))
+        .route("/import/{token}/errors.csv", get(import_run::errors_csv))
         .route("/static/{file}", get(asset))
         .layer(axum::middleware::from_fn(pages::security_headers))
 }

@@ -44,7 +44,7 @@ const COLUMNS: [&str; 10] = [
 ];
 
 /// A free-text cell a spreadsheet would not run as a formula.
-fn inert(s: &str) -> String {
+pub(crate) fn inert(s: &str) -> String {
     if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
         format!("'{s}")
     } else {

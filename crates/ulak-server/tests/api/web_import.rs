@@ -1,0 +1,266 @@
+//! The import wizard through a real server: upload, mapping over a preview, the API's import
+//! into a new group, row errors (escaped, downloadable), roles, CSRF, and companies apart.
+
+use reqwest::StatusCode;
+use reqwest::header::COOKIE;
+use reqwest::multipart::{Form, Part};
+use serde_json::{Value, json};
+
+use crate::helpers::{ADMIN_KEY, TestApp, spawn_app};
+use crate::web::{Browser, user};
+
+const XSS: &str = "<script>alert(1)</script>";
+const XSS_SHOWN: &str = "&#60;script&#62;alert(1)&#60;/script&#62;";
+const PASSWORD: &str = "Dogru-Parola-1";
+/// The README's example file.
+const README_CSV: &str = "Ad Soyad;Telefon;TC;Bakiye\nAyşe Yılmaz;0532 123 45 67;10000000146;120,50\nMehmet Demir;+90 542 987 65 43;;80,00\n";
+
+async fn signed_in<'a>(app: &'a TestApp, login: &str, role: &str) -> Browser<'a> {
+    user(app, login, PASSWORD, role).await;
+    let mut b = Browser::new(app);
+    let (status, _, _) = b.sign_in(login, PASSWORD).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    b
+}
+
+/// Posts step 1 as a browser does: `fields` in order (the CSRF token first), then the file.
+async fn upload(b: &mut Browser<'_>, fields: &[(&str, &str)], csv: &str) -> (StatusCode, String) {
+    let mut form = Form::new();
+    for (k, v) in fields {
+        form = form.text(k.to_string(), v.to_string());
+    }
+    let part = Part::bytes(csv.as_bytes().to_vec())
+        .file_name("aboneler.csv")
+        .mime_str("text/csv")
+        .unwrap();
+    form = form.part("file", part);
+    let r = b
+        .http
+        .post(format!("{}/import", b.app.base))
+        .header(COOKIE, b.cookie_header())
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    (r.status(), r.text().await.unwrap())
+}
+
+/// The hidden `token` of the mapping step.
+fn token_in(page: &str) -> String {
+    let at = page.find(r#"name="token" value=""#).expect("a token field") + 20;
+    page[at..].split('"').next().unwrap().to_owned()
+}
+
+/// Uploads `csv` as subscribers into a new group `group`; the mapping page and its token.
+async fn to_mapping(b: &mut Browser<'_>, group: &str, csv: &str) -> (String, String) {
+    let (_, page, _) = b.get("/import").await;
+    let csrf = Browser::csrf_in(&page);
+    let fields = [
+        ("csrf", csrf.as_str()),
+        ("kind", "subscribers"),
+        ("group", ""),
+        ("new_group", group),
+    ];
+    let (status, page) = upload(b, &fields, csv).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let token = token_in(&page);
+    (page, token)
+}
+
+async fn group_members(app: &TestApp, name: &str) -> Vec<Value> {
+    let groups = app.call("GET", "/groups", ADMIN_KEY, None).await;
+    let id = groups.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["name"] == name)
+        .unwrap_or_else(|| panic!("no group {name}: {}", groups.body))["id"]
+        .as_i64()
+        .unwrap();
+    let r = app
+        .call("GET", &format!("/groups/{id}/members"), ADMIN_KEY, None)
+        .await;
+    r.body["items"].as_array().unwrap().clone()
+}
+
+#[tokio::test]
+async fn the_readme_csv_goes_into_a_new_group_vip() {
+    let app = spawn_app().await;
+    let mut b = signed_in(&app, "operator1", "operator").await;
+    let (page, token) = to_mapping(&mut b, "VIP", README_CSV).await;
+    // The preview shows the first rows; the file itself stays on the server.
+    assert!(page.contains("Ayşe Yılmaz") && page.contains("<th scope=\"col\">Ad Soyad</th>"));
+    assert_eq!(token.len(), 43);
+    assert!(
+        !page.contains("0532 123 45 67\""),
+        "no cell goes back in a field"
+    );
+    let csrf = Browser::csrf_in(&page);
+    let form = [
+        ("csrf", csrf.as_str()),
+        ("token", token.as_str()),
+        ("map.name", "Ad Soyad"),
+        ("map.phone", "Telefon"),
+        ("map.tckn", "TC"),
+        ("map.consent", ""),
+        ("attr", "Bakiye"),
+        ("mode", "all-or-nothing"),
+    ];
+    let (status, result, _) = b.post("/import/run", &form).await;
+    assert_eq!(status, StatusCode::OK, "{result}");
+    assert!(
+        result.contains(r#"<dd data-testid="imported">2</dd>"#),
+        "{result}"
+    );
+    let members = group_members(&app, "VIP").await;
+    let phones: Vec<&str> = members.iter().filter_map(|m| m["phone"].as_str()).collect();
+    assert_eq!(phones.len(), 2, "{members:?}");
+    assert!(phones.contains(&"+905321234567") && phones.contains(&"+905429876543"));
+    let ayse = members
+        .iter()
+        .find(|m| m["phone"] == "+905321234567")
+        .unwrap();
+    assert_eq!(ayse["attributes"]["bakiye"], "120,50", "{ayse}");
+    // The upload is gone once imported: running it again imports nothing twice.
+    let (status, _, _) = b.post("/import/run", &form).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn row_errors_are_escaped_listed_and_downloadable() {
+    let app = spawn_app().await;
+    let mut b = signed_in(&app, "operator2", "operator").await;
+    let csv = format!("name,phone\n{XSS},0532 111 22 33\nBozuk,12\n=cmd,abc\n");
+    let (page, token) = to_mapping(&mut b, "", &csv).await;
+    assert!(page.contains(XSS_SHOWN) && !page.contains(XSS), "{page}");
+    // Columns named like a field are preselected.
+    assert!(page.contains("<option selected>phone</option>"), "{page}");
+    let csrf = Browser::csrf_in(&page);
+    let form = [
+        ("csrf", csrf.as_str()),
+        ("token", token.as_str()),
+        ("map.name", "name"),
+        ("map.phone", "phone"),
+        ("mode", "skip-invalid"),
+    ];
+    let (status, result, _) = b.post("/import/run", &form).await;
+    assert_eq!(status, StatusCode::OK, "{result}");
+    assert!(
+        result.contains(r#"<dd data-testid="imported">1</dd>"#),
+        "{result}"
+    );
+    assert!(
+        result.contains(r#"data-testid="errors""#) && result.contains("<td class=\"num\">3</td>")
+    );
+    let link = format!("/import/{token}/errors.csv");
+    assert!(result.contains(&link), "{result}");
+    let (status, csv_out, _) = b.get(&link).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        csv_out.starts_with("row,column,reason\r\n3,\"phone\","),
+        "{csv_out}"
+    );
+    assert!(csv_out.contains("\n4,\"phone\","), "{csv_out}");
+    // Another company's user finds neither the report nor the upload.
+    let (other_key, _) = app.company_with_id("baska").await;
+    let r = app
+        .call(
+            "POST",
+            "/users",
+            &other_key,
+            Some(json!({"login": "yabanci", "password": PASSWORD, "role": "admin"})),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let mut them = Browser::new(&app);
+    let (_, login, _) = them.get("/login").await;
+    let csrf = Browser::csrf_in(&login);
+    let form = [
+        ("csrf", csrf.as_str()),
+        ("company", "baska"),
+        ("username", "yabanci"),
+        ("password", PASSWORD),
+    ];
+    let (status, _, _) = them.post("/login", &form).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (status, body, _) = them.get(&link).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(!body.contains("phone"), "{body}");
+    let (_, page, _) = them.get("/import").await;
+    assert!(!page.contains(XSS_SHOWN));
+}
+
+#[tokio::test]
+async fn all_or_nothing_imports_nothing_when_a_row_is_invalid() {
+    let app = spawn_app().await;
+    let mut b = signed_in(&app, "operator3", "operator").await;
+    let (page, token) = to_mapping(&mut b, "Hepsi", "name,phone\nA,05321112233\nB,12\n").await;
+    let csrf = Browser::csrf_in(&page);
+    let form = [
+        ("csrf", csrf.as_str()),
+        ("token", token.as_str()),
+        ("map.name", "name"),
+        ("map.phone", "phone"),
+        ("mode", "all-or-nothing"),
+    ];
+    let (status, result, _) = b.post("/import/run", &form).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{result}");
+    assert!(result.contains("hiçbir şey aktarılmadı"), "{result}");
+    let subs = app.call("GET", "/subscribers", ADMIN_KEY, None).await;
+    assert_eq!(subs.body["items"].as_array().unwrap().len(), 0);
+}
+
+#[tokio::test]
+async fn a_viewer_reads_and_gets_403_and_csrf_is_checked_first() {
+    let app = spawn_app().await;
+    let g = app
+        .call("POST", "/groups", ADMIN_KEY, Some(json!({"name": XSS})))
+        .await;
+    assert_eq!(g.status, 201);
+    let other = app.company("baska").await;
+    let r = app
+        .call(
+            "POST",
+            "/groups",
+            &other,
+            Some(json!({"name": "Yabancı Grup"})),
+        )
+        .await;
+    assert_eq!(r.status, 201);
+    let mut op = signed_in(&app, "operator4", "operator").await;
+    let (status, page, _) = op.get("/import").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains(r#"enctype="multipart/form-data""#));
+    assert!(
+        page.contains(XSS_SHOWN) && !page.contains(XSS),
+        "groups are escaped"
+    );
+    assert!(
+        !page.contains("Yabancı"),
+        "another company's groups never show"
+    );
+    // No token, or a wrong one: refused before anything is stored.
+    let (status, _) = upload(&mut op, &[("kind", "subscribers")], README_CSV).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) = upload(&mut op, &[("csrf", "yanlis")], README_CSV).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _, _) = op.post("/import/run", &[("token", "x")]).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    let mut viewer = signed_in(&app, "viewer1", "viewer").await;
+    let (status, page, _) = viewer.get("/import").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains(r#"data-testid="read-only""#));
+    assert!(
+        !page.contains(r#"action="/import""#),
+        "no upload form: {page}"
+    );
+    let csrf = Browser::csrf_in(&page);
+    let (status, body) = upload(&mut viewer, &[("csrf", csrf.as_str())], README_CSV).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    let form = [("csrf", csrf.as_str()), ("token", "x")];
+    let (status, _, _) = viewer.post("/import/run", &form).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let subs = app.call("GET", "/subscribers", ADMIN_KEY, None).await;
+    assert_eq!(subs.body["items"].as_array().unwrap().len(), 0);
+}
