@@ -246,7 +246,20 @@ async fn preview(
         values.insert("telefon".to_owned(), s.phone.national());
     }
     values.extend(Attributes::fields(b.fields)?.as_map().clone());
-    let text = t.body.render_map(&values).map_err(|missing| {
+    render_preview(&state, caller.company, &t.body, &values)
+        .await
+        .map(JsonOut)
+}
+
+/// `body` rendered with `values` and counted as sending will count it (under the company's
+/// policy): the API's preview and the web template page's.
+pub(crate) async fn render_preview(
+    state: &AppState,
+    company: ulak_core::model::CompanyId,
+    body: &ulak_core::model::TemplateBody,
+    values: &BTreeMap<String, String>,
+) -> Result<PreviewOut, ApiError> {
+    let text = body.render_map(values).map_err(|missing| {
         ApiError::Validation(
             missing
                 .0
@@ -259,8 +272,7 @@ async fn preview(
                 .collect(),
         )
     })?;
-    // Counted as sending will count it: under the company's policy.
-    let policy = state.store().sending_text_policy(caller.company).await?;
+    let policy = state.store().sending_text_policy(company).await?;
     let count = ulak_text::count(
         &text,
         &ulak_text::Options {
@@ -269,7 +281,7 @@ async fn preview(
         },
     )
     .map_err(|e| ApiError::field("body", ulak_core::Code::TextUnencodable, e.to_string()))?;
-    Ok(JsonOut(PreviewOut { text, count }))
+    Ok(PreviewOut { text, count })
 }
 
 /// Adds a sender header (admin); a new default replaces the old one.

@@ -19,6 +19,7 @@ mod people;
 mod send;
 mod send_view;
 pub mod session;
+mod sms_templates;
 mod subscribers;
 
 use axum::Router;
@@ -56,6 +57,15 @@ pub fn router() -> Router<AppState> {
         .route("/import", get(import::start).post(import::upload))
         .route("/import/run", post(import_run::run))
         .route("/import/{token}/errors.csv", get(import_run::errors_csv))
+        .route(
+            "/templates",
+            get(sms_templates::list).post(sms_templates::create),
+        )
+        .route(
+            "/templates/{id}",
+            get(sms_templates::show).post(sms_templates::update),
+        )
+        .route("/templates/{id}/delete", post(sms_templates::delete))
         .route("/static/{file}", get(asset))
         .layer(axum::middleware::from_fn(pages::security_headers))
 }

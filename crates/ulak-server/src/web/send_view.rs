@@ -123,7 +123,7 @@ pub(super) struct CountView {
 
 impl CountView {
     /// Before anything is typed.
-    fn empty() -> CountView {
+    pub(super) fn empty() -> CountView {
         CountView {
             chars: "0".into(),
             segments: "0".into(),
@@ -340,7 +340,7 @@ async fn picked_customers(
 
 /// The engine's count of `text` under the company's policy, or `None` when the engine
 /// refuses it (longer than any message; the send reports that with its code).
-async fn count_view(
+pub(super) async fn count_view(
     state: &AppState,
     company: CompanyId,
     text: &str,

@@ -264,3 +264,149 @@ async fn a_viewer_reads_and_gets_403_and_csrf_is_checked_first() {
     let subs = app.call("GET", "/subscribers", ADMIN_KEY, None).await;
     assert_eq!(subs.body["items"].as_array().unwrap().len(), 0);
 }
+
+/// Creates a template through the page; its id from the redirect.
+async fn new_template(b: &mut Browser<'_>, name: &str, body: &str) -> i64 {
+    let (_, page, _) = b.get("/templates").await;
+    let csrf = Browser::csrf_in(&page);
+    let form = [("csrf", csrf.as_str()), ("name", name), ("body", body)];
+    let (status, page, location) = b.post("/templates", &form).await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{page}");
+    let location = location.unwrap();
+    location
+        .strip_prefix("/templates/")
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn templates_are_created_previewed_edited_and_deleted() {
+    let app = spawn_app().await;
+    let mut b = signed_in(&app, "operator5", "operator").await;
+    let id = new_template(&mut b, XSS, "Sayın {{ad}}, bakiyeniz {{bakiye}} TL.").await;
+    let (status, page, _) = b.get(&format!("/templates/{id}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains(XSS_SHOWN) && !page.contains(XSS), "{page}");
+    assert!(
+        page.contains(r#"data-count-url="/send/count""#),
+        "the send window's counter"
+    );
+    assert!(page.contains(r#"id="count-chars">38<"#), "{page}");
+    assert!(
+        page.contains("Sayın Ayşe Yılmaz, bakiyeniz [bakiye] TL."),
+        "{page}"
+    );
+    let (_, page, _) = b
+        .get(&format!(
+            "/templates/{id}?sample.ad=Mehmet&sample.bakiye=80%2C00"
+        ))
+        .await;
+    assert!(page.contains("Sayın Mehmet, bakiyeniz 80,00 TL."), "{page}");
+    let (_, list, _) = b.get("/templates").await;
+    assert!(list.contains(&format!(r#"href="/templates/{id}""#)) && list.contains(XSS_SHOWN));
+
+    let csrf = Browser::csrf_in(&page);
+    let form = [
+        ("csrf", csrf.as_str()),
+        ("name", "Bayram"),
+        ("body", "İyi bayramlar {{ad}}"),
+    ];
+    let (status, _, location) = b.post(&format!("/templates/{id}"), &form).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        location.as_deref(),
+        Some(format!("/templates/{id}").as_str())
+    );
+    let r = app
+        .call("GET", &format!("/templates/{id}"), ADMIN_KEY, None)
+        .await;
+    assert_eq!(
+        (r.body["name"].as_str(), r.body["body"].as_str()),
+        (Some("Bayram"), Some("İyi bayramlar {{ad}}"))
+    );
+
+    // A broken placeholder is the API's refusal, with what was typed kept (escaped).
+    let form = [
+        ("csrf", csrf.as_str()),
+        ("name", XSS),
+        ("body", "Merhaba {{ad"),
+    ];
+    let (status, page, _) = b.post("/templates", &form).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{page}");
+    assert!(page.contains(r#"data-testid="errors""#) && page.contains("Merhaba {{ad</textarea>"));
+    assert!(!page.contains(XSS));
+
+    let (status, _, location) = b
+        .post(&format!("/templates/{id}/delete"), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(
+        (status, location.as_deref()),
+        (StatusCode::SEE_OTHER, Some("/templates"))
+    );
+    let (status, _, _) = b.get(&format!("/templates/{id}")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn a_viewer_reads_templates_and_other_companies_stay_apart() {
+    let app = spawn_app().await;
+    let r = app
+        .call(
+            "POST",
+            "/templates",
+            ADMIN_KEY,
+            Some(json!({"name": "Bizim", "body": "Merhaba {{ad}}"})),
+        )
+        .await;
+    let ours = r.body["id"].as_i64().unwrap();
+    let other = app.company("baska").await;
+    let r = app
+        .call(
+            "POST",
+            "/templates",
+            &other,
+            Some(json!({"name": "Yabancı", "body": "Gizli metin"})),
+        )
+        .await;
+    let theirs = r.body["id"].as_i64().unwrap();
+    let mut v = signed_in(&app, "viewer2", "viewer").await;
+    let (status, list, _) = v.get("/templates").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(list.contains("Bizim") && !list.contains("Yabancı") && !list.contains("Gizli"));
+    assert!(
+        !list.contains(r#"action="/templates""#),
+        "a viewer gets no form: {list}"
+    );
+    let (status, page, _) = v.get(&format!("/templates/{ours}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(!page.contains(r#"data-testid="edit""#) && !page.contains(r#"data-testid="delete""#));
+    let csrf = Browser::csrf_in(&page);
+    let form = [("csrf", csrf.as_str()), ("name", "X"), ("body", "Y")];
+    for path in [
+        "/templates".to_owned(),
+        format!("/templates/{ours}"),
+        format!("/templates/{ours}/delete"),
+    ] {
+        let (status, _, _) = v.post(&path, &form).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{path}");
+    }
+    let mut op = signed_in(&app, "operator6", "operator").await;
+    let (status, _, _) = op.post("/templates", &[("name", "X"), ("body", "Y")]).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "no CSRF token");
+    let (status, page, _) = op.get(&format!("/templates/{theirs}")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(!page.contains("Gizli"));
+    let (_, page, _) = op.get("/templates").await;
+    let csrf = Browser::csrf_in(&page);
+    let (status, _, _) = op
+        .post(&format!("/templates/{theirs}/delete"), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let r = app
+        .call("GET", &format!("/templates/{theirs}"), &other, None)
+        .await;
+    assert_eq!(r.status, 200, "their template is still there");
+    let r = app.call("GET", "/templates", ADMIN_KEY, None).await;
+    assert_eq!(r.body["items"].as_array().unwrap().len(), 1);
+}

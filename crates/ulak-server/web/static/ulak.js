@@ -27,6 +27,9 @@ function counter(text) {
   let asked = 0;
   let segments = Number(text.dataset.segments || 0);
   const cost = () => {
+    // The template page counts a text with no recipients and no cost.
+    const box = byId("cost");
+    if (!box) return;
     let recipients = 0;
     for (const box of document.querySelectorAll("input[data-phones]:checked")) {
       recipients += Number(box.dataset.phones) || 0;
@@ -34,7 +37,6 @@ function counter(text) {
     for (const area of document.querySelectorAll("textarea[data-pasted]")) {
       recipients += area.value.split(/[\n,;]/).filter((s) => s.trim() !== "").length;
     }
-    const box = byId("cost");
     const price = Number(box.dataset.price) || 1;
     const total = segments * recipients * price;
     byId("cost-recipients").textContent = number(recipients);
