@@ -111,3 +111,49 @@ test('a viewer sees no upload form', withPages(async (pages) => {
   await check(page, (await page.locator('main input[type=file]').count()) === 0, 'a viewer sees an upload form');
   await axeCheck(page, 'the import page for a viewer');
 }));
+
+test('a template is created and edited with the live counter, and previewed on sample fields', withPages(async (pages) => {
+  const page = await admin(pages);
+  const name = `${XSS} ${Date.now() % 100000}`;
+  await open(page, '/templates');
+  await axeCheck(page, 'the template list');
+  await page.locator('#name').fill(name);
+  await page.locator('#text').fill('Sayın {{ad}}, bakiyeniz {{bakiye}} TL.');
+  const counter = page.locator('#counter');
+  await page.waitForFunction(() => document.getElementById('counter').dataset.counted.endsWith('TL.'));
+  await check(page, (await page.locator('#count-chars').innerText()) === '38', 'expected 38 characters counted');
+  await check(page, (await counter.locator('#count-segments').innerText()) === '1', 'expected 1 segment');
+  await page.getByRole('button', { name: 'Şablonu kaydet', exact: true }).click();
+  await page.waitForLoadState('load');
+  const h1 = await find(page, 'h1', 'the template heading');
+  assert.equal((await h1.innerText()).trim(), name);
+  const preview = await find(page, '[data-testid="preview"]', 'the preview');
+  assert.equal((await preview.innerText()).trim(), 'Sayın Ayşe Yılmaz, bakiyeniz [bakiye] TL.');
+  await page.getByLabel('bakiye için örnek değer', { exact: true }).fill('120,50');
+  await page.getByRole('button', { name: 'Önizle', exact: true }).click();
+  await page.waitForLoadState('load');
+  assert.equal((await page.locator('[data-testid="preview"]').innerText()).trim(), 'Sayın Ayşe Yılmaz, bakiyeniz 120,50 TL.');
+  await axeCheck(page, 'the template page');
+  // Editing: a smart quote makes the text UCS-2 and the counter says so while typing.
+  await page.locator('#text').fill('“Merhaba” {{ad}}');
+  await page.waitForFunction(() => document.getElementById('counter').dataset.counted.startsWith('“'));
+  await check(page, (await page.locator('#count-encoding').getAttribute('data-encoding')) === 'ucs2', 'expected UCS-2');
+  await check(page, await page.locator('#count-hint').isVisible(), 'expected the hint naming the smart quote');
+  await page.getByRole('button', { name: 'Değişiklikleri kaydet', exact: true }).click();
+  await page.waitForLoadState('load');
+  assert.equal((await page.locator('[data-testid="preview"]').innerText()).trim(), '“Merhaba” Ayşe Yılmaz');
+  await screenshot(page, 'template');
+  await checkNoProblems(page);
+}));
+
+test('the template pages fit a 375-px phone screen', withPages(async (pages) => {
+  const made = await api('POST', '/templates', { name: `Telefon ${Date.now() % 100000}`, body: `${'uzun-kelime-'.repeat(10)} {{ad}}` });
+  const page = await admin(pages, 'phone');
+  for (const path of ['/templates', `/templates/${made.body.id}`]) {
+    await open(page, path);
+    const width = await page.evaluate(() => document.documentElement.scrollWidth);
+    await check(page, width <= 375, `${path} scrolls sideways on a phone: scrollWidth ${width} > 375`);
+    await axeCheck(page, `${path} on a phone`);
+  }
+  await checkNoProblems(page);
+}));
