@@ -227,6 +227,39 @@ pub fn parse_money(s: &str) -> Result<i64, String> {
     Ok(if neg { -v } else { v })
 }
 
+/// The header and the first `n` data rows of `file`, for the web wizard's preview of the
+/// column mapping (the same reader the import uses, so the preview shows what it will read).
+pub fn preview(
+    format: Format,
+    file: std::fs::File,
+    n: usize,
+) -> Result<(Vec<String>, Vec<Vec<String>>), TableError> {
+    let mut header = Vec::new();
+    let mut rows = Vec::new();
+    let never = tokio_util::sync::CancellationToken::new();
+    let read = table::read_rows(
+        format,
+        file,
+        usize::MAX,
+        &never,
+        |h: &[String]| {
+            header = h.to_vec();
+            Ok(())
+        },
+        |_, cells: &[String]| {
+            if rows.len() >= n {
+                return Err(());
+            }
+            rows.push(cells.to_vec());
+            Ok(())
+        },
+    );
+    match read {
+        Ok(_) | Err(table::ReadError::Stopped(())) => Ok((header, rows)),
+        Err(table::ReadError::Table(e)) => Err(e),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -275,38 +308,5 @@ mod tests {
         );
         let e = map(&t, &Mapping::default(), &["name", "phone"], &["phone"]).unwrap_err();
         assert_eq!(e, MappingError::Missing("phone".to_owned()));
-    }
-}
-
-/// The header and the first `n` data rows of `file`, for the web wizard's preview of the
-/// column mapping (the same reader the import uses, so the preview shows what it will read).
-pub fn preview(
-    format: Format,
-    file: std::fs::File,
-    n: usize,
-) -> Result<(Vec<String>, Vec<Vec<String>>), TableError> {
-    let mut header = Vec::new();
-    let mut rows = Vec::new();
-    let never = tokio_util::sync::CancellationToken::new();
-    let read = table::read_rows(
-        format,
-        file,
-        usize::MAX,
-        &never,
-        |h: &[String]| {
-            header = h.to_vec();
-            Ok(())
-        },
-        |_, cells: &[String]| {
-            if rows.len() >= n {
-                return Err(());
-            }
-            rows.push(cells.to_vec());
-            Ok(())
-        },
-    );
-    match read {
-        Ok(_) | Err(table::ReadError::Stopped(())) => Ok((header, rows)),
-        Err(table::ReadError::Table(e)) => Err(e),
     }
 }

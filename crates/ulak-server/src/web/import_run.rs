@@ -122,8 +122,39 @@ pub async fn run(
     // The file served its purpose; a second run would import it twice.
     let _ = tokio::fs::remove_file(&path).await;
     let language = t.language();
+    let Some((status, alerts, summary, errors)) = outcome_view(t, outcome) else {
+        return pages::internal(t);
+    };
+    if !errors.is_empty() {
+        let csv = folder(&state).join(format!("{}.errors.csv", form.token));
+        if tokio::fs::write(csv, errors_as_csv(&errors)).await.is_err() {
+            return pages::internal(t);
+        }
+    }
+    render(
+        status,
+        &ResultPage {
+            t,
+            active: "import",
+            who: &user.session.user,
+            csrf: &user.csrf,
+            other_language: other(language).as_str(),
+            token: &form.token,
+            alerts,
+            summary,
+            errors,
+        },
+    )
+}
+
+/// What the result page shows of an import's outcome (`None`: a failure of the server).
+fn outcome_view(
+    t: Texts,
+    outcome: Result<api::ImportResult, ImportError>,
+) -> Option<(StatusCode, Vec<String>, Summary, Vec<RowError>)> {
+    let language = t.language();
     let n = |v: usize| format::integer(i64::try_from(v).unwrap_or(i64::MAX), language);
-    let (status, alerts, summary, errors) = match outcome {
+    Some(match outcome {
         Ok(r) => {
             let summary = Summary {
                 done: true,
@@ -152,33 +183,13 @@ pub async fn run(
         Err(ImportError::Api(e)) => {
             if let ApiError::Internal(cause) = &e {
                 tracing::error!(error = %cause, "a web import failed");
-                return pages::internal(t);
+                return None;
             }
             let alerts = problem_texts(&e, language);
             let status = e.into_response().status();
             (status, alerts, Summary::default(), Vec::new())
         }
-    };
-    if !errors.is_empty() {
-        let csv = folder(&state).join(format!("{}.errors.csv", form.token));
-        if tokio::fs::write(csv, errors_as_csv(&errors)).await.is_err() {
-            return pages::internal(t);
-        }
-    }
-    render(
-        status,
-        &ResultPage {
-            t,
-            active: "import",
-            who: &user.session.user,
-            csrf: &user.csrf,
-            other_language: other(language).as_str(),
-            token: &form.token,
-            alerts,
-            summary,
-            errors,
-        },
-    )
+    })
 }
 
 /// Creates the new group step 1 named, then runs the API's import.
