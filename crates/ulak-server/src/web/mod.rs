@@ -16,9 +16,9 @@ mod pages;
 mod people;
 mod send;
 mod send_view;
+pub mod session;
 mod settings;
 mod settings_users;
-pub mod session;
 mod subscribers;
 
 use axum::Router;
@@ -53,10 +53,19 @@ pub fn router() -> Router<AppState> {
         .route("/inbox", get(inbox::show))
         .route("/inbox/reply", post(inbox::reply))
         .route("/inbox/read", post(inbox::read_one))
-        .route("/settings/keys", get(settings::keys).post(settings::create_key))
+        .route(
+            "/settings/keys",
+            get(settings::keys).post(settings::create_key),
+        )
         .route("/settings/keys/{id}/revoke", post(settings::revoke_key))
-        .route("/settings/users", get(settings_users::users).post(settings_users::create_user))
-        .route("/settings/users/{id}/role", post(settings_users::change_role))
+        .route(
+            "/settings/users",
+            get(settings_users::users).post(settings_users::create_user),
+        )
+        .route(
+            "/settings/users/{id}/role",
+            post(settings_users::change_role),
+        )
         .route(
             "/settings/password",
             get(settings_users::password_form).post(settings_users::change_password),

@@ -41,8 +41,14 @@ fn key_row(k: ApiKey, zone: &str) -> KeyRow {
         role: role_key(k.role),
         system_admin: k.system_admin,
         created: people::when(k.created_at, zone),
-        last_used: k.last_used_at.map(|ms| people::when(ms, zone)).unwrap_or_default(),
-        revoked: k.revoked_at.map(|ms| people::when(ms, zone)).unwrap_or_default(),
+        last_used: k
+            .last_used_at
+            .map(|ms| people::when(ms, zone))
+            .unwrap_or_default(),
+        revoked: k
+            .revoked_at
+            .map(|ms| people::when(ms, zone))
+            .unwrap_or_default(),
     }
 }
 
@@ -183,7 +189,9 @@ pub async fn create_key(
     let new = match NewApiKey::new(&form.name, role, false) {
         Ok(n) => n,
         Err(e) => {
-            let code = e.0.first().map_or(ulak_core::Code::ValueInvalid, |f| f.code);
+            let code =
+                e.0.first()
+                    .map_or(ulak_core::Code::ValueInvalid, |f| f.code);
             let alert = Some(people::refusal(t, code));
             let status = StatusCode::UNPROCESSABLE_ENTITY;
             return keys_page(&state, &user, &list, status, alert, &form.name, None).await;

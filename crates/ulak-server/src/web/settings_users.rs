@@ -275,7 +275,12 @@ struct PasswordPage<'a> {
     done: bool,
 }
 
-fn password_page(user: &WebUser, status: StatusCode, alert: Option<String>, done: bool) -> Response {
+fn password_page(
+    user: &WebUser,
+    status: StatusCode,
+    alert: Option<String>,
+    done: bool,
+) -> Response {
     let t = user.texts();
     render(
         status,

@@ -30,4 +30,5 @@ mod web;
 mod web_log;
 mod web_people;
 mod web_send;
+mod web_settings;
 mod webhooks;
