@@ -316,3 +316,104 @@ async fn a_password_change_needs_the_old_one_and_ends_the_other_sessions() {
     let mut fresh = Browser::new(&app);
     assert_eq!(fresh.sign_in("okur", new).await.2.as_deref(), Some("/"));
 }
+
+#[tokio::test]
+async fn sms_settings_are_saved_by_admins_and_the_otp_password_never_shows() {
+    let app = spawn_app().await;
+    let other = app.company("baska").await;
+    let theirs = json!({"otp_username": "yabanci-otp"});
+    assert_eq!(
+        app.call("PATCH", "/sms-settings", &other, Some(theirs))
+            .await
+            .status,
+        200
+    );
+    let mut b = signed_in(&app, "yonetici", "admin").await;
+    let (status, page, _) = b.get("/settings/sms").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        !page.contains("yabanci-otp") && page.contains("Kayıtlı parola yok"),
+        "{page}"
+    );
+    let csrf = Browser::csrf_in(&page);
+    let secret = "Gizli-OTP-Parola-9";
+    let mut form = vec![
+        ("csrf", csrf.as_str()),
+        ("country_type", "KKTC"),
+        ("tckn_sender", "ULAKTEST"),
+        ("otp_username", XSS),
+        ("otp_password", secret),
+        ("opt_out_keywords", "RET, IPTAL, DUR"),
+    ];
+    let (status, _, to) = b.post("/settings/sms", &form).await;
+    assert_eq!(
+        (status, to.as_deref()),
+        (StatusCode::SEE_OTHER, Some("/settings/sms?saved=1"))
+    );
+    let s = app.call("GET", "/sms-settings", ADMIN_KEY, None).await.body;
+    assert_eq!(s["country_type"], "KKTC");
+    assert_eq!(s["tckn_sender"], "ULAKTEST");
+    assert_eq!(s["otp_username"], XSS);
+    assert_eq!(s["has_otp_password"], true);
+    assert_eq!(s["opt_out_keywords"], json!(["RET", "IPTAL", "DUR"]));
+    let (_, page, _) = b.get("/settings/sms?saved=1").await;
+    assert!(page.contains(XSS_SHOWN) && !page.contains(XSS), "{page}");
+    assert!(
+        !page.contains(secret) && page.contains("Parola kayıtlı"),
+        "{page}"
+    );
+    // An empty password field keeps the stored one; a refused header keeps everything.
+    form[4] = ("otp_password", "");
+    form[2] = ("tckn_sender", "COK-UZUN-BIR-BASLIK-ADI");
+    let (status, page, _) = b.post("/settings/sms", &form).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(page.contains(r#"role="alert""#), "{page}");
+    form[2] = ("tckn_sender", "");
+    assert_eq!(
+        b.post("/settings/sms", &form).await.0,
+        StatusCode::SEE_OTHER
+    );
+    let s = app.call("GET", "/sms-settings", ADMIN_KEY, None).await.body;
+    assert_eq!(s["has_otp_password"], true);
+    assert!(s["tckn_sender"].is_null(), "an empty header clears it: {s}");
+    form.push(("otp_password_clear", "yes"));
+    assert_eq!(
+        b.post("/settings/sms", &form).await.0,
+        StatusCode::SEE_OTHER
+    );
+    let s = app.call("GET", "/sms-settings", ADMIN_KEY, None).await.body;
+    assert_eq!(s["has_otp_password"], false);
+}
+
+#[tokio::test]
+async fn a_viewer_reads_the_sms_settings_and_may_not_change_them() {
+    let app = spawn_app().await;
+    let mut b = signed_in(&app, "okur", "viewer").await;
+    let (status, page, _) = b.get("/settings/sms").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        page.contains(r#"data-testid="read-only""#) && !page.contains("Kaydet"),
+        "{page}"
+    );
+    let csrf = Browser::csrf_in(&page);
+    let form = [
+        ("csrf", csrf.as_str()),
+        ("country_type", "AZ"),
+        ("opt_out_keywords", "RET"),
+    ];
+    assert_eq!(
+        b.post("/settings/sms", &form).await.0,
+        StatusCode::FORBIDDEN
+    );
+    let form = [
+        ("csrf", "x"),
+        ("country_type", "AZ"),
+        ("opt_out_keywords", "RET"),
+    ];
+    assert_eq!(
+        b.post("/settings/sms", &form).await.0,
+        StatusCode::FORBIDDEN
+    );
+    let s = app.call("GET", "/sms-settings", ADMIN_KEY, None).await.body;
+    assert_eq!(s["country_type"], "TR");
+}
