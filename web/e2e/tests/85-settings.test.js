@@ -1,7 +1,7 @@
 // The settings screens ("Ayarlar"): an API key made on the web is shown once, works against
 // the REST API and is refused there once revoked; a read-only user made on the web signs in
 // elsewhere and may not send; a password change makes the old password fail; axe and a
-// 375-px phone on every page. Names are unique to this run (the server is shared).
+// 375-px phone on every page; the OTP password is write-only. Names are unique to this run (the server is shared).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { axeCheck, check, checkNoProblems, env, find, open, press, screenshot, signIn, withPages } from '../lib/harness.js';
@@ -120,9 +120,30 @@ test('after a password change the old password fails and the new one works', wit
   await checkNoProblems(user);
 }));
 
+test('the OTP password is written, never shown back, and the nav leads here', withPages(async (pages) => {
+  const page = await admin(pages);
+  await open(page, '/');
+  await page.getByRole('link', { name: 'Ayarlar', exact: true }).click();
+  await page.waitForLoadState('load');
+  await find(page, 'h1:has-text("SMS ayarları")', 'the SMS settings');
+  await axeCheck(page, 'the SMS settings');
+  const secret = `Gizli-${run}`;
+  await page.locator('#otp-user').fill(`otp-${run}`);
+  await page.locator('#otp-password').fill(secret);
+  await press(page, 'form[action="/settings/sms"]', 'Kaydet');
+  await find(page, '[data-testid="saved"]', 'the saved note');
+  await check(page, (await page.locator('#otp-password').inputValue()) === '', 'the password field must be empty');
+  await check(page, !(await page.content()).includes(secret), 'the OTP password must never be in the page');
+  const state = (await page.locator('[data-testid="otp-state"]').innerText()).trim();
+  await check(page, state.startsWith('Parola kayıtlı'), `expected the "stored" note, got: ${state}`);
+  await axeCheck(page, 'the SMS settings, saved');
+  await screenshot(page, 'settings-sms');
+  await checkNoProblems(page);
+}));
+
 test('the settings pages fit a 375-px phone', withPages(async (pages) => {
   const page = await admin(pages, 'phone');
-  for (const path of ['/settings/users', '/settings/keys', '/settings/password']) {
+  for (const path of ['/settings/sms', '/settings/users', '/settings/keys', '/settings/password']) {
     await open(page, path);
     await find(page, 'h1', `the heading of ${path}`);
     const width = await page.evaluate(() => document.documentElement.scrollWidth);
