@@ -18,6 +18,7 @@ mod send;
 mod send_view;
 pub mod session;
 mod settings;
+mod settings_credit;
 mod settings_sms;
 mod settings_users;
 mod subscribers;
@@ -54,6 +55,7 @@ pub fn router() -> Router<AppState> {
         .route("/inbox", get(inbox::show))
         .route("/inbox/reply", post(inbox::reply))
         .route("/inbox/read", post(inbox::read_one))
+        .route("/settings/credit", get(settings_credit::show))
         .route(
             "/settings/sms",
             get(settings_sms::show).post(settings_sms::save),

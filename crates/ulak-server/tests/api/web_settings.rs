@@ -417,3 +417,50 @@ async fn a_viewer_reads_the_sms_settings_and_may_not_change_them() {
     let s = app.call("GET", "/sms-settings", ADMIN_KEY, None).await.body;
     assert_eq!(s["country_type"], "TR");
 }
+
+#[tokio::test]
+async fn every_role_reads_the_credit_ledger_of_its_own_company_only() {
+    let app = spawn_app().await;
+    let (_, other_id) = app.company_with_id("baska").await;
+    let theirs = json!({"kind": "purchase", "amount": 777, "note": "Yabanci yukleme"});
+    let path = format!("/companies/{other_id}/credit/entries");
+    assert_eq!(
+        app.call("POST", &path, ADMIN_KEY, Some(theirs))
+            .await
+            .status,
+        201
+    );
+    let ours = json!({"kind": "purchase", "amount": 1_234_567, "note": XSS});
+    let r = app
+        .call("POST", "/credit/entries", ADMIN_KEY, Some(ours))
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let balance = app.call("GET", "/credit", ADMIN_KEY, None).await.body["balance"]
+        .as_i64()
+        .unwrap();
+    let mut b = signed_in(&app, "okur", "viewer").await;
+    let (status, page, _) = b.get("/settings/credit").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        page.contains("+1.234.567") && page.contains("Satın alma"),
+        "{page}"
+    );
+    let shown = format!("Kalan kredi: {}", balance_tr(balance));
+    assert!(page.contains(&shown), "{shown}: {page}");
+    assert!(page.contains(XSS_SHOWN) && !page.contains(XSS), "{page}");
+    assert!(!page.contains("Yabanci yukleme"), "{page}");
+    assert!(!page.contains(r#"method="post" action="/settings/credit"#));
+}
+
+/// A whole number as Turkish writes it (1.234.567).
+fn balance_tr(n: i64) -> String {
+    let digits = n.abs().to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push('.');
+        }
+        out.push(c);
+    }
+    if n < 0 { format!("-{out}") } else { out }
+}
