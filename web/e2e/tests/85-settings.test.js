@@ -4,7 +4,7 @@
 // 375-px phone on every page; the OTP password is write-only. Names are unique to this run (the server is shared).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { axeCheck, check, checkNoProblems, env, find, open, press, screenshot, signIn, withPages } from '../lib/harness.js';
+import { api, axeCheck, check, checkNoProblems, env, find, open, press, screenshot, signIn, withPages } from '../lib/harness.js';
 
 const run = `${Date.now() % 1000000}`;
 const XSS = '<script>alert(1)</script>';
@@ -141,9 +141,24 @@ test('the OTP password is written, never shown back, and the nav leads here', wi
   await checkNoProblems(page);
 }));
 
+test('the credit tab shows the balance and a purchase as text', withPages(async (pages) => {
+  const note = `${XSS} yükleme ${run}`;
+  await api('POST', '/credit/entries', { kind: 'purchase', amount: 1500, note });
+  const page = await admin(pages);
+  await open(page, '/settings/credit');
+  await find(page, '[data-testid="balance"]', 'the balance');
+  const row = page.locator('tr', { hasText: `yükleme ${run}` });
+  await check(page, (await row.count()) === 1, 'expected the purchase in the ledger');
+  const text = await row.innerText();
+  await check(page, text.includes(XSS) && text.includes('+1.500'), `the row shows: ${text}`);
+  await check(page, (await page.locator('form[action="/settings/credit"]').count()) === 0, 'no purchase form on the web');
+  await axeCheck(page, 'the credit tab');
+  await checkNoProblems(page);
+}));
+
 test('the settings pages fit a 375-px phone', withPages(async (pages) => {
   const page = await admin(pages, 'phone');
-  for (const path of ['/settings/sms', '/settings/users', '/settings/keys', '/settings/password']) {
+  for (const path of ['/settings/sms', '/settings/credit', '/settings/users', '/settings/keys', '/settings/password']) {
     await open(page, path);
     await find(page, 'h1', `the heading of ${path}`);
     const width = await page.evaluate(() => document.documentElement.scrollWidth);
