@@ -141,16 +141,32 @@ test('the OTP password is written, never shown back, and the nav leads here', wi
   await checkNoProblems(page);
 }));
 
-test('the credit tab shows the balance and a purchase as text', withPages(async (pages) => {
+test('a company of its own: the credit tab shows its balance and purchase as text', withPages(async (pages) => {
+  // A fresh company, so its ledger holds only this purchase (the default one's fills up with
+  // the other files' sends); its viewer also shows every role reads the ledger.
+  const made = (await api('POST', '/companies', { name: `kredi${run}`, display_name: `Kredi ${run}`, country_type: 'TR' })).body;
   const note = `${XSS} yükleme ${run}`;
-  await api('POST', '/credit/entries', { kind: 'purchase', amount: 1500, note });
-  const page = await admin(pages);
+  await api('POST', `/companies/${made.company.id}/credit/entries`, { kind: 'purchase', amount: 1500, note });
+  const password = 'Kredi-Okur-123';
+  const r = await fetch(`${env.url}/api/v1/users`, {
+    method: 'POST',
+    headers: { Authorization: `Bearer ${made.api_key}`, 'Content-Type': 'application/json' },
+    body: JSON.stringify({ login: 'okur', password, role: 'viewer' }),
+  });
+  assert.equal(r.status, 201, 'the company\'s viewer is made');
+  const page = await pages.make('desktop');
+  page.on('dialog', async (d) => {
+    page.problems.push(`a dialog opened: ${d.message()}`);
+    await d.dismiss();
+  });
+  await signIn(page, `kredi${run}`, 'okur', password);
   await open(page, '/settings/credit');
-  await find(page, '[data-testid="balance"]', 'the balance');
-  const row = page.locator('tr', { hasText: `yükleme ${run}` });
-  await check(page, (await row.count()) === 1, 'expected the purchase in the ledger');
-  const text = await row.innerText();
-  await check(page, text.includes(XSS) && text.includes('+1.500'), `the row shows: ${text}`);
+  const balance = (await (await find(page, '[data-testid="balance"]', 'the balance')).innerText()).trim();
+  await check(page, balance === 'Kalan kredi: 1.500', `the balance reads: ${balance}`);
+  const rows = page.locator('[data-testid="rows"] tbody tr');
+  await check(page, (await rows.count()) === 1, `expected one ledger row, found ${await rows.count()}`);
+  const text = await rows.first().innerText();
+  await check(page, text.includes(XSS) && text.includes('+1.500') && text.includes('Satın alma'), `the row shows: ${text}`);
   await check(page, (await page.locator('form[action="/settings/credit"]').count()) === 0, 'no purchase form on the web');
   await axeCheck(page, 'the credit tab');
   await checkNoProblems(page);
