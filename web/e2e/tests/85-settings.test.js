@@ -174,7 +174,7 @@ test('a company of its own: the credit tab shows its balance and purchase as tex
 
 test('the settings pages fit a 375-px phone', withPages(async (pages) => {
   const page = await admin(pages, 'phone');
-  for (const path of ['/settings/sms', '/settings/credit', '/settings/users', '/settings/keys', '/settings/password']) {
+  for (const path of ['/settings/sms', '/settings/credit', '/settings/providers', '/settings/users', '/settings/keys', '/settings/password']) {
     await open(page, path);
     await find(page, 'h1', `the heading of ${path}`);
     const width = await page.evaluate(() => document.documentElement.scrollWidth);

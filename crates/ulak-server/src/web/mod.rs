@@ -19,6 +19,7 @@ mod send_view;
 pub mod session;
 mod settings;
 mod settings_credit;
+mod settings_providers;
 mod settings_sms;
 mod settings_users;
 mod subscribers;
@@ -56,6 +57,7 @@ pub fn router() -> Router<AppState> {
         .route("/inbox/reply", post(inbox::reply))
         .route("/inbox/read", post(inbox::read_one))
         .route("/settings/credit", get(settings_credit::show))
+        .route("/settings/providers", get(settings_providers::list))
         .route(
             "/settings/sms",
             get(settings_sms::show).post(settings_sms::save),

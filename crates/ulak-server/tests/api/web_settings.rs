@@ -464,3 +464,41 @@ fn balance_tr(n: i64) -> String {
     }
     if n < 0 { format!("-{out}") } else { out }
 }
+
+#[tokio::test]
+async fn admins_list_provider_accounts_without_their_passwords() {
+    let app = spawn_app().await;
+    let secret = "operator-gizli-parola";
+    let ours = json!({"name": XSS, "kind": "smpp", "host": "smpp.example.net", "port": 2775,
+                      "system_id": "firma", "password": secret});
+    let r = app
+        .call("POST", "/provider-accounts", ADMIN_KEY, Some(ours))
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let other = app.company("baska").await;
+    let theirs = json!({"name": "yabanci-hesap", "kind": "smpp", "host": "h", "port": 2775,
+                        "system_id": "s", "password": "pw"});
+    let r = app
+        .call("POST", "/provider-accounts", &other, Some(theirs))
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let mut b = signed_in(&app, "yonetici", "admin").await;
+    let (status, page, _) = b.get("/settings/providers").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains(XSS_SHOWN) && !page.contains(XSS), "{page}");
+    assert!(
+        page.contains("smpp.example.net:2775") && page.contains("Kayıtlı"),
+        "{page}"
+    );
+    assert!(
+        !page.contains(secret) && !page.contains("yabanci-hesap"),
+        "{page}"
+    );
+    let mut op = signed_in(&app, "operator1", "operator").await;
+    assert_eq!(op.get("/settings/providers").await.0, StatusCode::FORBIDDEN);
+    let (_, page, _) = op.get("/settings/sms").await;
+    assert!(
+        !page.contains("/settings/providers"),
+        "no tab for operators: {page}"
+    );
+}
