@@ -20,6 +20,11 @@ mod send;
 mod send_view;
 pub mod session;
 mod sms_templates;
+mod settings;
+mod settings_credit;
+mod settings_providers;
+mod settings_sms;
+mod settings_users;
 mod subscribers;
 
 use axum::Router;
@@ -66,6 +71,29 @@ pub fn router() -> Router<AppState> {
             get(sms_templates::show).post(sms_templates::update),
         )
         .route("/templates/{id}/delete", post(sms_templates::delete))
+        .route("/settings/credit", get(settings_credit::show))
+        .route("/settings/providers", get(settings_providers::list))
+        .route(
+            "/settings/sms",
+            get(settings_sms::show).post(settings_sms::save),
+        )
+        .route(
+            "/settings/keys",
+            get(settings::keys).post(settings::create_key),
+        )
+        .route("/settings/keys/{id}/revoke", post(settings::revoke_key))
+        .route(
+            "/settings/users",
+            get(settings_users::users).post(settings_users::create_user),
+        )
+        .route(
+            "/settings/users/{id}/role",
+            post(settings_users::change_role),
+        )
+        .route(
+            "/settings/password",
+            get(settings_users::password_form).post(settings_users::change_password),
+        )
         .route("/static/{file}", get(asset))
         .layer(axum::middleware::from_fn(pages::security_headers))
 }

@@ -31,4 +31,5 @@ mod web_import;
 mod web_log;
 mod web_people;
 mod web_send;
+mod web_settings;
 mod webhooks;
