@@ -19,12 +19,12 @@ mod people;
 mod send;
 mod send_view;
 pub mod session;
-mod sms_templates;
 mod settings;
 mod settings_credit;
 mod settings_providers;
 mod settings_sms;
 mod settings_users;
+mod sms_templates;
 mod subscribers;
 
 use axum::Router;
