@@ -318,10 +318,19 @@ async fn update_user(
         b.role.map(Into::into),
         country,
     )?;
+    let reset = b.password.is_some();
     let u = state
         .store()
         .update_user(caller.company, UserId(id), patch)
         .await?;
+    // A password set by an administrator ends the user's web sessions: a stolen session must
+    // not outlive the reset.
+    if reset {
+        state
+            .store()
+            .delete_user_web_sessions(caller.company, UserId(id), None)
+            .await?;
+    }
     Ok(JsonOut(u.into()))
 }
 

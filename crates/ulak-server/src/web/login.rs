@@ -101,8 +101,12 @@ pub async fn submit(
     form: Result<Form<LoginForm>, FormRejection>,
 ) -> Response {
     let t = Texts::new(Language::default());
-    let Ok(Form(f)) = form else {
-        return pages::bad_request(t);
+    let f = match form {
+        Ok(Form(f)) => f,
+        Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            return pages::error(e.status(), t, "error.too_large");
+        }
+        Err(_) => return pages::bad_request(t),
     };
     let sent_csrf = cookie(&headers, LOGIN_CSRF_COOKIE).unwrap_or_default();
     if !session::same(&f.csrf, &sent_csrf) {

@@ -59,7 +59,7 @@ pub fn router() -> Router<AppState> {
         .route("/inbox", get(inbox::show))
         .route("/inbox/reply", post(inbox::reply))
         .route("/inbox/read", post(inbox::read_one))
-        .route("/import", get(import::start).post(import::upload))
+        .route("/import", get(import::start))
         .route("/import/run", post(import_run::run))
         .route("/import/{token}/errors.csv", get(import_run::errors_csv))
         .route(
@@ -95,7 +95,20 @@ pub fn router() -> Router<AppState> {
             get(settings_users::password_form).post(settings_users::change_password),
         )
         .route("/static/{file}", get(asset))
+        // Forms and the counter's JSON are small: a huge body is refused before it is read
+        // (the API's larger limit would let anyone, signed in or not, keep a core busy
+        // parsing megabytes of form fields).
+        .layer(axum::extract::DefaultBodyLimit::max(FORM_MAX))
+        .merge(uploads())
         .layer(axum::middleware::from_fn(pages::security_headers))
+}
+
+/// The largest form or JSON body a page may send, but for the import wizard's upload.
+pub const FORM_MAX: usize = 256 * 1024;
+
+/// The import wizard's upload, under the server's body limit (as the API's imports).
+fn uploads() -> Router<AppState> {
+    Router::new().route("/import", axum::routing::post(import::upload))
 }
 
 /// The embedded assets: name, content type, bytes.

@@ -53,6 +53,11 @@ pub async fn security_headers(
         header::REFERRER_POLICY,
         HeaderValue::from_static("same-origin"),
     );
+    // Pages, JSON and CSV hold a company's data: no cache keeps them, unless the answer
+    // says otherwise (the embedded assets do).
+    if !h.contains_key(header::CACHE_CONTROL) {
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
     r
 }
 
