@@ -203,11 +203,8 @@ pub async fn act(
     let Ok(Form(form)) = form else {
         return pages::bad_request(t);
     };
-    if let Some(r) = user.csrf_refusal(&form.csrf) {
+    if let Some(r) = user.refusal(&form.csrf, Role::Operator) {
         return r;
-    }
-    if !user.may(Role::Operator) {
-        return pages::error(StatusCode::FORBIDDEN, t, "error.forbidden");
     }
     let company = user.session.user.company_id;
     let done = match action.as_str() {

@@ -232,11 +232,8 @@ async fn change(
     let Ok(Form(fields)) = form else {
         return pages::bad_request(t);
     };
-    if let Some(r) = user.csrf_refusal(people::field(&fields, "csrf")) {
+    if let Some(r) = user.refusal(people::field(&fields, "csrf"), Role::Operator) {
         return r;
-    }
-    if !user.may(Role::Operator) {
-        return pages::error(StatusCode::FORBIDDEN, t, "error.forbidden");
     }
     let Some(group) = id.parse::<i64>().ok().map(GroupId) else {
         return pages::error(StatusCode::NOT_FOUND, t, "people.not_found");

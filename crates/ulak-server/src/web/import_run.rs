@@ -104,11 +104,8 @@ pub async fn run(
         return pages::bad_request(t);
     };
     let form = run_form(pairs);
-    if let Some(r) = user.csrf_refusal(&form.csrf) {
+    if let Some(r) = user.refusal(&form.csrf, Role::Operator) {
         return r;
-    }
-    if !user.may(Role::Operator) {
-        return pages::error(StatusCode::FORBIDDEN, t, "error.forbidden");
     }
     let company = user.session.user.company_id;
     let Some(meta) = meta_of(&state, &form.token, company).await else {

@@ -268,11 +268,8 @@ pub async fn reply(
     let Ok(Form(form)) = form else {
         return pages::bad_request(t);
     };
-    if let Some(r) = user.csrf_refusal(&form.csrf) {
+    if let Some(r) = user.refusal(&form.csrf, Role::Operator) {
         return r;
-    }
-    if !user.may(Role::Operator) {
-        return pages::error(StatusCode::FORBIDDEN, t, "error.forbidden");
     }
     let company = user.session.user.company_id;
     let request = SendRequest {
@@ -318,11 +315,8 @@ pub async fn read_one(
     let Ok(Form(form)) = form else {
         return pages::bad_request(t);
     };
-    if let Some(r) = user.csrf_refusal(&form.csrf) {
+    if let Some(r) = user.refusal(&form.csrf, Role::Operator) {
         return r;
-    }
-    if !user.may(Role::Operator) {
-        return pages::error(StatusCode::FORBIDDEN, t, "error.forbidden");
     }
     let company = user.session.user.company_id;
     match state.store().mark_inbound_read(company, form.inbound).await {

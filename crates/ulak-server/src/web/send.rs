@@ -135,11 +135,8 @@ pub async fn submit(
     let Some(mut f) = form.ok().and_then(|Form(p)| SendForm::from_pairs(p)) else {
         return pages::bad_request(t);
     };
-    if let Some(r) = user.csrf_refusal(&f.csrf) {
+    if let Some(r) = user.refusal(&f.csrf, Role::Operator) {
         return r;
-    }
-    if !user.may(Role::Operator) {
-        return pages::error(StatusCode::FORBIDDEN, t, "error.forbidden");
     }
     let mut errors = Vec::new();
     match f.action.as_str() {

@@ -46,6 +46,17 @@ impl WebUser {
         rank(self.session.user.role) >= rank(role)
     }
 
+    /// The refusal of a form this user posts: a CSRF token not this session's, then a role
+    /// below `role` (both 403); `None` when the form may go on.
+    pub fn refusal(&self, csrf: &str, role: Role) -> Option<Response> {
+        self.csrf_refusal(csrf).or_else(|| {
+            (!self.may(role)).then(|| {
+                let forbidden = axum::http::StatusCode::FORBIDDEN;
+                super::pages::error(forbidden, self.texts(), "error.forbidden")
+            })
+        })
+    }
+
     /// The refusal of a form whose CSRF token is not this session's (`None`: it is).
     pub fn csrf_refusal(&self, sent: &str) -> Option<Response> {
         (!same(sent, &self.csrf)).then(|| super::pages::csrf_refused(self.texts()))

@@ -176,11 +176,8 @@ pub async fn create_key(
     let Ok(Form(form)) = form else {
         return pages::bad_request(t);
     };
-    if let Some(r) = user.csrf_refusal(&form.csrf) {
+    if let Some(r) = user.refusal(&form.csrf, Role::Admin) {
         return r;
-    }
-    if !user.may(Role::Admin) {
-        return pages::error(StatusCode::FORBIDDEN, t, "error.forbidden");
     }
     let Some(role) = parse_role(&form.role) else {
         return pages::bad_request(t);
@@ -227,11 +224,8 @@ pub async fn revoke_key(
     let Ok(Form(form)) = form else {
         return pages::bad_request(t);
     };
-    if let Some(r) = user.csrf_refusal(&form.csrf) {
+    if let Some(r) = user.refusal(&form.csrf, Role::Admin) {
         return r;
-    }
-    if !user.may(Role::Admin) {
-        return pages::error(StatusCode::FORBIDDEN, t, "error.forbidden");
     }
     let Some(id) = id.parse::<i64>().ok().map(ApiKeyId) else {
         return pages::error(StatusCode::NOT_FOUND, t, "settings.not_found");

@@ -172,11 +172,8 @@ pub async fn save(
     let Ok(Form(mut form)) = form else {
         return pages::bad_request(t);
     };
-    if let Some(r) = user.csrf_refusal(&form.csrf) {
+    if let Some(r) = user.refusal(&form.csrf, Role::Admin) {
         return r;
-    }
-    if !user.may(Role::Admin) {
-        return pages::error(StatusCode::FORBIDDEN, t, "error.forbidden");
     }
     let Some(d) = draft(&form) else {
         return pages::bad_request(t);

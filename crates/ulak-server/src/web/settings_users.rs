@@ -175,11 +175,8 @@ pub async fn create_user(
     let Ok(Form(mut form)) = form else {
         return pages::bad_request(t);
     };
-    if let Some(r) = user.csrf_refusal(&form.csrf) {
+    if let Some(r) = user.refusal(&form.csrf, Role::Admin) {
         return r;
-    }
-    if !user.may(Role::Admin) {
-        return pages::error(StatusCode::FORBIDDEN, t, "error.forbidden");
     }
     let Some(role) = parse_role(&form.role) else {
         return pages::bad_request(t);
@@ -236,11 +233,8 @@ pub async fn change_role(
     let Ok(Form(form)) = form else {
         return pages::bad_request(t);
     };
-    if let Some(r) = user.csrf_refusal(&form.csrf) {
+    if let Some(r) = user.refusal(&form.csrf, Role::Admin) {
         return r;
-    }
-    if !user.may(Role::Admin) {
-        return pages::error(StatusCode::FORBIDDEN, t, "error.forbidden");
     }
     let (Some(id), Some(role)) = (id.parse::<i64>().ok().map(UserId), parse_role(&form.role))
     else {

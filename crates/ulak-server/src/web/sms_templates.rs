@@ -146,11 +146,7 @@ async fn counted(state: &AppState, user: &WebUser, text: &str) -> CountView {
 
 /// The refusal of a POST: a wrong CSRF token, or a role below operator.
 fn refusal(user: &WebUser, csrf: &str) -> Option<Response> {
-    if let Some(r) = user.csrf_refusal(csrf) {
-        return Some(r);
-    }
-    (!user.may(Role::Operator))
-        .then(|| pages::error(StatusCode::FORBIDDEN, user.texts(), "error.forbidden"))
+    user.refusal(csrf, Role::Operator)
 }
 
 /// `POST /templates`: creates one, or shows the form again with the API's messages.
