@@ -10,6 +10,7 @@ pub mod metrics;
 pub mod outbound;
 pub mod provider;
 pub mod send;
+pub mod sim_inbound;
 pub mod text_list;
 pub mod webhooks;
 pub mod worker;
@@ -39,6 +40,8 @@ pub struct SimulatorLink {
     pub addr: SocketAddr,
     /// The accounts it accepts, which the engine adds to.
     pub accounts: ulak_smpp::sim::SimAccounts,
+    /// Sends messages "from a handset" to an account's binds ([`sim_inbound`]).
+    pub injector: ulak_smpp::sim::Injector,
 }
 
 impl SimulatorLink {
@@ -47,16 +50,22 @@ impl SimulatorLink {
         SimulatorLink {
             addr: sim.local_addr(),
             accounts: sim.accounts(),
+            injector: sim.injector(),
         }
     }
 
     /// Registers fresh credentials for provider account `id` with the simulator and returns
     /// them (system_id, password): a system_id of its own, a new random password each time.
     pub fn credentials(&self, id: ProviderAccountId) -> (String, String) {
-        let system_id = format!("sim{}", id.0);
+        let system_id = Self::system_id(id);
         let password = format!("{:08x}", rand::random::<u32>());
         self.accounts.set(&system_id, &password);
         (system_id, password)
+    }
+
+    /// The system_id provider account `id` binds with: its binds alone get what is sent to it.
+    fn system_id(id: ProviderAccountId) -> String {
+        format!("sim{}", id.0)
     }
 }
 

@@ -64,6 +64,7 @@ async fn drops_throttling_and_a_minute_down_lose_nothing() {
             simulator: Some(SimulatorLink {
                 addr: proxy.addr,
                 accounts: sim.accounts(),
+                injector: sim.injector(),
             }),
             refresh: Duration::from_millis(200),
             idle: Duration::from_millis(20),

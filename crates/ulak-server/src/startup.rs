@@ -37,6 +37,8 @@ struct Inner {
     imports: crate::import::Gauge,
     /// The campaign queueing this process carries out (starts and resumes return at once).
     writers: ulak_engine::campaign::Writers,
+    /// The built-in simulator, when it runs: messages "from a handset" go in through it.
+    simulator: Option<ulak_engine::SimulatorLink>,
 }
 
 impl AppState {
@@ -79,6 +81,11 @@ impl AppState {
     /// The campaign queueing tasks of this process, which the engine shares.
     pub fn writers(&self) -> &ulak_engine::campaign::Writers {
         &self.inner.writers
+    }
+
+    /// The built-in simulator, when it runs.
+    pub fn simulator(&self) -> Option<&ulak_engine::SimulatorLink> {
+        self.inner.simulator.as_ref()
     }
 
     /// Whether the database answers.
@@ -167,7 +174,7 @@ impl App {
         let engine = settings.engine.then(|| {
             ulak_engine::Engine::start(store.clone(), {
                 let mut cfg = ulak_engine::EngineConfig {
-                    simulator: link,
+                    simulator: link.clone(),
                     outbound: outbound.clone(),
                     writers: writers.clone(),
                     ..ulak_engine::EngineConfig::default()
@@ -187,6 +194,7 @@ impl App {
                 shutdown: CancellationToken::new(),
                 imports: crate::import::Gauge::default(),
                 writers,
+                simulator: link,
             }),
         };
         let router = crate::routes::router(state.clone());

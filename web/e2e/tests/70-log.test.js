@@ -3,8 +3,6 @@
 // built-in simulator delivers); an inbound message appears in the inbox and is answered from
 // there; a viewer cannot answer; a script in a text stays text.
 import { test, before } from 'node:test';
-import { execFileSync } from 'node:child_process';
-import path from 'node:path';
 import {
   api, axeCheck, check, checkNoProblems, env, fail, find, press, screenshot, signIn, WAIT_MS, withPages,
 } from '../lib/harness.js';
@@ -118,29 +116,35 @@ test('a message\'s timeline reaches delivered and its text stays text', withPage
 }));
 
 /**
- * Puts a mobile-originated message into the company's inbox. The built-in simulator takes no
- * injection from outside (its accounts' passwords live only in the server's process) and the
- * API has no endpoint that writes inbound messages, so the row goes into the SQLite file the
- * server runs on, as the engine would store it.
+ * Sends a mobile-originated message the way a handset would: the inbox's administrator form
+ * hands it to the built-in simulator, which delivers it to the company's account as a
+ * deliver_sm; the engine reassembles and stores it. Waits until the inbox shows it.
  */
-function injectInbound(text) {
-  const db = path.join(process.env.E2E_ARTIFACTS, 'data', 'ulak.db');
-  const q = (s) => `'${s.replaceAll("'", "''")}'`;
-  const sql = `.timeout 5000
-INSERT INTO inbound_messages (company_id, sender, recipient, body, complete, subscriber_id, opt_out, received_at)
-SELECT c.id, ${q(INBOUND_FROM)}, '4545', ${q(text)}, 1,
-  (SELECT s.id FROM subscribers s WHERE s.company_id = c.id AND s.phone = ${q(INBOUND_FROM)}), 0, ${Date.now()}
-FROM companies c WHERE c.name = 'default';`;
-  execFileSync('sqlite3', [db], { input: sql });
+async function sendFromHandset(page, text) {
+  await page.goto('/inbox');
+  const form = page.locator('[data-testid="simulate"]');
+  await form.locator('summary').click();
+  await form.getByLabel('Gönderen telefon numarası').fill(INBOUND_FROM);
+  await form.getByLabel('Mesaj metni').fill(text);
+  await form.getByRole('button', { name: 'Simülatöre gönder', exact: true }).click();
+  await page.waitForLoadState('load');
+  await find(page, '[data-testid="simulated"]', 'the confirmation that the simulator took the message');
+  const deadline = Date.now() + 4 * WAIT_MS;
+  for (;;) {
+    const texts = await page.locator('[data-testid="inbox"] [data-testid="text"]').allInnerTexts();
+    if (texts.some((t) => t === text)) return;
+    if (Date.now() > deadline) fail(`the inbound message never reached the inbox: ${texts}`);
+    await page.waitForTimeout(200);
+    await page.reload();
+  }
 }
 
 test('an inbound message shows in the inbox and is answered from there', withPages(async (pages) => {
   await api('POST', '/subscribers', { name: XSS, phone: '0532 111 22 33' }, { ok: [201] });
-  injectInbound(`Randevumu ertelemek istiyorum ${XSS}`);
   const page = await pages.make('desktop');
   noDialogs(page);
   await signIn(page, 'default', 'admin', env.adminPassword);
-  await page.goto('/inbox');
+  await sendFromHandset(page, `Randevumu ertelemek istiyorum ${XSS}`);
   const item = page.locator('[data-testid="inbox"] li', { hasText: 'Randevumu ertelemek' }).last();
   await item.waitFor({ state: 'attached' }).catch(async () => find(page, '[data-testid="inbox"] li', 'the inbound message'));
   const body = await item.locator('[data-testid="text"]').innerText();

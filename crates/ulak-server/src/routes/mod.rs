@@ -16,6 +16,7 @@ pub mod message_list;
 pub mod messages;
 pub mod routing;
 pub mod schema;
+pub mod simulator;
 pub mod sms_settings;
 pub mod subscribers;
 pub mod templates;
@@ -231,6 +232,7 @@ fn build() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(messages::routes())
         .merge(message_list::routes())
         .merge(inbox::routes())
+        .merge(simulator::routes())
         .merge(campaigns::routes())
         .merge(webhooks::routes());
     let (router, doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())

@@ -29,6 +29,9 @@ pub struct InboxQuery {
     receipts: Option<String>,
     #[serde(default)]
     sent: Option<i64>,
+    /// A message was just sent into the simulator.
+    #[serde(default)]
+    simulated: Option<u8>,
 }
 
 /// An inbound message as the inbox shows it.
@@ -71,6 +74,9 @@ struct InboxPage<'a> {
     errors: Vec<String>,
     /// The message the errors are about, and the reply typed, kept for the form.
     failed: Option<(i64, String)>,
+    /// The company's simulator accounts (administrators): the "from a handset" form.
+    simulators: Vec<(i64, String)>,
+    simulated: bool,
 }
 
 /// What the page shows, read from the store.
@@ -79,6 +85,7 @@ struct Content_ {
     next: Option<String>,
     receipts: Option<Vec<Receipt>>,
     receipts_next: Option<String>,
+    simulators: Vec<(i64, String)>,
 }
 
 /// `GET /inbox`.
@@ -94,7 +101,7 @@ pub async fn show(
     page(&state, &user, &q, Vec::new(), None).await
 }
 
-async fn page(
+pub(super) async fn page(
     state: &AppState,
     user: &WebUser,
     q: &InboxQuery,
@@ -123,6 +130,7 @@ async fn page(
     };
     let mut p = inbox_page(user, t, c, q.sent, errors);
     p.failed = failed;
+    p.simulated = q.simulated.is_some();
     render(status, &p)
 }
 
@@ -132,6 +140,7 @@ fn empty() -> Content_ {
         next: None,
         receipts: None,
         receipts_next: None,
+        simulators: Vec::new(),
     }
 }
 
@@ -156,6 +165,8 @@ fn inbox_page<'a>(
         sent,
         errors,
         failed: None,
+        simulators: c.simulators,
+        simulated: false,
     }
 }
 
@@ -199,6 +210,7 @@ async fn read(
         next,
         receipts,
         receipts_next,
+        simulators: super::inbox_simulate::accounts(state, user).await?,
     }))
 }
 

@@ -12,6 +12,7 @@ pub mod i18n;
 mod import;
 mod import_run;
 mod inbox;
+mod inbox_simulate;
 mod login;
 mod messages;
 mod pages;
@@ -59,6 +60,7 @@ pub fn router() -> Router<AppState> {
         .route("/inbox", get(inbox::show))
         .route("/inbox/reply", post(inbox::reply))
         .route("/inbox/read", post(inbox::read_one))
+        .route("/inbox/simulate", post(inbox_simulate::simulate))
         .route("/import", get(import::start))
         .route("/import/run", post(import_run::run))
         .route("/import/{token}/errors.csv", get(import_run::errors_csv))

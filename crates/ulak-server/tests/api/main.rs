@@ -32,4 +32,5 @@ mod web_log;
 mod web_people;
 mod web_send;
 mod web_settings;
+mod web_simulate;
 mod webhooks;

@@ -285,6 +285,43 @@ pub struct SimHandle {
     tasks: Vec<JoinHandle<()>>,
 }
 
+/// Injects inbound (MO) messages into a running simulator; see [`SimHandle::injector`].
+#[derive(Clone)]
+pub struct Injector {
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for Injector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Injector").finish_non_exhaustive()
+    }
+}
+
+impl Injector {
+    /// As [`SimHandle::inject_inbound`].
+    pub fn inject_inbound(&self, msg: &Inject) -> Result<usize, SimError> {
+        let pdus = inbound_parts(msg, self.shared.next_id.load(Ordering::Relaxed) as u16)?;
+        let n = pdus.len();
+        for sm in pdus {
+            self.inject(msg.system_id.clone(), sm)?;
+        }
+        Ok(n)
+    }
+
+    fn inject(&self, system_id: Option<String>, sm: ShortMessage) -> Result<(), SimError> {
+        let d = Delivery {
+            due: Instant::now(),
+            system_id,
+            sm: Box::new(sm),
+            receipt: false,
+            attempts: 0,
+        };
+        self.shared
+            .deliver(d)
+            .map_err(|d| SimError::NoReceiver(d.system_id))
+    }
+}
+
 /// Entry point: `Simulator::start(config)`.
 pub struct Simulator;
 
@@ -390,31 +427,21 @@ impl SimHandle {
     /// Sends an inbound message as one or more deliver_sm; returns how many PDUs went out.
     /// Each is delivered again until acknowledged, like receipts.
     pub fn inject_inbound(&self, msg: &Inject) -> Result<usize, SimError> {
-        let pdus = inbound_parts(msg, self.shared.next_id.load(Ordering::Relaxed) as u16)?;
-        let n = pdus.len();
-        for sm in pdus {
-            self.inject(msg.system_id.clone(), sm)?;
-        }
-        Ok(n)
+        self.injector().inject_inbound(msg)
     }
 
     /// Sends one hand-made deliver_sm to any bound receiver (tests of odd inputs); counted
     /// and redelivered as an inbound message.
     pub fn inject_raw(&self, sm: ShortMessage) -> Result<(), SimError> {
-        self.inject(None, sm)
+        self.injector().inject(None, sm)
     }
 
-    fn inject(&self, system_id: Option<String>, sm: ShortMessage) -> Result<(), SimError> {
-        let d = Delivery {
-            due: Instant::now(),
-            system_id,
-            sm: Box::new(sm),
-            receipt: false,
-            attempts: 0,
-        };
-        self.shared
-            .deliver(d)
-            .map_err(|d| SimError::NoReceiver(d.system_id))
+    /// A handle that injects inbound messages and can be shared (the server's "message from a
+    /// handset" for companies on the built-in simulator), while this handle keeps the tasks.
+    pub fn injector(&self) -> Injector {
+        Injector {
+            shared: self.shared.clone(),
+        }
     }
 
     /// Stops listening and closes every link; returns the final counts.
