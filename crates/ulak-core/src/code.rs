@@ -189,6 +189,7 @@ codes! {
     AttributeNameInvalid => "attribute.name_invalid", "An attribute name is 1 to 64 letters, digits, _ or .", "Özellik adı 1-64 harf, rakam, _ ya da . karakteridir.";
     CreditInvalidSign => "credit.invalid_sign", "The amount's sign does not fit the entry's kind.", "Tutarın işareti kayıt türüne uymuyor.";
     EmailInvalid => "email.invalid", "Not an e-mail address.", "Geçerli bir e-posta adresi değil.";
+    UserLastAdmin => "user.last_admin", "A company keeps at least one active administrator: the last one cannot be demoted, deactivated or deleted.", "Şirketin en az bir etkin yöneticisi kalmalıdır: son yönetici başka role alınamaz, devre dışı bırakılamaz ya da silinemez.";
     PasswordTooShort => "password.too_short", "A password has at least 8 characters.", "Parola en az 8 karakter olmalı.";
     ImportUnreadable => "import.unreadable", "The file could not be read.", "Dosya okunamadı.";
     ImportColumn => "import.column", "A column is missing, unknown or given twice.", "Bir sütun eksik, bilinmiyor ya da iki kez verilmiş.";

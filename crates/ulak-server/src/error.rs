@@ -324,6 +324,13 @@ impl From<ulak_store::StoreError> for ApiError {
                 code: Code::CreditInsufficient,
                 detail: format!("insufficient credit: balance {balance}, change {amount}"),
             },
+            S::LastAdmin => ApiError::Refused {
+                status: StatusCode::CONFLICT,
+                code: Code::UserLastAdmin,
+                detail: "the company's last active administrator cannot be demoted, \
+                         deactivated or deleted"
+                    .to_owned(),
+            },
             S::IdempotencyConflict => ApiError::Refused {
                 status: StatusCode::CONFLICT,
                 code: Code::IdempotencyBodyMismatch,

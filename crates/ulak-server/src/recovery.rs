@@ -38,8 +38,8 @@ pub struct PasswordReset {
     pub created: bool,
 }
 
-/// Gives `login` of `company` a new random password; a missing user is created as an admin
-/// (the `admin` user may have been deleted: this is how one gets back in).
+/// Gives `login` of `company` a new random password (and reactivates it); a missing user is
+/// created as an admin (the `admin` user may have been deleted: this is how one gets back in).
 pub async fn reset_password(
     settings: &Settings,
     company: &str,
@@ -72,7 +72,9 @@ async fn reset_in(
                 None,
                 company.country_type,
             )
-            .map_err(StoreError::from)?;
+            .map_err(StoreError::from)?
+            // The way back in: a deactivated user is active again.
+            .with_active(Some(true));
             store.update_user(company.id, user.id, patch).await?;
             false
         }

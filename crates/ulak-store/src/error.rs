@@ -32,6 +32,10 @@ pub enum StoreError {
     /// say).
     #[error("{0}")]
     WrongState(String),
+    /// The change would leave the company without an active administrator (demoting,
+    /// deactivating or deleting the last one).
+    #[error("the company's last active administrator cannot be demoted, deactivated or deleted")]
+    LastAdmin,
     /// The idempotency key was used in the last 24 hours for a different request.
     #[error("the idempotency key was already used for a different request")]
     IdempotencyConflict,

@@ -461,3 +461,31 @@ fn the_message_transition_table() {
         assert_eq!(from.as_str().parse::<S>(), Ok(from));
     }
 }
+
+#[test]
+fn only_demoting_or_deactivating_an_active_admin_removes_an_admin() {
+    let user = |role, active| User {
+        id: UserId(1),
+        company_id: CompanyId(1),
+        login: User::stored_login("a".to_owned()),
+        display_name: None,
+        phone: None,
+        email: None,
+        role,
+        active,
+        created_at: 0,
+        updated_at: 0,
+    };
+    let role = |r| UserPatch::new(None, None, None, None, Some(r), CountryType::Tr).unwrap();
+    let active = |a| UserPatch::default().with_active(Some(a));
+    let admin = user(Role::Admin, true);
+    assert!(role(Role::Viewer).removes_admin(&admin));
+    assert!(role(Role::Operator).removes_admin(&admin));
+    assert!(active(false).removes_admin(&admin));
+    assert!(!role(Role::Admin).removes_admin(&admin));
+    assert!(!active(true).removes_admin(&admin));
+    assert!(!UserPatch::default().removes_admin(&admin));
+    // Already no active admin: nothing to lose.
+    assert!(!active(false).removes_admin(&user(Role::Admin, false)));
+    assert!(!role(Role::Viewer).removes_admin(&user(Role::Operator, true)));
+}

@@ -191,6 +191,8 @@ pub struct UserPatch {
     pub email: Option<Option<Email>>,
     /// New role.
     pub role: Option<Role>,
+    /// Deactivate (`false`) or reactivate (`true`): a deactivated user cannot sign in.
+    pub active: Option<bool>,
 }
 
 impl UserPatch {
@@ -216,8 +218,24 @@ impl UserPatch {
                 phone,
                 email,
                 role,
+                active: None,
             })
         })
+    }
+
+    /// The same patch, also deactivating (`Some(false)`) or reactivating (`Some(true)`).
+    #[must_use]
+    pub fn with_active(mut self, active: Option<bool>) -> Self {
+        self.active = active;
+        self
+    }
+
+    /// Whether applying it to `current` leaves one active administrator fewer: it demotes
+    /// or deactivates an active administrator. A company must keep at least one
+    /// ([`Code::UserLastAdmin`]); the store checks the count under a lock.
+    pub fn removes_admin(&self, current: &User) -> bool {
+        current.is_active_admin()
+            && (self.role.is_some_and(|r| r != Role::Admin) || self.active == Some(false))
     }
 }
 
@@ -238,6 +256,8 @@ pub struct User {
     pub email: Option<Email>,
     /// Role.
     pub role: Role,
+    /// Whether the user may sign in (deactivated users keep their row and history).
+    pub active: bool,
     /// Creation time, unix milliseconds.
     pub created_at: i64,
     /// Last change, unix milliseconds.
@@ -245,6 +265,11 @@ pub struct User {
 }
 
 impl User {
+    /// Whether the user is an administrator who may sign in.
+    pub fn is_active_admin(&self) -> bool {
+        self.active && self.role == Role::Admin
+    }
+
     /// Rebuilds stored text fields without re-checking them (they were checked on write).
     pub fn stored_login(s: String) -> LoginName {
         LoginName(s)

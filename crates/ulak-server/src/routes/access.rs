@@ -99,8 +99,13 @@ pub struct UserPatchIn {
     /// New e-mail address.
     #[schema(value_type = Option<super::schema::EmailOrEmpty>)]
     pub email: Option<String>,
-    /// New role.
+    /// New role. Demoting the company's last active administrator is refused (409
+    /// `user.last_admin`).
     pub role: Option<RoleDto>,
+    /// `false` deactivates the user (they can no longer sign in; their web sessions end),
+    /// `true` reactivates them. Deactivating the last active administrator is refused (409
+    /// `user.last_admin`).
+    pub active: Option<bool>,
 }
 
 /// A user (never the password).
@@ -121,6 +126,8 @@ pub struct UserOut {
     pub email: Option<String>,
     /// Role.
     pub role: RoleDto,
+    /// Whether the user may sign in.
+    pub active: bool,
     /// Created, unix milliseconds.
     pub created_at: Millis,
     /// Last changed, unix milliseconds.
@@ -136,6 +143,7 @@ impl From<User> for UserOut {
             phone: u.phone.map(|p| p.e164().to_owned()),
             email: u.email.map(|e| e.as_str().to_owned()),
             role: u.role.into(),
+            active: u.active,
             created_at: u.created_at,
             updated_at: u.updated_at,
         }
@@ -300,6 +308,7 @@ async fn get_user(
     request_body = UserPatchIn,
     responses(
         (status = 200, body = UserOut),
+        (status = 409, body = Problem, content_type = "application/problem+json"),
     ),
     security(("api_key" = [])))]
 async fn update_user(
@@ -317,7 +326,8 @@ async fn update_user(
         b.email.as_deref(),
         b.role.map(Into::into),
         country,
-    )?;
+    )?
+    .with_active(b.active);
     let reset = b.password.is_some();
     let u = state
         .store()
@@ -334,10 +344,12 @@ async fn update_user(
     Ok(JsonOut(u.into()))
 }
 
-/// Deletes a user (admin).
+/// Deletes a user (admin); never the company's last active administrator (409
+/// `user.last_admin`).
 #[utoipa::path(delete, path = "/users/{id}", tag = "access", params(("id" = i64, Path, description = "User id")),
     responses(
         (status = 204, description = "Deleted"),
+        (status = 409, body = Problem, content_type = "application/problem+json"),
     ),
     security(("api_key" = [])))]
 async fn delete_user(

@@ -285,6 +285,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(get_webhook, update_webhook, delete_webhook))
         .routes(routes!(list_attempts))
         .routes(routes!(send_test))
+        .routes(routes!(redeliver))
 }
 
 /// Adds a webhook endpoint (admin). The answer carries its signing secret, shown this once.
@@ -429,4 +430,24 @@ async fn send_test(
         .emit_test_event(caller.company, WebhookEndpointId(id))
         .await?;
     Ok((StatusCode::ACCEPTED, JsonOut(TestQueued { webhook_id })))
+}
+
+/// Queues a finished delivery (delivered or failed) of this endpoint again, due now: the same
+/// event and `webhook-id`, a fresh retry schedule (admin). 409 `state.conflict` while it is
+/// still pending.
+#[utoipa::path(post, path = "/webhooks/{id}/attempts/{attempt_id}/redeliver", tag = "webhooks",
+    params(("id" = i64, Path, description = "Webhook endpoint id"),
+        ("attempt_id" = i64, Path, description = "Delivery id, as `/webhooks/{id}/attempts` lists it")),
+    responses((status = 202, description = "Queued again")), security(("api_key" = [])))]
+async fn redeliver(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, attempt_id)): Path<(i64, i64)>,
+) -> Result<StatusCode, ApiError> {
+    caller.require(Role::Admin)?;
+    state
+        .store()
+        .redeliver_webhook_attempt(caller.company, WebhookEndpointId(id), attempt_id)
+        .await?;
+    Ok(StatusCode::ACCEPTED)
 }

@@ -22,9 +22,12 @@ mod send_view;
 pub mod session;
 mod settings;
 mod settings_credit;
+mod settings_headers;
 mod settings_providers;
 mod settings_sms;
 mod settings_users;
+mod settings_webhook;
+mod settings_webhooks;
 mod sms_templates;
 mod subscribers;
 
@@ -93,8 +96,33 @@ pub fn router() -> Router<AppState> {
             post(settings_users::change_role),
         )
         .route(
+            "/settings/users/{id}/active",
+            post(settings_users::set_active),
+        )
+        .route(
             "/settings/password",
             get(settings_users::password_form).post(settings_users::change_password),
+        )
+        .route(
+            "/settings/headers",
+            get(settings_headers::list).post(settings_headers::create),
+        )
+        .route(
+            "/settings/headers/{id}/{action}",
+            post(settings_headers::act),
+        )
+        .route(
+            "/settings/webhooks",
+            get(settings_webhooks::list).post(settings_webhooks::create),
+        )
+        .route("/settings/webhooks/{id}", get(settings_webhook::show))
+        .route(
+            "/settings/webhooks/{id}/{action}",
+            post(settings_webhook::act),
+        )
+        .route(
+            "/settings/webhooks/{id}/attempts/{attempt}/redeliver",
+            post(settings_webhook::redeliver),
         )
         .route("/static/{file}", get(asset))
         // Forms and the counter's JSON are small: a huge body is refused before it is read

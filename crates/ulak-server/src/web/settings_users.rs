@@ -1,8 +1,9 @@
 //! The settings screens' users tab and the password form: `GET /settings/users` (every role,
 //! phones and e-mail addresses only for admins, as `GET /api/v1/users`), `POST
-//! /settings/users` and `POST /settings/users/{id}/role` (admin, as `POST`/`PATCH
-//! /api/v1/users`), and `GET`/`POST /settings/password`, where any user changes their own
-//! password after giving the old one; their other sessions end then.
+//! /settings/users`, `POST /settings/users/{id}/role` and `POST /settings/users/{id}/active`
+//! (admin, as `POST`/`PATCH /api/v1/users`; the last active administrator stays one), and
+//! `GET`/`POST /settings/password`, where any user changes their own password after giving
+//! the old one; their other sessions end then.
 
 use askama::Template;
 use axum::Form;
@@ -32,6 +33,7 @@ struct UserRow {
     email: String,
     role: &'static str,
     role_value: &'static str,
+    active: bool,
 }
 
 fn user_row(u: User, contacts: bool) -> UserRow {
@@ -49,6 +51,7 @@ fn user_row(u: User, contacts: bool) -> UserRow {
             .unwrap_or_default(),
         role: role_key(u.role),
         role_value: u.role.as_str(),
+        active: u.active,
     }
 }
 
@@ -247,12 +250,62 @@ pub async fn change_role(
     let Ok(patch) = UserPatch::new(None, None, None, None, Some(role), country) else {
         return pages::bad_request(t);
     };
+    patched(&state, &user, id, patch).await
+}
+
+/// Applies a role or active change from the users page: back to the list, or the list with
+/// the refusal (the last active administrator stays one, [`StoreError::LastAdmin`]).
+async fn patched(state: &AppState, user: &WebUser, id: UserId, patch: UserPatch) -> Response {
+    let t = user.texts();
     let company = user.session.user.company_id;
     match state.store().update_user(company, id, patch).await {
-        Ok(_) => Redirect::to("/settings/users").into_response(),
+        Ok(changed) => {
+            let active = changed.active;
+            tracing::info!(user = id.0, active, "a user was changed on the web");
+            Redirect::to("/settings/users").into_response()
+        }
         Err(StoreError::NotFound) => pages::error(StatusCode::NOT_FOUND, t, "settings.not_found"),
+        Err(StoreError::LastAdmin) => {
+            let alert = Some(people::refusal(t, Code::UserLastAdmin));
+            let (list, new) = (ListForm::default(), UserForm::default());
+            users_page(state, user, &list, StatusCode::CONFLICT, alert, &new).await
+        }
         Err(e) => failed(t, &e),
     }
+}
+
+/// The deactivate/reactivate form: `active` is `yes` or `no`.
+#[derive(Debug, Deserialize)]
+pub struct ActiveForm {
+    csrf: String,
+    active: String,
+}
+
+/// `POST /settings/users/{id}/active` (admin), as `PATCH /api/v1/users/{id}` with `active`:
+/// a deactivated user cannot sign in and their web sessions end.
+pub async fn set_active(
+    State(state): State<AppState>,
+    user: WebUser,
+    Path(id): Path<String>,
+    form: Result<Form<ActiveForm>, FormRejection>,
+) -> Response {
+    let t = user.texts();
+    let Ok(Form(form)) = form else {
+        return pages::bad_request(t);
+    };
+    if let Some(r) = user.refusal(&form.csrf, Role::Admin) {
+        return r;
+    }
+    let active = match form.active.as_str() {
+        "yes" => true,
+        "no" => false,
+        _ => return pages::bad_request(t),
+    };
+    let Some(id) = id.parse::<i64>().ok().map(UserId) else {
+        return pages::error(StatusCode::NOT_FOUND, t, "settings.not_found");
+    };
+    let patch = UserPatch::default().with_active(Some(active));
+    patched(&state, &user, id, patch).await
 }
 
 #[derive(Template)]

@@ -27,10 +27,15 @@ mod sms_settings;
 mod subscribers;
 mod templates;
 mod web;
+mod web_headers_hooks;
 mod web_import;
 mod web_log;
 mod web_people;
 mod web_send;
 mod web_settings;
+<<<<<<< HEAD
 mod web_simulate;
+=======
+mod web_users_active;
+>>>>>>> pB
 mod webhooks;

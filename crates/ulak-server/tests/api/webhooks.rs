@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use crate::helpers::{ADMIN_KEY, TestApp, spawn_app, spawn_app_with};
 
 /// A server whose system administrator allows loopback targets (`outbound_allow`).
-async fn app_allowing_loopback() -> TestApp {
+pub(crate) async fn app_allowing_loopback() -> TestApp {
     spawn_app_with(|s| {
         s.outbound_allow = vec!["127.0.0.0/8".parse().unwrap(), "::1".parse().unwrap()];
     })
@@ -25,7 +25,7 @@ async fn app_allowing_loopback() -> TestApp {
 
 /// One request the receiver got, and what it answered.
 #[derive(Debug, Clone)]
-struct Got {
+pub(crate) struct Got {
     id: String,
     timestamp: String,
     signature: String,
@@ -36,9 +36,9 @@ struct Got {
 /// A webhook receiver on 127.0.0.1 that answers 500 to its first `fail_first` requests and
 /// 204 afterwards.
 #[derive(Clone)]
-struct Receiver {
+pub(crate) struct Receiver {
     got: Arc<Mutex<Vec<Got>>>,
-    url: String,
+    pub(crate) url: String,
 }
 
 #[derive(Clone)]
@@ -71,7 +71,7 @@ async fn hook(State(s): State<ReceiverState>, headers: HeaderMap, body: String) 
     status
 }
 
-async fn receiver(fail_first: usize) -> Receiver {
+pub(crate) async fn receiver(fail_first: usize) -> Receiver {
     let got = Arc::new(Mutex::new(Vec::new()));
     let app = axum::Router::new()
         .route("/hook", axum::routing::post(hook))
@@ -94,7 +94,7 @@ impl Receiver {
     }
 
     /// Waits until `done` holds for what arrived.
-    async fn wait(&self, what: &str, done: impl Fn(&[Got]) -> bool) -> Vec<Got> {
+    pub(crate) async fn wait(&self, what: &str, done: impl Fn(&[Got]) -> bool) -> Vec<Got> {
         let deadline = Instant::now() + Duration::from_secs(45);
         loop {
             let got = self.got();

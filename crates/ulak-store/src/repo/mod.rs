@@ -30,4 +30,5 @@ pub(crate) mod subscribers;
 mod templates;
 mod users;
 pub(crate) mod web_sessions;
+mod webhook_redeliver;
 pub(crate) mod webhooks;

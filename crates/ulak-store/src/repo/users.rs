@@ -7,11 +7,11 @@ use crate::auth::{hash_password, verify_dummy, verify_password};
 use ulak_core::model::fold;
 
 use crate::db::{ListSql, Param, col, like_pattern, now_ms, parse, phone};
-use crate::{Result, Store, StoreError};
+use crate::{Backend, Result, Store, StoreError};
 
 /// Columns of [`user`] (never the password hash).
 pub(crate) const COLS: &str =
-    "id, company_id, login, display_name, phone, email, role, created_at, updated_at";
+    "id, company_id, login, display_name, phone, email, role, active, created_at, updated_at";
 
 /// Maps a row.
 pub(crate) fn user(r: &AnyRow) -> Result<User> {
@@ -24,6 +24,7 @@ pub(crate) fn user(r: &AnyRow) -> Result<User> {
         phone: ph.map(|p| phone(&p, "users.phone")).transpose()?,
         email: col::<Option<String>>(r, "email")?.map(User::stored_email),
         role: parse::<Role>(&col::<String>(r, "role")?, "users.role")?,
+        active: col::<i64>(r, "active")? != 0,
         created_at: col(r, "created_at")?,
         updated_at: col(r, "updated_at")?,
     })
@@ -70,7 +71,8 @@ impl Store {
         row.as_ref().map(user).transpose()
     }
 
-    /// Checks a login and password; `None` when either is wrong (the caller cannot tell which).
+    /// Checks a login and password; `None` when either is wrong or the user is deactivated
+    /// (the caller cannot tell which: each costs the same hash check).
     #[tracing::instrument(skip(self, login, password))]
     pub async fn verify_user_password(
         &self,
@@ -80,7 +82,8 @@ impl Store {
     ) -> Result<Option<User>> {
         let login = ulak_core::model::fold(login.trim());
         let row = sqlx::query(sql!(
-            "SELECT {COLS}, password_hash FROM users WHERE company_id = $1 AND login = $2"
+            "SELECT {COLS}, password_hash FROM users \
+             WHERE company_id = $1 AND login = $2 AND active = 1"
         ))
         .bind(company.0)
         .bind(login)
@@ -98,7 +101,9 @@ impl Store {
         }
     }
 
-    /// Changes a user.
+    /// Changes a user. Deactivating one ends their web sessions. `LastAdmin` when the change
+    /// would leave the company without an active administrator
+    /// ([`UserPatch::removes_admin`]), whoever asks.
     #[tracing::instrument(skip(self, patch))]
     pub async fn update_user(
         &self,
@@ -111,13 +116,30 @@ impl Store {
             None => None,
         };
         let flag = |b: bool| i64::from(b);
+        let mut tx = self.begin_write().await?;
+        let admins = self.lock_active_admins(&mut tx, company).await?;
+        let current = sqlx::query(sql!(
+            "SELECT {COLS} FROM users WHERE company_id = $1 AND id = $2"
+        ))
+        .bind(company.0)
+        .bind(id.0)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(current) = current.as_ref().map(user).transpose()? else {
+            tx.rollback().await?;
+            return Err(StoreError::NotFound);
+        };
+        if patch.removes_admin(&current) && admins.iter().all(|a| *a == id.0) {
+            tx.rollback().await?;
+            return Err(StoreError::LastAdmin);
+        }
         let row = sqlx::query(sql!(
             "UPDATE users SET \
                password_hash = COALESCE($3, password_hash), \
                display_name = CASE WHEN $4 = 1 THEN $5 ELSE display_name END, \
                phone = CASE WHEN $6 = 1 THEN $7 ELSE phone END, \
                email = CASE WHEN $8 = 1 THEN $9 ELSE email END, \
-               role = COALESCE($10, role), updated_at = $11 \
+               role = COALESCE($10, role), active = COALESCE($12, active), updated_at = $11 \
              WHERE company_id = $1 AND id = $2 RETURNING {COLS}"
         ))
         .bind(company.0)
@@ -131,25 +153,65 @@ impl Store {
         .bind(patch.email.flatten().map(|e| e.as_str().to_owned()))
         .bind(patch.role.map(Role::as_str))
         .bind(now_ms())
-        .fetch_optional(&self.pool)
+        .bind(patch.active.map(flag))
+        .fetch_optional(&mut *tx)
         .await?;
-        row.as_ref()
+        let changed = row
+            .as_ref()
             .map(user)
             .transpose()?
-            .ok_or(StoreError::NotFound)
+            .ok_or(StoreError::NotFound)?;
+        if patch.active == Some(false) {
+            sqlx::query("DELETE FROM web_sessions WHERE company_id = $1 AND user_id = $2")
+                .bind(company.0)
+                .bind(id.0)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(changed)
     }
 
-    /// Deletes a user.
+    /// The ids of the company's active administrators, locked until the transaction ends
+    /// (on PostgreSQL `FOR UPDATE`, in id order so two demotions wait for each other instead
+    /// of deadlocking; on SQLite the write transaction already serialises writers).
+    async fn lock_active_admins(
+        &self,
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        company: CompanyId,
+    ) -> Result<Vec<i64>> {
+        let lock = match self.backend {
+            Backend::Postgres => "FOR UPDATE",
+            Backend::Sqlite => "",
+        };
+        Ok(sqlx::query_scalar(sql!(
+            "SELECT id FROM users WHERE company_id = $1 AND role = 'admin' AND active = 1 \
+             ORDER BY id {lock}"
+        ))
+        .bind(company.0)
+        .fetch_all(&mut **tx)
+        .await?)
+    }
+
+    /// Deletes a user; `LastAdmin` for the company's last active administrator.
     #[tracing::instrument(skip(self))]
     pub async fn delete_user(&self, company: CompanyId, id: UserId) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        let admins = self.lock_active_admins(&mut tx, company).await?;
+        if admins == [id.0] {
+            tx.rollback().await?;
+            return Err(StoreError::LastAdmin);
+        }
         let r = sqlx::query("DELETE FROM users WHERE company_id = $1 AND id = $2")
             .bind(company.0)
             .bind(id.0)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
         if r.rows_affected() == 0 {
+            tx.rollback().await?;
             return Err(StoreError::NotFound);
         }
+        tx.commit().await?;
         Ok(())
     }
 

@@ -122,7 +122,8 @@ impl Store {
         let token = URL_SAFE_NO_PAD.encode(raw);
         let r = sqlx::query(
             "INSERT INTO web_sessions (token_hash, user_id, company_id, created_at, last_seen_at) \
-             SELECT $1, id, company_id, $4, $4 FROM users WHERE company_id = $2 AND id = $3",
+             SELECT $1, id, company_id, $4, $4 FROM users \
+             WHERE company_id = $2 AND id = $3 AND active = 1",
         )
         .bind(key_hash(&token))
         .bind(company.0)
@@ -153,7 +154,7 @@ impl Store {
             "SELECT s.id AS session_id, s.created_at AS session_created_at, \
              s.last_seen_at AS session_last_seen_at, u.language AS language, {} \
              FROM web_sessions s JOIN users u ON u.id = s.user_id AND u.company_id = s.company_id \
-             WHERE s.token_hash = $1",
+             AND u.active = 1 WHERE s.token_hash = $1",
             user_cols_of_u()
         ))
         .bind(key_hash(token))

@@ -160,6 +160,38 @@ async fn users_crud_and_login(db: &TestDb) {
     );
     let page = s.list_users(c.id, &ListQuery::default()).await.unwrap();
     assert_eq!(page.items.len(), 1);
+    // The company's last active administrator stays one.
+    let down = UserPatch::default().with_active(Some(false));
+    assert!(matches!(
+        s.update_user(c.id, u.id, down).await,
+        Err(StoreError::LastAdmin)
+    ));
+    assert!(matches!(
+        s.delete_user(c.id, u.id).await,
+        Err(StoreError::LastAdmin)
+    ));
+    let second = NewUser::new(
+        "ikinci",
+        "çok-gizli-2",
+        None,
+        None,
+        None,
+        Role::Admin,
+        CountryType::Tr,
+    )
+    .unwrap();
+    let second = s.create_user(c.id, second).await.unwrap();
+    let off = UserPatch::default().with_active(Some(false));
+    assert!(!s.update_user(c.id, second.id, off).await.unwrap().active);
+    assert!(
+        s.verify_user_password(c.id, "ikinci", "çok-gizli-2")
+            .await
+            .unwrap()
+            .is_none(),
+        "a deactivated user does not sign in"
+    );
+    let on = UserPatch::default().with_active(Some(true));
+    assert!(s.update_user(c.id, second.id, on).await.unwrap().active);
     s.delete_user(c.id, u.id).await.unwrap();
     assert!(s.get_user(c.id, u.id).await.unwrap().is_none());
     assert!(matches!(
