@@ -31,5 +31,6 @@ mod web_import;
 mod web_log;
 mod web_people;
 mod web_send;
+mod web_send_preview;
 mod web_settings;
 mod webhooks;
