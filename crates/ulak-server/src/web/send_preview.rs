@@ -13,6 +13,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use ulak_core::Code;
 use ulak_core::model::{CampaignAction, CampaignState, CompanyId};
+use ulak_engine::campaign::why;
 
 use super::format;
 use super::i18n::Texts;
@@ -153,16 +154,16 @@ pub(super) async fn drop_draft(state: &AppState, company: CompanyId, id: i64) {
 }
 
 /// The catalogue key of a reason the engine gives, `None` for one without a key (its own
-/// text is shown). The engine's reasons are English sentences; these are their beginnings.
+/// text is shown).
 fn reason_key(s: &SkippedOut) -> Option<&'static str> {
     let r = s.reason.as_str();
     let table = [
-        ("the subscriber opted out", "send.why.opted_out"),
-        ("on the opt-out list", "send.why.opted_out"),
-        ("invalid number", "send.why.invalid_number"),
-        ("invalid TC ID number", "send.why.invalid_tckn"),
-        ("no such", "send.why.unknown"),
-        ("no value for", "send.why.missing_field"),
+        (why::OPTED_OUT, "send.why.opted_out"),
+        (why::OPT_OUT_LIST, "send.why.opted_out"),
+        (why::INVALID_TCKN, "send.why.invalid_tckn"),
+        (why::INVALID_NUMBER, "send.why.invalid_number"),
+        (why::NO_SUCH, "send.why.unknown"),
+        (why::NO_VALUE, "send.why.missing_field"),
     ];
     if let Some((_, key)) = table.iter().find(|(start, _)| r.starts_with(start)) {
         return Some(key);
@@ -206,7 +207,7 @@ fn reasons(skipped: &[SkippedOut], t: Texts) -> Vec<ReasonRow> {
 /// `123******50`); "subscriber 12" and the like are ids, shown as they are.
 fn mask(s: &SkippedOut) -> String {
     let a = s.address.trim();
-    if s.reason.starts_with("no such") {
+    if s.reason.starts_with(why::NO_SUCH) {
         return a.to_owned();
     }
     let chars: Vec<char> = a.chars().collect();
@@ -237,7 +238,7 @@ mod tests {
     fn examples_hide_the_middle_of_numbers_but_not_ids() {
         let m = |k, a, r| mask(&s(k, a, r));
         assert_eq!(
-            m("msisdn", "+905321234567", "on the opt-out list"),
+            m("msisdn", "+905321234567", why::OPT_OUT_LIST),
             "+90532*****67"
         );
         assert_eq!(
@@ -245,19 +246,18 @@ mod tests {
             "123******50"
         );
         assert_eq!(m("unknown", "0532", "invalid number: short"), "****");
-        assert_eq!(
-            m("unknown", "subscriber 12", "no such subscriber"),
-            "subscriber 12"
-        );
+        let unknown = format!("{} subscriber", why::NO_SUCH);
+        assert_eq!(m("unknown", "subscriber 12", &unknown), "subscriber 12");
     }
 
     #[test]
     fn reasons_are_counted_and_named_in_turkish() {
         let t = Texts::new(ulak_core::model::Language::Tr);
+        let invalid = format!("{}: too short", why::INVALID_NUMBER);
         let list = [
-            s("msisdn", "+905321110001", "on the opt-out list"),
-            s("unknown", "123", "invalid number: too short"),
-            s("msisdn", "+905321110002", "the subscriber opted out"),
+            s("msisdn", "+905321110001", why::OPT_OUT_LIST),
+            s("unknown", "123", &invalid),
+            s("msisdn", "+905321110002", why::OPTED_OUT),
             s("msisdn", "+905321110003", "something new"),
         ];
         let r = reasons(&list, t);
