@@ -61,6 +61,8 @@ struct PreviewPage<'a> {
     short: bool,
     short_text: &'static str,
     validity: String,
+    /// When it goes: the form's time on the company's clock, or "at once".
+    when: String,
 }
 
 /// Creates the draft for `f`, previews it, and shows the preview (or the form with the
@@ -135,6 +137,10 @@ fn page(user: &WebUser, f: &SendForm, p: &PreviewOut, status: StatusCode) -> Res
             short: p.cost > p.balance,
             short_text: Code::CreditInsufficient.text(lang(t.language())),
             validity: t.with("send.validity_hours", "n", &n(hours)),
+            when: match f.schedule.trim() {
+                "" => t.get("preview.now").to_owned(),
+                at => at.replace('T', " "),
+            },
         },
     )
 }

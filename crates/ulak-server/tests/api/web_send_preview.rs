@@ -70,6 +70,7 @@ async fn preview_shows_who_is_left_out_samples_and_cost(backend: Backend) {
         ("balance", "100"),
         ("after", "98"),
         ("validity", "2 saat"),
+        ("when", "Hemen"),
     ] {
         assert!(page.contains(&cell(id, v)), "{id} = {v}: {page}");
     }
@@ -449,4 +450,47 @@ async fn a_field_is_inserted_and_listed_without_javascript() {
     let (status, page, _) = b.post("/send", &form).await;
     assert_eq!(status, StatusCode::OK);
     assert!(page.contains("Sayın {{ad}}</textarea>"), "{page}");
+}
+
+#[tokio::test]
+async fn the_preview_shows_names_and_hidden_fields_as_text() {
+    let app = spawn_app().await;
+    credit(&app, 100).await;
+    let s = created(
+        &app,
+        ADMIN_KEY,
+        "/subscribers",
+        json!({"name": XSS, "phone": "05321110001"}),
+    )
+    .await;
+    let mut b = admin(&app).await;
+    let (_, page, _) = b.get("/send").await;
+    let csrf = Browser::csrf_in(&page);
+    let s = s.to_string();
+    let text = format!("Merhaba {{{{ad}}}} \"{XSS}");
+    let form = [
+        ("csrf", csrf.as_str()),
+        ("action", "preview"),
+        ("subscriber", &s),
+        ("text", &text),
+        ("schedule", "2099-01-02T12:00"),
+    ];
+    let (status, page, _) = b.post("/send", &form).await;
+    // A schedule beyond a year is the API's refusal: the form again, nothing created.
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{page}");
+    assert_eq!(states(&app).await.len(), 0);
+    let form = [
+        ("csrf", csrf.as_str()),
+        ("action", "preview"),
+        ("subscriber", &s),
+        ("text", &text),
+    ];
+    let (status, page, _) = b.post("/send", &form).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(!page.contains(XSS), "nothing unescaped: {page}");
+    assert!(
+        escaped(&page),
+        "the sample and the hidden text as text: {page}"
+    );
+    assert!(!page.contains(r#"value="Merhaba {{ad}} "<"#), "{page}");
 }
