@@ -1,5 +1,5 @@
 // The bulk-send window ("Toplu Mesaj Gönder") and a campaign's progress page: sending to a
-// group with a template until every message is delivered, the live counter against
+// group with a template through the preview until every message is delivered, the live counter against
 // `ulak count --json` for 50 texts, the UCS-2 hint and its replacement, refusals, the viewer,
 // axe and a 375-px phone.
 import { test } from 'node:test';
@@ -29,6 +29,14 @@ async function openSend(page) {
   await signIn(page, 'default', 'admin', env.adminPassword);
   await page.goto('/send');
   await find(page, 'h1:has-text("Toplu Mesaj Gönder")', 'the send window');
+}
+
+/** "Önizle", then "SMS gönder" on the preview: ends on the campaign's progress page. */
+async function previewAndSend(page) {
+  await page.getByRole('button', { name: 'Önizle', exact: true }).click();
+  await find(page, 'h1:has-text("Gönderim önizlemesi")', 'the preview');
+  await page.getByRole('button', { name: 'SMS gönder', exact: true }).click();
+  await page.waitForURL(/\/campaigns\/\d+$/);
 }
 
 /** Types `text` into the message box and waits for the server's count of exactly that text. */
@@ -61,8 +69,7 @@ test('sending to group VIP with a template ends with every message delivered', w
   const cost = Number((await page.locator('#cost-value').innerText()).replace(/[^0-9]/g, ''));
   await check(page, cost >= 3, `expected a cost of at least 3 credits, the page shows ${cost}`);
   await screenshot(page, 'send');
-  await page.getByRole('button', { name: 'SMS gönder', exact: true }).click();
-  await page.waitForURL(/\/campaigns\/\d+$/);
+  await previewAndSend(page);
   await axeCheck(page, 'the progress page');
   // The script polls every 2 s and reloads when the state changes: wait for the end.
   await page.waitForFunction(
@@ -141,7 +148,7 @@ test('a send without recipients is refused with a message', withPages(async (pag
   const page = await pages.make('desktop');
   await openSend(page);
   await page.locator('#text').fill('Merhaba');
-  await page.getByRole('button', { name: 'SMS gönder', exact: true }).click();
+  await page.getByRole('button', { name: 'Önizle', exact: true }).click();
   await page.waitForLoadState('load');
   const alert = await find(page, '[role="alert"]', 'the refusal');
   const text = await alert.first().innerText();
@@ -156,7 +163,7 @@ test('a viewer sees no send button and posting anyway is refused', withPages(asy
   await signIn(page, 'default', 'izleyici', 'Izleyici-Parola-1');
   await page.goto('/send');
   await find(page, '[data-testid="read-only"]', 'the read-only note');
-  const buttons = await page.getByRole('button', { name: 'SMS gönder' }).count();
+  const buttons = await page.getByRole('button', { name: 'Önizle' }).count();
   await check(page, buttons === 0, 'a viewer must see no send button');
   const csrf = await page.locator('input[name="csrf"]').first().inputValue();
   const r = await page.request.post('/send', { form: { csrf, action: 'send', text: 'x', numbers: '05329990001' } });
@@ -172,8 +179,7 @@ test('the send window and the progress page fit a 375-px phone', withPages(async
   await axeCheck(page, 'the send window on a phone');
   await page.locator('#numbers').fill('05329990001');
   await page.locator('#text').fill('Telefondan deneme');
-  await page.getByRole('button', { name: 'SMS gönder', exact: true }).click();
-  await page.waitForURL(/\/campaigns\/\d+$/);
+  await previewAndSend(page);
   width = await page.evaluate(() => document.documentElement.scrollWidth);
   await check(page, width <= 375, `the progress page scrolls sideways: scrollWidth ${width} > 375`);
   await axeCheck(page, 'the progress page on a phone');
@@ -192,8 +198,7 @@ test('three customer accounts passed from "Toplu SMS" are the recipients', withP
   const boxes = page.locator('input[name="customer"]:checked');
   await check(page, (await boxes.count()) === 3, `expected the 3 accounts checked, found ${await boxes.count()}`);
   await page.locator('#text').fill('Cari hesabınız için bilgilendirme');
-  await page.getByRole('button', { name: 'SMS gönder', exact: true }).click();
-  await page.waitForURL(/\/campaigns\/\d+$/);
+  await previewAndSend(page);
   await page.waitForFunction(
     () => document.getElementById('progress-state')?.dataset.state === 'finished',
     null,
@@ -215,8 +220,7 @@ test('a 5,000-number send is paused and resumed from its page', withPages(async 
     el.dispatchEvent(new Event('input'));
   }, numbers.join('\n'));
   await page.locator('#text').fill('Büyük gönderim');
-  await page.getByRole('button', { name: 'SMS gönder', exact: true }).click();
-  await page.waitForURL(/\/campaigns\/\d+$/);
+  await previewAndSend(page);
   await page.getByRole('button', { name: 'Duraklat', exact: true }).click();
   await page.waitForLoadState('load');
   const paused = await page.locator('#progress-state').getAttribute('data-state');

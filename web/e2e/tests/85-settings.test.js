@@ -80,7 +80,7 @@ test('a read-only user made here may not send, in a browser of their own', withP
   await signIn(viewer, 'default', login, password);
   await open(viewer, '/send');
   await find(viewer, '[data-testid="read-only"]', 'the read-only note');
-  const buttons = await viewer.locator('[data-testid="send"]').count()
+  const buttons = await viewer.locator('[data-testid="send"], [data-testid="preview"]').count()
     + await viewer.getByRole('button', { name: 'SMS gönder' }).count();
   await check(viewer, buttons === 0, 'a viewer must see no send button');
   const csrf = await viewer.locator('input[name="csrf"]').first().inputValue();

@@ -11,7 +11,7 @@ use ulak_core::model::{
 use ulak_core::{CountryType, Msisdn, Tckn};
 use ulak_store::{Store, StoreError};
 
-use super::{Audience, INPUT_PAGE, Skipped, lira};
+use super::{Audience, INPUT_PAGE, Skipped, lira, why};
 
 /// Where a recipient's template fields come from; the text is rendered from these only when
 /// the recipient is sent to, so a candidate is small until then.
@@ -112,11 +112,7 @@ fn skip(kind: &str, address: String, reason: impl Into<String>) -> Candidate {
 
 fn subscriber(s: Subscriber) -> Candidate {
     if s.consent == Consent::OptedOut {
-        skip(
-            "msisdn",
-            s.phone.e164().to_owned(),
-            "the subscriber opted out",
-        )
+        skip("msisdn", s.phone.e164().to_owned(), why::OPTED_OUT)
     } else {
         Candidate::Send {
             to: Recipient::Msisdn(s.phone),
@@ -169,9 +165,11 @@ impl<'a> Candidates<'a> {
                     self.buf.push_back(
                         match store.get_subscriber(company, SubscriberId(id)).await? {
                             Some(s) => subscriber(s),
-                            None => {
-                                skip("unknown", format!("subscriber {id}"), "no such subscriber")
-                            }
+                            None => skip(
+                                "unknown",
+                                format!("subscriber {id}"),
+                                format!("{} subscriber", why::NO_SUCH),
+                            ),
                         },
                     );
                 }
@@ -194,8 +192,11 @@ impl<'a> Candidates<'a> {
                 };
                 if !*started {
                     if store.get_group(company, GroupId(g)).await?.is_none() {
-                        self.buf
-                            .push_back(skip("unknown", format!("group {g}"), "no such group"));
+                        self.buf.push_back(skip(
+                            "unknown",
+                            format!("group {g}"),
+                            format!("{} group", why::NO_SUCH),
+                        ));
                         *index += 1;
                         return Ok(());
                     }
@@ -235,7 +236,7 @@ impl<'a> Candidates<'a> {
                         None => self.buf.push_back(skip(
                             "unknown",
                             format!("customer account {id}"),
-                            "no such customer account",
+                            format!("{} customer account", why::NO_SUCH),
                         )),
                     }
                 }
@@ -258,7 +259,7 @@ impl<'a> Candidates<'a> {
                         Err(e) => skip(
                             "unknown",
                             n.trim().to_owned(),
-                            format!("invalid number: {e}"),
+                            format!("{}: {e}", why::INVALID_NUMBER),
                         ),
                     },
                 ));
@@ -281,7 +282,7 @@ impl<'a> Candidates<'a> {
                                 Err(e) => skip(
                                     "unknown",
                                     t.trim().to_owned(),
-                                    format!("invalid TC ID number: {e}"),
+                                    format!("{}: {e}", why::INVALID_TCKN),
                                 ),
                             }),
                     );

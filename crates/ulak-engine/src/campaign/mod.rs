@@ -60,6 +60,23 @@ impl Audience {
     }
 }
 
+/// How the reasons a recipient is left out begin (the reasons are English sentences, stored
+/// with the skipped message; the web UI names these in the user's language).
+pub mod why {
+    /// A subscriber whose consent is withdrawn.
+    pub const OPTED_OUT: &str = "the subscriber opted out";
+    /// A number on the company's opt-out list.
+    pub const OPT_OUT_LIST: &str = "on the opt-out list";
+    /// A pasted number that is not one (followed by `: ` and what is wrong).
+    pub const INVALID_NUMBER: &str = "invalid number";
+    /// A pasted TC ID number that is not one (followed by `: ` and what is wrong).
+    pub const INVALID_TCKN: &str = "invalid TC ID number";
+    /// An id of a subscriber, group or customer account that does not exist.
+    pub const NO_SUCH: &str = "no such";
+    /// A placeholder of the text without a value for the recipient (followed by its names).
+    pub const NO_VALUE: &str = "no value for";
+}
+
 /// A recipient left out, and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Skipped {

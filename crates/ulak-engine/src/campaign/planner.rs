@@ -15,7 +15,7 @@ use ulak_store::{Campaign, Routing, Store, StoreError};
 
 use crate::send::{PRICE_PER_SEGMENT, SenderSetup, message_for, sender_for};
 
-use super::{Audience, Candidate, Candidates, Plan, PlanError, SAMPLES, Skipped, TOUCH_EVERY};
+use super::{Audience, Candidate, Candidates, Plan, PlanError, SAMPLES, Skipped, TOUCH_EVERY, why};
 
 /// Marks TC ID numbers in a recipient key; a phone's key is its E.164 digits (at most 15, so
 /// under 2⁵⁰), a TC ID number's its 11 digits with this bit.
@@ -223,7 +223,7 @@ impl Planner {
             })
         };
         if kind == "msisdn" && self.opted_out.contains(&k) {
-            return skipped("on the opt-out list".into());
+            return skipped(why::OPT_OUT_LIST.into());
         }
         let setup = &self.setup;
         let sender = match sender_for(&setup.senders, (&to).into(), None) {
@@ -232,7 +232,9 @@ impl Planner {
         };
         let text = match setup.body.render(|f| fields.get(&to, f)) {
             Ok(t) => t,
-            Err(missing) => return skipped(format!("no value for {}", missing.0.join(", "))),
+            Err(missing) => {
+                return skipped(format!("{} {}", why::NO_VALUE, missing.0.join(", ")));
+            }
         };
         let address = to.address();
         let Some((route, account)) = setup.routing.pick(&to, TrafficClass::Campaign, |_| false)

@@ -18,6 +18,8 @@ mod messages;
 mod pages;
 mod people;
 mod send;
+mod send_picker;
+mod send_preview;
 mod send_view;
 pub mod session;
 mod settings;
@@ -47,6 +49,7 @@ pub fn router() -> Router<AppState> {
         .route("/language", post(login::language))
         .route("/send", get(send::form).post(send::submit))
         .route("/send/count", post(send::count))
+        .route("/send/subscribers", get(send_picker::subscribers))
         .route("/campaigns/{id}", get(campaign::show))
         .route("/campaigns/{id}/progress", get(campaign::poll))
         .route("/campaigns/{id}/{action}", post(campaign::act))

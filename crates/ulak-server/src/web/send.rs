@@ -1,8 +1,9 @@
 //! `GET /send`, `POST /send`: the bulk-send window ("Toplu Mesaj Gönder"): recipients by group,
 //! passed-in subscribers and customer accounts, pasted numbers and TC ID numbers; the text,
 //! typed or from a template, counted by the server's text engine; the sender header; the
-//! credit and this send's cost. Sending creates and starts a campaign through the same
-//! functions as the API's `POST /campaigns` and `/start`. `POST /send/count`: the live
+//! credit and this send's cost; the validity of the messages. A send is previewed first
+//! (`send_preview`: a draft through the API's `POST /campaigns` and its preview) and started
+//! from the preview through the API's `/start`. `POST /send/count`: the live
 //! counter's JSON, the API's `POST /api/v1/count` answer for the company.
 
 use askama::Template;
@@ -13,7 +14,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Serialize;
 use ulak_core::Code;
-use ulak_core::model::{CampaignAction, CompanyId, Role, TemplateId, TextCount};
+use ulak_core::model::{CampaignState, CompanyId, Role, TemplateId, TextCount};
 use ulak_engine::send::PRICE_PER_SEGMENT;
 
 use super::format;
@@ -21,16 +22,17 @@ use super::i18n::Texts;
 use super::pages::{self, render};
 use super::send_view::{self, Hint, SendForm, View, hint, lang};
 use super::session::{self, WebUser};
+use super::{send_picker, send_preview};
 use crate::error::{ApiError, Json};
-use crate::routes::campaigns::{AudienceIn, CampaignIn, acted, create_draft, previewed, started};
+use crate::routes::campaigns::{AudienceIn, CampaignIn, previewed, started};
 use crate::routes::count::{CountRequest, counted};
 use crate::startup::AppState;
 
 /// One message of a refused send: the field it is about and the reason, both catalogue or
 /// error-code texts.
 pub(super) struct ErrorLine {
-    field: &'static str,
-    text: &'static str,
+    pub field: &'static str,
+    pub text: &'static str,
 }
 
 #[derive(Template)]
@@ -50,6 +52,8 @@ struct SendPage<'a> {
     over_credit: bool,
     price: i64,
     errors: &'a [ErrorLine],
+    /// The fields the text can name: placeholder and what it holds.
+    fields: Vec<(&'static str, String, &'static str)>,
 }
 
 /// `GET /send`: opens with the subscribers, customer accounts and groups the query names,
@@ -77,7 +81,7 @@ pub async fn form(
 }
 
 /// The window for `form`, with `errors` above it.
-async fn page(
+pub(super) async fn page(
     state: &AppState,
     user: &WebUser,
     form: &SendForm,
@@ -115,6 +119,10 @@ async fn page(
             price: PRICE_PER_SEGMENT,
             view: &view,
             errors,
+            fields: send_picker::FIELDS
+                .iter()
+                .map(|(name, key)| (*name, format!("{{{{{name}}}}}"), t.get(key)))
+                .collect(),
         },
     )
 }
@@ -123,9 +131,11 @@ fn company(user: &WebUser) -> CompanyId {
     user.session.user.company_id
 }
 
-/// `POST /send`: `action` is `send`, or `template` (fill the text from the chosen template),
-/// `replace` (put the GSM stand-in for the character forcing UCS-2) or `count`, which show
-/// the window again: without JavaScript these do what the page's script does in place.
+/// `POST /send`: `action` is `preview` (or `send` without a draft), `send` with the draft a
+/// preview made, `edit` (back from a preview), or `template` (fill the text from the chosen
+/// template), `replace` (put the GSM stand-in for the character forcing UCS-2), `field`
+/// (append a field's placeholder) or `count`, which show the window again: without
+/// JavaScript these do what the page's script does in place.
 pub async fn submit(
     State(state): State<AppState>,
     user: WebUser,
@@ -140,7 +150,18 @@ pub async fn submit(
     }
     let mut errors = Vec::new();
     match f.action.as_str() {
-        "send" => return send(&state, &user, f).await,
+        // Nothing is sent without its preview: a send with no draft previews first.
+        "send" => match f.draft {
+            Some(id) => return send(&state, &user, f, id).await,
+            None => return send_preview::preview(&state, &user, f).await,
+        },
+        "preview" => return send_preview::preview(&state, &user, f).await,
+        "edit" => {
+            if let Some(id) = f.draft.take() {
+                send_preview::drop_draft(&state, company(&user), id).await;
+            }
+        }
+        "field" => send_picker::insert_field(&mut f),
         "template" => {
             let Some(id) = f.template else {
                 return page(&state, &user, &f, &errors, StatusCode::OK).await;
@@ -171,27 +192,25 @@ pub async fn submit(
     page(&state, &user, &f, &errors, StatusCode::OK).await
 }
 
-/// Creates the campaign, checks what it would send against the balance, starts it and goes
-/// to its progress page; or shows the window again with the reasons.
-async fn send(state: &AppState, user: &WebUser, f: SendForm) -> Response {
-    let t = user.texts();
-    let company = company(user);
+/// The campaign `f` asks for, or the reasons it cannot be one.
+pub(super) async fn campaign_in(
+    state: &AppState,
+    company: CompanyId,
+    f: &SendForm,
+    t: Texts,
+) -> Result<CampaignIn, Vec<ErrorLine>> {
     let zone = match state.store().get_company(company).await {
         Ok(c) => c.map_or("Europe/Istanbul", |c| c.country_type.time_zone()),
-        Err(e) => {
-            tracing::error!(error = %e, "reading the company failed");
-            return pages::internal(t);
-        }
+        Err(e) => return Err(messages(&e.into(), t)),
     };
     let Ok(scheduled_at) = schedule_ms(&f.schedule, zone) else {
-        let e = [ErrorLine {
+        return Err(vec![ErrorLine {
             field: t.get("send.schedule"),
             text: Code::ValueInvalid.text(lang(t.language())),
-        }];
-        return page(state, user, &f, &e, StatusCode::UNPROCESSABLE_ENTITY).await;
+        }]);
     };
     let text = f.text.clone();
-    let b = CampaignIn {
+    Ok(CampaignIn {
         name: t.with("send.campaign_name", "when", &now_in(zone)),
         audience: AudienceIn {
             subscriber_ids: f.subscribers.clone(),
@@ -204,24 +223,45 @@ async fn send(state: &AppState, user: &WebUser, f: SendForm) -> Response {
         text: (!text.is_empty()).then_some(text),
         sender: (!f.sender.is_empty()).then(|| f.sender.clone()),
         scheduled_at,
-        validity: None,
+        // Hours on the form, seconds for the API (out of range is the API's refusal).
+        validity: f.validity.map(|h| h.saturating_mul(3600)),
         start: false,
-    };
-    let draft = match create_draft(state, company, b).await {
-        Ok((c, _)) => c,
+    })
+}
+
+/// The window again with `errors`, 422.
+pub(super) async fn refused(
+    state: &AppState,
+    user: &WebUser,
+    f: &SendForm,
+    errors: Vec<ErrorLine>,
+) -> Response {
+    page(state, user, f, &errors, StatusCode::UNPROCESSABLE_ENTITY).await
+}
+
+/// "Gönder" on a preview: starts its draft and goes to the progress page, or shows the
+/// window again with the reasons (the draft cancelled). A draft already started (the button
+/// pressed twice, or the preview posted again) goes to its progress page.
+async fn send(state: &AppState, user: &WebUser, f: SendForm, id: i64) -> Response {
+    let t = user.texts();
+    let company = company(user);
+    let to = format!("/campaigns/{id}");
+    match state.store().get_campaign_lean(company, id).await {
+        Ok(Some(c)) if c.state == CampaignState::Draft => {}
+        Ok(Some(_)) => return Redirect::to(&to).into_response(),
+        Ok(None) => return pages::error(StatusCode::NOT_FOUND, t, "campaign.not_found"),
         Err(e) => {
-            let e = messages(&e, t);
-            return page(state, user, &f, &e, StatusCode::UNPROCESSABLE_ENTITY).await;
+            tracing::error!(error = %e, "reading a previewed draft failed");
+            return pages::internal(t);
         }
-    };
-    match go(state, company, draft.id, t).await {
-        Ok(()) => Redirect::to(&format!("/campaigns/{}", draft.id)).into_response(),
+    }
+    match go(state, company, id, t).await {
+        Ok(()) => Redirect::to(&to).into_response(),
         Err(e) => {
             // The draft was only the way to plan this send: it does not stay behind.
-            if let Err(err) = acted(state, company, draft.id, CampaignAction::Cancel).await {
-                tracing::warn!(error = %err, "cancelling a refused draft failed");
-            }
-            page(state, user, &f, &e, StatusCode::UNPROCESSABLE_ENTITY).await
+            send_preview::drop_draft(state, company, id).await;
+            let f = SendForm { draft: None, ..f };
+            refused(state, user, &f, e).await
         }
     }
 }
@@ -251,7 +291,7 @@ async fn go(state: &AppState, company: CompanyId, id: i64, t: Texts) -> Result<(
 }
 
 /// The texts of an API error's codes, each with the form field it is about.
-fn messages(e: &ApiError, t: Texts) -> Vec<ErrorLine> {
+pub(super) fn messages(e: &ApiError, t: Texts) -> Vec<ErrorLine> {
     if let ApiError::Internal(cause) = e {
         tracing::error!(%cause, "a send from the web failed");
         return vec![ErrorLine {
@@ -292,6 +332,7 @@ fn field_key(field: &str) -> &'static str {
         ("template_id", "send.template"),
         ("sender", "send.sender"),
         ("scheduled_at", "send.schedule"),
+        ("validity", "send.validity"),
     ];
     table
         .iter()

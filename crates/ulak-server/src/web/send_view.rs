@@ -4,13 +4,15 @@
 
 use serde::Serialize;
 use ulak_core::model::{
-    CompanyId, CustomerAccountId, GroupId, Language, ListQuery, SubscriberId, TextCount,
+    CompanyId, CustomerAccountId, DEFAULT_VALIDITY_S, GroupId, Language, ListQuery, SubscriberId,
+    TextCount,
 };
 use ulak_store::StoreError;
 use ulak_text::{Encoding, Options};
 
 use super::format;
 use super::i18n::Texts;
+use super::send_picker::{Found, search};
 use crate::error::ApiError;
 use crate::routes::count::{CountRequest, counted};
 use crate::startup::AppState;
@@ -29,6 +31,14 @@ pub(super) struct SendForm {
     pub sender: String,
     pub text: String,
     pub schedule: String,
+    /// Validity of each message in hours (`None`: the engine's default).
+    pub validity: Option<u64>,
+    /// The draft a preview made ("Gönder" starts it, "Düzenle" cancels it).
+    pub draft: Option<i64>,
+    /// The subscriber search typed into the picker.
+    pub find: String,
+    /// The field the "insert field" button puts into the text.
+    pub field: String,
 }
 
 impl SendForm {
@@ -51,10 +61,22 @@ impl SendForm {
                 "sender" => f.sender = v,
                 "text" => f.text = v,
                 "schedule" => f.schedule = v,
+                "validity" if v.is_empty() => f.validity = None,
+                "validity" => f.validity = Some(v.trim().parse().ok()?),
+                "draft" if v.is_empty() => f.draft = None,
+                "draft" => f.draft = Some(id()?),
+                "find" => f.find = v,
+                "field" => f.field = v,
                 _ => {}
             }
         }
         Some(f)
+    }
+
+    /// The validity in hours, the engine's default when none is chosen.
+    pub fn validity_hours(&self) -> i64 {
+        let h = self.validity.unwrap_or(DEFAULT_VALIDITY_S / 3600);
+        i64::try_from(h).unwrap_or(i64::MAX)
     }
 }
 
@@ -162,7 +184,22 @@ pub(super) struct View {
     pub credit: i64,
     pub count: CountView,
     pub recipients: i64,
+    /// The picker's matches (not yet picked), and whether its search was refused.
+    pub found: Vec<Found>,
+    pub find_refused: bool,
+    /// The validity choices in hours, the form's (or the default) selected.
+    pub validities: Vec<ValidityRow>,
 }
+
+/// One validity choice.
+pub(super) struct ValidityRow {
+    pub hours: u64,
+    pub label: String,
+    pub selected: bool,
+}
+
+/// Validity choices offered, hours (the engine takes 1 minute to 72 hours).
+const VALIDITY_HOURS: [u64; 8] = [1, 2, 4, 8, 12, 24, 48, 72];
 
 /// Lists are read up to this many rows (the window is no place to page through them).
 const LIST_MAX: u32 = 500;
@@ -210,7 +247,30 @@ pub(super) async fn load(
         count_view(state, company, &form.text, t).await
     }
     .unwrap_or_else(CountView::empty);
+    let (found, find_refused) = match search(state, company, &form.find, &form.subscribers).await {
+        Ok(found) => (found, false),
+        Err(e @ ApiError::Internal(_)) => return Err(e),
+        Err(_) => (Vec::new(), true),
+    };
+    let chosen = u64::try_from(form.validity_hours()).unwrap_or(0);
+    let mut hours = VALIDITY_HOURS.to_vec();
+    // A value posted from elsewhere stays chosen rather than silently becoming another.
+    if !hours.contains(&chosen) {
+        hours.push(chosen);
+        hours.sort_unstable();
+    }
+    let validities = hours
+        .into_iter()
+        .map(|h| ValidityRow {
+            hours: h,
+            label: t.with("send.validity_hours", "n", &h.to_string()),
+            selected: h == chosen,
+        })
+        .collect();
     Ok(View {
+        found,
+        find_refused,
+        validities,
         tckn_on,
         zone,
         groups,

@@ -32,6 +32,7 @@ mod web_import;
 mod web_log;
 mod web_people;
 mod web_send;
+mod web_send_preview;
 mod web_settings;
 <<<<<<< HEAD
 mod web_simulate;

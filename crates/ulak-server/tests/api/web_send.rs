@@ -13,7 +13,7 @@ use crate::web::{Browser, user};
 
 const XSS: &str = "<script>alert(1)</script>";
 
-async fn admin(app: &TestApp) -> Browser<'_> {
+pub(crate) async fn admin(app: &TestApp) -> Browser<'_> {
     user(app, "yonetici", "Dogru-Parola-1", "admin").await;
     let mut b = Browser::new(app);
     let (status, _, _) = b.sign_in("yonetici", "Dogru-Parola-1").await;
@@ -21,13 +21,13 @@ async fn admin(app: &TestApp) -> Browser<'_> {
     b
 }
 
-async fn created(app: &TestApp, key: &str, path: &str, body: Value) -> i64 {
+pub(crate) async fn created(app: &TestApp, key: &str, path: &str, body: Value) -> i64 {
     let a = app.call("POST", path, key, Some(body)).await;
     assert!(a.status == 201 || a.status == 200, "{path}: {}", a.body);
     a.body["id"].as_i64().unwrap_or(0)
 }
 
-async fn credit(app: &TestApp, amount: i64) {
+pub(crate) async fn credit(app: &TestApp, amount: i64) {
     let a = app
         .call(
             "POST",
@@ -37,6 +37,32 @@ async fn credit(app: &TestApp, amount: i64) {
         )
         .await;
     assert_eq!(a.status, 201, "{}", a.body);
+}
+
+/// The draft id a preview page's "Gönder" starts, if it has the button.
+pub(crate) fn draft_in(page: &str) -> Option<String> {
+    let at = page.find(r#"name="draft" value=""#)? + 20;
+    page[at..].split('"').next().map(str::to_owned)
+}
+
+/// Posts `form` as "Önizle", then "Gönder" on the preview: the answer to the second post.
+pub(crate) async fn through_preview(
+    b: &mut Browser<'_>,
+    form: &[(&str, &str)],
+) -> (StatusCode, String, Option<String>) {
+    let mut f: Vec<(&str, &str)> = form
+        .iter()
+        .filter(|(k, _)| *k != "action")
+        .copied()
+        .collect();
+    f.push(("action", "preview"));
+    let (status, page, _) = b.post("/send", &f).await;
+    assert_eq!(status, StatusCode::OK, "the preview: {page}");
+    let draft = draft_in(&page).expect("a draft to send");
+    f.pop();
+    f.push(("action", "send"));
+    f.push(("draft", &draft));
+    b.post("/send", &f).await
 }
 
 #[tokio::test]
@@ -73,8 +99,8 @@ async fn the_window_lists_the_company_s_groups_and_templates_escaped() {
     );
     assert!(page.contains("Toplu Mesaj Gönder"), "{page}");
     assert!(
-        page.contains(r#"value="send""#),
-        "an admin has the send button"
+        page.contains(r#"value="preview""#),
+        "an admin has the preview button"
     );
     assert!(
         page.contains(&format!(r#"name="group" value="{g}" data-phones="1""#)),
@@ -116,7 +142,7 @@ async fn a_viewer_sees_no_send_button_and_is_refused() {
     b.sign_in("izleyici", "Dogru-Parola-1").await;
     let (status, page, _) = b.get("/send").await;
     assert_eq!(status, StatusCode::OK);
-    assert!(!page.contains(r#"value="send""#), "{page}");
+    assert!(!page.contains(r#"value="preview""#), "{page}");
     assert!(page.contains("yalnızca görüntüleyebilirsiniz"), "{page}");
     let csrf = Browser::csrf_in(&page);
     let form = [
@@ -149,7 +175,7 @@ async fn a_post_without_the_csrf_token_is_refused() {
 }
 
 /// Whether `page` has the payload as escaped text (askama writes `<` as `&#60;`).
-fn escaped(page: &str) -> bool {
+pub(crate) fn escaped(page: &str) -> bool {
     [
         "&lt;script&gt;alert(1)&lt;/script&gt;",
         "&#60;script&#62;alert(1)&#60;/script&#62;",
@@ -290,7 +316,7 @@ async fn a_send_goes_to_its_progress_page_and_is_delivered() {
         ("numbers", "05321110001\n05321110002, 05321110003"),
         ("text", "Merhaba"),
     ];
-    let (status, _, to) = b.post("/send", &form).await;
+    let (status, _, to) = through_preview(&mut b, &form).await;
     assert_eq!(status, StatusCode::SEE_OTHER);
     let to = to.unwrap();
     let id: i64 = to.trim_start_matches("/campaigns/").parse().unwrap();
@@ -326,7 +352,7 @@ async fn a_send_goes_to_its_progress_page_and_is_delivered() {
 }
 
 /// A browser signed in as the administrator of a second company.
-async fn other_company(app: &TestApp) -> Browser<'_> {
+pub(crate) async fn other_company(app: &TestApp) -> Browser<'_> {
     let key = app.company("baska").await;
     let body = json!({"login": "ikinci", "password": "Dogru-Parola-1", "role": "admin"});
     let a = app.call("POST", "/users", &key, Some(body)).await;
@@ -365,7 +391,7 @@ async fn a_scheduled_send_can_be_paused_resumed_and_cancelled_from_its_page() {
         ("text", "Yarın görüşürüz"),
         ("schedule", &at),
     ];
-    let (status, page, to) = b.post("/send", &form).await;
+    let (status, page, to) = through_preview(&mut b, &form).await;
     assert_eq!(status, StatusCode::SEE_OTHER, "{page}");
     let to = to.unwrap();
     let id: i64 = to.trim_start_matches("/campaigns/").parse().unwrap();

@@ -11,6 +11,10 @@ document.addEventListener("DOMContentLoaded", () => {
   }
   const text = document.getElementById("text");
   if (text && text.dataset.countUrl) counter(text);
+  const find = document.getElementById("find");
+  if (find && find.dataset.url) picker(find);
+  const field = document.getElementById("field-insert");
+  if (field && text) fields(field, text);
   const progress = document.getElementById("progress");
   if (progress && progress.dataset.poll && !("over" in progress.dataset)) poll(progress);
 });
@@ -110,11 +114,109 @@ function counter(text) {
   for (const box of document.querySelectorAll("input[data-phones]")) {
     box.addEventListener("change", cost);
   }
+  const find = byId("find");
+  if (find) find.addEventListener("picked", cost);
   for (const area of document.querySelectorAll("textarea[data-pasted]")) {
     area.addEventListener("input", cost);
   }
   byId("counter").dataset.counted = text.value;
   if (text.value !== "") later();
+}
+
+// The send window's subscriber picker: the company's subscribers matching what is typed,
+// 250 ms after the last keystroke; "Ekle" adds one as a checked box of the picked ones (the
+// same box the no-script search adds). Names are set as text, never as markup.
+function picker(find) {
+  const found = byId("found");
+  const picked = byId("picked-subscribers");
+  let timer = null;
+  let asked = 0;
+  const has = (id) => picked.querySelector('input[name="subscriber"][value="' + id + '"]');
+  const line = (s, control, tag) => {
+    const label = document.createElement(tag || "label");
+    label.className = "check";
+    const muted = document.createElement("span");
+    muted.className = "muted";
+    muted.textContent = s.phone;
+    label.append(control, " " + s.name + " ", muted);
+    return label;
+  };
+  const add = (s) => {
+    if (!has(s.id)) {
+      const box = document.createElement("input");
+      box.type = "checkbox";
+      box.name = "subscriber";
+      box.value = String(s.id);
+      box.dataset.phones = "1";
+      box.checked = true;
+      box.addEventListener("change", () => find.dispatchEvent(new Event("picked")));
+      picked.append(line(s, box));
+      picked.hidden = false;
+    }
+    find.dispatchEvent(new Event("picked"));
+  };
+  const render = (items) => {
+    found.replaceChildren();
+    const fresh = items.filter((s) => !has(s.id));
+    if (fresh.length === 0) {
+      const p = document.createElement("p");
+      p.className = "help";
+      p.textContent = find.dataset.none;
+      found.append(p);
+      return;
+    }
+    const list = document.createElement("ul");
+    list.className = "picks";
+    for (const s of fresh) {
+      const button = document.createElement("button");
+      button.type = "button";
+      button.textContent = find.dataset.add;
+      button.setAttribute("aria-label", find.dataset.add + ": " + s.name);
+      button.addEventListener("click", () => { add(s); button.closest("li").remove(); });
+      const li = document.createElement("li");
+      li.append(line(s, button, "span"));
+      list.append(li);
+    }
+    found.append(list);
+  };
+  const ask = async () => {
+    const mine = ++asked;
+    const q = find.value.trim();
+    if (q === "") { found.replaceChildren(); return; }
+    try {
+      const r = await fetch(find.dataset.url + "?q=" + encodeURIComponent(q), { credentials: "same-origin" });
+      if (!r.ok) return;
+      const body = await r.json();
+      if (mine === asked) render(body.items || []);
+    } catch (_) {
+      // Offline: the no-script search button still works.
+    }
+  };
+  find.addEventListener("input", () => { clearTimeout(timer); timer = setTimeout(ask, 250); });
+  // Enter searches here instead of submitting the whole form.
+  find.addEventListener("keydown", (event) => {
+    if (event.key === "Enter") { event.preventDefault(); clearTimeout(timer); ask(); }
+  });
+  const button = byId("find-button");
+  if (button) {
+    button.addEventListener("click", (event) => { event.preventDefault(); clearTimeout(timer); ask(); });
+  }
+}
+
+// "Alanı ekle": the chosen field's placeholder at the caret of the message box (without the
+// script the server appends it to the end).
+function fields(button, text) {
+  button.addEventListener("click", (event) => {
+    event.preventDefault();
+    const chosen = byId("field").selectedOptions[0];
+    if (!chosen) return;
+    const code = chosen.dataset.code;
+    const start = text.selectionStart ?? text.value.length;
+    const end = text.selectionEnd ?? start;
+    text.setRangeText(code, start, end, "end");
+    text.focus();
+    text.dispatchEvent(new Event("input"));
+  });
 }
 
 // A campaign's progress page: its figures every 2 seconds until it is over; when its state
