@@ -10,6 +10,7 @@ pub mod metrics;
 pub mod outbound;
 pub mod provider;
 pub mod send;
+pub mod status;
 pub mod text_list;
 pub mod webhooks;
 pub mod worker;
@@ -25,8 +26,9 @@ use ulak_core::net::OutboundPolicy;
 use ulak_store::Store;
 
 pub use failover::{AccountHealth, Health};
-pub use metrics::Metrics;
+pub use metrics::{AccountLoad, Metrics};
 pub use provider::{Ack, Attempt, Events, Provider, ProviderEvent};
+pub use status::{ProviderStatus, provider_status};
 pub use webhooks::WebhookSettings;
 pub use worker::SubmitSettings;
 
