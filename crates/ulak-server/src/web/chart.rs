@@ -88,7 +88,12 @@ pub fn bars(
     for (i, (label, values)) in columns.into_iter().enumerate() {
         let gx = LEFT + i64::try_from(i).unwrap_or(0) * group + group / 10;
         for (j, v) in values.iter().enumerate() {
-            let h = v.max(&0) * plot_h / max;
+            // A value too small for a whole unit still shows as a sliver.
+            let h = if *v > 0 {
+                (v.saturating_mul(plot_h) / max).max(1)
+            } else {
+                0
+            };
             if h > 0 {
                 bars.push(Bar {
                     x: gx + i64::try_from(j).unwrap_or(0) * bar_w,
@@ -182,8 +187,9 @@ mod tests {
             Texts::new(Language::Tr),
         );
         assert_eq!(c.max_text, "1.000");
-        // Zero draws nothing; the largest bar fills the plot's height.
+        // Zero draws nothing, a tiny value a sliver; the largest fills the plot's height.
         assert_eq!(c.bars.len(), 3);
+        assert_eq!(c.bars.iter().map(|b| b.h).min(), Some(1));
         let tallest = c.bars.iter().map(|b| b.h).max().unwrap_or(0);
         assert_eq!(tallest, HEIGHT - BOTTOM - TOP);
         assert!(c.bars.iter().all(|b| b.y + b.h == c.base && b.w >= 1));
