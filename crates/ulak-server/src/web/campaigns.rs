@@ -8,7 +8,7 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
-use ulak_core::model::{CampaignState, CompanyId, ListQuery, User};
+use ulak_core::model::{CampaignState, CompanyId, ListQuery, MessageState, User};
 use ulak_store::{Campaign, Store, StoreError};
 
 use super::campaign::{Progress, progress_of};
@@ -32,6 +32,9 @@ pub(super) struct CampaignRow {
     /// When it was (or is to be) sent: its schedule, else its creation, on the company's clock.
     pub(super) when: String,
     pub(super) scheduled: bool,
+    /// Messages delivered, and ended without reaching the handset.
+    pub(super) delivered: String,
+    pub(super) failed: String,
     pub(super) p: Progress,
 }
 
@@ -46,7 +49,17 @@ pub(super) async fn rows(
     let mut out = Vec::with_capacity(campaigns.len());
     for c in campaigns {
         let counts = store.campaign_counts(company, c.id).await?;
+        let sum = |pick: fn(MessageState) -> bool| {
+            let n = counts
+                .iter()
+                .filter(|(s, _)| s.parse::<MessageState>().is_ok_and(pick))
+                .map(|(_, n)| n)
+                .sum();
+            super::format::integer(n, t.language())
+        };
         out.push(CampaignRow {
+            delivered: sum(|s| s == MessageState::Delivered),
+            failed: sum(MessageState::is_failure),
             id: c.id,
             when: when(c.scheduled_at.unwrap_or(c.created_at), zone),
             scheduled: c.scheduled_at.is_some(),

@@ -187,6 +187,18 @@ async fn the_delivery_chart_counts_final_messages_per_bucket() {
         table.contains(r#"01:15</th><td class="num">0</td><td class="num">2</td>"#),
         "{table}"
     );
+    // The list's row counts the same messages (the cancelled one is final, not failed).
+    let (_, list, _) = b.get("/campaigns?state=finished").await;
+    let row = &list[list.find(&format!(r#"data-campaign="{id}""#)).unwrap()..];
+    let row = &row[..row.find("</tr>").unwrap()];
+    for shown in [
+        r#"data-testid="row-delivered">3<"#,
+        r#"data-testid="row-failed">2<"#,
+        r#"data-testid="row-done">6 / 6<"#,
+        "Tamamlandı",
+    ] {
+        assert!(row.contains(shown), "{shown}: {row}");
+    }
 }
 
 #[tokio::test]
