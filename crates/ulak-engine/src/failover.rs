@@ -71,7 +71,7 @@ impl Health {
         v
     }
 
-    fn set(&self, id: ProviderAccountId, up: bool, error: Option<String>) {
+    pub(crate) fn set(&self, id: ProviderAccountId, up: bool, error: Option<String>) {
         let mut m = self.map();
         let last_error = error.or_else(|| m.get(&id).and_then(|h| h.last_error.clone()));
         m.insert(

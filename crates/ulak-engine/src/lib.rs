@@ -11,6 +11,7 @@ pub mod outbound;
 pub mod provider;
 pub mod send;
 pub mod sim_inbound;
+pub mod status;
 pub mod text_list;
 pub mod webhooks;
 pub mod worker;
@@ -26,8 +27,9 @@ use ulak_core::net::OutboundPolicy;
 use ulak_store::Store;
 
 pub use failover::{AccountHealth, Health};
-pub use metrics::Metrics;
+pub use metrics::{AccountLoad, Metrics};
 pub use provider::{Ack, Attempt, Events, Provider, ProviderEvent};
+pub use status::{ProviderStatus, provider_status};
 pub use webhooks::WebhookSettings;
 pub use worker::SubmitSettings;
 

@@ -53,6 +53,61 @@ struct Account {
     /// 1 while the account is down ([`crate::failover`]), else 0.
     down: AtomicU64,
     latency: Histogram,
+    /// Submits handed to the provider and not answered yet: the window in use.
+    in_flight: AtomicU64,
+    /// Messages the operator took per second, the last [`RATE_SLOTS`] seconds, as (unix
+    /// second, count) per slot: a slot stamped with an older second counts as 0.
+    taken: [(AtomicU64, AtomicU64); RATE_SLOTS],
+}
+
+/// Seconds kept for the recent submit rate.
+const RATE_SLOTS: usize = 16;
+/// The whole seconds the recent rate is averaged over (the current one is still filling).
+pub const RATE_SECONDS: u64 = 10;
+
+/// What one account is doing now, read from its counters.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct AccountLoad {
+    /// Submits waiting for the operator's answer.
+    pub in_flight: u64,
+    /// Messages the operator took per second over the last [`RATE_SECONDS`] whole seconds.
+    pub per_second: f64,
+}
+
+impl Account {
+    fn took_one(&self, second: u64) {
+        let (stamp, n) = &self.taken[slot(second)];
+        // A racing writer of the same new second may lose a count: a rate shown on a
+        // dashboard, never billing, so no lock.
+        if stamp.swap(second, Ordering::Relaxed) != second {
+            n.store(0, Ordering::Relaxed);
+        }
+        n.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn per_second(&self, now: u64) -> f64 {
+        let since = now.saturating_sub(RATE_SECONDS);
+        let sum: u64 = self
+            .taken
+            .iter()
+            .filter(|(stamp, _)| {
+                let s = stamp.load(Ordering::Relaxed);
+                s >= since && s < now
+            })
+            .map(|(_, n)| n.load(Ordering::Relaxed))
+            .sum();
+        sum as f64 / RATE_SECONDS as f64
+    }
+}
+
+fn slot(second: u64) -> usize {
+    usize::try_from(second % RATE_SLOTS as u64).unwrap_or(0)
+}
+
+fn unix_second() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 /// The engine's metrics, shared by its workers and read by `/metrics`.
@@ -84,9 +139,29 @@ impl Metrics {
         map.entry(id).or_default().clone()
     }
 
+    /// Counts a submit of `account` handed to the provider (answered: [`Metrics::submit`]).
+    pub fn submit_started(&self, account: i64) {
+        self.account(account)
+            .in_flight
+            .fetch_add(1, Ordering::Relaxed);
+    }
+
     /// Counts a submit of `account` that took `latency`.
     pub fn submit(&self, account: i64, kind: SubmitKind, latency: Duration) {
+        self.submit_at(account, kind, latency, unix_second());
+    }
+
+    fn submit_at(&self, account: i64, kind: SubmitKind, latency: Duration, second: u64) {
         let a = self.account(account);
+        // Saturating: a submit counted here without `submit_started` must not wrap.
+        let _ = a
+            .in_flight
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                Some(n.saturating_sub(1))
+            });
+        if kind == SubmitKind::Submitted {
+            a.took_one(second);
+        }
         let c = match kind {
             SubmitKind::Submitted => &a.submitted,
             SubmitKind::Retried => &a.retried,
@@ -94,6 +169,20 @@ impl Metrics {
         };
         c.fetch_add(1, Ordering::Relaxed);
         a.latency.observe(latency);
+    }
+
+    /// What `account` is doing now (zeros for one this node has not sent through).
+    pub fn load(&self, account: i64) -> AccountLoad {
+        self.load_at(account, unix_second())
+    }
+
+    fn load_at(&self, account: i64, now: u64) -> AccountLoad {
+        let map = self.accounts.lock().unwrap_or_else(|e| e.into_inner());
+        map.get(&account)
+            .map_or_else(AccountLoad::default, |a| AccountLoad {
+                in_flight: a.in_flight.load(Ordering::Relaxed),
+                per_second: a.per_second(now),
+            })
     }
 
     /// Counts receipts applied (or kept unmatched).
@@ -211,6 +300,33 @@ impl Metrics {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_window_in_use_and_the_recent_rate_follow_the_submits() {
+        let m = Metrics::default();
+        assert_eq!(m.load_at(9, 1000), AccountLoad::default());
+        for _ in 0..3 {
+            m.submit_started(9);
+        }
+        // 20 taken in second 995 and 30 in 999; one retried (not taken); one in 1000 (the
+        // second still filling) and one long ago do not count.
+        for (second, n) in [(995, 20), (999, 30), (1000, 1), (900, 5)] {
+            for _ in 0..n {
+                m.submit_at(9, SubmitKind::Submitted, Duration::ZERO, second);
+            }
+        }
+        m.submit_at(9, SubmitKind::Retried, Duration::ZERO, 999);
+        let load = m.load_at(9, 1000);
+        assert_eq!(load.in_flight, 0, "more answers than starts never wrap");
+        assert!((load.per_second - 5.0).abs() < 1e-9, "{load:?}");
+        m.submit_started(9);
+        m.submit_started(9);
+        assert_eq!(m.load_at(9, 1000).in_flight, 2);
+        assert!(
+            m.load_at(9, 1020).per_second.abs() < 1e-9,
+            "old seconds fade"
+        );
+    }
 
     #[test]
     fn renders_counters_and_cumulative_buckets() {

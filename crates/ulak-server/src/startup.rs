@@ -29,6 +29,8 @@ struct Inner {
     outbound: OutboundPolicy,
     store: Store,
     metrics: ulak_engine::Metrics,
+    /// The health of the provider accounts this node's engine runs (`None`: no engine).
+    health: Option<ulak_engine::Health>,
     /// Cancelled when the server begins to stop: long work (imports) ends early.
     shutdown: CancellationToken,
     /// Requests per key and per address, failed authentications per address.
@@ -60,6 +62,11 @@ impl AppState {
     /// The engine's counters, for `/metrics`.
     pub fn metrics(&self) -> &ulak_engine::Metrics {
         &self.inner.metrics
+    }
+
+    /// The health of the provider accounts this node's engine runs (`None`: no engine).
+    pub fn health(&self) -> Option<&ulak_engine::Health> {
+        self.inner.health.as_ref()
     }
 
     /// Cancelled when the server begins to stop; long-running request work (imports) watches
@@ -191,6 +198,7 @@ impl App {
                 outbound,
                 store,
                 metrics,
+                health: engine.as_ref().map(|e| e.health().clone()),
                 shutdown: CancellationToken::new(),
                 imports: crate::import::Gauge::default(),
                 writers,

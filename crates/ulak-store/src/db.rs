@@ -251,10 +251,41 @@ impl Store {
         id_of: impl Fn(&T) -> i64,
         weight: impl Fn(&T) -> usize,
     ) -> Result<Page<T>> {
+        self.list_page_ordered(sql, q, map, id_of, weight, false)
+            .await
+    }
+
+    /// [`Store::list_page`] newest first (by id, descending): the cursor is then the last
+    /// id of the page before, and the next page holds the ids below it.
+    pub(crate) async fn list_page_newest<T>(
+        &self,
+        sql: ListSql<'_>,
+        q: &ListQuery,
+        map: impl Fn(&AnyRow) -> Result<T>,
+        id_of: impl Fn(&T) -> i64,
+    ) -> Result<Page<T>> {
+        self.list_page_ordered(sql, q, map, id_of, |_| 0, true)
+            .await
+    }
+
+    async fn list_page_ordered<T>(
+        &self,
+        sql: ListSql<'_>,
+        q: &ListQuery,
+        map: impl Fn(&AnyRow) -> Result<T>,
+        id_of: impl Fn(&T) -> i64,
+        weight: impl Fn(&T) -> usize,
+        newest_first: bool,
+    ) -> Result<Page<T>> {
         use futures_util::TryStreamExt;
-        let after = q.after_id()?.unwrap_or(0);
         let limit = usize::try_from(q.effective_limit()).unwrap_or(usize::MAX);
-        let mut text = format!("{} WHERE id > $1", sql.select);
+        let (mut text, after) = if newest_first {
+            let before = q.after_id()?.unwrap_or(i64::MAX);
+            (format!("{} WHERE id < $1", sql.select), before)
+        } else {
+            let after = q.after_id()?.unwrap_or(0);
+            (format!("{} WHERE id > $1", sql.select), after)
+        };
         let mut params = vec![Param::I(after)];
         if let Some(c) = sql.company {
             params.push(Param::I(c));
@@ -266,7 +297,8 @@ impl Store {
             text.push_str(&cond.replace("$?", &format!("${}", params.len())));
         }
         params.push(Param::I(i64::try_from(limit).unwrap_or(i64::MAX) + 1));
-        text.push_str(&format!(" ORDER BY id LIMIT ${}", params.len()));
+        let order = if newest_first { "id DESC" } else { "id" };
+        text.push_str(&format!(" ORDER BY {order} LIMIT ${}", params.len()));
         let query = bind_all(sqlx::query(sqlx::AssertSqlSafe(text)), params);
         let mut rows = query.fetch(&self.pool);
         let mut items = Vec::new();

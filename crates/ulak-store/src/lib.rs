@@ -38,9 +38,10 @@ pub use key_cache::KEY_TTL;
 pub use repo::accept::{AcceptStats, GROUP_MAX};
 pub use repo::campaign_start::Opening;
 pub use repo::campaigns::{Campaign, NewCampaign};
+pub use repo::dashboard::{DayCounts, DeliveryBucket};
 pub use repo::idempotency::{IDEMPOTENCY_TTL_MS, Idempotency, StoredAnswer};
 pub use repo::import::{CustomerImport, ImportMode, ImportReport, ImportSession, SubscriberImport};
-pub use repo::inbox::{InboundIn, InboundMessage, InboundStats, is_opt_out};
+pub use repo::inbox::{InboundIn, InboundMessage, InboundStats, UNREAD_COUNT_MAX, is_opt_out};
 pub use repo::message_list::{
     MESSAGE_CURSOR_PATTERN, MessageCursor, MessageFilter, MessageSummary, UnmatchedReceipt,
 };

@@ -83,6 +83,12 @@ impl MessageState {
             Self::Scheduled | Self::Queued | Self::Sending | Self::Submitted
         )
     }
+
+    /// Whether it ended without reaching the handset (neither delivered nor withdrawn by
+    /// the company: cancelled and left-out messages are not failures).
+    pub fn is_failure(self) -> bool {
+        self.is_final() && !matches!(self, Self::Delivered | Self::Cancelled | Self::Skipped)
+    }
 }
 
 stable_names!(MessageState {

@@ -327,6 +327,7 @@ async fn submit_one<P: Provider + ?Sized>(
     slots: OwnedSemaphorePermit,
 ) -> Done {
     let started = std::time::Instant::now();
+    s.metrics.submit_started(account.0);
     let attempt = provider.submit(&c.message, &c.taken).await;
     let o = outcome(&c.message, &c.taken, attempt, s, now_ms());
     let kind = match o.result {

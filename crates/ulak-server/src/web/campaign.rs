@@ -31,26 +31,35 @@ struct Row {
 
 /// The figures the page shows and its script refreshes.
 #[derive(Serialize)]
-struct Progress {
-    state: String,
-    state_label: &'static str,
+pub(super) struct Progress {
+    pub(super) state: String,
+    pub(super) state_label: &'static str,
     /// Messages that reached a final state (left-out recipients not counted).
-    done: i64,
+    pub(super) done: i64,
     /// Messages in all (left-out recipients not counted).
-    total: i64,
-    done_text: String,
-    total_text: String,
+    pub(super) total: i64,
+    pub(super) done_text: String,
+    pub(super) total_text: String,
     rows: Vec<Row>,
     /// Nothing will change any more: the script stops polling.
     over: bool,
 }
 
 fn progress(c: &CampaignOut, t: Texts) -> Progress {
+    progress_of(&c.state, &c.counts, t)
+}
+
+/// The figures of a campaign in `state` whose messages per state are `counts`.
+pub(super) fn progress_of(
+    state: &str,
+    counts: &std::collections::BTreeMap<String, i64>,
+    t: Texts,
+) -> Progress {
     let n = |v: i64| format::integer(v, t.language());
     let rows: Vec<Row> = MessageState::ALL
         .iter()
         .map(|s| {
-            let count = c.counts.get(s.as_str()).copied().unwrap_or(0);
+            let count = counts.get(s.as_str()).copied().unwrap_or(0);
             Row {
                 state: s.as_str(),
                 label: t.get(message_state_key(*s)),
@@ -71,14 +80,14 @@ fn progress(c: &CampaignOut, t: Texts) -> Progress {
         })
         .map(|r| r.n)
         .sum();
-    let state = c.state.parse::<CampaignState>().ok();
+    let parsed = state.parse::<CampaignState>().ok();
     Progress {
-        state_label: t.get(campaign_state_key(state)),
+        state_label: t.get(campaign_state_key(parsed)),
         over: matches!(
-            state,
+            parsed,
             Some(CampaignState::Finished | CampaignState::Cancelled)
         ),
-        state: c.state.clone(),
+        state: state.to_owned(),
         done,
         total,
         done_text: n(done),
@@ -104,7 +113,7 @@ fn message_state_key(s: MessageState) -> &'static str {
     }
 }
 
-fn campaign_state_key(s: Option<CampaignState>) -> &'static str {
+pub(super) fn campaign_state_key(s: Option<CampaignState>) -> &'static str {
     match s {
         Some(CampaignState::Draft) => "campaign.state.draft",
         Some(CampaignState::Running) => "campaign.state.running",
@@ -124,6 +133,7 @@ struct CampaignPage<'a> {
     other_language: &'a str,
     c: &'a CampaignOut,
     p: &'a Progress,
+    chart: Option<super::chart::Chart>,
     may_act: bool,
     may_pause: bool,
     may_resume: bool,
@@ -155,14 +165,34 @@ pub async fn show(State(state): State<AppState>, user: WebUser, Path(id): Path<i
     let p = progress(&c, t);
     let s = c.state.parse::<CampaignState>().ok();
     let may_act = user.may(Role::Operator);
+    let company = user.session.user.company_id;
+    let zone = super::settings::zone(&state, company).await;
+    let chart = super::campaigns::delivery_chart(
+        state.store(),
+        company,
+        c.id,
+        c.started_at,
+        c.finished_at,
+        zone,
+        t,
+    )
+    .await;
+    let chart = match chart {
+        Ok(chart) => chart,
+        Err(e) => {
+            tracing::error!(error = %e, "a campaign's delivery chart failed");
+            return pages::internal(t);
+        }
+    };
     render(
         StatusCode::OK,
         &CampaignPage {
             t,
-            active: "send",
+            active: "campaigns",
             who: &user.session.user,
             csrf: &user.csrf,
             other_language: super::dashboard::other(t.language()).as_str(),
+            chart,
             may_pause: may_act && s == Some(CampaignState::Running),
             may_resume: may_act && s == Some(CampaignState::Paused),
             may_cancel: may_act

@@ -4,8 +4,11 @@
 //! (docs/decisions/0007-web-ui.md). Pages call the same store and services as the API.
 
 mod campaign;
+mod campaigns;
+mod chart;
 mod customers;
 mod dashboard;
+mod dashboard_providers;
 mod format;
 mod groups;
 pub mod i18n;
@@ -50,6 +53,7 @@ pub fn router() -> Router<AppState> {
         .route("/send", get(send::form).post(send::submit))
         .route("/send/count", post(send::count))
         .route("/send/subscribers", get(send_picker::subscribers))
+        .route("/campaigns", get(campaigns::list))
         .route("/campaigns/{id}", get(campaign::show))
         .route("/campaigns/{id}/progress", get(campaign::poll))
         .route("/campaigns/{id}/{action}", post(campaign::act))

@@ -70,10 +70,20 @@ impl ListForm {
 
     /// The pager's links for a page of `path` whose store answer had `next_cursor`.
     pub fn paging(&self, path: &str, next_cursor: Option<&str>) -> Paging {
+        self.paging_with(path, next_cursor, &[])
+    }
+
+    /// [`ListForm::paging`] for a list with filters of its own, which every link keeps.
+    pub fn paging_with(
+        &self,
+        path: &str,
+        next_cursor: Option<&str>,
+        filters: &[(&str, String)],
+    ) -> Paging {
         let here = self.cursor.as_deref().filter(|c| !c.is_empty());
         let trail = self.trail();
         let link = |cursor: Option<&str>, back: &[&str]| {
-            let mut pairs = Vec::new();
+            let mut pairs = filters.to_vec();
             if let Some(q) = self.q.as_deref().filter(|q| !q.is_empty()) {
                 pairs.push(("q", q.to_owned()));
             }

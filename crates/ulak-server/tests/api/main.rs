@@ -28,15 +28,13 @@ mod subscribers;
 mod templates;
 mod web;
 mod web_headers_hooks;
+mod web_campaigns;
 mod web_import;
 mod web_log;
 mod web_people;
 mod web_send;
 mod web_send_preview;
 mod web_settings;
-<<<<<<< HEAD
 mod web_simulate;
-=======
 mod web_users_active;
->>>>>>> pB
 mod webhooks;

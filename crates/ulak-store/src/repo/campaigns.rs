@@ -30,7 +30,7 @@ const COLS: &str = "id, company_id, name, state, state_reason, sender, body, aud
     scheduled_at, validity_s, recipients, skipped, cost, created_at, started_at, finished_at";
 
 /// [`COLS`] with the audience left empty.
-const LEAN_COLS: &str = "id, company_id, name, state, state_reason, sender, body, '' AS audience, \
+pub(super) const LEAN_COLS: &str = "id, company_id, name, state, state_reason, sender, body, '' AS audience, \
     scheduled_at, validity_s, recipients, skipped, cost, created_at, started_at, finished_at";
 
 /// A stored campaign.
@@ -87,7 +87,7 @@ pub struct NewCampaign {
     pub validity_s: i64,
 }
 
-fn campaign(r: &AnyRow) -> Result<Campaign> {
+pub(super) fn campaign(r: &AnyRow) -> Result<Campaign> {
     Ok(Campaign {
         id: col(r, "id")?,
         company_id: CompanyId(col(r, "company_id")?),

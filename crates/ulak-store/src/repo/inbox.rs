@@ -80,6 +80,9 @@ pub struct InboundStats {
     pub opted_out: u64,
 }
 
+/// Where [`Store::unread_inbound`] stops counting.
+pub const UNREAD_COUNT_MAX: i64 = 1000;
+
 fn inbound(r: &AnyRow) -> Result<InboundMessage> {
     Ok(InboundMessage {
         id: col(r, "id")?,
@@ -293,6 +296,35 @@ impl Store {
             filters: Vec::new(),
         };
         self.list_page(sql, q, inbound, |m| m.id).await
+    }
+
+    /// How many of the company's inbound messages are unread, and the newest `latest` of
+    /// them. The count stops at [`UNREAD_COUNT_MAX`] (a dashboard says "1000+"), so it reads
+    /// at most that many index entries however large the inbox.
+    #[tracing::instrument(skip(self))]
+    pub async fn unread_inbound(
+        &self,
+        company: CompanyId,
+        latest: i64,
+    ) -> Result<(i64, Vec<InboundMessage>)> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM (SELECT 1 FROM inbound_messages \
+             WHERE company_id = $1 AND read_at IS NULL LIMIT $2) AS u",
+        )
+        .bind(company.0)
+        .bind(UNREAD_COUNT_MAX)
+        .fetch_one(&self.pool)
+        .await?;
+        let rows = sqlx::query(sql!(
+            "SELECT {COLS} FROM inbound_messages WHERE company_id = $1 AND read_at IS NULL \
+             ORDER BY id DESC LIMIT $2"
+        ))
+        .bind(company.0)
+        .bind(latest.clamp(0, 100))
+        .fetch_all(&self.pool)
+        .await?;
+        let items = rows.iter().map(inbound).collect::<Result<Vec<_>>>()?;
+        Ok((n, items))
     }
 
     /// Marks queued and scheduled messages of a provider account whose recipient opted out

@@ -8,7 +8,7 @@ pub(crate) mod campaigns;
 mod companies;
 mod credit;
 pub(crate) mod customers;
-mod dashboard;
+pub(crate) mod dashboard;
 mod failover;
 mod groups;
 pub(crate) mod idempotency;

@@ -11,6 +11,7 @@ mod bounds;
 mod campaign_start;
 mod campaigns;
 mod credit_property;
+mod dashboard;
 mod import;
 mod inbox;
 mod isolation;
