@@ -37,6 +37,8 @@ struct Inner {
     imports: crate::import::Gauge,
     /// The campaign queueing this process carries out (starts and resumes return at once).
     writers: ulak_engine::campaign::Writers,
+    /// The built-in simulator, when it runs here (connection tests of simulator accounts).
+    simulator: Option<ulak_engine::SimulatorLink>,
 }
 
 impl AppState {
@@ -74,6 +76,11 @@ impl AppState {
     /// Imports in progress (their reading threads included), for `/metrics`.
     pub fn imports(&self) -> &crate::import::Gauge {
         &self.inner.imports
+    }
+
+    /// The built-in simulator, when it runs in this process.
+    pub fn simulator(&self) -> Option<&ulak_engine::SimulatorLink> {
+        self.inner.simulator.as_ref()
     }
 
     /// The campaign queueing tasks of this process, which the engine shares.
@@ -167,7 +174,7 @@ impl App {
         let engine = settings.engine.then(|| {
             ulak_engine::Engine::start(store.clone(), {
                 let mut cfg = ulak_engine::EngineConfig {
-                    simulator: link,
+                    simulator: link.clone(),
                     outbound: outbound.clone(),
                     writers: writers.clone(),
                     ..ulak_engine::EngineConfig::default()
@@ -187,6 +194,7 @@ impl App {
                 shutdown: CancellationToken::new(),
                 imports: crate::import::Gauge::default(),
                 writers,
+                simulator: link,
             }),
         };
         let router = crate::routes::router(state.clone());

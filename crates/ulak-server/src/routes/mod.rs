@@ -14,6 +14,7 @@ pub mod inbox;
 pub mod message_batch;
 pub mod message_list;
 pub mod messages;
+pub mod provider_test;
 pub mod routing;
 pub mod schema;
 pub mod sms_settings;
@@ -227,6 +228,7 @@ fn build() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(templates::routes())
         .merge(customers::routes())
         .merge(sms_settings::routes())
+        .merge(provider_test::routes())
         .merge(routing::routes())
         .merge(messages::routes())
         .merge(message_list::routes())

@@ -21,7 +21,9 @@ mod send_view;
 pub mod session;
 mod settings;
 mod settings_credit;
+mod settings_provider_form;
 mod settings_providers;
+mod settings_routes;
 mod settings_sms;
 mod settings_users;
 mod sms_templates;
@@ -72,7 +74,34 @@ pub fn router() -> Router<AppState> {
         )
         .route("/templates/{id}/delete", post(sms_templates::delete))
         .route("/settings/credit", get(settings_credit::show))
-        .route("/settings/providers", get(settings_providers::list))
+        .route(
+            "/settings/providers",
+            get(settings_providers::list).post(settings_provider_form::create),
+        )
+        .route(
+            "/settings/providers/new",
+            get(settings_provider_form::new_form),
+        )
+        .route(
+            "/settings/providers/{id}",
+            get(settings_provider_form::edit_form).post(settings_provider_form::update),
+        )
+        .route(
+            "/settings/providers/{id}/test",
+            post(settings_provider_form::test),
+        )
+        .route(
+            "/settings/routes",
+            get(settings_routes::list).post(settings_routes::create),
+        )
+        .route(
+            "/settings/routes/{id}",
+            get(settings_routes::edit_form).post(settings_routes::update),
+        )
+        .route(
+            "/settings/routes/{id}/delete",
+            post(settings_routes::delete),
+        )
         .route(
             "/settings/sms",
             get(settings_sms::show).post(settings_sms::save),

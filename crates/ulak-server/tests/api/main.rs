@@ -30,6 +30,8 @@ mod web;
 mod web_import;
 mod web_log;
 mod web_people;
+mod web_providers;
+mod web_routes;
 mod web_send;
 mod web_settings;
 mod webhooks;
