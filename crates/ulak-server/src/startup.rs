@@ -426,7 +426,12 @@ async fn bootstrap(store: &Store, settings: &Settings) -> Result<FirstStart, Sta
             company.country_type,
         )
         .map_err(StoreError::from)?;
-        store.create_user(company.id, new).await?;
+        let admin = store.create_user(company.id, new).await?;
+        // The first user is the server's system administrator on the web, as the bootstrap
+        // key is on the API.
+        store
+            .set_user_system_admin(company.id, admin.id, true)
+            .await?;
         first.admin_password = Some(password);
         bootstrap_sending(store, company.id).await?;
     }

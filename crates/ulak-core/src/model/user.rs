@@ -238,6 +238,9 @@ pub struct User {
     pub email: Option<Email>,
     /// Role.
     pub role: Role,
+    /// A system administrator (manages companies and sells credit on the web, as the system
+    /// administrator's API key does); only ever a user of company `default`.
+    pub system_admin: bool,
     /// Creation time, unix milliseconds.
     pub created_at: i64,
     /// Last change, unix milliseconds.

@@ -3,6 +3,7 @@
 //! JavaScript that only enhances, and every asset compiled into the binary
 //! (docs/decisions/0007-web-ui.md). Pages call the same store and services as the API.
 
+mod admin;
 mod campaign;
 mod customers;
 mod dashboard;
@@ -123,6 +124,12 @@ pub fn router() -> Router<AppState> {
             "/settings/password",
             get(settings_users::password_form).post(settings_users::change_password),
         )
+        .route(
+            "/admin/companies",
+            get(admin::companies).post(admin::create_company),
+        )
+        .route("/admin/companies/{id}/credit", post(admin::add_credit))
+        .route("/admin/users/{id}/system-admin", post(admin::switch_admin))
         .route("/static/{file}", get(asset))
         // Forms and the counter's JSON are small: a huge body is refused before it is read
         // (the API's larger limit would let anyone, signed in or not, keep a core busy

@@ -27,6 +27,7 @@ mod sms_settings;
 mod subscribers;
 mod templates;
 mod web;
+mod web_admin;
 mod web_import;
 mod web_log;
 mod web_people;
