@@ -69,6 +69,20 @@ impl SimulatorLink {
     fn system_id(id: ProviderAccountId) -> String {
         format!("sim{}", id.0)
     }
+
+    /// Registers one-off credentials for a connection test (its own system_id, so a running
+    /// account's binds keep theirs); [`SimulatorLink::forget`] them afterwards.
+    pub fn probe_credentials(&self) -> (String, String) {
+        let system_id = format!("probe{:08x}", rand::random::<u32>());
+        let password = format!("{:08x}", rand::random::<u32>());
+        self.accounts.set(&system_id, &password);
+        (system_id, password)
+    }
+
+    /// Stops accepting credentials given by [`SimulatorLink::probe_credentials`].
+    pub fn forget(&self, system_id: &str) {
+        self.accounts.remove(system_id);
+    }
 }
 
 /// How the engine runs.

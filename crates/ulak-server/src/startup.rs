@@ -39,7 +39,8 @@ struct Inner {
     imports: crate::import::Gauge,
     /// The campaign queueing this process carries out (starts and resumes return at once).
     writers: ulak_engine::campaign::Writers,
-    /// The built-in simulator, when it runs: messages "from a handset" go in through it.
+    /// The built-in simulator, when it runs here: messages "from a handset" go in through
+    /// it, and simulator accounts' connection tests bind to it.
     simulator: Option<ulak_engine::SimulatorLink>,
 }
 
@@ -85,14 +86,14 @@ impl AppState {
         &self.inner.imports
     }
 
+    /// The built-in simulator, when it runs in this process.
+    pub fn simulator(&self) -> Option<&ulak_engine::SimulatorLink> {
+        self.inner.simulator.as_ref()
+    }
+
     /// The campaign queueing tasks of this process, which the engine shares.
     pub fn writers(&self) -> &ulak_engine::campaign::Writers {
         &self.inner.writers
-    }
-
-    /// The built-in simulator, when it runs.
-    pub fn simulator(&self) -> Option<&ulak_engine::SimulatorLink> {
-        self.inner.simulator.as_ref()
     }
 
     /// Whether the database answers.
@@ -434,7 +435,12 @@ async fn bootstrap(store: &Store, settings: &Settings) -> Result<FirstStart, Sta
             company.country_type,
         )
         .map_err(StoreError::from)?;
-        store.create_user(company.id, new).await?;
+        let admin = store.create_user(company.id, new).await?;
+        // The first user is the server's system administrator on the web, as the bootstrap
+        // key is on the API.
+        store
+            .set_user_system_admin(company.id, admin.id, true)
+            .await?;
         first.admin_password = Some(password);
         bootstrap_sending(store, company.id).await?;
     }

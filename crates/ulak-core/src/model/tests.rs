@@ -473,6 +473,7 @@ fn only_demoting_or_deactivating_an_active_admin_removes_an_admin() {
         email: None,
         role,
         active,
+        system_admin: false,
         created_at: 0,
         updated_at: 0,
     };

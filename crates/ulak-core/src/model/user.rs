@@ -258,6 +258,9 @@ pub struct User {
     pub role: Role,
     /// Whether the user may sign in (deactivated users keep their row and history).
     pub active: bool,
+    /// A system administrator (manages companies and sells credit on the web, as the system
+    /// administrator's API key does); only ever a user of company `default`.
+    pub system_admin: bool,
     /// Creation time, unix milliseconds.
     pub created_at: i64,
     /// Last change, unix milliseconds.

@@ -7,6 +7,7 @@
 //! Adding a provider is a new file here (its type implementing [`Provider`], and a start
 //! function) plus its `mod` line below and its arm in [`registry::start`].
 
+pub mod probe;
 pub mod registry;
 pub mod smpp;
 
@@ -19,6 +20,7 @@ use tokio::sync::{mpsc, watch};
 use ulak_core::model::Message;
 use ulak_store::{InboundIn, ReceiptIn};
 
+pub use probe::{ProbeFailure, ProbeOutcome, test_connection};
 pub use registry::{StartContext, StartError, Started};
 
 /// What one submit attempt came to: the segments the operator took, and why the others

@@ -100,7 +100,7 @@ fn settings(account: &ProviderAccount) -> Result<&SmppSettings, StartError> {
 }
 
 /// `host:port` for connecting, with an IPv6 address in brackets.
-fn host_port(host: &str, port: u16) -> String {
+pub(super) fn host_port(host: &str, port: u16) -> String {
     if host.contains(':') && !host.starts_with('[') {
         format!("[{host}]:{port}")
     } else {

@@ -15,6 +15,7 @@ pub mod message_batch;
 pub mod message_list;
 pub mod messages;
 pub mod provider_status;
+pub mod provider_test;
 pub mod routing;
 pub mod schema;
 pub mod simulator;
@@ -230,6 +231,7 @@ fn build() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(customers::routes())
         .merge(sms_settings::routes())
         .merge(provider_status::routes())
+        .merge(provider_test::routes())
         .merge(routing::routes())
         .merge(messages::routes())
         .merge(message_list::routes())

@@ -3,6 +3,7 @@
 //! JavaScript that only enhances, and every asset compiled into the binary
 //! (docs/decisions/0007-web-ui.md). Pages call the same store and services as the API.
 
+mod admin;
 mod campaign;
 mod campaigns;
 mod chart;
@@ -28,7 +29,9 @@ pub mod session;
 mod settings;
 mod settings_credit;
 mod settings_headers;
+mod settings_provider_form;
 mod settings_providers;
+mod settings_routes;
 mod settings_sms;
 mod settings_users;
 mod settings_webhook;
@@ -84,7 +87,34 @@ pub fn router() -> Router<AppState> {
         )
         .route("/templates/{id}/delete", post(sms_templates::delete))
         .route("/settings/credit", get(settings_credit::show))
-        .route("/settings/providers", get(settings_providers::list))
+        .route(
+            "/settings/providers",
+            get(settings_providers::list).post(settings_provider_form::create),
+        )
+        .route(
+            "/settings/providers/new",
+            get(settings_provider_form::new_form),
+        )
+        .route(
+            "/settings/providers/{id}",
+            get(settings_provider_form::edit_form).post(settings_provider_form::update),
+        )
+        .route(
+            "/settings/providers/{id}/test",
+            post(settings_provider_form::test),
+        )
+        .route(
+            "/settings/routes",
+            get(settings_routes::list).post(settings_routes::create),
+        )
+        .route(
+            "/settings/routes/{id}",
+            get(settings_routes::edit_form).post(settings_routes::update),
+        )
+        .route(
+            "/settings/routes/{id}/delete",
+            post(settings_routes::delete),
+        )
         .route(
             "/settings/sms",
             get(settings_sms::show).post(settings_sms::save),
@@ -131,6 +161,12 @@ pub fn router() -> Router<AppState> {
             "/settings/webhooks/{id}/attempts/{attempt}/redeliver",
             post(settings_webhook::redeliver),
         )
+        .route(
+            "/admin/companies",
+            get(admin::companies).post(admin::create_company),
+        )
+        .route("/admin/companies/{id}/credit", post(admin::add_credit))
+        .route("/admin/users/{id}/system-admin", post(admin::switch_admin))
         .route("/static/{file}", get(asset))
         // Forms and the counter's JSON are small: a huge body is refused before it is read
         // (the API's larger limit would let anyone, signed in or not, keep a core busy

@@ -57,6 +57,23 @@ impl WebUser {
         })
     }
 
+    /// Whether the user is a system administrator: the flag (only `default`'s users have it,
+    /// the store sees to that) and the admin role.
+    pub fn system_admin(&self) -> bool {
+        self.session.user.system_admin && self.may(Role::Admin)
+    }
+
+    /// The refusal of a system administrator's form: a CSRF token not this session's, then a
+    /// user who is not one (both 403); `None` when the form may go on.
+    pub fn admin_refusal(&self, csrf: &str) -> Option<Response> {
+        self.csrf_refusal(csrf).or_else(|| {
+            (!self.system_admin()).then(|| {
+                let forbidden = axum::http::StatusCode::FORBIDDEN;
+                super::pages::error(forbidden, self.texts(), "error.forbidden")
+            })
+        })
+    }
+
     /// The refusal of a form whose CSRF token is not this session's (`None`: it is).
     pub fn csrf_refusal(&self, sent: &str) -> Option<Response> {
         (!same(sent, &self.csrf)).then(|| super::pages::csrf_refused(self.texts()))

@@ -1,6 +1,7 @@
 //! The settings screens' provider accounts tab: `GET /settings/providers`, a read-only list
 //! for admins, as `GET /api/v1/provider-accounts` (admin). Passwords and tokens are never
-//! shown, only whether one is stored; accounts are changed through the API.
+//! shown, only whether one is stored; each name leads to the account's form
+//! (`settings_provider_form`).
 
 use askama::Template;
 use axum::extract::rejection::QueryRejection;
@@ -19,6 +20,7 @@ use crate::startup::AppState;
 
 /// A provider account's row.
 struct ProviderRow {
+    id: i64,
     name: String,
     kind: &'static str,
     address: String,
@@ -38,6 +40,7 @@ fn provider_row(a: ProviderAccount) -> ProviderRow {
         ProviderSettings::Http(h) => (h.base_url.clone(), h.username.clone()),
     };
     ProviderRow {
+        id: a.id.0,
         name: a.name,
         kind,
         address,

@@ -178,13 +178,19 @@ impl TestApp {
     }
 
     /// Stops the server and starts it again on the same data (a new port).
-    pub async fn restart(mut self) -> TestApp {
+    pub async fn restart(self) -> TestApp {
+        self.restart_with(|_| {}).await
+    }
+
+    /// [`TestApp::restart`] with settings changed by `change`.
+    pub async fn restart_with(mut self, change: impl FnOnce(&mut Settings)) -> TestApp {
         self.stop.cancel();
         if let Some(task) = self.task.take() {
             task.await.unwrap().unwrap();
         }
         let mut settings = self.settings.clone();
         settings.listen = "127.0.0.1:0".parse().unwrap();
+        change(&mut settings);
         // Taken, so that dropping the old one leaves the data (and a PostgreSQL schema) in place.
         let dir = std::mem::take(&mut self.dir);
         let schema = self._schema.take();

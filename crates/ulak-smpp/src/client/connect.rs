@@ -1,10 +1,11 @@
 //! Opening one link: resolve the SMSC's address, connect to an allowed one, bind. Failures
-//! are categories, never the OS's text (which names addresses and ports).
+//! are categories, never the OS's text (which names addresses and ports). [`probe`] does it
+//! once and unbinds: an account's "test connection".
 
 use tokio::net::TcpStream;
 use tokio::task::JoinHandle;
 
-use super::Shared;
+use super::ClientConfig;
 use super::session::Role;
 use crate::CommandStatus;
 use crate::conn::{self, Reader, Writer};
@@ -12,7 +13,7 @@ use crate::pdu::{Bind, Body, Pdu};
 
 /// Why a connect or bind failed: a category, without the OS's text or the address.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
-pub(super) enum ConnectError {
+pub enum ConnectError {
     /// The host name did not resolve.
     #[error("DNS failure")]
     Dns,
@@ -104,10 +105,9 @@ async fn open(cfg: &super::ClientConfig) -> Result<TcpStream, ConnectError> {
 }
 
 pub(super) async fn connect(
-    shared: &Shared,
+    cfg: &ClientConfig,
     role: Role,
 ) -> Result<(Reader, Writer, JoinHandle<()>), ConnectError> {
-    let cfg = &shared.cfg;
     let stream = tokio::time::timeout(cfg.connect_timeout, open(cfg))
         .await
         .map_err(|_| ConnectError::TimedOut)??;
@@ -150,4 +150,32 @@ pub(super) async fn connect(
             Err(_) => return fail(wtask, ConnectError::Protocol),
         }
     }
+}
+
+/// Connects to `cfg.addr` (only where `cfg.connect_filter` allows), binds once as a
+/// transceiver with `cfg`'s credentials within `cfg.connect_timeout`, then unbinds (waiting
+/// at most `cfg.unbind_timeout` for the answer). Nothing is submitted and nothing retried.
+pub async fn probe(cfg: &ClientConfig) -> Result<(), ConnectError> {
+    let (mut reader, writer, wtask) = connect(cfg, Role::Transceiver).await?;
+    writer.send(Pdu::new(2, Body::Unbind));
+    let deadline = tokio::time::Instant::now() + cfg.unbind_timeout;
+    // Bound is what was asked; the unbind is courtesy, so its failure is not the caller's.
+    while let Ok(Ok(Some(Ok(pdu)))) = tokio::time::timeout_at(deadline, reader.next()).await {
+        match pdu.body {
+            Body::UnbindResp => break,
+            Body::EnquireLink => {
+                writer.send(Pdu::new(pdu.sequence, Body::EnquireLinkResp));
+            }
+            _ => {}
+        }
+    }
+    drop(writer);
+    // The writer task ends once its queue is written and the link shut down.
+    if tokio::time::timeout(cfg.unbind_timeout, wtask)
+        .await
+        .is_err()
+    {
+        tracing::debug!("the probe link did not close in time");
+    }
+    Ok(())
 }

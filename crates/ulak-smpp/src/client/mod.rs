@@ -33,6 +33,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use ack::Ack;
 pub use config::{BindMode, ClientConfig, ConnectFilter, LongText};
+pub use connect::{ConnectError, probe};
 pub use text::TextMessage;
 
 use crate::CommandStatus;

@@ -52,7 +52,7 @@ pub(super) async fn worker(shared: Arc<Shared>, index: usize, role: Role) {
     loop {
         let connected = tokio::select! {
             _ = shared.stop.cancelled() => break,
-            c = connect(&shared, role) => c,
+            c = connect(&shared.cfg, role) => c,
         };
         match connected {
             Ok((reader, writer, wtask)) => {

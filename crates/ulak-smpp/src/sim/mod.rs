@@ -159,6 +159,14 @@ impl SimAccounts {
             .insert(system_id.to_owned(), password.to_owned());
     }
 
+    /// Stops accepting `system_id`.
+    pub fn remove(&self, system_id: &str) {
+        self.0
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(system_id);
+    }
+
     /// The bind status for these credentials.
     fn check(&self, system_id: &str, password: &str) -> CommandStatus {
         match self.read().get(system_id) {

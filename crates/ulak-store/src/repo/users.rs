@@ -10,8 +10,8 @@ use crate::db::{ListSql, Param, col, like_pattern, now_ms, parse, phone};
 use crate::{Backend, Result, Store, StoreError};
 
 /// Columns of [`user`] (never the password hash).
-pub(crate) const COLS: &str =
-    "id, company_id, login, display_name, phone, email, role, active, created_at, updated_at";
+pub(crate) const COLS: &str = "id, company_id, login, display_name, phone, email, role, active, system_admin, created_at, \
+     updated_at";
 
 /// Maps a row.
 pub(crate) fn user(r: &AnyRow) -> Result<User> {
@@ -25,6 +25,7 @@ pub(crate) fn user(r: &AnyRow) -> Result<User> {
         email: col::<Option<String>>(r, "email")?.map(User::stored_email),
         role: parse::<Role>(&col::<String>(r, "role")?, "users.role")?,
         active: col::<i64>(r, "active")? != 0,
+        system_admin: col::<i64>(r, "system_admin")? != 0,
         created_at: col(r, "created_at")?,
         updated_at: col(r, "updated_at")?,
     })
@@ -50,6 +51,35 @@ impl Store {
         .bind(new.role.as_str())
         .bind(hash)
         .bind(now)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref()
+            .map(user)
+            .transpose()?
+            .ok_or(StoreError::NotFound)
+    }
+
+    /// Makes a user of company `default` a system administrator, or no longer one; any other
+    /// company's user is `NotFound` (only `default`'s users may be one). Whether the caller may
+    /// is the caller's check.
+    #[tracing::instrument(skip(self))]
+    pub async fn set_user_system_admin(
+        &self,
+        company: CompanyId,
+        id: UserId,
+        on: bool,
+    ) -> Result<User> {
+        let row = sqlx::query(sql!(
+            "UPDATE users SET system_admin = $3, updated_at = $4 \
+             WHERE company_id = $1 AND id = $2 \
+             AND company_id = (SELECT id FROM companies WHERE name = $5) \
+             RETURNING {COLS}"
+        ))
+        .bind(company.0)
+        .bind(id.0)
+        .bind(i64::from(on))
+        .bind(now_ms())
+        .bind(crate::DEFAULT_COMPANY)
         .fetch_optional(&self.pool)
         .await?;
         row.as_ref()
