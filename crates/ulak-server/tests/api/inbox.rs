@@ -98,7 +98,16 @@ async fn a_message_sent_into_the_simulator_arrives_in_the_inbox() {
     // Long enough for two concatenated parts: reassembled on the real inbound path.
     let text = format!("Randevu <b>{}</b>", "ertele ".repeat(30));
     let body = json!({"from": "0532 111 22 33", "to": "4545", "text": text});
-    let a = app.call("POST", &path, ADMIN_KEY, Some(body)).await;
+    // 503 until the engine has bound the account, just after the start.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let a = loop {
+        let a = app.call("POST", &path, ADMIN_KEY, Some(body.clone())).await;
+        if a.status != 503 || std::time::Instant::now() > deadline {
+            break a;
+        }
+        assert_eq!(a.body["code"], "service.unavailable", "{}", a.body);
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
     assert_eq!(a.status, 202, "{}", a.body);
     assert_eq!(a.body["parts"], 2, "{}", a.body);
     let m = wait_for_inbound(&app, ADMIN_KEY, &text).await;

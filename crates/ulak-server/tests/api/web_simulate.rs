@@ -77,7 +77,15 @@ async fn an_administrator_sends_a_message_from_the_simulator_into_the_inbox() {
         ("to", "4545"),
         ("text", text),
     ];
-    let (status, _, to) = admin.post("/inbox/simulate", &good).await;
+    // Refused as "not connected" until the engine has bound the account after the start.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let (status, to) = loop {
+        let (status, page, to) = admin.post("/inbox/simulate", &good).await;
+        if !page.contains("simülatöre bağlı değil") || Instant::now() > deadline {
+            break (status, to);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
     assert_eq!(
         (status, to.as_deref()),
         (StatusCode::SEE_OTHER, Some("/inbox?simulated=1"))
