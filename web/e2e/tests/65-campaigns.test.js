@@ -14,7 +14,8 @@ let startedId;
 
 before(async () => {
   await api('POST', '/credit/entries', { kind: 'purchase', amount: 100000 });
-  const audience = { numbers: ['05321234567', '05327654321', '05329876543'] };
+  // Numbers no other test file sends to: the message log's filters count their own.
+  const audience = { numbers: ['05324440001', '05324440002', '05324440003'] };
   const a = await api('POST', '/campaigns', { name: started, audience, text: 'İyi bayramlar', start: true });
   startedId = a.body.id;
   await api('POST', '/campaigns', { name: drafted, audience, text: 'Taslak metin' });
