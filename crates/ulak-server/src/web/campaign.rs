@@ -156,8 +156,16 @@ async fn find(state: &AppState, user: &WebUser, id: i64) -> Result<CampaignOut, 
 }
 
 /// `GET /campaigns/{id}`.
-pub async fn show(State(state): State<AppState>, user: WebUser, Path(id): Path<i64>) -> Response {
+pub async fn show(
+    State(state): State<AppState>,
+    user: WebUser,
+    Path(id): Path<String>,
+) -> Response {
     let t = user.texts();
+    // A path that is no id gets the UI's page, not the framework's plain-text 400.
+    let Ok(id) = id.parse::<i64>() else {
+        return pages::bad_request(t);
+    };
     let c = match find(&state, &user, id).await {
         Ok(c) => c,
         Err(r) => return r,
@@ -208,7 +216,14 @@ pub async fn show(State(state): State<AppState>, user: WebUser, Path(id): Path<i
 }
 
 /// `GET /campaigns/{id}/progress`: the page's figures as JSON.
-pub async fn poll(State(state): State<AppState>, user: WebUser, Path(id): Path<i64>) -> Response {
+pub async fn poll(
+    State(state): State<AppState>,
+    user: WebUser,
+    Path(id): Path<String>,
+) -> Response {
+    let Ok(id) = id.parse::<i64>() else {
+        return pages::bad_request(user.texts());
+    };
     match find(&state, &user, id).await {
         Ok(c) => JsonOut(progress(&c, user.texts())).into_response(),
         Err(r) => r,
@@ -226,11 +241,11 @@ pub struct ActionForm {
 pub async fn act(
     State(state): State<AppState>,
     user: WebUser,
-    Path((id, action)): Path<(i64, String)>,
+    Path((id, action)): Path<(String, String)>,
     form: Result<Form<ActionForm>, FormRejection>,
 ) -> Response {
     let t = user.texts();
-    let Ok(Form(form)) = form else {
+    let (Ok(Form(form)), Ok(id)) = (form, id.parse::<i64>()) else {
         return pages::bad_request(t);
     };
     if let Some(r) = user.refusal(&form.csrf, Role::Operator) {

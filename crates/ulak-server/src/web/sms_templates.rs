@@ -288,11 +288,11 @@ pub async fn show(
 pub async fn update(
     State(state): State<AppState>,
     user: WebUser,
-    Path(id): Path<i64>,
+    Path(id): Path<String>,
     form: Result<Form<EditForm>, FormRejection>,
 ) -> Response {
     let t = user.texts();
-    let Ok(Form(form)) = form else {
+    let (Ok(Form(form)), Ok(id)) = (form, id.parse::<i64>()) else {
         return pages::bad_request(t);
     };
     if let Some(r) = refusal(&user, &form.csrf) {
@@ -346,11 +346,11 @@ pub struct DeleteForm {
 pub async fn delete(
     State(state): State<AppState>,
     user: WebUser,
-    Path(id): Path<i64>,
+    Path(id): Path<String>,
     form: Result<Form<DeleteForm>, FormRejection>,
 ) -> Response {
     let t = user.texts();
-    let Ok(Form(form)) = form else {
+    let (Ok(Form(form)), Ok(id)) = (form, id.parse::<i64>()) else {
         return pages::bad_request(t);
     };
     if let Some(r) = refusal(&user, &form.csrf) {

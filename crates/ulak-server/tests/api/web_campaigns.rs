@@ -287,3 +287,21 @@ async fn the_dashboard_shows_the_week_campaigns_unread_and_provider_status() {
         .await;
     assert_eq!(foreign.status, 404, "another company's account");
 }
+
+#[tokio::test]
+async fn a_path_with_no_id_is_the_uis_400_page_not_plain_text() {
+    let app = spawn_app().await;
+    let mut b = signed_in(&app, "ayse", "operator").await;
+    for path in ["/campaigns/abc", "/campaigns/1x/progress"] {
+        let (status, page, _) = b.get(path).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{path}");
+        assert!(page.contains("İstek okunamadı."), "{path}: {page}");
+    }
+    let (_, page, _) = b.get("/campaigns").await;
+    let csrf = Browser::csrf_in(&page);
+    for path in ["/campaigns/abc/pause", "/templates/abc", "/templates/abc/delete"] {
+        let (status, page, _) = b.post(path, &[("csrf", csrf.as_str())]).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{path}");
+        assert!(page.contains("İstek okunamadı."), "{path}: {page}");
+    }
+}
