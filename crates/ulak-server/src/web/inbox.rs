@@ -1,5 +1,5 @@
-//! `GET /inbox`: messages subscribers sent to the company (oldest first, as the API lists
-//! them), each with its subscriber, opt-out and unread marks; `POST /inbox/reply` answers one
+//! `GET /inbox`: messages subscribers sent to the company (newest first; the API lists them
+//! oldest first), each with its subscriber, opt-out and unread marks; `POST /inbox/reply` answers one
 //! through the send service the API uses and `POST /inbox/read` marks one read (operators and
 //! administrators); administrators also see the delivery reports that matched no message.
 
@@ -183,7 +183,7 @@ async fn read(
         Ok(query) => query,
         Err(e) => return Ok(Err(e.into())),
     };
-    let page = store.list_inbound(company, &query).await?;
+    let page = store.list_inbound_newest(company, &query).await?;
     let mut items = Vec::with_capacity(page.items.len());
     for m in page.items {
         let subscriber = subscriber_of(state, company, m.subscriber_id).await?;

@@ -299,7 +299,11 @@ async fn a_path_with_no_id_is_the_uis_400_page_not_plain_text() {
     }
     let (_, page, _) = b.get("/campaigns").await;
     let csrf = Browser::csrf_in(&page);
-    for path in ["/campaigns/abc/pause", "/templates/abc", "/templates/abc/delete"] {
+    for path in [
+        "/campaigns/abc/pause",
+        "/templates/abc",
+        "/templates/abc/delete",
+    ] {
         let (status, page, _) = b.post(path, &[("csrf", csrf.as_str())]).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{path}");
         assert!(page.contains("İstek okunamadı."), "{path}: {page}");

@@ -298,3 +298,20 @@ async fn the_inbox_escapes_replies_through_the_send_service_and_refuses_viewers(
         "{page}"
     );
 }
+
+#[tokio::test]
+async fn the_inbox_shows_the_newest_message_first() {
+    let app = spawn_app().await;
+    inbound(&app, "ilk gelen").await;
+    inbound(&app, "son gelen").await;
+    user(&app, "ayse", "Dogru-Parola-1", "operator").await;
+    let mut op = Browser::new(&app);
+    op.sign_in("ayse", "Dogru-Parola-1").await;
+    let (status, page, _) = op.get("/inbox").await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let (newer, older) = (page.find("son gelen"), page.find("ilk gelen"));
+    assert!(
+        newer.is_some() && older.is_some() && newer < older,
+        "newest first: {page}"
+    );
+}

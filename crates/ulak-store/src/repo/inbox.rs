@@ -298,6 +298,21 @@ impl Store {
         self.list_page(sql, q, inbound, |m| m.id).await
     }
 
+    /// [`Store::list_inbound`] newest first, as an inbox shows them: the cursor is the last
+    /// id of the page before, and the next page holds older messages.
+    pub async fn list_inbound_newest(
+        &self,
+        company: CompanyId,
+        q: &ListQuery,
+    ) -> Result<Page<InboundMessage>> {
+        let sql = ListSql {
+            select: format!("SELECT {COLS} FROM inbound_messages"),
+            company: Some(company.0),
+            filters: Vec::new(),
+        };
+        self.list_page_newest(sql, q, inbound, |m| m.id).await
+    }
+
     /// How many of the company's inbound messages are unread, and the newest `latest` of
     /// them. The count stops at [`UNREAD_COUNT_MAX`] (a dashboard says "1000+"), so it reads
     /// at most that many index entries however large the inbox.

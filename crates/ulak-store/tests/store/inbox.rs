@@ -10,8 +10,41 @@ use crate::helpers::{TestDb, company, simulator_account};
 crate::store_tests!(
     inbound_is_stored_once_and_keywords_opt_out,
     undecodable_inbound_keeps_its_bytes,
-    inbound_is_marked_read_once_and_only_in_its_company
+    inbound_is_marked_read_once_and_only_in_its_company,
+    an_inbox_lists_newest_first_in_pages
 );
+
+async fn an_inbox_lists_newest_first_in_pages(db: &TestDb) {
+    let s = &db.store;
+    let c = company(s, CountryType::Tr).await.id;
+    let other = company(s, CountryType::Tr).await.id;
+    let texts: Vec<String> = (0..5).map(|i| format!("mesaj {i}")).collect();
+    let batch = texts.iter().map(|t| inb("905324445566", t)).collect();
+    s.store_inbound(c, None, batch).await.unwrap();
+    s.store_inbound(other, None, vec![inb("905324445566", "başka")])
+        .await
+        .unwrap();
+    let q = ListQuery::parse(Some(2), None, None, None).unwrap();
+    let first = s.list_inbound_newest(c, &q).await.unwrap();
+    let bodies = |p: &Page<ulak_store::InboundMessage>| {
+        p.items.iter().map(|m| m.body.clone()).collect::<Vec<_>>()
+    };
+    assert_eq!(bodies(&first), ["mesaj 4", "mesaj 3"]);
+    let mut seen = bodies(&first);
+    let mut cursor = first.next_cursor;
+    while let Some(at) = cursor {
+        let q = ListQuery::parse(Some(2), Some(at), None, None).unwrap();
+        let page = s.list_inbound_newest(c, &q).await.unwrap();
+        seen.extend(bodies(&page));
+        cursor = page.next_cursor;
+    }
+    let mut expected = texts.clone();
+    expected.reverse();
+    assert_eq!(
+        seen, expected,
+        "every message once, newest first, none of another company"
+    );
+}
 
 fn inb(from: &str, text: &str) -> InboundIn {
     InboundIn {
