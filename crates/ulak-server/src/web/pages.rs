@@ -38,7 +38,18 @@ pub async fn security_headers(
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
-    let mut r = next.run(request).await;
+    let mut r = if from_another_site(&request) {
+        // Refused before any handler runs: the CSRF tokens stay the check, this one also
+        // covers a sign-in form posted from a sibling subdomain that planted its own
+        // double-submit cookie.
+        error(
+            StatusCode::FORBIDDEN,
+            Texts::new(Default::default()),
+            "error.cross_site",
+        )
+    } else {
+        next.run(request).await
+    };
     let h = r.headers_mut();
     h.insert(
         header::CONTENT_SECURITY_POLICY,
@@ -59,6 +70,22 @@ pub async fn security_headers(
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
     r
+}
+
+/// A state-changing request that the browser says comes from another site (Fetch Metadata:
+/// `Sec-Fetch-Site` is `cross-site` or `same-site`). Read from the browser, not the `Host`
+/// header, so a reverse proxy that rewrites the host changes nothing; clients that send no
+/// such header (older browsers, scripts) are left to the CSRF tokens.
+fn from_another_site(request: &axum::extract::Request) -> bool {
+    let safe = matches!(
+        *request.method(),
+        axum::http::Method::GET | axum::http::Method::HEAD | axum::http::Method::OPTIONS
+    );
+    !safe
+        && request
+            .headers()
+            .get("sec-fetch-site")
+            .is_some_and(|v| v == "cross-site" || v == "same-site")
 }
 
 #[derive(Template)]

@@ -415,3 +415,38 @@ async fn answers_with_company_data_are_not_cached() {
         .unwrap();
     assert_eq!(css.headers()["cache-control"], "public, max-age=3600");
 }
+
+#[tokio::test]
+async fn a_form_the_browser_says_comes_from_another_site_is_refused() {
+    let app = spawn_app().await;
+    user(&app, "ayse", "Dogru-Parola-1", "operator").await;
+    let mut b = Browser::new(&app);
+    let (_, page, _) = b.get("/login").await;
+    let csrf = Browser::csrf_in(&page);
+    let form = format!("csrf={csrf}&company=default&username=ayse&password=Dogru-Parola-1");
+    let post = |site: &'static str| {
+        b.http
+            .post(format!("{}/login", app.base))
+            .header(COOKIE, b.cookie_header())
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("sec-fetch-site", site)
+            .body(form.clone())
+            .send()
+    };
+    // A sibling subdomain could plant the sign-in form's cookie; the browser still says where
+    // the form came from.
+    for site in ["cross-site", "same-site"] {
+        let r = post(site).await.unwrap();
+        assert_eq!(r.status(), StatusCode::FORBIDDEN, "{site}");
+        assert!(
+            r.text().await.unwrap().contains("başka bir siteden"),
+            "{site}"
+        );
+    }
+    let r = post("same-origin").await.unwrap();
+    assert_eq!(
+        r.status(),
+        StatusCode::SEE_OTHER,
+        "the page's own form signs in"
+    );
+}
