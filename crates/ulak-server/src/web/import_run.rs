@@ -111,12 +111,18 @@ pub async fn run(
     let Some(meta) = meta_of(&state, &form.token, company).await else {
         return pages::error(StatusCode::NOT_FOUND, t, "import.gone");
     };
-    let path = folder(&state).join(format!("{}.upload", form.token));
+    // Claimed by an atomic rename: of two runs of one upload (a double click, two tabs) only
+    // one finds the file, so it is never imported twice, even at the same time.
+    let upload = folder(&state).join(format!("{}.upload", form.token));
+    let path = folder(&state).join(format!("{}.running", form.token));
+    if tokio::fs::rename(&upload, &path).await.is_err() {
+        return pages::error(StatusCode::NOT_FOUND, t, "import.gone");
+    }
     let Ok(file) = std::fs::File::open(&path) else {
         return pages::error(StatusCode::NOT_FOUND, t, "import.gone");
     };
     let outcome = import(&state, company, &meta, file, form.mode, form.mapping).await;
-    // The file served its purpose; a second run would import it twice.
+    // The file served its purpose (left behind by a crash, the sweep removes it).
     let _ = tokio::fs::remove_file(&path).await;
     let language = t.language();
     let Some((status, alerts, summary, errors)) = outcome_view(t, outcome) else {

@@ -127,6 +127,39 @@ async fn the_readme_csv_goes_into_a_new_group_vip() {
 }
 
 #[tokio::test]
+async fn one_upload_run_twice_at_once_is_imported_once() {
+    let app = spawn_app().await;
+    let mut b = signed_in(&app, "operator1", "operator").await;
+    // Large enough that the first run is still reading when the second one starts.
+    let mut csv = String::from("Ad Soyad;Telefon\n");
+    for i in 0..20_000 {
+        csv.push_str(&format!("Abone {i};0{}\n", 5_320_000_000u64 + i));
+    }
+    let (page, token) = to_mapping(&mut b, "İkiKez", &csv).await;
+    let csrf = Browser::csrf_in(&page);
+    let form = [
+        ("csrf", csrf.as_str()),
+        ("token", token.as_str()),
+        ("map.name", "Ad Soyad"),
+        ("map.phone", "Telefon"),
+        ("mode", "skip-invalid"),
+    ];
+    let mut twin = Browser::new(&app);
+    twin.cookies = b.cookies.clone();
+    let (one, two) = tokio::join!(
+        b.post("/import/run", &form),
+        twin.post("/import/run", &form)
+    );
+    let mut statuses = [one.0, two.0];
+    statuses.sort();
+    assert_eq!(
+        statuses,
+        [StatusCode::OK, StatusCode::NOT_FOUND],
+        "one run imports, the other finds the upload taken"
+    );
+}
+
+#[tokio::test]
 async fn row_errors_are_escaped_listed_and_downloadable() {
     let app = spawn_app().await;
     let mut b = signed_in(&app, "operator2", "operator").await;
