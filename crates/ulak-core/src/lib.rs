@@ -2,6 +2,7 @@
 //! TC ID numbers), and the per-country defaults the other crates start from.
 
 pub mod code;
+pub mod forwarded;
 pub mod model;
 pub mod net;
 pub mod phone;

@@ -56,6 +56,10 @@ pub struct Settings {
     /// addresses (loopback, private networks…); empty by default. Only the system
     /// administrator sets it: company administrators choose the targets.
     pub outbound_allow: Vec<Cidr>,
+    /// Reverse proxies whose `X-Forwarded-For` names the client (address blocks); empty by
+    /// default: the address that connected is the client's. Per-address rate limits and
+    /// sign-in lockouts count the client, so behind a proxy this must name it.
+    pub trusted_proxies: Vec<Cidr>,
 }
 
 impl Default for Settings {
@@ -80,6 +84,7 @@ impl Default for Settings {
             rate_limit_per_ip: 1_000,
             auth_failures_per_minute: 30,
             outbound_allow: Vec::new(),
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -126,6 +131,8 @@ pub struct Layer {
     pub auth_failures_per_minute: Option<u32>,
     /// See [`Settings::outbound_allow`].
     pub outbound_allow: Option<Vec<Cidr>>,
+    /// See [`Settings::trusted_proxies`].
+    pub trusted_proxies: Option<Vec<Cidr>>,
 }
 
 /// Why the settings could not be loaded.
@@ -223,16 +230,8 @@ impl Layer {
                 "ULAK_AUTH_FAILURES_PER_MINUTE" => {
                     layer.auth_failures_per_minute = Some(number(&value, 0, bad)?);
                 }
-                "ULAK_OUTBOUND_ALLOW" => {
-                    layer.outbound_allow = Some(
-                        value
-                            .split([',', ' '])
-                            .filter(|b| !b.trim().is_empty())
-                            .map(str::parse)
-                            .collect::<Result<_, _>>()
-                            .map_err(|e| bad(format!("{e}")))?,
-                    );
-                }
+                "ULAK_OUTBOUND_ALLOW" => layer.outbound_allow = Some(cidrs(&value, bad)?),
+                "ULAK_TRUSTED_PROXIES" => layer.trusted_proxies = Some(cidrs(&value, bad)?),
                 _ => {}
             }
         }
@@ -309,6 +308,9 @@ impl Layer {
         if let Some(v) = self.outbound_allow {
             settings.outbound_allow = v;
         }
+        if let Some(v) = self.trusted_proxies {
+            settings.trusted_proxies = v;
+        }
     }
 
     /// Checks what a file may hold that the types do not: limits and time-outs of at least 1.
@@ -343,6 +345,15 @@ where
         return Err(bad(format!("must be at least {min}")));
     }
     Ok(n)
+}
+
+/// Address blocks, separated by commas or spaces.
+fn cidrs(v: &str, bad: impl Fn(String) -> ConfigError) -> Result<Vec<Cidr>, ConfigError> {
+    v.split([',', ' '])
+        .filter(|b| !b.trim().is_empty())
+        .map(str::parse)
+        .collect::<Result<_, _>>()
+        .map_err(|e| bad(format!("{e}")))
 }
 
 /// `true`/`false` as people write them in environment variables.
@@ -482,6 +493,24 @@ mod tests {
         );
         std::fs::write(&file, "outbound_allow = [\"everything\"]\n").unwrap();
         assert!(Settings::load(Some(&file), Vec::new(), Layer::default()).is_err());
+    }
+
+    #[test]
+    fn trusted_proxies_come_from_the_file_and_the_environment() {
+        let dir = std::env::temp_dir().join(format!("ulak-cfg-proxy-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("ulak.toml");
+        std::fs::write(&file, "trusted_proxies = [\"127.0.0.1\"]\n").unwrap();
+        let s = Settings::load(Some(&file), Vec::new(), Layer::default()).unwrap();
+        let blocks: Vec<String> = s.trusted_proxies.iter().map(ToString::to_string).collect();
+        assert_eq!(blocks, ["127.0.0.1/32"]);
+        let env = vec![("ULAK_TRUSTED_PROXIES".to_owned(), "10.0.0.0/8".to_owned())];
+        let s = Settings::load(Some(&file), env, Layer::default()).unwrap();
+        let blocks: Vec<String> = s.trusted_proxies.iter().map(ToString::to_string).collect();
+        assert_eq!(blocks, ["10.0.0.0/8"]);
+        assert!(Settings::default().trusted_proxies.is_empty());
+        let bad = vec![("ULAK_TRUSTED_PROXIES".to_owned(), "nginx".to_owned())];
+        assert!(Layer::from_env(bad).is_err());
     }
 
     #[test]

@@ -42,7 +42,7 @@ const WRITE_SLACK: Duration = Duration::from_secs(10);
 const FILES_RESERVED: u64 = 256;
 
 /// The limits a server runs with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HttpLimits {
     /// Open connections at most.
     pub max_connections: usize,
@@ -52,6 +52,8 @@ pub struct HttpLimits {
     pub idle_timeout: Duration,
     /// A whole request, body included.
     pub request_timeout: Duration,
+    /// Reverse proxies whose `X-Forwarded-For` names the client ([`Settings::trusted_proxies`]).
+    pub trusted_proxies: std::sync::Arc<[ulak_core::net::Cidr]>,
 }
 
 impl HttpLimits {
@@ -67,6 +69,7 @@ impl HttpLimits {
             header_read_timeout: Duration::from_secs(settings.header_read_timeout_secs),
             idle_timeout: Duration::from_secs(settings.idle_timeout_secs),
             request_timeout: Duration::from_secs(settings.request_timeout_secs),
+            trusted_proxies: settings.trusted_proxies.clone().into(),
         }
     }
 }
@@ -292,6 +295,7 @@ pub async fn serve(
         let router = router.clone();
         let registry = Arc::clone(&registry);
         let stop = stop.clone();
+        let limits = limits.clone();
         tracker.spawn(async move {
             run_connection(io, peer, conn, router, limits, stop).await;
             registry.remove(id);
@@ -313,12 +317,23 @@ async fn run_connection(
     stop: CancellationToken,
 ) {
     let service_conn = Arc::clone(&conn);
+    let service_limits = limits.clone();
     let service = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
         let guard = service_conn.begin();
         let router = router.clone();
+        // Behind a named proxy the client is who the proxy says; every per-address limit
+        // reads this.
+        let forwarded = req.headers().get_all("x-forwarded-for").iter();
+        let client = ulak_core::forwarded::client_address(
+            peer.ip(),
+            forwarded.filter_map(|v| v.to_str().ok()),
+            &service_limits.trusted_proxies,
+        );
+        let limits = service_limits.clone();
         async move {
             let mut req = req.map(axum::body::Body::new);
-            req.extensions_mut().insert(ConnectInfo(peer));
+            req.extensions_mut()
+                .insert(ConnectInfo(SocketAddr::new(client, peer.port())));
             let response =
                 match tokio::time::timeout(limits.request_timeout, router.oneshot(req)).await {
                     Ok(Ok(r)) => r,

@@ -22,6 +22,7 @@ mod message_list;
 mod messages;
 mod openapi;
 mod protocol;
+mod proxy;
 mod routes;
 mod sms_settings;
 mod subscribers;
