@@ -268,6 +268,13 @@ pub struct User {
 }
 
 impl User {
+    /// Whether a caller may change or delete this user: a system administrator's account
+    /// (password, role, active, removal) only by a system administrator, so a company
+    /// administrator of `default` cannot take the server's administration over.
+    pub fn changeable_by(&self, by_system_admin: bool) -> bool {
+        !self.system_admin || by_system_admin
+    }
+
     /// Whether the user is an administrator who may sign in.
     pub fn is_active_admin(&self) -> bool {
         self.active && self.role == Role::Admin

@@ -318,6 +318,7 @@ async fn update_user(
     Json(b): Json<UserPatchIn>,
 ) -> Result<JsonOut<UserOut>, ApiError> {
     caller.require(Role::Admin)?;
+    changeable(&state, &caller, UserId(id)).await?;
     let country = caller.country(&state).await?;
     let patch = UserPatch::new(
         b.password.as_deref(),
@@ -358,11 +359,29 @@ async fn delete_user(
     Path(id): Path<i64>,
 ) -> Result<StatusCode, ApiError> {
     caller.require(Role::Admin)?;
+    changeable(&state, &caller, UserId(id)).await?;
     state
         .store()
         .delete_user(caller.company, UserId(id))
         .await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// 404 for no such user of the caller's company, 403 for a system administrator's account
+/// and a caller who is not one ([`User::changeable_by`]).
+async fn changeable(state: &AppState, caller: &Caller, id: UserId) -> Result<(), ApiError> {
+    let target = state
+        .store()
+        .get_user(caller.company, id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    if target.changeable_by(caller.system_admin) {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden(
+            "only the system administrator changes a system administrator's account".into(),
+        ))
+    }
 }
 
 /// Creates an API key (admin; a system administrator key only by the system administrator);

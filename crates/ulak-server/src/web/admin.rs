@@ -299,6 +299,13 @@ pub async fn add_credit(
     };
     match store.add_credit_entry(company.id, new).await {
         Ok(_) => Redirect::to("/admin/companies").into_response(),
+        // A balance that would pass the largest value is the amount's fault, not the server's.
+        Err(StoreError::Validation(e)) => {
+            let status = StatusCode::UNPROCESSABLE_ENTITY;
+            let alert = Some(refusal_text(t, &e));
+            let blank = CompanyForm::default();
+            companies_page(&state, &user, &list, status, alert, &blank).await
+        }
         Err(e) => failed(t, &e),
     }
 }

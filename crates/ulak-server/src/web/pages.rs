@@ -85,7 +85,10 @@ fn from_another_site(request: &axum::extract::Request) -> bool {
         && request
             .headers()
             .get("sec-fetch-site")
-            .is_some_and(|v| v == "cross-site" || v == "same-site")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| {
+                v.eq_ignore_ascii_case("cross-site") || v.eq_ignore_ascii_case("same-site")
+            })
 }
 
 #[derive(Template)]

@@ -258,6 +258,13 @@ pub async fn change_role(
 async fn patched(state: &AppState, user: &WebUser, id: UserId, patch: UserPatch) -> Response {
     let t = user.texts();
     let company = user.session.user.company_id;
+    // A system administrator's account is changed by a system administrator only.
+    match state.store().get_user(company, id).await {
+        Ok(Some(target)) if target.changeable_by(user.system_admin()) => {}
+        Ok(Some(_)) => return pages::error(StatusCode::FORBIDDEN, t, "error.forbidden"),
+        Ok(None) => return pages::error(StatusCode::NOT_FOUND, t, "settings.not_found"),
+        Err(e) => return failed(t, &e),
+    }
     match state.store().update_user(company, id, patch).await {
         Ok(changed) => {
             let active = changed.active;

@@ -26,6 +26,7 @@ mod proxy;
 mod routes;
 mod sms_settings;
 mod subscribers;
+mod system_admin_guard;
 mod templates;
 mod web;
 mod web_admin;
