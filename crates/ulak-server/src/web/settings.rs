@@ -125,18 +125,11 @@ async fn keys_page(
     let t = user.texts();
     let company = user.session.user.company_id;
     let zone = zone(state, company).await;
-    let (rows, next) = match form.query(None, None) {
-        Err(code) => {
-            alert = Some(people::refusal(t, code));
-            (Vec::new(), None)
-        }
-        Ok(q) => match state.store().list_api_keys(company, &q).await {
-            Ok(page) => {
-                let rows = page.items.into_iter().map(|k| key_row(k, zone)).collect();
-                (rows, page.next_cursor)
-            }
-            Err(e) => return failed(t, &e),
-        },
+    let store = state.store();
+    let list = |q| async move { store.list_api_keys(company, &q).await };
+    let (rows, next) = match list_rows(t, form, &mut alert, list, |k| key_row(k, zone)).await {
+        Ok(v) => v,
+        Err(r) => return r,
     };
     render(
         status,
@@ -254,6 +247,32 @@ pub async fn revoke_key(
 }
 
 /// The internal-error page, logged.
+/// A settings list's rows and next cursor: the page of `list` for the form's query, each item
+/// made a row by `row`. A query the API would refuse (a bad cursor) is an empty list with the
+/// refusal in `alert`; a store failure is the error page.
+pub(super) async fn list_rows<T, R, Fut>(
+    t: Texts,
+    form: &ListForm,
+    alert: &mut Option<String>,
+    list: impl FnOnce(ulak_core::model::ListQuery) -> Fut,
+    row: impl FnMut(T) -> R,
+) -> Result<(Vec<R>, Option<String>), Response>
+where
+    Fut: std::future::Future<Output = Result<ulak_core::model::Page<T>, StoreError>>,
+{
+    let q = match form.query(None, None) {
+        Ok(q) => q,
+        Err(code) => {
+            *alert = Some(people::refusal(t, code));
+            return Ok((Vec::new(), None));
+        }
+    };
+    match list(q).await {
+        Ok(page) => Ok((page.items.into_iter().map(row).collect(), page.next_cursor)),
+        Err(e) => Err(failed(t, &e)),
+    }
+}
+
 pub fn failed(t: Texts, e: &StoreError) -> Response {
     tracing::error!(error = %e, "a settings page failed");
     pages::internal(t)

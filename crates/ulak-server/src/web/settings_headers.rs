@@ -18,7 +18,7 @@ use super::i18n::Texts;
 use super::pages::{self, render};
 use super::people::{self, ListForm, Paging};
 use super::session::WebUser;
-use super::settings::{failed, zone};
+use super::settings::{failed, list_rows, zone};
 use crate::startup::AppState;
 
 /// A row of the header list.
@@ -77,18 +77,11 @@ async fn page(
     let t = user.texts();
     let company = user.session.user.company_id;
     let zone = zone(state, company).await;
-    let (rows, next) = match form.query(None, None) {
-        Err(code) => {
-            alert = Some(people::refusal(t, code));
-            (Vec::new(), None)
-        }
-        Ok(q) => match state.store().list_sender_headers(company, &q).await {
-            Ok(p) => {
-                let rows = p.items.into_iter().map(|h| header_row(h, zone));
-                (rows.collect(), p.next_cursor)
-            }
-            Err(e) => return failed(t, &e),
-        },
+    let store = state.store();
+    let list = |q| async move { store.list_sender_headers(company, &q).await };
+    let (rows, next) = match list_rows(t, form, &mut alert, list, |h| header_row(h, zone)).await {
+        Ok(v) => v,
+        Err(r) => return r,
     };
     render(
         status,

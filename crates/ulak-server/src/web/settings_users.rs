@@ -21,7 +21,7 @@ use super::i18n::Texts;
 use super::pages::{self, render};
 use super::people::{self, ListForm, Paging};
 use super::session::WebUser;
-use super::settings::{failed, parse_role, role_key};
+use super::settings::{failed, list_rows, parse_role, role_key};
 use crate::startup::AppState;
 
 /// A row of the user list.
@@ -114,18 +114,11 @@ async fn users_page(
     let t = user.texts();
     let company = user.session.user.company_id;
     let is_admin = user.may(Role::Admin);
-    let (rows, next) = match form.query(None, None) {
-        Err(code) => {
-            alert = Some(people::refusal(t, code));
-            (Vec::new(), None)
-        }
-        Ok(q) => match state.store().list_users(company, &q).await {
-            Ok(page) => {
-                let rows = page.items.into_iter().map(|u| user_row(u, is_admin));
-                (rows.collect(), page.next_cursor)
-            }
-            Err(e) => return failed(t, &e),
-        },
+    let store = state.store();
+    let list = |q| async move { store.list_users(company, &q).await };
+    let (rows, next) = match list_rows(t, form, &mut alert, list, |u| user_row(u, is_admin)).await {
+        Ok(v) => v,
+        Err(r) => return r,
     };
     render(
         status,
