@@ -12,6 +12,7 @@ pub mod provider;
 pub mod send;
 pub mod sim_inbound;
 pub mod status;
+pub mod tallies;
 pub mod text_list;
 pub mod webhooks;
 pub mod worker;
@@ -139,6 +140,7 @@ pub struct Engine {
     stop: CancellationToken,
     supervisor: JoinHandle<()>,
     webhooks: JoinHandle<()>,
+    tallies: JoinHandle<()>,
 }
 
 impl Engine {
@@ -152,6 +154,7 @@ impl Engine {
             cfg.outbound.clone(),
             stop.child_token(),
         ));
+        let tallies = tokio::spawn(tallies::run(store.clone(), stop.child_token()));
         // Other nodes' enqueues wake this node's workers (PostgreSQL; nothing on SQLite).
         let listener = store.listen_for_queued(stop.child_token());
         let health = Health::default();
@@ -167,6 +170,7 @@ impl Engine {
             stop,
             supervisor,
             webhooks,
+            tallies,
         }
     }
 
@@ -189,6 +193,7 @@ impl Engine {
         let both = async {
             let _ = (&mut self.supervisor).await;
             let _ = (&mut self.webhooks).await;
+            let _ = (&mut self.tallies).await;
         };
         if tokio::time::timeout(limit, both).await.is_err() {
             tracing::warn!(
@@ -197,6 +202,7 @@ impl Engine {
             );
             self.supervisor.abort();
             self.webhooks.abort();
+            self.tallies.abort();
         }
     }
 }

@@ -53,6 +53,7 @@ pub use repo::queueing::{
 pub use repo::receipts::{ReceiptIn, ReceiptStats};
 pub use repo::routes::Routing;
 pub use repo::submits::{Rest, SubmitOutcome, SubmitResult};
+pub use repo::tallies::FOLD_LIMIT as TALLY_FOLD_LIMIT;
 pub use repo::web_sessions::{SessionUser, SignInPolicy, WEB_SESSION_MAX_AGE};
 pub use repo::webhooks::{ClaimedWebhook, TEST_EVENT_TYPE, WebhookOutcome, WebhookResult, rfc3339};
 pub use secret::{SecretBox, SecretError};

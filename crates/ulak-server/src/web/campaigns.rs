@@ -185,9 +185,11 @@ pub(super) async fn delivery_chart(
     zone: &str,
     t: Texts,
 ) -> Result<Option<Chart>, StoreError> {
-    let Some(from) = started else {
+    let Some(started) = started else {
         return Ok(None);
     };
+    // Whole minutes, as the counts behind the chart are kept.
+    let from = started - started.rem_euclid(60_000);
     let to = finished.unwrap_or_else(|| jiff::Timestamp::now().as_millisecond());
     let span = to.saturating_sub(from).max(1);
     let step = chart::bucket_for(span, BUCKETS);

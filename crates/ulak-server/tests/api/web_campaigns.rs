@@ -126,7 +126,8 @@ async fn the_delivery_chart_counts_final_messages_per_bucket() {
     // Ten minutes of a finished campaign: 1-minute buckets; three delivered in the first,
     // one rejected and one expired in the third, a cancelled one never counted.
     let pool = raw(&app).await;
-    let (start, min) = (1_700_000_000_000_i64, 60_000_i64);
+    // A whole minute (the chart's buckets are whole minutes: its counts are kept by minute).
+    let (start, min) = (1_699_999_980_000_i64, 60_000_i64);
     sqlx::query(
         "UPDATE campaigns SET state = 'finished', started_at = $1, finished_at = $2 WHERE id = $3",
     )

@@ -1,11 +1,12 @@
-//! Figures for the web UI's dashboard and campaign screens: bounded aggregates, each read
-//! through an index of one company's (or one campaign's, or one account's) rows.
+//! Figures for the web UI's dashboard and campaign screens: bounded aggregates, read from the
+//! counts the database keeps (`tallies`) or through an index of one account's rows.
 
 use ulak_core::model::{
     CampaignState, CompanyId, ListQuery, MessageState, Page, ProviderAccountId,
 };
 
 use super::campaigns::{LEAN_COLS, campaign};
+use super::tallies::{MINUTE_MS, QUARTER_MS, Tally, tally_rows};
 use crate::db::{ListSql, Param};
 use crate::{Campaign, Result, Store};
 
@@ -43,10 +44,10 @@ fn state_list(pick: fn(MessageState) -> bool) -> String {
 pub const MAX_BUCKETS: usize = 400;
 
 impl Store {
-    /// How many of the company's messages created in `[from, to)` (unix ms) are in each state
-    /// now; states with none are left out. One count per state, each read from the
-    /// `(company, state, created_at)` index alone, so the cost follows the day's messages of
-    /// one company, never the table.
+    /// How many of the company's messages created in `[from, to)` (unix ms, rounded down to
+    /// quarter hours, as every zone's midnight is) are in each state now; states with none
+    /// are left out. Read from the counts the database keeps ([`super::tallies`]): a few
+    /// rows per quarter hour, whatever the number of messages.
     #[tracing::instrument(skip(self))]
     pub async fn message_state_counts(
         &self,
@@ -54,29 +55,34 @@ impl Store {
         from: i64,
         to: i64,
     ) -> Result<Vec<(MessageState, i64)>> {
-        let mut out = Vec::new();
-        for state in MessageState::ALL {
-            let n: i64 = sqlx::query_scalar(
-                "SELECT COUNT(*) FROM messages WHERE company_id = $1 AND state = $2 \
-                 AND created_at >= $3 AND created_at < $4",
+        let sql = format!(
+            "SELECT state, CAST(SUM(n) AS BIGINT) FROM {} GROUP BY state HAVING SUM(n) <> 0",
+            tally_rows(
+                Tally::Created,
+                "company_id = $1 AND bucket >= $2 AND bucket < $3"
             )
+        );
+        let rows: Vec<(String, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
             .bind(company.0)
-            .bind(state.as_str())
-            .bind(from)
-            .bind(to)
-            .fetch_one(&self.pool)
+            .bind(from.div_euclid(QUARTER_MS))
+            .bind(to.div_euclid(QUARTER_MS))
+            .fetch_all(&self.pool)
             .await?;
-            if n > 0 {
-                out.push((state, n));
-            }
-        }
-        Ok(out)
+        // In the order of `MessageState::ALL`, as before.
+        Ok(MessageState::ALL
+            .iter()
+            .filter_map(|s| {
+                let n = rows.iter().find(|(r, _)| r == s.as_str())?.1;
+                Some((*s, n))
+            })
+            .collect())
     }
 
-    /// The company's messages per day, `bounds` being the days' starts (unix ms, ascending)
-    /// and the end of the last: `bounds.len() - 1` days (at most 31). One grouped count over
-    /// the `(company, state, created_at)` index; the days are cut in SQL by the given bounds
-    /// so that a day of a zone with summer time is still its own 23 or 25 hours.
+    /// The company's messages per day, `bounds` being the days' starts (unix ms, ascending,
+    /// rounded down to quarter hours as midnights are) and the end of the last:
+    /// `bounds.len() - 1` days (at most 31). One grouped sum of the kept counts
+    /// ([`super::tallies`]); the days are cut in SQL by the given bounds so that a day of a
+    /// zone with summer time is still its own 23 or 25 hours.
     #[tracing::instrument(skip(self))]
     pub async fn daily_message_counts(
         &self,
@@ -88,24 +94,27 @@ impl Store {
         if days == 0 {
             return Ok(out);
         }
-        // `CASE WHEN created_at < $4 THEN 0 WHEN created_at < $5 THEN 1 …`: the day's index.
+        // `CASE WHEN bucket < $4 THEN 0 WHEN bucket < $5 THEN 1 …`: the day's index.
         let mut case = String::from("CASE");
         for d in 0..days {
-            case.push_str(&format!(" WHEN created_at < ${} THEN {d}", d + 4));
+            case.push_str(&format!(" WHEN bucket < ${} THEN {d}", d + 4));
         }
         // BIGINT: PostgreSQL would type the literals' CASE as a 4-byte integer.
         case.push_str(" ELSE -1 END");
         let case = format!("CAST({case} AS BIGINT)");
-        let sql = format!(
-            "SELECT {case} AS d, state, COUNT(*) FROM messages \
-             WHERE company_id = $1 AND created_at >= $2 AND created_at < $3 GROUP BY 1, 2"
+        let rows = tally_rows(
+            Tally::Created,
+            "company_id = $1 AND bucket >= $2 AND bucket < $3",
         );
+        let sql =
+            format!("SELECT {case} AS d, state, CAST(SUM(n) AS BIGINT) FROM {rows} GROUP BY 1, 2");
+        let quarter = |ms: i64| ms.div_euclid(QUARTER_MS);
         let mut q = sqlx::query_as::<_, (i64, String, i64)>(sqlx::AssertSqlSafe(sql))
             .bind(company.0)
-            .bind(bounds[0])
-            .bind(bounds[days]);
+            .bind(quarter(bounds[0]))
+            .bind(quarter(bounds[days]));
         for b in &bounds[1..=days] {
-            q = q.bind(*b);
+            q = q.bind(quarter(*b));
         }
         for (d, state, n) in q.fetch_all(&self.pool).await? {
             let (Ok(d), Ok(state)) = (usize::try_from(d), state.parse::<MessageState>()) else {
@@ -126,8 +135,9 @@ impl Store {
 
     /// A campaign's messages that reached a final state from `from` (unix ms) on, in
     /// `buckets` (at most [`MAX_BUCKETS`]) of `bucket_ms` each; later ones count in the last.
-    /// Grouped in SQL over the campaign's `(campaign_id, state)` index: the rows read are
-    /// the campaign's final messages, the answer is one row per bucket.
+    /// Read from the counts kept per minute of the final time ([`super::tallies`]): exact
+    /// when `from` and `bucket_ms` are whole minutes (a final time counts in the bucket its
+    /// minute starts in).
     #[tracing::instrument(skip(self))]
     pub async fn campaign_delivery(
         &self,
@@ -142,16 +152,21 @@ impl Store {
         let bucket_ms = bucket_ms.max(1);
         let delivered = MessageState::Delivered.as_str();
         let ended = state_list(|s| s == MessageState::Delivered || s.is_failure());
-        // `company_id + 0`: as in `campaign_counts`, the campaign's index is the one to read.
+        let rows = tally_rows(
+            Tally::Final,
+            &format!(
+                "company_id = $1 AND campaign_id = $2 AND bucket >= $3 AND state IN ({ended})"
+            ),
+        );
         let sql = format!(
-            "SELECT (final_at - $3) / $4 AS b, \
-             CAST(SUM(CASE WHEN state = '{delivered}' THEN 1 ELSE 0 END) AS BIGINT), COUNT(*) \
-             FROM messages WHERE company_id + 0 = $1 AND campaign_id = $2 \
-             AND state IN ({ended}) AND final_at >= $3 GROUP BY 1"
+            "SELECT (bucket * {MINUTE_MS} - $4) / $5 AS b, \
+             CAST(SUM(CASE WHEN state = '{delivered}' THEN n ELSE 0 END) AS BIGINT), \
+             CAST(SUM(n) AS BIGINT) FROM {rows} GROUP BY 1"
         );
         let rows: Vec<(i64, i64, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
             .bind(company.0)
             .bind(campaign)
+            .bind(from.div_euclid(MINUTE_MS))
             .bind(from)
             .bind(bucket_ms)
             .fetch_all(&self.pool)

@@ -63,14 +63,4 @@ impl Store {
         }
         Ok(released)
     }
-
-    /// How many messages are in each state (for metrics and tests).
-    #[tracing::instrument(skip(self))]
-    pub async fn count_messages_by_state(&self) -> Result<Vec<(String, i64)>> {
-        Ok(
-            sqlx::query_as("SELECT state, COUNT(*) FROM messages GROUP BY state ORDER BY state")
-                .fetch_all(&self.pool)
-                .await?,
-        )
-    }
 }

@@ -27,6 +27,7 @@ pub(crate) mod routes;
 mod settings;
 pub(crate) mod submits;
 pub(crate) mod subscribers;
+pub(crate) mod tallies;
 mod templates;
 mod users;
 pub(crate) mod web_sessions;

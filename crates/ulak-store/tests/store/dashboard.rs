@@ -20,7 +20,7 @@ crate::store_tests!(
 /// A message of `company` (and `campaign`) in `state`, created at `created` and final at
 /// `final_at`, for `account`.
 #[allow(clippy::too_many_arguments)]
-async fn message(
+pub(crate) async fn message(
     raw: &AnyPool,
     company: CompanyId,
     campaign: Option<i64>,
@@ -53,8 +53,9 @@ async fn delivery_is_counted_per_bucket_of_the_campaign_only(db: &TestDb) {
     let other = company(s, CountryType::Tr).await.id;
     let k = draft(s, c).await.id;
     let k2 = draft(s, c).await.id;
-    let start = 1_000_000;
+    // Whole minutes, as the chart asks (its counts are kept per minute).
     let min = 60_000;
+    let start = 1_000 * min;
     use MessageState::*;
     for (state, at) in [
         (Delivered, start),
@@ -92,8 +93,10 @@ async fn days_are_cut_at_the_given_bounds(db: &TestDb) {
     let raw = db.raw().await;
     let c = company(s, CountryType::Tr).await.id;
     let other = company(s, CountryType::Tr).await.id;
-    // Uneven days, as a change of clocks makes them.
-    let bounds = [1_000, 2_000, 2_500, 4_000];
+    // Uneven days, as a change of clocks makes them; `h` a 1/250 of a quarter hour, the
+    // bounds quarter hours as midnights are.
+    let h = 3_600;
+    let bounds = [1_000 * h, 2_000 * h, 2_500 * h, 4_000 * h];
     use MessageState::*;
     for (state, at) in [
         (Delivered, 1_000),
@@ -107,9 +110,9 @@ async fn days_are_cut_at_the_given_bounds(db: &TestDb) {
         (Delivered, 999),
         (Delivered, 4_000),
     ] {
-        message(&raw, c, None, None, state, at, None).await;
+        message(&raw, c, None, None, state, at * h, None).await;
     }
-    message(&raw, other, None, None, Delivered, 1_500, None).await;
+    message(&raw, other, None, None, Delivered, 1_500 * h, None).await;
     let days = s.daily_message_counts(c, &bounds).await.unwrap();
     let day = |accepted, delivered, failed| DayCounts {
         accepted,

@@ -26,5 +26,6 @@ mod secrets;
 mod segments;
 mod settings;
 mod setup_cache;
+mod tallies;
 mod web_sessions;
 mod webhooks;
