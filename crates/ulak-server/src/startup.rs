@@ -206,6 +206,14 @@ impl App {
                 simulator: link,
             }),
         };
+        if engine.is_none() {
+            // An API-only node folds the message counts' pending changes too (the engine
+            // does where it runs): with every engine stopped they would pile up otherwise.
+            tokio::spawn(ulak_engine::tallies::run(
+                state.store().clone(),
+                state.shutdown().child_token(),
+            ));
+        }
         let router = crate::routes::router(state.clone());
         Ok(App {
             listener,

@@ -10,6 +10,10 @@
 -- net changes to message_tally_deltas instead, and the engine folds them into message_tallies
 -- (Store::fold_message_tallies). Readers add both, in one statement, so they see one snapshot.
 
+-- Writers wait while this runs: a message written between the counting below and the
+-- triggers' creation would be in neither, and its count wrong for good.
+LOCK TABLE messages IN SHARE ROW EXCLUSIVE MODE;
+
 CREATE TABLE message_tallies (
     company_id      BIGINT NOT NULL,
     kind            BIGINT NOT NULL,
@@ -31,12 +35,14 @@ CREATE TABLE message_tally_deltas (
     n               BIGINT NOT NULL
 );
 
+-- backfill: start (the store's tests run this part again: tests/store/tallies.rs)
 INSERT INTO message_tallies (company_id, kind, campaign_id, bucket, state, n)
 SELECT company_id, 0, COALESCE(campaign_id, 0), created_at / 900000, state, COUNT(*)
 FROM messages GROUP BY 1, 2, 3, 4, 5;
 INSERT INTO message_tallies (company_id, kind, campaign_id, bucket, state, n)
 SELECT company_id, 1, campaign_id, final_at / 60000, state, COUNT(*)
 FROM messages WHERE campaign_id IS NOT NULL AND final_at IS NOT NULL GROUP BY 1, 2, 3, 4, 5;
+-- backfill: end
 
 -- Each function takes one statement's rows as (company, campaign, created, final, state,
 -- +1 or -1) and appends the net change of every count, zeros left out (an update that kept

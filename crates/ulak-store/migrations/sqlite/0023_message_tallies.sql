@@ -30,12 +30,14 @@ CREATE TABLE message_tally_deltas (
     n               INTEGER NOT NULL
 );
 
+-- backfill: start (the store's tests run this part again: tests/store/tallies.rs)
 INSERT INTO message_tallies (company_id, kind, campaign_id, bucket, state, n)
 SELECT company_id, 0, COALESCE(campaign_id, 0), created_at / 900000, state, COUNT(*)
 FROM messages GROUP BY 1, 2, 3, 4, 5;
 INSERT INTO message_tallies (company_id, kind, campaign_id, bucket, state, n)
 SELECT company_id, 1, campaign_id, final_at / 60000, state, COUNT(*)
 FROM messages WHERE campaign_id IS NOT NULL AND final_at IS NOT NULL GROUP BY 1, 2, 3, 4, 5;
+-- backfill: end
 
 CREATE TRIGGER messages_tally_insert AFTER INSERT ON messages
 BEGIN

@@ -64,8 +64,8 @@ impl Store {
         );
         let rows: Vec<(String, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
             .bind(company.0)
-            .bind(from.div_euclid(QUARTER_MS))
-            .bind(to.div_euclid(QUARTER_MS))
+            .bind(from / QUARTER_MS)
+            .bind(to / QUARTER_MS)
             .fetch_all(&self.pool)
             .await?;
         // In the order of `MessageState::ALL`, as before.
@@ -108,7 +108,8 @@ impl Store {
         );
         let sql =
             format!("SELECT {case} AS d, state, CAST(SUM(n) AS BIGINT) FROM {rows} GROUP BY 1, 2");
-        let quarter = |ms: i64| ms.div_euclid(QUARTER_MS);
+        // Cut toward zero, as the triggers' integer division.
+        let quarter = |ms: i64| ms / QUARTER_MS;
         let mut q = sqlx::query_as::<_, (i64, String, i64)>(sqlx::AssertSqlSafe(sql))
             .bind(company.0)
             .bind(quarter(bounds[0]))
@@ -166,7 +167,7 @@ impl Store {
         let rows: Vec<(i64, i64, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
             .bind(company.0)
             .bind(campaign)
-            .bind(from.div_euclid(MINUTE_MS))
+            .bind(from / MINUTE_MS)
             .bind(from)
             .bind(bucket_ms)
             .fetch_all(&self.pool)

@@ -53,10 +53,12 @@ impl Store {
         if self.backend != Backend::Postgres {
             return Ok(0);
         }
-        // Sorted upserts take the count rows in one order: folds on two nodes never deadlock.
+        // Folds on two nodes take different changes (SKIP LOCKED) and the count rows in one
+        // order (sorted upserts): neither waits long for the other, neither deadlocks.
         let moved: i64 = sqlx::query_scalar(
             "WITH moved AS (DELETE FROM message_tally_deltas WHERE id IN \
-               (SELECT id FROM message_tally_deltas ORDER BY id LIMIT $1) \
+               (SELECT id FROM message_tally_deltas ORDER BY id LIMIT $1 \
+                FOR UPDATE SKIP LOCKED) \
                RETURNING company_id, kind, campaign_id, bucket, state, n), \
              folded AS (INSERT INTO message_tallies (company_id, kind, campaign_id, bucket, state, n) \
                SELECT company_id, kind, campaign_id, bucket, state, SUM(n) FROM moved \
