@@ -22,16 +22,16 @@ crate::store_tests!(
 
 const QUARTER: i64 = 900_000;
 
-/// Every figure read from the kept counts, as one comparable value.
-async fn kept(
-    s: &Store,
-    c: CompanyId,
-    k: i64,
-) -> (
+/// Messages per state: of the whole database, of campaign `k`, and of company `c` created in
+/// quarter hours 4 to 7.
+type Figures = (
     Vec<(String, i64)>,
     BTreeMap<String, i64>,
     Vec<(MessageState, i64)>,
-) {
+);
+
+/// Every figure read from the kept counts, as one comparable value.
+async fn kept(s: &Store, c: CompanyId, k: i64) -> Figures {
     (
         s.count_messages_by_state().await.unwrap(),
         s.campaign_counts(c, k).await.unwrap(),
@@ -42,15 +42,7 @@ async fn kept(
 }
 
 /// The same figures, counted from the messages.
-async fn counted(
-    raw: &AnyPool,
-    c: CompanyId,
-    k: i64,
-) -> (
-    Vec<(String, i64)>,
-    BTreeMap<String, i64>,
-    Vec<(MessageState, i64)>,
-) {
+async fn counted(raw: &AnyPool, c: CompanyId, k: i64) -> Figures {
     let all: Vec<(String, i64)> =
         sqlx::query_as("SELECT state, COUNT(*) FROM messages GROUP BY state ORDER BY state")
             .fetch_all(raw)
