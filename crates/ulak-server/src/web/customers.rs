@@ -13,6 +13,7 @@ use super::i18n::Texts;
 use super::pages::{self, render};
 use super::people::{self, ListForm, Paging};
 use super::session::WebUser;
+use super::settings::list_rows;
 use crate::startup::AppState;
 
 /// A list row.
@@ -71,18 +72,12 @@ pub async fn list(
         return pages::bad_request(t);
     };
     let company = user.session.user.company_id;
-    let (rows, next, alert) = match form.query(None, None) {
-        Err(code) => (Vec::new(), None, Some(people::refusal(t, code))),
-        Ok(q) => match state.store().list_customer_accounts(company, &q).await {
-            Ok(page) => {
-                let rows = page.items.into_iter().map(|c| row(c, t)).collect();
-                (rows, page.next_cursor, None)
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "listing customer accounts failed");
-                return pages::internal(t);
-            }
-        },
+    let mut alert = None;
+    let store = state.store();
+    let list = |q| async move { store.list_customer_accounts(company, &q).await };
+    let (rows, next) = match list_rows(t, &form, &mut alert, list, |c| row(c, t)).await {
+        Ok(v) => v,
+        Err(r) => return r,
     };
     render(
         StatusCode::OK,

@@ -18,6 +18,7 @@ use super::i18n::Texts;
 use super::pages::{self, render};
 use super::people::{self, ListForm, Paging};
 use super::session::WebUser;
+use super::settings::list_rows;
 use super::subscribers::{Row, row};
 use crate::routes::groups::{MembersIn, member_ids};
 use crate::startup::AppState;
@@ -69,18 +70,12 @@ pub async fn list(
         return pages::bad_request(t);
     };
     let company = user.session.user.company_id;
-    let (rows, next, alert) = match form.query(None, None) {
-        Err(code) => (Vec::new(), None, Some(people::refusal(t, code))),
-        Ok(q) => match state.store().list_groups(company, &q).await {
-            Ok(page) => {
-                let rows = page.items.into_iter().map(GroupRow::from).collect();
-                (rows, page.next_cursor, None)
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "listing groups failed");
-                return pages::internal(t);
-            }
-        },
+    let mut alert = None;
+    let store = state.store();
+    let list = |q| async move { store.list_groups(company, &q).await };
+    let (rows, next) = match list_rows(t, &form, &mut alert, list, GroupRow::from).await {
+        Ok(v) => v,
+        Err(r) => return r,
     };
     render(
         StatusCode::OK,

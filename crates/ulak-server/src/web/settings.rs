@@ -246,10 +246,10 @@ pub async fn revoke_key(
     }
 }
 
-/// The internal-error page, logged.
-/// A settings list's rows and next cursor: the page of `list` for the form's query, each item
-/// made a row by `row`. A query the API would refuse (a bad cursor) is an empty list with the
-/// refusal in `alert`; a store failure is the error page.
+/// A list page's rows and next cursor (settings tabs, subscribers, groups, customer accounts,
+/// templates): the page of `list` for the form's query, each item made a row by `row`. A query
+/// the API would refuse (a bad cursor) is an empty list with the refusal in `alert`; a store
+/// failure is the error page.
 pub(super) async fn list_rows<T, R, Fut>(
     t: Texts,
     form: &ListForm,
@@ -269,10 +269,14 @@ where
     };
     match list(q).await {
         Ok(page) => Ok((page.items.into_iter().map(row).collect(), page.next_cursor)),
-        Err(e) => Err(failed(t, &e)),
+        Err(e) => {
+            tracing::error!(error = %e, "reading a list page failed");
+            Err(pages::internal(t))
+        }
     }
 }
 
+/// The internal-error page, logged.
 pub fn failed(t: Texts, e: &StoreError) -> Response {
     tracing::error!(error = %e, "a settings page failed");
     pages::internal(t)

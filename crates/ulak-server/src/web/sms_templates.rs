@@ -19,9 +19,10 @@ use super::dashboard::other;
 use super::i18n::Texts;
 use super::messages::problem_texts;
 use super::pages::{self, render};
-use super::people::{self, ListForm, Paging};
+use super::people::{ListForm, Paging};
 use super::send_view::{CountView, count_view};
 use super::session::WebUser;
+use super::settings::list_rows;
 use crate::error::ApiError;
 use crate::routes::templates::render_preview;
 use crate::startup::AppState;
@@ -92,26 +93,17 @@ async fn list_page(
 ) -> Response {
     let t = user.texts();
     let company = user.session.user.company_id;
-    let (rows, next, alert) = match form.query(None, None) {
-        Err(code) => (Vec::new(), None, Some(people::refusal(t, code))),
-        Ok(q) => match state.store().list_templates(company, &q).await {
-            Ok(page) => {
-                let rows = page
-                    .items
-                    .into_iter()
-                    .map(|x| Row {
-                        id: x.id.0,
-                        name: x.name,
-                        body: x.body.as_str().to_owned(),
-                    })
-                    .collect();
-                (rows, page.next_cursor, None)
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "listing templates failed");
-                return pages::internal(t);
-            }
-        },
+    let mut alert = None;
+    let store = state.store();
+    let list = |q| async move { store.list_templates(company, &q).await };
+    let row = |x: ulak_core::model::Template| Row {
+        id: x.id.0,
+        name: x.name,
+        body: x.body.as_str().to_owned(),
+    };
+    let (rows, next) = match list_rows(t, form, &mut alert, list, row).await {
+        Ok(v) => v,
+        Err(r) => return r,
     };
     let count = counted(state, user, &edit.body).await;
     render(
