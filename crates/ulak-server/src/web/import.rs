@@ -29,6 +29,10 @@ const PREVIEW_ROWS: usize = 5;
 const KEEP: Duration = Duration::from_secs(24 * 3600);
 /// Groups offered in the group list (the API's largest page).
 const GROUPS_SHOWN: u32 = 500;
+/// Uploads of one company waiting for their import at most: with each under the body limit
+/// this bounds the disk one company's users can fill (abandoned wizards otherwise stay a day).
+/// A new upload past it drops the company's oldest waiting one.
+pub(super) const PENDING_MAX: usize = 5;
 
 /// What step 1 chose, kept beside the spooled file until the import runs.
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -69,6 +73,37 @@ async fn sweep(dir: &std::path::Path) {
         if old {
             let _ = tokio::fs::remove_file(e.path()).await;
         }
+    }
+}
+
+/// Makes room for one more upload of `company`: of its uploads waiting for their import
+/// (a `.upload` file whose meta data names the company, in-flight ones included, as their meta
+/// data is written first) only the newest [`PENDING_MAX`]` - 1` stay.
+async fn make_room(dir: &std::path::Path, company: i64) {
+    let Ok(mut entries) = tokio::fs::read_dir(dir).await else {
+        return;
+    };
+    let mut waiting = Vec::new();
+    while let Ok(Some(e)) = entries.next_entry().await {
+        let path = e.path();
+        if path.extension().is_none_or(|x| x != "upload") {
+            continue;
+        }
+        let meta = path.with_extension("json");
+        let Ok(bytes) = tokio::fs::read(&meta).await else {
+            continue;
+        };
+        let mine = serde_json::from_slice::<Meta>(&bytes).is_ok_and(|m| m.company == company);
+        let at = e.metadata().await.ok().and_then(|m| m.modified().ok());
+        if let (true, Some(at)) = (mine, at) {
+            waiting.push((at, path, meta));
+        }
+    }
+    waiting.sort();
+    let extra = (waiting.len() + 1).saturating_sub(PENDING_MAX);
+    for (_, upload, meta) in waiting.into_iter().take(extra) {
+        let _ = tokio::fs::remove_file(upload).await;
+        let _ = tokio::fs::remove_file(meta).await;
     }
 }
 
@@ -252,19 +287,28 @@ pub async fn upload(
         return pages::internal(t);
     };
     let path = dir.join(format!("{token}.upload"));
+    let meta_path = dir.join(format!("{token}.json"));
     let mut meta = Meta {
         company: user.session.user.company_id.0,
         ..Meta::default()
     };
+    // The company's own meta data first, so this upload counts while it is being written.
+    make_room(&dir, meta.company).await;
+    let first = serde_json::to_vec(&meta).unwrap_or_default();
+    if tokio::fs::write(&meta_path, first).await.is_err() {
+        return pages::internal(t);
+    }
     let got_file = match read_upload(t, &mut mp, &mut meta, &path).await {
         Ok(g) => g,
         Err(r) => {
             let _ = tokio::fs::remove_file(&path).await;
+            let _ = tokio::fs::remove_file(&meta_path).await;
             return r;
         }
     };
     if !got_file {
         let _ = tokio::fs::remove_file(&path).await;
+        let _ = tokio::fs::remove_file(&meta_path).await;
         let alert = Some(t.get("import.no_file").to_owned());
         return start_page(&state, &user, StatusCode::UNPROCESSABLE_ENTITY, alert).await;
     }
@@ -275,16 +319,14 @@ pub async fn upload(
     match preview(&path, &meta).await {
         Ok((header, rows)) => {
             let meta_json = serde_json::to_vec(&meta).unwrap_or_default();
-            if tokio::fs::write(dir.join(format!("{token}.json")), meta_json)
-                .await
-                .is_err()
-            {
+            if tokio::fs::write(&meta_path, meta_json).await.is_err() {
                 return pages::internal(t);
             }
             map_page(&user, token, meta.customers, header, rows)
         }
         Err(()) => {
             let _ = tokio::fs::remove_file(&path).await;
+            let _ = tokio::fs::remove_file(&meta_path).await;
             let alert = Some(t.get("import.unreadable").to_owned());
             start_page(&state, &user, StatusCode::UNPROCESSABLE_ENTITY, alert).await
         }

@@ -443,3 +443,69 @@ async fn a_viewer_reads_templates_and_other_companies_stay_apart() {
     let r = app.call("GET", "/templates", ADMIN_KEY, None).await;
     assert_eq!(r.body["items"].as_array().unwrap().len(), 1);
 }
+
+/// The uploads waiting in the wizard's folder, by token.
+fn waiting(app: &TestApp) -> Vec<String> {
+    let mut tokens: Vec<String> = std::fs::read_dir(app.dir.join("web-imports"))
+        .unwrap()
+        .filter_map(|e| {
+            let name = e.unwrap().file_name().into_string().unwrap();
+            name.strip_suffix(".upload").map(str::to_owned)
+        })
+        .collect();
+    tokens.sort();
+    tokens
+}
+
+#[tokio::test]
+async fn a_company_keeps_five_uploads_waiting_and_a_sixth_drops_its_oldest() {
+    let app = spawn_app().await;
+    let mut b = signed_in(&app, "operator1", "operator").await;
+    // Another company's waiting upload, as its wizard leaves it: neither counted nor dropped.
+    let (_, theirs) = app.company_with_id("baska").await;
+    let folder = app.dir.join("web-imports");
+    std::fs::create_dir_all(&folder).unwrap();
+    let foreign = "f".repeat(43);
+    std::fs::write(folder.join(format!("{foreign}.upload")), README_CSV).unwrap();
+    std::fs::write(
+        folder.join(format!("{foreign}.json")),
+        json!({"company": theirs, "customers": false, "group": null, "new_group": "",
+               "content_type": "text/csv"})
+        .to_string(),
+    )
+    .unwrap();
+    let mut tokens = Vec::new();
+    for i in 0..6 {
+        let (_, token) = to_mapping(&mut b, &format!("Bekleyen{i}"), README_CSV).await;
+        tokens.push(token);
+        // Distinct modification times, so "oldest" is well defined.
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let now = waiting(&app);
+    assert_eq!(now.len(), 6, "five of ours and theirs: {now:?}");
+    assert!(now.contains(&foreign), "another company's upload stays");
+    assert!(
+        !now.contains(&tokens[0]),
+        "our oldest made room for the sixth"
+    );
+    // The dropped one is gone for its wizard; the newest still runs.
+    let (_, page, _) = b.get("/import").await;
+    let csrf = Browser::csrf_in(&page);
+    let run = |token: &str| {
+        vec![
+            ("csrf", csrf.clone()),
+            ("token", token.to_owned()),
+            ("map.name", "Ad Soyad".to_owned()),
+            ("map.phone", "Telefon".to_owned()),
+            ("mode", "skip-invalid".to_owned()),
+        ]
+    };
+    let form = run(&tokens[0]);
+    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let (status, _, _) = b.post("/import/run", &form).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let form = run(&tokens[5]);
+    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let (status, page, _) = b.post("/import/run", &form).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+}
