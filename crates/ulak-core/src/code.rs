@@ -177,6 +177,7 @@ codes! {
     ProviderNone => "provider.none", "The company has no enabled provider account to send through.", "Şirketin gönderim yapabilecek etkin bir operatör hesabı yok.";
     ProviderKindUnsupported => "provider.kind_unsupported", "This kind of provider account cannot send yet.", "Bu tür operatör hesabı henüz gönderim yapamıyor.";
     ProviderSettingOtherKind => "provider.setting_other_kind", "Not a setting of this kind of provider account.", "Bu tür operatör hesabının bir ayarı değil.";
+    ProviderTestBusy => "provider.test_busy", "A connection test of this company is already running; try again when it has finished.", "Bu şirketin bir bağlantı sınaması zaten sürüyor; bitince yeniden deneyin.";
     CreditInsufficient => "credit.insufficient", "Not enough credit.", "Yeterli kredi yok.";
     IdempotencyKeyInvalid => "idempotency.key_invalid", "An Idempotency-Key is 1 to 255 visible ASCII characters.", "Idempotency-Key 1-255 görünür ASCII karakterdir.";
     IdempotencyBodyMismatch => "idempotency.body_mismatch", "The Idempotency-Key was used for a different request.", "Idempotency-Key başka bir istek için kullanılmış.";

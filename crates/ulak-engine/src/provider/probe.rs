@@ -3,9 +3,11 @@
 //! [`PROBE_LIMIT`], connecting only where the outbound policy allows. The answer is a
 //! category with a stable code, never the OS's text or the address.
 
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use ulak_core::model::{ProviderAccount, ProviderKind};
+use ulak_core::model::{CompanyId, ProviderAccount, ProviderKind};
 use ulak_smpp::CommandStatus;
 use ulak_smpp::client::{ClientConfig, ConnectError};
 
@@ -116,6 +118,41 @@ pub struct ProbeOutcome {
     pub elapsed: Duration,
 }
 
+/// The companies with a connection test under way in this process. A test connects wherever
+/// the account says, so tests run one at a time per company: many at once would make a port
+/// scanner of the button. (Per process: behind several API nodes a company gets one per
+/// node, still far from a scan.)
+#[derive(Debug, Clone, Default)]
+pub struct ProbeGate(Arc<Mutex<HashSet<CompanyId>>>);
+
+/// A company's turn to test ([`ProbeGate::enter`]); the next test may start once it is
+/// dropped, also when the request is cancelled midway.
+#[derive(Debug)]
+pub struct ProbeTurn {
+    gate: ProbeGate,
+    company: CompanyId,
+}
+
+impl ProbeGate {
+    /// `company`'s turn, or `None` while another test of the company runs.
+    pub fn enter(&self, company: CompanyId) -> Option<ProbeTurn> {
+        self.companies().insert(company).then(|| ProbeTurn {
+            gate: self.clone(),
+            company,
+        })
+    }
+
+    fn companies(&self) -> std::sync::MutexGuard<'_, HashSet<CompanyId>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl Drop for ProbeTurn {
+    fn drop(&mut self) {
+        self.gate.companies().remove(&self.company);
+    }
+}
+
 /// Tests `account`: binds once and unbinds. A `simulator` account binds to the built-in
 /// simulator with one-off credentials (the loopback listener is exempt from the outbound
 /// policy); an `smpp` account to its host with its stored password.
@@ -186,9 +223,7 @@ async fn run(account: &ProviderAccount, ctx: StartContext<'_>) -> Result<(), Pro
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-    use ulak_core::model::{
-        BindMode, CompanyId, ProviderAccountId, ProviderSettings, SmppSettings, TonNpi,
-    };
+    use ulak_core::model::{BindMode, ProviderAccountId, ProviderSettings, SmppSettings, TonNpi};
     use ulak_smpp::sim::{SimConfig, Simulator};
     use ulak_store::Store;
 
@@ -270,5 +305,20 @@ mod tests {
         let done = test_connection(&simulator_account(), ctx).await;
         assert_eq!(done.result, Ok(()));
         assert_eq!(link.accounts.len(), before);
+    }
+
+    #[test]
+    fn one_test_at_a_time_per_company() {
+        let gate = ProbeGate::default();
+        let (a, b) = (CompanyId(1), CompanyId(2));
+        let turn = gate.enter(a).expect("a's turn");
+        assert!(gate.enter(a).is_none(), "a second test of a waits");
+        let other = gate.enter(b).expect("another company is not held up");
+        drop(turn);
+        assert!(
+            gate.enter(a).is_some(),
+            "a's next test once the first is done"
+        );
+        drop(other);
     }
 }
