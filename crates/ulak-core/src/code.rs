@@ -191,6 +191,7 @@ codes! {
     CreditInvalidSign => "credit.invalid_sign", "The amount's sign does not fit the entry's kind.", "Tutarın işareti kayıt türüne uymuyor.";
     EmailInvalid => "email.invalid", "Not an e-mail address.", "Geçerli bir e-posta adresi değil.";
     UserLastAdmin => "user.last_admin", "A company keeps at least one active administrator: the last one cannot be demoted, deactivated or deleted.", "Şirketin en az bir etkin yöneticisi kalmalıdır: son yönetici başka role alınamaz, devre dışı bırakılamaz ya da silinemez.";
+    UserLastSystemAdmin => "user.last_system_admin", "The server keeps at least one active system administrator: the last one cannot be demoted, deactivated, deleted or lose system administration.", "Sunucunun en az bir etkin sistem yöneticisi kalmalıdır: son sistem yöneticisi başka role alınamaz, devre dışı bırakılamaz, silinemez ya da sistem yöneticiliği kaldırılamaz.";
     PasswordTooShort => "password.too_short", "A password has at least 8 characters.", "Parola en az 8 karakter olmalı.";
     ImportUnreadable => "import.unreadable", "The file could not be read.", "Dosya okunamadı.";
     ImportColumn => "import.column", "A column is missing, unknown or given twice.", "Bir sütun eksik, bilinmiyor ya da iki kez verilmiş.";

@@ -26,6 +26,7 @@ mod secrets;
 mod segments;
 mod settings;
 mod setup_cache;
+mod system_admins;
 mod tallies;
 mod web_sessions;
 mod webhooks;
