@@ -20,6 +20,7 @@ mod lanes;
 mod message_list;
 mod messages;
 mod pages;
+mod preview_drafts;
 mod routes;
 mod schema_parity;
 mod secrets;
