@@ -292,8 +292,20 @@ async fn one_connection_test_at_a_time_per_company() {
     let app = loopback_app().await;
     // An "SMSC" that takes the connection and says nothing: the first test waits on it.
     let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = silent.local_addr().unwrap().port();
-    let slow = smpp_account(&app, "slow", port, "slow-probe", "b").await;
+    // Disabled: the engine does not bind it, only the test connects.
+    let body = json!({"name": "slow", "kind": "smpp", "host": "127.0.0.1",
+        "port": silent.local_addr().unwrap().port(), "system_id": "slow-probe",
+        "password": "b", "enabled": false});
+    let r = app
+        .call("POST", "/provider-accounts", ADMIN_KEY, Some(body))
+        .await;
+    assert_eq!(
+        (r.status, &r.body["enabled"]),
+        (201, &json!(false)),
+        "{}",
+        r.body
+    );
+    let slow = r.body["id"].as_i64().unwrap();
     let closed = smpp_account(&app, "closed", closed_port().await, "acct", "right").await;
     let first = test_api(&app, slow);
     tokio::pin!(first);
