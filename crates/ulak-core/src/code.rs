@@ -177,6 +177,7 @@ codes! {
     ProviderNone => "provider.none", "The company has no enabled provider account to send through.", "Şirketin gönderim yapabilecek etkin bir operatör hesabı yok.";
     ProviderKindUnsupported => "provider.kind_unsupported", "This kind of provider account cannot send yet.", "Bu tür operatör hesabı henüz gönderim yapamıyor.";
     ProviderSettingOtherKind => "provider.setting_other_kind", "Not a setting of this kind of provider account.", "Bu tür operatör hesabının bir ayarı değil.";
+    ProviderTestBusy => "provider.test_busy", "A connection test of this company is already running; try again when it has finished.", "Bu şirketin bir bağlantı sınaması zaten sürüyor; bitince yeniden deneyin.";
     CreditInsufficient => "credit.insufficient", "Not enough credit.", "Yeterli kredi yok.";
     IdempotencyKeyInvalid => "idempotency.key_invalid", "An Idempotency-Key is 1 to 255 visible ASCII characters.", "Idempotency-Key 1-255 görünür ASCII karakterdir.";
     IdempotencyBodyMismatch => "idempotency.body_mismatch", "The Idempotency-Key was used for a different request.", "Idempotency-Key başka bir istek için kullanılmış.";
@@ -190,6 +191,7 @@ codes! {
     CreditInvalidSign => "credit.invalid_sign", "The amount's sign does not fit the entry's kind.", "Tutarın işareti kayıt türüne uymuyor.";
     EmailInvalid => "email.invalid", "Not an e-mail address.", "Geçerli bir e-posta adresi değil.";
     UserLastAdmin => "user.last_admin", "A company keeps at least one active administrator: the last one cannot be demoted, deactivated or deleted.", "Şirketin en az bir etkin yöneticisi kalmalıdır: son yönetici başka role alınamaz, devre dışı bırakılamaz ya da silinemez.";
+    UserLastSystemAdmin => "user.last_system_admin", "The server keeps at least one active system administrator: the last one cannot be demoted, deactivated, deleted or lose system administration.", "Sunucunun en az bir etkin sistem yöneticisi kalmalıdır: son sistem yöneticisi başka role alınamaz, devre dışı bırakılamaz, silinemez ya da sistem yöneticiliği kaldırılamaz.";
     PasswordTooShort => "password.too_short", "A password has at least 8 characters.", "Parola en az 8 karakter olmalı.";
     ImportUnreadable => "import.unreadable", "The file could not be read.", "Dosya okunamadı.";
     ImportColumn => "import.column", "A column is missing, unknown or given twice.", "Bir sütun eksik, bilinmiyor ya da iki kez verilmiş.";

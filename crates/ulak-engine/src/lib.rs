@@ -72,17 +72,42 @@ impl SimulatorLink {
     }
 
     /// Registers one-off credentials for a connection test (its own system_id, so a running
-    /// account's binds keep theirs); [`SimulatorLink::forget`] them afterwards.
-    pub fn probe_credentials(&self) -> (String, String) {
+    /// account's binds keep theirs). They stay valid while the returned guard lives: dropping
+    /// it forgets them, also when the test is cancelled midway (a client that hung up).
+    pub fn probe_credentials(&self) -> ProbeCredentials {
         let system_id = format!("probe{:08x}", rand::random::<u32>());
         let password = format!("{:08x}", rand::random::<u32>());
         self.accounts.set(&system_id, &password);
-        (system_id, password)
+        ProbeCredentials {
+            accounts: self.accounts.clone(),
+            system_id,
+            password,
+        }
     }
+}
 
-    /// Stops accepting credentials given by [`SimulatorLink::probe_credentials`].
-    pub fn forget(&self, system_id: &str) {
-        self.accounts.remove(system_id);
+/// One-off simulator credentials of a connection test ([`SimulatorLink::probe_credentials`]),
+/// accepted by the simulator until this is dropped.
+pub struct ProbeCredentials {
+    accounts: ulak_smpp::sim::SimAccounts,
+    /// The system_id to bind with.
+    pub system_id: String,
+    /// Its password.
+    pub password: String,
+}
+
+impl std::fmt::Debug for ProbeCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The password stays out of debug output.
+        f.debug_struct("ProbeCredentials")
+            .field("system_id", &self.system_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for ProbeCredentials {
+    fn drop(&mut self) {
+        self.accounts.remove(&self.system_id);
     }
 }
 

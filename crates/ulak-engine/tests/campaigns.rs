@@ -518,6 +518,7 @@ async fn an_expiry_past_the_largest_time_is_refused_not_wrapped() {
                     audience: serde_json::to_string(&audience).unwrap(),
                     scheduled_at,
                     validity_s,
+                    preview: false,
                 },
             )
             .await

@@ -331,6 +331,13 @@ impl From<ulak_store::StoreError> for ApiError {
                          deactivated or deleted"
                     .to_owned(),
             },
+            S::LastSystemAdmin => ApiError::Refused {
+                status: StatusCode::CONFLICT,
+                code: Code::UserLastSystemAdmin,
+                detail: "the server's last active system administrator cannot be demoted, \
+                         deactivated, deleted or lose system administration"
+                    .to_owned(),
+            },
             S::IdempotencyConflict => ApiError::Refused {
                 status: StatusCode::CONFLICT,
                 code: Code::IdempotencyBodyMismatch,

@@ -322,11 +322,11 @@ async fn run_connection(
         let guard = service_conn.begin();
         let router = router.clone();
         // Behind a named proxy the client is who the proxy says; every per-address limit
-        // reads this.
+        // reads this. As bytes: a value that is no text still has the proxy's hop in it.
         let forwarded = req.headers().get_all("x-forwarded-for").iter();
         let client = ulak_core::forwarded::client_address(
             peer.ip(),
-            forwarded.filter_map(|v| v.to_str().ok()),
+            forwarded.map(axum::http::HeaderValue::as_bytes),
             &service_limits.trusted_proxies,
         );
         let limits = service_limits.clone();

@@ -42,6 +42,8 @@ struct Inner {
     /// The built-in simulator, when it runs here: messages "from a handset" go in through
     /// it, and simulator accounts' connection tests bind to it.
     simulator: Option<ulak_engine::SimulatorLink>,
+    /// The companies testing a provider connection now (one test at a time each).
+    probes: ulak_engine::provider::ProbeGate,
 }
 
 impl AppState {
@@ -89,6 +91,11 @@ impl AppState {
     /// The built-in simulator, when it runs in this process.
     pub fn simulator(&self) -> Option<&ulak_engine::SimulatorLink> {
         self.inner.simulator.as_ref()
+    }
+
+    /// The companies testing a provider connection now.
+    pub fn probes(&self) -> &ulak_engine::provider::ProbeGate {
+        &self.inner.probes
     }
 
     /// The campaign queueing tasks of this process, which the engine shares.
@@ -204,6 +211,7 @@ impl App {
                 imports: crate::import::Gauge::default(),
                 writers,
                 simulator: link,
+                probes: ulak_engine::provider::ProbeGate::default(),
             }),
         };
         if engine.is_none() {

@@ -36,6 +36,13 @@ pub enum StoreError {
     /// deactivating or deleting the last one).
     #[error("the company's last active administrator cannot be demoted, deactivated or deleted")]
     LastAdmin,
+    /// The change would leave the server without an active system administrator (demoting,
+    /// deactivating, deleting the last one or taking their system administration).
+    #[error(
+        "the server's last active system administrator cannot be demoted, deactivated, deleted \
+         or lose system administration"
+    )]
+    LastSystemAdmin,
     /// The idempotency key was used in the last 24 hours for a different request.
     #[error("the idempotency key was already used for a different request")]
     IdempotencyConflict,

@@ -37,7 +37,7 @@ pub use error::{ImportRowError, StoreError};
 pub use key_cache::KEY_TTL;
 pub use repo::accept::{AcceptStats, GROUP_MAX};
 pub use repo::campaign_start::Opening;
-pub use repo::campaigns::{Campaign, NewCampaign};
+pub use repo::campaigns::{Campaign, NewCampaign, PREVIEW_DRAFT_MAX_AGE_MS};
 pub use repo::dashboard::{DayCounts, DeliveryBucket};
 pub use repo::idempotency::{IDEMPOTENCY_TTL_MS, Idempotency, StoredAnswer};
 pub use repo::import::{CustomerImport, ImportMode, ImportReport, ImportSession, SubscriberImport};

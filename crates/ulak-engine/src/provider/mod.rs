@@ -20,7 +20,7 @@ use tokio::sync::{mpsc, watch};
 use ulak_core::model::Message;
 use ulak_store::{InboundIn, ReceiptIn};
 
-pub use probe::{ProbeFailure, ProbeOutcome, test_connection};
+pub use probe::{ProbeFailure, ProbeGate, ProbeOutcome, ProbeTurn, test_connection};
 pub use registry::{StartContext, StartError, Started};
 
 /// What one submit attempt came to: the segments the operator took, and why the others

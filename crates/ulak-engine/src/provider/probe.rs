@@ -3,9 +3,11 @@
 //! [`PROBE_LIMIT`], connecting only where the outbound policy allows. The answer is a
 //! category with a stable code, never the OS's text or the address.
 
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use ulak_core::model::{ProviderAccount, ProviderKind};
+use ulak_core::model::{CompanyId, ProviderAccount, ProviderKind};
 use ulak_smpp::CommandStatus;
 use ulak_smpp::client::{ClientConfig, ConnectError};
 
@@ -116,6 +118,41 @@ pub struct ProbeOutcome {
     pub elapsed: Duration,
 }
 
+/// The companies with a connection test under way in this process. A test connects wherever
+/// the account says, so tests run one at a time per company: many at once would make a port
+/// scanner of the button. (Per process: behind several API nodes a company gets one per
+/// node, still far from a scan.)
+#[derive(Debug, Clone, Default)]
+pub struct ProbeGate(Arc<Mutex<HashSet<CompanyId>>>);
+
+/// A company's turn to test ([`ProbeGate::enter`]); the next test may start once it is
+/// dropped, also when the request is cancelled midway.
+#[derive(Debug)]
+pub struct ProbeTurn {
+    gate: ProbeGate,
+    company: CompanyId,
+}
+
+impl ProbeGate {
+    /// `company`'s turn, or `None` while another test of the company runs.
+    pub fn enter(&self, company: CompanyId) -> Option<ProbeTurn> {
+        self.companies().insert(company).then(|| ProbeTurn {
+            gate: self.clone(),
+            company,
+        })
+    }
+
+    fn companies(&self) -> std::sync::MutexGuard<'_, HashSet<CompanyId>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl Drop for ProbeTurn {
+    fn drop(&mut self) {
+        self.gate.companies().remove(&self.company);
+    }
+}
+
 /// Tests `account`: binds once and unbinds. A `simulator` account binds to the built-in
 /// simulator with one-off credentials (the loopback listener is exempt from the outbound
 /// policy); an `smpp` account to its host with its stored password.
@@ -152,16 +189,15 @@ async fn run(account: &ProviderAccount, ctx: StartContext<'_>) -> Result<(), Pro
         ProviderKind::Http => Err(ProbeFailure::Unsupported),
         ProviderKind::Simulator => {
             let sim = ctx.simulator.ok_or(ProbeFailure::SimulatorOff)?;
-            let (system_id, password) = sim.probe_credentials();
+            // Forgotten when this goes out of scope, however the future ends.
+            let creds = sim.probe_credentials();
             let cfg = ClientConfig {
                 addr: sim.addr.to_string(),
-                system_id: system_id.clone(),
-                password,
+                system_id: creds.system_id.clone(),
+                password: creds.password.clone(),
                 ..base
             };
-            let r = ulak_smpp::client::probe(&cfg).await;
-            sim.forget(&system_id);
-            Ok(r?)
+            Ok(ulak_smpp::client::probe(&cfg).await?)
         }
         ProviderKind::Smpp => {
             let password = ctx
@@ -180,5 +216,109 @@ async fn run(account: &ProviderAccount, ctx: StartContext<'_>) -> Result<(), Pro
             };
             Ok(ulak_smpp::client::probe(&cfg).await?)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use ulak_core::model::{BindMode, ProviderAccountId, ProviderSettings, SmppSettings, TonNpi};
+    use ulak_smpp::sim::{SimConfig, Simulator};
+    use ulak_store::Store;
+
+    use super::*;
+    use crate::SimulatorLink;
+
+    fn simulator_account() -> ProviderAccount {
+        ProviderAccount {
+            id: ProviderAccountId(1),
+            company_id: CompanyId(1),
+            name: "sim".into(),
+            kind: ProviderKind::Simulator,
+            has_password: false,
+            has_token: false,
+            rate_per_sec: 50,
+            text_policy: ulak_text::Policy::default(),
+            enabled: true,
+            created_at: 0,
+            updated_at: 0,
+            settings: ProviderSettings::Smpp(SmppSettings {
+                host: "builtin".into(),
+                port: 2775,
+                system_id: "ulak".into(),
+                system_type: String::new(),
+                bind_mode: BindMode::Transceiver,
+                binds: 1,
+                window: 10,
+                source: TonNpi { ton: 5, npi: 0 },
+                destination: TonNpi { ton: 1, npi: 1 },
+            }),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_cancelled_test_forgets_its_simulator_credentials() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
+        let store = Store::connect(&url, [7; 32]).await.unwrap();
+        let sim = Simulator::start(SimConfig {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            ..SimConfig::default()
+        })
+        .await
+        .unwrap();
+        // A "simulator" that takes the connection and never answers: the test hangs in the
+        // bind until it is dropped, as when the client of the request goes away.
+        let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let link = SimulatorLink {
+            addr: silent.local_addr().unwrap(),
+            ..SimulatorLink::to(&sim)
+        };
+        let before = link.accounts.len();
+        let outbound = ulak_core::net::OutboundPolicy::default();
+        let (account, task_link, task_store) = (simulator_account(), link.clone(), store.clone());
+        let test = tokio::spawn(async move {
+            let ctx = StartContext {
+                store: &task_store,
+                simulator: Some(&task_link),
+                outbound: &outbound,
+            };
+            test_connection(&account, ctx).await
+        });
+        let (_conn, _) = silent.accept().await.unwrap();
+        assert_eq!(link.accounts.len(), before + 1, "the probe's credentials");
+        test.abort();
+        assert!(test.await.unwrap_err().is_cancelled());
+        assert_eq!(
+            link.accounts.len(),
+            before,
+            "forgotten when the test is dropped"
+        );
+        // A test that runs to its end forgets them too.
+        let link = SimulatorLink::to(&sim);
+        let ctx = StartContext {
+            store: &store,
+            simulator: Some(&link),
+            outbound: &ulak_core::net::OutboundPolicy::default(),
+        };
+        let done = test_connection(&simulator_account(), ctx).await;
+        assert_eq!(done.result, Ok(()));
+        assert_eq!(link.accounts.len(), before);
+    }
+
+    #[test]
+    fn one_test_at_a_time_per_company() {
+        let gate = ProbeGate::default();
+        let (a, b) = (CompanyId(1), CompanyId(2));
+        let turn = gate.enter(a).expect("a's turn");
+        assert!(gate.enter(a).is_none(), "a second test of a waits");
+        let other = gate.enter(b).expect("another company is not held up");
+        drop(turn);
+        assert!(
+            gate.enter(a).is_some(),
+            "a's next test once the first is done"
+        );
+        drop(other);
     }
 }

@@ -62,6 +62,7 @@ pub async fn draft(s: &Store, c: CompanyId, audience: &Audience, text: &str) -> 
             audience: serde_json::to_string(audience).unwrap(),
             scheduled_at: None,
             validity_s: 3600,
+            preview: false,
         },
     )
     .await

@@ -100,11 +100,13 @@ pub struct UserPatchIn {
     #[schema(value_type = Option<super::schema::EmailOrEmpty>)]
     pub email: Option<String>,
     /// New role. Demoting the company's last active administrator is refused (409
-    /// `user.last_admin`).
+    /// `user.last_admin`), and so is the server's last active system administrator (409
+    /// `user.last_system_admin`).
     pub role: Option<RoleDto>,
     /// `false` deactivates the user (they can no longer sign in; their web sessions end),
     /// `true` reactivates them. Deactivating the last active administrator is refused (409
-    /// `user.last_admin`).
+    /// `user.last_admin`), and so is the last active system administrator (409
+    /// `user.last_system_admin`).
     pub active: Option<bool>,
 }
 
@@ -346,7 +348,8 @@ async fn update_user(
 }
 
 /// Deletes a user (admin); never the company's last active administrator (409
-/// `user.last_admin`).
+/// `user.last_admin`) nor the server's last active system administrator (409
+/// `user.last_system_admin`).
 #[utoipa::path(delete, path = "/users/{id}", tag = "access", params(("id" = i64, Path, description = "User id")),
     responses(
         (status = 204, description = "Deleted"),

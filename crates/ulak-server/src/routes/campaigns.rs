@@ -228,7 +228,7 @@ async fn create(
     Json(b): Json<CampaignIn>,
 ) -> Result<(StatusCode, JsonOut<CampaignOut>), ApiError> {
     caller.require(Role::Operator)?;
-    let (c, audience) = create_draft(&state, caller.company, b).await?;
+    let (c, audience) = create_draft(&state, caller.company, b, false).await?;
     let JsonOut(o) = match audience {
         Some(audience) => {
             let s = campaign::start(state.store(), state.writers(), &c, audience)
@@ -242,11 +242,13 @@ async fn create(
 }
 
 /// Checks `b` and stores it as a draft of `company` (the web's send window creates its
-/// campaigns here too); the audience comes back when `b.start` asks to start it at once.
+/// campaigns here too, with `preview`: purged if left a draft for a day); the audience comes
+/// back when `b.start` asks to start it at once.
 pub(crate) async fn create_draft(
     state: &AppState,
     company: CompanyId,
     b: CampaignIn,
+    preview: bool,
 ) -> Result<(Campaign, Option<Audience>), ApiError> {
     let mut errors = ValidationErrors::default();
     let name = errors.take("name", validation::text(&b.name, limits::CAMPAIGN_NAME));
@@ -293,6 +295,7 @@ pub(crate) async fn create_draft(
                 audience: audience_json,
                 scheduled_at: b.scheduled_at,
                 validity_s: i64::try_from(validity).unwrap_or(0),
+                preview,
             },
         )
         .await?;

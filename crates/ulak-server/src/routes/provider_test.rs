@@ -26,12 +26,16 @@ pub enum TestRefusal {
     /// An HTTP operator account: not supported yet.
     #[error("connection tests of HTTP operator accounts are not supported yet")]
     Unsupported,
+    /// Another test of the company is running ([`ulak_engine::provider::ProbeGate`]).
+    #[error("a connection test of this company is already running")]
+    Busy,
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
 }
 
-/// Tests account `id` of `company`: a bind and an unbind within 10 s.
+/// Tests account `id` of `company`: a bind and an unbind within 10 s, one test of the company
+/// at a time.
 pub async fn test_account(
     state: &AppState,
     company: CompanyId,
@@ -45,6 +49,7 @@ pub async fn test_account(
     if account.kind == ProviderKind::Http {
         return Err(TestRefusal::Unsupported);
     }
+    let _turn = state.probes().enter(company).ok_or(TestRefusal::Busy)?;
     let ctx = StartContext {
         store: state.store(),
         simulator: state.simulator(),
@@ -96,13 +101,15 @@ pub fn routes() -> OpenApiRouter<AppState> {
 
 /// Tests a provider account's connection (admin): one bind_transceiver and unbind against its
 /// host (the built-in simulator for `simulator` accounts), at most 10 s, only where the
-/// outbound policy allows. A failed bind is a 200 with `ok: false` and its code.
+/// outbound policy allows, one test of the company at a time. A failed bind is a 200 with
+/// `ok: false` and its code.
 #[utoipa::path(post, path = "/provider-accounts/{id}/test", tag = "sms-settings",
     params(("id" = i64, Path, description = "Provider account id")),
     responses(
         (status = 200, body = ProviderTestOut),
         (status = 404, description = "No such account in the company", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 422, description = "An HTTP operator account (`provider.kind_unsupported`): not supported yet", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Another connection test of the company is running (`provider.test_busy`)", body = crate::error::Problem, content_type = "application/problem+json"),
     ),
     security(("api_key" = [])))]
 async fn test_provider(
@@ -115,6 +122,13 @@ async fn test_provider(
         Ok(o) => Ok(JsonOut(o.into())),
         Err(TestRefusal::NotFound) => Err(ApiError::NotFound),
         Err(TestRefusal::Store(e)) => Err(e.into()),
+        Err(TestRefusal::Busy) => Err(ApiError::Refused {
+            status: axum::http::StatusCode::TOO_MANY_REQUESTS,
+            code: Code::ProviderTestBusy,
+            detail: "a connection test of this company is already running; try again when \
+                     it has finished"
+                .to_owned(),
+        }),
         Err(TestRefusal::Unsupported) => {
             let mut e = ValidationErrors::default();
             e.push(

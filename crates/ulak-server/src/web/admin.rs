@@ -356,6 +356,10 @@ pub async fn switch_admin(
             Redirect::to("/admin/companies").into_response()
         }
         Err(StoreError::NotFound) => pages::error(StatusCode::NOT_FOUND, t, "settings.not_found"),
+        // Another system administrator stepped down meanwhile: this one stays.
+        Err(StoreError::LastSystemAdmin) => {
+            pages::error(StatusCode::CONFLICT, t, "admin.last_system_admin")
+        }
         Err(e) => failed(t, &e),
     }
 }

@@ -241,7 +241,8 @@ pub(super) async fn refused(
 
 /// "Gönder" on a preview: starts its draft and goes to the progress page, or shows the
 /// window again with the reasons (the draft cancelled). A draft already started (the button
-/// pressed twice, or the preview posted again) goes to its progress page.
+/// pressed twice, even at the same moment, or the preview posted again) goes to its progress
+/// page.
 async fn send(state: &AppState, user: &WebUser, f: SendForm, id: i64) -> Response {
     let t = user.texts();
     let company = company(user);
@@ -257,11 +258,27 @@ async fn send(state: &AppState, user: &WebUser, f: SendForm, id: i64) -> Respons
     }
     match go(state, company, id, t).await {
         Ok(()) => Redirect::to(&to).into_response(),
+        // A second press that ran alongside the first: that one started it.
+        Err(_) if started_meanwhile(state, company, id).await => Redirect::to(&to).into_response(),
         Err(e) => {
             // The draft was only the way to plan this send: it does not stay behind.
             send_preview::drop_draft(state, company, id).await;
             let f = SendForm { draft: None, ..f };
             refused(state, user, &f, e).await
+        }
+    }
+}
+
+/// Whether campaign `id` left the draft state for a start (not a cancel) since this request
+/// read it: two presses of "Gönder" at once both find a draft, and the start of one is the
+/// other's outcome too.
+async fn started_meanwhile(state: &AppState, company: CompanyId, id: i64) -> bool {
+    match state.store().get_campaign_lean(company, id).await {
+        Ok(Some(c)) => !matches!(c.state, CampaignState::Draft | CampaignState::Cancelled),
+        Ok(None) => false,
+        Err(e) => {
+            tracing::error!(error = %e, "reading a previewed draft failed");
+            false
         }
     }
 }

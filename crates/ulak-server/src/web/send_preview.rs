@@ -6,7 +6,8 @@
 //!
 //! What becomes of the draft: a preview refused (nobody to send to, the balance short, the
 //! setup incomplete) cancels it at once, and so does "Düzenle"; a preview left open or
-//! abandoned keeps it a draft, which never sends anything until started.
+//! abandoned keeps it a draft, which never sends anything until started and is purged a day
+//! later (`Store::purge_preview_drafts`, from the server's purge task).
 
 use askama::Template;
 use axum::http::StatusCode;
@@ -74,7 +75,7 @@ pub(super) async fn preview(state: &AppState, user: &WebUser, mut f: SendForm) -
         Ok(b) => b,
         Err(r) => return send::refused(state, user, &f, r).await,
     };
-    let id = match create_draft(state, company, b).await {
+    let id = match create_draft(state, company, b, true).await {
         Ok((c, _)) => c.id,
         Err(e) => return send::refused(state, user, &f, send::messages(&e, t)).await,
     };

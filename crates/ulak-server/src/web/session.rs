@@ -112,11 +112,17 @@ impl FromRequestParts<AppState> for WebUser {
     }
 }
 
-/// How often ended sessions and old sign-in failure counts are deleted.
+/// How often ended sessions, old sign-in failure counts and abandoned preview drafts are
+/// deleted.
 const PURGE_EVERY: Duration = Duration::from_secs(600);
 
-/// Deletes ended sessions and old failure counts every [`PURGE_EVERY`] until `stop`
-/// (expired sessions are otherwise deleted only when presented again).
+/// The most abandoned preview drafts deleted in one round: a backlog goes over several
+/// rounds instead of one long statement.
+const DRAFTS_PER_PURGE: u32 = 500;
+
+/// Deletes ended sessions, old failure counts and day-old drafts of previews never sent
+/// every [`PURGE_EVERY`] until `stop` (expired sessions are otherwise deleted only when
+/// presented again; abandoned drafts never).
 pub async fn purge_now_and_then(
     store: ulak_store::Store,
     stop: tokio_util::sync::CancellationToken,
@@ -126,6 +132,11 @@ pub async fn purge_now_and_then(
             Ok(0) => {}
             Ok(n) => tracing::debug!(rows = n, "purged ended web sessions"),
             Err(e) => tracing::warn!(error = %e, "purging ended web sessions failed"),
+        }
+        match store.purge_preview_drafts(DRAFTS_PER_PURGE).await {
+            Ok(0) => {}
+            Ok(n) => tracing::debug!(drafts = n, "purged abandoned preview drafts"),
+            Err(e) => tracing::warn!(error = %e, "purging abandoned preview drafts failed"),
         }
         tokio::select! {
             () = stop.cancelled() => return,

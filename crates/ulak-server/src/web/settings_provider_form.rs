@@ -398,6 +398,10 @@ pub async fn test(
                 t.get("settings.providers.test.unsupported").to_owned(),
             ),
         ),
+        Err(TestRefusal::Busy) => (
+            StatusCode::TOO_MANY_REQUESTS,
+            (false, t.get("settings.providers.test.busy").to_owned()),
+        ),
         Err(TestRefusal::Store(e)) => return failed(t, &e),
     };
     let shown = Shown {

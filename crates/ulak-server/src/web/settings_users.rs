@@ -247,7 +247,8 @@ pub async fn change_role(
 }
 
 /// Applies a role or active change from the users page: back to the list, or the list with
-/// the refusal (the last active administrator stays one, [`StoreError::LastAdmin`]).
+/// the refusal (the last active administrator stays one, [`StoreError::LastAdmin`], and so does
+/// the last system administrator, [`StoreError::LastSystemAdmin`]).
 async fn patched(state: &AppState, user: &WebUser, id: UserId, patch: UserPatch) -> Response {
     let t = user.texts();
     let company = user.session.user.company_id;
@@ -265,8 +266,12 @@ async fn patched(state: &AppState, user: &WebUser, id: UserId, patch: UserPatch)
             Redirect::to("/settings/users").into_response()
         }
         Err(StoreError::NotFound) => pages::error(StatusCode::NOT_FOUND, t, "settings.not_found"),
-        Err(StoreError::LastAdmin) => {
-            let alert = Some(people::refusal(t, Code::UserLastAdmin));
+        Err(e @ (StoreError::LastAdmin | StoreError::LastSystemAdmin)) => {
+            let code = match e {
+                StoreError::LastAdmin => Code::UserLastAdmin,
+                _ => Code::UserLastSystemAdmin,
+            };
+            let alert = Some(people::refusal(t, code));
             let (list, new) = (ListForm::default(), UserForm::default());
             users_page(state, user, &list, StatusCode::CONFLICT, alert, &new).await
         }

@@ -257,3 +257,96 @@ async fn only_admins_of_the_company_change_or_test_accounts() {
     let (status, _, _) = a.get("/settings/providers/999999").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
+
+/// `POST /provider-accounts/{id}/test` by `key` in Turkish: status and problem document.
+async fn test_tr(app: &TestApp, id: i64, key: &str) -> (u16, Value) {
+    let r = app
+        .http
+        .post(format!("{}/api/v1/provider-accounts/{id}/test", app.base))
+        .bearer_auth(key)
+        .header("accept-language", "tr")
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.json().await.unwrap())
+}
+
+/// The first connection to `listener` whose bind names `system_id` (another test may
+/// connect to a port it believes closed, which this listener took over).
+async fn bind_from(listener: &tokio::net::TcpListener, system_id: &[u8]) -> tokio::net::TcpStream {
+    use tokio::io::AsyncReadExt;
+    loop {
+        let (mut c, _) = listener.accept().await.unwrap();
+        let mut buf = vec![0; 256];
+        let n = tokio::time::timeout(std::time::Duration::from_secs(5), c.read(&mut buf))
+            .await
+            .map_or(0, |r| r.unwrap_or(0));
+        if buf[..n].windows(system_id.len()).any(|w| w == system_id) {
+            return c;
+        }
+    }
+}
+
+#[tokio::test]
+async fn one_connection_test_at_a_time_per_company() {
+    let app = loopback_app().await;
+    // An "SMSC" that takes the connection and says nothing: the first test waits on it.
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    // Disabled: the engine does not bind it, only the test connects.
+    let body = json!({"name": "slow", "kind": "smpp", "host": "127.0.0.1",
+        "port": silent.local_addr().unwrap().port(), "system_id": "slow-probe",
+        "password": "b", "enabled": false});
+    let r = app
+        .call("POST", "/provider-accounts", ADMIN_KEY, Some(body))
+        .await;
+    assert_eq!(
+        (r.status, &r.body["enabled"]),
+        (201, &json!(false)),
+        "{}",
+        r.body
+    );
+    let slow = r.body["id"].as_i64().unwrap();
+    let closed = smpp_account(&app, "closed", closed_port().await, "acct", "right").await;
+    let first = test_api(&app, slow);
+    tokio::pin!(first);
+    let held = tokio::select! {
+        c = bind_from(&silent, b"slow-probe") => c,
+        r = &mut first => panic!("the first test ended early: {r}"),
+    };
+    // A second test of the company, of any account, is refused while the first runs.
+    let (status, p) = test_tr(&app, closed, ADMIN_KEY).await;
+    assert_eq!(status, 429, "{p}");
+    assert_eq!(p["code"], "provider.test_busy", "{p}");
+    assert!(
+        p["detail"].as_str().unwrap().contains("zaten sürüyor"),
+        "{p}"
+    );
+    let mut b = signed_in(&app, "yonetici", "admin").await;
+    let (_, page, _) = b.get(&format!("/settings/providers/{closed}")).await;
+    let csrf = Browser::csrf_in(&page);
+    let path = format!("/settings/providers/{closed}/test");
+    let (status, page, _) = b.post(&path, &[("csrf", csrf.as_str())]).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{page}");
+    assert!(
+        page.contains(r#"data-ok="false""#) && page.contains("zaten sürüyor"),
+        "{page}"
+    );
+    // Another company is not held up.
+    let other = app.company("baska").await;
+    let body = json!({"name": "o", "kind": "smpp", "host": "127.0.0.1",
+        "port": closed_port().await, "system_id": "acct", "password": "x"});
+    let r = app
+        .call("POST", "/provider-accounts", &other, Some(body))
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let (status, p) = test_tr(&app, r.body["id"].as_i64().unwrap(), &other).await;
+    assert_eq!(
+        (status, &p["code"]),
+        (200, &json!("connection_refused")),
+        "{p}"
+    );
+    // The first ends (its SMSC hangs up); the next test of the company runs.
+    drop(held);
+    assert_eq!(first.await["ok"], false);
+    assert_eq!(test_api(&app, closed).await["code"], "connection_refused");
+}

@@ -206,6 +206,91 @@ async fn send_on_the_preview_starts_that_draft_once_with_its_validity() {
 }
 
 #[tokio::test]
+async fn send_pressed_twice_at_once_goes_to_the_progress_page_both_times() {
+    let app = spawn_app().await;
+    credit(&app, 1000).await;
+    let mut b = admin(&app).await;
+    let (_, page, _) = b.get("/send").await;
+    let csrf = Browser::csrf_in(&page);
+    for round in 0..4 {
+        let numbers: Vec<String> = (0..50)
+            .map(|i| format!("0532111{:04}", round * 100 + i))
+            .collect();
+        let numbers = numbers.join("\n");
+        let mut form = vec![
+            ("csrf", csrf.as_str()),
+            ("numbers", numbers.as_str()),
+            ("text", "Merhaba"),
+            ("action", "preview"),
+        ];
+        let (status, page, _) = b.post("/send", &form).await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        let draft = draft_in(&page).unwrap();
+        form.pop();
+        form.extend([("action", "send"), ("draft", draft.as_str())]);
+        // The same session's second tab, or a double click: two posts of that draft at once.
+        let mut twin = Browser {
+            app: &app,
+            http: b.http.clone(),
+            cookies: b.cookies.clone(),
+        };
+        let (one, two) = tokio::join!(b.post("/send", &form), twin.post("/send", &form));
+        let to = Some(format!("/campaigns/{draft}"));
+        for (status, page, at) in [one, two] {
+            assert_eq!((status, at), (StatusCode::SEE_OTHER, to.clone()), "{page}");
+        }
+        let c = app
+            .call("GET", &format!("/campaigns/{draft}"), ADMIN_KEY, None)
+            .await;
+        assert_eq!(c.body["recipients"], 50, "queued once: {}", c.body);
+    }
+    assert_eq!(states(&app).await.len(), 4, "no other campaign");
+}
+
+#[tokio::test]
+async fn an_abandoned_preview_s_draft_is_purged_after_a_day_an_api_draft_is_not() {
+    let app = spawn_app().await;
+    credit(&app, 100).await;
+    let mut b = admin(&app).await;
+    let (_, page, _) = b.get("/send").await;
+    let csrf = Browser::csrf_in(&page);
+    let form = [
+        ("csrf", csrf.as_str()),
+        ("action", "preview"),
+        ("numbers", "05321110001"),
+        ("text", "Merhaba"),
+    ];
+    let (status, page, _) = b.post("/send", &form).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let previewed: i64 = draft_in(&page).unwrap().parse().unwrap();
+    let body = json!({"name": "api", "text": "Merhaba", "audience": {"numbers": ["05321110002"]}});
+    let api = created(&app, ADMIN_KEY, "/campaigns", body).await;
+    let url = format!("sqlite://{}?mode=rwc", app.dir.join("ulak.db").display());
+    let store = Store::connect(&url, [0; 32]).await.unwrap();
+    assert_eq!(store.purge_preview_drafts(10).await.unwrap(), 0, "not yet");
+    let pool = sqlx::AnyPool::connect(&url).await.unwrap();
+    sqlx::query("UPDATE campaigns SET created_at = created_at - $1")
+        .bind(ulak_store::PREVIEW_DRAFT_MAX_AGE_MS + 1000)
+        .execute(&pool)
+        .await
+        .unwrap();
+    assert_eq!(store.purge_preview_drafts(10).await.unwrap(), 1);
+    let path = |id: i64| format!("/campaigns/{id}");
+    assert_eq!(
+        app.call("GET", &path(previewed), ADMIN_KEY, None)
+            .await
+            .status,
+        404
+    );
+    assert_eq!(
+        app.call("GET", &path(api), ADMIN_KEY, None).await.status,
+        200
+    );
+    pool.close().await;
+    store.close().await;
+}
+
+#[tokio::test]
 async fn a_short_balance_is_refused_on_the_preview_and_nothing_starts() {
     let app = spawn_app().await;
     credit(&app, 1).await;

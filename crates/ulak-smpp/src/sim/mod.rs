@@ -167,6 +167,16 @@ impl SimAccounts {
             .remove(system_id);
     }
 
+    /// How many accounts are accepted.
+    pub fn len(&self) -> usize {
+        self.read().len()
+    }
+
+    /// Whether no account is accepted.
+    pub fn is_empty(&self) -> bool {
+        self.read().is_empty()
+    }
+
     /// The bind status for these credentials.
     fn check(&self, system_id: &str, password: &str) -> CommandStatus {
         match self.read().get(system_id) {

@@ -86,7 +86,14 @@ pub struct NewCampaign {
     pub scheduled_at: Option<i64>,
     /// Validity, seconds.
     pub validity_s: i64,
+    /// Made by the web UI's preview step: purged if still a draft a day later
+    /// ([`Store::purge_preview_drafts`]).
+    pub preview: bool,
 }
+
+/// How old a draft made by the preview step may get before [`Store::purge_preview_drafts`]
+/// deletes it: far longer than anyone looks at a preview before pressing "Gönder".
+pub const PREVIEW_DRAFT_MAX_AGE_MS: i64 = 24 * 3600 * 1000;
 
 pub(super) fn campaign(r: &AnyRow) -> Result<Campaign> {
     Ok(Campaign {
@@ -121,8 +128,8 @@ impl Store {
     pub async fn create_campaign(&self, company: CompanyId, new: NewCampaign) -> Result<Campaign> {
         let row = sqlx::query(sql!(
             "INSERT INTO campaigns (company_id, name, state, sender, body, audience, \
-             scheduled_at, validity_s, created_at) \
-             SELECT $1, $2, 'draft', $3, $4, $5, $6, $7, $8 FROM companies WHERE id = $1 \
+             scheduled_at, validity_s, created_at, preview) \
+             SELECT $1, $2, 'draft', $3, $4, $5, $6, $7, $8, $9 FROM companies WHERE id = $1 \
              RETURNING {LEAN_COLS}"
         ))
         .bind(company.0)
@@ -133,12 +140,34 @@ impl Store {
         .bind(new.scheduled_at)
         .bind(new.validity_s)
         .bind(now_ms())
+        .bind(i64::from(new.preview))
         .fetch_optional(&self.pool)
         .await?;
         row.as_ref()
             .map(campaign)
             .transpose()?
             .ok_or(StoreError::NotFound)
+    }
+
+    /// Deletes up to `limit` drafts made by the preview step more than
+    /// [`PREVIEW_DRAFT_MAX_AGE_MS`] ago (previewed, then neither sent nor edited); returns how
+    /// many went. Drafts made through the API and anything started stay. For a periodic task.
+    #[tracing::instrument(skip(self))]
+    pub async fn purge_preview_drafts(&self, limit: u32) -> Result<u64> {
+        let before = now_ms().saturating_sub(PREVIEW_DRAFT_MAX_AGE_MS);
+        // The outer conditions again: a start racing the purge either changes the state
+        // first (the row no longer matches, PostgreSQL re-checks it) or finds no draft.
+        let r = sqlx::query(
+            "DELETE FROM campaigns WHERE state = 'draft' AND preview = 1 AND created_at < $1 \
+             AND id IN (SELECT id FROM campaigns \
+                 WHERE state = 'draft' AND preview = 1 AND created_at < $1 \
+                 ORDER BY created_at LIMIT $2)",
+        )
+        .bind(before)
+        .bind(i64::from(limit))
+        .execute(&self.pool)
+        .await?;
+        Ok(r.rows_affected())
     }
 
     /// A campaign by id.

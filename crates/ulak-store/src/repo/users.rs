@@ -60,8 +60,9 @@ impl Store {
     }
 
     /// Makes a user of company `default` a system administrator, or no longer one; any other
-    /// company's user is `NotFound` (only `default`'s users may be one). Whether the caller may
-    /// is the caller's check.
+    /// company's user is `NotFound` (only `default`'s users may be one). `LastSystemAdmin` for
+    /// the server's last active system administrator ([`Store::update_user`]). Whether the
+    /// caller may is the caller's check.
     #[tracing::instrument(skip(self))]
     pub async fn set_user_system_admin(
         &self,
@@ -69,6 +70,12 @@ impl Store {
         id: UserId,
         on: bool,
     ) -> Result<User> {
+        let mut tx = self.begin_write().await?;
+        let admins = self.lock_active_admins(&mut tx, company).await?;
+        if !on && admins.last_system(id) {
+            tx.rollback().await?;
+            return Err(StoreError::LastSystemAdmin);
+        }
         let row = sqlx::query(sql!(
             "UPDATE users SET system_admin = $3, updated_at = $4 \
              WHERE company_id = $1 AND id = $2 \
@@ -80,12 +87,15 @@ impl Store {
         .bind(i64::from(on))
         .bind(now_ms())
         .bind(crate::DEFAULT_COMPANY)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *tx)
         .await?;
-        row.as_ref()
+        let changed = row
+            .as_ref()
             .map(user)
             .transpose()?
-            .ok_or(StoreError::NotFound)
+            .ok_or(StoreError::NotFound)?;
+        tx.commit().await?;
+        Ok(changed)
     }
 
     /// A user by id.
@@ -133,7 +143,9 @@ impl Store {
 
     /// Changes a user. Deactivating one ends their web sessions. `LastAdmin` when the change
     /// would leave the company without an active administrator
-    /// ([`UserPatch::removes_admin`]), whoever asks.
+    /// ([`UserPatch::removes_admin`]), `LastSystemAdmin` when it would leave the server
+    /// without an active system administrator (who alone opens companies and sells credit
+    /// on the web), whoever asks.
     #[tracing::instrument(skip(self, patch))]
     pub async fn update_user(
         &self,
@@ -159,9 +171,18 @@ impl Store {
             tx.rollback().await?;
             return Err(StoreError::NotFound);
         };
-        if patch.removes_admin(&current) && admins.iter().all(|a| *a == id.0) {
-            tx.rollback().await?;
-            return Err(StoreError::LastAdmin);
+        if patch.removes_admin(&current) {
+            let refused = if admins.last(id) {
+                Some(StoreError::LastAdmin)
+            } else if admins.last_system(id) {
+                Some(StoreError::LastSystemAdmin)
+            } else {
+                None
+            };
+            if let Some(e) = refused {
+                tx.rollback().await?;
+                return Err(e);
+            }
         }
         let row = sqlx::query(sql!(
             "UPDATE users SET \
@@ -202,35 +223,48 @@ impl Store {
         Ok(changed)
     }
 
-    /// The ids of the company's active administrators, locked until the transaction ends
-    /// (on PostgreSQL `FOR UPDATE`, in id order so two demotions wait for each other instead
-    /// of deadlocking; on SQLite the write transaction already serialises writers).
+    /// The company's active administrators, locked until the transaction ends (on PostgreSQL
+    /// `FOR UPDATE`, in id order so two demotions wait for each other instead of
+    /// deadlocking; on SQLite the write transaction already serialises writers). The system
+    /// administrators are among them: only active administrators of `default` act as one.
     async fn lock_active_admins(
         &self,
         tx: &mut sqlx::Transaction<'static, sqlx::Any>,
         company: CompanyId,
-    ) -> Result<Vec<i64>> {
+    ) -> Result<ActiveAdmins> {
         let lock = match self.backend {
             Backend::Postgres => "FOR UPDATE",
             Backend::Sqlite => "",
         };
-        Ok(sqlx::query_scalar(sql!(
-            "SELECT id FROM users WHERE company_id = $1 AND role = 'admin' AND active = 1 \
-             ORDER BY id {lock}"
+        let rows: Vec<(i64, i64)> = sqlx::query_as(sql!(
+            "SELECT id, system_admin FROM users \
+             WHERE company_id = $1 AND role = 'admin' AND active = 1 ORDER BY id {lock}"
         ))
         .bind(company.0)
         .fetch_all(&mut **tx)
-        .await?)
+        .await?;
+        Ok(ActiveAdmins {
+            all: rows.iter().map(|r| r.0).collect(),
+            system: rows.iter().filter(|r| r.1 != 0).map(|r| r.0).collect(),
+        })
     }
 
-    /// Deletes a user; `LastAdmin` for the company's last active administrator.
+    /// Deletes a user; `LastAdmin` for the company's last active administrator,
+    /// `LastSystemAdmin` for the server's last active system administrator.
     #[tracing::instrument(skip(self))]
     pub async fn delete_user(&self, company: CompanyId, id: UserId) -> Result<()> {
         let mut tx = self.begin_write().await?;
         let admins = self.lock_active_admins(&mut tx, company).await?;
-        if admins == [id.0] {
+        let refused = if admins.all == [id.0] {
+            Some(StoreError::LastAdmin)
+        } else if admins.last_system(id) {
+            Some(StoreError::LastSystemAdmin)
+        } else {
+            None
+        };
+        if let Some(e) = refused {
             tx.rollback().await?;
-            return Err(StoreError::LastAdmin);
+            return Err(e);
         }
         let r = sqlx::query("DELETE FROM users WHERE company_id = $1 AND id = $2")
             .bind(company.0)
@@ -258,5 +292,23 @@ impl Store {
             filters,
         };
         self.list_page(sql, q, user, |u| u.id.0).await
+    }
+}
+
+/// A company's active administrators (ids), and which of them are system administrators.
+struct ActiveAdmins {
+    all: Vec<i64>,
+    system: Vec<i64>,
+}
+
+impl ActiveAdmins {
+    /// Whether `id` is the only active administrator left (or none is).
+    fn last(&self, id: UserId) -> bool {
+        self.all.iter().all(|a| *a == id.0)
+    }
+
+    /// Whether `id` is an active system administrator and no other one is left.
+    fn last_system(&self, id: UserId) -> bool {
+        self.system == [id.0]
     }
 }

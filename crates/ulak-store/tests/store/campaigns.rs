@@ -51,6 +51,7 @@ pub(crate) async fn draft(s: &Store, c: CompanyId) -> Campaign {
             audience: "{}".into(),
             scheduled_at: None,
             validity_s: 3600,
+            preview: false,
         },
     )
     .await
