@@ -13,7 +13,7 @@ use askama::Template;
 use axum::http::StatusCode;
 use axum::response::Response;
 use ulak_core::Code;
-use ulak_core::model::{CampaignAction, CampaignState, CompanyId};
+use ulak_core::model::CompanyId;
 use ulak_engine::campaign::why;
 
 use super::format;
@@ -22,7 +22,7 @@ use super::pages::render;
 use super::send::{self, ErrorLine};
 use super::send_view::{SendForm, lang};
 use super::session::WebUser;
-use crate::routes::campaigns::{PreviewOut, SkippedOut, acted, create_draft, previewed};
+use crate::routes::campaigns::{PreviewOut, SkippedOut, create_draft, previewed};
 use crate::startup::AppState;
 
 /// Sample messages shown.
@@ -149,14 +149,9 @@ fn page(user: &WebUser, f: &SendForm, p: &PreviewOut, status: StatusCode) -> Res
 /// Cancels `company`'s campaign `id` if it still is a draft (a started one is never touched:
 /// a "Düzenle" from a page the browser kept must not stop a send under way).
 pub(super) async fn drop_draft(state: &AppState, company: CompanyId, id: i64) {
-    match state.store().get_campaign_lean(company, id).await {
-        Ok(Some(c)) if c.state == CampaignState::Draft => {
-            if let Err(e) = acted(state, company, id, CampaignAction::Cancel).await {
-                tracing::warn!(error = %e, campaign = id, "cancelling a previewed draft failed");
-            }
-        }
-        Ok(_) => {}
-        Err(e) => tracing::warn!(error = %e, campaign = id, "reading a previewed draft failed"),
+    // Only while it is a draft: a second press that started it meanwhile must not be undone.
+    if let Err(e) = state.store().cancel_draft(company, id).await {
+        tracing::warn!(error = %e, campaign = id, "cancelling a previewed draft failed");
     }
 }
 

@@ -116,9 +116,11 @@ impl FromRequestParts<AppState> for WebUser {
 /// deleted.
 const PURGE_EVERY: Duration = Duration::from_secs(600);
 
-/// The most abandoned preview drafts deleted in one round: a backlog goes over several
-/// rounds instead of one long statement.
+/// The most abandoned preview drafts one statement deletes: a backlog goes in several short
+/// statements instead of one long one.
 const DRAFTS_PER_PURGE: u32 = 500;
+/// Such statements one round runs at most, while they come full (10,000 drafts per round).
+const DRAFT_BATCHES_PER_PURGE: usize = 20;
 
 /// Deletes ended sessions, old failure counts and day-old drafts of previews never sent
 /// every [`PURGE_EVERY`] until `stop` (expired sessions are otherwise deleted only when
@@ -133,10 +135,21 @@ pub async fn purge_now_and_then(
             Ok(n) => tracing::debug!(rows = n, "purged ended web sessions"),
             Err(e) => tracing::warn!(error = %e, "purging ended web sessions failed"),
         }
-        match store.purge_preview_drafts(DRAFTS_PER_PURGE).await {
-            Ok(0) => {}
-            Ok(n) => tracing::debug!(drafts = n, "purged abandoned preview drafts"),
-            Err(e) => tracing::warn!(error = %e, "purging abandoned preview drafts failed"),
+        // Batch after batch while batches come full (a backlog), up to a bound per round.
+        for _ in 0..DRAFT_BATCHES_PER_PURGE {
+            match store.purge_preview_drafts(DRAFTS_PER_PURGE).await {
+                Ok(0) => break,
+                Ok(n) => {
+                    tracing::debug!(drafts = n, "purged abandoned preview drafts");
+                    if n < u64::from(DRAFTS_PER_PURGE) {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "purging abandoned preview drafts failed");
+                    break;
+                }
+            }
         }
         tokio::select! {
             () = stop.cancelled() => return,

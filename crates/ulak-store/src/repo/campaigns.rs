@@ -149,25 +149,44 @@ impl Store {
             .ok_or(StoreError::NotFound)
     }
 
-    /// Deletes up to `limit` drafts made by the preview step more than
-    /// [`PREVIEW_DRAFT_MAX_AGE_MS`] ago (previewed, then neither sent nor edited); returns how
-    /// many went. Drafts made through the API and anything started stay. For a periodic task.
+    /// Deletes up to `limit` campaigns the preview step made more than
+    /// [`PREVIEW_DRAFT_MAX_AGE_MS`] ago that never started: drafts previewed and then neither
+    /// sent nor edited, and drafts cancelled by "Düzenle" or a refusal (each keeps its whole
+    /// audience). Returns how many went. Drafts made through the API and anything that started
+    /// stay. For a periodic task.
     #[tracing::instrument(skip(self))]
     pub async fn purge_preview_drafts(&self, limit: u32) -> Result<u64> {
         let before = now_ms().saturating_sub(PREVIEW_DRAFT_MAX_AGE_MS);
         // The outer conditions again: a start racing the purge either changes the state
         // first (the row no longer matches, PostgreSQL re-checks it) or finds no draft.
         let r = sqlx::query(
-            "DELETE FROM campaigns WHERE state = 'draft' AND preview = 1 AND created_at < $1 \
-             AND id IN (SELECT id FROM campaigns \
-                 WHERE state = 'draft' AND preview = 1 AND created_at < $1 \
+            "DELETE FROM campaigns WHERE preview = 1 AND started_at IS NULL \
+             AND state IN ('draft', 'cancelled') AND created_at < $1 \
+             AND id IN (SELECT id FROM campaigns WHERE preview = 1 AND started_at IS NULL \
+                 AND state IN ('draft', 'cancelled') AND created_at < $1 \
                  ORDER BY created_at LIMIT $2)",
         )
         .bind(before)
         .bind(i64::from(limit))
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(r.rows_affected())
+    }
+
+    /// Cancels campaign `id` if it is still a draft (a preview given up); `false` when it is
+    /// not (gone, or started meanwhile, which must then go on: a plain cancel would stop it).
+    #[tracing::instrument(skip(self))]
+    pub async fn cancel_draft(&self, company: CompanyId, id: i64) -> Result<bool> {
+        let r = sqlx::query(
+            "UPDATE campaigns SET state = 'cancelled', finished_at = $3 \
+             WHERE company_id = $1 AND id = $2 AND state = 'draft'",
+        )
+        .bind(company.0)
+        .bind(id)
+        .bind(now_ms())
+        .execute(&self.writer)
+        .await?;
+        Ok(r.rows_affected() == 1)
     }
 
     /// A campaign by id.
