@@ -29,15 +29,25 @@ const PREVIEW_ROWS: usize = 5;
 const KEEP: Duration = Duration::from_secs(24 * 3600);
 /// Groups offered in the group list (the API's largest page).
 const GROUPS_SHOWN: u32 = 500;
-/// Uploads of one company waiting for their import at most: with each under the body limit
-/// this bounds the disk one company's users can fill (abandoned wizards otherwise stay a day).
-/// A new upload past it drops the company's oldest waiting one.
+/// Uploads of one company waiting for their import at most, finished or still arriving: with
+/// each under the body limit this bounds the disk one company's users can fill (abandoned
+/// wizards otherwise stay a day). A new upload past it drops the company's oldest finished
+/// one; when all are still arriving it is refused (429).
 pub(super) const PENDING_MAX: usize = 5;
+
+/// Held while an upload takes its place (counts the company's, makes room, creates its
+/// files): a short folder read, so that uploads arriving at once count each other.
+static PLACES: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+/// An upload whose file has not grown for this long counts as abandoned, not arriving.
+const STALLED: Duration = Duration::from_secs(600);
 
 /// What step 1 chose, kept beside the spooled file until the import runs.
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub(super) struct Meta {
     pub company: i64,
+    /// The file has arrived (step 1 answered); before that the upload is in flight.
+    #[serde(default)]
+    pub complete: bool,
     pub customers: bool,
     pub group: Option<i64>,
     pub new_group: String,
@@ -76,14 +86,15 @@ async fn sweep(dir: &std::path::Path) {
     }
 }
 
-/// Makes room for one more upload of `company`: of its uploads waiting for their import
-/// (a `.upload` file whose meta data names the company, in-flight ones included, as their meta
-/// data is written first) only the newest [`PENDING_MAX`]` - 1` stay.
-async fn make_room(dir: &std::path::Path, company: i64) {
+/// Makes room for one more upload of `company` (under [`PLACES`]): of its uploads waiting
+/// (a `.upload` file whose meta data names the company) the oldest finished ones go until
+/// fewer than [`PENDING_MAX`] are left; `false` when that is not possible, all of them still
+/// arriving.
+async fn make_room(dir: &std::path::Path, company: i64) -> bool {
     let Ok(mut entries) = tokio::fs::read_dir(dir).await else {
-        return;
+        return true;
     };
-    let mut waiting = Vec::new();
+    let (mut arriving, mut finished) = (0, Vec::new());
     while let Ok(Some(e)) = entries.next_entry().await {
         let path = e.path();
         if path.extension().is_none_or(|x| x != "upload") {
@@ -93,18 +104,57 @@ async fn make_room(dir: &std::path::Path, company: i64) {
         let Ok(bytes) = tokio::fs::read(&meta).await else {
             continue;
         };
-        let mine = serde_json::from_slice::<Meta>(&bytes).is_ok_and(|m| m.company == company);
+        let Ok(m) = serde_json::from_slice::<Meta>(&bytes) else {
+            continue;
+        };
         let at = e.metadata().await.ok().and_then(|m| m.modified().ok());
-        if let (true, Some(at)) = (mine, at) {
-            waiting.push((at, path, meta));
+        // One whose file has not grown for a while was left by a client gone or a crash.
+        let stalled = at
+            .and_then(|at| at.elapsed().ok())
+            .is_some_and(|idle| idle > STALLED);
+        match (m.company == company, m.complete || stalled, at) {
+            (true, true, Some(at)) => finished.push((at, path, meta)),
+            (true, _, _) => arriving += 1,
+            _ => {}
         }
     }
-    waiting.sort();
-    let extra = (waiting.len() + 1).saturating_sub(PENDING_MAX);
-    for (_, upload, meta) in waiting.into_iter().take(extra) {
+    if arriving >= PENDING_MAX {
+        return false;
+    }
+    finished.sort();
+    let extra = (arriving + finished.len() + 1).saturating_sub(PENDING_MAX);
+    for (_, upload, meta) in finished.into_iter().take(extra) {
         let _ = tokio::fs::remove_file(upload).await;
         let _ = tokio::fs::remove_file(meta).await;
     }
+    true
+}
+
+/// Takes a place for upload `token` of `company`: room made, its meta data and an empty file
+/// written, so that it counts from now on. `Err` with the page to answer.
+async fn take_place(
+    t: Texts,
+    dir: &std::path::Path,
+    token: &str,
+    meta: &Meta,
+) -> Result<(), Refusal> {
+    let _place = PLACES.lock().await;
+    if !make_room(dir, meta.company).await {
+        return Err(pages::error(
+            StatusCode::TOO_MANY_REQUESTS,
+            t,
+            "import.busy",
+        ));
+    }
+    let written = async {
+        tokio::fs::write(dir.join(format!("{token}.json")), serde_json::to_vec(meta)?).await?;
+        tokio::fs::File::create(dir.join(format!("{token}.upload"))).await?;
+        Ok::<(), Box<dyn std::error::Error>>(())
+    };
+    written.await.map_err(|e| {
+        tracing::error!(error = %e, "cannot place an upload");
+        pages::internal(t)
+    })
 }
 
 #[derive(Template)]
@@ -292,11 +342,8 @@ pub async fn upload(
         company: user.session.user.company_id.0,
         ..Meta::default()
     };
-    // The company's own meta data first, so this upload counts while it is being written.
-    make_room(&dir, meta.company).await;
-    let first = serde_json::to_vec(&meta).unwrap_or_default();
-    if tokio::fs::write(&meta_path, first).await.is_err() {
-        return pages::internal(t);
+    if let Err(r) = take_place(t, &dir, &token, &meta).await {
+        return r;
     }
     let got_file = match read_upload(t, &mut mp, &mut meta, &path).await {
         Ok(g) => g,
@@ -318,6 +365,7 @@ pub async fn upload(
     }
     match preview(&path, &meta).await {
         Ok((header, rows)) => {
+            meta.complete = true;
             let meta_json = serde_json::to_vec(&meta).unwrap_or_default();
             if tokio::fs::write(&meta_path, meta_json).await.is_err() {
                 return pages::internal(t);

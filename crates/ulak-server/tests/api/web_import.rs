@@ -509,3 +509,66 @@ async fn a_company_keeps_five_uploads_waiting_and_a_sixth_drops_its_oldest() {
     let (status, page, _) = b.post("/import/run", &form).await;
     assert_eq!(status, StatusCode::OK, "{page}");
 }
+
+/// Step 1 of upload `n` over a raw connection, as a slow client sends it: the CSRF part at
+/// once, the rest (the fields and the file) `after` later; the answer's status code.
+async fn slow_upload(
+    app: &TestApp,
+    cookie: &str,
+    csrf: &str,
+    n: usize,
+    after: std::time::Duration,
+) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let b = "ulakSinir";
+    let first = format!(
+        "--{b}\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\n{csrf}\r\n--{b}\r\n"
+    );
+    let rest = format!(
+        "Content-Disposition: form-data; name=\"kind\"\r\n\r\nsubscribers\r\n--{b}\r\n\
+         Content-Disposition: form-data; name=\"new_group\"\r\n\r\nYavaş{n}\r\n--{b}\r\n\
+         Content-Disposition: form-data; name=\"file\"; filename=\"a.csv\"\r\n\
+         Content-Type: text/csv\r\n\r\n{README_CSV}\r\n--{b}--\r\n"
+    );
+    let host = app.base.trim_start_matches("http://");
+    let mut s = tokio::net::TcpStream::connect(host).await.unwrap();
+    let head = format!(
+        "POST /import HTTP/1.1\r\nHost: {host}\r\nCookie: {cookie}\r\n\
+         Content-Type: multipart/form-data; boundary={b}\r\nContent-Length: {}\r\n\
+         Connection: close\r\n\r\n",
+        first.len() + rest.len()
+    );
+    s.write_all(head.as_bytes()).await.unwrap();
+    s.write_all(first.as_bytes()).await.unwrap();
+    tokio::time::sleep(after).await;
+    // A refused upload may be answered (and closed) before the rest is sent.
+    let _ = s.write_all(rest.as_bytes()).await;
+    let mut answer = Vec::new();
+    let _ = s.read_to_end(&mut answer).await;
+    let answer = String::from_utf8_lossy(&answer);
+    answer
+        .split(' ')
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or(0)
+}
+
+#[tokio::test]
+async fn uploads_arriving_at_once_take_at_most_five_places() {
+    let app = spawn_app().await;
+    let mut b = signed_in(&app, "operator1", "operator").await;
+    let (_, page, _) = b.get("/import").await;
+    let csrf = Browser::csrf_in(&page);
+    let cookie = b.cookie_header();
+    let slow = std::time::Duration::from_millis(1500);
+    let all =
+        futures_util::future::join_all((0..8).map(|n| slow_upload(&app, &cookie, &csrf, n, slow)))
+            .await;
+    let ok = all.iter().filter(|s| **s == 200).count();
+    let busy = all.iter().filter(|s| **s == 429).count();
+    assert_eq!((ok, busy), (5, 3), "{all:?}");
+    assert_eq!(waiting(&app).len(), 5);
+    // Finished now, the oldest of them makes room for the next.
+    let (_, _token) = to_mapping(&mut b, "Sonraki", README_CSV).await;
+    assert_eq!(waiting(&app).len(), 5);
+}
