@@ -73,6 +73,9 @@ pub enum StoreError {
     /// Any other database failure.
     #[error("database error: {0}")]
     Database(sqlx::Error),
+    /// A failure of the SQLite writer thread's own connection (the accept path).
+    #[error("database error: {0}")]
+    Sqlite(rusqlite::Error),
     /// The store is shutting down: the accept was not taken.
     #[error("the store is shutting down")]
     Closed,
@@ -102,6 +105,29 @@ impl StoreError {
             return Self::NotFound;
         }
         Self::Database(e)
+    }
+}
+
+impl From<rusqlite::Error> for StoreError {
+    /// As [`StoreError::from_sqlx`]: a unique violation names its column from SQLite's
+    /// message.
+    fn from(e: rusqlite::Error) -> Self {
+        if let rusqlite::Error::SqliteFailure(f, Some(message)) = &e
+            && matches!(
+                f.extended_code,
+                rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+                    | rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+            )
+        {
+            let field = message.rsplit('.').next().unwrap_or("unknown").trim();
+            return Self::Conflict {
+                field: field.to_owned(),
+            };
+        }
+        if matches!(e, rusqlite::Error::QueryReturnedNoRows) {
+            return Self::NotFound;
+        }
+        Self::Sqlite(e)
     }
 }
 

@@ -23,6 +23,7 @@ mod repo;
 mod secret;
 mod setup_cache;
 mod signal;
+mod sqlite_writer;
 
 use std::sync::Once;
 use std::time::Duration;
@@ -95,6 +96,9 @@ pub struct Store {
     accepts: std::sync::Arc<repo::accept::Accepts>,
     /// Companies' sending setups as the send service reads them ([`setup_cache::SETUP_TTL`]).
     setup: std::sync::Arc<setup_cache::SetupCache>,
+    /// A SQLite file's accept writer ([`sqlite_writer`]); `None` on PostgreSQL and for a
+    /// database in memory.
+    sqlite_writer: Option<std::sync::Arc<sqlite_writer::SqliteWriter>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -155,6 +159,9 @@ impl Store {
             AnyPoolOptions::new()
                 .max_connections(max)
                 .acquire_timeout(Duration::from_secs(30))
+                // A SQLite connection is a file handle that cannot go stale; pinging it before
+                // each use was a round trip to its worker thread per transaction.
+                .test_before_acquire(backend == Backend::Postgres)
                 .after_connect(move |conn, _| {
                     Box::pin(async move {
                         if backend == Backend::Sqlite {
@@ -188,6 +195,16 @@ impl Store {
             Backend::Sqlite => sqlx::migrate!("migrations/sqlite").run(&pool).await?,
             Backend::Postgres => sqlx::migrate!("migrations/postgres").run(&pool).await?,
         }
+        // Opened after the migrations made the file.
+        let sqlite_writer = if backend == Backend::Sqlite && max > 1 {
+            let options = url
+                .parse::<sqlx::sqlite::SqliteConnectOptions>()
+                .map_err(StoreError::from_sqlx)?;
+            let w = sqlite_writer::SqliteWriter::open(options.get_filename())?;
+            Some(std::sync::Arc::new(w))
+        } else {
+            None
+        };
         let store = Self {
             pool,
             writer,
@@ -199,6 +216,7 @@ impl Store {
             keys: std::sync::Arc::default(),
             accepts: std::sync::Arc::default(),
             setup: std::sync::Arc::default(),
+            sqlite_writer,
         };
         store.ensure_default_company().await?;
         info!(backend = ?backend, "store ready");

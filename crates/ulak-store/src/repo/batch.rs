@@ -163,7 +163,7 @@ pub(crate) async fn insert_messages(
 }
 
 /// The state a new message starts in and when it is due.
-fn due_state(m: &NewMessage, now: i64) -> (MessageState, i64) {
+pub(crate) fn due_state(m: &NewMessage, now: i64) -> (MessageState, i64) {
     match m.scheduled_at {
         Some(at) if at > now => (MessageState::Scheduled, at),
         _ => (MessageState::Queued, now),

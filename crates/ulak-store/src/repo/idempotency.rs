@@ -43,29 +43,26 @@ impl std::fmt::Debug for Idempotency<'_> {
 
 /// A key seen within its lifetime: the message it made and the answer it got (absent for
 /// keys written before answers were stored).
-type Seen = (i64, Option<StoredAnswer>);
+pub(crate) type Seen = (i64, Option<StoredAnswer>);
 
-/// Looks `key` up among the live keys of `company`: `IdempotencyConflict` if it was used for
-/// another request.
-async fn lookup<'c, E>(
-    exec: E,
-    company: CompanyId,
-    key: &str,
-    request_hash: &str,
-    now: i64,
-) -> Result<Option<Seen>>
-where
-    E: sqlx::Executor<'c, Database = Any>,
-{
-    let row: Option<(String, i64, Option<i64>, Option<String>)> = sqlx::query_as(
-        "SELECT request_hash, message_id, answer_status, answer_body FROM idempotency_keys \
-         WHERE company_id = $1 AND idem_key = $2 AND created_at > $3",
-    )
-    .bind(company.0)
-    .bind(key)
-    .bind(now.saturating_sub(IDEMPOTENCY_TTL_MS))
-    .fetch_optional(exec)
-    .await?;
+/// A live key of a company (`$3`: the oldest creation time still alive).
+pub(crate) const LOOKUP: &str = "SELECT request_hash, message_id, answer_status, answer_body FROM idempotency_keys \
+     WHERE company_id = $1 AND idem_key = $2 AND created_at > $3";
+
+/// Forgets a key that expired (`$3`: the oldest creation time still alive).
+pub(crate) const FORGET_EXPIRED: &str =
+    "DELETE FROM idempotency_keys WHERE company_id = $1 AND idem_key = $2 AND created_at <= $3";
+
+/// Remembers a key with its message and answer.
+pub(crate) const REMEMBER: &str = "INSERT INTO idempotency_keys (company_id, idem_key, request_hash, message_id, \
+     created_at, answer_status, answer_body) VALUES ($1, $2, $3, $4, $5, $6, $7)";
+
+/// A row of [`LOOKUP`].
+pub(crate) type KeyRow = (String, i64, Option<i64>, Option<String>);
+
+/// What a looked-up key means for a request with `request_hash`: `IdempotencyConflict` if
+/// it was used for another request.
+pub(crate) fn judge(row: Option<KeyRow>, request_hash: &str) -> Result<Option<Seen>> {
     let Some((hash, message_id, status, body)) = row else {
         return Ok(None);
     };
@@ -79,6 +76,26 @@ where
     Ok(Some((message_id, answer)))
 }
 
+/// Looks `key` up among the live keys of `company` ([`judge`]).
+async fn lookup<'c, E>(
+    exec: E,
+    company: CompanyId,
+    key: &str,
+    request_hash: &str,
+    now: i64,
+) -> Result<Option<Seen>>
+where
+    E: sqlx::Executor<'c, Database = Any>,
+{
+    let row: Option<KeyRow> = sqlx::query_as(LOOKUP)
+        .bind(company.0)
+        .bind(key)
+        .bind(now.saturating_sub(IDEMPOTENCY_TTL_MS))
+        .fetch_optional(exec)
+        .await?;
+    judge(row, request_hash)
+}
+
 /// Inside an accepting transaction: forgets `key` if it expired, then looks it up.
 pub(crate) async fn seen(
     tx: &mut Transaction<'static, Any>,
@@ -86,15 +103,12 @@ pub(crate) async fn seen(
     idem: &Idempotency<'_>,
     now: i64,
 ) -> Result<Option<Seen>> {
-    sqlx::query(
-        "DELETE FROM idempotency_keys WHERE company_id = $1 AND idem_key = $2 \
-         AND created_at <= $3",
-    )
-    .bind(company.0)
-    .bind(idem.key)
-    .bind(now.saturating_sub(IDEMPOTENCY_TTL_MS))
-    .execute(&mut **tx)
-    .await?;
+    sqlx::query(FORGET_EXPIRED)
+        .bind(company.0)
+        .bind(idem.key)
+        .bind(now.saturating_sub(IDEMPOTENCY_TTL_MS))
+        .execute(&mut **tx)
+        .await?;
     lookup(&mut **tx, company, idem.key, idem.request_hash, now).await
 }
 
@@ -107,19 +121,16 @@ pub(crate) async fn remember(
     now: i64,
 ) -> Result<StoredAnswer> {
     let answer = (idem.answer)(message);
-    sqlx::query(
-        "INSERT INTO idempotency_keys (company_id, idem_key, request_hash, message_id, \
-         created_at, answer_status, answer_body) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-    )
-    .bind(company.0)
-    .bind(idem.key)
-    .bind(idem.request_hash)
-    .bind(message.id.0)
-    .bind(now)
-    .bind(i64::from(answer.status))
-    .bind(&answer.body)
-    .execute(&mut **tx)
-    .await?;
+    sqlx::query(REMEMBER)
+        .bind(company.0)
+        .bind(idem.key)
+        .bind(idem.request_hash)
+        .bind(message.id.0)
+        .bind(now)
+        .bind(i64::from(answer.status))
+        .bind(&answer.body)
+        .execute(&mut **tx)
+        .await?;
     Ok(answer)
 }
 

@@ -1,0 +1,127 @@
+//! The thread that writes accept groups to a SQLite file (decision 0010). sqlx runs every
+//! statement, and hands over every row, through a channel to its worker thread and back; on
+//! the accept path those hops were about half the server's CPU, spent in futex wake-ups
+//! (decision 0009). Here a whole group commit runs as one closure on a thread that owns a
+//! plain connection with cached prepared statements: one hop per group.
+//!
+//! The connection writes the same file as the store's sqlx writer. A caller holds that
+//! writer's one connection while its closure runs ([`crate::Store::commit_group`]), so
+//! writes still queue in one line instead of racing for SQLite's lock.
+
+use std::path::Path;
+use std::sync::mpsc;
+
+use rusqlite::{Connection, OpenFlags};
+use tokio::sync::oneshot;
+
+use crate::{Result, StoreError};
+
+/// Work for the thread.
+type Task = Box<dyn FnOnce(&mut Connection) + Send>;
+
+/// Prepared statements the connection keeps: the accept path uses about a dozen.
+const STATEMENT_CACHE: usize = 32;
+
+/// The way to the writer thread; the thread ends when the last handle is dropped.
+pub(crate) struct SqliteWriter {
+    tasks: mpsc::Sender<Task>,
+}
+
+impl std::fmt::Debug for SqliteWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteWriter").finish_non_exhaustive()
+    }
+}
+
+impl SqliteWriter {
+    /// Opens `path` (which the store's migrations already made) with the pragmas of the
+    /// store's other connections and starts the thread.
+    pub(crate) fn open(path: &Path) -> Result<Self> {
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(path, flags)?;
+        // As the sqlx connections (lib.rs): WAL, durable at every checkpoint, wait for
+        // the lock instead of failing, foreign keys checked. And statement journals in
+        // memory: each one-row insert (its triggers, its foreign keys) keeps one to undo
+        // itself, and as temporary files they were most of this thread's time.
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+             PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON; \
+             PRAGMA temp_store = MEMORY;",
+        )?;
+        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+        let (tasks, queue) = mpsc::channel::<Task>();
+        std::thread::Builder::new()
+            .name("ulak-sqlite-writer".into())
+            .spawn(move || {
+                let mut conn = conn;
+                while let Ok(task) = queue.recv() {
+                    // A panicking task drops its answer (its caller sees `Closed`); the
+                    // thread goes on for the others. An open transaction rolls back when
+                    // the panic drops it.
+                    let run = std::panic::AssertUnwindSafe(|| task(&mut conn));
+                    if std::panic::catch_unwind(run).is_err() {
+                        tracing::error!("a task of the SQLite writer thread panicked");
+                    }
+                }
+            })
+            .map_err(|e| StoreError::Config(format!("cannot start the SQLite writer: {e}")))?;
+        Ok(Self { tasks })
+    }
+
+    /// Runs `f` on the writer thread and returns what it returned.
+    pub(crate) async fn run<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> T + Send + 'static,
+    {
+        let (answer, answered) = oneshot::channel();
+        let task: Task = Box::new(move |conn| {
+            let _ = answer.send(f(conn));
+        });
+        self.tasks.send(task).map_err(|_| StoreError::Closed)?;
+        answered.await.map_err(|_| StoreError::Closed)
+    }
+}
+
+/// The value of a future that never waits (its awaits are all synchronous work on the
+/// writer thread), polled once; `None` if it did wait. Lets the accept rules, written once
+/// as async code for sqlx, run unchanged on the writer thread.
+pub(crate) fn ready<F: std::future::Future>(f: F) -> Option<F::Output> {
+    let f = std::pin::pin!(f);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    match f.poll(&mut cx) {
+        std::task::Poll::Ready(v) => Some(v),
+        std::task::Poll::Pending => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn ready_takes_a_future_that_never_waits_and_refuses_one_that_does() {
+        assert_eq!(ready(async { 7 }), Some(7));
+        assert_eq!(ready(std::future::pending::<i32>()), None);
+    }
+
+    #[tokio::test]
+    async fn a_panicking_task_does_not_stop_the_thread() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("w.db");
+        drop(Connection::open(&path).unwrap());
+        let w = SqliteWriter::open(&path).unwrap();
+        let r: Result<()> = w.run(|_| panic!("on purpose")).await;
+        assert!(matches!(r, Err(StoreError::Closed)));
+        let mode: String = w
+            .run(|c| {
+                c.query_row("PRAGMA journal_mode", [], |r| r.get(0))
+                    .unwrap()
+            })
+            .await
+            .unwrap();
+        assert_eq!(mode, "wal");
+    }
+}
