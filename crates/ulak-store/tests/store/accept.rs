@@ -15,7 +15,8 @@ crate::store_tests!(
     one_new_key_sent_many_times_at_once_makes_one_message,
     a_batch_is_answered_item_by_item_in_order,
     a_failing_message_does_not_fail_its_group,
-    an_opt_out_is_checked_in_the_accepting_transaction
+    an_opt_out_is_checked_in_the_accepting_transaction,
+    an_accepted_message_reads_back_as_it_was_answered
 );
 
 fn answer(m: &Message) -> StoredAnswer {
@@ -264,4 +265,77 @@ async fn an_opt_out_is_checked_in_the_accepting_transaction(db: &TestDb) {
         .await
         .unwrap();
     assert!(!again.replayed);
+}
+
+/// Every column the accept wrote reads back as the answer said (a SQLite file writes through
+/// its writer thread's one-row statements, PostgreSQL through multi-row ones), and a
+/// scheduled message records its schedule.
+async fn an_accepted_message_reads_back_as_it_was_answered(db: &TestDb) {
+    let s = &db.store;
+    let (c, p) = funded(s, 10).await;
+    // 2096 in unix milliseconds: ahead of any run of this test.
+    let later = 4_000_000_000_000;
+    let mut scheduled = msg(p, "05320000030", "Yarın: şubemiz açık").in_class(TrafficClass::Otp);
+    scheduled.scheduled_at = Some(later);
+    let batch = vec![
+        (msg(p, "05320000031", "Şimdi"), Some(key("r-1", "h"))),
+        (scheduled, None),
+    ];
+    let r = s.enqueue_messages(c, batch).await;
+    for (i, answered) in r.iter().enumerate() {
+        let answered = &answered.as_ref().unwrap().message;
+        let stored = s.get_message(c, answered.id).await.unwrap().unwrap();
+        assert_eq!(&stored.message, answered, "message {i}");
+    }
+    let queued = &r[0].as_ref().unwrap().message;
+    assert_eq!(queued.state, MessageState::Queued);
+    assert_eq!(queued.class, TrafficClass::Transactional);
+    let later_one = s
+        .get_message(c, r[1].as_ref().unwrap().message.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(later_one.message.state, MessageState::Scheduled);
+    assert_eq!(later_one.message.next_attempt_at, later);
+    assert_eq!(later_one.message.class, TrafficClass::Otp);
+    assert_eq!(later_one.message.body, "Yarın: şubemiz açık");
+    let states: Vec<_> = later_one.events.iter().map(|e| e.state).collect();
+    assert_eq!(states, [MessageState::Scheduled]);
+    // The key's stored answer came from the message as written.
+    let again = s
+        .enqueue_message(c, msg(p, "05320000031", "Şimdi"), Some(key("r-1", "h")))
+        .await
+        .unwrap();
+    assert!(again.replayed);
+    assert_eq!(again.message.id, queued.id);
+    assert_eq!(again.answer, Some(answer(queued)));
+}
+
+/// A database in memory has no file for the writer thread: its accepts go through sqlx, with
+/// the same rules.
+#[tokio::test]
+async fn accepts_work_on_a_database_in_memory() {
+    let s = ulak_store::Store::connect("sqlite::memory:", crate::helpers::KEY)
+        .await
+        .unwrap();
+    let (c, p) = funded(&s, 2).await;
+    let batch = vec![
+        (msg(p, "05320000040", "Bir"), Some(key("m-1", "h"))),
+        (msg(p, "05320000041", "İki"), None),
+        (msg(p, "05320000042", "Üç"), None),
+        (msg(p, "05320000040", "Bir"), Some(key("m-1", "h"))),
+    ];
+    let r = s.enqueue_messages(c, batch).await;
+    let first = r[0].as_ref().unwrap();
+    assert!(!first.replayed && r[1].is_ok());
+    assert!(
+        matches!(r[2], Err(StoreError::InsufficientCredit { .. })),
+        "{:?}",
+        r[2]
+    );
+    let repeat = r[3].as_ref().unwrap();
+    assert!(repeat.replayed && repeat.message.id == first.message.id);
+    assert_eq!(s.credit_balance(c).await.unwrap(), 0);
+    assert_eq!(s.credit_ledger_sum(c).await.unwrap(), 0);
+    s.close().await;
 }
