@@ -63,8 +63,8 @@ pub(super) trait AcceptTx {
     ) -> Result<StoredAnswer>;
 }
 
-/// Accepts `items` inside `db`'s transaction, company by company in id order (so parallel
-/// groups take the companies' rows in the same order). Returns the answers in `items`'
+/// Accepts `items` inside `db`'s transaction, company by company in id order (so groups
+/// committing at once, on other nodes, take the companies' rows in the same order). Returns the answers in `items`'
 /// order and the accounts that got new messages. `Err` when the group as a whole failed:
 /// the caller rolls back.
 pub(super) async fn accept_all<T: AcceptTx>(

@@ -253,7 +253,13 @@ async fn commit_loop(store: Store, mut rx: mpsc::Receiver<Job>, counts: Arc<Coun
                 Err(_) => break,
             }
         }
-        run_group(&store, jobs, &counts).await;
+        // A task of its own, awaited: a panic in one group drops that group's answers (its
+        // callers see `Closed`) and the lane goes on.
+        let (store, counts) = (store.clone(), counts.clone());
+        let group = tokio::spawn(async move { run_group(&store, jobs, &counts).await });
+        if group.await.is_err() {
+            tracing::error!("an accept group panicked; its requests were not answered");
+        }
     }
 }
 

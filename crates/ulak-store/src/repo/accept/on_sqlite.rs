@@ -186,3 +186,40 @@ impl AcceptTx for OnSqlite<'_> {
         Ok(answer)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    /// SQLite numbers `$n` parameters by first appearance and the writer thread binds by
+    /// number, so a statement both paths share must name its parameters in order (`$2` before
+    /// `$1` would bind the values crosswise, silently).
+    #[test]
+    fn shared_statements_name_their_parameters_in_order() {
+        let conn = rusqlite::Connection::open_in_memory().unwrap();
+        conn.execute_batch(
+            "CREATE TABLE companies (id INTEGER PRIMARY KEY, credit_balance INTEGER); \
+             CREATE TABLE idempotency_keys (company_id INTEGER, idem_key TEXT, \
+             request_hash TEXT, message_id INTEGER, created_at INTEGER, \
+             answer_status INTEGER, answer_body TEXT);",
+        )
+        .unwrap();
+        for sql in [
+            TAKE_FROM_BALANCE,
+            idempotency::LOOKUP,
+            idempotency::FORGET_EXPIRED,
+            idempotency::REMEMBER,
+        ] {
+            let st = conn.prepare(sql).unwrap();
+            for i in 1..=st.parameter_count() {
+                assert_eq!(
+                    st.parameter_name(i),
+                    Some(format!("${i}").as_str()),
+                    "{sql}"
+                );
+            }
+        }
+    }
+}
