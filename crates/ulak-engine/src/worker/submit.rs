@@ -14,8 +14,6 @@
 //! concatenation reference. So a segment taken and recorded is never sent again either.
 
 use std::collections::VecDeque;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -99,7 +97,11 @@ struct Done {
     _slots: OwnedSemaphorePermit,
 }
 
-type Claiming = Pin<Box<dyn Future<Output = Result<Vec<Claimed>, StoreError>> + Send>>;
+/// A claim under way, as a task of its own: its transaction goes on to its end whatever the
+/// loop is awaiting. (As a future polled only by the loop's `select!`, a claim that had begun
+/// its transaction held the store's writer while the loop awaited a give-back needing that
+/// writer: every write of the node stalled until the pool's 30 s timeout.)
+type Claiming = tokio::task::JoinHandle<Result<Vec<Claimed>, StoreError>>;
 
 /// Runs the submit loop of account `current` until `stop`: claims, submits within its
 /// [`Flight`], records outcomes as they come. Waits `idle` after a claim found nothing, backs off on store errors
@@ -219,9 +221,13 @@ pub async fn submit_loop<P: Provider + ?Sized>(
         }
     }
     // Stopping. Claims under way are let finish, so what they took can be given back.
-    for c in [claiming.take(), urgent.take()].into_iter().flatten() {
-        if let Ok(Ok(claimed)) = tokio::time::timeout(Duration::from_secs(1), c).await {
-            ready.extend(claimed);
+    for mut c in [claiming.take(), urgent.take()].into_iter().flatten() {
+        match tokio::time::timeout(Duration::from_secs(1), &mut c).await {
+            Ok(Ok(Ok(claimed))) => ready.extend(claimed),
+            Ok(_) => {}
+            // Stopped mid-transaction it rolls back; had it committed, what it took stays
+            // leased to this node until the lease runs out (never submitted, so never twice).
+            Err(_) => c.abort(),
         }
     }
     give_back(&store, account, &s.owner, ready).await;
@@ -271,7 +277,7 @@ fn claim(
     let store = store.clone();
     let owner = s.owner.clone();
     let lease = i64::try_from(s.lease.as_millis()).unwrap_or(i64::MAX / 2);
-    Box::pin(async move {
+    tokio::spawn(async move {
         if !store.provider_account_unchanged(account, version).await? {
             return Ok(Vec::new());
         }
@@ -312,7 +318,8 @@ async fn with_taken(store: &Store, claimed: Vec<Message>) -> Result<Vec<Claimed>
 /// Awaits the claim under way (only polled while there is one).
 async fn poll_claim(claiming: &mut Option<Claiming>) -> Result<Vec<Claimed>, StoreError> {
     match claiming.as_mut() {
-        Some(c) => c.await,
+        // A claim task that panicked took nothing it can give back.
+        Some(c) => c.await.unwrap_or(Err(StoreError::Closed)),
         None => std::future::pending().await,
     }
 }
