@@ -141,25 +141,38 @@ pub(crate) async fn insert_messages(
         // RETURNING order follows VALUES order in both databases for a plain insert, but
         // sorting makes it certain: ids are assigned in insertion order.
         got.sort_unstable();
-        let scheduled: Vec<String> = got
-            .iter()
-            .zip(part)
-            .filter(|(_, m)| due_state(m, now).0 == MessageState::Scheduled)
-            .map(|(id, _)| format!("({id}, 'scheduled', {now})"))
-            .collect();
-        if !scheduled.is_empty() {
-            // Ids come from the database: safe to inline.
-            let values = scheduled.join(",");
-            sqlx::query(sql!(
-                "INSERT INTO message_events (message_id, state, at) VALUES {values}"
-            ))
-            .persistent(false)
-            .execute(&mut **tx)
-            .await?;
-        }
+        record_schedules(tx, &got, part, now).await?;
         ids.extend(got.into_iter().map(MessageId));
     }
     Ok(ids)
+}
+
+/// Gives each of `messages` (just inserted as `ids`, in order) that starts scheduled its
+/// `scheduled` event.
+pub(crate) async fn record_schedules(
+    tx: &mut Transaction<'static, Any>,
+    ids: &[i64],
+    messages: &[NewMessage],
+    now: i64,
+) -> Result<()> {
+    let scheduled: Vec<String> = ids
+        .iter()
+        .zip(messages)
+        .filter(|(_, m)| due_state(m, now).0 == MessageState::Scheduled)
+        .map(|(id, _)| format!("({id}, 'scheduled', {now})"))
+        .collect();
+    if scheduled.is_empty() {
+        return Ok(());
+    }
+    // Ids come from the database: safe to inline.
+    let values = scheduled.join(",");
+    sqlx::query(sql!(
+        "INSERT INTO message_events (message_id, state, at) VALUES {values}"
+    ))
+    .persistent(false)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }
 
 /// The state a new message starts in and when it is due.
