@@ -62,7 +62,20 @@ impl AcceptTx for OnSqlx<'_> {
         company: CompanyId,
         phones: &[&str],
     ) -> Result<HashSet<String>> {
-        super::super::opt_outs::opted_out_among(self.tx, company, phones).await
+        if self.backend == Backend::Sqlite {
+            return super::super::opt_outs::opted_out_among(self.tx, company, phones).await;
+        }
+        // One prepared statement whatever the numbers (an `IN` list of literals was parsed
+        // and planned anew for every group).
+        let list: Vec<String> = phones.iter().map(|p| text_array_item(p)).collect();
+        let found: Vec<String> = sqlx::query_scalar(
+            "SELECT phone FROM opt_outs WHERE company_id = $1 AND phone = ANY($2::text[])",
+        )
+        .bind(company.0)
+        .bind(format!("{{{}}}", list.join(",")))
+        .fetch_all(&mut **self.tx)
+        .await?;
+        Ok(found.into_iter().collect())
     }
 
     async fn balance(&mut self, company: CompanyId) -> Result<Option<i64>> {
@@ -197,4 +210,30 @@ async fn insert_on_postgres(
     ids.sort_unstable();
     record_schedules(tx, &ids, news, now).await?;
     Ok(ids.into_iter().map(MessageId).collect())
+}
+
+/// `v` as an element of a PostgreSQL array in text form: quoted, `\` and `"` escaped.
+fn text_array_item(v: &str) -> String {
+    let mut out = String::with_capacity(v.len() + 2);
+    out.push('"');
+    for ch in v.chars() {
+        if ch == '"' || ch == '\\' {
+            out.push('\\');
+        }
+        out.push(ch);
+    }
+    out.push('"');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn array_items_are_quoted_and_escaped() {
+        assert_eq!(
+            super::text_array_item("+905321234567"),
+            r#""+905321234567""#
+        );
+        assert_eq!(super::text_array_item(r#"a"b\c,{}"#), r#""a\"b\\c,{}""#);
+    }
 }
