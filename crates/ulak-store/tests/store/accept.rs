@@ -272,8 +272,8 @@ async fn an_opt_out_is_checked_in_the_accepting_transaction(db: &TestDb) {
 }
 
 /// Every column the accept wrote reads back as the answer said (a SQLite file writes through
-/// its writer thread's one-row statements, PostgreSQL through multi-row ones), and a
-/// scheduled message records its schedule.
+/// its writer thread's one-row statements, PostgreSQL through one JSON parameter), whatever
+/// the text holds, and a scheduled message records its schedule.
 async fn an_accepted_message_reads_back_as_it_was_answered(db: &TestDb) {
     let s = &db.store;
     let (c, p) = funded(s, 10).await;
@@ -281,9 +281,13 @@ async fn an_accepted_message_reads_back_as_it_was_answered(db: &TestDb) {
     let later = 4_000_000_000_000;
     let mut scheduled = msg(p, "05320000030", "Yarın: şubemiz açık").in_class(TrafficClass::Otp);
     scheduled.scheduled_at = Some(later);
+    let mut awkward = msg(p, "05320000032", "x");
+    awkward.body = "\"tırnak\" \\ters\\ {a,b} NULL\tsekme\nyeni satır 🙂 €".into();
+    awkward.recipient = Recipient::Tckn(ulak_core::Tckn::parse("12345678950").unwrap());
     let batch = vec![
         (msg(p, "05320000031", "Şimdi"), Some(key("r-1", "h"))),
         (scheduled, None),
+        (awkward, None),
     ];
     let r = s.enqueue_messages(c, batch).await;
     for (i, answered) in r.iter().enumerate() {
@@ -291,6 +295,15 @@ async fn an_accepted_message_reads_back_as_it_was_answered(db: &TestDb) {
         let stored = s.get_message(c, answered.id).await.unwrap().unwrap();
         assert_eq!(&stored.message, answered, "message {i}");
     }
+    let odd = &r[2].as_ref().unwrap().message;
+    assert_eq!(
+        odd.body,
+        "\"tırnak\" \\ters\\ {a,b} NULL\tsekme\nyeni satır 🙂 €"
+    );
+    assert_eq!(
+        (odd.recipient_kind.as_str(), odd.recipient.as_str()),
+        ("tckn", "12345678950")
+    );
     let queued = &r[0].as_ref().unwrap().message;
     assert_eq!(queued.state, MessageState::Queued);
     assert_eq!(queued.class, TrafficClass::Transactional);

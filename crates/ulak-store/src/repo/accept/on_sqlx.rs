@@ -115,7 +115,9 @@ impl AcceptTx for OnSqlx<'_> {
             };
             sqlx::query(
                 "INSERT INTO credit_ledger (company_id, kind, amount, balance_after, created_at) \
-                 SELECT $1, $2, a, b, $3 FROM unnest($4::bigint[], $5::bigint[]) AS e(a, b)",
+                 SELECT $1, $2, a, b, $3 \
+                 FROM unnest($4::bigint[], $5::bigint[]) WITH ORDINALITY AS e(a, b, n) \
+                 ORDER BY n",
             )
             .bind(company.0)
             .bind(kind)
