@@ -12,58 +12,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use futures_util::future::BoxFuture;
 use sqlx::Connection;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
-use ulak_core::model::*;
-use ulak_engine::provider::LinkHealth;
-use ulak_engine::{Attempt, EngineConfig, Events, Health, Provider, SubmitSettings};
-use ulak_store::Store;
+use ulak_engine::{EngineConfig, Events, Health, SubmitSettings};
 
 mod common;
 
-/// A provider whose submits are never answered, paused when the test says.
-struct Stuck {
-    paused: Arc<AtomicBool>,
-}
-
-impl Provider for Stuck {
-    fn submit<'a>(&'a self, _: &'a Message, _: &'a [u32]) -> BoxFuture<'a, Attempt> {
-        Box::pin(std::future::pending())
-    }
-
-    fn paused(&self) -> bool {
-        self.paused.load(Ordering::SeqCst)
-    }
-
-    fn set_down(&self, _: bool) {}
-
-    fn health(&self) -> LinkHealth {
-        LinkHealth {
-            bound: 1,
-            wanted: 1,
-            last_error: None,
-            failing_streak: 0,
-        }
-    }
-
-    fn reset_streak(&self) {}
-
-    fn shutdown(self: Box<Self>) -> BoxFuture<'static, ()> {
-        Box::pin(async {})
-    }
-}
-
-async fn leased(s: &Store) -> i64 {
-    s.count_messages_by_state()
-        .await
-        .unwrap()
-        .into_iter()
-        .filter(|(state, _)| state == MessageState::Sending.as_str())
-        .map(|(_, n)| n)
-        .sum()
-}
+use common::stuck::{Stuck, leased};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_claim_under_way_does_not_stall_the_node_when_its_account_goes_down() {

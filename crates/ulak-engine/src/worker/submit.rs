@@ -22,7 +22,7 @@ use futures_util::stream::FuturesUnordered;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
-use ulak_core::model::{Message, ProviderAccount, ProviderAccountId};
+use ulak_core::model::{Message, ProviderAccount, ProviderAccountId, TrafficClass};
 use ulak_store::{Rest, Store, StoreError, SubmitOutcome, SubmitResult};
 
 use super::{SubmitSettings, now_ms, outcome};
@@ -156,15 +156,10 @@ pub async fn submit_loop<P: Provider + ?Sized>(
             woken = false;
             if ready.is_empty() {
                 next_claim = Instant::now();
-            } else {
-                urgent = Some(claim(
-                    &store,
-                    account,
-                    version,
-                    &s,
-                    flight.claim,
-                    Lanes::Urgent,
-                ));
+            } else if let Some((last, n)) =
+                overtaking(least_urgent(&ready), ready.len(), flight.claim)
+            {
+                urgent = Some(claim(&store, account, version, &s, n, Lanes::UpTo(last)));
             }
         }
         if !paused
@@ -259,8 +254,34 @@ pub async fn submit_loop<P: Provider + ?Sized>(
 enum Lanes {
     /// Every lane, the most urgent first.
     All,
-    /// Only what overtakes a campaign (OTP codes, single sends).
-    Urgent,
+    /// The lanes up to this one (inclusive): what overtakes the messages held.
+    UpTo(TrafficClass),
+}
+
+/// The least urgent class among the messages held.
+fn least_urgent(ready: &VecDeque<Claimed>) -> Option<TrafficClass> {
+    ready.iter().map(|c| c.message.class).max()
+}
+
+/// What a woken worker claims ahead of the `held` messages it holds (`least` the least urgent
+/// of them): the lanes more urgent than that (single sends and OTP codes overtake a
+/// campaign's batch, OTP codes a batch of single sends), as many as keep what it holds within
+/// two claims. `None` when nothing could overtake (it holds OTP codes only) or it holds two
+/// claims already: the regular claim, which reads the most urgent lane first, takes them when
+/// the held ones run low. Unbounded, a worker whose SMSC stalled claimed every single send as
+/// it was accepted, put the newest first, and could hold them past their lease.
+fn overtaking(
+    least: Option<TrafficClass>,
+    held: usize,
+    claim: usize,
+) -> Option<(TrafficClass, usize)> {
+    let least = least?;
+    let last = TrafficClass::ALL
+        .into_iter()
+        .take_while(|c| *c < least)
+        .last()?;
+    let room = claim.saturating_mul(2).saturating_sub(held);
+    (room > 0).then_some((last, room.min(claim)))
 }
 
 /// Starts a claim of up to `n` due messages under this worker's lease, if the account is
@@ -283,9 +304,9 @@ fn claim(
         }
         let claimed = match lanes {
             Lanes::All => store.claim_messages(account, &owner, n, lease).await?,
-            Lanes::Urgent => {
+            Lanes::UpTo(last) => {
                 store
-                    .claim_urgent_messages(account, &owner, n, lease)
+                    .claim_urgent_messages(account, &owner, n, lease, last)
                     .await?
             }
         };
@@ -495,6 +516,28 @@ mod tests {
                 source: TonNpi { ton: 5, npi: 0 },
                 destination: TonNpi { ton: 1, npi: 1 },
             }),
+        }
+    }
+
+    #[test]
+    fn a_woken_worker_claims_only_what_overtakes_what_it_holds_and_within_two_claims() {
+        use TrafficClass::{Campaign, Otp, Transactional};
+        let cases = [
+            // (least urgent held, held, claim) -> (lanes up to, at most)
+            ((None, 0, 100), None),
+            ((Some(Campaign), 150, 100), Some((Transactional, 50))),
+            ((Some(Campaign), 20, 100), Some((Transactional, 100))),
+            ((Some(Transactional), 20, 100), Some((Otp, 100))),
+            ((Some(Transactional), 200, 100), None),
+            ((Some(Campaign), 5_000, 100), None),
+            ((Some(Otp), 1, 100), None),
+        ];
+        for ((least, held, claim), want) in cases {
+            assert_eq!(
+                overtaking(least, held, claim),
+                want,
+                "{least:?} {held} {claim}"
+            );
         }
     }
 

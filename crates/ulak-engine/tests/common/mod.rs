@@ -7,6 +7,7 @@ pub mod campaign;
 use std::path::Path;
 
 pub mod proxy;
+pub mod stuck;
 
 use ulak_core::CountryType;
 use ulak_core::model::*;

@@ -277,9 +277,10 @@ impl Store {
             .await
     }
 
-    /// Like [`Store::claim_messages`], but only messages more urgent than a campaign's (OTP
-    /// codes, single sends): what a worker already holding a campaign's batch claims when it
-    /// is woken, to submit them first.
+    /// Like [`Store::claim_messages`], but only the lanes up to `last` (inclusive): what a
+    /// worker already holding less urgent messages claims when it is woken, to submit them
+    /// first (single sends and OTP codes ahead of a campaign's batch: `Transactional`; OTP
+    /// codes ahead of single sends: `Otp`).
     #[tracing::instrument(skip(self))]
     pub async fn claim_urgent_messages(
         &self,
@@ -287,15 +288,10 @@ impl Store {
         owner: &str,
         limit: usize,
         lease_ms: i64,
+        last: TrafficClass,
     ) -> Result<Vec<Message>> {
-        self.claim_lanes(
-            provider,
-            owner,
-            limit,
-            lease_ms,
-            TrafficClass::Transactional,
-        )
-        .await
+        self.claim_lanes(provider, owner, limit, lease_ms, last)
+            .await
     }
 
     /// Claims from the lanes up to `last` (inclusive).

@@ -1,5 +1,5 @@
 //! Priority lanes: claims hand out OTP codes, then single sends, then campaign messages, each
-//! lane in due order; an urgent claim takes only the first two; a queued message wakes its
+//! lane in due order; an urgent claim takes the lanes up to the one it names; a queued message wakes its
 //! account's waiter in this process, and on PostgreSQL another node's too.
 
 use std::time::Duration;
@@ -30,16 +30,16 @@ async fn claims_take_the_urgent_lanes_first(db: &TestDb) {
     let otp = msg(p, "0532 300 00 00", "kod 1234").in_class(TrafficClass::Otp);
     let otp = s.enqueue_message(c, otp, None).await.unwrap();
     assert_eq!(single.message.class, TrafficClass::Transactional);
-    // Only the urgent lanes, most urgent first.
-    let urgent = s.claim_urgent_messages(p, "w", 10, 60_000).await.unwrap();
-    let ids: Vec<MessageId> = urgent.iter().map(|m| m.id).collect();
-    assert_eq!(ids, [otp.message.id, single.message.id]);
-    assert!(
-        s.claim_urgent_messages(p, "w", 10, 60_000)
-            .await
-            .unwrap()
-            .is_empty()
+    // Up to the OTP lane: the code alone; up to single sends: the single send; then none.
+    let up_to = |last| s.claim_urgent_messages(p, "w", 10, 60_000, last);
+    let ids = |v: Vec<Message>| v.iter().map(|m| m.id).collect::<Vec<MessageId>>();
+    assert_eq!(
+        ids(up_to(TrafficClass::Otp).await.unwrap()),
+        [otp.message.id]
     );
+    let single_only = up_to(TrafficClass::Transactional).await.unwrap();
+    assert_eq!(ids(single_only), [single.message.id]);
+    assert!(up_to(TrafficClass::Transactional).await.unwrap().is_empty());
     // The campaign's, in the order they were queued; and a later single send goes before
     // campaign messages queued earlier.
     let late = s
