@@ -23,6 +23,7 @@ mod repo;
 mod secret;
 mod setup_cache;
 mod signal;
+mod sqlite_checkpoint;
 mod sqlite_writer;
 
 use std::sync::Once;
@@ -150,11 +151,8 @@ impl Store {
             .log_slow_statements(log::LevelFilter::Off, Duration::MAX);
         // An in-memory SQLite database exists per connection, so a pool of more than one
         // would see several empty databases.
-        let max = if url.contains(":memory:") || url.contains("mode=memory") {
-            1
-        } else {
-            8
-        };
+        let file = !(url.contains(":memory:") || url.contains("mode=memory"));
+        let max = if file { 8 } else { 1 };
         let pool_options = |max: u32| {
             AnyPoolOptions::new()
                 .max_connections(max)
@@ -173,6 +171,11 @@ impl Store {
                              PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;",
                             )
                             .await?;
+                            // A file's log is checkpointed by a thread of its own
+                            // (`sqlite_checkpoint`), never in a commit.
+                            if file {
+                                conn.execute(sqlite_checkpoint::NO_AUTOCHECKPOINT).await?;
+                            }
                         }
                         Ok(())
                     })
@@ -183,7 +186,7 @@ impl Store {
             .connect_with(options.clone())
             .await
             .map_err(StoreError::from_sqlx)?;
-        let writer = if backend == Backend::Sqlite && max > 1 {
+        let writer = if backend == Backend::Sqlite && file {
             pool_options(1)
                 .connect_with(options)
                 .await
@@ -196,7 +199,7 @@ impl Store {
             Backend::Postgres => sqlx::migrate!("migrations/postgres").run(&pool).await?,
         }
         // Opened after the migrations made the file.
-        let sqlite_writer = if backend == Backend::Sqlite && max > 1 {
+        let sqlite_writer = if backend == Backend::Sqlite && file {
             let options = url
                 .parse::<sqlx::sqlite::SqliteConnectOptions>()
                 .map_err(StoreError::from_sqlx)?;

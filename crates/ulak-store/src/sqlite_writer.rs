@@ -14,6 +14,7 @@ use std::sync::mpsc;
 use rusqlite::{Connection, OpenFlags};
 use tokio::sync::oneshot;
 
+use crate::sqlite_checkpoint::{Checkpointer, NO_AUTOCHECKPOINT};
 use crate::{Result, StoreError};
 
 /// Work for the thread.
@@ -25,6 +26,8 @@ const STATEMENT_CACHE: usize = 32;
 /// The way to the writer thread; the thread ends when the last handle is dropped.
 pub(crate) struct SqliteWriter {
     tasks: mpsc::Sender<Task>,
+    /// Checkpoints the log, which no commit does (decision 0010).
+    _checkpoints: Checkpointer,
 }
 
 impl std::fmt::Debug for SqliteWriter {
@@ -48,6 +51,8 @@ impl SqliteWriter {
              PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON; \
              PRAGMA temp_store = MEMORY;",
         )?;
+        conn.execute_batch(NO_AUTOCHECKPOINT)?;
+        let checkpoints = Checkpointer::start(path)?;
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         let (tasks, queue) = mpsc::channel::<Task>();
         std::thread::Builder::new()
@@ -65,7 +70,10 @@ impl SqliteWriter {
                 }
             })
             .map_err(|e| StoreError::Config(format!("cannot start the SQLite writer: {e}")))?;
-        Ok(Self { tasks })
+        Ok(Self {
+            tasks,
+            _checkpoints: checkpoints,
+        })
     }
 
     /// Runs `f` on the writer thread and returns what it returned.
