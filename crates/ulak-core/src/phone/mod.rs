@@ -6,6 +6,7 @@
 //! and the KKTC zone live in `prefixes.rs` so they are fixed in one place.
 
 mod error;
+mod plan;
 mod prefixes;
 #[cfg(test)]
 mod tests;
@@ -13,7 +14,6 @@ mod tests;
 use std::fmt;
 use std::str::FromStr;
 
-use phonenumber::Type;
 use phonenumber::metadata::{DATABASE, Database};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -397,35 +397,15 @@ fn validate(cc: &'static str, nsn: &str) -> Result<Msisdn, PhoneError> {
         return Ok(Msisdn { e164, zone });
     }
 
-    let kind = match phonenumber::parse(None, &e164) {
-        Ok(number) if number.is_valid_with(metadata()) => number.number_type(metadata()),
-        _ => return Err(PhoneError::InvalidNumber { zone }),
-    };
-    match kind {
-        Type::Mobile | Type::FixedLineOrMobile => {
+    match plan::verdict(cc, nsn, &e164) {
+        plan::Verdict::Mobile => {
             if zone == Zone::Az && !prefixes::is_az_mobile_code(nsn) {
                 return Err(PhoneError::InvalidNumber { zone });
             }
             Ok(Msisdn { e164, zone })
         }
-        Type::FixedLine => Err(PhoneError::Landline { zone }),
-        other => Err(PhoneError::NotMobile {
-            kind: number_kind(other),
-        }),
-    }
-}
-
-/// Maps the crate's number type onto our error detail.
-fn number_kind(t: Type) -> NumberKind {
-    match t {
-        Type::TollFree => NumberKind::TollFree,
-        Type::PremiumRate => NumberKind::PremiumRate,
-        Type::SharedCost => NumberKind::SharedCost,
-        Type::Voip => NumberKind::Voip,
-        Type::PersonalNumber => NumberKind::PersonalNumber,
-        Type::Pager => NumberKind::Pager,
-        Type::Uan => NumberKind::Uan,
-        Type::Voicemail => NumberKind::Voicemail,
-        _ => NumberKind::Other,
+        plan::Verdict::Landline => Err(PhoneError::Landline { zone }),
+        plan::Verdict::Other(kind) => Err(PhoneError::NotMobile { kind }),
+        plan::Verdict::Invalid => Err(PhoneError::InvalidNumber { zone }),
     }
 }
