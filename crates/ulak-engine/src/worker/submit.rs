@@ -154,11 +154,10 @@ pub async fn submit_loop<P: Provider + ?Sized>(
         }
         if woken && claiming.is_none() && urgent.is_none() {
             woken = false;
-            if ready.is_empty() {
-                next_claim = Instant::now();
-            } else if let Some((last, n)) =
-                overtaking(least_urgent(&ready), ready.len(), flight.claim)
-            {
+            // What came is claimed in turn by the regular claim (once what is held runs
+            // low), without waiting out an idle pause; what overtakes it, at once.
+            next_claim = next_claim.min(Instant::now());
+            if let Some((last, n)) = overtaking(least_urgent(&ready), ready.len(), flight.claim) {
                 urgent = Some(claim(&store, account, version, &s, n, Lanes::UpTo(last)));
             }
         }
