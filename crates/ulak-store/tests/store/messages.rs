@@ -19,7 +19,8 @@ crate::store_tests!(
     retries_failures_leases_and_expiry,
     concurrent_claimers_never_share_a_message,
     batches_reserve_once_and_queue_in_order,
-    sending_account_and_sender_header_lookups
+    sending_account_and_sender_header_lookups,
+    an_expiry_pass_that_finds_nothing_waits_for_no_writer
 );
 
 async fn provider(s: &Store, c: CompanyId) -> ProviderAccountId {
@@ -628,4 +629,40 @@ async fn replays_return_the_first_answer_after_the_message_moved_on(db: &TestDb)
         s.idempotent_replay(c, "k-2", "other").await,
         Err(StoreError::IdempotencyConflict)
     ));
+}
+
+/// Expiry looks for expired messages outside the write lock: it reads the account's whole
+/// queue (no index orders it by validity), and inside the lock every accept waited for that
+/// read, every pass. Here a writer holds the lock from outside: a pass with nothing to expire
+/// must still answer at once; one with something to expire waits for the lock and then does it.
+async fn an_expiry_pass_that_finds_nothing_waits_for_no_writer(db: &TestDb) {
+    let s = &db.store;
+    let (c, p) = funded(s, 100).await;
+    let live = s
+        .enqueue_message(c, msg(p, "05323000010", "canlı"), None)
+        .await
+        .unwrap()
+        .message;
+    let raw = db.raw().await;
+    let mut outside = raw.begin().await.unwrap();
+    let lock = match s.backend() {
+        // A write statement takes SQLite's one write lock, matched rows or not.
+        ulak_store::Backend::Sqlite => "UPDATE messages SET state_at = state_at WHERE id = -1",
+        ulak_store::Backend::Postgres => "LOCK TABLE messages IN EXCLUSIVE MODE",
+    };
+    sqlx::query(lock).execute(&mut *outside).await.unwrap();
+    let pass = tokio::time::timeout(std::time::Duration::from_secs(3), s.expire_due(p)).await;
+    assert!(
+        matches!(pass, Ok(Ok(0))),
+        "a pass with nothing to expire waited for the writer: {pass:?}"
+    );
+    outside.rollback().await.unwrap();
+    // Past its validity, it is expired by the next pass.
+    let mut e = msg(p, "05323000011", "geçti");
+    e.valid_until = 1;
+    let e = s.enqueue_message(c, e, None).await.unwrap().message;
+    assert_eq!(s.expire_due(p).await.unwrap(), 1);
+    let state = |id| async move { s.get_message(c, id).await.unwrap().unwrap().message.state };
+    assert_eq!(state(e.id).await, MessageState::Expired);
+    assert_eq!(state(live.id).await, MessageState::Queued);
 }
