@@ -172,9 +172,9 @@ impl Store {
                             )
                             .await?;
                             // A file's log is checkpointed by a thread of its own
-                            // (`sqlite_checkpoint`), never in a commit.
+                            // (`sqlite_checkpoint`); a commit only past 64 MiB of log.
                             if file {
-                                conn.execute(sqlite_checkpoint::NO_AUTOCHECKPOINT).await?;
+                                conn.execute(sqlite_checkpoint::COMMIT_CHECKPOINT).await?;
                             }
                         }
                         Ok(())

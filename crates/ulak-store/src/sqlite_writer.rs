@@ -14,7 +14,7 @@ use std::sync::mpsc;
 use rusqlite::{Connection, OpenFlags};
 use tokio::sync::oneshot;
 
-use crate::sqlite_checkpoint::{Checkpointer, NO_AUTOCHECKPOINT};
+use crate::sqlite_checkpoint::{COMMIT_CHECKPOINT, Checkpointer};
 use crate::{Result, StoreError};
 
 /// Work for the thread.
@@ -26,7 +26,7 @@ const STATEMENT_CACHE: usize = 32;
 /// The way to the writer thread; the thread ends when the last handle is dropped.
 pub(crate) struct SqliteWriter {
     tasks: mpsc::Sender<Task>,
-    /// Checkpoints the log, which no commit does (decision 0010).
+    /// Checkpoints the log beside the commits (decision 0010).
     _checkpoints: Checkpointer,
 }
 
@@ -51,7 +51,7 @@ impl SqliteWriter {
              PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON; \
              PRAGMA temp_store = MEMORY;",
         )?;
-        conn.execute_batch(NO_AUTOCHECKPOINT)?;
+        conn.execute_batch(COMMIT_CHECKPOINT)?;
         let checkpoints = Checkpointer::start(path)?;
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         let (tasks, queue) = mpsc::channel::<Task>();
