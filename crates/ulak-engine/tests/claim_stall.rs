@@ -50,7 +50,10 @@ async fn a_claim_under_way_does_not_stall_the_node_when_its_account_goes_down() 
     let driving = {
         let (s, stop, paused) = (s.clone(), stop.clone(), paused.clone());
         tokio::spawn(async move {
-            let provider = Box::new(Stuck { paused });
+            let provider = Box::new(Stuck {
+                paused,
+                ..Stuck::new()
+            });
             let health = Health::default();
             ulak_engine::drive(s, &account, provider, events, &cfg, &health, stop).await;
         })

@@ -138,6 +138,8 @@ pub async fn submit_loop<P: Provider + ?Sized>(
     let mut woken = false;
     let mut urgent: Option<Claiming> = None;
     let mut next_claim = Instant::now();
+    // After a failed claim, none before this (a wake-up does not cut the pause short).
+    let mut retry_at = Instant::now();
     let mut submitting = FuturesUnordered::new();
     loop {
         // A down account ([`crate::failover`]) claims nothing and gives back what it holds,
@@ -153,16 +155,22 @@ pub async fn submit_loop<P: Provider + ?Sized>(
             }
         }
         if woken && claiming.is_none() && urgent.is_none() {
-            woken = false;
             // What came is claimed in turn by the regular claim (once what is held runs
             // low), without waiting out an idle pause; what overtakes it, at once.
-            next_claim = next_claim.min(Instant::now());
-            if let Some((last, n)) = overtaking(least_urgent(&ready), ready.len(), flight.claim) {
-                urgent = Some(claim(&store, account, version, &s, n, Lanes::UpTo(last)));
+            next_claim = next_claim.min(Instant::now().max(retry_at));
+            match overtaking(least_urgent(&ready), ready.len(), flight.claim) {
+                Overtake::Claim(last, n) => {
+                    woken = false;
+                    urgent = Some(claim(&store, account, version, &s, n, Lanes::UpTo(last)));
+                }
+                // Asked again on the loop's next turns, as held messages go out.
+                Overtake::NoRoom => {}
+                Overtake::Nothing => woken = false,
             }
         }
         if !paused
             && claiming.is_none()
+            && urgent.is_none()
             && ready.len() <= flight.claim / 2
             && Instant::now() >= next_claim
         {
@@ -187,8 +195,7 @@ pub async fn submit_loop<P: Provider + ?Sized>(
             r = poll_claim(&mut urgent), if urgent.is_some() => {
                 urgent = None;
                 match r {
-                    // In their claim order, ahead of what was claimed before.
-                    Ok(claimed) => claimed.into_iter().rev().for_each(|m| ready.push_front(m)),
+                    Ok(claimed) => hold(&mut ready, claimed),
                     // Not retried at once (a failing store would spin): the next wake-up or
                     // the regular claim takes them.
                     Err(e) => {
@@ -200,10 +207,11 @@ pub async fn submit_loop<P: Provider + ?Sized>(
                 claiming = None;
                 match r {
                     Ok(claimed) if claimed.is_empty() => next_claim = Instant::now() + idle,
-                    Ok(claimed) => ready.extend(claimed),
+                    Ok(claimed) => hold(&mut ready, claimed),
                     Err(e) => {
                         tracing::warn!(account = account.0, error = %e, "claiming messages failed");
-                        next_claim = Instant::now() + Duration::from_secs(1);
+                        retry_at = Instant::now() + Duration::from_secs(1);
+                        next_claim = retry_at;
                     }
                 }
             }
@@ -262,25 +270,47 @@ fn least_urgent(ready: &VecDeque<Claimed>) -> Option<TrafficClass> {
     ready.iter().map(|c| c.message.class).max()
 }
 
-/// What a woken worker claims ahead of the `held` messages it holds (`least` the least urgent
-/// of them): the lanes more urgent than that (single sends and OTP codes overtake a
-/// campaign's batch, OTP codes a batch of single sends), as many as keep what it holds within
-/// two claims. `None` when nothing could overtake (it holds OTP codes only) or it holds two
-/// claims already: the regular claim, which reads the most urgent lane first, takes them when
-/// the held ones run low. Unbounded, a worker whose SMSC stalled claimed every single send as
-/// it was accepted, put the newest first, and could hold them past their lease.
-fn overtaking(
-    least: Option<TrafficClass>,
-    held: usize,
-    claim: usize,
-) -> Option<(TrafficClass, usize)> {
-    let least = least?;
-    let last = TrafficClass::ALL
+/// What a woken worker does about the messages accepted since.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Overtake {
+    /// Claims the lanes up to this one (inclusive), at most this many messages: the lanes
+    /// more urgent than the least urgent message held (single sends and OTP codes overtake a
+    /// campaign's batch, OTP codes a batch of single sends), within two claims held in all.
+    Claim(TrafficClass, usize),
+    /// Something could overtake, but two claims are held: asked again as they go out.
+    NoRoom,
+    /// Nothing to do now: nothing could overtake what is held (OTP codes only), or so little
+    /// is held that the regular claim, which reads the most urgent lane first, runs anyway.
+    Nothing,
+}
+
+/// [`Overtake`] for a worker holding `held` messages, `least` the least urgent of them.
+/// Unbounded, a worker whose SMSC stalled claimed every single send as it was accepted, put
+/// the newest first, and could hold them past their lease.
+fn overtaking(least: Option<TrafficClass>, held: usize, claim: usize) -> Overtake {
+    let Some(least) = least else {
+        return Overtake::Nothing;
+    };
+    let more_urgent = TrafficClass::ALL
         .into_iter()
         .take_while(|c| *c < least)
-        .last()?;
-    let room = claim.saturating_mul(2).saturating_sub(held);
-    (room > 0).then_some((last, room.min(claim)))
+        .last();
+    match more_urgent {
+        None => Overtake::Nothing,
+        Some(_) if held <= claim / 2 => Overtake::Nothing,
+        Some(last) => match claim.saturating_mul(2).saturating_sub(held) {
+            0 => Overtake::NoRoom,
+            room => Overtake::Claim(last, room.min(claim)),
+        },
+    }
+}
+
+/// Adds claimed messages to those held: the most urgent class first, and within a class in
+/// the order claimed (what was held first goes first).
+fn hold(ready: &mut VecDeque<Claimed>, claimed: Vec<Claimed>) {
+    ready.extend(claimed);
+    // A stable sort: within a class the order stays as claimed.
+    ready.make_contiguous().sort_by_key(|c| c.message.class);
 }
 
 /// Starts a claim of up to `n` due messages under this worker's lease, if the account is
@@ -520,16 +550,19 @@ mod tests {
 
     #[test]
     fn a_woken_worker_claims_only_what_overtakes_what_it_holds_and_within_two_claims() {
+        use Overtake::{Claim, NoRoom, Nothing};
         use TrafficClass::{Campaign, Otp, Transactional};
         let cases = [
-            // (least urgent held, held, claim) -> (lanes up to, at most)
-            ((None, 0, 100), None),
-            ((Some(Campaign), 150, 100), Some((Transactional, 50))),
-            ((Some(Campaign), 20, 100), Some((Transactional, 100))),
-            ((Some(Transactional), 20, 100), Some((Otp, 100))),
-            ((Some(Transactional), 200, 100), None),
-            ((Some(Campaign), 5_000, 100), None),
-            ((Some(Otp), 1, 100), None),
+            // (least urgent held, held, claim) -> what it does
+            ((None, 0, 100), Nothing),
+            ((Some(Campaign), 150, 100), Claim(Transactional, 50)),
+            ((Some(Campaign), 60, 100), Claim(Transactional, 100)),
+            // The regular claim runs anyway, most urgent lanes first.
+            ((Some(Campaign), 50, 100), Nothing),
+            ((Some(Transactional), 120, 100), Claim(Otp, 80)),
+            ((Some(Transactional), 200, 100), NoRoom),
+            ((Some(Campaign), 5_000, 100), NoRoom),
+            ((Some(Otp), 150, 100), Nothing),
         ];
         for ((least, held, claim), want) in cases {
             assert_eq!(

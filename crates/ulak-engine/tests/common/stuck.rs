@@ -1,23 +1,50 @@
-//! A provider whose submits are never answered (an SMSC that stalled with the window full),
-//! paused when a test says, and how many messages are held under a lease.
+//! A provider whose submits are answered only when a test lets them through (an SMSC that
+//! stalled with the window full), paused when a test says, and how many messages are held
+//! under a lease.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use futures_util::future::BoxFuture;
+use tokio::sync::Semaphore;
 use ulak_core::model::*;
 use ulak_engine::provider::LinkHealth;
+use ulak_engine::provider::Taken;
 use ulak_engine::{Attempt, Provider};
 use ulak_store::Store;
 
-/// A provider whose submits are never answered, paused when the test says.
+/// A provider whose submits wait for a permit of `answers` (none at first: never answered)
+/// and are then taken, paused when the test says.
 pub struct Stuck {
     pub paused: Arc<AtomicBool>,
+    pub answers: Arc<Semaphore>,
+}
+
+impl Stuck {
+    /// Not paused, answering nothing.
+    pub fn new() -> Stuck {
+        Stuck {
+            paused: Arc::new(AtomicBool::new(false)),
+            answers: Arc::new(Semaphore::new(0)),
+        }
+    }
 }
 
 impl Provider for Stuck {
-    fn submit<'a>(&'a self, _: &'a Message, _: &'a [u32]) -> BoxFuture<'a, Attempt> {
-        Box::pin(std::future::pending())
+    fn submit<'a>(&'a self, m: &'a Message, _: &'a [u32]) -> BoxFuture<'a, Attempt> {
+        Box::pin(async move {
+            match self.answers.acquire().await {
+                Ok(permit) => permit.forget(),
+                Err(_) => std::future::pending().await,
+            }
+            Attempt {
+                taken: vec![Taken {
+                    part: 1,
+                    operator_id: format!("op-{}", m.id.0),
+                }],
+                failure: None,
+            }
+        })
     }
 
     fn paused(&self) -> bool {

@@ -30,15 +30,19 @@ async fn claims_take_the_urgent_lanes_first(db: &TestDb) {
     let otp = msg(p, "0532 300 00 00", "kod 1234").in_class(TrafficClass::Otp);
     let otp = s.enqueue_message(c, otp, None).await.unwrap();
     assert_eq!(single.message.class, TrafficClass::Transactional);
-    // Up to the OTP lane: the code alone; up to single sends: the single send; then none.
+    // Up to the OTP lane: the code alone.
     let up_to = |last| s.claim_urgent_messages(p, "w", 10, 60_000, last);
     let ids = |v: Vec<Message>| v.iter().map(|m| m.id).collect::<Vec<MessageId>>();
     assert_eq!(
         ids(up_to(TrafficClass::Otp).await.unwrap()),
         [otp.message.id]
     );
-    let single_only = up_to(TrafficClass::Transactional).await.unwrap();
-    assert_eq!(ids(single_only), [single.message.id]);
+    // Up to single sends: both lanes, the most urgent first (a code queued after the single
+    // send goes before it); then none.
+    let otp2 = msg(p, "0532 300 00 01", "kod 5678").in_class(TrafficClass::Otp);
+    let otp2 = s.enqueue_message(c, otp2, None).await.unwrap();
+    let both = up_to(TrafficClass::Transactional).await.unwrap();
+    assert_eq!(ids(both), [otp2.message.id, single.message.id]);
     assert!(up_to(TrafficClass::Transactional).await.unwrap().is_empty());
     // The campaign's, in the order they were queued; and a later single send goes before
     // campaign messages queued earlier.
