@@ -404,10 +404,14 @@ impl Store {
         // One state per statement, so each reads its partial index (migration 0007).
         let mut ids: Vec<i64> = Vec::new();
         for state in ["queued", "scheduled"] {
+            let room = EXPIRE_MAX - ids.len();
+            if room == 0 {
+                break;
+            }
             ids.extend(
                 sqlx::query_scalar::<_, i64>(sql!(
                     "SELECT id FROM messages WHERE provider_account_id = $1 AND state = '{state}' \
-                     AND valid_until <= $2 LIMIT {EXPIRE_MAX}"
+                     AND valid_until <= $2 LIMIT {room}"
                 ))
                 .bind(provider.0)
                 .bind(now)
