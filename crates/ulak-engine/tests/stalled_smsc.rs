@@ -6,7 +6,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tokio::sync::{Semaphore, mpsc};
@@ -29,6 +29,8 @@ struct Stalled {
     c: CompanyId,
     p: ProviderAccountId,
     answers: Arc<Semaphore>,
+    sent: Arc<Mutex<Vec<MessageId>>>,
+    lease: Duration,
     stop: CancellationToken,
     driving: Option<tokio::task::JoinHandle<()>>,
     _dir: tempfile::TempDir,
@@ -49,6 +51,8 @@ impl Stalled {
             c,
             p,
             answers: Arc::new(Semaphore::new(0)),
+            sent: Arc::default(),
+            lease: EngineConfig::default().submit.lease,
             stop: CancellationToken::new(),
             driving: None,
             _dir: dir,
@@ -67,6 +71,7 @@ impl Stalled {
             submit: SubmitSettings {
                 owner: "stalled".into(),
                 batch: CLAIM,
+                lease: self.lease,
                 ..EngineConfig::default().submit
             },
             idle: Duration::from_millis(20),
@@ -74,6 +79,7 @@ impl Stalled {
         };
         let provider = Stuck {
             answers: self.answers.clone(),
+            sent: self.sent.clone(),
             ..Stuck::new()
         };
         let (s, stop) = (self.s.clone(), self.stop.clone());
@@ -195,5 +201,39 @@ async fn an_otp_code_goes_first_once_two_held_claims_leave_room() {
         m.submitted_at.is_some()
     })
     .await;
+    t.stop().await;
+}
+
+/// A message held past half its lease is not sent from there: its lease may end, and another
+/// claim take it, before the operator answers. Here the lease (2 s) runs out while four
+/// messages wait behind one in flight, a supervisor puts them back in the queue, and the
+/// worker claims them again: each of the four goes out once (before, the old copies went out
+/// too). The one in flight when its lease ended may go out twice: at least once, bounded by
+/// what was in flight.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messages_held_past_half_their_lease_are_not_sent_from_there() {
+    let mut t = Stalled::new().await;
+    t.lease = Duration::from_secs(2);
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        ids.push(t.send(i, TrafficClass::Transactional).await.id);
+    }
+    t.drive().await;
+    t.held_at_least(5).await;
+    tokio::time::sleep(Duration::from_millis(2_300)).await;
+    assert_eq!(t.s.requeue_expired_leases().await.unwrap(), 5);
+    // Claimed again on the next wake-up (the worker holds the old copies too).
+    t.s.queue_waiter(t.p).notify_one();
+    t.held_at_least(5).await;
+    t.answers.add_permits(100);
+    for id in &ids {
+        t.until(*id, "not sent", |m| m.submitted_at.is_some()).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let sent = t.sent.lock().unwrap().clone();
+    let times = |id: &MessageId| sent.iter().filter(|s| *s == id).count();
+    let twice: Vec<_> = ids.iter().filter(|id| times(id) > 1).collect();
+    assert!(twice.len() <= 1, "sent twice: {twice:?} ({sent:?})");
+    assert!(ids.iter().all(|id| times(id) >= 1));
     t.stop().await;
 }

@@ -73,6 +73,9 @@ pub struct Claimed {
     pub message: Message,
     /// Its segments the operator has taken already (numbers from 1).
     pub taken: Vec<u32>,
+    /// Half its lease after the claim began: not submitted from here after this, as its
+    /// lease may end (and another claim take it) before the operator answers.
+    pub until: Instant,
 }
 
 /// How long a stopping loop waits for submits in flight to be answered; what is still
@@ -217,6 +220,13 @@ pub async fn submit_loop<P: Provider + ?Sized>(
             }
             permit = slots.clone().acquire_many_owned(need.unwrap_or(1)), if need.is_some() => {
                 let (Ok(permit), Some(m)) = (permit, ready.pop_front()) else { continue };
+                if Instant::now() >= m.until {
+                    // Held too long (a stalled SMSC, a flood of urgent traffic): left to its
+                    // lease's end, which puts it back in the queue for a claim of its own.
+                    let late = 1 + drop_late(&mut ready);
+                    tracing::warn!(account = account.0, messages = late, "claimed messages held past half their lease were not sent; they go back to the queue when the lease ends");
+                    continue;
+                }
                 submitting.push(submit_one(provider, account, &s, m, permit));
             }
             () = tokio::time::sleep_until(next_claim), if claiming.is_none() && ready.is_empty() => {}
@@ -305,6 +315,14 @@ fn overtaking(least: Option<TrafficClass>, held: usize, claim: usize) -> Overtak
     }
 }
 
+/// Drops the held messages past their [`Claimed::until`]; returns how many.
+fn drop_late(ready: &mut VecDeque<Claimed>) -> usize {
+    let now = Instant::now();
+    let before = ready.len();
+    ready.retain(|c| c.until > now);
+    before - ready.len()
+}
+
 /// Adds claimed messages to those held: the most urgent class first, and within a class in
 /// the order claimed (what was held first goes first).
 fn hold(ready: &mut VecDeque<Claimed>, claimed: Vec<Claimed>) {
@@ -327,6 +345,7 @@ fn claim(
     let store = store.clone();
     let owner = s.owner.clone();
     let lease = i64::try_from(s.lease.as_millis()).unwrap_or(i64::MAX / 2);
+    let until = Instant::now() + s.lease / 2;
     tokio::spawn(async move {
         if !store.provider_account_unchanged(account, version).await? {
             return Ok(Vec::new());
@@ -339,14 +358,18 @@ fn claim(
                     .await?
             }
         };
-        with_taken(&store, claimed).await
+        with_taken(&store, claimed, until).await
     })
 }
 
 /// Pairs claimed messages with the segments earlier attempts got through. Only a long
 /// message tried before can have some, so the store is asked about those alone (rare: a
 /// retry after a partial attempt, or a requeue after a crash).
-async fn with_taken(store: &Store, claimed: Vec<Message>) -> Result<Vec<Claimed>, StoreError> {
+async fn with_taken(
+    store: &Store,
+    claimed: Vec<Message>,
+    until: Instant,
+) -> Result<Vec<Claimed>, StoreError> {
     let retried: Vec<_> = claimed
         .iter()
         .filter(|m| m.attempts > 1 && m.segments > 1)
@@ -361,6 +384,7 @@ async fn with_taken(store: &Store, claimed: Vec<Message>) -> Result<Vec<Claimed>
         .map(|message| Claimed {
             taken: taken.remove(&message.id).unwrap_or_default(),
             message,
+            until,
         })
         .collect())
 }
@@ -411,13 +435,16 @@ async fn submit_one<P: Provider + ?Sized>(
     }
 }
 
-/// Gives claimed messages that were never submitted back to the queue.
+/// Gives claimed messages that were never submitted back to the queue; those held past
+/// half their lease are left to its end (by then this worker may hold them again, under a
+/// new claim that giving back would undo).
 async fn give_back(
     store: &Store,
     account: ProviderAccountId,
     owner: &str,
-    ready: VecDeque<Claimed>,
+    mut ready: VecDeque<Claimed>,
 ) {
+    drop_late(&mut ready);
     if ready.is_empty() {
         return;
     }

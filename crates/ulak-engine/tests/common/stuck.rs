@@ -2,8 +2,8 @@
 //! stalled with the window full), paused when a test says, and how many messages are held
 //! under a lease.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 use futures_util::future::BoxFuture;
 use tokio::sync::Semaphore;
@@ -18,6 +18,8 @@ use ulak_store::Store;
 pub struct Stuck {
     pub paused: Arc<AtomicBool>,
     pub answers: Arc<Semaphore>,
+    /// The messages whose submits were answered, in order.
+    pub sent: Arc<Mutex<Vec<MessageId>>>,
 }
 
 impl Stuck {
@@ -26,6 +28,7 @@ impl Stuck {
         Stuck {
             paused: Arc::new(AtomicBool::new(false)),
             answers: Arc::new(Semaphore::new(0)),
+            sent: Arc::default(),
         }
     }
 }
@@ -37,6 +40,7 @@ impl Provider for Stuck {
                 Ok(permit) => permit.forget(),
                 Err(_) => std::future::pending().await,
             }
+            self.sent.lock().unwrap().push(m.id);
             Attempt {
                 taken: vec![Taken {
                     part: 1,
