@@ -19,10 +19,10 @@ use super::idempotency::StoredAnswer;
 use crate::db::{col, int_list, now_ms, parse};
 use crate::{Backend, Result, Store, StoreError};
 
-/// Columns of [`message`].
 /// Messages one expiry pass takes at most.
 const EXPIRE_MAX: usize = 10_000;
 
+/// Columns of [`message`].
 pub(crate) const COLS: &str = "id, company_id, campaign_id, provider_account_id, recipient_kind, recipient, \
     sender, body, encoding, segments, cost, state, state_reason, state_at, attempts, \
     next_attempt_at, valid_until, error_code, created_at, submitted_at, final_at, priority, route_id";
