@@ -132,4 +132,21 @@ mod tests {
             .unwrap();
         assert_eq!(mode, "wal");
     }
+
+    /// The SQLite built into the binary counts no allocations (`.cargo/config.toml`): the
+    /// count took one process-wide mutex for every malloc and free of every connection.
+    #[test]
+    fn sqlite_is_built_without_allocation_counts() {
+        let conn = Connection::open_in_memory().unwrap();
+        let mut st = conn.prepare("PRAGMA compile_options").unwrap();
+        let options: Vec<String> = st
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .map(|o| o.unwrap())
+            .collect();
+        assert!(
+            options.iter().any(|o| o == "DEFAULT_MEMSTATUS=0"),
+            "{options:?}"
+        );
+    }
 }
