@@ -14,7 +14,8 @@ crate::store_tests!(
     filters_and_pages_match_a_model,
     campaign_pages_for_export_run_oldest_first,
     unmatched_receipts_list_newest_first_per_company,
-    every_filter_reads_its_own_index
+    every_filter_reads_its_own_index,
+    campaign_indexes_hold_only_campaign_messages
 );
 
 /// A stored message as the model sees it.
@@ -455,4 +456,29 @@ async fn every_filter_reads_its_own_index(db: &TestDb) {
             }
         }
     }
+}
+
+/// A single send has no campaign: it takes no entry in a campaign's indexes (migration
+/// 0025), so neither its insert nor its state changes touch them. The queries that read them
+/// still choose them (`every_filter_reads_its_own_index`).
+async fn campaign_indexes_hold_only_campaign_messages(db: &TestDb) {
+    let raw = db.raw().await;
+    for name in ["messages_campaign", "messages_campaign_time"] {
+        let def: String = match db.store.backend() {
+            Backend::Sqlite => sqlx::query_scalar("SELECT sql FROM sqlite_master WHERE name = $1"),
+            Backend::Postgres => {
+                sqlx::query_scalar("SELECT indexdef FROM pg_indexes WHERE indexname = $1")
+            }
+        }
+        .bind(name)
+        .fetch_one(&raw)
+        .await
+        .unwrap();
+        let def = def.to_lowercase().replace(['(', ')'], "");
+        assert!(
+            def.contains("where campaign_id is not null"),
+            "{name}: {def}"
+        );
+    }
+    raw.close().await;
 }
