@@ -3,12 +3,16 @@
 //! process) stops working within that time; one revoked through this handle stops at once.
 //! Only keys that verified are kept (a wrong key is the rate limiter's business), under the
 //! hash of the key, never the key itself, and at most [`MAX_KEYS`] of them.
+//!
+//! An entry is read again before it runs out, by one request at a time ([`Timed`]).
 
 use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use ulak_core::model::{ApiKeyAuth, ApiKeyId};
+
+use crate::timed::{Lookup, Timed};
 
 /// How long a verified key is believed without asking the database again.
 pub const KEY_TTL: Duration = Duration::from_secs(1);
@@ -20,31 +24,31 @@ const MAX_KEYS: usize = 10_000;
 /// still gets through with a known key ([`KeyCache::known`]).
 pub const KNOWN_TTL: Duration = Duration::from_secs(24 * 3600);
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct KeyCache {
-    keys: Mutex<HashMap<String, (ApiKeyAuth, Instant)>>,
+    keys: Timed<String, ApiKeyAuth>,
     /// Hashes of keys that verified within [`KNOWN_TTL`]: which key, when.
     known: Mutex<HashMap<String, (ApiKeyId, Instant)>>,
 }
 
+impl Default for KeyCache {
+    fn default() -> Self {
+        KeyCache {
+            keys: Timed::new(KEY_TTL, MAX_KEYS),
+            known: Mutex::default(),
+        }
+    }
+}
+
 impl KeyCache {
-    /// The key with this hash, if it verified less than [`KEY_TTL`] ago.
-    pub(crate) fn get(&self, hash: &str) -> Option<ApiKeyAuth> {
-        let keys = self.keys.lock().unwrap_or_else(PoisonError::into_inner);
-        keys.get(hash)
-            .filter(|(_, at)| at.elapsed() < KEY_TTL)
-            .map(|(auth, _)| *auth)
+    /// The key with this hash: believed if it verified less than [`KEY_TTL`] ago, but past
+    /// half of that one caller at a time is told to read it again.
+    pub(crate) fn get(&self, hash: &str) -> Lookup<ApiKeyAuth> {
+        self.keys.get(hash)
     }
 
-    /// Remembers a key that verified now.
-    pub(crate) fn put(&self, hash: String, auth: ApiKeyAuth) {
-        let mut keys = self.keys.lock().unwrap_or_else(PoisonError::into_inner);
-        if keys.len() >= MAX_KEYS {
-            keys.retain(|_, (_, at)| at.elapsed() < KEY_TTL);
-            if keys.len() >= MAX_KEYS {
-                keys.clear();
-            }
-        }
+    /// Remembers a key that the database said works at `read_at`.
+    pub(crate) fn put(&self, hash: String, auth: ApiKeyAuth, read_at: Instant) {
         let mut known = self.known.lock().unwrap_or_else(PoisonError::into_inner);
         if known.len() >= MAX_KEYS && !known.contains_key(&hash) {
             known.retain(|_, (_, at)| at.elapsed() < KNOWN_TTL);
@@ -58,7 +62,8 @@ impl KeyCache {
             }
         }
         known.insert(hash.clone(), (auth.key_id, Instant::now()));
-        keys.insert(hash, (auth, Instant::now()));
+        drop(known);
+        self.keys.put(hash, auth, read_at);
     }
 
     /// Whether the key with this hash verified within [`KNOWN_TTL`]. Only real keys get
@@ -72,16 +77,45 @@ impl KeyCache {
 
     /// Forgets key `id` (revoked through this handle).
     pub(crate) fn forget(&self, id: ApiKeyId) {
-        let mut keys = self.keys.lock().unwrap_or_else(PoisonError::into_inner);
-        keys.retain(|_, (auth, _)| auth.key_id != id);
+        self.keys.retain(|auth| auth.key_id != id);
         let mut known = self.known.lock().unwrap_or_else(PoisonError::into_inner);
         known.retain(|_, (key, _)| *key != id);
     }
 
-    /// Forgets the key with this hash as a known one (it no longer verifies: revoked on
-    /// another node).
+    /// Forgets the key with this hash (it no longer verifies: revoked on another node).
     pub(crate) fn unknown(&self, hash: &str) {
+        self.keys.remove(hash);
         let mut known = self.known.lock().unwrap_or_else(PoisonError::into_inner);
         known.remove(hash);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ulak_core::model::{CompanyId, Role};
+
+    fn auth() -> ApiKeyAuth {
+        ApiKeyAuth {
+            key_id: ApiKeyId(7),
+            company_id: CompanyId(1),
+            role: Role::Operator,
+            system_admin: false,
+        }
+    }
+
+    #[test]
+    fn a_key_gone_from_the_database_or_revoked_here_is_dropped_at_once() {
+        let c = KeyCache::default();
+        c.put("h".into(), auth(), Instant::now());
+        c.put("g".into(), auth(), Instant::now());
+        assert_eq!(c.get("h"), Lookup::Hit(auth()));
+        c.unknown("h");
+        assert_eq!(c.get("h"), Lookup::Miss);
+        assert!(!c.known("h"));
+        assert!(c.known("g"));
+        c.forget(ApiKeyId(7));
+        assert_eq!(c.get("g"), Lookup::Miss);
+        assert!(!c.known("g"));
     }
 }

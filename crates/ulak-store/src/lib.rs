@@ -25,6 +25,7 @@ mod setup_cache;
 mod signal;
 mod sqlite_checkpoint;
 mod sqlite_writer;
+mod timed;
 
 use std::sync::Once;
 use std::time::Duration;

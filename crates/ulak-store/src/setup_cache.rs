@@ -3,14 +3,15 @@
 //! [`SETUP_TTL`]: a busy client's every send does not read three tables. A change made through
 //! this handle is seen at once (every write to those tables forgets the cache); one made by
 //! another node within [`SETUP_TTL`]. The API's own reads of these objects are never cached.
+//! An entry is read again before it runs out, by one request at a time ([`Timed`]).
 
-use std::collections::HashMap;
 use std::hash::Hash;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use ulak_core::model::{CompanyId, ProviderAccount, SenderHeader, SmsSettings};
 
+use crate::timed::{Lookup, Timed};
 use crate::{Result, Routing, Store};
 
 /// How long a company's setup is believed without reading it again.
@@ -19,46 +20,17 @@ pub const SETUP_TTL: Duration = Duration::from_secs(1);
 /// Entries per map at most; past it the map starts afresh.
 const MAX_ENTRIES: usize = 10_000;
 
-/// Values of one kind, each with the time it was read.
-#[derive(Debug)]
-struct Timed<K, V> {
-    map: Mutex<HashMap<K, (V, Instant)>>,
-}
-
-impl<K, V> Default for Timed<K, V> {
-    fn default() -> Self {
-        Timed {
-            map: Mutex::new(HashMap::new()),
-        }
-    }
-}
-
-impl<K: Eq + Hash, V: Clone> Timed<K, V> {
-    fn get(&self, k: &K) -> Option<V> {
-        let m = self.map.lock().unwrap_or_else(PoisonError::into_inner);
-        m.get(k)
-            .filter(|(_, at)| at.elapsed() < SETUP_TTL)
-            .map(|(v, _)| v.clone())
-    }
-
-    /// Keeps `v`, read at `read_at`, unless the cache was cleared since (a write raced the
-    /// read: the value may be older than the write).
-    fn put(&self, k: K, v: V, read_at: Instant, cleared_at: Instant) {
-        if cleared_at > read_at {
-            return;
-        }
-        let mut m = self.map.lock().unwrap_or_else(PoisonError::into_inner);
-        if m.len() >= MAX_ENTRIES {
-            m.clear();
-        }
-        m.insert(k, (v, read_at));
-    }
-
-    fn clear(&self) {
-        self.map
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clear();
+/// Keeps `v`, read at `read_at`, in `map` unless the cache was cleared since (a write
+/// raced the read: the value may be older than the write).
+fn keep<K: Eq + Hash, V: Clone>(
+    map: &Timed<K, V>,
+    k: K,
+    v: V,
+    read_at: Instant,
+    cleared_at: Instant,
+) {
+    if cleared_at <= read_at {
+        map.put(k, v, read_at);
     }
 }
 
@@ -75,10 +47,10 @@ pub(crate) struct SetupCache {
 impl Default for SetupCache {
     fn default() -> Self {
         SetupCache {
-            settings: Timed::default(),
-            accounts: Timed::default(),
-            routing: Timed::default(),
-            headers: Timed::default(),
+            settings: Timed::new(SETUP_TTL, MAX_ENTRIES),
+            accounts: Timed::new(SETUP_TTL, MAX_ENTRIES),
+            routing: Timed::new(SETUP_TTL, MAX_ENTRIES),
+            headers: Timed::new(SETUP_TTL, MAX_ENTRIES),
             cleared_at: Mutex::new(Instant::now()),
         }
     }
@@ -107,7 +79,7 @@ impl SetupCache {
 
 /// Forgets the cached setups when dropped: held by every write to settings, provider
 /// accounts or sender headers, so the cache is cleared once the write is done (a read that
-/// began before is not kept, see [`Timed::put`]).
+/// began before is not kept, see [`keep`]).
 pub(crate) struct SetupChange<'a>(&'a SetupCache);
 
 impl Drop for SetupChange<'_> {
@@ -125,12 +97,12 @@ impl Store {
     /// [`Store::get_sms_settings`], as the send service reads it (see the module).
     pub async fn sending_settings(&self, company: CompanyId) -> Result<Option<SmsSettings>> {
         let c = &self.setup;
-        if let Some(v) = c.settings.get(&company.0) {
+        if let Lookup::Hit(v) = c.settings.get(&company.0) {
             return Ok(v);
         }
         let at = Instant::now();
         let v = self.get_sms_settings(company).await?;
-        c.settings.put(company.0, v.clone(), at, c.cleared_at());
+        keep(&c.settings, company.0, v.clone(), at, c.cleared_at());
         Ok(v)
     }
 
@@ -140,24 +112,24 @@ impl Store {
         company: CompanyId,
     ) -> Result<Option<ProviderAccount>> {
         let c = &self.setup;
-        if let Some(v) = c.accounts.get(&company.0) {
+        if let Lookup::Hit(v) = c.accounts.get(&company.0) {
             return Ok(v);
         }
         let at = Instant::now();
         let v = self.sending_account(company).await?;
-        c.accounts.put(company.0, v.clone(), at, c.cleared_at());
+        keep(&c.accounts, company.0, v.clone(), at, c.cleared_at());
         Ok(v)
     }
 
     /// [`Store::routing`], as the send service reads it (see the module).
     pub async fn sending_routing(&self, company: CompanyId) -> Result<Arc<Routing>> {
         let c = &self.setup;
-        if let Some(v) = c.routing.get(&company.0) {
+        if let Lookup::Hit(v) = c.routing.get(&company.0) {
             return Ok(v);
         }
         let at = Instant::now();
         let v = Arc::new(self.routing(company).await?);
-        c.routing.put(company.0, Arc::clone(&v), at, c.cleared_at());
+        keep(&c.routing, company.0, Arc::clone(&v), at, c.cleared_at());
         Ok(v)
     }
 
@@ -169,12 +141,12 @@ impl Store {
     ) -> Result<Option<SenderHeader>> {
         let c = &self.setup;
         let key = (company.0, name.map(str::to_owned));
-        if let Some(v) = c.headers.get(&key) {
+        if let Lookup::Hit(v) = c.headers.get(&key) {
             return Ok(v);
         }
         let at = Instant::now();
         let v = self.find_sender_header(company, name).await?;
-        c.headers.put(key, v.clone(), at, c.cleared_at());
+        keep(&c.headers, key, v.clone(), at, c.cleared_at());
         Ok(v)
     }
 }

@@ -5,6 +5,7 @@ use ulak_core::model::{ApiKey, ApiKeyAuth, ApiKeyId, CompanyId, ListQuery, NewAp
 
 use crate::auth::{KEY_PREFIX, display_prefix, key_hash, new_api_key};
 use crate::db::{ListSql, col, now_ms, parse};
+use crate::timed::Lookup;
 use crate::{Result, Store, StoreError};
 
 /// Columns of [`api_key`] (never the hash).
@@ -114,9 +115,10 @@ impl Store {
     #[tracing::instrument(skip_all)]
     pub async fn authenticate_api_key(&self, key: &str) -> Result<Option<ApiKeyAuth>> {
         let hash = key_hash(key.trim());
-        if let Some(auth) = self.keys.get(&hash) {
+        if let Lookup::Hit(auth) = self.keys.get(&hash) {
             return Ok(Some(auth));
         }
+        let read_at = std::time::Instant::now();
         let row = sqlx::query(sql!(
             "SELECT {COLS} FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL"
         ))
@@ -129,22 +131,29 @@ impl Store {
         };
         let k = api_key(&row)?;
         let now = now_ms();
-        sqlx::query(
-            "UPDATE api_keys SET last_used_at = $2 \
-             WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < $3)",
-        )
-        .bind(k.id.0)
-        .bind(now)
-        .bind(now - LAST_USED_GRANULARITY_MS)
-        .execute(&self.pool)
-        .await?;
+        // Written only when due, and in the writers' line: an UPDATE takes SQLite's write
+        // lock even when it changes nothing, and through the readers' pool it met the accept
+        // path's writer in SQLite's busy handler, which sleeps in steps of up to 100 ms.
+        if k.last_used_at
+            .is_none_or(|t| t < now - LAST_USED_GRANULARITY_MS)
+        {
+            sqlx::query(
+                "UPDATE api_keys SET last_used_at = $2 \
+                 WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < $3)",
+            )
+            .bind(k.id.0)
+            .bind(now)
+            .bind(now - LAST_USED_GRANULARITY_MS)
+            .execute(&self.writer)
+            .await?;
+        }
         let auth = ApiKeyAuth {
             key_id: k.id,
             company_id: k.company_id,
             role: k.role,
             system_admin: k.system_admin,
         };
-        self.keys.put(hash, auth);
+        self.keys.put(hash, auth, read_at);
         Ok(Some(auth))
     }
 

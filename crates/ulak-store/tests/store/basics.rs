@@ -12,6 +12,7 @@ crate::store_tests!(
     default_company_exists,
     users_crud_and_login,
     api_keys_lifecycle,
+    a_key_used_a_moment_ago_waits_for_no_writer,
     subscribers_crud_search_pages,
     groups_and_members,
     opt_outs,
@@ -678,4 +679,38 @@ async fn concurrent_writers_queue(db: &TestDb) {
         r.unwrap().unwrap();
     }
     assert_eq!(s.count_subscribers(c.id).await.unwrap(), 17);
+}
+
+/// Authenticating writes the key's last use only when it is due (once a minute): a key read
+/// again (its cache entry ran out) while another transaction holds the write lock answers
+/// at once. It used to issue its UPDATE every time, which on SQLite takes the write lock
+/// even when it changes nothing, and waited for it.
+async fn a_key_used_a_moment_ago_waits_for_no_writer(db: &TestDb) {
+    let s = &db.store;
+    let c = company(s, CountryType::Tr).await;
+    let (_, key) = s
+        .create_api_key(c.id, NewApiKey::new("busy", Role::Operator, false).unwrap())
+        .await
+        .unwrap();
+    assert!(s.authenticate_api_key(&key).await.unwrap().is_some());
+    tokio::time::sleep(ulak_store::KEY_TTL + std::time::Duration::from_millis(50)).await;
+    let raw = db.raw().await;
+    let mut outside = raw.begin().await.unwrap();
+    let lock = match s.backend() {
+        // A write statement takes SQLite's one write lock, matched rows or not.
+        ulak_store::Backend::Sqlite => "UPDATE api_keys SET name = name WHERE id = -1",
+        ulak_store::Backend::Postgres => "LOCK TABLE api_keys IN EXCLUSIVE MODE",
+    };
+    sqlx::query(lock).execute(&mut *outside).await.unwrap();
+    let again = tokio::time::timeout(
+        std::time::Duration::from_secs(3),
+        s.authenticate_api_key(&key),
+    )
+    .await;
+    outside.rollback().await.unwrap();
+    raw.close().await;
+    assert!(
+        matches!(again, Ok(Ok(Some(_)))),
+        "the key was read again and believed without a write: {again:?}"
+    );
 }

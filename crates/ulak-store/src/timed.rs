@@ -1,0 +1,190 @@
+//! A map of values read from the database, each believed for a while ([`Timed::get`]), and
+//! read again before it runs out by one caller at a time. The caches of the send path (API
+//! keys, a company's sending setup) were read by every request in flight at the moment an
+//! entry ran out, all at once, once a second: a stall of every request then, which a
+//! latency benchmark counts many times over (docs/benchmarks.md).
+
+use std::borrow::Borrow;
+use std::collections::HashMap;
+use std::hash::Hash;
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+/// A refresh handed out this long ago and not done (its request failed or went away) is
+/// handed out again.
+const RETRY_REFRESH: Duration = Duration::from_millis(100);
+
+/// What the map says of a key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Lookup<V> {
+    /// Read recently: believe it.
+    Hit(V),
+    /// Past half its time: this caller (one at a time) reads it again; the others meanwhile
+    /// get [`Lookup::Hit`].
+    Refresh,
+    /// Not kept, or too old to believe.
+    Miss,
+}
+
+#[derive(Debug)]
+struct Entry<V> {
+    value: V,
+    /// When it was read.
+    at: Instant,
+    /// When a refresh was last handed out.
+    refreshing: Option<Instant>,
+}
+
+/// Values believed for `ttl` after their read, at most `max` of them (past it the map
+/// starts afresh: each key costs one read then).
+#[derive(Debug)]
+pub(crate) struct Timed<K, V> {
+    map: Mutex<HashMap<K, Entry<V>>>,
+    ttl: Duration,
+    max: usize,
+}
+
+impl<K: Eq + Hash, V: Clone> Timed<K, V> {
+    pub(crate) fn new(ttl: Duration, max: usize) -> Self {
+        Timed {
+            map: Mutex::new(HashMap::new()),
+            ttl,
+            max,
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<K, Entry<V>>> {
+        self.map.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The value of `k`, if read less than the ttl ago; past half of it one caller at a
+    /// time is told to read it again.
+    pub(crate) fn get<Q: Eq + Hash + ?Sized>(&self, k: &Q) -> Lookup<V>
+    where
+        K: Borrow<Q>,
+    {
+        self.get_at(k, Instant::now())
+    }
+
+    pub(crate) fn get_at<Q: Eq + Hash + ?Sized>(&self, k: &Q, now: Instant) -> Lookup<V>
+    where
+        K: Borrow<Q>,
+    {
+        let mut map = self.lock();
+        let Some(e) = map.get_mut(k) else {
+            return Lookup::Miss;
+        };
+        let age = now.saturating_duration_since(e.at);
+        if age >= self.ttl {
+            return Lookup::Miss;
+        }
+        let handed_out = e
+            .refreshing
+            .is_some_and(|t| now.saturating_duration_since(t) < RETRY_REFRESH);
+        if age >= self.ttl / 2 && !handed_out {
+            e.refreshing = Some(now);
+            return Lookup::Refresh;
+        }
+        Lookup::Hit(e.value.clone())
+    }
+
+    /// Keeps `v`, read at `read_at`.
+    pub(crate) fn put(&self, k: K, v: V, read_at: Instant) {
+        let mut map = self.lock();
+        if map.len() >= self.max {
+            let ttl = self.ttl;
+            map.retain(|_, e| e.at.elapsed() < ttl);
+            if map.len() >= self.max {
+                map.clear();
+            }
+        }
+        let entry = Entry {
+            value: v,
+            at: read_at,
+            refreshing: None,
+        };
+        map.insert(k, entry);
+    }
+
+    /// Forgets `k`.
+    pub(crate) fn remove<Q: Eq + Hash + ?Sized>(&self, k: &Q)
+    where
+        K: Borrow<Q>,
+    {
+        self.lock().remove(k);
+    }
+
+    /// Keeps only the values `keep` says yes to.
+    pub(crate) fn retain(&self, keep: impl Fn(&V) -> bool) {
+        self.lock().retain(|_, e| keep(&e.value));
+    }
+
+    /// Forgets everything.
+    pub(crate) fn clear(&self) {
+        self.lock().clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    const TTL: Duration = Duration::from_secs(1);
+
+    fn map_with(k: &str, v: u32) -> (Timed<String, u32>, Instant) {
+        let m = Timed::new(TTL, 10);
+        let t0 = Instant::now();
+        m.put(k.into(), v, t0);
+        (m, t0)
+    }
+
+    #[test]
+    fn one_caller_at_a_time_reads_an_ageing_value_again_while_the_others_believe_it() {
+        let (m, t0) = map_with("k", 7);
+        let k = "k".to_owned();
+        assert_eq!(m.get_at(&k, t0), Lookup::Hit(7));
+        assert_eq!(
+            m.get_at(&k, t0 + TTL / 2 - Duration::from_millis(1)),
+            Lookup::Hit(7)
+        );
+        let half = t0 + TTL / 2;
+        assert_eq!(m.get_at(&k, half), Lookup::Refresh);
+        // The others, meanwhile, go on with the value: no stampede on the database.
+        for i in 0..RETRY_REFRESH.as_millis() as u64 {
+            let at = half + Duration::from_millis(i);
+            assert_eq!(m.get_at(&k, at), Lookup::Hit(7), "{i} ms later");
+        }
+        // A refresh that never came back is handed out again.
+        assert_eq!(m.get_at(&k, half + RETRY_REFRESH), Lookup::Refresh);
+        // Never believed past the ttl, refreshing or not.
+        assert_eq!(m.get_at(&k, t0 + TTL), Lookup::Miss);
+        assert_eq!(m.get_at("other", t0), Lookup::Miss);
+    }
+
+    #[test]
+    fn a_refreshed_value_starts_a_new_ttl_and_a_removed_one_is_gone() {
+        let (m, t0) = map_with("k", 7);
+        let k = "k".to_owned();
+        assert_eq!(m.get_at(&k, t0 + TTL / 2), Lookup::Refresh);
+        let t1 = t0 + TTL / 2;
+        m.put(k.clone(), 8, t1);
+        assert_eq!(m.get_at(&k, t1 + TTL / 4), Lookup::Hit(8));
+        assert_eq!(m.get_at(&k, t1 + TTL / 2), Lookup::Refresh);
+        m.remove(&k);
+        assert_eq!(m.get_at(&k, t1), Lookup::Miss);
+    }
+
+    #[test]
+    fn a_full_map_drops_the_old_values_first() {
+        let m = Timed::new(TTL, 2);
+        let old = Instant::now().checked_sub(TTL).unwrap();
+        m.put(1, 1, old);
+        m.put(2, 2, Instant::now());
+        m.put(3, 3, Instant::now());
+        assert_eq!(m.get(&1), Lookup::Miss);
+        assert_eq!(m.get(&2), Lookup::Hit(2));
+        assert_eq!(m.get(&3), Lookup::Hit(3));
+    }
+}
