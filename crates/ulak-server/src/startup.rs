@@ -172,6 +172,10 @@ impl App {
             private_dir(&settings.data_dir)?;
         }
         let key = master_key(&settings, true)?;
+        // The number plan's metadata is built on first use (~100 ms): here, not in the first
+        // send, which held every request that waited behind it (docs/benchmarks.md).
+        // (Nothing else runs yet, so building it on this thread holds nobody up.)
+        ulak_core::phone::preload();
         let store = Store::connect(&settings.database_url(), key)
             .await?
             .for_node(&settings.node_id());

@@ -134,7 +134,15 @@ impl fmt::Display for Zone {
 /// call this at server start so no request pays it.
 pub fn preload() {
     let _ = metadata();
+    PRELOADED.store(true, std::sync::atomic::Ordering::Relaxed);
 }
+
+/// Whether [`preload`] ran in this process.
+pub fn preloaded() -> bool {
+    PRELOADED.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+static PRELOADED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 /// The crate's metadata database; built once on first use.
 fn metadata() -> &'static Database {

@@ -9,7 +9,7 @@ use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::helpers::{ADMIN_KEY, TestApp, spawn_app_with};
+use crate::helpers::{ADMIN_KEY, TestApp, spawn_app, spawn_app_with};
 
 /// Opens `n` connections; every other one starts a request head and stops.
 async fn hostile(app: &TestApp, n: usize) -> Vec<TcpStream> {
@@ -274,4 +274,12 @@ async fn guessing_keys_from_one_address_is_throttled_before_the_key_is_checked()
             .status,
         429
     );
+}
+
+/// The number plan's metadata is built while the server starts: the first send does not pay
+/// for it, nor the requests that queue behind that send (~100 ms in a release build).
+#[tokio::test]
+async fn the_number_plan_is_built_before_the_first_request() {
+    let _app = spawn_app().await;
+    assert!(ulak_core::phone::preloaded());
 }
