@@ -24,11 +24,16 @@ const MAX_KEYS: usize = 10_000;
 /// still gets through with a known key ([`KeyCache::known`]).
 pub const KNOWN_TTL: Duration = Duration::from_secs(24 * 3600);
 
+/// A key's last use is written at most this often by one process.
+pub(crate) const LAST_USE_EVERY: Duration = Duration::from_secs(60);
+
 #[derive(Debug)]
 pub(crate) struct KeyCache {
     keys: Timed<String, ApiKeyAuth>,
     /// Hashes of keys that verified within [`KNOWN_TTL`]: which key, when.
     known: Mutex<HashMap<String, (ApiKeyId, Instant)>>,
+    /// When this process last wrote each key's last use.
+    last_use: Mutex<HashMap<ApiKeyId, Instant>>,
 }
 
 impl Default for KeyCache {
@@ -36,6 +41,7 @@ impl Default for KeyCache {
         KeyCache {
             keys: Timed::new(KEY_TTL, MAX_KEYS),
             known: Mutex::default(),
+            last_use: Mutex::default(),
         }
     }
 }
@@ -47,8 +53,27 @@ impl KeyCache {
         self.keys.get(hash)
     }
 
-    /// Remembers a key that the database said works at `read_at`.
-    pub(crate) fn put(&self, hash: String, auth: ApiKeyAuth, read_at: Instant) {
+    /// The generation to read a key under ([`Timed::generation`]).
+    pub(crate) fn generation(&self) -> u64 {
+        self.keys.generation()
+    }
+
+    /// Whether this process is to write key `id`'s last use now: not if it did in the last
+    /// [`LAST_USE_EVERY`] (one write per key and minute, however many requests).
+    pub(crate) fn last_use_due(&self, id: ApiKeyId) -> bool {
+        let mut m = self.last_use.lock().unwrap_or_else(PoisonError::into_inner);
+        if m.get(&id).is_some_and(|t| t.elapsed() < LAST_USE_EVERY) {
+            return false;
+        }
+        if m.len() >= MAX_KEYS {
+            m.retain(|_, t| t.elapsed() < LAST_USE_EVERY);
+        }
+        m.insert(id, Instant::now());
+        true
+    }
+
+    /// Remembers a key that the database said works at `read_at`, under `generation`.
+    pub(crate) fn put(&self, hash: String, auth: ApiKeyAuth, read_at: Instant, generation: u64) {
         let mut known = self.known.lock().unwrap_or_else(PoisonError::into_inner);
         if known.len() >= MAX_KEYS && !known.contains_key(&hash) {
             known.retain(|_, (_, at)| at.elapsed() < KNOWN_TTL);
@@ -63,7 +88,7 @@ impl KeyCache {
         }
         known.insert(hash.clone(), (auth.key_id, Instant::now()));
         drop(known);
-        self.keys.put(hash, auth, read_at);
+        self.keys.put(hash, auth, read_at, generation);
     }
 
     /// Whether the key with this hash verified within [`KNOWN_TTL`]. Only real keys get
@@ -107,8 +132,8 @@ mod tests {
     #[test]
     fn a_key_gone_from_the_database_or_revoked_here_is_dropped_at_once() {
         let c = KeyCache::default();
-        c.put("h".into(), auth(), Instant::now());
-        c.put("g".into(), auth(), Instant::now());
+        c.put("h".into(), auth(), Instant::now(), c.generation());
+        c.put("g".into(), auth(), Instant::now(), c.generation());
         assert_eq!(c.get("h"), Lookup::Hit(auth()));
         c.unknown("h");
         assert_eq!(c.get("h"), Lookup::Miss);
@@ -117,5 +142,13 @@ mod tests {
         c.forget(ApiKeyId(7));
         assert_eq!(c.get("g"), Lookup::Miss);
         assert!(!c.known("g"));
+    }
+
+    #[test]
+    fn a_key_s_last_use_is_due_once_a_minute() {
+        let c = KeyCache::default();
+        assert!(c.last_use_due(ApiKeyId(1)));
+        assert!(!c.last_use_due(ApiKeyId(1)));
+        assert!(c.last_use_due(ApiKeyId(2)));
     }
 }

@@ -6,7 +6,7 @@
 //! An entry is read again before it runs out, by one request at a time ([`Timed`]).
 
 use std::hash::Hash;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ulak_core::model::{CompanyId, ProviderAccount, SenderHeader, SmsSettings};
@@ -20,20 +20,6 @@ pub const SETUP_TTL: Duration = Duration::from_secs(1);
 /// Entries per map at most; past it the map starts afresh.
 const MAX_ENTRIES: usize = 10_000;
 
-/// Keeps `v`, read at `read_at`, in `map` unless the cache was cleared since (a write
-/// raced the read: the value may be older than the write).
-fn keep<K: Eq + Hash, V: Clone>(
-    map: &Timed<K, V>,
-    k: K,
-    v: V,
-    read_at: Instant,
-    cleared_at: Instant,
-) {
-    if cleared_at <= read_at {
-        map.put(k, v, read_at);
-    }
-}
-
 /// The cached setups of every company.
 #[derive(Debug)]
 pub(crate) struct SetupCache {
@@ -41,7 +27,6 @@ pub(crate) struct SetupCache {
     accounts: Timed<i64, Option<ProviderAccount>>,
     routing: Timed<i64, Arc<Routing>>,
     headers: Timed<(i64, Option<String>), Option<SenderHeader>>,
-    cleared_at: Mutex<Instant>,
 }
 
 impl Default for SetupCache {
@@ -51,7 +36,6 @@ impl Default for SetupCache {
             accounts: Timed::new(SETUP_TTL, MAX_ENTRIES),
             routing: Timed::new(SETUP_TTL, MAX_ENTRIES),
             headers: Timed::new(SETUP_TTL, MAX_ENTRIES),
-            cleared_at: Mutex::new(Instant::now()),
         }
     }
 }
@@ -59,27 +43,39 @@ impl Default for SetupCache {
 impl SetupCache {
     /// Forgets everything (a setup changed through this handle).
     pub(crate) fn clear(&self) {
-        *self
-            .cleared_at
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner) = Instant::now();
         self.settings.clear();
         self.accounts.clear();
         self.routing.clear();
         self.headers.clear();
     }
+}
 
-    fn cleared_at(&self) -> Instant {
-        *self
-            .cleared_at
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-    }
+/// `map`'s value of `k`, or `read`'s answer, kept unless the map changed meanwhile (a write
+/// raced the read: the answer may be older than the write). A failed re-read of a value
+/// still within its time falls back on it, as every other request does meanwhile.
+async fn cached<K, V>(map: &Timed<K, V>, k: K, read: impl Future<Output = Result<V>>) -> Result<V>
+where
+    K: Eq + Hash,
+    V: Clone,
+{
+    let had = match map.get(&k) {
+        Lookup::Hit(v) => return Ok(v),
+        Lookup::Refresh(v) => Some(v),
+        Lookup::Miss => None,
+    };
+    let generation = map.generation();
+    let at = Instant::now();
+    let v = match read.await {
+        Ok(v) => v,
+        Err(e) => return had.ok_or(e),
+    };
+    map.put(k, v.clone(), at, generation);
+    Ok(v)
 }
 
 /// Forgets the cached setups when dropped: held by every write to settings, provider
 /// accounts or sender headers, so the cache is cleared once the write is done (a read that
-/// began before is not kept, see [`keep`]).
+/// began before is not kept, see [`cached`]).
 pub(crate) struct SetupChange<'a>(&'a SetupCache);
 
 impl Drop for SetupChange<'_> {
@@ -96,14 +92,12 @@ impl Store {
 
     /// [`Store::get_sms_settings`], as the send service reads it (see the module).
     pub async fn sending_settings(&self, company: CompanyId) -> Result<Option<SmsSettings>> {
-        let c = &self.setup;
-        if let Lookup::Hit(v) = c.settings.get(&company.0) {
-            return Ok(v);
-        }
-        let at = Instant::now();
-        let v = self.get_sms_settings(company).await?;
-        keep(&c.settings, company.0, v.clone(), at, c.cleared_at());
-        Ok(v)
+        cached(
+            &self.setup.settings,
+            company.0,
+            self.get_sms_settings(company),
+        )
+        .await
     }
 
     /// [`Store::sending_account`], as the send service reads it (see the module).
@@ -111,26 +105,18 @@ impl Store {
         &self,
         company: CompanyId,
     ) -> Result<Option<ProviderAccount>> {
-        let c = &self.setup;
-        if let Lookup::Hit(v) = c.accounts.get(&company.0) {
-            return Ok(v);
-        }
-        let at = Instant::now();
-        let v = self.sending_account(company).await?;
-        keep(&c.accounts, company.0, v.clone(), at, c.cleared_at());
-        Ok(v)
+        cached(
+            &self.setup.accounts,
+            company.0,
+            self.sending_account(company),
+        )
+        .await
     }
 
     /// [`Store::routing`], as the send service reads it (see the module).
     pub async fn sending_routing(&self, company: CompanyId) -> Result<Arc<Routing>> {
-        let c = &self.setup;
-        if let Lookup::Hit(v) = c.routing.get(&company.0) {
-            return Ok(v);
-        }
-        let at = Instant::now();
-        let v = Arc::new(self.routing(company).await?);
-        keep(&c.routing, company.0, Arc::clone(&v), at, c.cleared_at());
-        Ok(v)
+        let read = async { Ok(Arc::new(self.routing(company).await?)) };
+        cached(&self.setup.routing, company.0, read).await
     }
 
     /// [`Store::find_sender_header`], as the send service reads it (see the module).
@@ -139,14 +125,12 @@ impl Store {
         company: CompanyId,
         name: Option<&str>,
     ) -> Result<Option<SenderHeader>> {
-        let c = &self.setup;
         let key = (company.0, name.map(str::to_owned));
-        if let Lookup::Hit(v) = c.headers.get(&key) {
-            return Ok(v);
-        }
-        let at = Instant::now();
-        let v = self.find_sender_header(company, name).await?;
-        keep(&c.headers, key, v.clone(), at, c.cleared_at());
-        Ok(v)
+        cached(
+            &self.setup.headers,
+            key,
+            self.find_sender_header(company, name),
+        )
+        .await
     }
 }

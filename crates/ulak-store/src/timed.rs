@@ -3,6 +3,10 @@
 //! keys, a company's sending setup) were read by every request in flight at the moment an
 //! entry ran out, all at once, once a second: a stall of every request then, which a
 //! latency benchmark counts many times over (docs/benchmarks.md).
+//!
+//! A value read before a change of the map (a key revoked or a setup written through this
+//! handle) is not kept: every change moves the map's generation on, and [`Timed::put`] drops
+//! a value read under an older one.
 
 use std::borrow::Borrow;
 use std::collections::HashMap;
@@ -19,9 +23,9 @@ const RETRY_REFRESH: Duration = Duration::from_millis(100);
 pub(crate) enum Lookup<V> {
     /// Read recently: believe it.
     Hit(V),
-    /// Past half its time: this caller (one at a time) reads it again; the others meanwhile
-    /// get [`Lookup::Hit`].
-    Refresh,
+    /// Past half its time: this caller (one at a time) reads it again, and may fall back on
+    /// the value it still has if the read fails; the others meanwhile get [`Lookup::Hit`].
+    Refresh(V),
     /// Not kept, or too old to believe.
     Miss,
 }
@@ -35,11 +39,18 @@ struct Entry<V> {
     refreshing: Option<Instant>,
 }
 
+#[derive(Debug)]
+struct Inner<K, V> {
+    map: HashMap<K, Entry<V>>,
+    /// Moved on by every removal (see the module).
+    generation: u64,
+}
+
 /// Values believed for `ttl` after their read, at most `max` of them (past it the map
 /// starts afresh: each key costs one read then).
 #[derive(Debug)]
 pub(crate) struct Timed<K, V> {
-    map: Mutex<HashMap<K, Entry<V>>>,
+    inner: Mutex<Inner<K, V>>,
     ttl: Duration,
     max: usize,
 }
@@ -47,14 +58,23 @@ pub(crate) struct Timed<K, V> {
 impl<K: Eq + Hash, V: Clone> Timed<K, V> {
     pub(crate) fn new(ttl: Duration, max: usize) -> Self {
         Timed {
-            map: Mutex::new(HashMap::new()),
+            inner: Mutex::new(Inner {
+                map: HashMap::new(),
+                generation: 0,
+            }),
             ttl,
             max,
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<K, Entry<V>>> {
-        self.map.lock().unwrap_or_else(PoisonError::into_inner)
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner<K, V>> {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The map's generation, to be read before reading a value from the database and given
+    /// to [`Timed::put`] with it.
+    pub(crate) fn generation(&self) -> u64 {
+        self.lock().generation
     }
 
     /// The value of `k`, if read less than the ttl ago; past half of it one caller at a
@@ -70,8 +90,8 @@ impl<K: Eq + Hash, V: Clone> Timed<K, V> {
     where
         K: Borrow<Q>,
     {
-        let mut map = self.lock();
-        let Some(e) = map.get_mut(k) else {
+        let mut inner = self.lock();
+        let Some(e) = inner.map.get_mut(k) else {
             return Lookup::Miss;
         };
         let age = now.saturating_duration_since(e.at);
@@ -83,15 +103,20 @@ impl<K: Eq + Hash, V: Clone> Timed<K, V> {
             .is_some_and(|t| now.saturating_duration_since(t) < RETRY_REFRESH);
         if age >= self.ttl / 2 && !handed_out {
             e.refreshing = Some(now);
-            return Lookup::Refresh;
+            return Lookup::Refresh(e.value.clone());
         }
         Lookup::Hit(e.value.clone())
     }
 
-    /// Keeps `v`, read at `read_at`.
-    pub(crate) fn put(&self, k: K, v: V, read_at: Instant) {
-        let mut map = self.lock();
-        if map.len() >= self.max {
+    /// Keeps `v`, read at `read_at` under `generation` ([`Timed::generation`]), unless the
+    /// map changed since.
+    pub(crate) fn put(&self, k: K, v: V, read_at: Instant, generation: u64) {
+        let mut inner = self.lock();
+        if inner.generation != generation {
+            return;
+        }
+        let map = &mut inner.map;
+        if map.len() >= self.max && !map.contains_key(&k) {
             let ttl = self.ttl;
             map.retain(|_, e| e.at.elapsed() < ttl);
             if map.len() >= self.max {
@@ -111,17 +136,23 @@ impl<K: Eq + Hash, V: Clone> Timed<K, V> {
     where
         K: Borrow<Q>,
     {
-        self.lock().remove(k);
+        let mut inner = self.lock();
+        inner.generation += 1;
+        inner.map.remove(k);
     }
 
     /// Keeps only the values `keep` says yes to.
     pub(crate) fn retain(&self, keep: impl Fn(&V) -> bool) {
-        self.lock().retain(|_, e| keep(&e.value));
+        let mut inner = self.lock();
+        inner.generation += 1;
+        inner.map.retain(|_, e| keep(&e.value));
     }
 
     /// Forgets everything.
     pub(crate) fn clear(&self) {
-        self.lock().clear();
+        let mut inner = self.lock();
+        inner.generation += 1;
+        inner.map.clear();
     }
 }
 
@@ -136,7 +167,7 @@ mod tests {
     fn map_with(k: &str, v: u32) -> (Timed<String, u32>, Instant) {
         let m = Timed::new(TTL, 10);
         let t0 = Instant::now();
-        m.put(k.into(), v, t0);
+        m.put(k.into(), v, t0, m.generation());
         (m, t0)
     }
 
@@ -150,14 +181,14 @@ mod tests {
             Lookup::Hit(7)
         );
         let half = t0 + TTL / 2;
-        assert_eq!(m.get_at(&k, half), Lookup::Refresh);
+        assert_eq!(m.get_at(&k, half), Lookup::Refresh(7));
         // The others, meanwhile, go on with the value: no stampede on the database.
         for i in 0..RETRY_REFRESH.as_millis() as u64 {
             let at = half + Duration::from_millis(i);
             assert_eq!(m.get_at(&k, at), Lookup::Hit(7), "{i} ms later");
         }
         // A refresh that never came back is handed out again.
-        assert_eq!(m.get_at(&k, half + RETRY_REFRESH), Lookup::Refresh);
+        assert_eq!(m.get_at(&k, half + RETRY_REFRESH), Lookup::Refresh(7));
         // Never believed past the ttl, refreshing or not.
         assert_eq!(m.get_at(&k, t0 + TTL), Lookup::Miss);
         assert_eq!(m.get_at("other", t0), Lookup::Miss);
@@ -167,11 +198,11 @@ mod tests {
     fn a_refreshed_value_starts_a_new_ttl_and_a_removed_one_is_gone() {
         let (m, t0) = map_with("k", 7);
         let k = "k".to_owned();
-        assert_eq!(m.get_at(&k, t0 + TTL / 2), Lookup::Refresh);
+        assert_eq!(m.get_at(&k, t0 + TTL / 2), Lookup::Refresh(7));
         let t1 = t0 + TTL / 2;
-        m.put(k.clone(), 8, t1);
+        m.put(k.clone(), 8, t1, m.generation());
         assert_eq!(m.get_at(&k, t1 + TTL / 4), Lookup::Hit(8));
-        assert_eq!(m.get_at(&k, t1 + TTL / 2), Lookup::Refresh);
+        assert_eq!(m.get_at(&k, t1 + TTL / 2), Lookup::Refresh(8));
         m.remove(&k);
         assert_eq!(m.get_at(&k, t1), Lookup::Miss);
     }
@@ -179,12 +210,32 @@ mod tests {
     #[test]
     fn a_full_map_drops_the_old_values_first() {
         let m = Timed::new(TTL, 2);
+        let g = m.generation();
         let old = Instant::now().checked_sub(TTL).unwrap();
-        m.put(1, 1, old);
-        m.put(2, 2, Instant::now());
-        m.put(3, 3, Instant::now());
+        m.put(1, 1, old, g);
+        m.put(2, 2, Instant::now(), g);
+        m.put(3, 3, Instant::now(), g);
         assert_eq!(m.get(&1), Lookup::Miss);
         assert_eq!(m.get(&2), Lookup::Hit(2));
         assert_eq!(m.get(&3), Lookup::Hit(3));
+        // Full, a value read again replaces its own entry and drops no other.
+        m.put(3, 4, Instant::now(), g);
+        assert_eq!(m.get(&2), Lookup::Hit(2));
+        assert_eq!(m.get(&3), Lookup::Hit(4));
+    }
+
+    #[test]
+    fn a_value_read_before_a_change_of_the_map_is_not_kept() {
+        let (m, t0) = map_with("k", 7);
+        // A refresh begins, reads the database…
+        assert_eq!(m.get_at("k", t0 + TTL / 2), Lookup::Refresh(7));
+        let read_under = m.generation();
+        // …while the key is revoked through this handle…
+        m.retain(|v| *v != 7);
+        // …and its answer, read before, comes back last: dropped.
+        m.put("k".into(), 7, t0 + TTL / 2, read_under);
+        assert_eq!(m.get_at("k", t0 + TTL / 2), Lookup::Miss);
+        m.put("k".into(), 9, t0 + TTL / 2, m.generation());
+        assert_eq!(m.get_at("k", t0 + TTL / 2), Lookup::Hit(9));
     }
 }

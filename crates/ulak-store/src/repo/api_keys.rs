@@ -115,37 +115,37 @@ impl Store {
     #[tracing::instrument(skip_all)]
     pub async fn authenticate_api_key(&self, key: &str) -> Result<Option<ApiKeyAuth>> {
         let hash = key_hash(key.trim());
-        if let Lookup::Hit(auth) = self.keys.get(&hash) {
-            return Ok(Some(auth));
-        }
+        let cached = match self.keys.get(&hash) {
+            Lookup::Hit(auth) => return Ok(Some(auth)),
+            Lookup::Refresh(auth) => Some(auth),
+            Lookup::Miss => None,
+        };
+        let generation = self.keys.generation();
         let read_at = std::time::Instant::now();
         let row = sqlx::query(sql!(
             "SELECT {COLS} FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL"
         ))
         .bind(&hash)
         .fetch_optional(&self.pool)
-        .await?;
+        .await;
+        let row = match (row, cached) {
+            (Ok(row), _) => row,
+            // A failed re-read of a key still within its time: believed, as it is for every
+            // other request meanwhile.
+            (Err(_), Some(auth)) => return Ok(Some(auth)),
+            (Err(e), None) => return Err(e.into()),
+        };
         let Some(row) = row else {
             self.keys.unknown(&hash);
             return Ok(None);
         };
         let k = api_key(&row)?;
         let now = now_ms();
-        // Written only when due, and in the writers' line: an UPDATE takes SQLite's write
-        // lock even when it changes nothing, and through the readers' pool it met the accept
-        // path's writer in SQLite's busy handler, which sleeps in steps of up to 100 ms.
         if k.last_used_at
             .is_none_or(|t| t < now - LAST_USED_GRANULARITY_MS)
+            && self.keys.last_use_due(k.id)
         {
-            sqlx::query(
-                "UPDATE api_keys SET last_used_at = $2 \
-                 WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < $3)",
-            )
-            .bind(k.id.0)
-            .bind(now)
-            .bind(now - LAST_USED_GRANULARITY_MS)
-            .execute(&self.writer)
-            .await?;
+            self.record_last_use(k.id, now);
         }
         let auth = ApiKeyAuth {
             key_id: k.id,
@@ -153,8 +153,30 @@ impl Store {
             role: k.role,
             system_admin: k.system_admin,
         };
-        self.keys.put(hash, auth, read_at);
+        self.keys.put(hash, auth, read_at, generation);
         Ok(Some(auth))
+    }
+
+    /// Writes key `id`'s last use in a task of its own, in the writers' line: no request
+    /// waits for it. (An UPDATE takes SQLite's write lock even when it changes nothing;
+    /// through the readers' pool it met the accept path's writer in SQLite's busy handler,
+    /// which sleeps in steps of up to 100 ms.) A failure is logged; the next is a minute on.
+    fn record_last_use(&self, id: ApiKeyId, now: i64) {
+        let writer = self.writer.clone();
+        tokio::spawn(async move {
+            let r = sqlx::query(
+                "UPDATE api_keys SET last_used_at = $2 \
+                 WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < $3)",
+            )
+            .bind(id.0)
+            .bind(now)
+            .bind(now - LAST_USED_GRANULARITY_MS)
+            .execute(&writer)
+            .await;
+            if let Err(e) = r {
+                tracing::warn!(error = %e, key = id.0, "recording an API key's last use failed");
+            }
+        });
     }
 
     /// A key's metadata by id.

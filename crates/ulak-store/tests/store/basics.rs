@@ -215,14 +215,21 @@ async fn api_keys_lifecycle(db: &TestDb) {
         (auth.company_id, auth.role, auth.system_admin),
         (c.id, Role::Operator, false)
     );
-    assert!(
-        s.get_api_key(c.id, meta.id)
+    // The last use is written beside the request, not in it.
+    let mut used = None;
+    for _ in 0..100 {
+        used = s
+            .get_api_key(c.id, meta.id)
             .await
             .unwrap()
             .unwrap()
-            .last_used_at
-            .is_some()
-    );
+            .last_used_at;
+        if used.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(used.is_some(), "the key's last use was recorded");
     assert!(
         s.authenticate_api_key("ulak_wrong")
             .await

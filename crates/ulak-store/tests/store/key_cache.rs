@@ -18,13 +18,15 @@ async fn revoked_keys_stop_within_the_cache_lifetime(db: &TestDb) {
     let new = || NewApiKey::new("erp", Role::Operator, false).unwrap();
     let (here, here_key) = s.create_api_key(c.id, new()).await.unwrap();
     let (there, there_key) = s.create_api_key(c.id, new()).await.unwrap();
+    // Connected first: its migrations may wait for other tests' (PostgreSQL), and the cached
+    // verification below must still be young when the other node revokes.
+    let node = Store::connect(&db.url, [7; 32]).await.unwrap();
     assert!(s.authenticate_api_key(&here_key).await.unwrap().is_some());
     assert!(s.authenticate_api_key(&there_key).await.unwrap().is_some());
     // Revoked through this handle: refused at once.
     s.revoke_api_key(c.id, here.id).await.unwrap();
     assert!(s.authenticate_api_key(&here_key).await.unwrap().is_none());
     // Revoked by another node: the cached verification still serves, but not for long.
-    let node = Store::connect(&db.url, [7; 32]).await.unwrap();
     let revoked_at = Instant::now();
     node.revoke_api_key(c.id, there.id).await.unwrap();
     let cached = s.authenticate_api_key(&there_key).await.unwrap();

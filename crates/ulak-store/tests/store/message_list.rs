@@ -466,9 +466,10 @@ async fn campaign_indexes_hold_only_campaign_messages(db: &TestDb) {
     for name in ["messages_campaign", "messages_campaign_time"] {
         let def: String = match db.store.backend() {
             Backend::Sqlite => sqlx::query_scalar("SELECT sql FROM sqlite_master WHERE name = $1"),
-            Backend::Postgres => {
-                sqlx::query_scalar("SELECT indexdef FROM pg_indexes WHERE indexname = $1")
-            }
+            Backend::Postgres => sqlx::query_scalar(
+                "SELECT indexdef FROM pg_indexes \
+                     WHERE indexname = $1 AND schemaname = current_schema()",
+            ),
         }
         .bind(name)
         .fetch_one(&raw)
