@@ -72,8 +72,12 @@ impl KeyCache {
         true
     }
 
-    /// Remembers a key that the database said works at `read_at`, under `generation`.
+    /// Remembers a key that the database said works at `read_at`, under `generation` (not
+    /// if it was revoked through this handle meanwhile).
     pub(crate) fn put(&self, hash: String, auth: ApiKeyAuth, read_at: Instant, generation: u64) {
+        if !self.keys.put(hash.clone(), auth, read_at, generation) {
+            return;
+        }
         let mut known = self.known.lock().unwrap_or_else(PoisonError::into_inner);
         if known.len() >= MAX_KEYS && !known.contains_key(&hash) {
             known.retain(|_, (_, at)| at.elapsed() < KNOWN_TTL);
@@ -86,9 +90,7 @@ impl KeyCache {
                 known.retain(|_, (_, at)| *at > cut);
             }
         }
-        known.insert(hash.clone(), (auth.key_id, Instant::now()));
-        drop(known);
-        self.keys.put(hash, auth, read_at, generation);
+        known.insert(hash, (auth.key_id, Instant::now()));
     }
 
     /// Whether the key with this hash verified within [`KNOWN_TTL`]. Only real keys get

@@ -42,7 +42,7 @@ struct Entry<V> {
 #[derive(Debug)]
 struct Inner<K, V> {
     map: HashMap<K, Entry<V>>,
-    /// Moved on by every removal (see the module).
+    /// Moved on by every change (see the module).
     generation: u64,
 }
 
@@ -109,11 +109,11 @@ impl<K: Eq + Hash, V: Clone> Timed<K, V> {
     }
 
     /// Keeps `v`, read at `read_at` under `generation` ([`Timed::generation`]), unless the
-    /// map changed since.
-    pub(crate) fn put(&self, k: K, v: V, read_at: Instant, generation: u64) {
+    /// map changed since; whether it was kept.
+    pub(crate) fn put(&self, k: K, v: V, read_at: Instant, generation: u64) -> bool {
         let mut inner = self.lock();
         if inner.generation != generation {
-            return;
+            return false;
         }
         let map = &mut inner.map;
         if map.len() >= self.max && !map.contains_key(&k) {
@@ -129,6 +129,7 @@ impl<K: Eq + Hash, V: Clone> Timed<K, V> {
             refreshing: None,
         };
         map.insert(k, entry);
+        true
     }
 
     /// Forgets `k`.
@@ -136,9 +137,13 @@ impl<K: Eq + Hash, V: Clone> Timed<K, V> {
     where
         K: Borrow<Q>,
     {
+        // Only when there was something to forget: a stranger's wrong keys, forgotten by the
+        // thousand, must not keep every good key's read from being kept. (A read of `k`
+        // that raced this still runs out within the ttl of its own read.)
         let mut inner = self.lock();
-        inner.generation += 1;
-        inner.map.remove(k);
+        if inner.map.remove(k).is_some() {
+            inner.generation += 1;
+        }
     }
 
     /// Keeps only the values `keep` says yes to.
@@ -233,9 +238,18 @@ mod tests {
         // …while the key is revoked through this handle…
         m.retain(|v| *v != 7);
         // …and its answer, read before, comes back last: dropped.
-        m.put("k".into(), 7, t0 + TTL / 2, read_under);
+        assert!(!m.put("k".into(), 7, t0 + TTL / 2, read_under));
         assert_eq!(m.get_at("k", t0 + TTL / 2), Lookup::Miss);
         m.put("k".into(), 9, t0 + TTL / 2, m.generation());
         assert_eq!(m.get_at("k", t0 + TTL / 2), Lookup::Hit(9));
+    }
+
+    #[test]
+    fn forgetting_what_is_not_there_keeps_reads_in_flight() {
+        let m: Timed<String, u32> = Timed::new(TTL, 10);
+        let g = m.generation();
+        m.remove("never seen");
+        assert!(m.put("k".into(), 1, Instant::now(), g));
+        assert_eq!(m.get("k"), Lookup::Hit(1));
     }
 }
