@@ -216,6 +216,17 @@ pub(crate) struct ListSql<'a> {
     pub filters: Vec<(&'a str, Param)>,
 }
 
+/// The row a write statement returns (`… RETURNING`), once the statement is committed. On
+/// PostgreSQL sqlx's `fetch_optional` answers at the first row, before the implicit commit
+/// that follows it; a write that clears a cache afterwards would let a read in between keep
+/// the old value.
+pub(crate) async fn committed_row(
+    q: Query<'_, sqlx::Any, sqlx::any::AnyArguments>,
+    pool: &sqlx::AnyPool,
+) -> Result<Option<AnyRow>> {
+    Ok(q.fetch_all(pool).await?.into_iter().next())
+}
+
 impl Store {
     /// Begins a transaction that will write. On SQLite it is `BEGIN IMMEDIATE`: a deferred
     /// transaction that reads first cannot take the write lock once another connection has

@@ -53,6 +53,11 @@ impl KeyCache {
         self.keys.get(hash)
     }
 
+    /// The key with this hash if still believed now ([`Timed::peek`]).
+    pub(crate) fn peek(&self, hash: &str) -> Option<ApiKeyAuth> {
+        self.keys.peek(hash)
+    }
+
     /// The generation to read a key under ([`Timed::generation`]).
     pub(crate) fn generation(&self) -> u64 {
         self.keys.generation()
@@ -75,10 +80,12 @@ impl KeyCache {
     /// Remembers a key that the database said works at `read_at`, under `generation` (not
     /// if it was revoked through this handle meanwhile).
     pub(crate) fn put(&self, hash: String, auth: ApiKeyAuth, read_at: Instant, generation: u64) {
+        // `known` is locked first here and wherever both change (a forget cannot fall
+        // between the two).
+        let mut known = self.known.lock().unwrap_or_else(PoisonError::into_inner);
         if !self.keys.put(hash.clone(), auth, read_at, generation) {
             return;
         }
-        let mut known = self.known.lock().unwrap_or_else(PoisonError::into_inner);
         if known.len() >= MAX_KEYS && !known.contains_key(&hash) {
             known.retain(|_, (_, at)| at.elapsed() < KNOWN_TTL);
             // Still full: the older half goes, so one tenant's many fresh keys cannot wipe
@@ -104,15 +111,15 @@ impl KeyCache {
 
     /// Forgets key `id` (revoked through this handle).
     pub(crate) fn forget(&self, id: ApiKeyId) {
-        self.keys.retain(|auth| auth.key_id != id);
         let mut known = self.known.lock().unwrap_or_else(PoisonError::into_inner);
+        self.keys.retain(|auth| auth.key_id != id);
         known.retain(|_, (key, _)| *key != id);
     }
 
     /// Forgets the key with this hash (it no longer verifies: revoked on another node).
     pub(crate) fn unknown(&self, hash: &str) {
-        self.keys.remove(hash);
         let mut known = self.known.lock().unwrap_or_else(PoisonError::into_inner);
+        self.keys.remove(hash);
         known.remove(hash);
     }
 }
@@ -152,5 +159,16 @@ mod tests {
         assert!(c.last_use_due(ApiKeyId(1)));
         assert!(!c.last_use_due(ApiKeyId(1)));
         assert!(c.last_use_due(ApiKeyId(2)));
+    }
+
+    #[test]
+    fn a_key_read_before_its_revocation_here_is_neither_kept_nor_known() {
+        let c = KeyCache::default();
+        let read_under = c.generation();
+        c.forget(ApiKeyId(7));
+        c.put("h".into(), auth(), Instant::now(), read_under);
+        assert_eq!(c.get("h"), Lookup::Miss);
+        assert_eq!(c.peek("h"), None);
+        assert!(!c.known("h"));
     }
 }

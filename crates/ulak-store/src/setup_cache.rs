@@ -58,16 +58,16 @@ where
     K: Eq + Hash,
     V: Clone,
 {
-    let had = match map.get(&k) {
+    let refreshing = match map.get(&k) {
         Lookup::Hit(v) => return Ok(v),
-        Lookup::Refresh(v) => Some(v),
-        Lookup::Miss => None,
+        Lookup::Refresh => true,
+        Lookup::Miss => false,
     };
     let generation = map.generation();
     let at = Instant::now();
     let v = match read.await {
         Ok(v) => v,
-        Err(e) => return had.ok_or(e),
+        Err(e) => return map.peek(&k).filter(|_| refreshing).ok_or(e),
     };
     map.put(k, v.clone(), at, generation);
     Ok(v)

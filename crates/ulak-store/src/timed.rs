@@ -23,9 +23,9 @@ const RETRY_REFRESH: Duration = Duration::from_millis(100);
 pub(crate) enum Lookup<V> {
     /// Read recently: believe it.
     Hit(V),
-    /// Past half its time: this caller (one at a time) reads it again, and may fall back on
-    /// the value it still has if the read fails; the others meanwhile get [`Lookup::Hit`].
-    Refresh(V),
+    /// Past half its time: this caller (one at a time) reads it again (and if that read
+    /// fails may fall back on [`Timed::peek`]); the others meanwhile get [`Lookup::Hit`].
+    Refresh,
     /// Not kept, or too old to believe.
     Miss,
 }
@@ -103,9 +103,21 @@ impl<K: Eq + Hash, V: Clone> Timed<K, V> {
             .is_some_and(|t| now.saturating_duration_since(t) < RETRY_REFRESH);
         if age >= self.ttl / 2 && !handed_out {
             e.refreshing = Some(now);
-            return Lookup::Refresh(e.value.clone());
+            return Lookup::Refresh;
         }
         Lookup::Hit(e.value.clone())
+    }
+
+    /// The value of `k` if it is still believed now, without handing out a refresh: what a
+    /// refresh whose read failed falls back on (checked after the failure, which may have
+    /// taken a while, and after any change through this handle).
+    pub(crate) fn peek<Q: Eq + Hash + ?Sized>(&self, k: &Q) -> Option<V>
+    where
+        K: Borrow<Q>,
+    {
+        let inner = self.lock();
+        let e = inner.map.get(k)?;
+        (e.at.elapsed() < self.ttl).then(|| e.value.clone())
     }
 
     /// Keeps `v`, read at `read_at` under `generation` ([`Timed::generation`]), unless the
@@ -186,14 +198,14 @@ mod tests {
             Lookup::Hit(7)
         );
         let half = t0 + TTL / 2;
-        assert_eq!(m.get_at(&k, half), Lookup::Refresh(7));
+        assert_eq!(m.get_at(&k, half), Lookup::Refresh);
         // The others, meanwhile, go on with the value: no stampede on the database.
         for i in 0..RETRY_REFRESH.as_millis() as u64 {
             let at = half + Duration::from_millis(i);
             assert_eq!(m.get_at(&k, at), Lookup::Hit(7), "{i} ms later");
         }
         // A refresh that never came back is handed out again.
-        assert_eq!(m.get_at(&k, half + RETRY_REFRESH), Lookup::Refresh(7));
+        assert_eq!(m.get_at(&k, half + RETRY_REFRESH), Lookup::Refresh);
         // Never believed past the ttl, refreshing or not.
         assert_eq!(m.get_at(&k, t0 + TTL), Lookup::Miss);
         assert_eq!(m.get_at("other", t0), Lookup::Miss);
@@ -203,13 +215,15 @@ mod tests {
     fn a_refreshed_value_starts_a_new_ttl_and_a_removed_one_is_gone() {
         let (m, t0) = map_with("k", 7);
         let k = "k".to_owned();
-        assert_eq!(m.get_at(&k, t0 + TTL / 2), Lookup::Refresh(7));
+        assert_eq!(m.get_at(&k, t0 + TTL / 2), Lookup::Refresh);
         let t1 = t0 + TTL / 2;
         m.put(k.clone(), 8, t1, m.generation());
         assert_eq!(m.get_at(&k, t1 + TTL / 4), Lookup::Hit(8));
-        assert_eq!(m.get_at(&k, t1 + TTL / 2), Lookup::Refresh(8));
+        assert_eq!(m.get_at(&k, t1 + TTL / 2), Lookup::Refresh);
+        assert_eq!(m.peek(&k), Some(8));
         m.remove(&k);
         assert_eq!(m.get_at(&k, t1), Lookup::Miss);
+        assert_eq!(m.peek(&k), None);
     }
 
     #[test]
@@ -233,7 +247,7 @@ mod tests {
     fn a_value_read_before_a_change_of_the_map_is_not_kept() {
         let (m, t0) = map_with("k", 7);
         // A refresh begins, reads the database…
-        assert_eq!(m.get_at("k", t0 + TTL / 2), Lookup::Refresh(7));
+        assert_eq!(m.get_at("k", t0 + TTL / 2), Lookup::Refresh);
         let read_under = m.generation();
         // …while the key is revoked through this handle…
         m.retain(|v| *v != 7);

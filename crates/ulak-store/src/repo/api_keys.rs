@@ -4,7 +4,7 @@ use sqlx::any::AnyRow;
 use ulak_core::model::{ApiKey, ApiKeyAuth, ApiKeyId, CompanyId, ListQuery, NewApiKey, Page, Role};
 
 use crate::auth::{KEY_PREFIX, display_prefix, key_hash, new_api_key};
-use crate::db::{ListSql, col, now_ms, parse};
+use crate::db::{ListSql, col, committed_row, now_ms, parse};
 use crate::timed::Lookup;
 use crate::{Result, Store, StoreError};
 
@@ -115,10 +115,10 @@ impl Store {
     #[tracing::instrument(skip_all)]
     pub async fn authenticate_api_key(&self, key: &str) -> Result<Option<ApiKeyAuth>> {
         let hash = key_hash(key.trim());
-        let cached = match self.keys.get(&hash) {
+        let refreshing = match self.keys.get(&hash) {
             Lookup::Hit(auth) => return Ok(Some(auth)),
-            Lookup::Refresh(auth) => Some(auth),
-            Lookup::Miss => None,
+            Lookup::Refresh => true,
+            Lookup::Miss => false,
         };
         let generation = self.keys.generation();
         let read_at = std::time::Instant::now();
@@ -128,12 +128,18 @@ impl Store {
         .bind(&hash)
         .fetch_optional(&self.pool)
         .await;
-        let row = match (row, cached) {
-            (Ok(row), _) => row,
-            // A failed re-read of a key still within its time: believed, as it is for every
-            // other request meanwhile.
-            (Err(_), Some(auth)) => return Ok(Some(auth)),
-            (Err(e), None) => return Err(e.into()),
+        let row = match row {
+            Ok(row) => row,
+            // A failed re-read of a key still within its time (now, and not revoked here
+            // meanwhile): believed, as it is for every other request.
+            Err(e) => {
+                return self
+                    .keys
+                    .peek(&hash)
+                    .filter(|_| refreshing)
+                    .map(Some)
+                    .ok_or(e.into());
+            }
         };
         let Some(row) = row else {
             self.keys.unknown(&hash);
@@ -195,14 +201,16 @@ impl Store {
     /// Revokes a key (kept for the audit trail; it no longer authenticates).
     #[tracing::instrument(skip(self))]
     pub async fn revoke_api_key(&self, company: CompanyId, id: ApiKeyId) -> Result<ApiKey> {
-        let row = sqlx::query(sql!(
-            "UPDATE api_keys SET revoked_at = COALESCE(revoked_at, $3) \
-             WHERE company_id = $1 AND id = $2 RETURNING {COLS}"
-        ))
-        .bind(company.0)
-        .bind(id.0)
-        .bind(now_ms())
-        .fetch_optional(&self.pool)
+        let row = committed_row(
+            sqlx::query(sql!(
+                "UPDATE api_keys SET revoked_at = COALESCE(revoked_at, $3) \
+                 WHERE company_id = $1 AND id = $2 RETURNING {COLS}"
+            ))
+            .bind(company.0)
+            .bind(id.0)
+            .bind(now_ms()),
+            &self.pool,
+        )
         .await?;
         self.keys.forget(id);
         row.as_ref()
