@@ -220,11 +220,15 @@ pub(crate) struct ListSql<'a> {
 /// PostgreSQL sqlx's `fetch_optional` answers at the first row, before the implicit commit
 /// that follows it; a write that clears a cache afterwards would let a read in between keep
 /// the old value.
-pub(crate) async fn committed_row(
-    q: Query<'_, sqlx::Any, sqlx::any::AnyArguments>,
-    pool: &sqlx::AnyPool,
-) -> Result<Option<AnyRow>> {
-    Ok(q.fetch_all(pool).await?.into_iter().next())
+pub(crate) trait FetchCommitted {
+    /// The first row of the whole answer (`fetch_all`, which waits for the commit).
+    async fn fetch_committed(self, pool: &sqlx::AnyPool) -> Result<Option<AnyRow>>;
+}
+
+impl FetchCommitted for Query<'_, sqlx::Any, sqlx::any::AnyArguments> {
+    async fn fetch_committed(self, pool: &sqlx::AnyPool) -> Result<Option<AnyRow>> {
+        Ok(self.fetch_all(pool).await?.into_iter().next())
+    }
 }
 
 impl Store {

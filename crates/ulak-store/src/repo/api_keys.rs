@@ -4,7 +4,7 @@ use sqlx::any::AnyRow;
 use ulak_core::model::{ApiKey, ApiKeyAuth, ApiKeyId, CompanyId, ListQuery, NewApiKey, Page, Role};
 
 use crate::auth::{KEY_PREFIX, display_prefix, key_hash, new_api_key};
-use crate::db::{ListSql, col, committed_row, now_ms, parse};
+use crate::db::{FetchCommitted, ListSql, col, now_ms, parse};
 use crate::timed::Lookup;
 use crate::{Result, Store, StoreError};
 
@@ -201,16 +201,14 @@ impl Store {
     /// Revokes a key (kept for the audit trail; it no longer authenticates).
     #[tracing::instrument(skip(self))]
     pub async fn revoke_api_key(&self, company: CompanyId, id: ApiKeyId) -> Result<ApiKey> {
-        let row = committed_row(
-            sqlx::query(sql!(
-                "UPDATE api_keys SET revoked_at = COALESCE(revoked_at, $3) \
-                 WHERE company_id = $1 AND id = $2 RETURNING {COLS}"
-            ))
-            .bind(company.0)
-            .bind(id.0)
-            .bind(now_ms()),
-            &self.pool,
-        )
+        let row = sqlx::query(sql!(
+            "UPDATE api_keys SET revoked_at = COALESCE(revoked_at, $3) \
+             WHERE company_id = $1 AND id = $2 RETURNING {COLS}"
+        ))
+        .bind(company.0)
+        .bind(id.0)
+        .bind(now_ms())
+        .fetch_committed(&self.pool)
         .await?;
         self.keys.forget(id);
         row.as_ref()

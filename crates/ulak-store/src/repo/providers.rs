@@ -9,7 +9,7 @@ use ulak_core::model::{
     TonNpi,
 };
 
-use crate::db::{ListSql, col, committed_row, now_ms, parse};
+use crate::db::{FetchCommitted, ListSql, col, now_ms, parse};
 use crate::secret::SecretBox;
 use crate::{Result, Store, StoreError};
 
@@ -208,41 +208,39 @@ impl Store {
         let (password, token) = self.seal_secrets(company, id.0, &new)?;
         let smpp = smpp_columns(&new);
         let (base_url, username) = http_columns(&new);
-        let row = committed_row(
-            sqlx::query(sql!(
-                "UPDATE provider_accounts SET name = $3, kind = $4, host = $5, port = $6, \
+        let row = sqlx::query(sql!(
+            "UPDATE provider_accounts SET name = $3, kind = $4, host = $5, port = $6, \
              system_id = $7, system_type = $8, bind_mode = $9, binds = $10, window_size = $11, \
              rate_per_sec = $12, text_policy = $13, source_ton = $14, source_npi = $15, \
              dest_ton = $16, dest_npi = $17, enabled = $18, updated_at = $19, \
              password = COALESCE($20, password), base_url = $21, username = $22, \
              token = CASE WHEN $21 IS NULL THEN NULL ELSE COALESCE($23, token) END \
              WHERE company_id = $1 AND id = $2 RETURNING {COLS}"
-            ))
-            .bind(company.0)
-            .bind(id.0)
-            .bind(&new.name)
-            .bind(new.kind.as_str())
-            .bind(&smpp.host)
-            .bind(i64::from(smpp.port))
-            .bind(&smpp.system_id)
-            .bind(&smpp.system_type)
-            .bind(smpp.bind_mode.as_str())
-            .bind(i64::from(smpp.binds))
-            .bind(i64::from(smpp.window))
-            .bind(i64::from(new.rate_per_sec))
-            .bind(new.text_policy.as_str())
-            .bind(i64::from(smpp.source.ton))
-            .bind(i64::from(smpp.source.npi))
-            .bind(i64::from(smpp.destination.ton))
-            .bind(i64::from(smpp.destination.npi))
-            .bind(i64::from(new.enabled))
-            .bind(now_ms())
-            .bind(password)
-            .bind(base_url)
-            .bind(username)
-            .bind(token),
-            &self.pool,
-        )
+        ))
+        .bind(company.0)
+        .bind(id.0)
+        .bind(&new.name)
+        .bind(new.kind.as_str())
+        .bind(&smpp.host)
+        .bind(i64::from(smpp.port))
+        .bind(&smpp.system_id)
+        .bind(&smpp.system_type)
+        .bind(smpp.bind_mode.as_str())
+        .bind(i64::from(smpp.binds))
+        .bind(i64::from(smpp.window))
+        .bind(i64::from(new.rate_per_sec))
+        .bind(new.text_policy.as_str())
+        .bind(i64::from(smpp.source.ton))
+        .bind(i64::from(smpp.source.npi))
+        .bind(i64::from(smpp.destination.ton))
+        .bind(i64::from(smpp.destination.npi))
+        .bind(i64::from(new.enabled))
+        .bind(now_ms())
+        .bind(password)
+        .bind(base_url)
+        .bind(username)
+        .bind(token)
+        .fetch_committed(&self.pool)
         .await?;
         row.as_ref()
             .map(account)

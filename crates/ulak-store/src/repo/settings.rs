@@ -6,7 +6,7 @@ use ulak_core::model::{
     SmsSettings, SmsSettingsPatch,
 };
 
-use crate::db::{ListSql, col, committed_row, now_ms, parse};
+use crate::db::{FetchCommitted, ListSql, col, now_ms, parse};
 use crate::secret::SecretBox;
 use crate::{Result, Store, StoreError};
 
@@ -73,9 +73,8 @@ impl Store {
             _ => None,
         };
         let flag = |b: bool| i64::from(b);
-        let row = committed_row(
-            sqlx::query(sql!(
-                "UPDATE companies SET \
+        let row = sqlx::query(sql!(
+            "UPDATE companies SET \
                country_type = COALESCE($2, country_type), \
                tckn_sender = CASE WHEN $3 = 1 THEN $4 ELSE tckn_sender END, \
                tckn_active = COALESCE($5, tckn_active), \
@@ -84,20 +83,19 @@ impl Store {
                opt_out_keywords = COALESCE($11, opt_out_keywords), \
                updated_at = $10 \
              WHERE id = $1 RETURNING {SETTINGS}"
-            ))
-            .bind(company.0)
-            .bind(patch.country_type.map(|c| c.as_str()))
-            .bind(flag(patch.tckn_sender.is_some()))
-            .bind(patch.tckn_sender.flatten().map(|s| s.as_str().to_owned()))
-            .bind(patch.tckn_subscription_active.map(i64::from))
-            .bind(flag(patch.otp_username.is_some()))
-            .bind(patch.otp_username.flatten())
-            .bind(flag(patch.otp_password.is_some()))
-            .bind(otp)
-            .bind(now_ms())
-            .bind(patch.opt_out_keywords.map(|k| k.join(","))),
-            &self.pool,
-        )
+        ))
+        .bind(company.0)
+        .bind(patch.country_type.map(|c| c.as_str()))
+        .bind(flag(patch.tckn_sender.is_some()))
+        .bind(patch.tckn_sender.flatten().map(|s| s.as_str().to_owned()))
+        .bind(patch.tckn_subscription_active.map(i64::from))
+        .bind(flag(patch.otp_username.is_some()))
+        .bind(patch.otp_username.flatten())
+        .bind(flag(patch.otp_password.is_some()))
+        .bind(otp)
+        .bind(now_ms())
+        .bind(patch.opt_out_keywords.map(|k| k.join(",")))
+        .fetch_committed(&self.pool)
         .await?;
         row.as_ref()
             .map(settings)
