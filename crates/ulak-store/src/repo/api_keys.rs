@@ -5,6 +5,7 @@ use ulak_core::model::{ApiKey, ApiKeyAuth, ApiKeyId, CompanyId, ListQuery, NewAp
 
 use crate::auth::{KEY_PREFIX, display_prefix, key_hash, new_api_key};
 use crate::db::{FetchCommitted, ListSql, col, now_ms, parse};
+use crate::key_cache::LAST_USE_EVERY;
 use crate::timed::Lookup;
 use crate::{Result, Store, StoreError};
 
@@ -12,9 +13,9 @@ use crate::{Result, Store, StoreError};
 const COLS: &str =
     "id, company_id, name, prefix, role, system_admin, created_at, last_used_at, revoked_at";
 
-/// `last_used_at` is written at most this often per key, so authenticating every request does
-/// not turn every read into a write.
-const LAST_USED_GRANULARITY_MS: i64 = 60_000;
+/// `last_used_at` is written at most this often per key ([`LAST_USE_EVERY`]), so
+/// authenticating every request does not turn every read into a write.
+const LAST_USED_GRANULARITY_MS: i64 = LAST_USE_EVERY.as_secs() as i64 * 1000;
 
 /// Maps a row.
 fn api_key(r: &AnyRow) -> Result<ApiKey> {
