@@ -81,6 +81,44 @@ pub fn id_keys(id: &str) -> (String, Option<String>) {
     (primary, alt)
 }
 
+/// A claim's question ([`Store::claim_messages`]).
+pub(super) struct Claim {
+    pub(super) provider: ProviderAccountId,
+    pub(super) owner: String,
+    pub(super) limit: i64,
+    pub(super) lease_ms: i64,
+    pub(super) last: TrafficClass,
+    pub(super) now: i64,
+}
+
+/// A claim's first step: scheduled messages whose time came join the queue ($1 the
+/// account, $2 now).
+pub(super) const DUE_NOW: &str = "UPDATE messages SET state = 'queued', state_at = $2 \
+     WHERE provider_account_id = $1 AND state = 'scheduled' AND next_attempt_at <= $2 \
+     RETURNING id";
+
+/// The history's words for [`DUE_NOW`] (a literal in SQL: no quotes in it).
+pub(super) const DUE_DETAIL: &str = "the scheduled time came";
+
+/// The claim itself, with PostgreSQL's row `lock` or none: $1 the account, $2 now, $3 the
+/// owner, $4 the lease's end, $5 the last lane, $6 the limit (the SQLite writer thread binds
+/// them by these names).
+pub(super) fn claim_statement(lock: &str) -> String {
+    format!(
+        "UPDATE messages SET state = 'sending', state_at = $2, lease_owner = $3, \
+         lease_until = $4, attempts = attempts + 1 \
+         WHERE id IN (SELECT id FROM messages WHERE provider_account_id = $1 \
+           AND state = 'queued' AND priority <= $5 AND next_attempt_at <= $2 \
+           AND valid_until > $2 \
+           AND NOT EXISTS (SELECT 1 FROM opt_outs o WHERE o.company_id = messages.company_id \
+                           AND o.phone = messages.recipient) \
+           AND (campaign_id IS NULL OR EXISTS (SELECT 1 FROM campaigns k \
+                WHERE k.id = messages.campaign_id AND k.state = 'running')) \
+           ORDER BY priority, next_attempt_at, id LIMIT $6 {lock}) \
+         RETURNING {COLS}"
+    )
+}
+
 /// The outcome of accepting a message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Enqueued {
@@ -297,7 +335,8 @@ impl Store {
             .await
     }
 
-    /// Claims from the lanes up to `last` (inclusive).
+    /// Claims from the lanes up to `last` (inclusive): on a SQLite file as one closure on
+    /// its writer thread ([`super::claim_on_sqlite`]), anywhere else in a sqlx transaction.
     async fn claim_lanes(
         &self,
         provider: ProviderAccountId,
@@ -306,27 +345,40 @@ impl Store {
         lease_ms: i64,
         last: TrafficClass,
     ) -> Result<Vec<Message>> {
-        let now = now_ms();
+        let claim = Claim {
+            provider,
+            owner: owner.to_owned(),
+            limit: i64::try_from(limit).unwrap_or(i64::MAX),
+            lease_ms,
+            last,
+            now: now_ms(),
+        };
+        let mut out = match &self.sqlite_writer {
+            Some(w) => super::claim_on_sqlite::claim(self, w, claim).await?,
+            None => self.claim_on_sqlx(&claim).await?,
+        };
+        out.sort_by_key(|m| (m.class, m.next_attempt_at, m.id));
+        Ok(out)
+    }
+
+    async fn claim_on_sqlx(&self, c: &Claim) -> Result<Vec<Message>> {
         let lock = match self.backend {
             Backend::Postgres => "FOR UPDATE SKIP LOCKED",
             Backend::Sqlite => "",
         };
+        let now = c.now;
         let mut tx = self.begin_write().await?;
         // Scheduled messages whose time came join the queue first, so the claim reads one
         // state in index order (two states would make it sort every queued row).
-        let due: Vec<i64> = sqlx::query_scalar(
-            "UPDATE messages SET state = 'queued', state_at = $2 \
-             WHERE provider_account_id = $1 AND state = 'scheduled' AND next_attempt_at <= $2 \
-             RETURNING id",
-        )
-        .bind(provider.0)
-        .bind(now)
-        .fetch_all(&mut *tx)
-        .await?;
+        let due: Vec<i64> = sqlx::query_scalar(DUE_NOW)
+            .bind(c.provider.0)
+            .bind(now)
+            .fetch_all(&mut *tx)
+            .await?;
         for chunk in due.chunks(1000) {
             let values = chunk
                 .iter()
-                .map(|id| format!("({id}, 'queued', 'the scheduled time came', {now})"))
+                .map(|id| format!("({id}, 'queued', '{DUE_DETAIL}', {now})"))
                 .collect::<Vec<_>>()
                 .join(",");
             sqlx::query(sql!(
@@ -336,31 +388,17 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         }
-        let rows = sqlx::query(sql!(
-            "UPDATE messages SET state = 'sending', state_at = $2, lease_owner = $3, \
-             lease_until = $4, attempts = attempts + 1 \
-             WHERE id IN (SELECT id FROM messages WHERE provider_account_id = $1 \
-               AND state = 'queued' AND priority <= $6 AND next_attempt_at <= $2 \
-               AND valid_until > $2 \
-               AND NOT EXISTS (SELECT 1 FROM opt_outs o WHERE o.company_id = messages.company_id \
-                               AND o.phone = messages.recipient) \
-               AND (campaign_id IS NULL OR EXISTS (SELECT 1 FROM campaigns k \
-                    WHERE k.id = messages.campaign_id AND k.state = 'running')) \
-               ORDER BY priority, next_attempt_at, id LIMIT $5 {lock}) \
-             RETURNING {COLS}"
-        ))
-        .bind(provider.0)
-        .bind(now)
-        .bind(owner)
-        .bind(now.saturating_add(lease_ms))
-        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-        .bind(last.priority())
-        .fetch_all(&mut *tx)
-        .await?;
+        let rows = sqlx::query(sqlx::AssertSqlSafe(claim_statement(lock)))
+            .bind(c.provider.0)
+            .bind(now)
+            .bind(&c.owner)
+            .bind(now.saturating_add(c.lease_ms))
+            .bind(c.last.priority())
+            .bind(c.limit)
+            .fetch_all(&mut *tx)
+            .await?;
         tx.commit().await?;
-        let mut out = rows.iter().map(message).collect::<Result<Vec<_>>>()?;
-        out.sort_by_key(|m| (m.class, m.next_attempt_at, m.id));
-        Ok(out)
+        rows.iter().map(message).collect()
     }
 
     /// Puts messages whose lease ran out (their worker died mid-submit) back in the queue.

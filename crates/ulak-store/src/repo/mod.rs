@@ -5,6 +5,7 @@ mod api_keys;
 mod batch;
 pub(crate) mod campaign_start;
 pub(crate) mod campaigns;
+mod claim_on_sqlite;
 mod companies;
 mod credit;
 pub(crate) mod customers;

@@ -13,8 +13,61 @@ use crate::messages::{funded, msg};
 
 crate::store_tests!(
     claims_take_the_urgent_lanes_first,
+    a_claim_answers_every_column_as_stored_and_brings_in_due_schedules,
     queued_messages_wake_their_accounts_waiter
 );
+
+/// A claim's messages read back as stored, column by column (a SQLite file claims on its
+/// writer thread and reads rows by position), and a scheduled message whose time came is
+/// claimed with the history saying so.
+async fn a_claim_answers_every_column_as_stored_and_brings_in_due_schedules(db: &TestDb) {
+    let s = &db.store;
+    let (c, p) = funded(s, 100).await;
+    let mut scheduled = msg(p, "0532 400 00 00", "Yarın: şubemiz açık").in_class(TrafficClass::Otp);
+    // 2096 in unix milliseconds: still to come when accepted.
+    scheduled.scheduled_at = Some(4_000_000_000_000);
+    let mut awkward = msg(p, "0532 400 00 01", "x");
+    awkward.body = "\"tırnak\" \\ters\\ NULL\tsekme\nyeni satır 🙂 €".into();
+    let campaign = msg(p, "0532 400 00 02", "kampanya").in_class(TrafficClass::Campaign);
+    let mut ids = Vec::new();
+    for m in [scheduled, awkward, campaign] {
+        ids.push(s.enqueue_message(c, m, None).await.unwrap().message.id);
+    }
+    // Its time came.
+    let raw = db.raw().await;
+    sqlx::query("UPDATE messages SET next_attempt_at = 1 WHERE id = $1")
+        .bind(ids[0].0)
+        .execute(&raw)
+        .await
+        .unwrap();
+    raw.close().await;
+    let claimed = s.claim_messages(p, "w", 10, 60_000).await.unwrap();
+    // The most urgent lane first: the code, the single send, the campaign's.
+    assert_eq!(claimed.iter().map(|m| m.id).collect::<Vec<_>>(), ids);
+    for m in &claimed {
+        let stored = s.get_message(c, m.id).await.unwrap().unwrap();
+        assert_eq!(&stored.message, m);
+        assert_eq!((m.state, m.attempts), (MessageState::Sending, 1));
+    }
+    assert_eq!(claimed[0].class, TrafficClass::Otp);
+    assert_eq!(
+        claimed[1].body,
+        "\"tırnak\" \\ters\\ NULL\tsekme\nyeni satır 🙂 €"
+    );
+    let history = s.get_message(c, ids[0]).await.unwrap().unwrap().events;
+    let came = history
+        .iter()
+        .find(|e| e.state == MessageState::Queued)
+        .expect("the schedule's end is in the history");
+    assert_eq!(came.detail.as_deref(), Some("the scheduled time came"));
+    // Claimed already: nothing is left.
+    assert!(
+        s.claim_messages(p, "w", 10, 60_000)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
 
 async fn claims_take_the_urgent_lanes_first(db: &TestDb) {
     let s = &db.store;

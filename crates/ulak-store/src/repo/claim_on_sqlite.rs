@@ -1,0 +1,161 @@
+//! A claim on the SQLite writer thread ([`crate::sqlite_writer`], decision 0010): the same
+//! statements as the sqlx path ([`super::messages`]), run in place as one closure. Through
+//! sqlx every returned row of a claim of a thousand crossed to the caller's thread one by
+//! one, while the claim held the one writer connection and the accepts waited behind it.
+
+use rusqlite::{TransactionBehavior, named_params};
+use ulak_core::model::{CompanyId, Message, MessageId, ProviderAccountId, RouteId, TrafficClass};
+
+use super::messages::{Claim, DUE_DETAIL, DUE_NOW, claim_statement};
+use crate::db::parse;
+use crate::sqlite_writer::SqliteWriter;
+use crate::{Result, Store, StoreError};
+
+/// Claims as [`Store::claim_messages`] does, in one transaction on the writer thread. The
+/// store's sqlx writer connection is held meanwhile, so writes still queue in one line.
+pub(super) async fn claim(store: &Store, writer: &SqliteWriter, c: Claim) -> Result<Vec<Message>> {
+    let line = store.writer.acquire().await?;
+    let done = writer
+        .run(move |conn| -> Result<Vec<Message>> {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let due: Vec<i64> = tx
+                .prepare_cached(DUE_NOW)?
+                .query_map(named_params! {"$1": c.provider.0, "$2": c.now}, |r| {
+                    r.get(0)
+                })?
+                .collect::<rusqlite::Result<_>>()?;
+            if !due.is_empty() {
+                let mut event = tx.prepare_cached(
+                    "INSERT INTO message_events (message_id, state, detail, at) \
+                     VALUES (?1, 'queued', ?2, ?3)",
+                )?;
+                for id in due {
+                    event.execute(rusqlite::params![id, DUE_DETAIL, c.now])?;
+                }
+            }
+            let claimed = {
+                let mut st = tx.prepare_cached(&claim_statement(""))?;
+                let mut rows = st.query(named_params! {
+                    "$1": c.provider.0,
+                    "$2": c.now,
+                    "$3": c.owner,
+                    "$4": c.now.saturating_add(c.lease_ms),
+                    "$5": c.last.priority(),
+                    "$6": c.limit,
+                })?;
+                let mut out = Vec::new();
+                while let Some(r) = rows.next()? {
+                    out.push(message_at(r)?);
+                }
+                out
+            };
+            // Dropping `tx` on an error above rolls the claim back.
+            tx.commit()?;
+            Ok(claimed)
+        })
+        .await;
+    drop(line);
+    done?
+}
+
+/// A row of [`super::messages::COLS`], read by position: a lookup by name compares the names of
+/// every column before it, for each of the 23 columns of a thousand rows.
+fn message_at(r: &rusqlite::Row<'_>) -> Result<Message> {
+    let small = |i: usize| -> Result<u32> {
+        u32::try_from(r.get::<_, i64>(i)?).map_err(|_| StoreError::Corrupt { what: "messages" })
+    };
+    Ok(Message {
+        id: MessageId(r.get(0)?),
+        company_id: CompanyId(r.get(1)?),
+        campaign_id: r.get(2)?,
+        provider_account_id: r.get::<_, Option<i64>>(3)?.map(ProviderAccountId),
+        recipient_kind: r.get(4)?,
+        recipient: r.get(5)?,
+        sender: r.get(6)?,
+        body: r.get(7)?,
+        encoding: r.get(8)?,
+        segments: small(9)?,
+        cost: r.get(10)?,
+        state: parse(&r.get::<_, String>(11)?, "messages.state")?,
+        state_reason: r.get(12)?,
+        state_at: r.get(13)?,
+        attempts: small(14)?,
+        next_attempt_at: r.get(15)?,
+        valid_until: r.get(16)?,
+        error_code: r.get(17)?,
+        created_at: r.get(18)?,
+        submitted_at: r.get(19)?,
+        final_at: r.get(20)?,
+        class: TrafficClass::from_priority(r.get(21)?),
+        route_id: r.get::<_, Option<i64>>(22)?.map(RouteId),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use crate::repo::messages::COLS;
+
+    /// The columns of [`COLS`] by position, as [`message_at`] reads them.
+    const NAMES: [&str; 23] = [
+        "id",
+        "company_id",
+        "campaign_id",
+        "provider_account_id",
+        "recipient_kind",
+        "recipient",
+        "sender",
+        "body",
+        "encoding",
+        "segments",
+        "cost",
+        "state",
+        "state_reason",
+        "state_at",
+        "attempts",
+        "next_attempt_at",
+        "valid_until",
+        "error_code",
+        "created_at",
+        "submitted_at",
+        "final_at",
+        "priority",
+        "route_id",
+    ];
+
+    /// [`message_at`] reads by position: the positions must be those of the statement's
+    /// column list.
+    #[test]
+    fn positions_follow_the_column_list() {
+        let listed: Vec<&str> = COLS.split(',').map(str::trim).collect();
+        assert_eq!(listed, NAMES);
+    }
+
+    /// The writer thread binds the shared statements' `$n` by name, as sqlx does by
+    /// number: each must name exactly the parameters it is given.
+    #[test]
+    fn the_claim_binds_every_parameter_it_names() {
+        let conn = rusqlite::Connection::open_in_memory().unwrap();
+        conn.execute_batch(
+            "CREATE TABLE messages (id INTEGER PRIMARY KEY, company_id, campaign_id, \
+             provider_account_id, recipient_kind, recipient, sender, body, encoding, segments, \
+             cost, state, state_reason, state_at, attempts, next_attempt_at, valid_until, \
+             error_code, created_at, submitted_at, final_at, priority, route_id, lease_owner, \
+             lease_until); CREATE TABLE opt_outs (company_id, phone); \
+             CREATE TABLE campaigns (id, state);",
+        )
+        .unwrap();
+        for (sql, n) in [(claim_statement(""), 6), (DUE_NOW.to_owned(), 2)] {
+            let st = conn.prepare(&sql).unwrap();
+            assert_eq!(st.parameter_count(), n);
+            let mut names: Vec<String> = (1..=n)
+                .map(|i| st.parameter_name(i).unwrap().to_owned())
+                .collect();
+            names.sort();
+            let bound: Vec<String> = (1..=n).map(|i| format!("${i}")).collect();
+            assert_eq!(names, bound, "{sql}");
+        }
+    }
+}
