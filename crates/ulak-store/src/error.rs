@@ -73,7 +73,7 @@ pub enum StoreError {
     /// Any other database failure.
     #[error("database error: {0}")]
     Database(sqlx::Error),
-    /// A failure of the SQLite writer thread's own connection (the accept path).
+    /// A failure of the SQLite writer thread's own connection (accept groups and claims).
     #[error("database error: {0}")]
     Sqlite(rusqlite::Error),
     /// The store is shutting down: the accept was not taken.

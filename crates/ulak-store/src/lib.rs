@@ -98,8 +98,8 @@ pub struct Store {
     accepts: std::sync::Arc<repo::accept::Accepts>,
     /// Companies' sending setups as the send service reads them ([`setup_cache::SETUP_TTL`]).
     setup: std::sync::Arc<setup_cache::SetupCache>,
-    /// A SQLite file's accept writer ([`sqlite_writer`]); `None` on PostgreSQL and for a
-    /// database in memory.
+    /// A SQLite file's writer thread for accept groups and claims ([`sqlite_writer`]); `None`
+    /// on PostgreSQL and for a database in memory.
     sqlite_writer: Option<std::sync::Arc<sqlite_writer::SqliteWriter>>,
 }
 

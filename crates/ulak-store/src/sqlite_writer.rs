@@ -1,12 +1,14 @@
-//! The thread that writes accept groups to a SQLite file (decision 0010). sqlx runs every
-//! statement, and hands over every row, through a channel to its worker thread and back; on
-//! the accept path those hops were about half the server's CPU, spent in futex wake-ups
-//! (decision 0009). Here a whole group commit runs as one closure on a thread that owns a
-//! plain connection with cached prepared statements: one hop per group.
+//! The thread that writes accept groups and the engine's claims to a SQLite file (decision
+//! 0010). sqlx runs every statement, and hands over every row, through a channel to its
+//! worker thread and back; on the accept path those hops were about half the server's CPU,
+//! spent in futex wake-ups (decision 0009). Here a whole group commit (or claim) runs as one
+//! closure on a thread that owns a plain connection with cached prepared statements: one hop
+//! each.
 //!
 //! The connection writes the same file as the store's sqlx writer. A caller holds that
-//! writer's one connection while its closure runs ([`crate::Store::commit_group`]), so
-//! writes still queue in one line instead of racing for SQLite's lock.
+//! writer's one connection while its closure runs ([`crate::Store::commit_group`], and the
+//! claim in `repo/claim_on_sqlite.rs`), so writes still queue in one line instead of racing
+//! for SQLite's lock.
 
 use std::path::Path;
 use std::sync::mpsc;
@@ -20,7 +22,8 @@ use crate::{Result, StoreError};
 /// Work for the thread.
 type Task = Box<dyn FnOnce(&mut Connection) + Send>;
 
-/// Prepared statements the connection keeps: the accept path uses about a dozen.
+/// Prepared statements the connection keeps: the accept path uses about a dozen, a claim
+/// three.
 const STATEMENT_CACHE: usize = 32;
 
 /// The way to the writer thread; the thread ends when the last handle is dropped.

@@ -1,7 +1,11 @@
 //! A claim on the SQLite writer thread ([`crate::sqlite_writer`], decision 0010): the same
 //! statements as the sqlx path ([`super::messages`]), run in place as one closure. Through
-//! sqlx every returned row of a claim of a thousand crossed to the caller's thread one by
-//! one, while the claim held the one writer connection and the accepts waited behind it.
+//! sqlx the rows of a claim of a thousand crossed to the caller fifty at a time, each batch
+//! waiting for the caller's task, while the claim held the one writer connection and the
+//! accepts waited behind it.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, LazyLock};
 
 use rusqlite::{TransactionBehavior, named_params};
 use ulak_core::model::{CompanyId, Message, MessageId, ProviderAccountId, RouteId, TrafficClass};
@@ -11,51 +15,81 @@ use crate::db::parse;
 use crate::sqlite_writer::SqliteWriter;
 use crate::{Result, Store, StoreError};
 
+/// The claim's statement on SQLite, built once.
+static CLAIM: LazyLock<String> = LazyLock::new(|| claim_statement(""));
+
+/// Sets its flag when dropped: the caller of [`claim`] is gone.
+struct Gone(Arc<AtomicBool>);
+
+impl Drop for Gone {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Release);
+    }
+}
+
 /// Claims as [`Store::claim_messages`] does, in one transaction on the writer thread. The
-/// store's sqlx writer connection is held meanwhile, so writes still queue in one line.
-pub(super) async fn claim(store: &Store, writer: &SqliteWriter, c: Claim) -> Result<Vec<Message>> {
-    let line = store.writer.acquire().await?;
-    let done = writer
-        .run(move |conn| -> Result<Vec<Message>> {
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let due: Vec<i64> = tx
-                .prepare_cached(DUE_NOW)?
-                .query_map(named_params! {"$1": c.provider.0, "$2": c.now}, |r| {
-                    r.get(0)
-                })?
-                .collect::<rusqlite::Result<_>>()?;
-            if !due.is_empty() {
-                let mut event = tx.prepare_cached(
-                    "INSERT INTO message_events (message_id, state, detail, at) \
-                     VALUES (?1, 'queued', ?2, ?3)",
-                )?;
-                for id in due {
-                    event.execute(rusqlite::params![id, DUE_DETAIL, c.now])?;
-                }
-            }
-            let claimed = {
-                let mut st = tx.prepare_cached(&claim_statement(""))?;
-                let mut rows = st.query(named_params! {
-                    "$1": c.provider.0,
-                    "$2": c.now,
-                    "$3": c.owner,
-                    "$4": c.now.saturating_add(c.lease_ms),
-                    "$5": c.last.priority(),
-                    "$6": c.limit,
-                })?;
-                let mut out = Vec::new();
-                while let Some(r) = rows.next()? {
-                    out.push(message_at(r)?);
-                }
-                out
-            };
-            // Dropping `tx` on an error above rolls the claim back.
-            tx.commit()?;
-            Ok(claimed)
-        })
-        .await;
-    drop(line);
-    done?
+/// store's sqlx writer connection is held meanwhile, so writes still queue in one line. A
+/// task of its own holds it, so a caller that stops waiting (a worker stopping) does not
+/// let the line go while the closure still writes; and a claim whose caller is gone before
+/// its commit rolls back, as a dropped sqlx transaction does.
+pub(super) async fn claim(
+    store: &Store,
+    writer: &Arc<SqliteWriter>,
+    c: Claim,
+) -> Result<Vec<Message>> {
+    let gone = Arc::new(AtomicBool::new(false));
+    let _gone_on_drop = Gone(gone.clone());
+    let pool = store.writer.clone();
+    let writer = writer.clone();
+    let task = tokio::spawn(async move {
+        let line = pool.acquire().await?;
+        let done = writer.run(move |conn| run(conn, &c, &gone)).await;
+        drop(line);
+        done?
+    });
+    task.await.map_err(|_| StoreError::Closed)?
+}
+
+/// The claim's transaction, on the thread.
+fn run(conn: &mut rusqlite::Connection, c: &Claim, gone: &AtomicBool) -> Result<Vec<Message>> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let due: Vec<i64> = tx
+        .prepare_cached(DUE_NOW)?
+        .query_map(named_params! {"$1": c.provider.0, "$2": c.now}, |r| {
+            r.get(0)
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    if !due.is_empty() {
+        let mut event = tx.prepare_cached(
+            "INSERT INTO message_events (message_id, state, detail, at) \
+             VALUES (?1, 'queued', ?2, ?3)",
+        )?;
+        for id in due {
+            event.execute(rusqlite::params![id, DUE_DETAIL, c.now])?;
+        }
+    }
+    let claimed = {
+        let mut st = tx.prepare_cached(&CLAIM)?;
+        let mut rows = st.query(named_params! {
+            "$1": c.provider.0,
+            "$2": c.now,
+            "$3": c.owner,
+            "$4": c.now.saturating_add(c.lease_ms),
+            "$5": c.last.priority(),
+            "$6": c.limit,
+        })?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next()? {
+            out.push(message_at(r)?);
+        }
+        out
+    };
+    if gone.load(Ordering::Acquire) {
+        // Dropping `tx` rolls the claim back, as on any error above.
+        return Err(StoreError::Closed);
+    }
+    tx.commit()?;
+    Ok(claimed)
 }
 
 /// A row of [`super::messages::COLS`], read by position: a lookup by name compares the names of
@@ -131,6 +165,50 @@ mod tests {
     fn positions_follow_the_column_list() {
         let listed: Vec<&str> = COLS.split(',').map(str::trim).collect();
         assert_eq!(listed, NAMES);
+    }
+
+    /// Each field comes from its own column: a row whose 23 columns all differ reads back
+    /// field by field.
+    #[test]
+    fn each_field_is_read_from_its_column() {
+        let conn = rusqlite::Connection::open_in_memory().unwrap();
+        let cols: Vec<String> = NAMES.iter().map(|n| format!("{n} ANY")).collect();
+        conn.execute_batch(&format!("CREATE TABLE m ({});", cols.join(", ")))
+            .unwrap();
+        conn.execute(
+            "INSERT INTO m VALUES (1, 2, 3, 4, 'kind', 'to', 'from', 'body', 'enc', 5, 6, \
+             'sending', 'reason', 7, 8, 9, 10, 'code', 11, 12, 13, 0, 14)",
+            [],
+        )
+        .unwrap();
+        let m = conn
+            .query_row(&format!("SELECT {COLS} FROM m"), [], |r| {
+                Ok(message_at(r).unwrap())
+            })
+            .unwrap();
+        let read = (
+            (m.id.0, m.company_id.0, m.campaign_id, m.provider_account_id),
+            (&*m.recipient_kind, &*m.recipient, &*m.sender, &*m.body),
+            (&*m.encoding, m.segments, m.cost, m.state),
+            (m.state_reason.as_deref(), m.state_at, m.attempts),
+            (m.next_attempt_at, m.valid_until, m.error_code.as_deref()),
+            (
+                m.created_at,
+                m.submitted_at,
+                m.final_at,
+                m.class,
+                m.route_id,
+            ),
+        );
+        let expected = (
+            (1, 2, Some(3), Some(ProviderAccountId(4))),
+            ("kind", "to", "from", "body"),
+            ("enc", 5, 6, ulak_core::model::MessageState::Sending),
+            (Some("reason"), 7, 8),
+            (9, 10, Some("code")),
+            (11, Some(12), Some(13), TrafficClass::Otp, Some(RouteId(14))),
+        );
+        assert_eq!(read, expected);
     }
 
     /// The writer thread binds the shared statements' `$n` by name, as sqlx does by

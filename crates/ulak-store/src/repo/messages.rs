@@ -397,8 +397,11 @@ impl Store {
             .bind(c.limit)
             .fetch_all(&mut *tx)
             .await?;
+        // Read before the commit, as on the writer thread: a row that cannot be read rolls
+        // the claim back instead of leaving its batch leased to nobody.
+        let claimed = rows.iter().map(message).collect::<Result<Vec<_>>>()?;
         tx.commit().await?;
-        rows.iter().map(message).collect()
+        Ok(claimed)
     }
 
     /// Puts messages whose lease ran out (their worker died mid-submit) back in the queue.

@@ -14,6 +14,7 @@ use crate::messages::{funded, msg};
 crate::store_tests!(
     claims_take_the_urgent_lanes_first,
     a_claim_answers_every_column_as_stored_and_brings_in_due_schedules,
+    a_claim_given_up_before_its_commit_takes_nothing,
     queued_messages_wake_their_accounts_waiter
 );
 
@@ -67,6 +68,51 @@ async fn a_claim_answers_every_column_as_stored_and_brings_in_due_schedules(db: 
             .unwrap()
             .is_empty()
     );
+}
+
+/// A claim whose caller stops waiting (a worker stopping) while it waits for the database
+/// takes nothing: its messages stay queued for the next claim, not leased to a caller that
+/// is gone. (A SQLite file claims in a closure on its writer thread, which goes on without
+/// the caller.)
+async fn a_claim_given_up_before_its_commit_takes_nothing(db: &TestDb) {
+    let s = &db.store;
+    let (c, p) = funded(s, 100).await;
+    let id = s
+        .enqueue_message(c, msg(p, "0532 500 00 00", "bekle"), None)
+        .await
+        .unwrap()
+        .message
+        .id;
+    // Another connection holds the write lock (SQLite) or the table (PostgreSQL).
+    let raw = db.raw().await;
+    let mut blocker = raw.acquire().await.unwrap();
+    let lock = match s.backend() {
+        ulak_store::Backend::Sqlite => "BEGIN IMMEDIATE",
+        ulak_store::Backend::Postgres => "BEGIN; LOCK TABLE messages IN EXCLUSIVE MODE",
+    };
+    sqlx::raw_sql(lock).execute(&mut *blocker).await.unwrap();
+    let given_up = tokio::time::timeout(
+        Duration::from_millis(300),
+        s.claim_messages(p, "gone", 10, 60_000),
+    )
+    .await;
+    assert!(given_up.is_err(), "the claim did not wait for the lock");
+    sqlx::raw_sql("ROLLBACK")
+        .execute(&mut *blocker)
+        .await
+        .unwrap();
+    drop(blocker);
+    raw.close().await;
+    let mut got = Vec::new();
+    for _ in 0..50 {
+        got = s.claim_messages(p, "next", 10, 60_000).await.unwrap();
+        if !got.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(got.iter().map(|m| m.id).collect::<Vec<_>>(), [id]);
+    assert_eq!(got[0].attempts, 1, "the given-up claim counted an attempt");
 }
 
 async fn claims_take_the_urgent_lanes_first(db: &TestDb) {
