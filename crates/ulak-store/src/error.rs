@@ -76,7 +76,8 @@ pub enum StoreError {
     /// A failure of the SQLite writer thread's own connection (accept groups and claims).
     #[error("database error: {0}")]
     Sqlite(rusqlite::Error),
-    /// The store is shutting down: the accept was not taken.
+    /// The store is shutting down, or its caller stopped waiting: the accept (or claim) was
+    /// not taken.
     #[error("the store is shutting down")]
     Closed,
 }

@@ -43,15 +43,27 @@ pub(super) async fn claim(
     let writer = writer.clone();
     let task = tokio::spawn(async move {
         let line = pool.acquire().await?;
+        if gone.load(Ordering::Acquire) {
+            return Err(StoreError::Closed);
+        }
         let done = writer.run(move |conn| run(conn, &c, &gone)).await;
         drop(line);
         done?
     });
-    task.await.map_err(|_| StoreError::Closed)?
+    match task.await {
+        Ok(claimed) => claimed,
+        // A panic is the caller's, as it was before the task; a task cut off by the
+        // runtime's end is a store closing.
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        Err(_) => Err(StoreError::Closed),
+    }
 }
 
 /// The claim's transaction, on the thread.
 fn run(conn: &mut rusqlite::Connection, c: &Claim, gone: &AtomicBool) -> Result<Vec<Message>> {
+    if gone.load(Ordering::Acquire) {
+        return Err(StoreError::Closed);
+    }
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let due: Vec<i64> = tx
         .prepare_cached(DUE_NOW)?
