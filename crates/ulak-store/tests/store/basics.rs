@@ -701,21 +701,13 @@ async fn a_key_used_a_moment_ago_waits_for_no_writer(db: &TestDb) {
         .unwrap();
     assert!(s.authenticate_api_key(&key).await.unwrap().is_some());
     tokio::time::sleep(ulak_store::KEY_TTL + std::time::Duration::from_millis(50)).await;
-    let raw = db.raw().await;
-    let mut outside = raw.begin().await.unwrap();
-    let lock = match s.backend() {
-        // A write statement takes SQLite's one write lock, matched rows or not.
-        ulak_store::Backend::Sqlite => "UPDATE api_keys SET name = name WHERE id = -1",
-        ulak_store::Backend::Postgres => "LOCK TABLE api_keys IN EXCLUSIVE MODE",
-    };
-    sqlx::query(lock).execute(&mut *outside).await.unwrap();
+    let outside = db.hold_writes("api_keys").await;
     let again = tokio::time::timeout(
         std::time::Duration::from_secs(3),
         s.authenticate_api_key(&key),
     )
     .await;
     outside.rollback().await.unwrap();
-    raw.close().await;
     assert!(
         matches!(again, Ok(Ok(Some(_)))),
         "the key was read again and believed without a write: {again:?}"

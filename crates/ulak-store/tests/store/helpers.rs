@@ -138,6 +138,22 @@ impl TestDb {
         AnyPool::connect(&self.url).await.expect("raw pool")
     }
 
+    /// Holds back every write to `table` from another connection until the returned
+    /// transaction ends: SQLite's one write lock (a write statement takes it, matched rows or
+    /// not), PostgreSQL's exclusive lock on the table.
+    pub async fn hold_writes(&self, table: &str) -> sqlx::Transaction<'static, sqlx::Any> {
+        let mut outside = self.raw().await.begin().await.expect("outside transaction");
+        let lock = match self.store.backend() {
+            ulak_store::Backend::Sqlite => format!("UPDATE {table} SET id = id WHERE id = -1"),
+            ulak_store::Backend::Postgres => format!("LOCK TABLE {table} IN EXCLUSIVE MODE"),
+        };
+        sqlx::query(sqlx::AssertSqlSafe(lock))
+            .execute(&mut *outside)
+            .await
+            .expect("lock");
+        outside
+    }
+
     /// Closes the store; dropping `self` then drops the PostgreSQL schema.
     pub async fn finish(self) {
         self.store.close().await;

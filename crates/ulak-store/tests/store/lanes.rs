@@ -85,25 +85,14 @@ async fn a_claim_given_up_before_its_commit_takes_nothing(db: &TestDb) {
         .message
         .id;
     // Another connection holds the write lock (SQLite) or the table (PostgreSQL).
-    let raw = db.raw().await;
-    let mut blocker = raw.acquire().await.unwrap();
-    let lock = match s.backend() {
-        ulak_store::Backend::Sqlite => "BEGIN IMMEDIATE",
-        ulak_store::Backend::Postgres => "BEGIN; LOCK TABLE messages IN EXCLUSIVE MODE",
-    };
-    sqlx::raw_sql(lock).execute(&mut *blocker).await.unwrap();
+    let blocker = db.hold_writes("messages").await;
     let given_up = tokio::time::timeout(
         Duration::from_millis(300),
         s.claim_messages(p, "gone", 10, 60_000),
     )
     .await;
     assert!(given_up.is_err(), "the claim did not wait for the lock");
-    sqlx::raw_sql("ROLLBACK")
-        .execute(&mut *blocker)
-        .await
-        .unwrap();
-    drop(blocker);
-    raw.close().await;
+    blocker.rollback().await.unwrap();
     let mut got = Vec::new();
     for _ in 0..50 {
         got = s.claim_messages(p, "next", 10, 60_000).await.unwrap();
