@@ -17,6 +17,7 @@ macro_rules! sql {
 mod auth;
 mod db;
 mod error;
+mod exec;
 mod files;
 mod key_cache;
 mod repo;

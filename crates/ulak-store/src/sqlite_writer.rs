@@ -11,9 +11,11 @@
 //! for SQLite's lock.
 
 use std::path::Path;
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, mpsc};
 
-use rusqlite::{Connection, OpenFlags};
+use rusqlite::{Connection, OpenFlags, TransactionBehavior};
+use sqlx::AnyPool;
 use tokio::sync::oneshot;
 
 use crate::sqlite_checkpoint::{COMMIT_CHECKPOINT, Checkpointer};
@@ -98,6 +100,71 @@ impl SqliteWriter {
         self.tasks.send(task).map_err(|_| StoreError::Closed)?;
         answered.await.map_err(|_| StoreError::Closed)
     }
+}
+
+impl SqliteWriter {
+    /// Runs `work` in one immediate transaction on the writer thread and commits it,
+    /// holding `line` (the store's sqlx writer, a pool of one connection) meanwhile, so
+    /// writes still queue in one line. A task of its own holds the line: a caller that
+    /// stops waiting (a worker stopping) does not let it go while `work` still writes; and
+    /// work whose caller is gone before its commit rolls back (`Closed`), as a dropped sqlx
+    /// transaction does, and does nothing if it has not begun.
+    pub(crate) async fn transaction<T, F>(self: &Arc<Self>, line: &AnyPool, work: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&rusqlite::Transaction<'_>) -> Result<T> + Send + 'static,
+    {
+        let gone = Arc::new(AtomicBool::new(false));
+        let _gone_on_drop = Gone(gone.clone());
+        let line = line.clone();
+        let writer = self.clone();
+        let task = tokio::spawn(async move {
+            let held = line.acquire().await?;
+            if gone.load(Ordering::Acquire) {
+                return Err(StoreError::Closed);
+            }
+            let done = writer
+                .run(move |conn| {
+                    if gone.load(Ordering::Acquire) {
+                        return Err(StoreError::Closed);
+                    }
+                    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                    let out = work(&tx)?;
+                    if gone.load(Ordering::Acquire) {
+                        // Dropping `tx` rolls the work back, as on any error above.
+                        return Err(StoreError::Closed);
+                    }
+                    tx.commit()?;
+                    Ok(out)
+                })
+                .await;
+            drop(held);
+            done?
+        });
+        match task.await {
+            Ok(done) => done,
+            // A panic is the caller's, as it would be without the task; a task cut off by
+            // the runtime's end is a store closing.
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(_) => Err(StoreError::Closed),
+        }
+    }
+}
+
+/// Sets its flag when dropped: the caller of [`SqliteWriter::transaction`] is gone.
+struct Gone(Arc<AtomicBool>);
+
+impl Drop for Gone {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Release);
+    }
+}
+
+/// The value of rules written once as async code for both connections ([`crate::exec`]),
+/// run on the writer thread, where none of their steps waits.
+pub(crate) fn on_thread<T>(f: impl std::future::Future<Output = Result<T>>) -> Result<T> {
+    ready(f)
+        .ok_or_else(|| StoreError::Config("a step waited on the SQLite writer thread".into()))?
 }
 
 /// Whether the SQLite in this binary was built without allocation counts

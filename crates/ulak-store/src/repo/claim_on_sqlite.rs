@@ -4,10 +4,9 @@
 //! waiting for the caller's task, while the claim held the one writer connection and the
 //! accepts waited behind it.
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, LazyLock};
 
-use rusqlite::{TransactionBehavior, named_params};
+use rusqlite::named_params;
 use ulak_core::model::{CompanyId, Message, MessageId, ProviderAccountId, RouteId, TrafficClass};
 
 use super::messages::{Claim, DUE_DETAIL, DUE_NOW, claim_statement};
@@ -18,53 +17,21 @@ use crate::{Result, Store, StoreError};
 /// The claim's statement on SQLite, built once.
 static CLAIM: LazyLock<String> = LazyLock::new(|| claim_statement(""));
 
-/// Sets its flag when dropped: the caller of [`claim`] is gone.
-struct Gone(Arc<AtomicBool>);
-
-impl Drop for Gone {
-    fn drop(&mut self) {
-        self.0.store(true, Ordering::Release);
-    }
-}
-
-/// Claims as [`Store::claim_messages`] does, in one transaction on the writer thread. The
-/// store's sqlx writer connection is held meanwhile, so writes still queue in one line. A
-/// task of its own holds it, so a caller that stops waiting (a worker stopping) does not
-/// let the line go while the closure still writes; and a claim whose caller is gone before
-/// its commit rolls back, as a dropped sqlx transaction does.
+/// Claims as [`Store::claim_messages`] does, in one transaction on the writer thread
+/// ([`SqliteWriter::transaction`]: the store's sqlx writer connection is held meanwhile, so
+/// writes still queue in one line, and a claim whose caller is gone takes nothing).
 pub(super) async fn claim(
     store: &Store,
     writer: &Arc<SqliteWriter>,
     c: Claim,
 ) -> Result<Vec<Message>> {
-    let gone = Arc::new(AtomicBool::new(false));
-    let _gone_on_drop = Gone(gone.clone());
-    let pool = store.writer.clone();
-    let writer = writer.clone();
-    let task = tokio::spawn(async move {
-        let line = pool.acquire().await?;
-        if gone.load(Ordering::Acquire) {
-            return Err(StoreError::Closed);
-        }
-        let done = writer.run(move |conn| run(conn, &c, &gone)).await;
-        drop(line);
-        done?
-    });
-    match task.await {
-        Ok(claimed) => claimed,
-        // A panic is the caller's, as it was before the task; a task cut off by the
-        // runtime's end is a store closing.
-        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-        Err(_) => Err(StoreError::Closed),
-    }
+    writer
+        .transaction(&store.writer, move |tx| run(tx, &c))
+        .await
 }
 
-/// The claim's transaction, on the thread.
-fn run(conn: &mut rusqlite::Connection, c: &Claim, gone: &AtomicBool) -> Result<Vec<Message>> {
-    if gone.load(Ordering::Acquire) {
-        return Err(StoreError::Closed);
-    }
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+/// The claim's statements, on the thread.
+fn run(tx: &rusqlite::Transaction<'_>, c: &Claim) -> Result<Vec<Message>> {
     let due: Vec<i64> = tx
         .prepare_cached(DUE_NOW)?
         .query_map(named_params! {"$1": c.provider.0, "$2": c.now}, |r| {
@@ -80,28 +47,20 @@ fn run(conn: &mut rusqlite::Connection, c: &Claim, gone: &AtomicBool) -> Result<
             event.execute(rusqlite::params![id, DUE_DETAIL, c.now])?;
         }
     }
-    let claimed = {
-        let mut st = tx.prepare_cached(&CLAIM)?;
-        let mut rows = st.query(named_params! {
-            "$1": c.provider.0,
-            "$2": c.now,
-            "$3": c.owner,
-            "$4": c.now.saturating_add(c.lease_ms),
-            "$5": c.last.priority(),
-            "$6": c.limit,
-        })?;
-        let mut out = Vec::new();
-        while let Some(r) = rows.next()? {
-            out.push(message_at(r)?);
-        }
-        out
-    };
-    if gone.load(Ordering::Acquire) {
-        // Dropping `tx` rolls the claim back, as on any error above.
-        return Err(StoreError::Closed);
+    let mut st = tx.prepare_cached(&CLAIM)?;
+    let mut rows = st.query(named_params! {
+        "$1": c.provider.0,
+        "$2": c.now,
+        "$3": c.owner,
+        "$4": c.now.saturating_add(c.lease_ms),
+        "$5": c.last.priority(),
+        "$6": c.limit,
+    })?;
+    let mut out = Vec::new();
+    while let Some(r) = rows.next()? {
+        out.push(message_at(r)?);
     }
-    tx.commit()?;
-    Ok(claimed)
+    Ok(out)
 }
 
 /// A row of [`super::messages::COLS`], read by position: a lookup by name compares the names of

@@ -4,13 +4,13 @@
 //! however long the ledger is (docs/decisions/0005-sending-engine.md).
 
 use sqlx::any::AnyRow;
-use sqlx::{Any, Transaction};
 use ulak_core::Code;
 use ulak_core::model::{
     CompanyId, CreditEntry, CreditEntryId, LedgerKind, ListQuery, NewCreditEntry, Page,
 };
 
 use crate::db::{ListSql, col, now_ms, parse};
+use crate::exec::Exec;
 use crate::{Result, Store, StoreError};
 
 /// Columns of [`entry`].
@@ -33,8 +33,8 @@ fn entry(r: &AnyRow) -> Result<CreditEntry> {
 /// would make it negative (`InsufficientCredit`, nothing written), then records the entry
 /// with the balance after it. The conditional update takes the company row's lock, so
 /// concurrent changes are serialised on PostgreSQL; SQLite's write transaction already is.
-pub(crate) async fn write_entry(
-    tx: &mut Transaction<'static, Any>,
+pub(crate) async fn write_entry<E: Exec>(
+    tx: &mut E,
     company: CompanyId,
     kind: LedgerKind,
     amount: i64,
@@ -50,28 +50,31 @@ pub(crate) async fn write_entry(
     } else {
         amount.checked_neg().map(|need| (need, i64::MAX))
     };
-    let after: Option<i64> = match bounds {
+    let after: Option<(i64,)> = match bounds {
         None => None,
         Some((lowest, highest)) => {
-            sqlx::query_scalar(
+            tx.row(
                 "UPDATE companies SET credit_balance = credit_balance + $2 \
                  WHERE id = $1 AND credit_balance >= $3 AND credit_balance <= $4 \
-                 RETURNING credit_balance",
+                 RETURNING credit_balance"
+                    .into(),
+                &[
+                    company.0.into(),
+                    amount.into(),
+                    lowest.into(),
+                    highest.into(),
+                ],
             )
-            .bind(company.0)
-            .bind(amount)
-            .bind(lowest)
-            .bind(highest)
-            .fetch_optional(&mut **tx)
             .await?
         }
     };
-    let Some(after) = after else {
-        let balance: Option<i64> =
-            sqlx::query_scalar("SELECT credit_balance FROM companies WHERE id = $1")
-                .bind(company.0)
-                .fetch_optional(&mut **tx)
-                .await?;
+    let Some((after,)) = after else {
+        let balance: Option<(i64,)> = tx
+            .row(
+                "SELECT credit_balance FROM companies WHERE id = $1".into(),
+                &[company.0.into()],
+            )
+            .await?;
         return match balance {
             None => Err(StoreError::NotFound),
             Some(_) if amount >= 0 => Err(StoreError::Validation(
@@ -81,22 +84,37 @@ pub(crate) async fn write_entry(
                     "the balance would pass the largest possible value",
                 ),
             )),
-            Some(balance) => Err(StoreError::InsufficientCredit { balance, amount }),
+            Some((balance,)) => Err(StoreError::InsufficientCredit { balance, amount }),
         };
     };
-    let row = sqlx::query(sql!(
-        "INSERT INTO credit_ledger (company_id, kind, amount, note, balance_after, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6) RETURNING {COLS}"
-    ))
-    .bind(company.0)
-    .bind(kind.as_str())
-    .bind(amount)
-    .bind(note)
-    .bind(after)
-    .bind(now_ms())
-    .fetch_one(&mut **tx)
-    .await?;
-    entry(&row)
+    let created_at = now_ms();
+    let id: Option<(i64,)> = tx
+        .row(
+            "INSERT INTO credit_ledger (company_id, kind, amount, note, balance_after, \
+             created_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id"
+                .into(),
+            &[
+                company.0.into(),
+                kind.as_str().into(),
+                amount.into(),
+                note.into(),
+                after.into(),
+                created_at.into(),
+            ],
+        )
+        .await?;
+    let (id,) = id.ok_or(StoreError::Corrupt {
+        what: "credit_ledger",
+    })?;
+    Ok(CreditEntry {
+        id: CreditEntryId(id),
+        company_id: company,
+        kind,
+        amount,
+        note: note.map(str::to_owned),
+        balance_after: after,
+        created_at,
+    })
 }
 
 /// Adds `cost` to `company`'s total in `totals` (credit to release or charge). Costs were

@@ -5,7 +5,6 @@
 use std::collections::BTreeMap;
 
 use sqlx::any::AnyRow;
-use sqlx::{Any, Transaction};
 use ulak_core::model::{
     CompanyId, LedgerKind, Message, MessageEvent, MessageId, MessagePart, MessageState,
     ProviderAccountId, RouteId, TrafficClass,
@@ -17,6 +16,7 @@ use ulak_core::model::WebhookEventType as Hook;
 use super::credit::{add_cost, write_entry};
 use super::idempotency::StoredAnswer;
 use crate::db::{col, int_list, now_ms, parse};
+use crate::exec::Exec;
 use crate::{Backend, Result, Store, StoreError};
 
 /// Messages one expiry pass takes at most.
@@ -143,21 +143,17 @@ pub struct MessageDetail {
 }
 
 /// Records a state in a message's history.
-pub(crate) async fn event(
-    tx: &mut Transaction<'static, Any>,
+pub(crate) async fn event<E: Exec>(
+    tx: &mut E,
     id: MessageId,
     state: MessageState,
     detail: Option<&str>,
     at: i64,
 ) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO message_events (message_id, state, detail, at) VALUES ($1, $2, $3, $4)",
+    tx.exec(
+        "INSERT INTO message_events (message_id, state, detail, at) VALUES ($1, $2, $3, $4)".into(),
+        &[id.0.into(), state.as_str().into(), detail.into(), at.into()],
     )
-    .bind(id.0)
-    .bind(state.as_str())
-    .bind(detail)
-    .bind(at)
-    .execute(&mut **tx)
     .await?;
     Ok(())
 }

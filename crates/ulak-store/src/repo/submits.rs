@@ -12,7 +12,11 @@ use ulak_core::model::{
 
 use super::credit::{add_cost, write_entry};
 use super::messages::{event, id_keys};
+use super::receipts::{NewSegment, apply_pending_receipts, lock_receipts};
+use super::webhooks::{emit_message_event, emit_message_events};
 use crate::db::{int_list, literal_or_bind, now_ms};
+use crate::exec::{Arg, Exec, OnThread};
+use crate::sqlite_writer::on_thread;
 use crate::{Result, Store};
 
 /// What became of one submit.
@@ -120,182 +124,212 @@ impl Store {
             return Ok(());
         }
         let now = now_ms();
+        if let Some(writer) = &self.sqlite_writer {
+            return writer
+                .transaction(&self.writer, move |tx| {
+                    on_thread(record(&mut OnThread(tx), outcomes, now))
+                })
+                .await;
+        }
         let mut tx = self.begin_write().await?;
-        // Ids are integers from the database: safe to inline.
-        let ids = int_list(outcomes.iter().map(|o| o.id.0));
-        let providers: Vec<Option<i64>> = sqlx::query_scalar(sql!(
-            "SELECT DISTINCT provider_account_id FROM messages WHERE id IN ({ids}) \
-             ORDER BY provider_account_id"
-        ))
-        .persistent(false)
-        .fetch_all(&mut *tx)
-        .await?;
-        for p in providers.into_iter().flatten() {
-            self.lock_receipts(&mut tx, ProviderAccountId(p)).await?;
-        }
-        let mut charged: BTreeMap<i64, i64> = BTreeMap::new();
-        let mut released: BTreeMap<i64, i64> = BTreeMap::new();
-        // Segments taken in this batch, by message: (part, operator id).
-        let mut taken: BTreeMap<i64, Vec<(u32, String)>> = BTreeMap::new();
-        // Messages now submitted whose earlier attempts took some of their segments.
-        let mut completed: BTreeSet<i64> = BTreeSet::new();
-        let mut new_parts: Vec<NewPart> = Vec::new();
-        for o in outcomes {
-            let (parts, rest) = match o.result {
-                SubmitResult::Submitted { operator_ids } => {
-                    let parts = (1..).zip(operator_ids).collect();
-                    (parts, Rest::Submitted)
-                }
-                SubmitResult::Retry { reason, at } => (Vec::new(), Rest::Retry { reason, at }),
-                SubmitResult::Failed { reason, code } => {
-                    (Vec::new(), Rest::Failed { reason, code })
-                }
-                SubmitResult::Segments { taken: parts, rest } => {
-                    if rest == Rest::Submitted {
-                        completed.insert(o.id.0);
-                    }
-                    (parts, rest)
-                }
-            };
-            match rest {
-                // Submitted: one statement for the whole batch, below.
-                Rest::Submitted => {
-                    taken.insert(o.id.0, parts);
-                }
-                // Retries and failures are rare (faults): one statement each is fine.
-                Rest::Retry { reason, at } => {
-                    let changed: Option<Option<i64>> = sqlx::query_scalar(
-                        "UPDATE messages SET state = 'queued', state_at = $2, state_reason = $3, \
-                         next_attempt_at = $4, lease_owner = NULL, lease_until = NULL \
-                         WHERE id = $1 AND state IN ('sending', 'queued') \
-                         RETURNING provider_account_id",
-                    )
-                    .bind(o.id.0)
-                    .bind(now)
-                    .bind(&reason)
-                    .bind(at)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                    if let Some(provider) = changed {
-                        event(&mut tx, o.id, MessageState::Queued, Some(&reason), now).await?;
-                        new_parts
-                            .extend(parts.into_iter().map(|(k, op)| part(o.id, k, provider, op)));
-                    }
-                }
-                Rest::Failed { reason, code } => {
-                    let row: Option<(i64, i64, Option<i64>)> = sqlx::query_as(
-                        "UPDATE messages SET state = 'failed', state_at = $2, final_at = $2, \
-                         state_reason = $3, error_code = $4, lease_owner = NULL, \
-                         lease_until = NULL WHERE id = $1 AND state IN ('sending', 'queued') \
-                         RETURNING company_id, cost, provider_account_id",
-                    )
-                    .bind(o.id.0)
-                    .bind(now)
-                    .bind(&reason)
-                    .bind(&code)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                    if let Some((company, cost, provider)) = row {
-                        event(&mut tx, o.id, MessageState::Failed, Some(&reason), now).await?;
-                        super::webhooks::emit_message_event(
-                            &mut tx,
-                            o.id,
-                            Hook::MessageFailed,
-                            json!({}),
-                        )
-                        .await?;
-                        add_cost(&mut released, company, cost)?;
-                        new_parts
-                            .extend(parts.into_iter().map(|(k, op)| part(o.id, k, provider, op)));
-                    }
-                }
-            }
-        }
-        // Submitted: one update per chunk.
-        let keys: Vec<i64> = taken.keys().copied().collect();
-        let mut sent: Vec<i64> = Vec::new();
-        for chunk in keys.chunks(1000) {
-            let list = int_list(chunk.iter().copied());
-            let rows: Vec<(i64, i64, i64, Option<i64>)> = sqlx::query_as(sql!(
-                "UPDATE messages SET state = 'submitted', state_at = $1, submitted_at = $1, \
-                 state_reason = NULL, lease_owner = NULL, lease_until = NULL \
-                 WHERE id IN ({list}) AND state IN ('sending', 'queued') \
-                 RETURNING id, company_id, cost, provider_account_id"
-            ))
-            .persistent(false)
-            .bind(now)
-            .fetch_all(&mut *tx)
-            .await?;
-            for (id, company, cost, provider) in rows {
-                add_cost(&mut charged, company, cost)?;
-                sent.push(id);
-                if let Some(parts) = taken.remove(&id) {
-                    new_parts.extend(
-                        parts
-                            .into_iter()
-                            .map(|(k, op)| part(MessageId(id), k, provider, op)),
-                    );
-                }
-            }
-        }
-        sent.sort_unstable();
-        new_parts.sort_by_key(|p| (p.0, p.1));
-        let pending = insert_parts(&mut tx, &new_parts, now).await?;
-        // The submitted step of the history is `submitted_at` with the segments (see
-        // `messages::history`): no event rows. The webhook names every segment's id, those
-        // of earlier attempts too.
-        let mut operator_ids: BTreeMap<i64, Vec<String>> = BTreeMap::new();
-        for (id, _, _, op) in &new_parts {
-            operator_ids.entry(*id).or_default().push(op.clone());
-        }
-        let earlier: Vec<i64> = sent
-            .iter()
-            .copied()
-            .filter(|id| completed.contains(id))
-            .collect();
-        if !earlier.is_empty() {
-            let list = int_list(earlier.iter().copied());
-            let rows: Vec<(i64, String)> = sqlx::query_as(sql!(
-                "SELECT message_id, operator_id FROM message_parts \
-                 WHERE message_id IN ({list}) ORDER BY message_id, part_no"
-            ))
-            .persistent(false)
-            .fetch_all(&mut *tx)
-            .await?;
-            for id in &earlier {
-                operator_ids.remove(id);
-            }
-            for (id, op) in rows {
-                operator_ids.entry(id).or_default().push(op);
-            }
-        }
-        super::webhooks::emit_message_events(
-            &mut tx,
-            &sent,
-            Hook::MessageSent,
-            |id| json!({"operator_ids": operator_ids.get(&id).cloned().unwrap_or_default()}),
-        )
-        .await?;
-        // Receipts that overtook their submit record.
-        self.apply_pending_receipts(&mut tx, &pending).await?;
-        for (company, amount) in charged.into_iter().filter(|(_, a)| *a > 0) {
-            let c = CompanyId(company);
-            write_entry(&mut tx, c, LedgerKind::Release, amount, Some("submitted")).await?;
-            write_entry(&mut tx, c, LedgerKind::Charge, -amount, Some("submitted")).await?;
-        }
-        for (company, amount) in released.into_iter().filter(|(_, a)| *a > 0) {
-            write_entry(
-                &mut tx,
-                CompanyId(company),
-                LedgerKind::Release,
-                amount,
-                Some("failed"),
-            )
-            .await?;
-        }
+        record(&mut tx, outcomes, now).await?;
         tx.commit().await?;
         Ok(())
     }
+}
+
+/// The rules of [`Store::record_submits`], in the caller's transaction.
+async fn record<E: Exec>(tx: &mut E, outcomes: Vec<SubmitOutcome>, now: i64) -> Result<()> {
+    // Ids are integers from the database: safe to inline.
+    let ids = int_list(outcomes.iter().map(|o| o.id.0));
+    let providers: Vec<(Option<i64>,)> = tx
+        .rows(
+            format!(
+                "SELECT DISTINCT provider_account_id FROM messages WHERE id IN ({ids}) \
+                 ORDER BY provider_account_id"
+            )
+            .into(),
+            &[],
+        )
+        .await?;
+    for (p,) in providers {
+        if let Some(p) = p {
+            lock_receipts(tx, ProviderAccountId(p)).await?;
+        }
+    }
+    let mut released: BTreeMap<i64, i64> = BTreeMap::new();
+    // Segments taken in this batch, by message: (part, operator id).
+    let mut taken: BTreeMap<i64, Vec<(u32, String)>> = BTreeMap::new();
+    // Messages now submitted whose earlier attempts took some of their segments.
+    let mut completed: BTreeSet<i64> = BTreeSet::new();
+    let mut new_parts: Vec<NewPart> = Vec::new();
+    for o in outcomes {
+        let (parts, rest) = match o.result {
+            SubmitResult::Submitted { operator_ids } => {
+                let parts = (1..).zip(operator_ids).collect();
+                (parts, Rest::Submitted)
+            }
+            SubmitResult::Retry { reason, at } => (Vec::new(), Rest::Retry { reason, at }),
+            SubmitResult::Failed { reason, code } => (Vec::new(), Rest::Failed { reason, code }),
+            SubmitResult::Segments { taken: parts, rest } => {
+                if rest == Rest::Submitted {
+                    completed.insert(o.id.0);
+                }
+                (parts, rest)
+            }
+        };
+        match rest {
+            // Submitted: one statement for the whole batch, below.
+            Rest::Submitted => {
+                taken.insert(o.id.0, parts);
+            }
+            // Retries and failures are rare (faults): one statement each is fine.
+            Rest::Retry { reason, at } => {
+                let changed: Option<(Option<i64>,)> = tx
+                    .row(
+                        "UPDATE messages SET state = 'queued', state_at = $2, \
+                         state_reason = $3, next_attempt_at = $4, lease_owner = NULL, \
+                         lease_until = NULL WHERE id = $1 AND state IN ('sending', 'queued') \
+                         RETURNING provider_account_id"
+                            .into(),
+                        &[o.id.0.into(), now.into(), reason.as_str().into(), at.into()],
+                    )
+                    .await?;
+                if let Some((provider,)) = changed {
+                    event(tx, o.id, MessageState::Queued, Some(&reason), now).await?;
+                    new_parts.extend(parts.into_iter().map(|(k, op)| part(o.id, k, provider, op)));
+                }
+            }
+            Rest::Failed { reason, code } => {
+                let row: Option<(i64, i64, Option<i64>)> = tx
+                    .row(
+                        "UPDATE messages SET state = 'failed', state_at = $2, final_at = $2, \
+                         state_reason = $3, error_code = $4, lease_owner = NULL, \
+                         lease_until = NULL WHERE id = $1 AND state IN ('sending', 'queued') \
+                         RETURNING company_id, cost, provider_account_id"
+                            .into(),
+                        &[
+                            o.id.0.into(),
+                            now.into(),
+                            reason.as_str().into(),
+                            (&code).into(),
+                        ],
+                    )
+                    .await?;
+                if let Some((company, cost, provider)) = row {
+                    event(tx, o.id, MessageState::Failed, Some(&reason), now).await?;
+                    emit_message_event(tx, o.id, Hook::MessageFailed, json!({})).await?;
+                    add_cost(&mut released, company, cost)?;
+                    new_parts.extend(parts.into_iter().map(|(k, op)| part(o.id, k, provider, op)));
+                }
+            }
+        }
+    }
+    let (sent, charged) = mark_submitted(tx, &mut taken, &mut new_parts, now).await?;
+    new_parts.sort_by_key(|p| (p.0, p.1));
+    let pending = insert_parts(tx, &new_parts, now).await?;
+    announce_sent(tx, &sent, &completed, &new_parts).await?;
+    // Receipts that overtook their submit record.
+    apply_pending_receipts(tx, &pending).await?;
+    for (company, amount) in charged.into_iter().filter(|(_, a)| *a > 0) {
+        let c = CompanyId(company);
+        write_entry(tx, c, LedgerKind::Release, amount, Some("submitted")).await?;
+        write_entry(tx, c, LedgerKind::Charge, -amount, Some("submitted")).await?;
+    }
+    for (company, amount) in released.into_iter().filter(|(_, a)| *a > 0) {
+        let c = CompanyId(company);
+        write_entry(tx, c, LedgerKind::Release, amount, Some("failed")).await?;
+    }
+    Ok(())
+}
+
+/// Marks the messages of `taken` submitted (one update per thousand) and adds their
+/// segments to `new_parts`. Returns the ids changed, in order, and the credit to charge by
+/// company.
+async fn mark_submitted<E: Exec>(
+    tx: &mut E,
+    taken: &mut BTreeMap<i64, Vec<(u32, String)>>,
+    new_parts: &mut Vec<NewPart>,
+    now: i64,
+) -> Result<(Vec<i64>, BTreeMap<i64, i64>)> {
+    let keys: Vec<i64> = taken.keys().copied().collect();
+    let mut sent: Vec<i64> = Vec::new();
+    let mut charged: BTreeMap<i64, i64> = BTreeMap::new();
+    for chunk in keys.chunks(1000) {
+        let list = int_list(chunk.iter().copied());
+        let rows: Vec<(i64, i64, i64, Option<i64>)> = tx
+            .rows(
+                format!(
+                    "UPDATE messages SET state = 'submitted', state_at = $1, \
+                     submitted_at = $1, state_reason = NULL, lease_owner = NULL, \
+                     lease_until = NULL WHERE id IN ({list}) \
+                     AND state IN ('sending', 'queued') \
+                     RETURNING id, company_id, cost, provider_account_id"
+                )
+                .into(),
+                &[now.into()],
+            )
+            .await?;
+        for (id, company, cost, provider) in rows {
+            add_cost(&mut charged, company, cost)?;
+            sent.push(id);
+            if let Some(parts) = taken.remove(&id) {
+                new_parts.extend(
+                    parts
+                        .into_iter()
+                        .map(|(k, op)| part(MessageId(id), k, provider, op)),
+                );
+            }
+        }
+    }
+    sent.sort_unstable();
+    Ok((sent, charged))
+}
+
+/// Announces the messages just submitted. The submitted step of the history is
+/// `submitted_at` with the segments (see `messages::history`): no event rows. The webhook
+/// names every segment's id, those of earlier attempts (`completed`) too.
+async fn announce_sent<E: Exec>(
+    tx: &mut E,
+    sent: &[i64],
+    completed: &BTreeSet<i64>,
+    new_parts: &[NewPart],
+) -> Result<()> {
+    let mut operator_ids: BTreeMap<i64, Vec<String>> = BTreeMap::new();
+    for (id, _, _, op) in new_parts {
+        operator_ids.entry(*id).or_default().push(op.clone());
+    }
+    let earlier: Vec<i64> = sent
+        .iter()
+        .copied()
+        .filter(|id| completed.contains(id))
+        .collect();
+    if !earlier.is_empty() {
+        let list = int_list(earlier.iter().copied());
+        let rows: Vec<(i64, String)> = tx
+            .rows(
+                format!(
+                    "SELECT message_id, operator_id FROM message_parts \
+                     WHERE message_id IN ({list}) ORDER BY message_id, part_no"
+                )
+                .into(),
+                &[],
+            )
+            .await?;
+        for id in &earlier {
+            operator_ids.remove(id);
+        }
+        for (id, op) in rows {
+            operator_ids.entry(id).or_default().push(op);
+        }
+    }
+    emit_message_events(
+        tx,
+        sent,
+        Hook::MessageSent,
+        |id| json!({"operator_ids": operator_ids.get(&id).cloned().unwrap_or_default()}),
+    )
+    .await
 }
 
 /// A segment row to insert.
@@ -304,13 +338,8 @@ fn part(id: MessageId, part: u32, provider: Option<i64>, operator_id: String) ->
 }
 
 /// Inserts segment rows (one multi-row statement per 200; a segment already recorded is
-/// kept as it was). Returns (message, part, provider, key, alternative key) of each, for
-/// the receipts that may be waiting for them.
-async fn insert_parts(
-    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
-    parts: &[NewPart],
-    now: i64,
-) -> Result<Vec<(i64, i64, i64, String, Option<String>)>> {
+/// kept as it was). Returns each one's keys, for the receipts that may be waiting for them.
+async fn insert_parts<E: Exec>(tx: &mut E, parts: &[NewPart], now: i64) -> Result<Vec<NewSegment>> {
     let mut pending = Vec::new();
     // (message, part, provider, operator id, key, alt) for the insert.
     type PartRow<'a> = (i64, i64, Option<i64>, &'a str, String, Option<String>);
@@ -339,17 +368,18 @@ async fn insert_parts(
             ));
         }
         let values = values.join(",");
-        let mut q = sqlx::query(sql!(
-            "INSERT INTO message_parts (message_id, part_no, provider_account_id, \
-             operator_id, id_key, id_alt, state, submitted_at) VALUES {values} \
-             ON CONFLICT (message_id, part_no) DO NOTHING"
-        ))
-        .persistent(false)
-        .bind(now);
-        for b in binds {
-            q = q.bind(b);
-        }
-        q.execute(&mut **tx).await?;
+        let mut args: Vec<Arg> = vec![now.into()];
+        args.extend(binds.into_iter().map(Arg::from));
+        tx.exec(
+            format!(
+                "INSERT INTO message_parts (message_id, part_no, provider_account_id, \
+                 operator_id, id_key, id_alt, state, submitted_at) VALUES {values} \
+                 ON CONFLICT (message_id, part_no) DO NOTHING"
+            )
+            .into(),
+            &args,
+        )
+        .await?;
     }
     Ok(pending)
 }

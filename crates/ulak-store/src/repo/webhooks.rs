@@ -11,7 +11,6 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
 use sqlx::any::AnyRow;
-use sqlx::{Any, Transaction};
 use ulak_core::model::{
     CompanyId, ListQuery, MessageId, NewWebhookEndpoint, Page, Secret, WebhookAttempt,
     WebhookAttemptLog, WebhookDeliveryState, WebhookEndpoint, WebhookEndpointId,
@@ -19,6 +18,7 @@ use ulak_core::model::{
 };
 
 use crate::db::{ListSql, col, now_ms, parse};
+use crate::exec::Exec;
 use crate::secret::SecretBox;
 use crate::{Backend, Result, Store, StoreError};
 
@@ -174,18 +174,19 @@ pub struct WebhookOutcome {
 }
 
 /// The enabled endpoints of `company` that get events of `event_type`.
-async fn subscribers(
-    tx: &mut Transaction<'static, Any>,
+async fn subscribers<E: Exec>(
+    tx: &mut E,
     company: CompanyId,
     event_type: WebhookEventType,
 ) -> Result<Vec<i64>> {
-    let rows: Vec<(i64, String)> = sqlx::query_as(
-        "SELECT id, event_types FROM webhook_endpoints WHERE company_id = $1 AND enabled = 1 \
-         ORDER BY id",
-    )
-    .bind(company.0)
-    .fetch_all(&mut **tx)
-    .await?;
+    let rows: Vec<(i64, String)> = tx
+        .rows(
+            "SELECT id, event_types FROM webhook_endpoints WHERE company_id = $1 \
+             AND enabled = 1 ORDER BY id"
+                .into(),
+            &[company.0.into()],
+        )
+        .await?;
     wanting(rows, event_type)
 }
 
@@ -203,8 +204,8 @@ fn wanting(rows: Vec<(i64, String)>, event_type: WebhookEventType) -> Result<Vec
 
 /// Writes an event to the outbox with a pending delivery for each of `endpoints`. Returns
 /// its `webhook-id`.
-async fn enqueue(
-    tx: &mut Transaction<'static, Any>,
+async fn enqueue<E: Exec>(
+    tx: &mut E,
     company: CompanyId,
     event_type: &str,
     data: Value,
@@ -216,26 +217,30 @@ async fn enqueue(
     let payload = serde_json::to_string(&body).map_err(|_| StoreError::Corrupt {
         what: "webhook payload",
     })?;
-    let id: i64 = sqlx::query_scalar(
-        "INSERT INTO webhook_messages (company_id, event_type, payload, msg_id, created_at) \
-         VALUES ($1, $2, $3, $4, $5) RETURNING id",
-    )
-    .bind(company.0)
-    .bind(event_type)
-    .bind(&payload)
-    .bind(&msg_id)
-    .bind(now)
-    .fetch_one(&mut **tx)
-    .await?;
-    for e in endpoints {
-        sqlx::query(
-            "INSERT INTO webhook_attempts (message_id, endpoint_id, state, attempts, \
-             next_attempt_at, created_at) VALUES ($1, $2, 'pending', 0, $3, $3)",
+    let id: Option<(i64,)> = tx
+        .row(
+            "INSERT INTO webhook_messages (company_id, event_type, payload, msg_id, created_at) \
+             VALUES ($1, $2, $3, $4, $5) RETURNING id"
+                .into(),
+            &[
+                company.0.into(),
+                event_type.into(),
+                payload.as_str().into(),
+                msg_id.as_str().into(),
+                now.into(),
+            ],
         )
-        .bind(id)
-        .bind(e)
-        .bind(now)
-        .execute(&mut **tx)
+        .await?;
+    let (id,) = id.ok_or(StoreError::Corrupt {
+        what: "webhook_messages",
+    })?;
+    for e in endpoints {
+        tx.exec(
+            "INSERT INTO webhook_attempts (message_id, endpoint_id, state, attempts, \
+             next_attempt_at, created_at) VALUES ($1, $2, 'pending', 0, $3, $3)"
+                .into(),
+            &[id.into(), (*e).into(), now.into()],
+        )
         .await?;
     }
     Ok(msg_id)
@@ -245,8 +250,8 @@ async fn enqueue(
 /// to `event_type`, in the caller's transaction: the event is stored exactly when the change
 /// it announces is. `data` becomes the body's `data`. Returns the `webhook-id`, or `None`
 /// when no endpoint wants it (nothing is stored then).
-pub(crate) async fn emit_event(
-    tx: &mut Transaction<'static, Any>,
+pub(crate) async fn emit_event<E: Exec>(
+    tx: &mut E,
     company: CompanyId,
     event_type: WebhookEventType,
     data: Value,
@@ -263,8 +268,8 @@ pub(crate) async fn emit_event(
 /// [`emit_message_event`] for many messages at once: one read finds whether any of their
 /// companies has an endpoint that wants `event_type`, so a batch from companies without
 /// webhooks costs a single query; otherwise each message is announced with `extra(id)`.
-pub(crate) async fn emit_message_events(
-    tx: &mut Transaction<'static, Any>,
+pub(crate) async fn emit_message_events<E: Exec>(
+    tx: &mut E,
     ids: &[i64],
     event_type: WebhookEventType,
     extra: impl Fn(i64) -> Value,
@@ -272,13 +277,17 @@ pub(crate) async fn emit_message_events(
     for chunk in ids.chunks(1000) {
         // Ids come from the database: safe to inline.
         let list = crate::db::int_list(chunk.iter().copied());
-        let rows: Vec<(i64, String)> = sqlx::query_as(sql!(
-            "SELECT id, event_types FROM webhook_endpoints WHERE enabled = 1 AND company_id IN \
-             (SELECT DISTINCT company_id FROM messages WHERE id IN ({list}))"
-        ))
-        .persistent(false)
-        .fetch_all(&mut **tx)
-        .await?;
+        let rows: Vec<(i64, String)> = tx
+            .rows(
+                format!(
+                    "SELECT id, event_types FROM webhook_endpoints WHERE enabled = 1 \
+                     AND company_id IN (SELECT DISTINCT company_id FROM messages \
+                     WHERE id IN ({list}))"
+                )
+                .into(),
+                &[],
+            )
+            .await?;
         if wanting(rows, event_type)?.is_empty() {
             continue;
         }
@@ -289,51 +298,75 @@ pub(crate) async fn emit_message_events(
     Ok(())
 }
 
+/// A message's columns for its webhook events.
+type Announced = (
+    i64,
+    Option<i64>,
+    String,
+    String,
+    String,
+    i64,
+    String,
+    Option<String>,
+    Option<String>,
+);
+
 /// [`emit_event`] for a message's state change: the data is the message as it now stands
 /// (id, recipient, sender, segments, state, reason, error code) plus the fields of `extra`
 /// (an object, e.g. the operator's ids). Costs one indexed read when nobody subscribes, so
 /// the sending path pays next to nothing for companies without webhooks.
-pub(crate) async fn emit_message_event(
-    tx: &mut Transaction<'static, Any>,
+pub(crate) async fn emit_message_event<E: Exec>(
+    tx: &mut E,
     id: MessageId,
     event_type: WebhookEventType,
     extra: Value,
 ) -> Result<()> {
-    let rows: Vec<(i64, String)> = sqlx::query_as(
-        "SELECT id, event_types FROM webhook_endpoints WHERE enabled = 1 \
-         AND company_id = (SELECT company_id FROM messages WHERE id = $1) ORDER BY id",
-    )
-    .bind(id.0)
-    .fetch_all(&mut **tx)
-    .await?;
+    let rows: Vec<(i64, String)> = tx
+        .rows(
+            "SELECT id, event_types FROM webhook_endpoints WHERE enabled = 1 \
+             AND company_id = (SELECT company_id FROM messages WHERE id = $1) ORDER BY id"
+                .into(),
+            &[id.0.into()],
+        )
+        .await?;
     let endpoints = wanting(rows, event_type)?;
     if endpoints.is_empty() {
         return Ok(());
     }
-    let row = sqlx::query(
-        "SELECT company_id, campaign_id, recipient_kind, recipient, sender, segments, state, \
-         state_reason, error_code FROM messages WHERE id = $1",
-    )
-    .bind(id.0)
-    .fetch_optional(&mut **tx)
-    .await?;
-    let Some(r) = row else { return Ok(()) };
-    let company = CompanyId(col(&r, "company_id")?);
+    let row: Option<Announced> = tx
+        .row(
+            "SELECT company_id, campaign_id, recipient_kind, recipient, sender, segments, \
+             state, state_reason, error_code FROM messages WHERE id = $1"
+                .into(),
+            &[id.0.into()],
+        )
+        .await?;
+    let Some((company, campaign, kind, recipient, sender, segments, state, reason, code)) = row
+    else {
+        return Ok(());
+    };
     let mut data = json!({
         "id": id.0,
-        "campaign_id": col::<Option<i64>>(&r, "campaign_id")?,
-        "recipient_kind": col::<String>(&r, "recipient_kind")?,
-        "recipient": col::<String>(&r, "recipient")?,
-        "sender": col::<String>(&r, "sender")?,
-        "segments": col::<i64>(&r, "segments")?,
-        "state": col::<String>(&r, "state")?,
-        "reason": col::<Option<String>>(&r, "state_reason")?,
-        "error_code": col::<Option<String>>(&r, "error_code")?,
+        "campaign_id": campaign,
+        "recipient_kind": kind,
+        "recipient": recipient,
+        "sender": sender,
+        "segments": segments,
+        "state": state,
+        "reason": reason,
+        "error_code": code,
     });
     if let (Some(d), Value::Object(extra)) = (data.as_object_mut(), extra) {
         d.extend(extra);
     }
-    enqueue(tx, company, event_type.as_str(), data, &endpoints).await?;
+    enqueue(
+        tx,
+        CompanyId(company),
+        event_type.as_str(),
+        data,
+        &endpoints,
+    )
+    .await?;
     Ok(())
 }
 

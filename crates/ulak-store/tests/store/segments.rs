@@ -13,7 +13,8 @@ use crate::messages::{funded, msg};
 
 crate::store_tests!(
     a_long_message_goes_through_in_pieces,
-    segments_taken_stay_recorded_when_the_message_fails
+    segments_taken_stay_recorded_when_the_message_fails,
+    receipts_wait_for_their_accounts_submit_records
 );
 
 fn now_ms() -> i64 {
@@ -200,4 +201,43 @@ async fn segments_taken_stay_recorded_when_the_message_fails(db: &TestDb) {
         s.credit_balance(c).await.unwrap(),
         s.credit_ledger_sum(c).await.unwrap()
     );
+}
+
+/// On PostgreSQL a receipt batch takes its account's advisory lock, which a submit record of
+/// the same account holds to its commit (see `lock_receipts`): without it a receipt could
+/// miss a segment being recorded and be filed as unmatched after that record looked for
+/// unmatched ones. Held from outside, the lock keeps the batch waiting until it is let go.
+/// SQLite's one writer serialises them anyway.
+async fn receipts_wait_for_their_accounts_submit_records(db: &TestDb) {
+    use sqlx::Executor;
+    let s = &db.store;
+    if s.backend() != ulak_store::Backend::Postgres {
+        return;
+    }
+    let (c, p) = funded(s, 10).await;
+    let raw = db.raw().await;
+    let mut outside = raw.begin().await.unwrap();
+    // The lock's key: the store's namespace in the high bits, the account's id below.
+    let key = (0x756c_616b_i64 << 32) | (p.0 & 0xffff_ffff);
+    outside
+        .execute(sqlx::AssertSqlSafe(format!(
+            "SELECT 1 FROM pg_advisory_xact_lock({key}) AS l"
+        )))
+        .await
+        .unwrap();
+    let store = s.clone();
+    let batch =
+        tokio::spawn(async move { store.apply_receipts(c, p, vec![receipt("kayip-1")]).await });
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(
+        !batch.is_finished(),
+        "the batch waits for the account's lock"
+    );
+    outside.commit().await.unwrap();
+    let stats = tokio::time::timeout(std::time::Duration::from_secs(10), batch)
+        .await
+        .expect("the batch goes on once the lock is let go")
+        .unwrap()
+        .unwrap();
+    assert_eq!(stats.unmatched, 1);
 }
