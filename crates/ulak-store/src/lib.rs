@@ -188,8 +188,26 @@ impl Store {
             .connect_with(options.clone())
             .await
             .map_err(StoreError::from_sqlx)?;
+        // A SQLite file's sqlx writer takes its turns in the writer thread's line.
+        let turns = std::sync::Arc::new(sqlite_writer::Turns::default());
         let writer = if backend == Backend::Sqlite && file {
+            let (taking, ending) = (turns.clone(), turns.clone());
             pool_options(1)
+                // The connection is a file handle that cannot go stale; one closed by age
+                // or idleness would end its turn unreported ([`sqlite_writer::Turns`]).
+                .max_lifetime(None)
+                .idle_timeout(None)
+                .before_acquire(move |_, _| {
+                    let turns = taking.clone();
+                    Box::pin(async move {
+                        turns.take().await;
+                        Ok(true)
+                    })
+                })
+                .after_release(move |_, _| {
+                    ending.end(None);
+                    Box::pin(async { Ok(true) })
+                })
                 .connect_with(options)
                 .await
                 .map_err(StoreError::from_sqlx)?
@@ -205,7 +223,7 @@ impl Store {
             let options = url
                 .parse::<sqlx::sqlite::SqliteConnectOptions>()
                 .map_err(StoreError::from_sqlx)?;
-            let w = sqlite_writer::SqliteWriter::open(options.get_filename())?;
+            let w = sqlite_writer::SqliteWriter::open(options.get_filename(), turns)?;
             Some(std::sync::Arc::new(w))
         } else {
             None
@@ -249,6 +267,10 @@ impl Store {
     /// Closes the pool, waiting for connections to be returned.
     pub async fn close(&self) {
         self.writer.close().await;
+        // A connection closed by the pool's closing is not handed back: its turn ends here.
+        if let Some(w) = &self.sqlite_writer {
+            w.end_turn();
+        }
         self.pool.close().await;
     }
 

@@ -11,11 +11,11 @@
 //! for SQLite's lock.
 
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, mpsc};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
-use sqlx::AnyPool;
 use tokio::sync::oneshot;
 
 use crate::sqlite_checkpoint::{COMMIT_CHECKPOINT, Checkpointer};
@@ -31,6 +31,8 @@ const STATEMENT_CACHE: usize = 32;
 /// The way to the writer thread; the thread ends when the last handle is dropped.
 pub(crate) struct SqliteWriter {
     tasks: mpsc::Sender<Task>,
+    /// The sqlx writer's turns on the thread.
+    turns: Arc<Turns>,
     /// Checkpoints the log beside the commits (decision 0010).
     _checkpoints: Checkpointer,
 }
@@ -44,7 +46,7 @@ impl std::fmt::Debug for SqliteWriter {
 impl SqliteWriter {
     /// Opens `path` (which the store's migrations already made) with the pragmas of the
     /// store's other connections and starts the thread.
-    pub(crate) fn open(path: &Path) -> Result<Self> {
+    pub(crate) fn open(path: &Path, turns: Arc<Turns>) -> Result<Self> {
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let conn = Connection::open_with_flags(path, flags)?;
         // As the sqlx connections (lib.rs): WAL, durable at every checkpoint, wait for
@@ -81,10 +83,20 @@ impl SqliteWriter {
                 }
             })
             .map_err(|e| StoreError::Config(format!("cannot start the SQLite writer: {e}")))?;
+        if let Ok(mut t) = turns.tasks.lock() {
+            *t = Some(tasks.clone());
+        }
         Ok(Self {
             tasks,
+            turns,
             _checkpoints: checkpoints,
         })
+    }
+
+    /// Ends the sqlx writer's turn in progress, if any: its connection was closed without
+    /// being handed back (the store closing).
+    pub(crate) fn end_turn(&self) {
+        self.turns.end(None);
     }
 
     /// Runs `f` on the writer thread and returns what it returned.
@@ -103,51 +115,114 @@ impl SqliteWriter {
 }
 
 impl SqliteWriter {
-    /// Runs `work` in one immediate transaction on the writer thread and commits it,
-    /// holding `line` (the store's sqlx writer, a pool of one connection) meanwhile, so
-    /// writes still queue in one line. A task of its own holds the line: a caller that
-    /// stops waiting (a worker stopping) does not let it go while `work` still writes; and
-    /// work whose caller is gone before its commit rolls back (`Closed`), as a dropped sqlx
-    /// transaction does, and does nothing if it has not begun.
-    pub(crate) async fn transaction<T, F>(self: &Arc<Self>, line: &AnyPool, work: F) -> Result<T>
+    /// Runs `work` in one immediate transaction on the writer thread and commits it. The
+    /// thread's queue is the file's one line of writes (the sqlx writer takes its turns in
+    /// it, [`Turns`]). Work whose caller is gone before its commit rolls back (`Closed`), as
+    /// a dropped sqlx transaction does, and does nothing if it has not begun.
+    pub(crate) async fn transaction<T, F>(&self, work: F) -> Result<T>
     where
         T: Send + 'static,
         F: FnOnce(&rusqlite::Transaction<'_>) -> Result<T> + Send + 'static,
     {
         let gone = Arc::new(AtomicBool::new(false));
         let _gone_on_drop = Gone(gone.clone());
-        let line = line.clone();
-        let writer = self.clone();
-        let task = tokio::spawn(async move {
-            let held = line.acquire().await?;
+        self.run(move |conn| {
             if gone.load(Ordering::Acquire) {
                 return Err(StoreError::Closed);
             }
-            let done = writer
-                .run(move |conn| {
-                    if gone.load(Ordering::Acquire) {
-                        return Err(StoreError::Closed);
-                    }
-                    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-                    let out = work(&tx)?;
-                    if gone.load(Ordering::Acquire) {
-                        // Dropping `tx` rolls the work back, as on any error above.
-                        return Err(StoreError::Closed);
-                    }
-                    tx.commit()?;
-                    Ok(out)
-                })
-                .await;
-            drop(held);
-            done?
-        });
-        match task.await {
-            Ok(done) => done,
-            // A panic is the caller's, as it would be without the task; a task cut off by
-            // the runtime's end is a store closing.
-            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-            Err(_) => Err(StoreError::Closed),
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let out = work(&tx)?;
+            if gone.load(Ordering::Acquire) {
+                // Dropping `tx` rolls the work back, as on any error above.
+                return Err(StoreError::Closed);
+            }
+            tx.commit()?;
+            Ok(out)
+        })
+        .await?
+    }
+}
+
+impl Drop for SqliteWriter {
+    fn drop(&mut self) {
+        // The turns' copy of the queue would keep the thread alive.
+        if let Ok(mut t) = self.turns.tasks.lock() {
+            *t = None;
         }
+        self.turns.end(None);
+    }
+}
+
+/// How long the thread waits out one turn of the sqlx writer at most. Past it the thread
+/// goes on, and its writes wait for SQLite's lock instead (busy_timeout): slower, never
+/// wrong. Only a turn whose end was never reported lasts that long.
+const TURN_LIMIT: Duration = Duration::from_secs(30);
+
+/// The sqlx writer's turns in the writer thread's line (decision 0010 point 15). The
+/// store's other writes (settings, campaigns, leases: rare while sending) still go through
+/// sqlx's one writer connection; each time that connection is taken from its pool
+/// (`before_acquire`) it waits for a turn on the thread, and the thread waits, idle, until
+/// the connection is handed back (`after_release`). So the file has one line of writes,
+/// and the thread runs its closures back to back with no hand-off through the async
+/// runtime between them.
+#[derive(Debug, Default)]
+pub(crate) struct Turns {
+    /// The thread's queue, once it runs.
+    tasks: Mutex<Option<mpsc::Sender<Task>>>,
+    /// The turn in progress: its number and what ends it (sent to or dropped).
+    current: Mutex<Option<(u64, mpsc::Sender<()>)>>,
+    /// Numbers turns.
+    next: AtomicU64,
+}
+
+impl Turns {
+    /// Waits until the thread gives the sqlx writer a turn, which lasts until [`Turns::end`].
+    /// Without a thread (yet) there are no turns. Given up before its turn came (the
+    /// acquire cancelled), the turn ends as soon as it begins.
+    pub(crate) async fn take(&self) {
+        let Some(tasks) = self.tasks.lock().ok().and_then(|t| t.clone()) else {
+            return;
+        };
+        let n = self.next.fetch_add(1, Ordering::Relaxed);
+        let (end, ended) = mpsc::channel::<()>();
+        let (go, going) = oneshot::channel::<()>();
+        // An earlier turn whose end was not reported ends here: its connection is back.
+        self.end(None);
+        if let Ok(mut c) = self.current.lock() {
+            *c = Some((n, end));
+        }
+        let give_up = EndOnDrop(self, n);
+        let turn: Task = Box::new(move |_| {
+            if go.send(()).is_err() {
+                return;
+            }
+            if let Err(mpsc::RecvTimeoutError::Timeout) = ended.recv_timeout(TURN_LIMIT) {
+                tracing::warn!("a turn of the sqlx writer outlasted its limit; going on");
+            }
+        });
+        if tasks.send(turn).is_ok() && going.await.is_ok() {
+            std::mem::forget(give_up);
+        }
+    }
+
+    /// Ends turn `n` (any turn when `None`) if it is the one in progress.
+    pub(crate) fn end(&self, n: Option<u64>) {
+        let Ok(mut c) = self.current.lock() else {
+            return;
+        };
+        if c.as_ref().is_some_and(|(m, _)| n.is_none_or(|n| n == *m)) {
+            // Dropping the sender ends the thread's wait.
+            *c = None;
+        }
+    }
+}
+
+/// Ends turn `.1` when dropped: a wait for it given up.
+struct EndOnDrop<'t>(&'t Turns, u64);
+
+impl Drop for EndOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.end(Some(self.1));
     }
 }
 
@@ -208,7 +283,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("w.db");
         drop(Connection::open(&path).unwrap());
-        let w = SqliteWriter::open(&path).unwrap();
+        let w = SqliteWriter::open(&path, Arc::default()).unwrap();
         let r: Result<()> = w.run(|_| panic!("on purpose")).await;
         assert!(matches!(r, Err(StoreError::Closed)));
         let mode: String = w
@@ -227,5 +302,134 @@ mod tests {
     fn sqlite_is_built_without_allocation_counts() {
         let conn = Connection::open_in_memory().unwrap();
         assert!(counts_no_allocations(&conn));
+    }
+
+    /// A store on a new file, its writer thread, and a scratch table.
+    async fn store_with_table() -> (tempfile::TempDir, crate::Store, Arc<SqliteWriter>) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/t.db?mode=rwc", dir.path().display());
+        let store = crate::Store::connect(&url, [1; 32]).await.unwrap();
+        let mut tx = store.begin_write().await.unwrap();
+        sqlx::query("CREATE TABLE scratch (n INTEGER)")
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        let w = store.sqlite_writer.clone().unwrap();
+        (dir, store, w)
+    }
+
+    /// Whether `f` is done within `ms`.
+    async fn done_within<T>(ms: u64, f: impl std::future::Future<Output = T>) -> Option<T> {
+        tokio::time::timeout(Duration::from_millis(ms), f)
+            .await
+            .ok()
+    }
+
+    /// While the sqlx writer has the line, the thread waits out its turn, idle: even work
+    /// that needs no lock waits (without turns it would run at once, and a write would
+    /// wait in SQLite's busy handler). The thread's next writes come after the sqlx
+    /// write's commit and see it.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_sqlx_writer_and_the_thread_take_turns() {
+        let (_dir, store, w) = store_with_table().await;
+        let mut tx = store.begin_write().await.unwrap();
+        let nothing = tokio::spawn({
+            let w = w.clone();
+            async move { w.run(|_| 7).await }
+        });
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(!nothing.is_finished(), "the thread waits out the turn");
+        let write = tokio::spawn({
+            let w = w.clone();
+            async move {
+                w.transaction(|tx| {
+                    let seen: i64 =
+                        tx.query_row("SELECT count(*) FROM scratch", [], |r| r.get(0))?;
+                    tx.execute("INSERT INTO scratch (n) VALUES (2)", [])?;
+                    Ok(seen)
+                })
+                .await
+            }
+        });
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(!write.is_finished());
+        sqlx::query("INSERT INTO scratch (n) VALUES (1)")
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        let nothing = done_within(5_000, nothing).await.expect("the turn ended");
+        assert_eq!(nothing.unwrap().unwrap(), 7);
+        let seen = done_within(5_000, write).await.expect("then the write");
+        assert_eq!(seen.unwrap().unwrap(), 1, "after the sqlx write's commit");
+        store.close().await;
+    }
+
+    /// A sqlx write that rolls back (its transaction dropped) ends its turn too, and the
+    /// thread's next write finds the lock free.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_rolled_back_sqlx_write_ends_its_turn() {
+        let (_dir, store, w) = store_with_table().await;
+        let mut tx = store.begin_write().await.unwrap();
+        sqlx::query("INSERT INTO scratch (n) VALUES (1)")
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        drop(tx);
+        let n = done_within(
+            5_000,
+            w.transaction(|tx| {
+                tx.execute("INSERT INTO scratch (n) VALUES (2)", [])?;
+                Ok(tx.query_row("SELECT sum(n) FROM scratch", [], |r| r.get::<_, i64>(0))?)
+            }),
+        )
+        .await
+        .expect("the thread goes on");
+        assert_eq!(n.unwrap(), 2, "the dropped write left nothing");
+        store.close().await;
+    }
+
+    /// A sqlx writer that stops waiting for its turn (a cancelled request) holds nothing:
+    /// the thread goes on at once, and the next sqlx write gets its turn.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_turn_given_up_holds_nothing() {
+        let (_dir, store, w) = store_with_table().await;
+        let busy = tokio::spawn({
+            let w = w.clone();
+            async move {
+                w.run(|_| std::thread::sleep(Duration::from_millis(300)))
+                    .await
+            }
+        });
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(
+            done_within(100, store.begin_write()).await.is_none(),
+            "the turn comes after the thread's work"
+        );
+        busy.await.unwrap().unwrap();
+        assert_eq!(done_within(2_000, w.run(|_| 7)).await.unwrap().unwrap(), 7);
+        let tx = done_within(2_000, store.begin_write())
+            .await
+            .expect("the next sqlx write gets its turn")
+            .unwrap();
+        tx.commit().await.unwrap();
+        assert_eq!(done_within(2_000, w.run(|_| 8)).await.unwrap().unwrap(), 8);
+        store.close().await;
+    }
+
+    /// Closing the store ends a turn whose connection it closed.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn closing_the_store_ends_the_turn() {
+        let (_dir, store, w) = store_with_table().await;
+        let tx = store.begin_write().await.unwrap();
+        let closing = tokio::spawn({
+            let store = store.clone();
+            async move { store.close().await }
+        });
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        drop(tx);
+        done_within(5_000, closing).await.expect("closed").unwrap();
+        assert_eq!(done_within(2_000, w.run(|_| 7)).await.unwrap().unwrap(), 7);
     }
 }

@@ -4,7 +4,7 @@
 //! waiting for the caller's task, while the claim held the one writer connection and the
 //! accepts waited behind it.
 
-use std::sync::{Arc, LazyLock};
+use std::sync::LazyLock;
 
 use rusqlite::named_params;
 use ulak_core::model::{CompanyId, Message, MessageId, ProviderAccountId, RouteId, TrafficClass};
@@ -12,22 +12,16 @@ use ulak_core::model::{CompanyId, Message, MessageId, ProviderAccountId, RouteId
 use super::messages::{Claim, DUE_DETAIL, DUE_NOW, claim_statement};
 use crate::db::parse;
 use crate::sqlite_writer::SqliteWriter;
-use crate::{Result, Store, StoreError};
+use crate::{Result, StoreError};
 
 /// The claim's statement on SQLite, built once.
 static CLAIM: LazyLock<String> = LazyLock::new(|| claim_statement(""));
 
-/// Claims as [`Store::claim_messages`] does, in one transaction on the writer thread
-/// ([`SqliteWriter::transaction`]: the store's sqlx writer connection is held meanwhile, so
-/// writes still queue in one line, and a claim whose caller is gone takes nothing).
-pub(super) async fn claim(
-    store: &Store,
-    writer: &Arc<SqliteWriter>,
-    c: Claim,
-) -> Result<Vec<Message>> {
-    writer
-        .transaction(&store.writer, move |tx| run(tx, &c))
-        .await
+/// Claims as [`crate::Store::claim_messages`] does, in one transaction on the writer thread
+/// ([`SqliteWriter::transaction`]: in the file's one line of writes; a claim whose caller
+/// is gone takes nothing).
+pub(super) async fn claim(writer: &SqliteWriter, c: Claim) -> Result<Vec<Message>> {
+    writer.transaction(move |tx| run(tx, &c)).await
 }
 
 /// The claim's statements, on the thread.

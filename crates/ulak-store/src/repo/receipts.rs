@@ -458,9 +458,7 @@ impl Store {
         };
         if let Some(writer) = &self.sqlite_writer {
             return writer
-                .transaction(&self.writer, move |tx| {
-                    on_thread(apply_in(&mut OnThread(tx), &batch))
-                })
+                .transaction(move |tx| on_thread(apply_in(&mut OnThread(tx), &batch)))
                 .await;
         }
         let mut tx = self.begin_write().await?;

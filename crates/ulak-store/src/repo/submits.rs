@@ -126,9 +126,7 @@ impl Store {
         let now = now_ms();
         if let Some(writer) = &self.sqlite_writer {
             return writer
-                .transaction(&self.writer, move |tx| {
-                    on_thread(record(&mut OnThread(tx), outcomes, now))
-                })
+                .transaction(move |tx| on_thread(record(&mut OnThread(tx), outcomes, now)))
                 .await;
         }
         let mut tx = self.begin_write().await?;

@@ -305,7 +305,7 @@ impl Store {
     /// as a whole failed and nothing of it was written.
     async fn commit_group(&self, items: &[&Item]) -> Result<Vec<Result<Accepted>>> {
         let (results, accounts) = match &self.sqlite_writer {
-            Some(w) => on_sqlite::commit(self, w, items).await?,
+            Some(w) => on_sqlite::commit(w, items).await?,
             None => on_sqlx::commit(self, items).await?,
         };
         for a in accounts {

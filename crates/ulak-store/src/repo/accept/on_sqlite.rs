@@ -13,7 +13,7 @@ use super::group::{AcceptTx, TAKE_FROM_BALANCE, accept_all};
 use super::{Accepted, Item};
 use crate::db::now_ms;
 use crate::sqlite_writer::{SqliteWriter, ready};
-use crate::{Result, Store, StoreError};
+use crate::{Result, StoreError};
 
 /// One message, as the sqlx path's multi-row insert writes it (batch.rs).
 const INSERT_MESSAGE: &str = "INSERT INTO messages (company_id, campaign_id, \
@@ -22,15 +22,12 @@ const INSERT_MESSAGE: &str = "INSERT INTO messages (company_id, campaign_id, \
      priority) VALUES (?1, NULL, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, 0, ?13, ?14, \
      ?12, ?15) RETURNING id";
 
-/// Accepts `items` in one transaction on the writer thread. The store's sqlx writer
-/// connection is held meanwhile, so its other writers (the engine's) wait in their line
-/// instead of in SQLite's busy handler.
+/// Accepts `items` in one transaction on the writer thread, in the file's one line of
+/// writes (the thread's queue, [`crate::sqlite_writer::Turns`]).
 pub(super) async fn commit(
-    store: &Store,
     writer: &SqliteWriter,
     items: &[&Item],
 ) -> Result<(Vec<Result<Accepted>>, Vec<i64>)> {
-    let line = store.writer.acquire().await?;
     let owned: Vec<Item> = items.iter().map(|i| (*i).clone()).collect();
     let now = now_ms();
     let done = writer
@@ -45,7 +42,6 @@ pub(super) async fn commit(
             Ok(done)
         })
         .await;
-    drop(line);
     done?
 }
 
