@@ -76,8 +76,8 @@ pub enum StoreError {
     /// A failure of the SQLite writer thread's own connection (accept groups and claims).
     #[error("database error: {0}")]
     Sqlite(rusqlite::Error),
-    /// The store is shutting down, or its caller stopped waiting: the accept (or claim) was
-    /// not taken.
+    /// The store is shutting down, or its caller stopped waiting: the write (an accept, a
+    /// claim, a submit record or a receipt batch) was not taken.
     #[error("the store is shutting down")]
     Closed,
 }

@@ -215,23 +215,32 @@ impl OnThread<'_> {
     }
 }
 
-/// Binds `args` to `st`'s `$n` placeholders.
+/// Binds `args` to `st`'s `$n` placeholders. As on PostgreSQL, every value must be named
+/// and every name must be a `$n` with a value: a mistake fails here, on SQLite too.
 fn bind(st: &mut rusqlite::Statement<'_>, args: &[Arg<'_>]) -> Result<()> {
+    let mut highest = 0;
     for p in 1..=st.parameter_count() {
         let name = st.parameter_name(p).unwrap_or_default().to_owned();
-        let n: usize = name
+        let arg = name
             .strip_prefix('$')
-            .and_then(|n| n.parse().ok())
-            .unwrap_or(p);
-        let arg = n
-            .checked_sub(1)
-            .and_then(|n| args.get(n))
-            .ok_or_else(|| StoreError::Config(format!("no value for {name} in a statement")))?;
+            .and_then(|n| n.parse::<usize>().ok())
+            .and_then(|n| {
+                highest = highest.max(n);
+                args.get(n.checked_sub(1)?)
+            })
+            .ok_or_else(|| StoreError::Config(format!("no value for {name:?} in a statement")))?;
         match *arg {
             Arg::Int(v) => st.raw_bind_parameter(p, v)?,
             Arg::Text(v) => st.raw_bind_parameter(p, v)?,
             Arg::NoInt | Arg::NoText => st.raw_bind_parameter(p, rusqlite::types::Null)?,
         }
+    }
+    // Distinct names, all `$n` up to the highest: every value is named once.
+    if highest != args.len() || st.parameter_count() != args.len() {
+        return Err(StoreError::Config(format!(
+            "a statement names {highest} values and is given {}",
+            args.len()
+        )));
     }
     Ok(())
 }
@@ -299,18 +308,33 @@ mod tests {
         assert_eq!(row, Some((7, "yedi".to_owned(), None, None)));
     }
 
-    /// A statement that names a value it was not given is an error, not a panic or a null.
+    /// A statement that names a value it was not given, is given one it does not name, or
+    /// names one otherwise than `$n` is an error (as on PostgreSQL), not a null or a panic.
     #[test]
-    fn a_missing_value_is_an_error() {
+    fn values_and_placeholders_must_match() {
         let mut conn = table();
         let tx = conn.transaction().unwrap();
         let mut on = OnThread(&tx);
-        let r = ready(on.exec(
-            "INSERT INTO t (n, s) VALUES ($1, $2)".into(),
-            &[Arg::Int(1)],
-        ))
-        .unwrap();
-        assert!(matches!(r, Err(StoreError::Config(_))), "{r:?}");
+        for (sql, args) in [
+            ("INSERT INTO t (n, s) VALUES ($1, $2)", &[Arg::Int(1)][..]),
+            (
+                "INSERT INTO t (n) VALUES ($1)",
+                &[Arg::Int(1), Arg::Int(2)][..],
+            ),
+            (
+                "INSERT INTO t (n) VALUES ($2)",
+                &[Arg::Int(1), Arg::Int(2)][..],
+            ),
+            ("INSERT INTO t (n) VALUES (:n)", &[Arg::Int(1)][..]),
+            ("INSERT INTO t (n) VALUES (?)", &[Arg::Int(1)][..]),
+        ] {
+            let r = ready(on.exec(sql.into(), args)).unwrap();
+            assert!(matches!(r, Err(StoreError::Config(_))), "{sql}: {r:?}");
+        }
+        let rows: Vec<(i64,)> = ready(on.rows("SELECT n FROM t".into(), &[]))
+            .unwrap()
+            .unwrap();
+        assert!(rows.is_empty(), "nothing was written");
     }
 
     /// Rows come back in order, each column from its position.

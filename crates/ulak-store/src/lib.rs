@@ -99,8 +99,8 @@ pub struct Store {
     accepts: std::sync::Arc<repo::accept::Accepts>,
     /// Companies' sending setups as the send service reads them ([`setup_cache::SETUP_TTL`]).
     setup: std::sync::Arc<setup_cache::SetupCache>,
-    /// A SQLite file's writer thread for accept groups and claims ([`sqlite_writer`]); `None`
-    /// on PostgreSQL and for a database in memory.
+    /// A SQLite file's writer thread for accept groups, claims, submit records and receipt
+    /// batches ([`sqlite_writer`]); `None` on PostgreSQL and for a database in memory.
     sqlite_writer: Option<std::sync::Arc<sqlite_writer::SqliteWriter>>,
 }
 
@@ -155,7 +155,9 @@ impl Store {
         // would see several empty databases.
         let file = !(url.contains(":memory:") || url.contains("mode=memory"));
         let max = if file { 8 } else { 1 };
-        let pool_options = |max: u32| {
+        // A SQLite file's sqlx writer takes its turns in the writer thread's line.
+        let turns = std::sync::Arc::new(sqlite_writer::Turns::default());
+        let pool_options = |max: u32, turns: Option<std::sync::Arc<sqlite_writer::Turns>>| {
             AnyPoolOptions::new()
                 .max_connections(max)
                 .acquire_timeout(Duration::from_secs(30))
@@ -163,6 +165,7 @@ impl Store {
                 // each use was a round trip to its worker thread per transaction.
                 .test_before_acquire(backend == Backend::Postgres)
                 .after_connect(move |conn, _| {
+                    let turns = turns.clone();
                     Box::pin(async move {
                         if backend == Backend::Sqlite {
                             // WAL lets readers run beside the writer; NORMAL is durable at every
@@ -179,22 +182,27 @@ impl Store {
                                 conn.execute(sqlite_checkpoint::COMMIT_CHECKPOINT).await?;
                             }
                         }
+                        // A new writer connection (the last one closed, say by a wait
+                        // for its turn given up) takes its turn here, as a reused one
+                        // does in `before_acquire`.
+                        if let Some(turns) = turns {
+                            turns.take().await;
+                        }
                         Ok(())
                     })
                 })
         };
         let listen_url: std::sync::Arc<str> = url.as_str().into();
-        let pool = pool_options(max)
+        let pool = pool_options(max, None)
             .connect_with(options.clone())
             .await
             .map_err(StoreError::from_sqlx)?;
-        // A SQLite file's sqlx writer takes its turns in the writer thread's line.
-        let turns = std::sync::Arc::new(sqlite_writer::Turns::default());
         let writer = if backend == Backend::Sqlite && file {
             let (taking, ending) = (turns.clone(), turns.clone());
-            pool_options(1)
-                // The connection is a file handle that cannot go stale; one closed by age
-                // or idleness would end its turn unreported ([`sqlite_writer::Turns`]).
+            pool_options(1, Some(turns.clone()))
+                // A file handle cannot go stale; and a connection closed for its age is
+                // closed before `after_release`, so its turn would end only by the limit
+                // ([`sqlite_writer::Turns`]).
                 .max_lifetime(None)
                 .idle_timeout(None)
                 .before_acquire(move |_, _| {
@@ -267,9 +275,8 @@ impl Store {
     /// Closes the pool, waiting for connections to be returned.
     pub async fn close(&self) {
         self.writer.close().await;
-        // A connection closed by the pool's closing is not handed back: its turn ends here.
         if let Some(w) = &self.sqlite_writer {
-            w.end_turn();
+            w.close().await;
         }
         self.pool.close().await;
     }

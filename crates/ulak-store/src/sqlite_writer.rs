@@ -1,14 +1,13 @@
-//! The thread that writes accept groups and the engine's claims to a SQLite file (decision
-//! 0010). sqlx runs every statement, and hands over every row, through a channel to its
-//! worker thread and back; on the accept path those hops were about half the server's CPU,
-//! spent in futex wake-ups (decision 0009). Here a whole group commit (or claim) runs as one
-//! closure on a thread that owns a plain connection with cached prepared statements: one hop
-//! each.
+//! The thread that writes accept groups and the engine's claims, submit records and receipt
+//! batches to a SQLite file (decision 0010). sqlx runs every statement, and hands over every
+//! row, through a channel to its worker thread and back; on the accept path those hops were
+//! about half the server's CPU, spent in futex wake-ups (decision 0009). Here each of those
+//! transactions runs as one closure on a thread that owns a plain connection with cached
+//! prepared statements: one hop each.
 //!
-//! The connection writes the same file as the store's sqlx writer. A caller holds that
-//! writer's one connection while its closure runs ([`crate::Store::commit_group`], and the
-//! claim in `repo/claim_on_sqlite.rs`), so writes still queue in one line instead of racing
-//! for SQLite's lock.
+//! The connection writes the same file as the store's sqlx writer, which takes its turns in
+//! the thread's queue ([`Turns`]), so those writes queue in one line instead of racing for
+//! SQLite's lock.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -25,8 +24,8 @@ use crate::{Result, StoreError};
 type Task = Box<dyn FnOnce(&mut Connection) + Send>;
 
 /// Prepared statements the connection keeps: the accept path uses about a dozen, a claim
-/// three.
-const STATEMENT_CACHE: usize = 32;
+/// three, submit records and receipts about ten (ledger, events, webhooks).
+const STATEMENT_CACHE: usize = 64;
 
 /// The way to the writer thread; the thread ends when the last handle is dropped.
 pub(crate) struct SqliteWriter {
@@ -35,6 +34,8 @@ pub(crate) struct SqliteWriter {
     turns: Arc<Turns>,
     /// Checkpoints the log beside the commits (decision 0010).
     _checkpoints: Checkpointer,
+    /// Set when the store closes: no new work is taken.
+    closed: AtomicBool,
 }
 
 impl std::fmt::Debug for SqliteWriter {
@@ -90,21 +91,35 @@ impl SqliteWriter {
             tasks,
             turns,
             _checkpoints: checkpoints,
+            closed: AtomicBool::new(false),
         })
     }
 
-    /// Ends the sqlx writer's turn in progress, if any: its connection was closed without
-    /// being handed back (the store closing).
-    pub(crate) fn end_turn(&self) {
+    /// Takes no more work, as a closed pool does, and waits for the work already taken.
+    /// The sqlx writer's pool is closed first: a turn whose connection it closed without
+    /// its being handed back ends here.
+    pub(crate) async fn close(&self) {
+        self.closed.store(true, Ordering::Release);
         self.turns.end(None);
+        let (done, finished) = oneshot::channel::<()>();
+        let last: Task = Box::new(move |_| {
+            let _ = done.send(());
+        });
+        if self.tasks.send(last).is_ok() {
+            let _ = finished.await;
+        }
     }
 
-    /// Runs `f` on the writer thread and returns what it returned.
+    /// Runs `f` on the writer thread and returns what it returned; `Closed` once the store
+    /// closed.
     pub(crate) async fn run<T, F>(&self, f: F) -> Result<T>
     where
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> T + Send + 'static,
     {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(StoreError::Closed);
+        }
         let (answer, answered) = oneshot::channel();
         let task: Task = Box::new(move |conn| {
             let _ = answer.send(f(conn));
@@ -153,18 +168,21 @@ impl Drop for SqliteWriter {
     }
 }
 
-/// How long the thread waits out one turn of the sqlx writer at most. Past it the thread
-/// goes on, and its writes wait for SQLite's lock instead (busy_timeout): slower, never
-/// wrong. Only a turn whose end was never reported lasts that long.
+/// How long the thread waits out one turn of the sqlx writer at most. Only a turn whose end
+/// was never reported should last that long. Past it the thread goes on, and its writes wait
+/// for SQLite's lock instead (busy_timeout, 10 s); a sqlx writer that still holds the lock
+/// after that makes them fail (`database is locked`), as two writers racing would have.
 const TURN_LIMIT: Duration = Duration::from_secs(30);
 
 /// The sqlx writer's turns in the writer thread's line (decision 0010 point 15). The
 /// store's other writes (settings, campaigns, leases: rare while sending) still go through
 /// sqlx's one writer connection; each time that connection is taken from its pool
-/// (`before_acquire`) it waits for a turn on the thread, and the thread waits, idle, until
-/// the connection is handed back (`after_release`). So the file has one line of writes,
-/// and the thread runs its closures back to back with no hand-off through the async
-/// runtime between them.
+/// (`before_acquire`, or `after_connect` for a new connection) it waits for a turn on the
+/// thread, and the thread waits, idle, until the connection is handed back
+/// (`after_release`). So the writes of the thread and of the sqlx writer go in one line, and
+/// the thread runs its closures back to back with no hand-off through the async runtime
+/// between them. (A few rare writes use the store's reading pool, as before; they wait for
+/// SQLite's lock.)
 #[derive(Debug, Default)]
 pub(crate) struct Turns {
     /// The thread's queue, once it runs.
@@ -409,16 +427,28 @@ mod tests {
         );
         busy.await.unwrap().unwrap();
         assert_eq!(done_within(2_000, w.run(|_| 7)).await.unwrap().unwrap(), 7);
+        // The next sqlx write (on a new connection if the given-up wait closed the last
+        // one) has a turn of its own: the thread waits it out.
         let tx = done_within(2_000, store.begin_write())
             .await
             .expect("the next sqlx write gets its turn")
             .unwrap();
+        let after = tokio::spawn({
+            let w = w.clone();
+            async move { w.run(|_| 8).await }
+        });
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert!(!after.is_finished(), "the thread waits out the new turn");
         tx.commit().await.unwrap();
-        assert_eq!(done_within(2_000, w.run(|_| 8)).await.unwrap().unwrap(), 8);
+        assert_eq!(
+            done_within(2_000, after).await.unwrap().unwrap().unwrap(),
+            8
+        );
         store.close().await;
     }
 
-    /// Closing the store ends a turn whose connection it closed.
+    /// Closing the store ends a turn whose connection it closed, and the thread takes no
+    /// more writes, as a closed pool takes none.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn closing_the_store_ends_the_turn() {
         let (_dir, store, w) = store_with_table().await;
@@ -430,6 +460,10 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(100)).await;
         drop(tx);
         done_within(5_000, closing).await.expect("closed").unwrap();
-        assert_eq!(done_within(2_000, w.run(|_| 7)).await.unwrap().unwrap(), 7);
+        // Nothing was left waiting on the thread, and it takes nothing more.
+        let after = done_within(2_000, w.transaction(|_| Ok(7)))
+            .await
+            .expect("answered at once");
+        assert!(matches!(after, Err(StoreError::Closed)), "{after:?}");
     }
 }

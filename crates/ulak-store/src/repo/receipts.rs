@@ -129,40 +129,14 @@ pub(crate) async fn lock_receipts<E: Exec>(tx: &mut E, provider: ProviderAccount
     Ok(())
 }
 
-/// Sets segments' receipt states and, for each message whose segments are now all final,
-/// the message's final state (and a webhook), in a few statements for the whole batch.
-pub(crate) async fn apply_part_states<E: Exec>(tx: &mut E, updates: &[PartUpdate]) -> Result<()> {
-    if updates.is_empty() {
-        return Ok(());
-    }
-    let now = now_ms();
-    // One UPDATE per (state, code, part number) group: in practice one per batch.
-    let mut groups: BTreeMap<(&'static str, Option<&str>, i64), Vec<i64>> = BTreeMap::new();
-    for (mid, part, state, code) in updates {
-        groups
-            .entry((state.as_str(), code.as_deref(), *part))
-            .or_default()
-            .push(*mid);
-    }
-    for ((state, code, part), mids) in &groups {
-        for chunk in mids.chunks(1000) {
-            let list = int_list(chunk.iter().copied());
-            tx.exec(
-                format!(
-                    "UPDATE message_parts SET state = $1, error_code = $2, receipt_at = $3 \
-                     WHERE part_no = $4 AND message_id IN ({list})"
-                )
-                .into(),
-                &[(*state).into(), (*code).into(), now.into(), (*part).into()],
-            )
-            .await?;
-        }
-    }
-    // The messages whose segments are now all final.
+/// Messages whose segments are now all final, by (state name, operator code of the first
+/// failed segment).
+type Finals = BTreeMap<(&'static str, Option<String>), (MessageState, Vec<i64>)>;
+
+/// The messages of `updates` whose segments are now all final ([`overall`]).
+async fn finals_of<E: Exec>(tx: &mut E, updates: &[PartUpdate]) -> Result<Finals> {
     let mids: BTreeSet<i64> = updates.iter().map(|u| u.0).collect();
     let mids: Vec<i64> = mids.into_iter().collect();
-    // (state name, code) → (state, messages).
-    type Finals = BTreeMap<(&'static str, Option<String>), (MessageState, Vec<i64>)>;
     let mut finals: Finals = BTreeMap::new();
     for chunk in mids.chunks(1000) {
         let list = int_list(chunk.iter().copied());
@@ -198,6 +172,40 @@ pub(crate) async fn apply_part_states<E: Exec>(tx: &mut E, updates: &[PartUpdate
             }
         }
     }
+    Ok(finals)
+}
+
+/// Sets segments' receipt states and, for each message whose segments are now all final,
+/// the message's final state (and a webhook), in a few statements for the whole batch.
+pub(crate) async fn apply_part_states<E: Exec>(tx: &mut E, updates: &[PartUpdate]) -> Result<()> {
+    if updates.is_empty() {
+        return Ok(());
+    }
+    let now = now_ms();
+    // One UPDATE per (state, code, part number) group: in practice one per batch.
+    let mut groups: BTreeMap<(&'static str, Option<&str>, i64), Vec<i64>> = BTreeMap::new();
+    for (mid, part, state, code) in updates {
+        groups
+            .entry((state.as_str(), code.as_deref(), *part))
+            .or_default()
+            .push(*mid);
+    }
+    for ((state, code, part), mids) in &groups {
+        for chunk in mids.chunks(1000) {
+            let list = int_list(chunk.iter().copied());
+            tx.exec(
+                format!(
+                    "UPDATE message_parts SET state = $1, error_code = $2, receipt_at = $3 \
+                     WHERE part_no = $4 AND message_id IN ({list})"
+                )
+                .into(),
+                &[(*state).into(), (*code).into(), now.into(), (*part).into()],
+            )
+            .await?;
+        }
+    }
+    // The messages whose segments are now all final.
+    let finals = finals_of(tx, updates).await?;
     for ((_, code), (done, mids)) in finals {
         let reason = code.as_ref().map(|c| format!("operator error {c}"));
         for chunk in mids.chunks(1000) {
@@ -380,6 +388,19 @@ async fn apply_in<E: Exec>(tx: &mut E, b: &Batch) -> Result<(ReceiptStats, Vec<u
         }
     }
     apply_part_states(tx, &updates).await?;
+    keep_unmatched(tx, b, &keys, &unmatched, &mut stats).await?;
+    Ok((stats, held))
+}
+
+/// Keeps the reports `unmatched` (indexes into the batch) in `receipts_unmatched`, once
+/// each, for the submit records they overtook; `keys` are each report's id keys.
+async fn keep_unmatched<E: Exec>(
+    tx: &mut E,
+    b: &Batch,
+    keys: &[Vec<(String, Option<String>)>],
+    unmatched: &[usize],
+    stats: &mut ReceiptStats,
+) -> Result<()> {
     for chunk in unmatched.chunks(BIND_CHUNK) {
         let mut text = String::from(
             "INSERT INTO receipts_unmatched (provider_account_id, company_id, operator_id, \
@@ -418,7 +439,7 @@ async fn apply_in<E: Exec>(tx: &mut E, b: &Batch) -> Result<(ReceiptStats, Vec<u
         stats.unmatched += stored;
         stats.duplicates += chunk.len() as u64 - stored;
     }
-    Ok((stats, held))
+    Ok(())
 }
 
 impl Store {

@@ -181,45 +181,9 @@ async fn record<E: Exec>(tx: &mut E, outcomes: Vec<SubmitOutcome>, now: i64) -> 
             Rest::Submitted => {
                 taken.insert(o.id.0, parts);
             }
-            // Retries and failures are rare (faults): one statement each is fine.
-            Rest::Retry { reason, at } => {
-                let changed: Option<(Option<i64>,)> = tx
-                    .row(
-                        "UPDATE messages SET state = 'queued', state_at = $2, \
-                         state_reason = $3, next_attempt_at = $4, lease_owner = NULL, \
-                         lease_until = NULL WHERE id = $1 AND state IN ('sending', 'queued') \
-                         RETURNING provider_account_id"
-                            .into(),
-                        &[o.id.0.into(), now.into(), reason.as_str().into(), at.into()],
-                    )
-                    .await?;
-                if let Some((provider,)) = changed {
-                    event(tx, o.id, MessageState::Queued, Some(&reason), now).await?;
-                    new_parts.extend(parts.into_iter().map(|(k, op)| part(o.id, k, provider, op)));
-                }
-            }
-            Rest::Failed { reason, code } => {
-                let row: Option<(i64, i64, Option<i64>)> = tx
-                    .row(
-                        "UPDATE messages SET state = 'failed', state_at = $2, final_at = $2, \
-                         state_reason = $3, error_code = $4, lease_owner = NULL, \
-                         lease_until = NULL WHERE id = $1 AND state IN ('sending', 'queued') \
-                         RETURNING company_id, cost, provider_account_id"
-                            .into(),
-                        &[
-                            o.id.0.into(),
-                            now.into(),
-                            reason.as_str().into(),
-                            (&code).into(),
-                        ],
-                    )
-                    .await?;
-                if let Some((company, cost, provider)) = row {
-                    event(tx, o.id, MessageState::Failed, Some(&reason), now).await?;
-                    emit_message_event(tx, o.id, Hook::MessageFailed, json!({})).await?;
-                    add_cost(&mut released, company, cost)?;
-                    new_parts.extend(parts.into_iter().map(|(k, op)| part(o.id, k, provider, op)));
-                }
+            fault => {
+                let parts = TakenNow { id: o.id, parts };
+                record_fault(tx, parts, fault, now, &mut released, &mut new_parts).await?;
             }
         }
     }
@@ -238,6 +202,73 @@ async fn record<E: Exec>(tx: &mut E, outcomes: Vec<SubmitOutcome>, now: i64) -> 
         let c = CompanyId(company);
         write_entry(tx, c, LedgerKind::Release, amount, Some("failed")).await?;
     }
+    Ok(())
+}
+
+/// Segments of message `id` taken in this attempt: (part, operator id).
+struct TakenNow {
+    id: MessageId,
+    parts: Vec<(u32, String)>,
+}
+
+/// A retry or a failure (rare: one statement each is fine): the message back in the queue,
+/// or failed with its reservation added to `released`. The segments taken in this attempt
+/// are kept either way. A message no longer `sending`/`queued` is left as it is.
+async fn record_fault<E: Exec>(
+    tx: &mut E,
+    taken: TakenNow,
+    rest: Rest,
+    now: i64,
+    released: &mut BTreeMap<i64, i64>,
+    new_parts: &mut Vec<NewPart>,
+) -> Result<()> {
+    let TakenNow { id, parts } = taken;
+    let provider = match rest {
+        // The caller records submitted messages together.
+        Rest::Submitted => return Ok(()),
+        Rest::Retry { reason, at } => {
+            let changed: Option<(Option<i64>,)> = tx
+                .row(
+                    "UPDATE messages SET state = 'queued', state_at = $2, \
+                     state_reason = $3, next_attempt_at = $4, lease_owner = NULL, \
+                     lease_until = NULL WHERE id = $1 AND state IN ('sending', 'queued') \
+                     RETURNING provider_account_id"
+                        .into(),
+                    &[id.0.into(), now.into(), reason.as_str().into(), at.into()],
+                )
+                .await?;
+            let Some((provider,)) = changed else {
+                return Ok(());
+            };
+            event(tx, id, MessageState::Queued, Some(&reason), now).await?;
+            provider
+        }
+        Rest::Failed { reason, code } => {
+            let row: Option<(i64, i64, Option<i64>)> = tx
+                .row(
+                    "UPDATE messages SET state = 'failed', state_at = $2, final_at = $2, \
+                     state_reason = $3, error_code = $4, lease_owner = NULL, \
+                     lease_until = NULL WHERE id = $1 AND state IN ('sending', 'queued') \
+                     RETURNING company_id, cost, provider_account_id"
+                        .into(),
+                    &[
+                        id.0.into(),
+                        now.into(),
+                        reason.as_str().into(),
+                        (&code).into(),
+                    ],
+                )
+                .await?;
+            let Some((company, cost, provider)) = row else {
+                return Ok(());
+            };
+            event(tx, id, MessageState::Failed, Some(&reason), now).await?;
+            emit_message_event(tx, id, Hook::MessageFailed, json!({})).await?;
+            add_cost(released, company, cost)?;
+            provider
+        }
+    };
+    new_parts.extend(parts.into_iter().map(|(k, op)| part(id, k, provider, op)));
     Ok(())
 }
 

@@ -73,8 +73,7 @@ async fn a_claim_answers_every_column_as_stored_and_brings_in_due_schedules(db: 
 /// A claim whose caller stops waiting (a worker stopping) while it waits for the database
 /// takes nothing: its messages stay queued for the next claim, not leased to a caller that
 /// is gone. (A SQLite file claims in a closure on its writer thread, which goes on without
-/// the caller. That its task also keeps the line of writes until the closure ends is not
-/// seen here: the blocking connection holds SQLite's lock against every writer alike.)
+/// the caller and rolls back before its commit.)
 async fn a_claim_given_up_before_its_commit_takes_nothing(db: &TestDb) {
     let s = &db.store;
     let (c, p) = funded(s, 100).await;

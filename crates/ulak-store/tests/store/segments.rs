@@ -48,7 +48,21 @@ async fn long_message(s: &Store, c: CompanyId, p: ProviderAccountId, to: &str) -
 }
 
 async fn a_long_message_goes_through_in_pieces(db: &TestDb) {
-    let s = &db.store;
+    in_pieces(&db.store).await;
+}
+
+/// The same on a database in memory, where submit records and receipts take the sqlx path
+/// that PostgreSQL takes, on SQLite (a file's go to its writer thread).
+#[tokio::test]
+async fn a_long_message_goes_through_in_pieces_in_memory() {
+    let s = Store::connect("sqlite::memory:", crate::helpers::KEY)
+        .await
+        .unwrap();
+    in_pieces(&s).await;
+    s.close().await;
+}
+
+async fn in_pieces(s: &Store) {
     let (c, p) = funded(s, 10).await;
     s.create_webhook_endpoint(
         c,
@@ -209,22 +223,13 @@ async fn segments_taken_stay_recorded_when_the_message_fails(db: &TestDb) {
 /// unmatched ones. Held from outside, the lock keeps the batch waiting until it is let go.
 /// SQLite's one writer serialises them anyway.
 async fn receipts_wait_for_their_accounts_submit_records(db: &TestDb) {
-    use sqlx::Executor;
     let s = &db.store;
     if s.backend() != ulak_store::Backend::Postgres {
         return;
     }
     let (c, p) = funded(s, 10).await;
     let raw = db.raw().await;
-    let mut outside = raw.begin().await.unwrap();
-    // The lock's key: the store's namespace in the high bits, the account's id below.
-    let key = (0x756c_616b_i64 << 32) | (p.0 & 0xffff_ffff);
-    outside
-        .execute(sqlx::AssertSqlSafe(format!(
-            "SELECT 1 FROM pg_advisory_xact_lock({key}) AS l"
-        )))
-        .await
-        .unwrap();
+    let outside = hold_account_lock(&raw, p).await;
     let store = s.clone();
     let batch =
         tokio::spawn(async move { store.apply_receipts(c, p, vec![receipt("kayip-1")]).await });
@@ -240,4 +245,53 @@ async fn receipts_wait_for_their_accounts_submit_records(db: &TestDb) {
         .unwrap()
         .unwrap();
     assert_eq!(stats.unmatched, 1);
+
+    // A submit record of the account takes the same lock.
+    let m = long_message(s, c, p, "05321234568").await;
+    assert_eq!(s.claim_messages(p, "w", 10, 60_000).await.unwrap().len(), 1);
+    let outside = hold_account_lock(&raw, p).await;
+    let store = s.clone();
+    let record = tokio::spawn(async move {
+        let done = taken(&[(1, "K1"), (2, "K2"), (3, "K3")]);
+        let outcome = SubmitOutcome {
+            id: m.id,
+            result: SubmitResult::Segments {
+                taken: done,
+                rest: Rest::Submitted,
+            },
+        };
+        store.record_submits(vec![outcome]).await
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(
+        !record.is_finished(),
+        "the record waits for the account's lock"
+    );
+    outside.commit().await.unwrap();
+    tokio::time::timeout(std::time::Duration::from_secs(10), record)
+        .await
+        .expect("the record goes on once the lock is let go")
+        .unwrap()
+        .unwrap();
+    let d = s.get_message(c, m.id).await.unwrap().unwrap();
+    assert_eq!(d.message.state, MessageState::Submitted);
+}
+
+/// Takes account `p`'s advisory lock (PostgreSQL) in a transaction from outside the store,
+/// held until that ends. The key: the store's namespace in the high bits, the account's id
+/// below.
+async fn hold_account_lock(
+    raw: &sqlx::AnyPool,
+    p: ProviderAccountId,
+) -> sqlx::Transaction<'static, sqlx::Any> {
+    use sqlx::Executor;
+    let mut outside = raw.begin().await.unwrap();
+    let key = (0x756c_616b_i64 << 32) | (p.0 & 0xffff_ffff);
+    outside
+        .execute(sqlx::AssertSqlSafe(format!(
+            "SELECT 1 FROM pg_advisory_xact_lock({key}) AS l"
+        )))
+        .await
+        .unwrap();
+    outside
 }
