@@ -184,7 +184,10 @@ impl Store {
                         }
                         // A new writer connection (the last one closed, say by a wait
                         // for its turn given up) takes its turn here, as a reused one
-                        // does in `before_acquire`.
+                        // does in `before_acquire`. The pool's first connection is opened
+                        // before the writer thread exists, so it takes none; and the pool
+                        // must keep no minimum of connections, whose openings skip
+                        // `after_release`.
                         if let Some(turns) = turns {
                             turns.take().await;
                         }

@@ -29,13 +29,12 @@ const STATEMENT_CACHE: usize = 64;
 
 /// The way to the writer thread; the thread ends when the last handle is dropped.
 pub(crate) struct SqliteWriter {
-    tasks: mpsc::Sender<Task>,
+    /// The thread's queue; `None` once the store closed (no new work is taken).
+    tasks: Mutex<Option<mpsc::Sender<Task>>>,
     /// The sqlx writer's turns on the thread.
     turns: Arc<Turns>,
     /// Checkpoints the log beside the commits (decision 0010).
     _checkpoints: Checkpointer,
-    /// Set when the store closes: no new work is taken.
-    closed: AtomicBool,
 }
 
 impl std::fmt::Debug for SqliteWriter {
@@ -88,10 +87,9 @@ impl SqliteWriter {
             *t = Some(tasks.clone());
         }
         Ok(Self {
-            tasks,
+            tasks: Mutex::new(Some(tasks)),
             turns,
             _checkpoints: checkpoints,
-            closed: AtomicBool::new(false),
         })
     }
 
@@ -99,13 +97,19 @@ impl SqliteWriter {
     /// The sqlx writer's pool is closed first: a turn whose connection it closed without
     /// its being handed back ends here.
     pub(crate) async fn close(&self) {
-        self.closed.store(true, Ordering::Release);
+        // Taken under the lock that `run` sends under: nothing is sent after this.
+        let tasks = self.tasks.lock().ok().and_then(|mut t| t.take());
+        if let Ok(mut t) = self.turns.tasks.lock() {
+            *t = None;
+        }
         self.turns.end(None);
+        let Some(tasks) = tasks else { return };
         let (done, finished) = oneshot::channel::<()>();
         let last: Task = Box::new(move |_| {
             let _ = done.send(());
         });
-        if self.tasks.send(last).is_ok() {
+        if tasks.send(last).is_ok() {
+            drop(tasks);
             let _ = finished.await;
         }
     }
@@ -117,14 +121,15 @@ impl SqliteWriter {
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> T + Send + 'static,
     {
-        if self.closed.load(Ordering::Acquire) {
-            return Err(StoreError::Closed);
-        }
         let (answer, answered) = oneshot::channel();
         let task: Task = Box::new(move |conn| {
             let _ = answer.send(f(conn));
         });
-        self.tasks.send(task).map_err(|_| StoreError::Closed)?;
+        {
+            let tasks = self.tasks.lock().map_err(|_| StoreError::Closed)?;
+            let tasks = tasks.as_ref().ok_or(StoreError::Closed)?;
+            tasks.send(task).map_err(|_| StoreError::Closed)?;
+        }
         answered.await.map_err(|_| StoreError::Closed)
     }
 }
@@ -464,6 +469,34 @@ mod tests {
         let after = done_within(2_000, w.transaction(|_| Ok(7)))
             .await
             .expect("answered at once");
+        assert!(matches!(after, Err(StoreError::Closed)), "{after:?}");
+    }
+
+    /// Closing waits for the work the thread already took, and takes none after.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn closing_waits_for_the_work_taken() {
+        let (dir, store, w) = store_with_table().await;
+        let slow = tokio::spawn({
+            let w = w.clone();
+            async move {
+                w.transaction(|tx| {
+                    std::thread::sleep(Duration::from_millis(300));
+                    tx.execute("INSERT INTO scratch (n) VALUES (5)", [])?;
+                    Ok(())
+                })
+                .await
+            }
+        });
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        done_within(5_000, store.close()).await.expect("closed");
+        // Read from outside the store: committed before the close returned.
+        let outside = Connection::open(dir.path().join("t.db")).unwrap();
+        let n: i64 = outside
+            .query_row("SELECT count(*) FROM scratch WHERE n = 5", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(n, 1, "close waited for it");
+        slow.await.unwrap().unwrap();
+        let after = w.run(|_| 7).await;
         assert!(matches!(after, Err(StoreError::Closed)), "{after:?}");
     }
 }
