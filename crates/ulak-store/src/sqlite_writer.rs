@@ -342,6 +342,24 @@ mod tests {
         (dir, store, w)
     }
 
+    /// `f` run on the thread, in a task of its own.
+    fn spawn_run<T: Send + 'static>(
+        w: &Arc<SqliteWriter>,
+        f: impl FnOnce(&mut Connection) -> T + Send + 'static,
+    ) -> tokio::task::JoinHandle<Result<T>> {
+        let w = w.clone();
+        tokio::spawn(async move { w.run(f).await })
+    }
+
+    /// `work` as a transaction on the thread, in a task of its own.
+    fn spawn_transaction<T: Send + 'static>(
+        w: &Arc<SqliteWriter>,
+        work: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T> + Send + 'static,
+    ) -> tokio::task::JoinHandle<Result<T>> {
+        let w = w.clone();
+        tokio::spawn(async move { w.transaction(work).await })
+    }
+
     /// Whether `f` is done within `ms`.
     async fn done_within<T>(ms: u64, f: impl std::future::Future<Output = T>) -> Option<T> {
         tokio::time::timeout(Duration::from_millis(ms), f)
@@ -357,23 +375,13 @@ mod tests {
     async fn the_sqlx_writer_and_the_thread_take_turns() {
         let (_dir, store, w) = store_with_table().await;
         let mut tx = store.begin_write().await.unwrap();
-        let nothing = tokio::spawn({
-            let w = w.clone();
-            async move { w.run(|_| 7).await }
-        });
+        let nothing = spawn_run(&w, |_| 7);
         tokio::time::sleep(Duration::from_millis(300)).await;
         assert!(!nothing.is_finished(), "the thread waits out the turn");
-        let write = tokio::spawn({
-            let w = w.clone();
-            async move {
-                w.transaction(|tx| {
-                    let seen: i64 =
-                        tx.query_row("SELECT count(*) FROM scratch", [], |r| r.get(0))?;
-                    tx.execute("INSERT INTO scratch (n) VALUES (2)", [])?;
-                    Ok(seen)
-                })
-                .await
-            }
+        let write = spawn_transaction(&w, |tx| {
+            let seen: i64 = tx.query_row("SELECT count(*) FROM scratch", [], |r| r.get(0))?;
+            tx.execute("INSERT INTO scratch (n) VALUES (2)", [])?;
+            Ok(seen)
         });
         tokio::time::sleep(Duration::from_millis(100)).await;
         assert!(!write.is_finished());
@@ -418,13 +426,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_turn_given_up_holds_nothing() {
         let (_dir, store, w) = store_with_table().await;
-        let busy = tokio::spawn({
-            let w = w.clone();
-            async move {
-                w.run(|_| std::thread::sleep(Duration::from_millis(300)))
-                    .await
-            }
-        });
+        let busy = spawn_run(&w, |_| std::thread::sleep(Duration::from_millis(300)));
         tokio::time::sleep(Duration::from_millis(50)).await;
         assert!(
             done_within(100, store.begin_write()).await.is_none(),
@@ -438,10 +440,7 @@ mod tests {
             .await
             .expect("the next sqlx write gets its turn")
             .unwrap();
-        let after = tokio::spawn({
-            let w = w.clone();
-            async move { w.run(|_| 8).await }
-        });
+        let after = spawn_run(&w, |_| 8);
         tokio::time::sleep(Duration::from_millis(200)).await;
         assert!(!after.is_finished(), "the thread waits out the new turn");
         tx.commit().await.unwrap();
@@ -476,16 +475,10 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn closing_waits_for_the_work_taken() {
         let (dir, store, w) = store_with_table().await;
-        let slow = tokio::spawn({
-            let w = w.clone();
-            async move {
-                w.transaction(|tx| {
-                    std::thread::sleep(Duration::from_millis(300));
-                    tx.execute("INSERT INTO scratch (n) VALUES (5)", [])?;
-                    Ok(())
-                })
-                .await
-            }
+        let slow = spawn_transaction(&w, |tx| {
+            std::thread::sleep(Duration::from_millis(300));
+            tx.execute("INSERT INTO scratch (n) VALUES (5)", [])?;
+            Ok(())
         });
         tokio::time::sleep(Duration::from_millis(50)).await;
         done_within(5_000, store.close()).await.expect("closed");
