@@ -215,8 +215,9 @@ impl OnThread<'_> {
     }
 }
 
-/// Binds `args` to `st`'s `$n` placeholders. As on PostgreSQL, every value must be named
-/// and every name must be a `$n` with a value: a mistake fails here, on SQLite too.
+/// Binds `args` to `st`'s `$n` placeholders. Every value must be named and every name must
+/// be a `$n` with a value (stricter than sqlx, which binds a missing value as NULL and drops
+/// a surplus one): a mismatch fails loudly in the SQLite suite instead of writing a NULL.
 fn bind(st: &mut rusqlite::Statement<'_>, args: &[Arg<'_>]) -> Result<()> {
     let mut highest = 0;
     for p in 1..=st.parameter_count() {
@@ -309,7 +310,7 @@ mod tests {
     }
 
     /// A statement that names a value it was not given, is given one it does not name, or
-    /// names one otherwise than `$n` is an error (as on PostgreSQL), not a null or a panic.
+    /// names one otherwise than `$n` is an error, not a null or a panic.
     #[test]
     fn values_and_placeholders_must_match() {
         let mut conn = table();
