@@ -176,6 +176,67 @@ mod tests {
         assert_eq!(read, expected);
     }
 
+    /// On the writer thread's connection the claim keeps one plan, on the queue's index:
+    /// without the planner's stability guarantee SQLite prepared it again on every use, as
+    /// its parameters had been compared with the partial indexes' conditions.
+    #[tokio::test]
+    async fn the_claim_is_prepared_once_and_reads_the_queue_index() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/c.db?mode=rwc", dir.path().display());
+        let store = crate::Store::connect(&url, [1; 32]).await.unwrap();
+        let w = store.sqlite_writer.clone().unwrap();
+        let (plan, reprepared) = w
+            .run(|conn| {
+                let values = |p: i64, now: i64| {
+                    [
+                        ("$1", p),
+                        ("$2", now),
+                        ("$3", 7),
+                        ("$4", now + 1),
+                        ("$5", 2),
+                        ("$6", 10),
+                    ]
+                };
+                fn bound<'v>(
+                    v: &'v [(&'static str, i64)],
+                ) -> Vec<(&'static str, &'v dyn rusqlite::ToSql)> {
+                    v.iter()
+                        .map(|(n, x)| (*n, x as &dyn rusqlite::ToSql))
+                        .collect()
+                }
+                let plan: Vec<String> = conn
+                    .prepare(&format!("EXPLAIN QUERY PLAN {}", *CLAIM))
+                    .unwrap()
+                    .query_map(&*bound(&values(1, 10)), |r| r.get(3))
+                    .unwrap()
+                    .map(Result::unwrap)
+                    .collect();
+                // Each runs to its end (a statement is prepared again, if at all, when
+                // it steps).
+                let run = |st: &mut rusqlite::CachedStatement<'_>, v: &[(&'static str, i64)]| {
+                    let mut rows = st.query(&*bound(v)).unwrap();
+                    while rows.next().unwrap().is_some() {}
+                };
+                let mut st = conn.prepare_cached(&CLAIM).unwrap();
+                let mut due = conn.prepare_cached(DUE_NOW).unwrap();
+                for (p, now) in [(1_i64, 10_i64), (2, 20), (3, 30), (4, 40)] {
+                    run(&mut st, &values(p, now));
+                    run(&mut due, &values(p, now)[..2]);
+                }
+                let n = st.get_status(rusqlite::StatementStatus::RePrepare)
+                    + due.get_status(rusqlite::StatementStatus::RePrepare);
+                (plan, n)
+            })
+            .await
+            .unwrap();
+        assert_eq!(reprepared, 0, "prepared again on a new binding");
+        assert!(
+            plan.iter().any(|l| l.contains("USING INDEX messages_due")),
+            "{plan:?}"
+        );
+        store.close().await;
+    }
+
     /// The writer thread binds the shared statements' `$n` by name, as sqlx does by
     /// number: each must name exactly the parameters it is given.
     #[test]
