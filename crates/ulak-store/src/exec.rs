@@ -7,7 +7,10 @@
 //!
 //! Statements use `$n` placeholders, as everywhere in the store. A text known at compile
 //! time is kept prepared by both connections; one built at run time (ids inlined) is
-//! prepared for its one use.
+//! prepared for its one use. A statement over a list is built by [`over_list`]: the list
+//! inlined on PostgreSQL, bound as one JSON array on SQLite, whose text is then the same for
+//! every list and stays prepared (preparing such statements, triggers and all, again for
+//! each batch was a twelfth of the writer thread's time).
 
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
@@ -20,6 +23,8 @@ pub(crate) enum Sql {
     Kept(&'static str),
     /// Built at run time: prepared for this one use.
     Once(String),
+    /// Built at run time in one of a few texts ([`over_list`]): kept prepared.
+    Shaped(String),
 }
 
 impl From<&'static str> for Sql {
@@ -46,6 +51,56 @@ pub(crate) enum Arg<'a> {
     NoInt,
     /// A null text.
     NoText,
+    /// A list of integers, bound as one JSON array ([`over_list`]).
+    Ints(&'a [i64]),
+    /// A list of texts, bound as one JSON array ([`over_list`]).
+    Texts(&'a [&'a str]),
+}
+
+impl Arg<'_> {
+    /// A list's JSON array; `None` for a single value.
+    fn json(&self) -> Option<String> {
+        match self {
+            Arg::Ints(v) => Some(format!("[{}]", crate::db::int_list(v.iter().copied()))),
+            Arg::Texts(v) => Some(serde_json::Value::from(v.to_vec()).to_string()),
+            _ => None,
+        }
+    }
+}
+
+/// `sql` over a list, `{list}` in it standing for the list's values (an `IN ({list})`),
+/// `args` its other values. On PostgreSQL the values are written into the text (by
+/// `inline`, which may bind some after `args` and adds them), as the planner plans best
+/// for a list it sees; on SQLite the list is one more value, a JSON array read by
+/// `json_each`, so the text never changes and stays prepared.
+pub(crate) fn over_list<'a>(
+    on_postgres: bool,
+    sql: &str,
+    list: Arg<'a>,
+    args: &[Arg<'a>],
+    inline: impl FnOnce() -> (String, Vec<Arg<'a>>),
+) -> (Sql, Vec<Arg<'a>>) {
+    let mut all = args.to_vec();
+    if on_postgres {
+        let (text, more) = inline();
+        all.extend(more);
+        return (Sql::Once(sql.replace("{list}", &text)), all);
+    }
+    all.push(list);
+    let read = format!("SELECT value FROM json_each(${})", all.len());
+    (Sql::Shaped(sql.replace("{list}", &read)), all)
+}
+
+/// [`over_list`] for ids from the database, safe to inline.
+pub(crate) fn over_ids<'a>(
+    on_postgres: bool,
+    sql: &str,
+    ids: &'a [i64],
+    args: &[Arg<'a>],
+) -> (Sql, Vec<Arg<'a>>) {
+    over_list(on_postgres, sql, Arg::Ints(ids), args, || {
+        (crate::db::int_list(ids.iter().copied()), Vec::new())
+    })
 }
 
 impl From<i64> for Arg<'_> {
@@ -160,6 +215,7 @@ fn bound<'a>(sql: Sql, args: &[Arg<'a>]) -> sqlx::query::Query<'a, Any, sqlx::an
     let mut q = match sql {
         Sql::Kept(s) => sqlx::query(s),
         Sql::Once(s) => sqlx::query(sqlx::AssertSqlSafe(s)).persistent(false),
+        Sql::Shaped(s) => sqlx::query(sqlx::AssertSqlSafe(s)),
     };
     for a in args {
         q = match *a {
@@ -167,6 +223,7 @@ fn bound<'a>(sql: Sql, args: &[Arg<'a>]) -> sqlx::query::Query<'a, Any, sqlx::an
             Arg::Text(v) => q.bind(v),
             Arg::NoInt => q.bind(None::<i64>),
             Arg::NoText => q.bind(None::<&str>),
+            Arg::Ints(_) | Arg::Texts(_) => q.bind(a.json()),
         };
     }
     q
@@ -191,8 +248,8 @@ impl Exec for Transaction<'_, Any> {
 pub(crate) struct OnThread<'c>(pub(crate) &'c rusqlite::Transaction<'c>);
 
 impl OnThread<'_> {
-    /// Runs `f` on `sql` prepared (kept in the connection's cache when known at compile
-    /// time; a statement used once would push the kept ones out) with `args` bound by name:
+    /// Runs `f` on `sql` prepared (kept in the connection's cache unless built for one use,
+    /// which would push the kept ones out) with `args` bound by name:
     /// `$n` takes the n-th, wherever it first appears.
     fn with<T>(
         &self,
@@ -200,18 +257,17 @@ impl OnThread<'_> {
         args: &[Arg<'_>],
         f: impl FnOnce(&mut rusqlite::Statement<'_>) -> Result<T>,
     ) -> Result<T> {
-        match &sql {
-            Sql::Kept(s) => {
-                let mut st = self.0.prepare_cached(s)?;
-                bind(&mut st, args)?;
-                f(&mut st)
-            }
+        let mut st = match &sql {
+            Sql::Kept(s) => self.0.prepare_cached(s)?,
+            Sql::Shaped(s) => self.0.prepare_cached(s)?,
             Sql::Once(s) => {
                 let mut st = self.0.prepare(s)?;
                 bind(&mut st, args)?;
-                f(&mut st)
+                return f(&mut st);
             }
-        }
+        };
+        bind(&mut st, args)?;
+        f(&mut st)
     }
 }
 
@@ -234,6 +290,7 @@ fn bind(st: &mut rusqlite::Statement<'_>, args: &[Arg<'_>]) -> Result<()> {
             Arg::Int(v) => st.raw_bind_parameter(p, v)?,
             Arg::Text(v) => st.raw_bind_parameter(p, v)?,
             Arg::NoInt | Arg::NoText => st.raw_bind_parameter(p, rusqlite::types::Null)?,
+            Arg::Ints(_) | Arg::Texts(_) => st.raw_bind_parameter(p, arg.json())?,
         }
     }
     // Distinct names, all `$n` up to the highest: every value is named once.
@@ -359,5 +416,59 @@ mod tests {
         .unwrap()
         .unwrap();
         assert_eq!(rows, [("üç".to_owned(), 3), ("iki".to_owned(), 2)]);
+    }
+
+    /// A statement over a list has one text on SQLite, whatever the list: the thread
+    /// prepares it once and runs it for lists of any length and content (texts with quotes
+    /// too). On PostgreSQL the ids are written into a text for one use.
+    #[test]
+    fn a_list_statement_is_prepared_once_for_every_list() {
+        let mut conn = table();
+        let tx = conn.transaction().unwrap();
+        let mut on = OnThread(&tx);
+        for (n, s) in [(1, "bir"), (2, "it's"), (3, "üç"), (4, "dört")] {
+            ready(on.exec(
+                "INSERT INTO t (n, s) VALUES ($1, $2)".into(),
+                &[n.into(), s.into()],
+            ))
+            .unwrap()
+            .unwrap();
+        }
+        let sql = "SELECT n FROM t WHERE m IS NULL AND n IN ({list}) AND n > $1 ORDER BY n";
+        let mut texts = Vec::new();
+        for (ids, above, want) in [
+            (&[1_i64, 3, 4][..], 1, &[3_i64, 4][..]),
+            (&[2][..], 0, &[2][..]),
+            (&[][..], 0, &[][..]),
+        ] {
+            let (q, args) = over_ids(false, sql, ids, &[Arg::Int(above)]);
+            let Sql::Shaped(text) = &q else {
+                panic!("a SQLite list statement is kept prepared")
+            };
+            texts.push(text.clone());
+            let got: Vec<(i64,)> = ready(on.rows(q, &args)).unwrap().unwrap();
+            let got: Vec<i64> = got.into_iter().map(|(n,)| n).collect();
+            assert_eq!(got, want);
+        }
+        texts.dedup();
+        assert_eq!(texts.len(), 1, "one text: {texts:?}");
+        let runs = tx
+            .prepare_cached(&texts[0])
+            .unwrap()
+            .get_status(rusqlite::StatementStatus::Run);
+        assert_eq!(runs, 3, "the one prepared statement ran for each list");
+        let names = ["it's", "üç", "yok"];
+        let (q, args) = over_list(
+            false,
+            "SELECT n FROM t WHERE s IN ({list}) ORDER BY n",
+            Arg::Texts(&names),
+            &[],
+            || unreachable!("SQLite binds the list"),
+        );
+        let got: Vec<(i64,)> = ready(on.rows(q, &args)).unwrap().unwrap();
+        assert_eq!(got, [(2,), (3,)]);
+        let (q, args) = over_ids(true, sql, &[5, 6], &[Arg::Int(0)]);
+        assert!(matches!(&q, Sql::Once(t) if t.contains("IN (5,6)")));
+        assert_eq!(args.len(), 1);
     }
 }

@@ -9,7 +9,7 @@ use ulak_core::model::{CompanyId, MessageState, ProviderAccountId, WebhookEventT
 
 use super::messages::id_keys;
 use crate::db::{int_list, now_ms, parse, string_lists};
-use crate::exec::{Arg, Exec, OnThread};
+use crate::exec::{Arg, Exec, OnThread, over_ids, over_list};
 use crate::sqlite_writer::on_thread;
 use crate::{Result, Store};
 
@@ -78,19 +78,26 @@ async fn parts_by<E: Exec>(
 ) -> Result<HashMap<String, Found>> {
     let mut out: HashMap<String, Found> = HashMap::new();
     let values: Vec<&str> = values.iter().copied().collect();
-    for (list, binds) in string_lists(&values, 2) {
-        let mut args: Vec<Arg> = vec![provider.0.into()];
-        args.extend(binds.into_iter().map(Arg::from));
-        let rows: Vec<(i64, i64, String, String)> = tx
-            .rows(
-                format!(
-                    "SELECT message_id, part_no, state, {column} FROM message_parts \
-                     WHERE provider_account_id = $1 AND {column} IN ({list})"
-                )
-                .into(),
-                &args,
-            )
-            .await?;
+    let sql = format!(
+        "SELECT message_id, part_no, state, {column} FROM message_parts \
+         WHERE provider_account_id = $1 AND {column} IN ({{list}})"
+    );
+    // PostgreSQL's lists come in pieces (plain values inlined, others bound); SQLite's
+    // one is whole.
+    let pieces = if tx.on_postgres() {
+        string_lists(&values, 2)
+    } else {
+        vec![(String::new(), Vec::new())]
+    };
+    for (list, binds) in pieces {
+        let (sql, args) = over_list(
+            tx.on_postgres(),
+            &sql,
+            Arg::Texts(&values),
+            &[provider.0.into()],
+            || (list, binds.into_iter().map(Arg::from).collect()),
+        );
+        let rows: Vec<(i64, i64, String, String)> = tx.rows(sql, &args).await?;
         for (message_id, part_no, state, value) in rows {
             let state: MessageState = parse(&state, "message_parts.state")?;
             states.insert((message_id, part_no), state);
@@ -139,17 +146,14 @@ async fn finals_of<E: Exec>(tx: &mut E, updates: &[PartUpdate]) -> Result<Finals
     let mids: Vec<i64> = mids.into_iter().collect();
     let mut finals: Finals = BTreeMap::new();
     for chunk in mids.chunks(1000) {
-        let list = int_list(chunk.iter().copied());
-        let rows: Vec<(i64, String, Option<String>)> = tx
-            .rows(
-                format!(
-                    "SELECT message_id, state, error_code FROM message_parts \
-                     WHERE message_id IN ({list}) ORDER BY message_id, part_no"
-                )
-                .into(),
-                &[],
-            )
-            .await?;
+        let (sql, args) = over_ids(
+            tx.on_postgres(),
+            "SELECT message_id, state, error_code FROM message_parts \
+             WHERE message_id IN ({list}) ORDER BY message_id, part_no",
+            chunk,
+            &[],
+        );
+        let rows: Vec<(i64, String, Option<String>)> = tx.rows(sql, &args).await?;
         let mut i = 0;
         while i < rows.len() {
             let mid = rows[i].0;
@@ -192,16 +196,14 @@ pub(crate) async fn apply_part_states<E: Exec>(tx: &mut E, updates: &[PartUpdate
     }
     for ((state, code, part), mids) in &groups {
         for chunk in mids.chunks(1000) {
-            let list = int_list(chunk.iter().copied());
-            tx.exec(
-                format!(
-                    "UPDATE message_parts SET state = $1, error_code = $2, receipt_at = $3 \
-                     WHERE part_no = $4 AND message_id IN ({list})"
-                )
-                .into(),
+            let (sql, args) = over_ids(
+                tx.on_postgres(),
+                "UPDATE message_parts SET state = $1, error_code = $2, receipt_at = $3 \
+                 WHERE part_no = $4 AND message_id IN ({list})",
+                chunk,
                 &[(*state).into(), (*code).into(), now.into(), (*part).into()],
-            )
-            .await?;
+            );
+            tx.exec(sql, &args).await?;
         }
     }
     // The messages whose segments are now all final.
@@ -209,23 +211,20 @@ pub(crate) async fn apply_part_states<E: Exec>(tx: &mut E, updates: &[PartUpdate
     for ((_, code), (done, mids)) in finals {
         let reason = code.as_ref().map(|c| format!("operator error {c}"));
         for chunk in mids.chunks(1000) {
-            let list = int_list(chunk.iter().copied());
-            let changed: Vec<(i64,)> = tx
-                .rows(
-                    format!(
-                        "UPDATE messages SET state = $1, state_at = $2, final_at = $2, \
-                         error_code = $3, state_reason = $4 \
-                         WHERE state = 'submitted' AND id IN ({list}) RETURNING id"
-                    )
-                    .into(),
-                    &[
-                        done.as_str().into(),
-                        now.into(),
-                        (&code).into(),
-                        (&reason).into(),
-                    ],
-                )
-                .await?;
+            let (sql, args) = over_ids(
+                tx.on_postgres(),
+                "UPDATE messages SET state = $1, state_at = $2, final_at = $2, \
+                 error_code = $3, state_reason = $4 \
+                 WHERE state = 'submitted' AND id IN ({list}) RETURNING id",
+                chunk,
+                &[
+                    done.as_str().into(),
+                    now.into(),
+                    (&code).into(),
+                    (&reason).into(),
+                ],
+            );
+            let changed: Vec<(i64,)> = tx.rows(sql, &args).await?;
             if changed.is_empty() {
                 continue;
             }
@@ -256,17 +255,15 @@ pub(crate) async fn apply_pending_receipts<E: Exec>(
     }
     let providers: BTreeSet<i64> = parts.iter().map(|p| p.2).collect();
     let plist = int_list(providers.iter().copied());
+    let providers: Vec<i64> = providers.into_iter().collect();
     // Usually there are none: one cheap read decides.
-    let any: Option<(i64,)> = tx
-        .row(
-            format!(
-                "SELECT id FROM receipts_unmatched WHERE provider_account_id IN ({plist}) \
-                 LIMIT 1"
-            )
-            .into(),
-            &[],
-        )
-        .await?;
+    let (sql, args) = over_ids(
+        tx.on_postgres(),
+        "SELECT id FROM receipts_unmatched WHERE provider_account_id IN ({list}) LIMIT 1",
+        &providers,
+        &[],
+    );
+    let any: Option<(i64,)> = tx.row(sql, &args).await?;
     if any.is_none() {
         return Ok(());
     }

@@ -15,7 +15,7 @@ use super::messages::{event, id_keys};
 use super::receipts::{NewSegment, apply_pending_receipts, lock_receipts};
 use super::webhooks::{emit_message_event, emit_message_events};
 use crate::db::{int_list, literal_or_bind, now_ms};
-use crate::exec::{Arg, Exec, OnThread};
+use crate::exec::{Arg, Exec, OnThread, over_ids};
 use crate::sqlite_writer::on_thread;
 use crate::{Result, Store};
 
@@ -138,18 +138,15 @@ impl Store {
 
 /// The rules of [`Store::record_submits`], in the caller's transaction.
 async fn record<E: Exec>(tx: &mut E, outcomes: Vec<SubmitOutcome>, now: i64) -> Result<()> {
-    // Ids are integers from the database: safe to inline.
-    let ids = int_list(outcomes.iter().map(|o| o.id.0));
-    let providers: Vec<(Option<i64>,)> = tx
-        .rows(
-            format!(
-                "SELECT DISTINCT provider_account_id FROM messages WHERE id IN ({ids}) \
-                 ORDER BY provider_account_id"
-            )
-            .into(),
-            &[],
-        )
-        .await?;
+    let ids: Vec<i64> = outcomes.iter().map(|o| o.id.0).collect();
+    let (sql, args) = over_ids(
+        tx.on_postgres(),
+        "SELECT DISTINCT provider_account_id FROM messages WHERE id IN ({list}) \
+         ORDER BY provider_account_id",
+        &ids,
+        &[],
+    );
+    let providers: Vec<(Option<i64>,)> = tx.rows(sql, &args).await?;
     for (p,) in providers {
         if let Some(p) = p {
             lock_receipts(tx, ProviderAccountId(p)).await?;
@@ -285,20 +282,16 @@ async fn mark_submitted<E: Exec>(
     let mut sent: Vec<i64> = Vec::new();
     let mut charged: BTreeMap<i64, i64> = BTreeMap::new();
     for chunk in keys.chunks(1000) {
-        let list = int_list(chunk.iter().copied());
-        let rows: Vec<(i64, i64, i64, Option<i64>)> = tx
-            .rows(
-                format!(
-                    "UPDATE messages SET state = 'submitted', state_at = $1, \
-                     submitted_at = $1, state_reason = NULL, lease_owner = NULL, \
-                     lease_until = NULL WHERE id IN ({list}) \
-                     AND state IN ('sending', 'queued') \
-                     RETURNING id, company_id, cost, provider_account_id"
-                )
-                .into(),
-                &[now.into()],
-            )
-            .await?;
+        let (sql, args) = over_ids(
+            tx.on_postgres(),
+            "UPDATE messages SET state = 'submitted', state_at = $1, submitted_at = $1, \
+             state_reason = NULL, lease_owner = NULL, lease_until = NULL \
+             WHERE id IN ({list}) AND state IN ('sending', 'queued') \
+             RETURNING id, company_id, cost, provider_account_id",
+            chunk,
+            &[now.into()],
+        );
+        let rows: Vec<(i64, i64, i64, Option<i64>)> = tx.rows(sql, &args).await?;
         for (id, company, cost, provider) in rows {
             add_cost(&mut charged, company, cost)?;
             sent.push(id);
@@ -334,17 +327,14 @@ async fn announce_sent<E: Exec>(
         .filter(|id| completed.contains(id))
         .collect();
     if !earlier.is_empty() {
-        let list = int_list(earlier.iter().copied());
-        let rows: Vec<(i64, String)> = tx
-            .rows(
-                format!(
-                    "SELECT message_id, operator_id FROM message_parts \
-                     WHERE message_id IN ({list}) ORDER BY message_id, part_no"
-                )
-                .into(),
-                &[],
-            )
-            .await?;
+        let (sql, args) = over_ids(
+            tx.on_postgres(),
+            "SELECT message_id, operator_id FROM message_parts \
+             WHERE message_id IN ({list}) ORDER BY message_id, part_no",
+            &earlier,
+            &[],
+        );
+        let rows: Vec<(i64, String)> = tx.rows(sql, &args).await?;
         for id in &earlier {
             operator_ids.remove(id);
         }
@@ -366,8 +356,8 @@ fn part(id: MessageId, part: u32, provider: Option<i64>, operator_id: String) ->
     (id.0, i64::from(part), provider, operator_id)
 }
 
-/// Inserts segment rows (one multi-row statement per 200; a segment already recorded is
-/// kept as it was). Returns each one's keys, for the receipts that may be waiting for them.
+/// Inserts segment rows (on PostgreSQL one multi-row statement per 200, on SQLite one for
+/// all; a segment already recorded is kept as it was). Returns each one's keys, for the receipts that may be waiting for them.
 async fn insert_parts<E: Exec>(tx: &mut E, parts: &[NewPart], now: i64) -> Result<Vec<NewSegment>> {
     let mut pending = Vec::new();
     // (message, part, provider, operator id, key, alt) for the insert.
@@ -379,6 +369,26 @@ async fn insert_parts<E: Exec>(tx: &mut E, parts: &[NewPart], now: i64) -> Resul
             pending.push((*id, *part, *p, key.clone(), alt.clone()));
         }
         rows.push((*id, *part, *provider, op.as_str(), key, alt));
+    }
+    if !tx.on_postgres() {
+        // One text for every batch, kept prepared: the rows as one JSON array.
+        let json = serde_json::Value::from(
+            rows.iter()
+                .map(|(id, part, provider, op, key, alt)| json!([id, part, provider, op, key, alt]))
+                .collect::<Vec<_>>(),
+        )
+        .to_string();
+        tx.exec(
+            "INSERT INTO message_parts (message_id, part_no, provider_account_id, \
+             operator_id, id_key, id_alt, state, submitted_at) \
+             SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, \
+             value ->> 5, 'submitted', $1 FROM json_each($2) WHERE true \
+             ON CONFLICT (message_id, part_no) DO NOTHING"
+                .into(),
+            &[now.into(), Arg::Text(&json)],
+        )
+        .await?;
+        return Ok(pending);
     }
     for chunk in rows.chunks(200) {
         // Integers inline, plain text inline, anything else bound.

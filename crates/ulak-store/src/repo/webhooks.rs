@@ -275,19 +275,15 @@ pub(crate) async fn emit_message_events<E: Exec>(
     extra: impl Fn(i64) -> Value,
 ) -> Result<()> {
     for chunk in ids.chunks(1000) {
-        // Ids come from the database: safe to inline.
-        let list = crate::db::int_list(chunk.iter().copied());
-        let rows: Vec<(i64, String)> = tx
-            .rows(
-                format!(
-                    "SELECT id, event_types FROM webhook_endpoints WHERE enabled = 1 \
-                     AND company_id IN (SELECT DISTINCT company_id FROM messages \
-                     WHERE id IN ({list}))"
-                )
-                .into(),
-                &[],
-            )
-            .await?;
+        let (sql, args) = crate::exec::over_ids(
+            tx.on_postgres(),
+            "SELECT id, event_types FROM webhook_endpoints WHERE enabled = 1 \
+             AND company_id IN (SELECT DISTINCT company_id FROM messages \
+             WHERE id IN ({list}))",
+            chunk,
+            &[],
+        );
+        let rows: Vec<(i64, String)> = tx.rows(sql, &args).await?;
         if wanting(rows, event_type)?.is_empty() {
             continue;
         }
