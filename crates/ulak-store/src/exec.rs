@@ -10,7 +10,7 @@
 //! prepared for its one use. A statement over a list is built by [`over_list`]: the list
 //! inlined on PostgreSQL, bound as one JSON array on SQLite, whose text is then the same for
 //! every list and stays prepared (preparing such statements, triggers and all, again for
-//! each batch was a twelfth of the writer thread's time).
+//! each batch was about 8% of the writer thread's time).
 
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};

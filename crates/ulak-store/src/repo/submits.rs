@@ -357,7 +357,8 @@ fn part(id: MessageId, part: u32, provider: Option<i64>, operator_id: String) ->
 }
 
 /// Inserts segment rows (on PostgreSQL one multi-row statement per 200, on SQLite one for
-/// all; a segment already recorded is kept as it was). Returns each one's keys, for the receipts that may be waiting for them.
+/// all; a segment already recorded is kept as it was). Returns each one's keys, for the
+/// receipts that may be waiting for them.
 async fn insert_parts<E: Exec>(tx: &mut E, parts: &[NewPart], now: i64) -> Result<Vec<NewSegment>> {
     let mut pending = Vec::new();
     // (message, part, provider, operator id, key, alt) for the insert.
