@@ -45,6 +45,12 @@ impl std::fmt::Debug for SqliteWriter {
     }
 }
 
+/// The writer's page cache: 64 MiB instead of SQLite's 2 MiB. A group of a thousand accepts
+/// touches more pages than 2 MiB hold, so SQLite spilled them into the log in the middle of
+/// the transaction and, at its commit, wrote them again and read the spilled frames back to
+/// checksum them again (a batch's profile: 5.9% of it in the kernel copying those reads).
+const WRITER_CACHE: &str = "PRAGMA cache_size = -65536;";
+
 impl SqliteWriter {
     /// Opens `path` (which the store's migrations already made) with the pragmas of the
     /// store's other connections and starts the thread.
@@ -61,6 +67,7 @@ impl SqliteWriter {
              PRAGMA temp_store = MEMORY;",
         )?;
         conn.execute_batch(COMMIT_CHECKPOINT)?;
+        conn.execute_batch(WRITER_CACHE)?;
         // One plan per statement whatever its values: otherwise SQLite makes the plan of a
         // statement with a bound `LIMIT` depend on it and prepares the statement again on
         // every new binding (the claim: 3.5% of this thread's time).
