@@ -271,9 +271,9 @@ async fn an_opt_out_is_checked_in_the_accepting_transaction(db: &TestDb) {
     assert!(!again.replayed);
 }
 
-/// Every column the accept wrote reads back as the answer said (a SQLite file writes through
-/// its writer thread's one-row statements, PostgreSQL through one JSON parameter), whatever
-/// the text holds, and a scheduled message records its schedule.
+/// Every column the accept wrote reads back as the answer said (a SQLite file and PostgreSQL
+/// each write a group's rows through one JSON parameter), whatever the text holds, a
+/// scheduled message records its schedule, and each message has its reservation, in order.
 async fn an_accepted_message_reads_back_as_it_was_answered(db: &TestDb) {
     let s = &db.store;
     let (c, p) = funded(s, 10).await;
@@ -318,6 +318,22 @@ async fn an_accepted_message_reads_back_as_it_was_answered(db: &TestDb) {
     assert_eq!(later_one.message.body, "Yarın: şubemiz açık");
     let states: Vec<_> = later_one.events.iter().map(|e| e.state).collect();
     assert_eq!(states, [MessageState::Scheduled]);
+    let ledger: Vec<(LedgerKind, i64, i64)> = s
+        .list_credit_entries(c, &ListQuery::default())
+        .await
+        .unwrap()
+        .items
+        .iter()
+        .map(|e| (e.kind, e.amount, e.balance_after))
+        .collect();
+    let costs: Vec<i64> = r.iter().map(|m| m.as_ref().unwrap().message.cost).collect();
+    let mut left = 10;
+    let mut expected = vec![(LedgerKind::Purchase, 10, 10)];
+    for cost in costs {
+        left -= cost;
+        expected.push((LedgerKind::Reservation, -cost, left));
+    }
+    assert_eq!(ledger, expected);
     // The key's stored answer came from the message as written.
     let again = s
         .enqueue_message(c, msg(p, "05320000031", "Şimdi"), Some(key("r-1", "h")))
