@@ -17,7 +17,7 @@ use super::webhooks::{emit_message_event, emit_message_events};
 use crate::db::{int_list, literal_or_bind, now_ms};
 use crate::exec::{Arg, Exec, OnThread, over_ids};
 use crate::sqlite_writer::on_thread;
-use crate::{Result, Store};
+use crate::{Result, Store, StoreError};
 
 /// What became of one submit.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -372,18 +372,16 @@ async fn insert_parts<E: Exec>(tx: &mut E, parts: &[NewPart], now: i64) -> Resul
         rows.push((*id, *part, *provider, op.as_str(), key, alt));
     }
     if !tx.on_postgres() {
-        // One text for every batch, kept prepared: the rows as one JSON array.
-        let json = serde_json::Value::from(
-            rows.iter()
-                .map(|(id, part, provider, op, key, alt)| json!([id, part, provider, op, key, alt]))
-                .collect::<Vec<_>>(),
-        )
-        .to_string();
+        // One text for every batch, kept prepared: the rows as one JSON array, read as JSONB
+        // (each `->>` then finds its value in place; on a JSON text each row is written out
+        // again as text and parsed once per column).
+        let json = serde_json::to_string(&rows)
+            .map_err(|e| StoreError::Config(format!("segments as JSON: {e}")))?;
         tx.exec(
             "INSERT INTO message_parts (message_id, part_no, provider_account_id, \
              operator_id, id_key, id_alt, state, submitted_at) \
              SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, \
-             value ->> 5, 'submitted', $1 FROM json_each($2) WHERE true \
+             value ->> 5, 'submitted', $1 FROM jsonb_each($2) WHERE true \
              ON CONFLICT (message_id, part_no) DO NOTHING"
                 .into(),
             &[now.into(), Arg::Text(&json)],
