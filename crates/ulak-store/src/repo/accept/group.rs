@@ -53,6 +53,27 @@ pub(super) trait AcceptTx {
         news: &[NewMessage],
         now: i64,
     ) -> Result<Vec<MessageId>>;
+    /// The company's balance (its row locked, as [`AcceptTx::balance`]) and which of `phones`
+    /// opted out. A database that can answers both in one round trip.
+    async fn balance_and_opt_outs(
+        &mut self,
+        company: CompanyId,
+        phones: &[&str],
+    ) -> Result<(Option<i64>, HashSet<String>)> {
+        balance_and_opt_outs_apart(self, company, phones).await
+    }
+    /// Takes `entries`' total from the balance, writes them (amount, balance after) and the
+    /// messages; the messages' ids in order. On PostgreSQL this also announces the messages'
+    /// accounts to other nodes, in the same round trip.
+    async fn write_group(
+        &mut self,
+        company: CompanyId,
+        entries: &[(i64, i64)],
+        news: &[NewMessage],
+        now: i64,
+    ) -> Result<Vec<MessageId>> {
+        write_group_apart(self, company, entries, news, now).await
+    }
     /// Remembers `key` with the new message and the answer it builds.
     async fn remember(
         &mut self,
@@ -61,6 +82,44 @@ pub(super) trait AcceptTx {
         message: &Message,
         now: i64,
     ) -> Result<StoredAnswer>;
+}
+
+/// [`AcceptTx::balance_and_opt_outs`] in two reads.
+pub(super) async fn balance_and_opt_outs_apart<T: AcceptTx + ?Sized>(
+    db: &mut T,
+    company: CompanyId,
+    phones: &[&str],
+) -> Result<(Option<i64>, HashSet<String>)> {
+    let out = match phones {
+        [] => HashSet::new(),
+        _ => db.opted_out_among(company, phones).await?,
+    };
+    Ok((db.balance(company).await?, out))
+}
+
+/// [`AcceptTx::write_group`] in three statements.
+pub(super) async fn write_group_apart<T: AcceptTx + ?Sized>(
+    db: &mut T,
+    company: CompanyId,
+    entries: &[(i64, i64)],
+    news: &[NewMessage],
+    now: i64,
+) -> Result<Vec<MessageId>> {
+    let total: i64 = entries.iter().map(|(a, _)| -a).sum();
+    // The balance was checked under the company's lock; the update checks again, so a
+    // mistake there cannot make it negative.
+    if db.take_from_balance(company, total).await? != 1 {
+        return Err(balance_moved());
+    }
+    db.add_reservations(company, entries, now).await?;
+    db.insert_messages(company, news, now).await
+}
+
+/// The balance update found no room for what was checked under the company's lock.
+pub(super) fn balance_moved() -> StoreError {
+    StoreError::Corrupt {
+        what: "companies.credit_balance",
+    }
 }
 
 /// Accepts `items` inside `db`'s transaction, company by company in id order (so groups
@@ -151,13 +210,15 @@ impl CompanyGroup<'_> {
                 Err(e) => return Err(e),
             }
         }
-        self.refuse_opted_out(db, &mut plans, results).await?;
-        let taken = self.reserve(db, &plans, results).await?;
+        let balance = self.refuse_opted_out(db, &mut plans, results).await?;
+        let (taken, entries) = self.reserve(balance, &plans, results);
         if taken.is_empty() {
             return self.copy_to_repeats(&plans, results);
         }
         let news: Vec<NewMessage> = taken.iter().map(|&i| self.items[i].new.clone()).collect();
-        let ids = db.insert_messages(self.company, &news, self.now).await?;
+        let ids = db
+            .write_group(self.company, &entries, &news, self.now)
+            .await?;
         for (&i, id) in taken.iter().zip(ids) {
             let message = accepted_message(id, self.company, &self.items[i].new, self.now);
             let answer = match &self.items[i].key {
@@ -177,25 +238,23 @@ impl CompanyGroup<'_> {
     }
 
     /// Refuses the messages to be queued whose number is on the opt-out list now (one read
-    /// for the company's part of the group).
+    /// for the company's part of the group, with its balance); returns the balance.
     async fn refuse_opted_out<T: AcceptTx>(
         &self,
         db: &mut T,
         plans: &mut Vec<(usize, Plan)>,
         results: &mut [Option<Result<Accepted>>],
-    ) -> Result<()> {
+    ) -> Result<i64> {
         let asked: Vec<String> = plans
             .iter()
             .filter(|(i, p)| matches!(p, Plan::Queue) && self.items[*i].new.unless_opted_out)
             .map(|(i, _)| self.items[*i].new.recipient.address())
             .collect();
-        if asked.is_empty() {
-            return Ok(());
-        }
         let asked: Vec<&str> = asked.iter().map(String::as_str).collect();
-        let out = db.opted_out_among(self.company, &asked).await?;
+        let (balance, out) = db.balance_and_opt_outs(self.company, &asked).await?;
+        let balance = balance.ok_or(StoreError::NotFound)?;
         if out.is_empty() {
-            return Ok(());
+            return Ok(balance);
         }
         plans.retain(|(i, p)| {
             let new = &self.items[*i].new;
@@ -211,22 +270,18 @@ impl CompanyGroup<'_> {
             }
             !refused
         });
-        Ok(())
+        Ok(balance)
     }
 
-    /// Takes each queued message's cost from the balance in order, refusing the ones it no
-    /// longer covers; writes the new balance and one ledger entry per message taken. Returns
-    /// the messages taken.
-    async fn reserve<T: AcceptTx>(
+    /// Takes each queued message's cost from `left` (the balance) in order, refusing the
+    /// ones it no longer covers. Returns the messages taken and their ledger entries (amount,
+    /// balance after), for [`AcceptTx::write_group`].
+    fn reserve(
         &self,
-        db: &mut T,
+        mut left: i64,
         plans: &[(usize, Plan)],
         results: &mut [Option<Result<Accepted>>],
-    ) -> Result<Vec<usize>> {
-        let mut left = db
-            .balance(self.company)
-            .await?
-            .ok_or(StoreError::NotFound)?;
+    ) -> (Vec<usize>, Vec<(i64, i64)>) {
         let mut taken = Vec::new();
         let mut entries: Vec<(i64, i64)> = Vec::new();
         for (i, plan) in plans {
@@ -245,20 +300,7 @@ impl CompanyGroup<'_> {
             entries.push((-cost, left));
             taken.push(*i);
         }
-        if taken.is_empty() {
-            return Ok(taken);
-        }
-        // The balance was checked under the company's lock; the update checks again, so a
-        // mistake there cannot make it negative.
-        let total: i64 = entries.iter().map(|(a, _)| -a).sum();
-        if db.take_from_balance(self.company, total).await? != 1 {
-            return Err(StoreError::Corrupt {
-                what: "companies.credit_balance",
-            });
-        }
-        db.add_reservations(self.company, &entries, self.now)
-            .await?;
-        Ok(taken)
+        (taken, entries)
     }
 
     /// A repeat of a new key within the group answers what its first got (a refusal too).

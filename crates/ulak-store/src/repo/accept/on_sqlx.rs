@@ -1,20 +1,23 @@
 //! A group commit in a sqlx transaction: PostgreSQL, and SQLite held in memory (which has no
 //! file for the writer thread to open).
 
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashSet};
 
 use sqlx::{Any, Transaction};
 use ulak_core::model::{CompanyId, LedgerKind, Message, MessageId, NewMessage};
 
 use super::super::batch::{due_state, insert_messages, record_schedules};
 use super::super::idempotency::{self, Idempotency, Seen, StoredAnswer};
-use super::group::{AcceptTx, TAKE_FROM_BALANCE, accept_all};
+use super::group::{
+    AcceptTx, TAKE_FROM_BALANCE, accept_all, balance_and_opt_outs_apart, balance_moved,
+    write_group_apart,
+};
 use super::{Accepted, Item};
 use crate::db::now_ms;
-use crate::{Backend, Result, Store};
+use crate::{Backend, Result, Store, StoreError};
 
 /// Accepts `items` in one transaction of the store's writer; answers and the accounts that
-/// got messages, announced to other nodes in the same commit.
+/// got messages, announced to other nodes in the same commit (on PostgreSQL).
 pub(super) async fn commit(
     store: &Store,
     items: &[&Item],
@@ -37,10 +40,58 @@ pub(super) async fn commit(
             return Err(e);
         }
     };
-    crate::signal::announce_all(&mut tx, store.backend, &accounts).await?;
+    // PostgreSQL announced the accounts in each company's writes (`WRITE_GROUP`); SQLite in
+    // memory has no other node to tell.
     tx.commit().await?;
     Ok((results, accounts))
 }
+
+/// The messages of a group as rows of one JSON parameter (`$json`), in the parameters' order
+/// (company `$c`, time `$t`), for `INSERT INTO messages (MESSAGE_COLUMNS) …`.
+macro_rules! messages_from_json {
+    ($c:literal, $t:literal, $json:literal) => {
+        concat!(
+            "SELECT ",
+            $c,
+            ", NULL, r.p, r.r, r.k, r.a, r.s, r.b, r.e, r.g, r.c, r.t, ",
+            $t,
+            ", 0, r.d, r.v, ",
+            $t,
+            ", r.y FROM ROWS FROM (json_to_recordset(",
+            $json,
+            "::json) AS (p bigint, r bigint, k text, a text, s text, b text, e text, g bigint, \
+             c bigint, t text, d bigint, v bigint, y bigint)) WITH ORDINALITY AS \
+             r(p, r, k, a, s, b, e, g, c, t, d, v, y, n) ORDER BY r.n"
+        )
+    };
+}
+
+/// The columns [`messages_from_json`] fills.
+macro_rules! message_columns {
+    () => {
+        "company_id, campaign_id, provider_account_id, route_id, recipient_kind, recipient, \
+         sender, body, encoding, segments, cost, state, state_at, attempts, next_attempt_at, \
+         valid_until, created_at, priority"
+    };
+}
+
+/// A group's writes for one company on PostgreSQL in one round trip: the balance taken (`b`
+/// counts 1 when it had room, else the caller rolls back), the reservations, the messages
+/// (their ids returned) and the announcement of their accounts to other nodes.
+const WRITE_GROUP: &str = concat!(
+    "WITH b AS (UPDATE companies SET credit_balance = credit_balance - $1 \
+     WHERE id = $2 AND credit_balance >= $1 RETURNING 1), \
+     l AS (INSERT INTO credit_ledger (company_id, kind, amount, balance_after, created_at) \
+     SELECT $2, $3, amt, aft, $4 FROM unnest($5::bigint[], $6::bigint[]) WITH ORDINALITY \
+     AS e(amt, aft, n) ORDER BY n), \
+     m AS (INSERT INTO messages (",
+    message_columns!(),
+    ") ",
+    messages_from_json!("$2", "$4", "$7"),
+    " RETURNING id), \
+     w AS (SELECT pg_notify($8, x) FROM unnest($9::text[]) AS x) \
+     SELECT id, (SELECT count(*) FROM b), (SELECT count(*) FROM w) FROM m"
+);
 
 struct OnSqlx<'t> {
     tx: &'t mut Transaction<'static, Any>,
@@ -107,12 +158,7 @@ impl AcceptTx for OnSqlx<'_> {
     ) -> Result<()> {
         let kind = LedgerKind::Reservation.as_str();
         if self.backend == Backend::Postgres {
-            // One prepared statement whatever the count: integer arrays in PostgreSQL's text
-            // form (the Any driver binds no arrays).
-            let list = |f: fn(&(i64, i64)) -> i64| {
-                let items: Vec<String> = entries.iter().map(|e| f(e).to_string()).collect();
-                format!("{{{}}}", items.join(","))
-            };
+            // One prepared statement whatever the count.
             sqlx::query(
                 "INSERT INTO credit_ledger (company_id, kind, amount, balance_after, created_at) \
                  SELECT $1, $2, a, b, $3 \
@@ -122,8 +168,8 @@ impl AcceptTx for OnSqlx<'_> {
             .bind(company.0)
             .bind(kind)
             .bind(now)
-            .bind(list(|e| e.0))
-            .bind(list(|e| e.1))
+            .bind(int_array(entries.iter().map(|e| e.0)))
+            .bind(int_array(entries.iter().map(|e| e.1)))
             .execute(&mut **self.tx)
             .await?;
             return Ok(());
@@ -169,18 +215,85 @@ impl AcceptTx for OnSqlx<'_> {
     ) -> Result<StoredAnswer> {
         idempotency::remember(self.tx, company, key, message, now).await
     }
+
+    async fn balance_and_opt_outs(
+        &mut self,
+        company: CompanyId,
+        phones: &[&str],
+    ) -> Result<(Option<i64>, HashSet<String>)> {
+        if self.backend != Backend::Postgres {
+            return balance_and_opt_outs_apart(self, company, phones).await;
+        }
+        // The row is the company's lock (as `balance`); the opted-out numbers come as one
+        // JSON text (the Any driver reads no arrays).
+        let list: Vec<String> = phones.iter().map(|p| text_array_item(p)).collect();
+        let row: Option<(i64, Option<String>)> = sqlx::query_as(
+            "SELECT credit_balance, (SELECT json_agg(phone)::text FROM opt_outs \
+             WHERE company_id = $1 AND phone = ANY($2::text[])) \
+             FROM companies WHERE id = $1 FOR UPDATE",
+        )
+        .bind(company.0)
+        .bind(format!("{{{}}}", list.join(",")))
+        .fetch_optional(&mut **self.tx)
+        .await?;
+        let Some((balance, out)) = row else {
+            return Ok((None, HashSet::new()));
+        };
+        let out: HashSet<String> = match out {
+            None => HashSet::new(),
+            Some(text) => serde_json::from_str(&text)
+                .map_err(|e| StoreError::Config(format!("opted-out numbers as JSON: {e}")))?,
+        };
+        Ok((Some(balance), out))
+    }
+
+    async fn write_group(
+        &mut self,
+        company: CompanyId,
+        entries: &[(i64, i64)],
+        news: &[NewMessage],
+        now: i64,
+    ) -> Result<Vec<MessageId>> {
+        if self.backend != Backend::Postgres {
+            return write_group_apart(self, company, entries, news, now).await;
+        }
+        let total: i64 = entries.iter().map(|(a, _)| -a).sum();
+        let accounts: BTreeSet<i64> = news
+            .iter()
+            .filter_map(|m| m.provider.map(|p| p.0))
+            .collect();
+        let accounts: Vec<String> = accounts.iter().map(|a| format!("\"{a}\"")).collect();
+        let rows: Vec<(i64, i64, i64)> = sqlx::query_as(WRITE_GROUP)
+            .bind(total)
+            .bind(company.0)
+            .bind(LedgerKind::Reservation.as_str())
+            .bind(now)
+            .bind(int_array(entries.iter().map(|e| e.0)))
+            .bind(int_array(entries.iter().map(|e| e.1)))
+            .bind(rows_json(news, now))
+            .bind(crate::signal::CHANNEL)
+            .bind(format!("{{{}}}", accounts.join(",")))
+            .fetch_all(&mut **self.tx)
+            .await?;
+        if rows.len() != news.len() || rows.iter().any(|r| r.1 != 1) {
+            return Err(balance_moved());
+        }
+        // Identity values are drawn in insertion order; sorting makes the pairing certain.
+        let mut ids: Vec<i64> = rows.into_iter().map(|r| r.0).collect();
+        ids.sort_unstable();
+        record_schedules(self.tx, &ids, news, now).await?;
+        Ok(ids.into_iter().map(MessageId).collect())
+    }
 }
 
-/// The messages in one prepared statement, their rows as one JSON parameter: the multi-row
-/// insert's text changed with every group, so PostgreSQL parsed and planned each one anew —
-/// most of its CPU per accepted message, on the lane's one backend. Ids come back in the
-/// rows' order (`WITH ORDINALITY`, identity values drawn in that order).
-async fn insert_on_postgres(
-    tx: &mut Transaction<'static, Any>,
-    company: CompanyId,
-    news: &[NewMessage],
-    now: i64,
-) -> Result<Vec<MessageId>> {
+/// Integers as a PostgreSQL array in text form (the Any driver binds no arrays).
+fn int_array(items: impl Iterator<Item = i64>) -> String {
+    let items: Vec<String> = items.map(|i| i.to_string()).collect();
+    format!("{{{}}}", items.join(","))
+}
+
+/// The messages as [`messages_from_json`] reads them.
+fn rows_json(news: &[NewMessage], now: i64) -> String {
     let rows: Vec<serde_json::Value> = news
         .iter()
         .map(|m| {
@@ -193,19 +306,29 @@ async fn insert_on_postgres(
             })
         })
         .collect();
-    let mut ids: Vec<i64> = sqlx::query_scalar(
-        "INSERT INTO messages (company_id, campaign_id, provider_account_id, route_id, \
-         recipient_kind, recipient, sender, body, encoding, segments, cost, state, state_at, \
-         attempts, next_attempt_at, valid_until, created_at, priority) \
-         SELECT $1, NULL, r.p, r.r, r.k, r.a, r.s, r.b, r.e, r.g, r.c, r.t, $2, 0, r.d, r.v, $2, \
-         r.y FROM ROWS FROM (json_to_recordset($3::json) AS (p bigint, r bigint, k text, \
-         a text, s text, b text, e text, g bigint, c bigint, t text, d bigint, v bigint, \
-         y bigint)) WITH ORDINALITY AS r(p, r, k, a, s, b, e, g, c, t, d, v, y, n) \
-         ORDER BY r.n RETURNING id",
-    )
+    serde_json::Value::Array(rows).to_string()
+}
+
+/// The messages in one prepared statement, their rows as one JSON parameter: the multi-row
+/// insert's text changed with every group, so PostgreSQL parsed and planned each one anew —
+/// most of its CPU per accepted message, on the lane's one backend. Ids come back in the
+/// rows' order (`WITH ORDINALITY`, identity values drawn in that order).
+async fn insert_on_postgres(
+    tx: &mut Transaction<'static, Any>,
+    company: CompanyId,
+    news: &[NewMessage],
+    now: i64,
+) -> Result<Vec<MessageId>> {
+    let mut ids: Vec<i64> = sqlx::query_scalar(concat!(
+        "INSERT INTO messages (",
+        message_columns!(),
+        ") ",
+        messages_from_json!("$1", "$2", "$3"),
+        " RETURNING id"
+    ))
     .bind(company.0)
     .bind(now)
-    .bind(serde_json::Value::Array(rows).to_string())
+    .bind(rows_json(news, now))
     .fetch_all(&mut **tx)
     .await?;
     // Identity values are drawn in insertion order; sorting makes the pairing certain.
