@@ -31,8 +31,11 @@ use super::messages::Enqueued;
 use crate::{Backend, Result, Store, StoreError};
 
 /// Messages one group commit takes at most (a batch request larger than this is its own
-/// group).
-pub const GROUP_MAX: usize = 2_000;
+/// group). Four batches of 1,000 rather than two: each commit writes the pages its messages
+/// dirtied, and random recipients dirty a page of their index each, so a larger group shares
+/// more of them (batches 48.5-48.9k -> 52.3k messages/s, docs/benchmarks.md). The price: a
+/// single send that arrives behind such a group waits for it (tens of milliseconds).
+pub const GROUP_MAX: usize = 4_000;
 
 /// Requests waiting for the committer at most; more wait to be queued (back-pressure, not
 /// memory).
