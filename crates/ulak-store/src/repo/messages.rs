@@ -82,6 +82,7 @@ pub fn id_keys(id: &str) -> (String, Option<String>) {
 }
 
 /// A claim's question ([`Store::claim_messages`]).
+#[derive(Clone)]
 pub(super) struct Claim {
     pub(super) provider: ProviderAccountId,
     pub(super) owner: String,

@@ -15,8 +15,42 @@ crate::store_tests!(
     claims_take_the_urgent_lanes_first,
     a_claim_answers_every_column_as_stored_and_brings_in_due_schedules,
     a_claim_given_up_before_its_commit_takes_nothing,
-    queued_messages_wake_their_accounts_waiter
+    queued_messages_wake_their_accounts_waiter,
+    a_claim_larger_than_a_piece_takes_what_it_asked_in_order
 );
+
+/// A SQLite file claims in pieces of a few hundred rows (decision 0010): a claim of more
+/// still takes exactly as many as asked, lanes first and each lane in due order, each once;
+/// the next claim takes the rest.
+async fn a_claim_larger_than_a_piece_takes_what_it_asked_in_order(db: &TestDb) {
+    let s = &db.store;
+    let (c, p) = funded(s, 10_000).await;
+    let campaign: Vec<NewMessage> = (0..700)
+        .map(|i| msg(p, &format!("0532 5{i:06}"), "kampanya").in_class(TrafficClass::Campaign))
+        .collect();
+    s.enqueue_batch(c, None, &campaign).await.unwrap();
+    let single = s
+        .enqueue_message(c, msg(p, "0532 600 00 00", "tek"), None)
+        .await
+        .unwrap();
+    let first = s.claim_messages(p, "w", 600, 60_000).await.unwrap();
+    assert_eq!(first.len(), 600);
+    assert_eq!(
+        first[0].id, single.message.id,
+        "the single send's lane first"
+    );
+    assert!(
+        first[1..].windows(2).all(|w| w[0].id < w[1].id),
+        "the campaign's in the order they were queued"
+    );
+    let rest = s.claim_messages(p, "w", 600, 60_000).await.unwrap();
+    assert_eq!(rest.len(), 101, "the rest, and no more");
+    let mut all: Vec<MessageId> = first.iter().chain(&rest).map(|m| m.id).collect();
+    all.sort();
+    all.dedup();
+    assert_eq!(all.len(), 701, "each message once");
+    assert!(first.last().map(|m| m.id) < rest.first().map(|m| m.id));
+}
 
 /// A claim's messages read back as stored, column by column (a SQLite file claims on its
 /// writer thread and reads rows by position), and a scheduled message whose time came is
