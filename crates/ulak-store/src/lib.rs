@@ -117,6 +117,11 @@ pub const DEFAULT_COMPANY: &str = "default";
 
 static DRIVERS: Once = Once::new();
 
+/// How long a PostgreSQL connection may sit idle in the pool before it is pinged on its next
+/// use. Hot connections were pinged before every transaction: on a loaded machine, one round
+/// trip more per accept group and per claim.
+const IDLE_PING_AFTER: Duration = Duration::from_secs(1);
+
 impl Store {
     /// Connects to `url` (`sqlite://path` — created if missing —, `sqlite::memory:`,
     /// `postgres://…`),
@@ -161,9 +166,10 @@ impl Store {
             AnyPoolOptions::new()
                 .max_connections(max)
                 .acquire_timeout(Duration::from_secs(30))
-                // A SQLite connection is a file handle that cannot go stale; pinging it before
-                // each use was a round trip to its worker thread per transaction.
-                .test_before_acquire(backend == Backend::Postgres)
+                // Liveness is checked in `before_acquire` on PostgreSQL, and only for a
+                // connection that sat idle; a SQLite connection is a file handle that cannot go
+                // stale. sqlx's own test pings before every use: a round trip per transaction.
+                .test_before_acquire(false)
                 .after_connect(move |conn, _| {
                     let turns = turns.clone();
                     Box::pin(async move {
@@ -196,7 +202,21 @@ impl Store {
                 })
         };
         let listen_url: std::sync::Arc<str> = url.as_str().into();
-        let pool = pool_options(max, None)
+        let mut main = pool_options(max, None);
+        if backend == Backend::Postgres {
+            main = main.before_acquire(|conn, meta| {
+                Box::pin(async move {
+                    // A connection reused at once is alive; one that sat idle may have been
+                    // dropped by the server (a restart, a timeout) and is pinged first, so
+                    // the request that takes it does not fail on it.
+                    if meta.idle_for >= IDLE_PING_AFTER {
+                        sqlx::Connection::ping(conn).await?;
+                    }
+                    Ok(true)
+                })
+            });
+        }
+        let pool = main
             .connect_with(options.clone())
             .await
             .map_err(StoreError::from_sqlx)?;

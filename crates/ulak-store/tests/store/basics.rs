@@ -18,7 +18,45 @@ crate::store_tests!(
     opt_outs,
     credit_ledger,
     concurrent_writers_queue,
+    a_dropped_idle_connection_is_replaced_before_use,
 );
+
+/// A pooled PostgreSQL connection that the server dropped while it sat idle (a restart, an
+/// idle timeout) is found out before use: the next request gets a live one, not an error.
+/// Hot connections are not pinged before each use, idle ones are.
+async fn a_dropped_idle_connection_is_replaced_before_use(db: &TestDb) {
+    if db.store.backend() != ulak_store::Backend::Postgres {
+        return;
+    }
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    let name = format!("ulak_idle_{}_{nanos}", std::process::id());
+    let url = format!("{}&application_name={name}", db.url);
+    let s = ulak_store::Store::connect(&url, crate::helpers::KEY)
+        .await
+        .unwrap();
+    let c = company(&s, CountryType::Tr).await.id;
+    assert_eq!(s.credit_balance(c).await.unwrap(), 0);
+    let raw = db.raw().await;
+    let dropped: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE application_name = $1) AS t",
+    )
+    .bind(&name)
+    .fetch_one(&raw)
+    .await
+    .unwrap();
+    assert!(dropped >= 1, "the store's connections were found");
+    tokio::time::sleep(std::time::Duration::from_millis(1_200)).await;
+    assert_eq!(
+        s.credit_balance(c).await.unwrap(),
+        0,
+        "a dropped idle connection is replaced, not an error"
+    );
+    s.close().await;
+}
 
 #[tokio::test]
 async fn sqlite_in_memory_and_new_file() {
