@@ -29,51 +29,24 @@ pub(super) trait AcceptTx {
         key: &Idempotency<'_>,
         now: i64,
     ) -> Result<Option<Seen>>;
-    /// Which of `phones` are on the company's opt-out list.
-    async fn opted_out_among(
-        &mut self,
-        company: CompanyId,
-        phones: &[&str],
-    ) -> Result<HashSet<String>>;
-    /// The company's balance, its row locked where the database needs it.
-    async fn balance(&mut self, company: CompanyId) -> Result<Option<i64>>;
-    /// Runs [`TAKE_FROM_BALANCE`]; returns the rows it changed.
-    async fn take_from_balance(&mut self, company: CompanyId, total: i64) -> Result<u64>;
-    /// Writes one reservation per entry (amount, balance after).
-    async fn add_reservations(
-        &mut self,
-        company: CompanyId,
-        entries: &[(i64, i64)],
-        now: i64,
-    ) -> Result<()>;
-    /// Inserts the messages (queued, or scheduled with their event); their ids in order.
-    async fn insert_messages(
-        &mut self,
-        company: CompanyId,
-        news: &[NewMessage],
-        now: i64,
-    ) -> Result<Vec<MessageId>>;
-    /// The company's balance (its row locked, as [`AcceptTx::balance`]) and which of `phones`
-    /// opted out. A database that can answers both in one round trip.
+    /// The company's balance, its row locked where the database needs it, and which of
+    /// `phones` are on its opt-out list.
     async fn balance_and_opt_outs(
         &mut self,
         company: CompanyId,
         phones: &[&str],
-    ) -> Result<(Option<i64>, HashSet<String>)> {
-        balance_and_opt_outs_apart(self, company, phones).await
-    }
-    /// Takes `entries`' total from the balance, writes them (amount, balance after) and the
-    /// messages; the messages' ids in order. On PostgreSQL this also announces the messages'
-    /// accounts to other nodes, in the same round trip.
+    ) -> Result<(Option<i64>, HashSet<String>)>;
+    /// Takes `entries`' total from the balance ([`TAKE_FROM_BALANCE`]: `Err` when it has no
+    /// room), writes them (amount, balance after) and the messages (queued, or scheduled
+    /// with their event); the messages' ids in order. On PostgreSQL this also announces the
+    /// messages' accounts to other nodes.
     async fn write_group(
         &mut self,
         company: CompanyId,
         entries: &[(i64, i64)],
         news: &[NewMessage],
         now: i64,
-    ) -> Result<Vec<MessageId>> {
-        write_group_apart(self, company, entries, news, now).await
-    }
+    ) -> Result<Vec<MessageId>>;
     /// Remembers `key` with the new message and the answer it builds.
     async fn remember(
         &mut self,
@@ -84,8 +57,38 @@ pub(super) trait AcceptTx {
     ) -> Result<StoredAnswer>;
 }
 
+/// [`AcceptTx`]'s reads and writes one statement at a time, as SQLite runs them
+/// ([`balance_and_opt_outs_apart`], [`write_group_apart`]); PostgreSQL runs each in one round
+/// trip of its own.
+pub(super) trait AcceptSteps {
+    /// Which of `phones` are on the company's opt-out list.
+    async fn opted_out_among(
+        &mut self,
+        company: CompanyId,
+        phones: &[&str],
+    ) -> Result<HashSet<String>>;
+    /// The company's balance.
+    async fn balance(&mut self, company: CompanyId) -> Result<Option<i64>>;
+    /// Runs [`TAKE_FROM_BALANCE`]; returns the rows it changed.
+    async fn take_from_balance(&mut self, company: CompanyId, total: i64) -> Result<u64>;
+    /// Writes one reservation per entry (amount, balance after).
+    async fn add_reservations(
+        &mut self,
+        company: CompanyId,
+        entries: &[(i64, i64)],
+        now: i64,
+    ) -> Result<()>;
+    /// Inserts the messages; their ids in order.
+    async fn insert_messages(
+        &mut self,
+        company: CompanyId,
+        news: &[NewMessage],
+        now: i64,
+    ) -> Result<Vec<MessageId>>;
+}
+
 /// [`AcceptTx::balance_and_opt_outs`] in two reads.
-pub(super) async fn balance_and_opt_outs_apart<T: AcceptTx + ?Sized>(
+pub(super) async fn balance_and_opt_outs_apart<T: AcceptSteps>(
     db: &mut T,
     company: CompanyId,
     phones: &[&str],
@@ -98,7 +101,7 @@ pub(super) async fn balance_and_opt_outs_apart<T: AcceptTx + ?Sized>(
 }
 
 /// [`AcceptTx::write_group`] in three statements.
-pub(super) async fn write_group_apart<T: AcceptTx + ?Sized>(
+pub(super) async fn write_group_apart<T: AcceptSteps>(
     db: &mut T,
     company: CompanyId,
     entries: &[(i64, i64)],

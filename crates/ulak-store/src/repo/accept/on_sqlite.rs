@@ -9,7 +9,10 @@ use ulak_core::model::{CompanyId, LedgerKind, Message, MessageId, MessageState, 
 
 use super::super::batch::due_state;
 use super::super::idempotency::{self, IDEMPOTENCY_TTL_MS, Idempotency, Seen, StoredAnswer};
-use super::group::{AcceptTx, TAKE_FROM_BALANCE, accept_all};
+use super::group::{
+    AcceptSteps, AcceptTx, TAKE_FROM_BALANCE, accept_all, balance_and_opt_outs_apart,
+    write_group_apart,
+};
 use super::{Accepted, Item};
 use crate::db::now_ms;
 use crate::sqlite_writer::{SqliteWriter, ready};
@@ -106,6 +109,48 @@ impl AcceptTx for OnSqlite<'_> {
         idempotency::judge(row, key.request_hash)
     }
 
+    async fn balance_and_opt_outs(
+        &mut self,
+        company: CompanyId,
+        phones: &[&str],
+    ) -> Result<(Option<i64>, HashSet<String>)> {
+        balance_and_opt_outs_apart(self, company, phones).await
+    }
+
+    async fn write_group(
+        &mut self,
+        company: CompanyId,
+        entries: &[(i64, i64)],
+        news: &[NewMessage],
+        now: i64,
+    ) -> Result<Vec<MessageId>> {
+        write_group_apart(self, company, entries, news, now).await
+    }
+
+    async fn remember(
+        &mut self,
+        company: CompanyId,
+        key: &Idempotency<'_>,
+        message: &Message,
+        now: i64,
+    ) -> Result<StoredAnswer> {
+        let answer = (key.answer)(message);
+        self.0
+            .prepare_cached(idempotency::REMEMBER)?
+            .execute(params![
+                company.0,
+                key.key,
+                key.request_hash,
+                message.id.0,
+                now,
+                i64::from(answer.status),
+                answer.body,
+            ])?;
+        Ok(answer)
+    }
+}
+
+impl AcceptSteps for OnSqlite<'_> {
     async fn opted_out_among(
         &mut self,
         company: CompanyId,
@@ -204,28 +249,6 @@ impl AcceptTx for OnSqlite<'_> {
             event.execute(params![id, MessageState::Scheduled.as_str(), now])?;
         }
         Ok((first..).take(news.len()).map(MessageId).collect())
-    }
-
-    async fn remember(
-        &mut self,
-        company: CompanyId,
-        key: &Idempotency<'_>,
-        message: &Message,
-        now: i64,
-    ) -> Result<StoredAnswer> {
-        let answer = (key.answer)(message);
-        self.0
-            .prepare_cached(idempotency::REMEMBER)?
-            .execute(params![
-                company.0,
-                key.key,
-                key.request_hash,
-                message.id.0,
-                now,
-                i64::from(answer.status),
-                answer.body,
-            ])?;
-        Ok(answer)
     }
 }
 

@@ -9,8 +9,8 @@ use ulak_core::model::{CompanyId, LedgerKind, Message, MessageId, NewMessage};
 use super::super::batch::{due_state, insert_messages, record_schedules};
 use super::super::idempotency::{self, Idempotency, Seen, StoredAnswer};
 use super::group::{
-    AcceptTx, TAKE_FROM_BALANCE, accept_all, balance_and_opt_outs_apart, balance_moved,
-    write_group_apart,
+    AcceptSteps, AcceptTx, TAKE_FROM_BALANCE, accept_all, balance_and_opt_outs_apart,
+    balance_moved, write_group_apart,
 };
 use super::{Accepted, Item};
 use crate::db::now_ms;
@@ -46,52 +46,28 @@ pub(super) async fn commit(
     Ok((results, accounts))
 }
 
-/// The messages of a group as rows of one JSON parameter (`$json`), in the parameters' order
-/// (company `$c`, time `$t`), for `INSERT INTO messages (MESSAGE_COLUMNS) …`.
-macro_rules! messages_from_json {
-    ($c:literal, $t:literal, $json:literal) => {
-        concat!(
-            "SELECT ",
-            $c,
-            ", NULL, r.p, r.r, r.k, r.a, r.s, r.b, r.e, r.g, r.c, r.t, ",
-            $t,
-            ", 0, r.d, r.v, ",
-            $t,
-            ", r.y FROM ROWS FROM (json_to_recordset(",
-            $json,
-            "::json) AS (p bigint, r bigint, k text, a text, s text, b text, e text, g bigint, \
-             c bigint, t text, d bigint, v bigint, y bigint)) WITH ORDINALITY AS \
-             r(p, r, k, a, s, b, e, g, c, t, d, v, y, n) ORDER BY r.n"
-        )
-    };
-}
-
-/// The columns [`messages_from_json`] fills.
-macro_rules! message_columns {
-    () => {
-        "company_id, campaign_id, provider_account_id, route_id, recipient_kind, recipient, \
-         sender, body, encoding, segments, cost, state, state_at, attempts, next_attempt_at, \
-         valid_until, created_at, priority"
-    };
-}
-
 /// A group's writes for one company on PostgreSQL in one round trip: the balance taken (`b`
 /// counts 1 when it had room, else the caller rolls back), the reservations, the messages
-/// (their ids returned) and the announcement of their accounts to other nodes.
-const WRITE_GROUP: &str = concat!(
-    "WITH b AS (UPDATE companies SET credit_balance = credit_balance - $1 \
+/// (their ids returned) and the announcement of their accounts to other nodes. One prepared
+/// statement whatever the group: the lists are arrays in text form (the Any driver binds no
+/// arrays) and the messages one JSON parameter; a multi-row insert's text changed with every
+/// group, and PostgreSQL parsed and planned each anew. Identity values are drawn in the rows'
+/// order (`WITH ORDINALITY … ORDER BY`).
+const WRITE_GROUP: &str = "WITH b AS (UPDATE companies SET credit_balance = credit_balance - $1 \
      WHERE id = $2 AND credit_balance >= $1 RETURNING 1), \
      l AS (INSERT INTO credit_ledger (company_id, kind, amount, balance_after, created_at) \
      SELECT $2, $3, amt, aft, $4 FROM unnest($5::bigint[], $6::bigint[]) WITH ORDINALITY \
      AS e(amt, aft, n) ORDER BY n), \
-     m AS (INSERT INTO messages (",
-    message_columns!(),
-    ") ",
-    messages_from_json!("$2", "$4", "$7"),
-    " RETURNING id), \
+     m AS (INSERT INTO messages (company_id, campaign_id, provider_account_id, route_id, \
+     recipient_kind, recipient, sender, body, encoding, segments, cost, state, state_at, \
+     attempts, next_attempt_at, valid_until, created_at, priority) \
+     SELECT $2, NULL, r.p, r.r, r.k, r.a, r.s, r.b, r.e, r.g, r.c, r.t, $4, 0, r.d, r.v, $4, \
+     r.y FROM ROWS FROM (json_to_recordset($7::json) AS (p bigint, r bigint, k text, \
+     a text, s text, b text, e text, g bigint, c bigint, t text, d bigint, v bigint, \
+     y bigint)) WITH ORDINALITY AS r(p, r, k, a, s, b, e, g, c, t, d, v, y, n) \
+     ORDER BY r.n RETURNING id), \
      w AS (SELECT pg_notify($8, x) FROM unnest($9::text[]) AS x) \
-     SELECT id, (SELECT count(*) FROM b), (SELECT count(*) FROM w) FROM m"
-);
+     SELECT id, (SELECT count(*) FROM b), (SELECT count(*) FROM w) FROM m";
 
 struct OnSqlx<'t> {
     tx: &'t mut Transaction<'static, Any>,
@@ -106,104 +82,6 @@ impl AcceptTx for OnSqlx<'_> {
         now: i64,
     ) -> Result<Option<Seen>> {
         idempotency::seen(self.tx, company, key, now).await
-    }
-
-    async fn opted_out_among(
-        &mut self,
-        company: CompanyId,
-        phones: &[&str],
-    ) -> Result<HashSet<String>> {
-        if self.backend == Backend::Sqlite {
-            return super::super::opt_outs::opted_out_among(self.tx, company, phones).await;
-        }
-        // One prepared statement whatever the numbers (an `IN` list of literals was parsed
-        // and planned anew for every group).
-        let list: Vec<String> = phones.iter().map(|p| text_array_item(p)).collect();
-        let found: Vec<String> = sqlx::query_scalar(
-            "SELECT phone FROM opt_outs WHERE company_id = $1 AND phone = ANY($2::text[])",
-        )
-        .bind(company.0)
-        .bind(format!("{{{}}}", list.join(",")))
-        .fetch_all(&mut **self.tx)
-        .await?;
-        Ok(found.into_iter().collect())
-    }
-
-    async fn balance(&mut self, company: CompanyId) -> Result<Option<i64>> {
-        // The row is the company's lock on PostgreSQL; SQLite's writer already holds its own.
-        let sql = match self.backend {
-            Backend::Sqlite => "SELECT credit_balance FROM companies WHERE id = $1",
-            Backend::Postgres => "SELECT credit_balance FROM companies WHERE id = $1 FOR UPDATE",
-        };
-        Ok(sqlx::query_scalar(sql)
-            .bind(company.0)
-            .fetch_optional(&mut **self.tx)
-            .await?)
-    }
-
-    async fn take_from_balance(&mut self, company: CompanyId, total: i64) -> Result<u64> {
-        let done = sqlx::query(TAKE_FROM_BALANCE)
-            .bind(total)
-            .bind(company.0)
-            .execute(&mut **self.tx)
-            .await?;
-        Ok(done.rows_affected())
-    }
-
-    async fn add_reservations(
-        &mut self,
-        company: CompanyId,
-        entries: &[(i64, i64)],
-        now: i64,
-    ) -> Result<()> {
-        let kind = LedgerKind::Reservation.as_str();
-        if self.backend == Backend::Postgres {
-            // One prepared statement whatever the count.
-            sqlx::query(
-                "INSERT INTO credit_ledger (company_id, kind, amount, balance_after, created_at) \
-                 SELECT $1, $2, a, b, $3 \
-                 FROM unnest($4::bigint[], $5::bigint[]) WITH ORDINALITY AS e(a, b, n) \
-                 ORDER BY n",
-            )
-            .bind(company.0)
-            .bind(kind)
-            .bind(now)
-            .bind(int_array(entries.iter().map(|e| e.0)))
-            .bind(int_array(entries.iter().map(|e| e.1)))
-            .execute(&mut **self.tx)
-            .await?;
-            return Ok(());
-        }
-        for chunk in entries.chunks(500) {
-            // Integers and a fixed kind name only: inlined.
-            let values: Vec<String> = chunk
-                .iter()
-                .map(|(amount, after)| {
-                    format!("({}, '{kind}', {amount}, {after}, {now})", company.0)
-                })
-                .collect();
-            let values = values.join(",");
-            sqlx::query(sql!(
-                "INSERT INTO credit_ledger (company_id, kind, amount, balance_after, created_at) \
-                 VALUES {values}"
-            ))
-            .persistent(false)
-            .execute(&mut **self.tx)
-            .await?;
-        }
-        Ok(())
-    }
-
-    async fn insert_messages(
-        &mut self,
-        company: CompanyId,
-        news: &[NewMessage],
-        now: i64,
-    ) -> Result<Vec<MessageId>> {
-        match self.backend {
-            Backend::Postgres => insert_on_postgres(self.tx, company, news, now).await,
-            Backend::Sqlite => insert_messages(self.tx, company, None, news, now).await,
-        }
     }
 
     async fn remember(
@@ -286,13 +164,80 @@ impl AcceptTx for OnSqlx<'_> {
     }
 }
 
+/// The steps one at a time, for SQLite in memory; PostgreSQL runs [`AcceptTx`]'s combined
+/// statements instead.
+impl AcceptSteps for OnSqlx<'_> {
+    async fn opted_out_among(
+        &mut self,
+        company: CompanyId,
+        phones: &[&str],
+    ) -> Result<HashSet<String>> {
+        super::super::opt_outs::opted_out_among(self.tx, company, phones).await
+    }
+
+    async fn balance(&mut self, company: CompanyId) -> Result<Option<i64>> {
+        // SQLite's write transaction is the company's lock.
+        Ok(
+            sqlx::query_scalar("SELECT credit_balance FROM companies WHERE id = $1")
+                .bind(company.0)
+                .fetch_optional(&mut **self.tx)
+                .await?,
+        )
+    }
+
+    async fn take_from_balance(&mut self, company: CompanyId, total: i64) -> Result<u64> {
+        let done = sqlx::query(TAKE_FROM_BALANCE)
+            .bind(total)
+            .bind(company.0)
+            .execute(&mut **self.tx)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn add_reservations(
+        &mut self,
+        company: CompanyId,
+        entries: &[(i64, i64)],
+        now: i64,
+    ) -> Result<()> {
+        let kind = LedgerKind::Reservation.as_str();
+        for chunk in entries.chunks(500) {
+            // Integers and a fixed kind name only: inlined.
+            let values: Vec<String> = chunk
+                .iter()
+                .map(|(amount, after)| {
+                    format!("({}, '{kind}', {amount}, {after}, {now})", company.0)
+                })
+                .collect();
+            let values = values.join(",");
+            sqlx::query(sql!(
+                "INSERT INTO credit_ledger (company_id, kind, amount, balance_after, created_at) \
+                 VALUES {values}"
+            ))
+            .persistent(false)
+            .execute(&mut **self.tx)
+            .await?;
+        }
+        Ok(())
+    }
+
+    async fn insert_messages(
+        &mut self,
+        company: CompanyId,
+        news: &[NewMessage],
+        now: i64,
+    ) -> Result<Vec<MessageId>> {
+        insert_messages(self.tx, company, None, news, now).await
+    }
+}
+
 /// Integers as a PostgreSQL array in text form (the Any driver binds no arrays).
 fn int_array(items: impl Iterator<Item = i64>) -> String {
     let items: Vec<String> = items.map(|i| i.to_string()).collect();
     format!("{{{}}}", items.join(","))
 }
 
-/// The messages as [`messages_from_json`] reads them.
+/// The messages as [`WRITE_GROUP`] reads them.
 fn rows_json(news: &[NewMessage], now: i64) -> String {
     let rows: Vec<serde_json::Value> = news
         .iter()
@@ -307,34 +252,6 @@ fn rows_json(news: &[NewMessage], now: i64) -> String {
         })
         .collect();
     serde_json::Value::Array(rows).to_string()
-}
-
-/// The messages in one prepared statement, their rows as one JSON parameter: the multi-row
-/// insert's text changed with every group, so PostgreSQL parsed and planned each one anew —
-/// most of its CPU per accepted message, on the lane's one backend. Ids come back in the
-/// rows' order (`WITH ORDINALITY`, identity values drawn in that order).
-async fn insert_on_postgres(
-    tx: &mut Transaction<'static, Any>,
-    company: CompanyId,
-    news: &[NewMessage],
-    now: i64,
-) -> Result<Vec<MessageId>> {
-    let mut ids: Vec<i64> = sqlx::query_scalar(concat!(
-        "INSERT INTO messages (",
-        message_columns!(),
-        ") ",
-        messages_from_json!("$1", "$2", "$3"),
-        " RETURNING id"
-    ))
-    .bind(company.0)
-    .bind(now)
-    .bind(rows_json(news, now))
-    .fetch_all(&mut **tx)
-    .await?;
-    // Identity values are drawn in insertion order; sorting makes the pairing certain.
-    ids.sort_unstable();
-    record_schedules(tx, &ids, news, now).await?;
-    Ok(ids.into_iter().map(MessageId).collect())
 }
 
 /// `v` as an element of a PostgreSQL array in text form: quoted, `\` and `"` escaped.
