@@ -237,8 +237,9 @@ pub async fn submit_loop<P: Provider + ?Sized>(
         match tokio::time::timeout(Duration::from_secs(1), &mut c).await {
             Ok(Ok(Ok(claimed))) => ready.extend(claimed),
             Ok(_) => {}
-            // Stopped mid-transaction it rolls back; had it committed, what it took stays
-            // leased to this node until the lease runs out (never submitted, so never twice).
+            // Stopped mid-transaction it rolls back. On PostgreSQL, had it just committed,
+            // what it took stays leased to this node until the lease runs out (never
+            // submitted, so never twice); a SQLite file's claim gives back what it took.
             Err(_) => c.abort(),
         }
     }

@@ -4,15 +4,16 @@
 //! waiting for the caller's task, while the claim held the one writer connection and the
 //! accepts waited behind it.
 
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
 
 use rusqlite::named_params;
+use tokio::sync::oneshot;
 use ulak_core::model::{CompanyId, Message, MessageId, ProviderAccountId, RouteId, TrafficClass};
 
 use super::messages::{Claim, DUE_DETAIL, DUE_NOW, claim_statement};
 use crate::db::parse;
 use crate::sqlite_writer::SqliteWriter;
-use crate::{Result, StoreError};
+use crate::{Result, Store, StoreError};
 
 /// The claim's statement on SQLite, built once.
 static CLAIM: LazyLock<String> = LazyLock::new(|| claim_statement(""));
@@ -23,23 +24,84 @@ static CLAIM: LazyLock<String> = LazyLock::new(|| claim_statement(""));
 const PIECE: i64 = 250;
 
 /// Claims as [`crate::Store::claim_messages`] does, in transactions of at most [`PIECE`]
-/// rows on the writer thread ([`SqliteWriter::transaction`]: in the file's one line of
-/// writes; a piece whose caller is gone takes nothing), until the limit is reached or a
-/// piece comes back short. A later piece that fails ends the claim with what the earlier
+/// rows on the writer thread (in the file's one line of writes), until the limit is reached
+/// or a piece comes back short. A later piece that fails ends the claim with what the earlier
 /// ones took: those rows are leased to the caller and must reach it.
-pub(super) async fn claim(writer: &SqliteWriter, c: Claim) -> Result<Vec<Message>> {
+///
+/// The pieces run in a task of their own: a caller that goes away between them (a worker
+/// stopping, a timeout) would otherwise leave what the earlier pieces took leased to nobody
+/// until the lease ran out. The task stops at the next piece and gives back what was taken
+/// ([`Store::release_claims`]: queued again, the attempt not counted).
+pub(super) async fn claim(
+    store: &Store,
+    writer: &Arc<SqliteWriter>,
+    c: Claim,
+) -> Result<Vec<Message>> {
+    let (answer, answered) = oneshot::channel();
+    let mut waiting = Waiting {
+        answered: Some(answered),
+        store: store.clone(),
+        owner: c.owner.clone(),
+    };
+    let (store, writer) = (store.clone(), Arc::clone(writer));
+    tokio::spawn(async move {
+        let owner = c.owner.clone();
+        let got = pieces(&writer, c, &answer).await;
+        if let Err(Ok(taken)) = answer.send(got) {
+            give_back(&store, &owner, &taken).await;
+        }
+    });
+    let Some(answered) = waiting.answered.as_mut() else {
+        return Err(StoreError::Closed);
+    };
+    let got = answered.await;
+    waiting.answered = None;
+    got.map_err(|_| StoreError::Closed)?
+}
+
+/// The caller's end of a claim. Dropped before the answer was read, it closes the channel
+/// (a piece ending later then fails to send, and its task gives back) and gives back an
+/// answer that had already arrived.
+struct Waiting {
+    answered: Option<oneshot::Receiver<Result<Vec<Message>>>>,
+    store: Store,
+    owner: String,
+}
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        let Some(mut answered) = self.answered.take() else {
+            return;
+        };
+        answered.close();
+        if let Ok(Ok(taken)) = answered.try_recv()
+            && let Ok(runtime) = tokio::runtime::Handle::try_current()
+        {
+            let (store, owner) = (self.store.clone(), std::mem::take(&mut self.owner));
+            runtime.spawn(async move { give_back(&store, &owner, &taken).await });
+        }
+    }
+}
+
+/// The claim's pieces, while `answer`'s caller waits.
+async fn pieces(
+    writer: &SqliteWriter,
+    c: Claim,
+    answer: &oneshot::Sender<Result<Vec<Message>>>,
+) -> Result<Vec<Message>> {
     let mut out: Vec<Message> = Vec::new();
+    let mut first = true;
     loop {
         let taken = i64::try_from(out.len()).unwrap_or(i64::MAX);
-        let want = c.limit.saturating_sub(taken).min(PIECE);
-        if want <= 0 {
+        // The first piece runs even for a limit of 0: it also brings in due schedules.
+        let want = c.limit.saturating_sub(taken).clamp(0, PIECE);
+        if (want == 0 && !first) || answer.is_closed() {
             return Ok(out);
         }
         let piece = Claim {
             limit: want,
             ..c.clone()
         };
-        let first = out.is_empty();
         let got = match writer.transaction(move |tx| run(tx, &piece, first)).await {
             Ok(got) => got,
             Err(e) if first => return Err(e),
@@ -48,10 +110,28 @@ pub(super) async fn claim(writer: &SqliteWriter, c: Claim) -> Result<Vec<Message
                 return Ok(out);
             }
         };
+        first = false;
         let short = i64::try_from(got.len()).unwrap_or(0) < want;
         out.extend(got);
-        if short {
+        if short || want == 0 {
             return Ok(out);
+        }
+    }
+}
+
+/// Gives back what a claim took for a caller that went away.
+async fn give_back(store: &Store, owner: &str, taken: &[Message]) {
+    if taken.is_empty() {
+        return;
+    }
+    let ids: Vec<MessageId> = taken.iter().map(|m| m.id).collect();
+    match store.release_claims(owner, &ids).await {
+        Ok(n) => tracing::debug!(
+            messages = n,
+            "a claim whose caller went away gave back what it took"
+        ),
+        Err(e) => {
+            tracing::warn!(error = %e, messages = ids.len(), "a claim whose caller went away could not give back what it took; it returns to the queue when its lease ends")
         }
     }
 }

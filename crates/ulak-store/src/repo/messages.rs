@@ -351,7 +351,7 @@ impl Store {
             now: now_ms(),
         };
         let mut out = match &self.sqlite_writer {
-            Some(w) => super::claim_on_sqlite::claim(w, claim).await?,
+            Some(w) => super::claim_on_sqlite::claim(self, w, claim).await?,
             None => self.claim_on_sqlx(&claim).await?,
         };
         out.sort_by_key(|m| (m.class, m.next_attempt_at, m.id));

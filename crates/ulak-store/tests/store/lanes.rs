@@ -16,8 +16,65 @@ crate::store_tests!(
     a_claim_answers_every_column_as_stored_and_brings_in_due_schedules,
     a_claim_given_up_before_its_commit_takes_nothing,
     queued_messages_wake_their_accounts_waiter,
-    a_claim_larger_than_a_piece_takes_what_it_asked_in_order
+    a_claim_larger_than_a_piece_takes_what_it_asked_in_order,
+    a_claim_whose_caller_goes_away_gives_back_what_it_took
 );
+
+/// A caller that goes away while its claim runs in pieces (a SQLite file) strands nothing:
+/// what the pieces took goes back to the queue, the attempt not counted. The claim is
+/// dropped after more and more polls, so some drops land between pieces.
+async fn a_claim_whose_caller_goes_away_gives_back_what_it_took(db: &TestDb) {
+    let s = &db.store;
+    if s.backend() != ulak_store::Backend::Sqlite {
+        return;
+    }
+    let (c, p) = funded(s, 10_000).await;
+    let batch: Vec<NewMessage> = (0..1000)
+        .map(|i| msg(p, &format!("0532 7{i:06}"), "parça").in_class(TrafficClass::Campaign))
+        .collect();
+    s.enqueue_batch(c, None, &batch).await.unwrap();
+    let raw = db.raw().await;
+    for polls in 1..=10 {
+        let mut claim = Box::pin(s.claim_messages(p, "gone", 1000, 60_000));
+        for _ in 0..polls {
+            if let Some(done) = (&mut claim).now_or_never() {
+                // It finished first: put its messages back for the next round.
+                let ids: Vec<MessageId> = done.unwrap().iter().map(|m| m.id).collect();
+                s.release_claims("gone", &ids).await.unwrap();
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        drop(claim);
+        let mut leased = -1;
+        for _ in 0..100 {
+            leased = sqlx::query_scalar("SELECT count(*) FROM messages WHERE state = 'sending'")
+                .fetch_one(&raw)
+                .await
+                .unwrap();
+            if leased == 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(
+            leased, 0,
+            "dropped after {polls} polls: messages left leased"
+        );
+    }
+    let most: i64 = sqlx::query_scalar("SELECT max(attempts) FROM messages")
+        .fetch_one(&raw)
+        .await
+        .unwrap();
+    assert_eq!(most, 0, "given back without counting an attempt");
+    assert_eq!(
+        s.claim_messages(p, "next", 1000, 60_000)
+            .await
+            .unwrap()
+            .len(),
+        1000
+    );
+}
 
 /// A SQLite file claims in pieces of a few hundred rows (decision 0010): a claim of more
 /// still takes exactly as many as asked, lanes first and each lane in due order, each once;
