@@ -37,9 +37,11 @@ const INSERT_MESSAGES: &str = "INSERT INTO messages (id, company_id, campaign_id
 /// The next id SQLite would give a message.
 const NEXT_MESSAGE_ID: &str = "SELECT COALESCE(max(id), 0) + 1 FROM messages";
 
-/// A group's reservations in one statement, each row `[amount, balance after]`.
+/// A group's reservations in one statement, each row `[amount, balance after]`, written in
+/// the rows' order (their ids then follow the balance down).
 const INSERT_RESERVATIONS: &str = "INSERT INTO credit_ledger (company_id, kind, amount, \
-     balance_after, created_at) SELECT $1, $2, value ->> 0, value ->> 1, $3 FROM jsonb_each($4)";
+     balance_after, created_at) SELECT $1, $2, value ->> 0, value ->> 1, $3 FROM jsonb_each($4) \
+     ORDER BY key";
 
 /// Accepts `items` in one transaction on the writer thread, in the file's one line of
 /// writes (the thread's queue, [`crate::sqlite_writer::Turns`]).
@@ -271,11 +273,21 @@ mod tests {
              answer_status INTEGER, answer_body TEXT);",
         )
         .unwrap();
+        conn.execute_batch(
+            "CREATE TABLE messages (id INTEGER PRIMARY KEY, company_id, campaign_id, \
+             provider_account_id, route_id, recipient_kind, recipient, sender, body, encoding, \
+             segments, cost, state, state_at, attempts, next_attempt_at, valid_until, \
+             created_at, priority); \
+             CREATE TABLE credit_ledger (company_id, kind, amount, balance_after, created_at);",
+        )
+        .unwrap();
         for sql in [
             TAKE_FROM_BALANCE,
             idempotency::LOOKUP,
             idempotency::FORGET_EXPIRED,
             idempotency::REMEMBER,
+            INSERT_MESSAGES,
+            INSERT_RESERVATIONS,
         ] {
             let st = conn.prepare(sql).unwrap();
             for i in 1..=st.parameter_count() {
