@@ -25,6 +25,7 @@ mod secret;
 mod setup_cache;
 mod signal;
 mod sqlite_checkpoint;
+mod sqlite_line;
 mod sqlite_writer;
 mod timed;
 

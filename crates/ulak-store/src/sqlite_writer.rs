@@ -19,6 +19,7 @@ use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 use tokio::sync::oneshot;
 
 use crate::sqlite_checkpoint::{COMMIT_CHECKPOINT, Checkpointer};
+use crate::sqlite_line::{self, Lane};
 use crate::{Result, StoreError};
 
 /// Work for the thread.
@@ -32,7 +33,7 @@ const STATEMENT_CACHE: usize = 64;
 /// The way to the writer thread; the thread ends when the last handle is dropped.
 pub(crate) struct SqliteWriter {
     /// The thread's queue; `None` once the store closed (no new work is taken).
-    tasks: Mutex<Option<mpsc::Sender<Task>>>,
+    tasks: Mutex<Option<sqlite_line::Sender<Task>>>,
     /// The sqlx writer's turns on the thread.
     turns: Arc<Turns>,
     /// Checkpoints the log beside the commits (decision 0010).
@@ -80,12 +81,12 @@ impl SqliteWriter {
         }
         let checkpoints = Checkpointer::start(path)?;
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
-        let (tasks, queue) = mpsc::channel::<Task>();
+        let (tasks, queue) = sqlite_line::line::<Task>();
         std::thread::Builder::new()
             .name("ulak-sqlite-writer".into())
             .spawn(move || {
                 let mut conn = conn;
-                while let Ok(task) = queue.recv() {
+                while let Some(task) = queue.take() {
                     // A panicking task drops its answer (its caller sees `Closed`); the
                     // thread goes on for the others. An open transaction rolls back when
                     // the panic drops it.
@@ -121,7 +122,7 @@ impl SqliteWriter {
         let last: Task = Box::new(move |_| {
             let _ = done.send(());
         });
-        if tasks.send(last).is_ok() {
+        if tasks.send(last, Lane::Rest).is_ok() {
             drop(tasks);
             let _ = finished.await;
         }
@@ -134,6 +135,24 @@ impl SqliteWriter {
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> T + Send + 'static,
     {
+        self.run_in(Lane::Rest, f).await
+    }
+
+    /// As [`SqliteWriter::run`], ahead of the sending side's work queued before it
+    /// ([`crate::sqlite_line`]): for accept groups, whose callers wait for their answer.
+    pub(crate) async fn run_first<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> T + Send + 'static,
+    {
+        self.run_in(Lane::First, f).await
+    }
+
+    async fn run_in<T, F>(&self, lane: Lane, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> T + Send + 'static,
+    {
         let (answer, answered) = oneshot::channel();
         let task: Task = Box::new(move |conn| {
             let _ = answer.send(f(conn));
@@ -141,7 +160,7 @@ impl SqliteWriter {
         {
             let tasks = self.tasks.lock().map_err(|_| StoreError::Closed)?;
             let tasks = tasks.as_ref().ok_or(StoreError::Closed)?;
-            tasks.send(task).map_err(|_| StoreError::Closed)?;
+            tasks.send(task, lane).map_err(|_| StoreError::Closed)?;
         }
         answered.await.map_err(|_| StoreError::Closed)
     }
@@ -204,7 +223,7 @@ const TURN_LIMIT: Duration = Duration::from_secs(30);
 #[derive(Debug, Default)]
 pub(crate) struct Turns {
     /// The thread's queue, once it runs.
-    tasks: Mutex<Option<mpsc::Sender<Task>>>,
+    tasks: Mutex<Option<sqlite_line::Sender<Task>>>,
     /// The turn in progress: its number and what ends it (sent to or dropped).
     current: Mutex<Option<(u64, mpsc::Sender<()>)>>,
     /// Numbers turns.
@@ -236,7 +255,7 @@ impl Turns {
                 tracing::warn!("a turn of the sqlx writer outlasted its limit; going on");
             }
         });
-        if tasks.send(turn).is_ok() && going.await.is_ok() {
+        if tasks.send(turn, Lane::Rest).is_ok() && going.await.is_ok() {
             std::mem::forget(give_up);
         }
     }
@@ -330,6 +349,50 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(mode, "wal");
+    }
+
+    /// An accept group queued behind the sending side's work runs before it: its caller is
+    /// waiting for an HTTP answer.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_accept_group_goes_before_the_sending_sides_queued_work() {
+        use std::future::Future;
+        use std::task::Poll;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("w.db");
+        drop(Connection::open(&path).unwrap());
+        let w = Arc::new(SqliteWriter::open(&path, Arc::default()).unwrap());
+        let (started, running) = mpsc::channel::<()>();
+        let (open, gate) = mpsc::channel::<()>();
+        let busy = spawn_run(&w, move |_| {
+            let _ = started.send(());
+            gate.recv().is_ok()
+        });
+        tokio::task::spawn_blocking(move || running.recv().unwrap())
+            .await
+            .unwrap();
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let log = |what: &'static str| {
+            let order = Arc::clone(&order);
+            move |_: &mut Connection| order.lock().unwrap().push(what)
+        };
+        // Each is queued by its first poll, in this order, while the thread is busy.
+        let mut claim = Box::pin(w.run(log("claim")));
+        let mut record = Box::pin(w.run(log("record")));
+        let mut accept = Box::pin(w.run_first(log("accept")));
+        std::future::poll_fn(|cx| {
+            assert!(claim.as_mut().poll(cx).is_pending());
+            assert!(record.as_mut().poll(cx).is_pending());
+            assert!(accept.as_mut().poll(cx).is_pending());
+            Poll::Ready(())
+        })
+        .await;
+        open.send(()).unwrap();
+        assert!(busy.await.unwrap().unwrap());
+        let (a, b, c) = tokio::join!(claim, record, accept);
+        for done in [a, b, c] {
+            done.unwrap();
+        }
+        assert_eq!(*order.lock().unwrap(), ["accept", "claim", "record"]);
     }
 
     /// The SQLite built into the binary counts no allocations (`.cargo/config.toml`): the

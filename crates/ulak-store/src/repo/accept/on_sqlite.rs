@@ -44,7 +44,8 @@ const INSERT_RESERVATIONS: &str = "INSERT INTO credit_ledger (company_id, kind, 
      ORDER BY key";
 
 /// Accepts `items` in one transaction on the writer thread, in the file's one line of
-/// writes (the thread's queue, [`crate::sqlite_writer::Turns`]).
+/// writes (the thread's queue, [`crate::sqlite_writer::Turns`]), ahead of the sending side's
+/// work ([`crate::sqlite_line`]).
 pub(super) async fn commit(
     writer: &SqliteWriter,
     items: &[&Item],
@@ -52,7 +53,7 @@ pub(super) async fn commit(
     let owned: Vec<Item> = items.iter().map(|i| (*i).clone()).collect();
     let now = now_ms();
     let done = writer
-        .run(move |conn| {
+        .run_first(move |conn| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let items: Vec<&Item> = owned.iter().collect();
             let done = ready(accept_all(&mut OnSqlite(&tx), &items, now)).ok_or(
