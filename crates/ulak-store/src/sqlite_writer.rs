@@ -81,7 +81,7 @@ impl SqliteWriter {
         }
         let checkpoints = Checkpointer::start(path)?;
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
-        let (tasks, queue) = sqlite_line::line::<Task>();
+        let (tasks, mut queue) = sqlite_line::line::<Task>();
         std::thread::Builder::new()
             .name("ulak-sqlite-writer".into())
             .spawn(move || {
