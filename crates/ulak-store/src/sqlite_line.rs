@@ -2,10 +2,10 @@
 //! group is someone's HTTP request waiting for its answer; a claim piece, a submit record or
 //! a receipt batch is the sending side, which waits for no caller. In one first-come line an
 //! accept group waited for every such task queued before it; here it waits only for the one
-//! in progress. The sending side is not starved: an accept lane holds one group at a time
-//! (its committer sends the next one only after the last one's answer reached it, which
-//! takes longer than the thread takes to look again), so between two groups the thread finds
-//! the first lane empty and takes the other lane's next task.
+//! in progress. The sending side is not starved: after each task of the first lane the
+//! thread takes the next task of the rest, if one is waiting, before the first lane again.
+//! So under a steady stream of accept groups the rest still gets every other turn; before,
+//! it got everything queued ahead of each group.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard, mpsc};
@@ -24,10 +24,25 @@ pub(crate) enum Lane {
 /// and the channel's own waiting (a short spin before sleeping) is kept: with a lock and a
 /// condition variable instead, the writer slept and was woken for every task, and a campaign
 /// ran about 5% slower.
-type FirstLane<T> = Arc<Mutex<VecDeque<T>>>;
+type FirstLane<T> = Arc<Mutex<First<T>>>;
+
+/// The first lane's tasks, and whether the taker is gone (then nothing more is queued).
+struct First<T> {
+    tasks: VecDeque<T>,
+    closed: bool,
+}
+
+impl<T> Default for First<T> {
+    fn default() -> Self {
+        First {
+            tasks: VecDeque::new(),
+            closed: false,
+        }
+    }
+}
 
 /// The first lane, even after a thread panicked holding it: each change to it is one step.
-fn lock<T>(first: &FirstLane<T>) -> MutexGuard<'_, VecDeque<T>> {
+fn lock<T>(first: &FirstLane<T>) -> MutexGuard<'_, First<T>> {
     first.lock().unwrap_or_else(|e| e.into_inner())
 }
 
@@ -49,6 +64,9 @@ pub(crate) struct Taker<T> {
     first: FirstLane<T>,
     /// A task of the rest taken off the channel while the first lane had work.
     held: Option<T>,
+    /// The last task taken was the first lane's: the rest's next one goes before the next of
+    /// the first lane.
+    owe_rest: bool,
 }
 
 /// A new, empty line.
@@ -63,6 +81,7 @@ pub(crate) fn line<T>() -> (Sender<T>, Taker<T>) {
         rest: rx,
         first,
         held: None,
+        owe_rest: false,
     };
     (sender, taker)
 }
@@ -77,17 +96,22 @@ impl<T> Sender<T> {
                 Err(mpsc::SendError(back)) => back.map_or(Ok(()), Err),
             },
             Lane::First => {
-                // Under the lane's lock, so the taker woken by the wake-up finds the task.
-                let mut first = lock(&self.first);
-                if self.rest.send(None).is_err() {
-                    return Err(item);
+                {
+                    let mut first = lock(&self.first);
+                    if first.closed {
+                        return Err(item);
+                    }
+                    first.tasks.push_back(item);
                 }
-                first.push_back(item);
+                // After the push: the taker this wakes finds the task. If the taker is gone
+                // meanwhile, its drop took the task and dropped it (its caller sees that).
+                let _ = self.rest.send(None);
                 Ok(())
             }
         }
     }
 }
+
 impl<T> Clone for Sender<T> {
     fn clone(&self) -> Self {
         Sender {
@@ -100,8 +124,14 @@ impl<T> Clone for Sender<T> {
 impl<T> Taker<T> {
     /// The next task, waiting for one; `None` once every sender is gone and nothing is left.
     pub(crate) fn take(&mut self) -> Option<T> {
+        if std::mem::take(&mut self.owe_rest)
+            && let Some(item) = self.waiting_rest()
+        {
+            return Some(item);
+        }
         loop {
-            if let Some(item) = lock(&self.first).pop_front() {
+            if let Some(item) = lock(&self.first).tasks.pop_front() {
+                self.owe_rest = true;
                 return Some(item);
             }
             if let Some(item) = self.held.take() {
@@ -116,12 +146,30 @@ impl<T> Taker<T> {
             }
         }
     }
+
+    /// The rest's next task if one is waiting, without waiting (wake-ups on the way are
+    /// dropped: the first lane is looked at directly).
+    fn waiting_rest(&mut self) -> Option<T> {
+        if let Some(item) = self.held.take() {
+            return Some(item);
+        }
+        while let Ok(next) = self.rest.try_recv() {
+            if next.is_some() {
+                return next;
+            }
+        }
+        None
+    }
 }
 
 impl<T> Drop for Taker<T> {
     fn drop(&mut self) {
         // Dropped outside the lock: a task's drop may answer its caller, who may send again.
-        let first = std::mem::take(&mut *lock(&self.first));
+        let first = {
+            let mut first = lock(&self.first);
+            first.closed = true;
+            std::mem::take(&mut first.tasks)
+        };
         drop(first);
     }
 }
@@ -133,7 +181,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_first_lane_goes_before_work_queued_earlier_in_the_other() {
+    fn the_first_lane_goes_before_work_queued_earlier_in_the_rest() {
         let (tx, mut rx) = line::<&str>();
         tx.send("claim", Lane::Rest).unwrap();
         tx.send("record", Lane::Rest).unwrap();
@@ -141,7 +189,23 @@ mod tests {
         tx.send("receipts", Lane::Rest).unwrap();
         tx.send("accept 2", Lane::First).unwrap();
         let order: Vec<_> = (0..5).map(|_| rx.take().unwrap()).collect();
-        assert_eq!(order, ["accept", "accept 2", "claim", "record", "receipts"]);
+        assert_eq!(order, ["accept", "claim", "accept 2", "record", "receipts"]);
+    }
+
+    #[test]
+    fn the_rest_gets_a_turn_after_each_task_of_the_first_lane() {
+        let (tx, mut rx) = line::<&str>();
+        tx.send("accept", Lane::First).unwrap();
+        tx.send("record", Lane::Rest).unwrap();
+        tx.send("accept 2", Lane::First).unwrap();
+        assert_eq!(rx.take(), Some("accept"));
+        assert_eq!(rx.take(), Some("record"));
+        assert_eq!(rx.take(), Some("accept 2"));
+        // The first lane again, with nothing of the rest waiting.
+        tx.send("accept 3", Lane::First).unwrap();
+        assert_eq!(rx.take(), Some("accept 3"));
+        tx.send("receipts", Lane::Rest).unwrap();
+        assert_eq!(rx.take(), Some("receipts"));
     }
 
     #[test]

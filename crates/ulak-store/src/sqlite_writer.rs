@@ -7,7 +7,8 @@
 //!
 //! The connection writes the same file as the store's sqlx writer, which takes its turns in
 //! the thread's queue ([`Turns`]), so those writes queue in one line instead of racing for
-//! SQLite's lock.
+//! SQLite's lock. The line has two lanes ([`crate::sqlite_line`]): accept groups go ahead of
+//! the rest (the sending side's work and the sqlx writer's turns not yet begun).
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -138,8 +139,9 @@ impl SqliteWriter {
         self.run_in(Lane::Rest, f).await
     }
 
-    /// As [`SqliteWriter::run`], ahead of the sending side's work queued before it
-    /// ([`crate::sqlite_line`]): for accept groups, whose callers wait for their answer.
+    /// As [`SqliteWriter::run`], ahead of what [`SqliteWriter::run`] queued before it (the
+    /// sending side's work, and sqlx writer turns not yet begun, which have written nothing),
+    /// [`crate::sqlite_line`]: for accept groups, whose callers wait for their answer.
     pub(crate) async fn run_first<T, F>(&self, f: F) -> Result<T>
     where
         T: Send + 'static,
