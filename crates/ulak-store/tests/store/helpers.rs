@@ -1,11 +1,12 @@
 //! Test databases: a temporary SQLite file, or a throw-away PostgreSQL schema.
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use sqlx::{AnyPool, Executor};
 use ulak_core::CountryType;
-use ulak_core::model::{Company, NewCompany};
+use ulak_core::model::{Company, Consent, NewCompany, NewSubscriber};
 use ulak_store::Store;
 
 /// The key tests encrypt secrets with.
@@ -158,6 +159,19 @@ impl TestDb {
     pub async fn finish(self) {
         self.store.close().await;
     }
+}
+
+/// An opted-in Turkish subscriber named `name` with phone `phone` and no attributes.
+pub fn sub(name: &str, phone: &str) -> NewSubscriber {
+    NewSubscriber::new(
+        name,
+        phone,
+        CountryType::Tr,
+        None,
+        BTreeMap::new(),
+        Consent::OptedIn,
+    )
+    .unwrap()
 }
 
 /// Creates a company with a unique name.

@@ -27,6 +27,7 @@ mod secrets;
 mod segments;
 mod settings;
 mod setup_cache;
+mod subscribers;
 mod system_admins;
 mod tallies;
 mod web_sessions;
