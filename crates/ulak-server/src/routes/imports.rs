@@ -21,6 +21,13 @@ use crate::import::run::{self, Job, Outcome, RunError};
 use crate::import::{self, Format, Mapping, Mode, RowError, TableError};
 use crate::startup::AppState;
 
+mod form;
+mod rejected;
+
+pub(crate) use form::open_file;
+use form::read_form;
+pub use rejected::{ImportError, ImportRejected};
+
 /// Most data rows one import may hold.
 pub const MAX_ROWS: usize = 1_000_000;
 
@@ -88,111 +95,6 @@ pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(import_subscribers))
         .routes(routes!(import_customers))
-}
-
-/// The read form: the file spooled to disk, and the other fields.
-#[derive(Default)]
-struct Form {
-    file: Option<(Option<String>, std::fs::File)>,
-    mapping: Mapping,
-    mode: Mode,
-    group_id: Option<i64>,
-}
-
-/// A multipart error as a problem: 413 when the body is over the limit, else 400.
-fn multipart_error(e: axum::extract::multipart::MultipartError) -> ApiError {
-    if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-        ApiError::TooLarge(e.body_text())
-    } else {
-        ApiError::BadRequest(e.body_text())
-    }
-}
-
-/// Reads the form; the file goes to a temporary file in `spool_dir` as it arrives (never
-/// whole in memory), which is deleted when dropped.
-async fn read_form(
-    mut multipart: Multipart,
-    spool_dir: &std::path::Path,
-) -> Result<Form, ApiError> {
-    use tokio::io::AsyncWriteExt;
-    let mut form = Form::default();
-    while let Some(mut field) = multipart.next_field().await.map_err(multipart_error)? {
-        let name = field.name().unwrap_or_default().to_owned();
-        match name.as_str() {
-            "file" => {
-                let ct = field.content_type().map(str::to_owned);
-                let spool = tempfile::tempfile_in(spool_dir)
-                    .map_err(|e| ApiError::Internal(format!("cannot spool the upload: {e}")))?;
-                let mut out = tokio::fs::File::from_std(spool);
-                let write =
-                    |e: std::io::Error| ApiError::Internal(format!("spooling the upload: {e}"));
-                while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
-                    out.write_all(&chunk).await.map_err(write)?;
-                }
-                out.flush().await.map_err(write)?;
-                form.file = Some((ct, out.into_std().await));
-            }
-            "mapping" => {
-                let text = field.text().await.map_err(multipart_error)?;
-                if !text.trim().is_empty() {
-                    let map: BTreeMap<String, String> =
-                        serde_json::from_str(&text).map_err(|e| {
-                            ApiError::field(
-                                "mapping",
-                                Code::ImportColumn,
-                                format!("not a JSON object of strings: {e}"),
-                            )
-                        })?;
-                    form.mapping = Mapping(map);
-                }
-            }
-            "mode" => {
-                let text = field.text().await.map_err(multipart_error)?;
-                form.mode = match text.trim() {
-                    "" | "all-or-nothing" => Mode::AllOrNothing,
-                    "skip-invalid" => Mode::SkipInvalid,
-                    other => {
-                        return Err(ApiError::field(
-                            "mode",
-                            Code::ValueInvalid,
-                            format!("{other:?}: expected all-or-nothing or skip-invalid"),
-                        ));
-                    }
-                };
-            }
-            "group_id" => {
-                let text = field.text().await.map_err(multipart_error)?;
-                let id = text
-                    .trim()
-                    .parse::<i64>()
-                    .map_err(|_| ApiError::field("group_id", Code::ValueInvalid, "not a number"))?;
-                form.group_id = Some(id);
-            }
-            other => {
-                return Err(ApiError::field(
-                    other,
-                    Code::ValueInvalid,
-                    "unknown form field",
-                ));
-            }
-        }
-    }
-    Ok(form)
-}
-
-/// The spooled file rewound, with its format (from the content type or the first bytes).
-pub(crate) fn open_file(
-    file: Option<(Option<String>, std::fs::File)>,
-) -> Result<(Format, std::fs::File), ApiError> {
-    use std::io::{Read, Seek, SeekFrom};
-    let (content_type, mut f) =
-        file.ok_or_else(|| ApiError::field("file", Code::ValueEmpty, "the form has no file"))?;
-    let io = |e: std::io::Error| ApiError::Internal(format!("reading the spooled upload: {e}"));
-    f.seek(SeekFrom::Start(0)).map_err(io)?;
-    let mut magic = [0u8; 4];
-    let n = f.read(&mut magic).map_err(io)?;
-    f.seek(SeekFrom::Start(0)).map_err(io)?;
-    Ok((Format::detect(content_type.as_deref(), &magic[..n]), f))
 }
 
 /// A file-level failure: 413 for a workbook over the size limits, else a 422 on `file` or
@@ -568,91 +470,4 @@ fn customer_row(
         attributes(fields),
     )
     .map_err(|v| row_errors(row, fields, v))
-}
-
-/// A refused import: a problem document; when rows were invalid in all-or-nothing mode it
-/// also lists them (`rows`, `row_errors`) and nothing was written.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ImportRejected {
-    /// Problem type.
-    #[serde(rename = "type")]
-    pub kind: String,
-    /// Summary.
-    pub title: String,
-    /// 422.
-    pub status: u16,
-    /// What happened.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub detail: Option<String>,
-    /// Field-level messages (file, mapping, mode).
-    #[serde(skip_serializing_if = "Vec::is_empty", default)]
-    pub errors: Vec<crate::error::FieldError>,
-    /// Data rows in the file.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub rows: Option<usize>,
-    /// Every problem, per row (at most 10,000).
-    #[serde(skip_serializing_if = "Vec::is_empty", default)]
-    pub row_errors: Vec<RowError>,
-    /// Row errors beyond the 10,000 listed.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub row_errors_omitted: Option<usize>,
-}
-
-impl ImportRejected {
-    fn new(rows: usize, errors: pipeline::Errors) -> Self {
-        let listed_rows = errors
-            .list
-            .iter()
-            .map(|e| e.row)
-            .collect::<std::collections::BTreeSet<_>>()
-            .len();
-        let more = if errors.omitted > 0 {
-            format!(" (and {} more problems not listed)", errors.omitted)
-        } else {
-            String::new()
-        };
-        ImportRejected {
-            kind: "https://ulak.dev/problems/import-rejected".to_owned(),
-            title: "Unprocessable Entity".to_owned(),
-            status: 422,
-            detail: Some(format!(
-                "{listed_rows} of {rows} rows are invalid{more}; nothing was imported (mode all-or-nothing)"
-            )),
-            errors: Vec::new(),
-            rows: Some(rows),
-            row_errors: errors.list,
-            row_errors_omitted: (errors.omitted > 0).then_some(errors.omitted),
-        }
-    }
-}
-
-/// What the import handler fails with.
-pub enum ImportError {
-    /// A general problem.
-    Api(ApiError),
-    /// Rows were invalid in all-or-nothing mode (boxed: it is large and rare).
-    Rejected(Box<ImportRejected>),
-}
-
-impl From<ApiError> for ImportError {
-    fn from(e: ApiError) -> Self {
-        ImportError::Api(e)
-    }
-}
-
-impl axum::response::IntoResponse for ImportError {
-    fn into_response(self) -> axum::response::Response {
-        match self {
-            ImportError::Api(e) => e.into_response(),
-            ImportError::Rejected(r) => {
-                let body = serde_json::to_vec(&r).unwrap_or_default();
-                let mut res = (axum::http::StatusCode::UNPROCESSABLE_ENTITY, body).into_response();
-                res.headers_mut().insert(
-                    axum::http::header::CONTENT_TYPE,
-                    axum::http::HeaderValue::from_static("application/problem+json"),
-                );
-                res
-            }
-        }
-    }
 }
