@@ -2,7 +2,9 @@
 //! slot of the window frees up, record outcomes as they arrive) and receipts ([`receipts`]:
 //! apply a batch of delivery reports and inbound messages in one write).
 
+mod housekeeping;
 pub mod receipts;
+mod record;
 pub mod submit;
 
 use std::time::Duration;

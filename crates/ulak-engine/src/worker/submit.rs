@@ -23,8 +23,10 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use ulak_core::model::{Message, ProviderAccount, ProviderAccountId, TrafficClass};
-use ulak_store::{Rest, Store, StoreError, SubmitOutcome, SubmitResult};
+use ulak_store::{Rest, Store, StoreError, SubmitResult};
 
+use super::housekeeping::housekeeping;
+use super::record::{Done, record_loop};
 use super::{SubmitSettings, now_ms, outcome};
 use crate::metrics::SubmitKind;
 use crate::provider::Provider;
@@ -85,20 +87,8 @@ const DRAIN: Duration = Duration::from_secs(2);
 /// How long a stopping loop lets the recorder write what was answered.
 const RECORD_DRAIN: Duration = Duration::from_secs(1);
 
-/// Longest pause between two tries of a failing outcome write.
-const RECORD_RETRY_MAX: Duration = Duration::from_secs(5);
-
 /// How often a paused loop looks whether its account is up again.
 const PAUSED_LOOK: Duration = Duration::from_millis(200);
-
-/// Most outcomes written in one transaction.
-const GROUP_MAX: usize = 2000;
-
-/// A submit that was answered: its outcome, and the slots it holds until that is stored.
-struct Done {
-    outcome: SubmitOutcome,
-    _slots: OwnedSemaphorePermit,
-}
 
 /// A claim under way, as a task of its own: its transaction goes on to its end whatever the
 /// loop is awaiting. (As a future polled only by the loop's `select!`, a claim that had begun
@@ -454,84 +444,6 @@ async fn give_back(
         tracing::warn!(account = account.0, error = %e, "giving back claimed messages failed; their lease will run out");
     }
 }
-
-/// Writes outcomes as they arrive: waits for one, takes every other one already there, stores
-/// them in one transaction, and only then drops their slots. A failing write is tried again
-/// (the slots stay held meanwhile, so sending pauses rather than piling up unrecorded
-/// submits) until it succeeds or `give_up` fires; then the messages stay leased to this node.
-async fn record_loop(
-    store: Store,
-    account: ProviderAccountId,
-    metrics: crate::metrics::Metrics,
-    mut rx: mpsc::UnboundedReceiver<Done>,
-    give_up: CancellationToken,
-) {
-    let mut group: Vec<Done> = Vec::new();
-    while let Some(first) = rx.recv().await {
-        group.push(first);
-        while group.len() < GROUP_MAX {
-            match rx.try_recv() {
-                Ok(d) => group.push(d),
-                Err(_) => break,
-            }
-        }
-        let outcomes: Vec<SubmitOutcome> = group.iter().map(|d| d.outcome.clone()).collect();
-        let mut delay = Duration::from_millis(50);
-        loop {
-            match store.record_submits(outcomes.clone()).await {
-                Ok(()) => break,
-                Err(e) => {
-                    metrics.store_error(account.0);
-                    if give_up.is_cancelled() {
-                        tracing::error!(account = account.0, error = %e, "submit outcomes could not be stored; the messages stay leased to this node");
-                        break;
-                    }
-                    tracing::warn!(account = account.0, error = %e, "storing submit outcomes failed; retrying");
-                    tokio::select! {
-                        () = give_up.cancelled() => {}
-                        () = tokio::time::sleep(delay) => {}
-                    }
-                    delay = (delay * 2).min(RECORD_RETRY_MAX);
-                }
-            }
-        }
-        group.clear();
-    }
-}
-
-/// Expires messages whose validity ended and skips those to numbers that opted out, every
-/// few seconds, beside the loop (so a slow pass never holds up submits).
-async fn housekeeping(store: Store, account: ProviderAccountId, stop: CancellationToken) {
-    let mut since_opt_out_pass = std::time::Instant::now();
-    let mut opt_out_mark: Option<i64> = None;
-    loop {
-        tokio::select! {
-            () = stop.cancelled() => return,
-            () = tokio::time::sleep(Duration::from_secs(5)) => {}
-        }
-        if let Err(e) = store.expire_due(account).await {
-            tracing::warn!(account = account.0, error = %e, "expiring messages failed");
-        }
-        // That pass reads every queued message: it runs when the opt-out list grew, and now
-        // and then in any case (an entry removed and added again can keep the mark). Until
-        // then the claim already leaves opted-out recipients out.
-        let mark = store.opt_outs_mark().await.ok();
-        if mark.is_none_or(|m| Some(m) != opt_out_mark)
-            || since_opt_out_pass.elapsed() > OPT_OUT_PASS
-        {
-            since_opt_out_pass = std::time::Instant::now();
-            match store.skip_opted_out(account).await {
-                Ok(_) => opt_out_mark = mark,
-                Err(e) => {
-                    tracing::warn!(account = account.0, error = %e, "skipping opted-out recipients failed");
-                }
-            }
-        }
-    }
-}
-
-/// The longest wait between two passes that skip opted-out recipients still queued.
-const OPT_OUT_PASS: Duration = Duration::from_secs(300);
 
 #[cfg(test)]
 mod tests {
