@@ -1,5 +1,6 @@
-//! Claims and their leases: retries with backoff, failures, leases that run out, expiry, and
-//! concurrent claimers that never share a message.
+//! Claims and their leases: a retry at the time given, failures, leases that run out and a
+//! restarting node's leases taken back, expiry, and concurrent claimers that never share a
+//! message.
 
 use std::collections::HashSet;
 
