@@ -80,6 +80,10 @@ pub enum StoreError {
     /// claim, a submit record or a receipt batch) was not taken.
     #[error("the store is shutting down")]
     Closed,
+    /// The write's own code failed unexpectedly (a bug) on the SQLite writer thread: its
+    /// transaction rolled back, nothing of it was kept, and the thread goes on for the others.
+    #[error("an internal fault stopped the write; nothing of it was kept")]
+    Panicked,
 }
 
 impl StoreError {

@@ -88,9 +88,8 @@ impl SqliteWriter {
             .spawn(move || {
                 let mut conn = conn;
                 while let Some(task) = queue.take() {
-                    // A panicking task drops its answer (its caller sees `Closed`); the
-                    // thread goes on for the others. An open transaction rolls back when
-                    // the panic drops it.
+                    // `run_in` answers its caller's panics itself; this keeps the thread
+                    // going whatever a task does.
                     let run = std::panic::AssertUnwindSafe(|| task(&mut conn));
                     if std::panic::catch_unwind(run).is_err() {
                         tracing::error!("a task of the SQLite writer thread panicked");
@@ -157,14 +156,21 @@ impl SqliteWriter {
     {
         let (answer, answered) = oneshot::channel();
         let task: Task = Box::new(move |conn| {
-            let _ = answer.send(f(conn));
+            // A panic is told apart from a shutdown: its caller sees `Panicked`, not
+            // `Closed`. An open transaction rolled back when the unwinding dropped it.
+            let run = std::panic::AssertUnwindSafe(|| f(conn));
+            let got = std::panic::catch_unwind(run).map_err(|_| {
+                tracing::error!("a task of the SQLite writer thread panicked");
+                StoreError::Panicked
+            });
+            let _ = answer.send(got);
         });
         {
             let tasks = self.tasks.lock().map_err(|_| StoreError::Closed)?;
             let tasks = tasks.as_ref().ok_or(StoreError::Closed)?;
             tasks.send(task, lane).map_err(|_| StoreError::Closed)?;
         }
-        answered.await.map_err(|_| StoreError::Closed)
+        answered.await.map_err(|_| StoreError::Closed)?
     }
 }
 
@@ -342,7 +348,7 @@ mod tests {
         drop(Connection::open(&path).unwrap());
         let w = SqliteWriter::open(&path, Arc::default()).unwrap();
         let r: Result<()> = w.run(|_| panic!("on purpose")).await;
-        assert!(matches!(r, Err(StoreError::Closed)));
+        assert!(matches!(r, Err(StoreError::Panicked)), "{r:?}");
         let mode: String = w
             .run(|c| {
                 c.query_row("PRAGMA journal_mode", [], |r| r.get(0))
@@ -351,6 +357,37 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(mode, "wal");
+    }
+
+    /// A transaction whose work panics after writing keeps nothing, and its caller is told
+    /// it failed, not that the store is shutting down.
+    #[tokio::test]
+    async fn a_panicking_transaction_keeps_nothing_and_says_so() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("w.db");
+        Connection::open(&path)
+            .unwrap()
+            .execute_batch("CREATE TABLE t (v INTEGER)")
+            .unwrap();
+        let w = SqliteWriter::open(&path, Arc::default()).unwrap();
+        let r: Result<()> = w
+            .transaction(|tx| {
+                tx.execute("INSERT INTO t (v) VALUES (1)", [])?;
+                panic!("on purpose, after a write")
+            })
+            .await;
+        assert!(matches!(r, Err(StoreError::Panicked)), "{r:?}");
+        let kept: i64 = w
+            .transaction(|tx| {
+                tx.execute("INSERT INTO t (v) VALUES (2)", [])?;
+                Ok(tx.query_row("SELECT COALESCE(SUM(v), 0) FROM t", [], |r| r.get(0))?)
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            kept, 2,
+            "the panicked write was rolled back, the next one kept"
+        );
     }
 
     /// An accept group queued behind the sending side's work runs before it: its caller is

@@ -383,8 +383,14 @@ async fn with_taken(
 /// Awaits the claim under way (only polled while there is one).
 async fn poll_claim(claiming: &mut Option<Claiming>) -> Result<Vec<Claimed>, StoreError> {
     match claiming.as_mut() {
-        // A claim task that panicked took nothing it can give back.
-        Some(c) => c.await.unwrap_or(Err(StoreError::Closed)),
+        // A claim task that panicked took nothing it can give back; one cancelled was
+        // stopped with the worker.
+        Some(c) => c.await.unwrap_or_else(|e| {
+            Err(match e.is_panic() {
+                true => StoreError::Panicked,
+                false => StoreError::Closed,
+            })
+        }),
         None => std::future::pending().await,
     }
 }
