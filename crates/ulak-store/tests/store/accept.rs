@@ -2,6 +2,7 @@
 //! alone — its own credit check, its own idempotency key, its own failure.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use ulak_core::model::*;
 use ulak_store::{Idempotency, StoreError, StoredAnswer};
@@ -16,7 +17,8 @@ crate::store_tests!(
     a_batch_is_answered_item_by_item_in_order,
     a_failing_message_does_not_fail_its_group,
     an_opt_out_is_checked_in_the_accepting_transaction,
-    an_accepted_message_reads_back_as_it_was_answered
+    an_accepted_message_reads_back_as_it_was_answered,
+    a_flood_of_batches_does_not_hold_back_another_companys_single_send
 );
 
 fn answer(m: &Message) -> StoredAnswer {
@@ -371,4 +373,54 @@ async fn accepts_work_on_a_database_in_memory() {
     assert_eq!(s.credit_balance(c).await.unwrap(), 0);
     assert_eq!(s.credit_ledger_sum(c).await.unwrap(), 0);
     s.close().await;
+}
+
+/// A company flooding the lane with batches does not queue another company's single send
+/// behind them: the single send takes its turn in the next group, so most of the flood
+/// commits after it (its id is drawn at its commit). One lane took them first come, first
+/// served: the single send was the last to commit.
+async fn a_flood_of_batches_does_not_hold_back_another_companys_single_send(db: &TestDb) {
+    let s = &db.store;
+    let (a, pa) = funded(s, 20_000).await;
+    // A company of the same lane: PostgreSQL has four, chosen by the company's id.
+    let (b, pb) = loop {
+        let (b, pb) = funded(s, 1).await;
+        if (b.0 - a.0) % 4 == 0 {
+            break (b, pb);
+        }
+    };
+    // Built first: built one by one while the first were committing, the lane kept up with
+    // the flood.
+    let batches: Vec<Vec<_>> = (0..20)
+        .map(|k| {
+            (0..1000)
+                .map(|i| (msg(pa, &format!("0532 {k:02}{i:05}"), "toplu"), None))
+                .collect()
+        })
+        .collect();
+    let mut flood = Vec::new();
+    for batch in batches {
+        let store = s.clone();
+        flood.push(tokio::spawn(async move {
+            store.enqueue_messages(a, batch).await
+        }));
+    }
+    // The flood reaches the lane first.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let single = s
+        .enqueue_message(b, msg(pb, "05329999999", "tek"), None)
+        .await
+        .unwrap();
+    let mut after = 0;
+    for t in flood {
+        for r in t.await.unwrap() {
+            if r.unwrap().message.id.0 > single.message.id.0 {
+                after += 1;
+            }
+        }
+    }
+    assert!(
+        after >= 5_000,
+        "only {after} of the flood's 20,000 messages committed after the single send"
+    );
 }

@@ -11,6 +11,9 @@
 //! cached one-row statements ([`on_sqlite`], decision 0010), anything else in a sqlx
 //! transaction with multi-row statements ([`on_sqlx`]).
 //!
+//! Companies sharing a lane take turns in its groups, a request each ([`turns`]), so one
+//! company's flood of batches does not queue another's single send behind it.
+//!
 //! A message refused on its own (a key used for another request, a balance that no longer
 //! covers it) is decided before anything is written, so its group goes on without it. Any
 //! other failure rolls the group back and each of its messages is then tried in a transaction
@@ -19,6 +22,7 @@
 mod group;
 mod on_sqlite;
 mod on_sqlx;
+mod turns;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -29,6 +33,7 @@ use ulak_core::model::{CompanyId, Message, NewMessage};
 use super::idempotency::{Idempotency, StoredAnswer};
 use super::messages::Enqueued;
 use crate::{Backend, Result, Store, StoreError};
+use turns::Turns;
 
 /// Messages one group commit takes at most (a batch request larger than this is its own
 /// group). Four batches of 1,000 rather than two: each commit writes the pages its messages
@@ -37,8 +42,8 @@ use crate::{Backend, Result, Store, StoreError};
 /// single send that arrives behind such a group waits for it (tens of milliseconds).
 pub const GROUP_MAX: usize = 4_000;
 
-/// Requests waiting for the committer at most; more wait to be queued (back-pressure, not
-/// memory).
+/// Requests waiting for the committer's turns at most, and as many again in its channel;
+/// more wait to be queued (back-pressure, not memory).
 const WAITING_MAX: usize = 4_096;
 
 /// Committer lanes: SQLite has one writer. On PostgreSQL a company's accepts always go to
@@ -97,8 +102,9 @@ enum Accepted {
     Seen(i64, Option<StoredAnswer>),
 }
 
-/// A request of one or more messages, answered in its order.
+/// A request of one or more messages of one company, answered in its order.
 struct Job {
+    company: CompanyId,
     items: Vec<Item>,
     answer: oneshot::Sender<Vec<Result<Accepted>>>,
 }
@@ -169,7 +175,7 @@ impl Store {
                 key: key.map(Key::from),
             })
             .collect();
-        let answers = match self.committer(company).send_and_wait(items).await {
+        let answers = match self.committer(company).send_and_wait(company, items).await {
             Ok(a) if a.len() == n => a,
             Ok(_) | Err(_) => return (0..n).map(|_| Err(StoreError::Closed)).collect(),
         };
@@ -219,43 +225,46 @@ impl Store {
 struct Committer<'a>(&'a mpsc::Sender<Job>);
 
 impl Committer<'_> {
-    async fn send_and_wait(&self, items: Vec<Item>) -> Result<Vec<Result<Accepted>>> {
+    async fn send_and_wait(
+        &self,
+        company: CompanyId,
+        items: Vec<Item>,
+    ) -> Result<Vec<Result<Accepted>>> {
         let (answer, answered) = oneshot::channel();
         self.0
-            .send(Job { items, answer })
+            .send(Job {
+                company,
+                items,
+                answer,
+            })
             .await
             .map_err(|_| StoreError::Closed)?;
         answered.await.map_err(|_| StoreError::Closed)
     }
 }
 
-/// One lane: takes what is waiting, up to [`GROUP_MAX`] messages, and commits it as one
-/// group; what arrives meanwhile waits for the next.
+/// One lane: takes what is waiting into the companies' turns ([`Turns`]), up to
+/// [`WAITING_MAX`] requests, and commits the next group of at most [`GROUP_MAX`] messages;
+/// what arrives meanwhile waits for the next.
 async fn commit_loop(store: Store, mut rx: mpsc::Receiver<Job>, counts: Arc<Counts>) {
-    let mut held: Option<Job> = None;
+    let mut turns: Turns<Job> = Turns::default();
+    let take = |turns: &mut Turns<Job>, job: Job| {
+        turns.push(job.company.0, job.items.len(), job);
+    };
     loop {
-        let first = match held.take() {
-            Some(j) => j,
-            None => match rx.recv().await {
-                Some(j) => j,
+        if turns.is_empty() {
+            match rx.recv().await {
+                Some(j) => take(&mut turns, j),
                 None => return,
-            },
-        };
-        let mut size = first.items.len();
-        let mut jobs = vec![first];
-        while size < GROUP_MAX {
+            }
+        }
+        while turns.len() < WAITING_MAX {
             match rx.try_recv() {
-                Ok(j) if size + j.items.len() <= GROUP_MAX => {
-                    size += j.items.len();
-                    jobs.push(j);
-                }
-                Ok(j) => {
-                    held = Some(j);
-                    break;
-                }
+                Ok(j) => take(&mut turns, j),
                 Err(_) => break,
             }
         }
+        let jobs = turns.next_group(GROUP_MAX);
         // A task of its own, awaited: a panic in one group drops that group's answers (its
         // callers see `Closed`) and the lane goes on.
         let (store, counts) = (store.clone(), counts.clone());
