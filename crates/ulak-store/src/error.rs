@@ -80,9 +80,10 @@ pub enum StoreError {
     /// claim, a submit record or a receipt batch) was not taken.
     #[error("the store is shutting down")]
     Closed,
-    /// The write's own code failed unexpectedly (a bug) on the SQLite writer thread: its
-    /// transaction rolled back, nothing of it was kept, and the thread goes on for the others.
-    #[error("an internal fault stopped the write; nothing of it was kept")]
+    /// The write's own code failed unexpectedly (a panic: a bug). On the SQLite writer thread
+    /// its open transaction rolled back and the thread goes on for the others; a claim task
+    /// that panicked after its claim committed leaves those messages to their lease's end.
+    #[error("an internal fault (a panic) stopped the work")]
     Panicked,
 }
 

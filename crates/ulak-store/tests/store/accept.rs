@@ -18,7 +18,8 @@ crate::store_tests!(
     a_failing_message_does_not_fail_its_group,
     an_opt_out_is_checked_in_the_accepting_transaction,
     an_accepted_message_reads_back_as_it_was_answered,
-    a_flood_of_batches_does_not_hold_back_another_companys_single_send
+    a_flood_of_batches_does_not_hold_back_another_companys_single_send,
+    a_flood_deeper_than_the_lane_does_not_hold_back_another_companys_single_send
 );
 
 fn answer(m: &Message) -> StoredAnswer {
@@ -385,12 +386,10 @@ async fn a_flood_of_batches_does_not_hold_back_another_companys_single_send(db: 
     // A company of the same lane: PostgreSQL has four, chosen by the company's id.
     let (b, pb) = loop {
         let (b, pb) = funded(s, 1).await;
-        if (b.0 - a.0) % 4 == 0 {
+        if b.0.unsigned_abs() % 4 == a.0.unsigned_abs() % 4 {
             break (b, pb);
         }
     };
-    // Built first: built one by one while the first were committing, the lane kept up with
-    // the flood.
     let batches: Vec<Vec<_>> = (0..20)
         .map(|k| {
             (0..1000)
@@ -398,6 +397,9 @@ async fn a_flood_of_batches_does_not_hold_back_another_companys_single_send(db: 
                 .collect()
         })
         .collect();
+    // The lane's first group waits on this lock while the flood, then the single send,
+    // queue behind it.
+    let hold = db.hold_writes("messages").await;
     let mut flood = Vec::new();
     for batch in batches {
         let store = s.clone();
@@ -405,22 +407,75 @@ async fn a_flood_of_batches_does_not_hold_back_another_companys_single_send(db: 
             store.enqueue_messages(a, batch).await
         }));
     }
-    // The flood reaches the lane first.
-    tokio::time::sleep(Duration::from_millis(50)).await;
-    let single = s
-        .enqueue_message(b, msg(pb, "05329999999", "tek"), None)
-        .await
-        .unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let store = s.clone();
+    let single = tokio::spawn(async move {
+        store
+            .enqueue_message(b, msg(pb, "05329999999", "tek"), None)
+            .await
+    });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    hold.rollback().await.unwrap();
+    let single = single.await.unwrap().unwrap().message.id.0;
     let mut after = 0;
     for t in flood {
         for r in t.await.unwrap() {
-            if r.unwrap().message.id.0 > single.message.id.0 {
+            if r.unwrap().message.id.0 > single {
                 after += 1;
             }
         }
     }
+    // The first group (up to 4,000 messages) was under way before the single send came, and
+    // the one it shares takes up to 3,000 more.
     assert!(
-        after >= 5_000,
+        after >= 13_000,
         "only {after} of the flood's 20,000 messages committed after the single send"
+    );
+}
+
+/// More requests from one company than its lane's turns and channel hold (4,096 each): the
+/// company waits for places of its own (512), so another company's single send still
+/// reaches the lane, and takes its turn, at once. Without the places it queued behind the
+/// channel's 4,096 and the senders waiting for room there.
+async fn a_flood_deeper_than_the_lane_does_not_hold_back_another_companys_single_send(db: &TestDb) {
+    let s = &db.store;
+    let (a, pa) = funded(s, 9_000).await;
+    let (b, pb) = loop {
+        let (b, pb) = funded(s, 1).await;
+        if b.0.unsigned_abs() % 4 == a.0.unsigned_abs() % 4 {
+            break (b, pb);
+        }
+    };
+    let singles: Vec<_> = (0..9_000)
+        .map(|i| msg(pa, &format!("0532 1{i:06}"), "tek tek"))
+        .collect();
+    let hold = db.hold_writes("messages").await;
+    let mut flood = Vec::new();
+    for m in singles {
+        let store = s.clone();
+        flood.push(tokio::spawn(async move {
+            store.enqueue_message(a, m, None).await
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let store = s.clone();
+    let single = tokio::spawn(async move {
+        store
+            .enqueue_message(b, msg(pb, "05329999999", "tek"), None)
+            .await
+    });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    hold.rollback().await.unwrap();
+    let single = single.await.unwrap().unwrap().message.id.0;
+    let mut after = 0;
+    for t in flood {
+        if t.await.unwrap().unwrap().message.id.0 > single {
+            after += 1;
+        }
+    }
+    // At most the company's 512 places were in the lane ahead of the single send.
+    assert!(
+        after >= 8_000,
+        "only {after} of the flood's 9,000 messages committed after the single send"
     );
 }

@@ -11,8 +11,9 @@
 //! cached one-row statements ([`on_sqlite`], decision 0010), anything else in a sqlx
 //! transaction with multi-row statements ([`on_sqlx`]).
 //!
-//! Companies sharing a lane take turns in its groups, a request each ([`turns`]), so one
-//! company's flood of batches does not queue another's single send behind it.
+//! Companies sharing a lane take turns in its groups, a request each ([`turns`]), and each
+//! has at most [`COMPANY_WAITING_MAX`] requests in the lane, so one company's flood does not
+//! queue another's single send behind it.
 //!
 //! A message refused on its own (a key used for another request, a balance that no longer
 //! covers it) is decided before anything is written, so its group goes on without it. Any
@@ -24,10 +25,11 @@ mod on_sqlite;
 mod on_sqlx;
 mod turns;
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 use ulak_core::model::{CompanyId, Message, NewMessage};
 
 use super::idempotency::{Idempotency, StoredAnswer};
@@ -45,6 +47,11 @@ pub const GROUP_MAX: usize = 4_000;
 /// Requests waiting for the committer's turns at most, and as many again in its channel;
 /// more wait to be queued (back-pressure, not memory).
 const WAITING_MAX: usize = 4_096;
+
+/// Requests of one company waiting in its lane at most. Its further requests wait for a
+/// place before they are queued, so one company cannot fill the channel that the companies
+/// sharing its lane queue in (it takes eight flooding companies to fill a lane's turns).
+const COMPANY_WAITING_MAX: usize = 512;
 
 /// Committer lanes: SQLite has one writer. On PostgreSQL a company's accepts always go to
 /// the same lane, so its groups never wait on each other for its balance row (four groups of
@@ -114,6 +121,24 @@ struct Job {
 pub(crate) struct Accepts {
     lanes: OnceLock<Vec<mpsc::Sender<Job>>>,
     counts: Arc<Counts>,
+    /// Each company's places in its lane ([`COMPANY_WAITING_MAX`]); one entry per company
+    /// that ever sent, as the companies table holds.
+    places: Mutex<HashMap<i64, Arc<Semaphore>>>,
+}
+
+impl Accepts {
+    /// A place for one request of `company` in its lane, waited for while the company has
+    /// [`COMPANY_WAITING_MAX`] requests there. `None` only if the map's lock was poisoned
+    /// (a panic while it was held): the request then goes without one.
+    async fn place(&self, company: CompanyId) -> Option<OwnedSemaphorePermit> {
+        let places = {
+            let mut all = self.places.lock().ok()?;
+            all.entry(company.0)
+                .or_insert_with(|| Arc::new(Semaphore::new(COMPANY_WAITING_MAX)))
+                .clone()
+        };
+        places.acquire_owned().await.ok()
+    }
 }
 
 /// Commits and the messages they held, since the store was opened.
@@ -167,6 +192,8 @@ impl Store {
         messages: Vec<(NewMessage, Option<Idempotency<'_>>)>,
     ) -> Vec<Result<Enqueued>> {
         let n = messages.len();
+        // Held until the answer: one company's flood waits here, not in the shared lane.
+        let _place = self.accepts.place(company).await;
         let items = messages
             .into_iter()
             .map(|(new, key)| Item {
@@ -338,5 +365,38 @@ impl Store {
             }
         }
         Err(StoreError::IdempotencyConflict)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use futures_util::FutureExt;
+    use ulak_core::model::CompanyId;
+
+    use super::{Accepts, COMPANY_WAITING_MAX};
+
+    #[tokio::test]
+    async fn a_company_with_every_place_taken_waits_and_the_others_do_not() {
+        let accepts = Accepts::default();
+        let (a, b) = (CompanyId(1), CompanyId(5));
+        let mut held = Vec::new();
+        for _ in 0..COMPANY_WAITING_MAX {
+            held.push(accepts.place(a).await.unwrap());
+        }
+        // Unconstrained: tokio's cooperative budget, spent by the loop above, would make even
+        // a free place answer `Pending` once.
+        let now = |c| tokio::task::unconstrained(accepts.place(c)).now_or_never();
+        assert!(now(a).is_none(), "a has no place left");
+        assert!(
+            now(b).flatten().is_some(),
+            "b, sharing a's lane, still gets one"
+        );
+        held.pop();
+        assert!(
+            now(a).flatten().is_some(),
+            "a place given back is a's again"
+        );
     }
 }

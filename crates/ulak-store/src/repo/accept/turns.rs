@@ -1,7 +1,8 @@
 //! Whose requests a lane's next group takes. Companies take turns, one request each, so a
-//! company that floods its lane with batches holds another's single send back by at most
-//! the group it shares with them, not by everything it queued first (one tenant never slows
-//! another). Within a company its requests keep their order.
+//! company that floods its lane with batches holds another's single send back by the group
+//! it shares with them, not by everything it queued first. Within a company its requests
+//! keep their order. A company has at most 512 requests in its lane (the places of
+//! [`super::Accepts`]), so one flood cannot fill the channel in front of the turns either.
 
 use std::collections::{HashMap, VecDeque};
 
