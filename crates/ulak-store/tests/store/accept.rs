@@ -378,43 +378,84 @@ async fn accepts_work_on_a_database_in_memory() {
 
 /// A company flooding the lane with batches does not queue another company's single send
 /// behind them: the single send takes its turn in the next group, so most of the flood
-/// commits after it (its id is drawn at its commit). One lane took them first come, first
-/// served: the single send was the last to commit.
+/// commits after it. One lane took them first come, first served: the single send was the
+/// last to commit.
 async fn a_flood_of_batches_does_not_hold_back_another_companys_single_send(db: &TestDb) {
+    let batches = |pa| {
+        (0..20)
+            .map(|k| {
+                (0..1000)
+                    .map(|i| msg(pa, &format!("0532 {k:02}{i:05}"), "toplu"))
+                    .collect()
+            })
+            .collect()
+    };
+    let after = committed_after_a_later_single_send(db, 20_000, batches).await;
+    // Only the first group (at most 4,000 messages) was under way before the single send
+    // came.
+    assert!(
+        after >= 16_000,
+        "only {after} of the flood's 20,000 messages committed after the single send"
+    );
+}
+
+/// More requests from one company than its lane's turns and channel hold (4,096 each): the
+/// company waits for places of its own (512), so another company's single send still
+/// reaches the lane, and takes its turn, at once. Without the places it queued behind the
+/// channel's 4,096 and the senders waiting for room there.
+async fn a_flood_deeper_than_the_lane_does_not_hold_back_another_companys_single_send(db: &TestDb) {
+    let singles = |pa| {
+        (0..9_000)
+            .map(|i| vec![msg(pa, &format!("0532 1{i:06}"), "tek tek")])
+            .collect()
+    };
+    let after = committed_after_a_later_single_send(db, 9_000, singles).await;
+    // At most the company's 512 places were in the group under way.
+    assert!(
+        after >= 8_488,
+        "only {after} of the flood's 9,000 messages committed after the single send"
+    );
+}
+
+/// Queues the requests `flood` makes for a company funded with `credit` while the lane's
+/// writes are held, then one message of an earlier company of the same lane, lets the
+/// writes go, and answers how many of the flood's messages committed after that one (a
+/// message's id is drawn at its commit). The earlier company's message goes first within a
+/// group they share (a group writes its companies in id order). The waits give the
+/// requests time to reach the lane in that order.
+async fn committed_after_a_later_single_send(
+    db: &TestDb,
+    credit: i64,
+    flood: impl FnOnce(ProviderAccountId) -> Vec<Vec<NewMessage>>,
+) -> usize {
     let s = &db.store;
-    let (a, pa) = funded(s, 20_000).await;
+    let (b, pb) = funded(s, 1).await;
     // A company of the same lane: PostgreSQL has four, chosen by the company's id.
-    let (b, pb) = loop {
-        let (b, pb) = funded(s, 1).await;
-        if b.0.unsigned_abs() % 4 == a.0.unsigned_abs() % 4 {
-            break (b, pb);
+    let (a, pa) = loop {
+        let (a, pa) = funded(s, credit).await;
+        if a.0.unsigned_abs() % 4 == b.0.unsigned_abs() % 4 {
+            break (a, pa);
         }
     };
-    let batches: Vec<Vec<_>> = (0..20)
-        .map(|k| {
-            (0..1000)
-                .map(|i| (msg(pa, &format!("0532 {k:02}{i:05}"), "toplu"), None))
-                .collect()
-        })
-        .collect();
-    // The lane's first group waits on this lock while the flood, then the single send,
-    // queue behind it.
+    let requests = flood(pa);
+    // The lane's first group waits on this lock while the rest queue behind it.
     let hold = db.hold_writes("messages").await;
     let mut flood = Vec::new();
-    for batch in batches {
+    for request in requests {
         let store = s.clone();
+        let request = request.into_iter().map(|m| (m, None)).collect();
         flood.push(tokio::spawn(async move {
-            store.enqueue_messages(a, batch).await
+            store.enqueue_messages(a, request).await
         }));
     }
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
     let store = s.clone();
     let single = tokio::spawn(async move {
         store
             .enqueue_message(b, msg(pb, "05329999999", "tek"), None)
             .await
     });
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
     hold.rollback().await.unwrap();
     let single = single.await.unwrap().unwrap().message.id.0;
     let mut after = 0;
@@ -425,57 +466,5 @@ async fn a_flood_of_batches_does_not_hold_back_another_companys_single_send(db: 
             }
         }
     }
-    // The first group (up to 4,000 messages) was under way before the single send came, and
-    // the one it shares takes up to 3,000 more.
-    assert!(
-        after >= 13_000,
-        "only {after} of the flood's 20,000 messages committed after the single send"
-    );
-}
-
-/// More requests from one company than its lane's turns and channel hold (4,096 each): the
-/// company waits for places of its own (512), so another company's single send still
-/// reaches the lane, and takes its turn, at once. Without the places it queued behind the
-/// channel's 4,096 and the senders waiting for room there.
-async fn a_flood_deeper_than_the_lane_does_not_hold_back_another_companys_single_send(db: &TestDb) {
-    let s = &db.store;
-    let (a, pa) = funded(s, 9_000).await;
-    let (b, pb) = loop {
-        let (b, pb) = funded(s, 1).await;
-        if b.0.unsigned_abs() % 4 == a.0.unsigned_abs() % 4 {
-            break (b, pb);
-        }
-    };
-    let singles: Vec<_> = (0..9_000)
-        .map(|i| msg(pa, &format!("0532 1{i:06}"), "tek tek"))
-        .collect();
-    let hold = db.hold_writes("messages").await;
-    let mut flood = Vec::new();
-    for m in singles {
-        let store = s.clone();
-        flood.push(tokio::spawn(async move {
-            store.enqueue_message(a, m, None).await
-        }));
-    }
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let store = s.clone();
-    let single = tokio::spawn(async move {
-        store
-            .enqueue_message(b, msg(pb, "05329999999", "tek"), None)
-            .await
-    });
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    hold.rollback().await.unwrap();
-    let single = single.await.unwrap().unwrap().message.id.0;
-    let mut after = 0;
-    for t in flood {
-        if t.await.unwrap().unwrap().message.id.0 > single {
-            after += 1;
-        }
-    }
-    // At most the company's 512 places were in the lane ahead of the single send.
-    assert!(
-        after >= 8_000,
-        "only {after} of the flood's 9,000 messages committed after the single send"
-    );
+    after
 }

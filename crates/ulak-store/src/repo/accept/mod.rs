@@ -112,6 +112,9 @@ enum Accepted {
 /// A request of one or more messages of one company, answered in its order.
 struct Job {
     company: CompanyId,
+    /// The company's place in the lane, given back when the job is answered or dropped (not
+    /// when its caller stops waiting: a job outlives a request that timed out).
+    _place: Option<OwnedSemaphorePermit>,
     items: Vec<Item>,
     answer: oneshot::Sender<Vec<Result<Accepted>>>,
 }
@@ -192,8 +195,8 @@ impl Store {
         messages: Vec<(NewMessage, Option<Idempotency<'_>>)>,
     ) -> Vec<Result<Enqueued>> {
         let n = messages.len();
-        // Held until the answer: one company's flood waits here, not in the shared lane.
-        let _place = self.accepts.place(company).await;
+        // One company's flood waits here, not in the shared lane.
+        let place = self.accepts.place(company).await;
         let items = messages
             .into_iter()
             .map(|(new, key)| Item {
@@ -202,7 +205,11 @@ impl Store {
                 key: key.map(Key::from),
             })
             .collect();
-        let answers = match self.committer(company).send_and_wait(company, items).await {
+        let answers = match self
+            .committer(company)
+            .send_and_wait(company, place, items)
+            .await
+        {
             Ok(a) if a.len() == n => a,
             Ok(_) | Err(_) => return (0..n).map(|_| Err(StoreError::Closed)).collect(),
         };
@@ -255,12 +262,14 @@ impl Committer<'_> {
     async fn send_and_wait(
         &self,
         company: CompanyId,
+        place: Option<OwnedSemaphorePermit>,
         items: Vec<Item>,
     ) -> Result<Vec<Result<Accepted>>> {
         let (answer, answered) = oneshot::channel();
         self.0
             .send(Job {
                 company,
+                _place: place,
                 items,
                 answer,
             })
