@@ -1,27 +1,13 @@
 //! Customer accounts ("cari hesap") through the API: CRUD, search, validation, import.
 
-use reqwest::multipart::{Form, Part};
 use serde_json::{Value, json};
 
 use crate::helpers::{ADMIN_KEY, TestApp, spawn_app};
 
 async fn import(app: &TestApp, key: &str, csv: &str, fields: &[(&str, &str)]) -> (u16, Value) {
-    let mut form = Form::new().part(
-        "file",
-        Part::bytes(csv.as_bytes().to_vec()).file_name("cari.csv"),
-    );
-    for (k, v) in fields {
-        form = form.text((*k).to_owned(), (*v).to_owned());
-    }
-    let res = app
-        .http
-        .post(format!("{}/api/v1/customers/import", app.base))
-        .bearer_auth(key)
-        .multipart(form)
-        .send()
+    let file = csv.as_bytes().to_vec();
+    app.upload("/customers/import", key, file, "cari.csv", fields)
         .await
-        .unwrap();
-    (res.status().as_u16(), res.json().await.unwrap())
 }
 
 #[tokio::test]

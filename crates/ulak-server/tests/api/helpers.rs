@@ -231,6 +231,34 @@ impl TestApp {
             .unwrap()
     }
 
+    /// Posts `file` (named `name`) to the import at `/api/v1{path}` with `key`, `fields` as
+    /// further form fields; the status and the JSON answer.
+    pub async fn upload(
+        &self,
+        path: &str,
+        key: &str,
+        file: Vec<u8>,
+        name: &str,
+        fields: &[(&str, &str)],
+    ) -> (u16, Value) {
+        let mut form = reqwest::multipart::Form::new().part(
+            "file",
+            reqwest::multipart::Part::bytes(file).file_name(name.to_owned()),
+        );
+        for (k, v) in fields {
+            form = form.text((*k).to_owned(), (*v).to_owned());
+        }
+        let res = self
+            .http
+            .post(format!("{}/api/v1{path}", self.base))
+            .bearer_auth(key)
+            .multipart(form)
+            .send()
+            .await
+            .unwrap();
+        (res.status().as_u16(), res.json().await.unwrap())
+    }
+
     /// Sends a request with `key`; `body` as JSON when given.
     pub async fn call(&self, method: &str, path: &str, key: &str, body: Option<Value>) -> Answer {
         let url = format!("{}/api/v1{path}", self.base);

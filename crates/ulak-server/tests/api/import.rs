@@ -1,26 +1,13 @@
 //! CSV and XLSX imports through the API: mapping, groups, both modes, per-row errors, broken
 //! files and oversize uploads — and that a refused import changes nothing.
 
-use reqwest::multipart::{Form, Part};
 use serde_json::{Value, json};
 
 use crate::helpers::{ADMIN_KEY, TestApp, spawn_app};
 
 async fn import(app: &TestApp, file: Vec<u8>, name: &str, fields: &[(&str, &str)]) -> (u16, Value) {
-    let mut form = Form::new().part("file", Part::bytes(file).file_name(name.to_owned()));
-    for (k, v) in fields {
-        form = form.text((*k).to_owned(), (*v).to_owned());
-    }
-    let res = app
-        .http
-        .post(format!("{}/api/v1/subscribers/import", app.base))
-        .bearer_auth(ADMIN_KEY)
-        .multipart(form)
-        .send()
+    app.upload("/subscribers/import", ADMIN_KEY, file, name, fields)
         .await
-        .unwrap();
-    let status = res.status().as_u16();
-    (status, res.json().await.unwrap())
 }
 
 async fn count(app: &TestApp) -> usize {

@@ -1,7 +1,6 @@
 //! The API calls the test makes, in order, each with the answer it expects: every one of
 //! them hands personal data (or a secret) to the server while the log is captured.
 
-use reqwest::multipart::{Form, Part};
 use serde_json::{Value, json};
 
 use crate::data::{
@@ -11,23 +10,9 @@ use crate::helpers::{ADMIN_KEY, TestApp};
 
 /// Posts a subscriber import: `csv` as the file, `fields` as further form fields.
 async fn import(app: &TestApp, csv: &str, fields: &[(&str, &str)]) -> (u16, Value) {
-    let mut form = Form::new().part(
-        "file",
-        Part::bytes(csv.as_bytes().to_vec()).file_name("rehber.csv"),
-    );
-    for (k, v) in fields {
-        form = form.text((*k).to_owned(), (*v).to_owned());
-    }
-    let res = app
-        .http
-        .post(format!("{}/api/v1/subscribers/import", app.base))
-        .bearer_auth(ADMIN_KEY)
-        .multipart(form)
-        .send()
+    let file = csv.as_bytes().to_vec();
+    app.upload("/subscribers/import", ADMIN_KEY, file, "rehber.csv", fields)
         .await
-        .unwrap();
-    let status = res.status().as_u16();
-    (status, res.json().await.unwrap())
 }
 
 /// `?search=` value, with `+` and spaces escaped.
@@ -392,21 +377,9 @@ pub async fn customer_accounts(app: &TestApp) {
         )
         .await;
     assert_eq!(c.body["items"].as_array().map(Vec::len), Some(1));
-    let res = app
-        .http
-        .post(format!("{}/api/v1/customers/import", app.base))
-        .bearer_auth(k)
-        .multipart(
-            Form::new().part(
-                "file",
-                Part::bytes(b"code;title;phones\nC2;Cari 2;0532 491 83 67\n".to_vec())
-                    .file_name("c.csv"),
-            ),
-        )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
+    let csv = b"code;title;phones\nC2;Cari 2;0532 491 83 67\n".to_vec();
+    let (status, _) = app.upload("/customers/import", k, csv, "c.csv", &[]).await;
+    assert_eq!(status, 200);
 }
 
 /// Operator and OTP passwords.
